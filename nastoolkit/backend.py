@@ -1,0 +1,190 @@
+"""Choose the array module (NumPy or CuPy) and move arrays between host and device.
+
+This is the only module that imports CuPy, and it does so lazily: ``import nastoolkit`` never
+touches CuPy. The choice is ``"auto"`` (a usable GPU if there is one, else NumPy), ``"numpy"`` or
+``"cupy"``; the default comes from the ``NASTOOLKIT_BACKEND`` environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+__all__ = [
+    "BackendInfo",
+    "BackendError",
+    "use",
+    "current",
+    "xp",
+    "describe",
+    "probe_gpu",
+    "array_module",
+    "is_cupy_array",
+    "to_numpy",
+    "to_device",
+]
+
+CHOICES = ("auto", "numpy", "cupy")
+ENV_VAR = "NASTOOLKIT_BACKEND"
+
+
+class BackendError(RuntimeError):
+    """The requested backend cannot be used here (the message says why and what to do)."""
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """The backend in use: its name, its array module and a one-line reason for the choice."""
+
+    name: str
+    xp: ModuleType
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class GpuProbe:
+    """Outcome of trying CuPy for real: ``usable`` and a one-line description or failure cause."""
+
+    usable: bool
+    detail: str
+    installed: bool
+
+
+_current: BackendInfo | None = None
+_probe_cache: GpuProbe | None = None
+
+_PROBE_SOURCE = r"""
+extern "C" __global__ void nastoolkit_probe(float* x, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] = 2.0f * x[i] + 1.0f;
+}
+"""
+
+
+def probe_gpu(refresh: bool = False) -> GpuProbe:
+    """Try CuPy end to end: import, device query, NVRTC compile and one tiny launch.
+
+    ``cupy.cuda.is_available()`` alone is not trusted: it can say True where NVRTC is missing, and
+    a machine without a driver only fails at first use. The result is cached per process.
+    """
+    global _probe_cache
+    if _probe_cache is not None and not refresh:
+        return _probe_cache
+    try:
+        import cupy  # noqa: PLC0415  (lazy on purpose: the only cupy import in the package)
+    except Exception as exc:  # ImportError, or NotADirectoryError for an unwritable cache dir
+        _probe_cache = GpuProbe(False, f"CuPy is not importable ({type(exc).__name__}: {exc}); "
+                                       "install it with `pip install nastoolkit[gpu]`", False)
+        return _probe_cache
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        _probe_cache = GpuProbe(False, f"no CUDA driver or device found ({_short(exc)})", True)
+        return _probe_cache
+    if count < 1:
+        _probe_cache = GpuProbe(False, "CUDA reports no devices", True)
+        return _probe_cache
+    try:
+        kernel = cupy.RawKernel(_PROBE_SOURCE, "nastoolkit_probe")
+        x = cupy.arange(4, dtype=cupy.float32)
+        kernel((1,), (32,), (x, np.int32(4)))
+        ok = bool((x.get() == np.array([1, 3, 5, 7], np.float32)).all())
+    except Exception as exc:
+        text = _short(exc)
+        cause = "NVRTC (the CUDA runtime compiler) is missing" if "nvrtc" in text.lower() else (
+            "the CUDA driver is too old for this CuPy" if "insufficient" in text.lower()
+            else "a test kernel failed to compile or run")
+        _probe_cache = GpuProbe(False, f"{cause} ({text})", True)
+        return _probe_cache
+    if not ok:
+        _probe_cache = GpuProbe(False, "a test kernel ran but returned wrong values", True)
+        return _probe_cache
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+    version = cupy.cuda.runtime.runtimeGetVersion()
+    _probe_cache = GpuProbe(True, f"{name}, CUDA {version // 1000}.{(version % 1000) // 10}", True)
+    return _probe_cache
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def use(name: str | None = None) -> BackendInfo:
+    """Select the backend: ``"auto"``, ``"numpy"`` or ``"cupy"`` (default: $NASTOOLKIT_BACKEND or auto).
+
+    ``"cupy"`` without a usable GPU raises :class:`BackendError` naming the cause; ``"auto"`` falls
+    back to NumPy, warning once if CuPy is installed but unusable.
+    """
+    global _current
+    requested = name if name is not None else os.environ.get(ENV_VAR, "auto")
+    if not isinstance(requested, str) or requested.strip().lower() not in CHOICES:
+        source = "name" if name is not None else f"${ENV_VAR}"
+        raise ValueError(f"backend {source} must be one of {CHOICES}. Received: {requested!r}")
+    requested = requested.strip().lower()
+    if requested == "numpy":
+        _current = BackendInfo("numpy", np, "selected explicitly")
+        return _current
+    probe = probe_gpu()
+    if probe.usable:
+        import cupy  # noqa: PLC0415
+
+        _current = BackendInfo("cupy", cupy, probe.detail)
+        return _current
+    if requested == "cupy":
+        raise BackendError(f"backend 'cupy' was requested but no GPU is usable: {probe.detail}. "
+                           f"Use backend 'numpy' (or 'auto'), or fix the GPU setup.")
+    if probe.installed:
+        warnings.warn(f"nastoolkit: falling back to NumPy because {probe.detail}",
+                      RuntimeWarning, stacklevel=2)
+    _current = BackendInfo("numpy", np, probe.detail if probe.installed else "no GPU stack installed "
+                           "(CuPy is not importable)")
+    return _current
+
+
+def current() -> BackendInfo:
+    """The backend in use, resolving ``$NASTOOLKIT_BACKEND`` (or auto) on first call."""
+    return _current if _current is not None else use()
+
+
+def xp() -> ModuleType:
+    """The array module of the current backend (``numpy`` or ``cupy``)."""
+    return current().xp
+
+
+def describe() -> str:
+    """One line for humans, e.g. ``"numpy: no GPU stack installed (CuPy is not importable)"``."""
+    return str(current())
+
+
+def is_cupy_array(x: object) -> bool:
+    """True for a CuPy ndarray, decided without importing CuPy."""
+    return type(x).__module__.startswith("cupy")
+
+
+def array_module(*arrays: object) -> ModuleType:
+    """``cupy`` if any argument is a CuPy array, else ``numpy`` (like ``cupy.get_array_module``)."""
+    if any(is_cupy_array(a) for a in arrays):
+        return sys.modules["cupy"]
+    return np
+
+
+def to_numpy(x):
+    """A NumPy array for ``x`` (copied from the device for a CuPy array)."""
+    return x.get() if is_cupy_array(x) else np.asarray(x)
+
+
+def to_device(x, like: ModuleType | None = None):
+    """``x`` as an array of the current backend (or of module ``like``)."""
+    module = like if like is not None else xp()
+    if module is np:
+        return to_numpy(x)
+    return module.asarray(x)

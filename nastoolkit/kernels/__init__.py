@@ -1,0 +1,100 @@
+"""The standalone kernel library: dense layers, dropout and in-place optimizer updates.
+
+Each function takes NumPy or CuPy arrays and runs on the device its first array lives on: NumPy
+arrays use ``_numpy`` (the reference), CuPy arrays use ``_cuda`` (``csrc/`` through CuPy). The
+signatures are the same on both, so a model calls one name whatever the backend.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from ..backend import is_cupy_array
+from . import _numpy
+
+__all__ = [
+    "ACTIVATIONS",
+    "activation_forward",
+    "activation_backward",
+    "dense_forward",
+    "dense_backward",
+    "dropout",
+    "sgd_update",
+    "momentum_update",
+    "adam_update",
+    "rmsprop_update",
+    "adagrad_update",
+    "implementation",
+]
+
+ACTIVATIONS = _numpy.ACTIVATIONS
+
+
+def implementation(x) -> ModuleType:
+    """The kernel module that serves arrays like ``x`` (``_cuda`` for CuPy, else ``_numpy``)."""
+    if is_cupy_array(x):
+        from . import _cuda  # noqa: PLC0415  (imports CuPy; only reached with CuPy arrays)
+
+        return _cuda
+    return _numpy
+
+
+def activation_forward(name, z, out=None):
+    """y = act(z); see ``_numpy.activation_forward``."""
+    return implementation(z).activation_forward(name, z, out=out)
+
+
+def activation_backward(name, y, grad_y, out=None):
+    """dL/dz from y = act(z) and dL/dy; see ``_numpy.activation_backward``."""
+    return implementation(y).activation_backward(name, y, grad_y, out=out)
+
+
+def dense_forward(x, kernel, bias, activation="linear", out=None):
+    """out = act(x @ kernel + bias), shapes (n, d_in) @ (d_in, d_out) + (d_out,)."""
+    return implementation(x).dense_forward(x, kernel, bias, activation, out=out)
+
+
+def dense_backward(x, kernel, y, grad_y, activation="linear", grad_kernel=None, grad_bias=None,
+                   grad_x=None, grad_z=None, need_grad_x=True, use_bias=True):
+    """(grad_x, grad_kernel, grad_bias) of a dense layer from x, W, y = act(xW + b) and dL/dy."""
+    return implementation(x).dense_backward(
+        x, kernel, y, grad_y, activation, grad_kernel=grad_kernel, grad_bias=grad_bias,
+        grad_x=grad_x, grad_z=grad_z, need_grad_x=need_grad_x, use_bias=use_bias)
+
+
+def dropout(x, rate, seed, counter=0, out=None, mask=None, work=None):
+    """Inverted dropout with a counter-based mask; returns (out, mask)."""
+    return implementation(x).dropout(x, rate, seed, counter, out=out, mask=mask, work=work)
+
+
+def sgd_update(param, grad, learning_rate, weight_decay=0.0, work=None):
+    """In place: w <- w - lr g (with decoupled weight decay)."""
+    return implementation(param).sgd_update(param, grad, learning_rate, weight_decay, work=work)
+
+
+def momentum_update(param, grad, velocity, learning_rate, momentum=0.9, nesterov=False,
+                    weight_decay=0.0, work=None):
+    """In place: heavy-ball or Nesterov momentum (Keras form)."""
+    return implementation(param).momentum_update(param, grad, velocity, learning_rate, momentum,
+                                                 nesterov, weight_decay, work=work)
+
+
+def adam_update(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
+                epsilon=1e-7, weight_decay=0.0, work=None):
+    """In place: Adam (AdamW with weight_decay > 0), Keras 3 epsilon placement and bias correction."""
+    return implementation(param).adam_update(param, grad, m, v, step, learning_rate, beta_1,
+                                             beta_2, epsilon, weight_decay, work=work)
+
+
+def rmsprop_update(param, grad, v, learning_rate=0.001, rho=0.9, epsilon=1e-7, momentum=0.0,
+                   velocity=None, weight_decay=0.0, work=None):
+    """In place: RMSprop (Keras 3: eps inside the square root), optional momentum."""
+    return implementation(param).rmsprop_update(param, grad, v, learning_rate, rho, epsilon,
+                                                momentum, velocity, weight_decay, work=work)
+
+
+def adagrad_update(param, grad, accumulator, learning_rate=0.001, epsilon=1e-7, weight_decay=0.0,
+                   work=None):
+    """In place: Adagrad (Keras 3: eps inside the square root)."""
+    return implementation(param).adagrad_update(param, grad, accumulator, learning_rate, epsilon,
+                                                weight_decay, work=work)
