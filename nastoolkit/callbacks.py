@@ -1,0 +1,258 @@
+"""Keras-style training callbacks: ``History``, ``EarlyStopping``, ``ModelCheckpoint``, progress.
+
+A callback sees the model through ``set_model`` and the epoch's ``logs`` dict
+(``{"loss": ..., "val_loss": ..., "accuracy": ...}``); it may set ``model.stop_training = True``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+
+import numpy as np
+
+__all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",
+           "ProgressLogger", "TerminateOnNaN"]
+
+
+class Callback:
+    """Base class: every hook is a no-op, so subclasses override only what they need."""
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = dict(params)
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None): ...
+    def on_train_batch_end(self, batch, logs=None): ...
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class CallbackList:
+    """Fans each hook out to a list of callbacks; batch hooks only to those that override them."""
+
+    def __init__(self, callbacks, model, params):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError("callbacks must be nastoolkit.callbacks.Callback instances. "
+                                f"Received: {type(cb).__name__}")
+            cb.set_model(model)
+            cb.set_params(params)
+        self._batch_end = [cb for cb in self.callbacks
+                           if type(cb).on_train_batch_end is not Callback.on_train_batch_end]
+        self._batch_begin = [cb for cb in self.callbacks
+                             if type(cb).on_train_batch_begin is not Callback.on_train_batch_begin]
+
+    @property
+    def wants_batches(self) -> bool:
+        return bool(self._batch_end or self._batch_begin)
+
+    def on_train_begin(self, logs=None):
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+
+    def on_train_end(self, logs=None):
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        for cb in self._batch_begin:
+            cb.on_train_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        for cb in self._batch_end:
+            cb.on_train_batch_end(batch, logs)
+
+
+class History(Callback):
+    """Records every epoch's logs: ``history.history["loss"][i]`` is epoch i's mean training loss.
+
+    ``stopped_reason`` says why training ended early (NaN loss, early stopping), else None.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.stopped_reason: str | None = None
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+        self.history = {}
+        self.stopped_reason = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __repr__(self):
+        keys = ", ".join(self.history)
+        return f"History(epochs={len(self.epoch)}, keys=[{keys}])"
+
+
+def _better(mode: str, min_delta: float):
+    if mode == "min":
+        return lambda current, best: current < best - min_delta
+    return lambda current, best: current > best + min_delta
+
+
+def _resolve_mode(mode: str, monitor: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+    if mode != "auto":
+        return mode
+    return "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs (Keras semantics).
+
+    With ``restore_best_weights=True`` the weights of the best epoch are put back at the end.
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        if not isinstance(patience, (int, np.integer)) or patience < 0:
+            raise ValueError(f"patience must be a non-negative integer. Received: patience={patience!r}")
+        self.monitor = monitor
+        self.min_delta = abs(float(min_delta))
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.mode = _resolve_mode(mode, monitor)
+        self.baseline = baseline
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = int(start_from_epoch)
+        self._improved = _better(self.mode, self.min_delta)
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            warnings.warn(f"EarlyStopping is monitoring {self.monitor!r}, which is not in the logs "
+                          f"(available: {sorted(logs or {})}). Pass validation data or change monitor.",
+                          RuntimeWarning, stacklevel=2)
+            return
+        if epoch < self.start_from_epoch or not math.isfinite(current):
+            return
+        self.wait += 1
+        if self._improved(current, self.best):
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            # restart the count only when the baseline is beaten too (Keras semantics)
+            if self.baseline is None or self._improved(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            self.model.stop_reason = (f"early stopping: {self.monitor} did not improve for "
+                                      f"{self.wait} epochs (best {self.best:.6g} at epoch "
+                                      f"{self.best_epoch + 1})")
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+        if self.stopped_epoch and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping", file=sys.stderr)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after each epoch (atomically), or only when ``monitor`` improves.
+
+    ``filepath`` may contain ``{epoch}`` and log keys, e.g. ``"ckpt-{epoch:03d}-{val_loss:.3f}.npz"``.
+    A run interrupted at any moment keeps the last completed epoch's file intact.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
+        super().__init__()
+        self.filepath = str(filepath)
+        self.monitor = monitor
+        self.save_best_only = save_best_only
+        self.mode = _resolve_mode(mode, monitor)
+        self.verbose = verbose
+        self._improved = _better(self.mode, 0.0)
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None or not self._improved(current, self.best):
+                return
+            self.best = current
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        self.model.save(path)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved model to {path}", file=sys.stderr)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training when an epoch's loss is NaN or infinite (``fit`` also does this itself)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.model.stop_training = True
+
+
+def format_logs(logs: dict) -> str:
+    """``"loss: 0.1234 - val_loss: 0.2345"``, Keras's epoch-line format."""
+    return " - ".join(f"{key}: {value:.4g}" for key, value in logs.items())
+
+
+class ProgressLogger(Callback):
+    """verbose=1: one tqdm bar over epochs showing the latest logs; verbose=2: one line per epoch."""
+
+    def __init__(self, verbose=1):
+        super().__init__()
+        self.verbose = verbose
+        self._bar = None
+
+    def on_train_begin(self, logs=None):
+        if self.verbose == 1:
+            from tqdm.auto import tqdm  # noqa: PLC0415  (tqdm.auto picks the notebook bar in Jupyter)
+
+            self._bar = tqdm(total=self.params.get("epochs"), initial=self.params.get("initial_epoch", 0),
+                             unit="epoch", desc="fit", leave=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._bar is not None:
+            self._bar.set_postfix_str(format_logs(logs or {}), refresh=False)
+            self._bar.update(1)
+        elif self.verbose == 2:
+            print(f"Epoch {epoch + 1}/{self.params.get('epochs')} - {format_logs(logs or {})}")
+
+    def on_train_end(self, logs=None):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
