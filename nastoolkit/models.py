@@ -68,6 +68,12 @@ def _as_data(x, name: str, dtype, width: int | None = None):
     return arr.astype(dtype, copy=False)
 
 
+def _targets(loss, y, output_dim, dtype):
+    """Targets checked by the loss, floats cast once to the model dtype (no per-step casts)."""
+    y = loss.check_targets(y, output_dim)
+    return y.astype(dtype, copy=False) if y.dtype.kind == "f" else y
+
+
 def _check_lengths(x, y, xname="x", yname="y"):
     if len(x) != len(y):
         raise ValueError(f"{xname} and {yname} must have the same number of samples. "
@@ -236,7 +242,7 @@ class Sequential:
         _check_lengths(x, y)
         rng = np.random.default_rng(seed if seed is not None else self.seed)
         self.build(x.shape, rng=rng)
-        y = compiled.loss.check_targets(y, self.output_dim)
+        y = _targets(compiled.loss, y, self.output_dim, self.dtype)
         if validation_data is None and validation_split:
             split = int(len(x) * (1.0 - validation_split))
             if split == 0 or split == len(x):
@@ -273,47 +279,49 @@ class Sequential:
         snapshot = xp.empty_like(self.params)
         pair = [(self.grads, self.params)]
         cb.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
-            cb.on_epoch_begin(epoch)
-            for m in compiled.metrics:
-                m.reset()
-            snapshot[...] = self.params
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            order = xp.asarray(order)
-            total, seen = 0.0, 0
-            for step, start in enumerate(range(0, n, batch_size)):
-                idx = order[start:start + batch_size]
-                m = len(idx)
-                xs, ys = xb[:m], yb[:m]
-                xp.take(x_dev, idx, axis=0, out=xs)
-                xp.take(y_dev, idx, axis=0, out=ys)
-                if cb.wants_batches:
-                    cb.on_train_batch_begin(step)
-                y_pred = self._forward(xs, True)
-                value, grad = loss_obj.value_and_grad(ys, y_pred, grad_out=self._grad_out[:m])
-                value = float(value)
-                if has_penalty:
-                    value += self._penalty()
-                if not math.isfinite(value):
-                    self._diverged(epoch, step, value, snapshot, optimizer)
-                    total, seen = math.nan, 1
+        # a diverging run is caught and reported below; NumPy's overflow warnings would be noise
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for epoch in range(initial_epoch, epochs):
+                cb.on_epoch_begin(epoch)
+                for m in compiled.metrics:
+                    m.reset()
+                snapshot[...] = self.params
+                order = rng.permutation(n) if shuffle else np.arange(n)
+                order = xp.asarray(order)
+                total, seen = 0.0, 0
+                for step, start in enumerate(range(0, n, batch_size)):
+                    idx = order[start:start + batch_size]
+                    m = len(idx)
+                    xs, ys = xb[:m], yb[:m]
+                    xp.take(x_dev, idx, axis=0, out=xs)
+                    xp.take(y_dev, idx, axis=0, out=ys)
+                    if cb.wants_batches:
+                        cb.on_train_batch_begin(step)
+                    y_pred = self._forward(xs, True)
+                    value, grad = loss_obj.value_and_grad(ys, y_pred, grad_out=self._grad_out[:m])
+                    value = float(value)
+                    if has_penalty:
+                        value += self._penalty()
+                    if not math.isfinite(value):
+                        self._diverged(epoch, step, value, snapshot, optimizer)
+                        total, seen = math.nan, 1
+                        break
+                    for metric in compiled.metrics:
+                        metric.update(ys, y_pred)
+                    self._backward(grad)
+                    optimizer.apply_gradients(pair)
+                    total += value * m
+                    seen += m
+                    if cb.wants_batches:
+                        cb.on_train_batch_end(step, {"loss": value})
+                logs = {"loss": total / seen}
+                logs.update({metric.name: float(metric.result()) for metric in compiled.metrics})
+                if val is not None and math.isfinite(logs["loss"]):
+                    val_logs = self._evaluate_arrays(*val, max(batch_size, 1024))
+                    logs.update({f"val_{key}": value for key, value in val_logs.items()})
+                cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
                     break
-                for metric in compiled.metrics:
-                    metric.update(ys, y_pred)
-                self._backward(grad)
-                optimizer.apply_gradients(pair)
-                total += value * m
-                seen += m
-                if cb.wants_batches:
-                    cb.on_train_batch_end(step, {"loss": value})
-            logs = {"loss": total / seen}
-            logs.update({metric.name: float(metric.result()) for metric in compiled.metrics})
-            if val is not None and math.isfinite(logs["loss"]):
-                val_logs = self._evaluate_arrays(*val, max(batch_size, 1024))
-                logs.update({f"val_{key}": value for key, value in val_logs.items()})
-            cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
         history.stopped_reason = self.stop_reason
         cb.on_train_end()
         return history
@@ -337,7 +345,7 @@ class Sequential:
                              f"Received: {type(validation_data).__name__}")
         xv = _as_data(validation_data[0], "validation_data[0]", self.dtype, self.input_dim)
         _check_lengths(xv, validation_data[1], "validation_data[0]", "validation_data[1]")
-        yv = compiled.loss.check_targets(validation_data[1], self.output_dim)
+        yv = _targets(compiled.loss, validation_data[1], self.output_dim, self.dtype)
         return self._xp.asarray(xv), self._xp.asarray(yv)
 
     # --- inference ----------------------------------------------------------------------------
@@ -364,7 +372,7 @@ class Sequential:
         self._require_built("evaluate")
         x = _as_data(x, "x", self.dtype, self.input_dim)
         _check_lengths(x, y)
-        y = compiled.loss.check_targets(y, self.output_dim)
+        y = _targets(compiled.loss, y, self.output_dim, self.dtype)
         batch_size = _check_positive_int(batch_size or 1024, "batch_size")
         logs = self._evaluate_arrays(self._xp.asarray(x), self._xp.asarray(y), batch_size)
         if verbose not in (0, "auto") and verbose:

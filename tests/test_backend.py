@@ -1,0 +1,71 @@
+"""Backend selection: explicit choices, the environment variable, clear errors without a GPU."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nastoolkit import backend
+
+
+@pytest.fixture(autouse=True)
+def restore_backend():
+    yield
+    backend.use("numpy")
+
+
+def test_numpy_choice():
+    info = backend.use("numpy")
+    assert info.name == "numpy" and info.xp is np and backend.xp() is np
+    assert backend.describe().startswith("numpy:")
+
+
+def test_unknown_name_is_a_clear_error():
+    with pytest.raises(ValueError, match="one of"):
+        backend.use("tpu")
+
+
+def test_env_var_is_read(monkeypatch):
+    monkeypatch.setenv("NASTOOLKIT_BACKEND", "bogus")
+    with pytest.raises(ValueError, match="NASTOOLKIT_BACKEND"):
+        backend.use()
+    monkeypatch.setenv("NASTOOLKIT_BACKEND", "NumPy")
+    assert backend.use().name == "numpy"
+
+
+def test_auto_falls_back_to_numpy_and_says_why(monkeypatch):
+    probe = backend.GpuProbe(False, "no CUDA driver or device found (test)", True)
+    monkeypatch.setattr(backend, "probe_gpu", lambda refresh=False: probe)
+    with pytest.warns(RuntimeWarning, match="no CUDA driver"):
+        info = backend.use("auto")
+    assert info.name == "numpy" and "no CUDA driver" in info.reason
+
+
+def test_cupy_without_gpu_names_the_cause(monkeypatch):
+    probe = backend.GpuProbe(False, "NVRTC (the CUDA runtime compiler) is missing", True)
+    monkeypatch.setattr(backend, "probe_gpu", lambda refresh=False: probe)
+    with pytest.raises(backend.BackendError, match="NVRTC"):
+        backend.use("cupy")
+
+
+def test_real_probe_without_gpu_is_not_usable_here():
+    probe = backend.probe_gpu(refresh=True)
+    if probe.usable:
+        pytest.skip("a GPU is usable on this machine")
+    assert probe.detail  # a reason is always given
+
+
+def test_array_helpers():
+    a = np.arange(3.0)
+    assert backend.array_module(a) is np and not backend.is_cupy_array(a)
+    assert backend.to_numpy([1, 2]).tolist() == [1, 2]
+    assert backend.to_device(a, like=np) is a
+
+
+def test_import_nastoolkit_stays_light():
+    code = ("import sys, nastoolkit, nastoolkit.models, nastoolkit.optimizers;"
+            "heavy = [m for m in ('ipywidgets', 'deap', 'dask', 'cupy', 'distributed') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
