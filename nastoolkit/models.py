@@ -466,6 +466,11 @@ class Sequential:
                 "loss": losses.serialize(self._compiled.loss),
                 "metrics": [m.name for m in self._compiled.metrics]}
         arrays = {f"weight_{i:03d}": w for i, w in enumerate(self.get_weights())}
+        if self._compiled is not None and self._compiled.optimizer.variables:
+            # optimizer slots too, so a loaded model resumes training exactly where it stopped
+            state = self._compiled.optimizer.get_state()
+            meta["optimizer_iterations"] = int(state.pop("iterations"))
+            arrays.update({f"optimizer/{key}": value for key, value in state.items()})
         arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
@@ -490,6 +495,8 @@ def load_model(filepath, compile=True) -> Sequential:
         with np.load(os.fspath(filepath), allow_pickle=False) as data:
             meta = json.loads(bytes(data["__meta__"]).decode())
             weights = [data[k] for k in sorted(k for k in data.files if k.startswith("weight_"))]
+            optimizer_state = {k.split("/", 1)[1]: data[k] for k in data.files
+                               if k.startswith("optimizer/")}
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise ValueError(f"{filepath!s} is not a readable nastoolkit model file ({exc}).") from exc
     if meta.get("format") != FORMAT:
@@ -504,6 +511,9 @@ def load_model(filepath, compile=True) -> Sequential:
         c = meta["compile"]
         model.compile(optimizer=optimizers.deserialize(c["optimizer"]),
                       loss=losses.deserialize(c["loss"]), metrics=c["metrics"])
+        if optimizer_state:
+            optimizer_state["iterations"] = meta.get("optimizer_iterations", 0)
+            model.optimizer.set_state(optimizer_state, variables=[model.params])
     return model
 
 

@@ -280,3 +280,19 @@ def test_bad_input_does_not_corrupt_a_trained_model():
         warnings.simplefilter("error")
         for got, want in zip(model.get_weights(), before):
             np.testing.assert_array_equal(got, want)
+
+
+def test_loaded_model_resumes_training_exactly(tmp_path):
+    """Weights and optimizer state are saved, so save -> load -> fit equals fitting on."""
+    X, y = small_regression(64)
+    model = Sequential([Dense(8, activation="relu", input_shape=(3,)), Dropout(0.25), Dense(1)],
+                       seed=0)
+    model.compile(optimizer=Adam(learning_rate=0.01), loss="mse")
+    model.fit(X, y, epochs=2, verbose=0, seed=0)
+    model.save(tmp_path / "ckpt.npz")
+    resumed = load_model(tmp_path / "ckpt.npz")
+    assert resumed.optimizer.iterations == model.optimizer.iterations
+    model.fit(X, y, epochs=2, verbose=0, seed=1)
+    resumed.fit(X, y, epochs=2, verbose=0, seed=1)
+    for a, b in zip(model.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)

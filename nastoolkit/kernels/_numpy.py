@@ -8,6 +8,8 @@ typically one flat parameter buffer per model, and update ``param`` and the stat
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax", "leaky_relu", "elu")
@@ -115,7 +117,7 @@ def dense_backward(x, kernel, y, grad_y, activation: str = "linear", grad_kernel
     else:
         gz = activation_backward(activation, y, grad_y, out=grad_z)
     grad_kernel = np.matmul(x.T, gz, out=grad_kernel)
-    grad_bias = np.sum(gz, axis=0, out=grad_bias) if use_bias else None
+    grad_bias = np.add.reduce(gz, axis=0, out=grad_bias) if use_bias else None
     if need_grad_x:
         grad_x = np.matmul(gz, kernel.T, out=grad_x)
     else:
@@ -140,6 +142,14 @@ def _hash32(h: np.ndarray, t: np.ndarray) -> np.ndarray:
     np.right_shift(h, 16, out=t)
     h ^= t
     return h
+
+
+@functools.lru_cache(maxsize=16)
+def _iota(n: int) -> np.ndarray:
+    """0, 1, ..., n-1 as uint32, cached (read-only) so a dropout call allocates nothing."""
+    a = np.arange(n, dtype=np.uint32)
+    a.flags.writeable = False
+    return a
 
 
 def _hash32_scalar(x: int) -> int:
@@ -181,8 +191,7 @@ def dropout(x, rate: float, seed: int, counter: int = 0, out=None, mask=None, wo
     h, t = (np.empty(n, np.uint32), np.empty(n, np.uint32)) if work is None else work
     h = h[:n]
     t = t[:n]
-    h[...] = np.arange(n, dtype=np.uint32)  # reused buffers keep this allocation-free in fit
-    h ^= np.uint32(dropout_key(seed, counter))
+    np.bitwise_xor(_iota(n), np.uint32(dropout_key(seed, counter)), out=h)
     _hash32(h, t)
     h >>= np.uint32(8)
     keep = np.greater_equal(h, dropout_threshold(rate), out=t.view(np.bool_)[: n])
