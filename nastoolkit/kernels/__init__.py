@@ -25,9 +25,14 @@ __all__ = [
     "rmsprop_update",
     "adagrad_update",
     "implementation",
+    "warmup",
+    "LEAKY_RELU_SLOPE",
+    "ELU_ALPHA",
 ]
 
 ACTIVATIONS = _numpy.ACTIVATIONS
+LEAKY_RELU_SLOPE = _numpy.LEAKY_RELU_SLOPE
+ELU_ALPHA = _numpy.ELU_ALPHA
 
 
 def implementation(x) -> ModuleType:
@@ -37,6 +42,36 @@ def implementation(x) -> ModuleType:
 
         return _cuda
     return _numpy
+
+
+NATIVE_MIN_SIZE = 32_768  # below this a ctypes call costs more than NumPy's ~13 array passes
+
+
+def _update_impl(*arrays) -> ModuleType:
+    """Where an in-place update runs: CuPy arrays on the GPU; large contiguous float NumPy arrays
+    in the compiled CPU library (csrc/ built with g++, see ``_native``) when it is available;
+    else NumPy (measured here: NumPy 13 us vs compiled 25 us for 2,817 Adam parameters, but
+    58 ms vs 8.6 ms for 10M)."""
+    if is_cupy_array(arrays[0]):
+        return implementation(arrays[0])
+    if arrays[0].size < NATIVE_MIN_SIZE:
+        return _numpy
+    from . import _native  # noqa: PLC0415  (cheap after the first import)
+
+    return _native if _native.supports(*[a for a in arrays if a is not None]) else _numpy
+
+
+def warmup() -> None:
+    """Build the compiled CPU updates and, on a GPU backend, compile every CUDA module now
+    (instead of on first use)."""
+    from . import _native  # noqa: PLC0415
+    from ..backend import current  # noqa: PLC0415
+
+    _native.warmup()
+    if current().name == "cupy":
+        from . import _cuda  # noqa: PLC0415
+
+        _cuda.warmup()
 
 
 def activation_forward(name, z, out=None):
@@ -69,32 +104,32 @@ def dropout(x, rate, seed, counter=0, out=None, mask=None, work=None):
 
 def sgd_update(param, grad, learning_rate, weight_decay=0.0, work=None):
     """In place: w <- w - lr g (with decoupled weight decay)."""
-    return implementation(param).sgd_update(param, grad, learning_rate, weight_decay, work=work)
+    return _update_impl(param, grad).sgd_update(param, grad, learning_rate, weight_decay, work=work)
 
 
 def momentum_update(param, grad, velocity, learning_rate, momentum=0.9, nesterov=False,
                     weight_decay=0.0, work=None):
     """In place: heavy-ball or Nesterov momentum (Keras form)."""
-    return implementation(param).momentum_update(param, grad, velocity, learning_rate, momentum,
+    return _update_impl(param, grad, velocity).momentum_update(param, grad, velocity, learning_rate, momentum,
                                                  nesterov, weight_decay, work=work)
 
 
 def adam_update(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
                 epsilon=1e-7, weight_decay=0.0, work=None):
     """In place: Adam (AdamW with weight_decay > 0), Keras 3 epsilon placement and bias correction."""
-    return implementation(param).adam_update(param, grad, m, v, step, learning_rate, beta_1,
+    return _update_impl(param, grad, m, v).adam_update(param, grad, m, v, step, learning_rate, beta_1,
                                              beta_2, epsilon, weight_decay, work=work)
 
 
 def rmsprop_update(param, grad, v, learning_rate=0.001, rho=0.9, epsilon=1e-7, momentum=0.0,
                    velocity=None, weight_decay=0.0, work=None):
     """In place: RMSprop (Keras 3: eps inside the square root), optional momentum."""
-    return implementation(param).rmsprop_update(param, grad, v, learning_rate, rho, epsilon,
+    return _update_impl(param, grad, v, velocity if momentum > 0 else None).rmsprop_update(param, grad, v, learning_rate, rho, epsilon,
                                                 momentum, velocity, weight_decay, work=work)
 
 
 def adagrad_update(param, grad, accumulator, learning_rate=0.001, epsilon=1e-7, weight_decay=0.0,
                    work=None):
     """In place: Adagrad (Keras 3: eps inside the square root)."""
-    return implementation(param).adagrad_update(param, grad, accumulator, learning_rate, epsilon,
+    return _update_impl(param, grad, accumulator).adagrad_update(param, grad, accumulator, learning_rate, epsilon,
                                                 weight_decay, work=work)

@@ -245,7 +245,8 @@ def adam_update(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2
     w <- w - lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps),   t = step (1-based).
     """
     _decay(param, learning_rate, weight_decay)
-    alpha = learning_rate * np.sqrt(1.0 - beta_2 ** step) / (1.0 - beta_1 ** step)
+    # a Python float, so float32 buffers are scaled in float32 (as the compiled kernels do)
+    alpha = float(learning_rate * np.sqrt(1.0 - beta_2 ** step) / (1.0 - beta_1 ** step))
     w = _scratch(param, work)
     np.subtract(grad, m, out=w)
     w *= 1.0 - beta_1
