@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",
-           "ProgressLogger", "TerminateOnNaN"]
+           "BackupAndRestore", "ProgressLogger", "TerminateOnNaN"]
 
 
 class Callback:
@@ -214,6 +214,46 @@ class ModelCheckpoint(Callback):
         self.model.save(path)
         if self.verbose:
             print(f"Epoch {epoch + 1}: saved model to {path}", file=sys.stderr)
+
+
+class BackupAndRestore(Callback):
+    """Survive interruption: back up the whole training state after every epoch, and when the same
+    ``fit`` is run again, continue after the last finished epoch.
+
+    The backup (``backup_dir/backup.npz``, written atomically) holds the weights, the optimizer's
+    slots, the shuffling RNG and the dropout streams, so an interrupted and resumed run ends with
+    exactly the weights of an uninterrupted one. It is deleted when training completes
+    (``delete_checkpoint=True``), as in Keras.
+    """
+
+    def __init__(self, backup_dir, delete_checkpoint=True):
+        super().__init__()
+        import os  # noqa: PLC0415
+
+        self.backup_dir = os.fspath(backup_dir)
+        self.path = os.path.join(self.backup_dir, "backup.npz")
+        self.delete_checkpoint = delete_checkpoint
+        self._completed = False
+
+    def on_train_begin(self, logs=None):
+        import os  # noqa: PLC0415
+
+        os.makedirs(self.backup_dir, exist_ok=True)
+        self._completed = False
+        if os.path.exists(self.path):
+            self.model._resume_epoch = self.model._restore_backup(self.path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if math.isfinite((logs or {}).get("loss", math.nan)):
+            self.model.save(self.path, extra=self.model._backup_extra(epoch))
+        if epoch + 1 >= self.params.get("epochs", 0) or self.model.stop_training:
+            self._completed = True
+
+    def on_train_end(self, logs=None):
+        import os  # noqa: PLC0415
+
+        if self._completed and self.delete_checkpoint and os.path.exists(self.path):
+            os.remove(self.path)
 
 
 class TerminateOnNaN(Callback):

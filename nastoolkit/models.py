@@ -100,6 +100,8 @@ class Sequential:
         self.history: History | None = None
         self._compiled: _Compiled | None = None
         self._capacity = 0
+        self._fit_rng: np.random.Generator | None = None
+        self._resume_epoch: int | None = None  # set by BackupAndRestore.on_train_begin
         for layer in layers or []:
             self.add(layer)
 
@@ -241,6 +243,7 @@ class Sequential:
         x = _as_data(x, "x", self.dtype, self.input_dim)
         _check_lengths(x, y)
         rng = np.random.default_rng(seed if seed is not None else self.seed)
+        self._fit_rng = rng
         self.build(x.shape, rng=rng)
         y = _targets(compiled.loss, y, self.output_dim, self.dtype)
         if validation_data is None and validation_split:
@@ -279,9 +282,11 @@ class Sequential:
         snapshot = xp.empty_like(self.params)
         pair = [(self.grads, self.params)]
         cb.on_train_begin()
+        first_epoch = initial_epoch if self._resume_epoch is None else self._resume_epoch
+        self._resume_epoch = None
         # a diverging run is caught and reported below; NumPy's overflow warnings would be noise
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for epoch in range(initial_epoch, epochs):
+            for epoch in range(first_epoch, epochs):
                 cb.on_epoch_begin(epoch)
                 for m in compiled.metrics:
                     m.reset()
@@ -455,11 +460,33 @@ class Sequential:
         return f"Sequential(name={self.name!r}, layers={len(self.layers)}, built={self.built})"
 
     # --- persistence --------------------------------------------------------------------------
-    def save(self, filepath):
-        """Write architecture, compile settings and weights to one ``.npz`` file (JSON + arrays,
-        no pickle), atomically: an interrupted save never leaves a half-written file."""
+    def _backup_extra(self, epoch: int) -> dict:
+        """What an exact resume needs beyond weights and optimizer slots (JSON-able)."""
+        return {"epoch": epoch, "rng": self._fit_rng.bit_generator.state if self._fit_rng else None,
+                "dropout": [[layer.seed, layer.counter] for layer in self.layers
+                            if isinstance(layer, Dropout)]}
+
+    def _restore_backup(self, filepath) -> int:
+        """Load weights, optimizer state, shuffling RNG and dropout streams saved by
+        ``save(..., extra=_backup_extra(epoch))``; returns the epoch to continue from."""
+        meta, weights, optimizer_state = _read_model_file(filepath)
+        self.set_weights(weights)
+        if optimizer_state:
+            self.optimizer.set_state(optimizer_state, variables=[self.params])
+        extra = meta.get("extra", {})
+        if extra.get("rng") is not None and self._fit_rng is not None:
+            self._fit_rng.bit_generator.state = extra["rng"]
+        dropouts = [layer for layer in self.layers if isinstance(layer, Dropout)]
+        for layer, (seed, counter) in zip(dropouts, extra.get("dropout", [])):
+            layer.seed, layer.counter = seed, counter
+        return int(extra["epoch"]) + 1
+
+    def save(self, filepath, extra: dict | None = None):
+        """Write architecture, compile settings, weights and optimizer state to one ``.npz`` file
+        (JSON + arrays, no pickle), atomically: an interrupted save never leaves a half-written
+        file. ``extra`` is JSON-able data stored alongside (used by BackupAndRestore)."""
         self._require_built("save")
-        meta = {"format": FORMAT, "model": self.get_config()}
+        meta = {"format": FORMAT, "model": self.get_config(), "extra": extra or {}}
         if self._compiled is not None:
             meta["compile"] = {
                 "optimizer": optimizers.serialize(self._compiled.optimizer),
@@ -489,8 +516,8 @@ class Sequential:
             raise
 
 
-def load_model(filepath, compile=True) -> Sequential:
-    """Load a model written by ``Sequential.save`` (``allow_pickle=False``: data, never code)."""
+def _read_model_file(filepath):
+    """(meta, weights, optimizer_state) of a model file; a clear ValueError for anything else."""
     try:
         with np.load(os.fspath(filepath), allow_pickle=False) as data:
             meta = json.loads(bytes(data["__meta__"]).decode())
@@ -501,18 +528,24 @@ def load_model(filepath, compile=True) -> Sequential:
         raise ValueError(f"{filepath!s} is not a readable nastoolkit model file ({exc}).") from exc
     if meta.get("format") != FORMAT:
         raise ValueError(f"{filepath!s} has format {meta.get('format')!r}; expected {FORMAT!r}.")
-    model = Sequential.from_config(meta["model"])
-    first = weights[0] if weights else None
-    if first is None:
+    if not weights:
         raise ValueError(f"{filepath!s} holds no weights.")
-    model.build((None, first.shape[0]))
+    if optimizer_state:
+        optimizer_state["iterations"] = meta.get("optimizer_iterations", 0)
+    return meta, weights, optimizer_state
+
+
+def load_model(filepath, compile=True) -> Sequential:
+    """Load a model written by ``Sequential.save`` (``allow_pickle=False``: data, never code)."""
+    meta, weights, optimizer_state = _read_model_file(filepath)
+    model = Sequential.from_config(meta["model"])
+    model.build((None, weights[0].shape[0]))
     model.set_weights(weights)
     if compile and "compile" in meta:
         c = meta["compile"]
         model.compile(optimizer=optimizers.deserialize(c["optimizer"]),
                       loss=losses.deserialize(c["loss"]), metrics=c["metrics"])
         if optimizer_state:
-            optimizer_state["iterations"] = meta.get("optimizer_iterations", 0)
             model.optimizer.set_state(optimizer_state, variables=[model.params])
     return model
 

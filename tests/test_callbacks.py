@@ -111,3 +111,42 @@ def test_verbose_modes_print(capsys):
     model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=2, verbose=2)
     out = capsys.readouterr().out
     assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss:" in out
+
+
+def test_backup_and_restore_resumes_exactly_after_interruption(tmp_path):
+    from nastoolkit.callbacks import BackupAndRestore
+    from nastoolkit.layers import Dropout
+    from nastoolkit.optimizers import Adam
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((96, 3))
+    y = np.sin(X[:, :1]) + X[:, 1:2]
+
+    def fresh():
+        model = Sequential([Dense(8, activation="relu", input_shape=(3,)), Dropout(0.3),
+                            Dense(1)], seed=0)
+        model.compile(optimizer=Adam(learning_rate=0.01), loss="mse")
+        return model
+
+    reference = fresh()
+    ref_hist = reference.fit(X, y, epochs=6, batch_size=16, verbose=0, seed=3)
+
+    class Interrupt(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    backup = BackupAndRestore(tmp_path / "bk")
+    model = fresh()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y, epochs=6, batch_size=16, verbose=0, seed=3,
+                  callbacks=[backup, Interrupt()])
+    assert (tmp_path / "bk" / "backup.npz").exists()
+    model = fresh()  # a new process would start from scratch like this
+    hist = model.fit(X, y, epochs=6, batch_size=16, verbose=0, seed=3,
+                     callbacks=[BackupAndRestore(tmp_path / "bk")])
+    assert hist.epoch == [3, 4, 5]
+    assert hist.history["loss"] == ref_hist.history["loss"][3:]
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not (tmp_path / "bk" / "backup.npz").exists()  # deleted once training completed
