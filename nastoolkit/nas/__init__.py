@@ -1,0 +1,69 @@
+"""Neural architecture search for nastoolkit MLPs.
+
+A :class:`SearchSpace` declares the choices; genomes are plain JSON data (:mod:`.genome`) changed
+by pure operators (:mod:`.operators`); evaluators train and score them (:mod:`.evaluators`);
+strategies (:mod:`.strategies`) search, on one process, a process pool or Dask (:mod:`.parallel`),
+checkpointing to JSON after every generation (:mod:`.checkpoint`)::
+
+    space = SearchSpace(max_layers=3)
+    evaluator = CrossValidationEvaluator(X, y, folds=5, epochs=20, seed=0)
+    result = GeneticSearch(space, evaluator, population_size=20, generations=10, seed=0,
+                           workers=2, checkpoint="search.json").run()
+    model = result.best_model()
+
+DEAP is imported only when a DEAP strategy runs, Dask only when a client or cluster is used.
+"""
+
+from .auto import AutoClassifier, AutoRegressor
+from .build import count_parameters, genome_to_model
+from .cache import EvaluationCache
+from .checkpoint import CheckpointError
+from .evaluators import (
+                         FAILED_SCORE,
+                         CrossValidationEvaluator,
+                         Evaluator,
+                         HoldoutEvaluator,
+                         evaluator_from_config,
+)
+from .genome import GenomeError, describe_genome, genome_key, make_genome
+from .operators import crossover, mutate, sample_genome
+from .result import SearchResult, pareto_front
+from .space import SearchSpace
+from .strategies import (
+                         GeneticSearch,
+                         NSGA2Search,
+                         RandomSearch,
+                         RegularizedEvolution,
+                         Search,
+                         load_search,
+)
+
+__all__ = [
+                         "FAILED_SCORE",
+                         "AutoClassifier",
+                         "AutoRegressor",
+                         "CheckpointError",
+                         "CrossValidationEvaluator",
+                         "EvaluationCache",
+                         "Evaluator",
+                         "GeneticSearch",
+                         "GenomeError",
+                         "HoldoutEvaluator",
+                         "NSGA2Search",
+                         "RandomSearch",
+                         "RegularizedEvolution",
+                         "Search",
+                         "SearchResult",
+                         "SearchSpace",
+                         "count_parameters",
+                         "crossover",
+                         "describe_genome",
+                         "evaluator_from_config",
+                         "genome_key",
+                         "genome_to_model",
+                         "load_search",
+                         "make_genome",
+                         "mutate",
+                         "pareto_front",
+                         "sample_genome",
+]

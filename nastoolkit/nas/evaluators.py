@@ -1,0 +1,301 @@
+"""Evaluators: train a genome's network under a fixed budget and score it on held-out data.
+
+An evaluator owns the data, the task, the epoch budget (with early stopping on ``val_loss``) and a
+seed. ``evaluate(genome)`` never raises: a candidate whose loss diverges or whose training fails
+comes back with ``status="failed"``, its reason and :data:`FAILED_SCORE`, so one bad architecture
+never stops a search. Training seeds derive from the genome's key, so the same genome trains the
+same way in any process, on any worker, in any order.
+
+The score is the validation *error* (lower is better): ``1 - accuracy`` for classification, the
+mean squared error for regression.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .build import check_task, count_parameters, genome_to_model
+from .checkpoint import array_fingerprint, decode_array, encode_array
+from .genome import genome_key, genome_seed
+
+__all__ = [
+    "FAILED_SCORE",
+    "CrossValidationEvaluator",
+    "Evaluator",
+    "HoldoutEvaluator",
+    "evaluator_from_config",
+    "holdout_split",
+    "kfold_splits",
+]
+
+# Finite so that NSGA-II's crowding distances and JSON stay well defined; worse than any error.
+FAILED_SCORE = 1e300
+
+
+class CandidateFailed(RuntimeError):
+    """Training produced no usable score (e.g. the loss diverged)."""
+
+
+def _class_order(y, seed):
+    """Per-class index lists, each shuffled by ``seed`` (stratification keeps class balance)."""
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(np.flatnonzero(y == label)) for label in np.unique(y)]
+
+
+def kfold_splits(y, folds: int, seed: int, stratify: bool) -> list:
+    """``folds`` pairs ``(train_indices, validation_indices)`` covering every sample once as
+    validation. Stratified: each class is dealt round-robin over the folds, continuing where the
+    previous class stopped so fold sizes differ by at most one."""
+    n = len(y)
+    groups = _class_order(y, seed) if stratify else [np.random.default_rng(seed).permutation(n)]
+    assignment = np.empty(n, dtype=np.int64)
+    offset = 0
+    for group in groups:
+        assignment[group] = (offset + np.arange(len(group))) % folds
+        offset += len(group)
+    everything = np.arange(n)
+    return [(everything[assignment != fold], everything[assignment == fold])
+            for fold in range(folds)]
+
+
+def holdout_split(y, validation_split: float, seed: int, stratify: bool) -> tuple:
+    """One ``(train_indices, validation_indices)`` pair holding out ``validation_split`` of the
+    samples (of each class, when stratified)."""
+    groups = (_class_order(y, seed) if stratify
+              else [np.random.default_rng(seed).permutation(len(y))])
+    held = [group[: round(validation_split * len(group))] for group in groups]
+    validation = np.sort(np.concatenate(held))
+    train = np.setdiff1d(np.arange(len(y)), validation)
+    return train, validation
+
+
+class Evaluator:
+    """Data, task, epoch budget and seed shared by the holdout and cross-validation evaluators.
+
+    Subclasses only say how the data is split (:meth:`splits`) and how they are configured.
+    """
+
+    def __init__(self, X, y, task="classification", epochs=20, patience=5, seed=0):
+        check_task(task)
+        X = np.asarray(X)
+        if X.ndim != 2 or len(X) < 2:
+            raise ValueError(f"X must be a 2-D array (samples, features) with at least 2 samples. "
+                             f"Received: shape {X.shape}. Reshape with X.reshape(len(X), -1).")
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"X and y must have the same number of samples. Received: "
+                             f"{len(X)} rows in X and {len(y)} in y.")
+        for name, value, low in (("epochs", epochs, 1), ("patience", patience, 0)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}. Received: {name}={value!r}")
+        self.X, self.y_original = X, y
+        self.task, self.epochs = task, int(epochs)
+        self.patience, self.seed = int(patience), int(seed)
+        self.input_dim = X.shape[1]
+        if task == "classification":
+            if y.ndim != 1:
+                raise ValueError(f"classification labels y must be 1-D (one label per sample). "
+                                 f"Received: shape {y.shape}. For one-hot y use y.argmax(axis=1).")
+            self.classes_, self.y = np.unique(y, return_inverse=True)
+            self.output_dim = len(self.classes_)
+        else:
+            self.classes_ = None
+            self.y = (y.reshape(-1, 1) if y.ndim == 1 else y).astype(np.float32)
+            self.output_dim = self.y.shape[1]
+
+    # -- what subclasses define -----------------------------------------------------------------
+    def splits(self) -> list:
+        """``[(train_indices, validation_indices), ...]``; one pair for holdout, k for k-fold."""
+        raise NotImplementedError
+
+    def _split_config(self) -> dict:
+        raise NotImplementedError
+
+    # -- identity -------------------------------------------------------------------------------
+    def fingerprint(self) -> str:
+        """Hash of the data, task, budget, seed and split scheme: the cache and checkpoints only
+        reuse results whose fingerprints match."""
+        settings = (f"{type(self).__name__}|{self.task}|{self.epochs}|{self.patience}|{self.seed}|"
+                    f"{sorted(self._split_config().items())}")
+        settings_bytes = np.frombuffer(settings.encode(), np.uint8)
+        return array_fingerprint(self.X, self.y_original, settings_bytes)
+
+    def get_config(self, include_data: bool = True) -> dict:
+        """JSON-ready description that :func:`evaluator_from_config` rebuilds (data included, as
+        exact base64 bytes, unless ``include_data=False``)."""
+        config = {"class": type(self).__name__, "task": self.task, "epochs": self.epochs,
+                  "patience": self.patience, "seed": self.seed, **self._split_config()}
+        if include_data:
+            config["X"], config["y"] = encode_array(self.X), encode_array(self.y_original)
+        return config
+
+    # -- training -------------------------------------------------------------------------------
+    def _train(self, genome, train, validation, seed, epochs=None):
+        """Fit one model; returns (model, history). Early stopping restores the best weights."""
+        from ..callbacks import EarlyStopping
+
+        model = genome_to_model(genome, self.input_dim, self.output_dim, self.task)
+        callbacks = []
+        if validation is not None:
+            callbacks.append(EarlyStopping(monitor="val_loss", patience=self.patience,
+                                           restore_best_weights=True))
+        validation_data = None if validation is None else (self.X[validation], self.y[validation])
+        with warnings.catch_warnings():
+            # Divergence is reported through the record's reason, not as a warning per candidate.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            history = model.fit(self.X[train], self.y[train], epochs=epochs or self.epochs,
+                                batch_size=genome["batch_size"], validation_data=validation_data,
+                                callbacks=callbacks, verbose=0, seed=seed)
+        return model, history
+
+    def _score_fold(self, genome, train, validation, seed) -> dict:
+        model, history = self._train(genome, train, validation, seed)
+        losses = history.history.get("loss", [])
+        if not losses or not all(math.isfinite(value) for value in losses):
+            # fit records why it stopped (early stopping also leaves a reason, hence the check)
+            raise CandidateFailed(getattr(history, "stopped_reason", None)
+                                  or f"training loss diverged: {losses[-3:]}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            logs = model.evaluate(self.X[validation], self.y[validation], verbose=0,
+                                  return_dict=True)
+        if not all(math.isfinite(value) for value in logs.values()):
+            raise CandidateFailed(f"validation metrics are not finite: {logs}")
+        metric = next(value for key, value in logs.items() if key != "loss")
+        error = 1.0 - metric if self.task == "classification" else metric
+        val_losses = history.history.get("val_loss", [logs["loss"]])
+        return {"error": float(error), "val_loss": float(logs["loss"]),
+                "val_metric": float(metric), "epochs": len(losses),
+                "best_epoch": int(np.nanargmin(val_losses)) + 1}
+
+    def evaluate(self, genome: dict) -> dict:
+        """Train and score ``genome`` on every split; never raises.
+
+        Returns ``{"status": "ok"|"failed", "score", "reason", "metrics"}`` where ``score`` is the
+        mean validation error over splits (or :data:`FAILED_SCORE`), and ``metrics`` holds
+        ``val_error``, ``val_error_std``, ``fold_errors``, ``val_loss``, ``val_accuracy`` or
+        ``val_mse``, ``epochs`` and ``best_epoch``.
+        """
+        seed = genome_seed(genome_key(genome), self.seed)
+        try:
+            folds = [self._score_fold(genome, train, validation, seed + index)
+                     for index, (train, validation) in enumerate(self.splits())]
+        except Exception as error:  # noqa: BLE001  (any failure is the candidate's, not the search's)
+            reason = str(error) if isinstance(error, CandidateFailed) else \
+                f"{type(error).__name__}: {error}"
+            return {"status": "failed", "score": FAILED_SCORE, "reason": reason, "metrics": {}}
+        errors = [fold["error"] for fold in folds]
+        metric_name = "val_accuracy" if self.task == "classification" else "val_mse"
+        metrics = {
+            "val_error": float(np.mean(errors)),
+            "val_error_std": float(np.std(errors)),
+            "fold_errors": errors,
+            "val_loss": float(np.mean([fold["val_loss"] for fold in folds])),
+            metric_name: float(np.mean([fold["val_metric"] for fold in folds])),
+            "epochs": float(np.mean([fold["epochs"] for fold in folds])),
+            "best_epoch": round(float(np.median([fold["best_epoch"] for fold in folds]))),
+        }
+        return {"status": "ok", "score": metrics["val_error"], "reason": None, "metrics": metrics}
+
+    def count_parameters(self, genome: dict) -> int:
+        """Weights and biases of ``genome``'s network on this data."""
+        return count_parameters(genome, self.input_dim, self.output_dim)
+
+    def fit_final(self, genome: dict, epochs: int | None = None):
+        """Retrain ``genome`` on all the data for ``epochs`` (default: the evaluator's budget) and
+        return the compiled, trained ``Sequential``. Seeded like :meth:`evaluate`."""
+        seed = genome_seed(genome_key(genome), self.seed)
+        model, _ = self._train(genome, np.arange(len(self.X)), None, seed, epochs=epochs)
+        return model
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in self._split_config().items())
+        return (f"{type(self).__name__}(samples={len(self.X)}, features={self.input_dim}, "
+                f"task={self.task!r}, {settings}, epochs={self.epochs}, "
+                f"patience={self.patience}, seed={self.seed})")
+
+
+class HoldoutEvaluator(Evaluator):
+    """Score on one held-out validation split: ``validation_split`` of the data (stratified for
+    classification), or an explicit ``validation_data=(X_val, y_val)``."""
+
+    def __init__(self, X, y, task="classification", validation_split=0.2, validation_data=None,
+                 epochs=20, patience=5, seed=0):
+        self.validation_size = None
+        if validation_data is not None:
+            X_val, y_val = validation_data
+            self.validation_size = len(X_val)
+            X = np.concatenate([np.asarray(X), np.asarray(X_val)])
+            y = np.concatenate([np.asarray(y), np.asarray(y_val)])
+        elif not 0.0 < float(validation_split) < 1.0:
+            raise ValueError(f"validation_split must be in (0, 1). Received: "
+                             f"validation_split={validation_split!r}. Pass e.g. 0.2, or "
+                             f"validation_data=(X_val, y_val).")
+        self.validation_split = float(validation_split)
+        super().__init__(X, y, task=task, epochs=epochs, patience=patience, seed=seed)
+        if self.validation_size is not None:
+            n = len(self.X)
+            cut = n - self.validation_size
+            self._splits = [(np.arange(cut), np.arange(cut, n))]
+        else:
+            labels = self.y_original if task == "classification" else self.y[:, 0]
+            self._splits = [holdout_split(labels, self.validation_split, self.seed,
+                                          stratify=task == "classification")]
+        if len(self._splits[0][1]) == 0 or len(self._splits[0][0]) == 0:
+            raise ValueError(f"validation_split={validation_split} leaves an empty split of "
+                             f"{len(self.X)} samples; use more data or another split.")
+
+    def splits(self) -> list:
+        return self._splits
+
+    def _split_config(self) -> dict:
+        return {"validation_split": self.validation_split, "validation_size": self.validation_size}
+
+
+class CrossValidationEvaluator(Evaluator):
+    """Score as the mean validation error over ``folds`` folds (stratified for classification);
+    the standard deviation over folds is kept in the metrics."""
+
+    def __init__(self, X, y, task="classification", folds=5, epochs=20, patience=5, seed=0):
+        if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
+            raise ValueError(f"folds must be an integer >= 2. Received: folds={folds!r}. "
+                             f"For a single split use HoldoutEvaluator.")
+        super().__init__(X, y, task=task, epochs=epochs, patience=patience, seed=seed)
+        if folds > len(self.X):
+            raise ValueError(f"folds={folds} exceeds the {len(self.X)} samples; use fewer folds.")
+        self.folds = int(folds)
+        labels = self.y_original if task == "classification" else self.y[:, 0]
+        self._splits = kfold_splits(labels, self.folds, self.seed,
+                                    stratify=task == "classification")
+
+    def splits(self) -> list:
+        return self._splits
+
+    def _split_config(self) -> dict:
+        return {"folds": self.folds}
+
+
+_EVALUATORS = {"HoldoutEvaluator": HoldoutEvaluator,
+               "CrossValidationEvaluator": CrossValidationEvaluator}
+
+
+def evaluator_from_config(config: dict) -> Evaluator:
+    """Rebuild an evaluator from ``get_config()`` output (which must include the data)."""
+    kind = config.get("class")
+    if kind not in _EVALUATORS or "X" not in config:
+        raise ValueError(f"cannot rebuild evaluator {kind!r} from its config (known: "
+                         f"{sorted(_EVALUATORS)}, data included: {'X' in config}). Pass the "
+                         f"evaluator explicitly: resume(path, evaluator=...).")
+    X, y = decode_array(config["X"]), decode_array(config["y"])
+    common = {"task": config["task"], "epochs": config["epochs"], "patience": config["patience"],
+              "seed": config["seed"]}
+    if kind == "CrossValidationEvaluator":
+        return CrossValidationEvaluator(X, y, folds=config["folds"], **common)
+    size = config.get("validation_size")
+    if size:
+        return HoldoutEvaluator(X[:-size], y[:-size], validation_data=(X[-size:], y[-size:]),
+                                **common)
+    return HoldoutEvaluator(X, y, validation_split=config["validation_split"], **common)

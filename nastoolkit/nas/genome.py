@@ -1,0 +1,128 @@
+"""Genomes: an MLP architecture and its training genes as plain, JSON-serialisable data.
+
+A genome is a ``dict``::
+
+    {"layers": [{"units": 64, "activation": "relu", "dropout": 0.25}, ...],
+     "learning_rate": 0.001, "l2": 0.0001, "optimizer": "adam", "batch_size": 32}
+
+Plain data travels unchanged through JSON checkpoints, process pools and Dask workers, and two
+genomes describing the same network have the same :func:`genome_key`, which keys the cache.
+Validation and repair against a set of allowed choices live in :mod:`nastoolkit.nas.space`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+__all__ = [
+    "GLOBAL_GENES",
+    "LAYER_GENES",
+    "GenomeError",
+    "copy_genome",
+    "describe_genome",
+    "genome_key",
+    "genome_seed",
+    "make_genome",
+]
+
+LAYER_GENES = ("units", "activation", "dropout")
+GLOBAL_GENES = ("learning_rate", "l2", "optimizer", "batch_size")
+
+# Learning rates are kept to this many significant digits so a perturbed rate lands on a grid:
+# keys stay short, JSON round-trips exactly, and near-identical rates share one cache entry.
+LEARNING_RATE_DIGITS = 3
+
+
+class GenomeError(ValueError):
+    """A genome is malformed or outside its search space (the message lists every problem)."""
+
+
+def round_learning_rate(learning_rate: float) -> float:
+    """Round ``learning_rate`` to :data:`LEARNING_RATE_DIGITS` significant digits."""
+    return float(f"{float(learning_rate):.{LEARNING_RATE_DIGITS - 1}e}")
+
+
+def make_genome(layers, learning_rate=1e-3, l2=0.0, optimizer="adam", batch_size=32) -> dict:
+    """Build a genome from ``layers`` = [(units, activation, dropout), ...] and the global genes."""
+    return {
+        "layers": [
+            {"units": int(units), "activation": str(activation), "dropout": float(dropout)}
+            for units, activation, dropout in layers
+        ],
+        "learning_rate": round_learning_rate(learning_rate),
+        "l2": float(l2),
+        "optimizer": str(optimizer),
+        "batch_size": int(batch_size),
+    }
+
+
+def copy_genome(genome: dict) -> dict:
+    """A deep copy holding only the genome's genes, as built-in Python types."""
+    _check_shape(genome)
+    return {
+        "layers": [
+            {"units": int(layer["units"]), "activation": str(layer["activation"]),
+             "dropout": float(layer["dropout"])}
+            for layer in genome["layers"]
+        ],
+        "learning_rate": float(genome["learning_rate"]),
+        "l2": float(genome["l2"]),
+        "optimizer": str(genome["optimizer"]),
+        "batch_size": int(genome["batch_size"]),
+    }
+
+
+def genome_key(genome: dict) -> str:
+    """Canonical text of a genome: equal keys mean the same network trained the same way.
+
+    Sorted keys, no whitespace and floats in ``repr`` form, so the key is stable across processes,
+    Python versions and JSON round-trips.
+    """
+    return json.dumps(copy_genome(genome), sort_keys=True, separators=(",", ":"))
+
+
+def genome_seed(key: str, seed: int) -> int:
+    """A 31-bit training seed derived from a genome key and a search seed.
+
+    Derived from the key, not from evaluation order, so a candidate trains identically whichever
+    process evaluates it and whenever it is evaluated.
+    """
+    digest = hashlib.sha256(f"{int(seed)}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def describe_genome(genome: dict) -> str:
+    """One line for tables: ``64relu/0.25 > 32tanh | adam lr=1e-3 l2=0 bs=32``."""
+    layers = " > ".join(
+        f"{layer['units']}{layer['activation']}"
+        + (f"/{layer['dropout']:g}" if layer["dropout"] else "")
+        for layer in genome["layers"]
+    )
+    return (f"{layers} | {genome['optimizer']} lr={genome['learning_rate']:.3g} "
+            f"l2={genome['l2']:g} bs={genome['batch_size']}")
+
+
+def _check_shape(genome: Any) -> None:
+    """Raise GenomeError unless ``genome`` has the genome's keys with numbers where numbers go."""
+    if not isinstance(genome, dict):
+        raise GenomeError(f"expected a genome dict with 'layers' and {GLOBAL_GENES}. "
+                          f"Received: {type(genome).__name__} {genome!r:.80}")
+    missing = [name for name in ("layers", *GLOBAL_GENES) if name not in genome]
+    if missing:
+        raise GenomeError(f"genome is missing {missing}; expected keys 'layers' and "
+                          f"{GLOBAL_GENES}. Received keys: {sorted(genome)}")
+    if not isinstance(genome["layers"], (list, tuple)):
+        raise GenomeError(f"genome['layers'] must be a list of layer dicts. "
+                          f"Received: {type(genome['layers']).__name__}")
+    for index, layer in enumerate(genome["layers"]):
+        if not isinstance(layer, dict) or any(name not in layer for name in LAYER_GENES):
+            raise GenomeError(f"genome['layers'][{index}] must be a dict with {LAYER_GENES}. "
+                              f"Received: {layer!r:.80}")
+    for name in ("learning_rate", "l2"):
+        value = genome[name]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
+            raise GenomeError(f"genome[{name!r}] must be a finite number. Received: {value!r}")

@@ -1,0 +1,180 @@
+"""SearchSpace: the choices a genome may take, and validation/repair of genomes against them."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import asdict, dataclass, fields
+
+from .genome import GenomeError, _check_shape, copy_genome, round_learning_rate
+
+__all__ = ["SearchSpace"]
+
+
+def _nearest(value, choices, log=False):
+    """The choice closest to ``value`` (in log space for scale-like genes such as units)."""
+    if log:
+        target = math.log(max(value, 1e-12))
+        return min(choices, key=lambda c: (abs(math.log(max(c, 1e-12)) - target), c))
+    return min(choices, key=lambda c: (abs(c - value), c))
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The choices of an MLP search: layer count, per-layer genes and global training genes.
+
+    ``learning_rate`` is a ``(low, high)`` range sampled log-uniformly; every other gene is a tuple
+    of allowed values. Genomes are validated with :meth:`validate` and brought back inside the
+    space with :meth:`repair`, so every operator can end with ``space.repair(child)``.
+    """
+
+    max_layers: int = 4
+    min_layers: int = 1
+    units: tuple = (8, 16, 32, 64, 128, 256)
+    activations: tuple = ("relu", "tanh", "sigmoid")
+    dropout: tuple = (0.0, 0.25, 0.5)
+    learning_rate: tuple = (1e-4, 1e-1)
+    l2: tuple = (0.0, 1e-5, 1e-4, 1e-3)
+    optimizers: tuple = ("adam", "sgd", "rmsprop")
+    batch_size: tuple = (32, 64, 128)
+
+    def __post_init__(self):
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, list):
+                object.__setattr__(self, field.name, tuple(value))
+        self._check_arguments()
+
+    def _check_arguments(self) -> None:
+        def fail(name, expected, fix):
+            raise ValueError(f"SearchSpace({name}=...) expected {expected}. "
+                             f"Received: {name}={getattr(self, name)!r}. {fix}")
+
+        if not (isinstance(self.min_layers, int) and self.min_layers >= 1):
+            fail("min_layers", "an integer >= 1", "Pass e.g. min_layers=1.")
+        if not (isinstance(self.max_layers, int) and self.max_layers >= self.min_layers):
+            fail("max_layers", f"an integer >= min_layers={self.min_layers}",
+                 "Pass e.g. max_layers=4.")
+        for name in ("units", "batch_size"):
+            values = getattr(self, name)
+            if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                     for v in values):
+                fail(name, "a non-empty tuple of positive integers", f"Pass e.g. {name}=(32, 64).")
+        for name in ("activations", "optimizers"):
+            values = getattr(self, name)
+            if not values or not all(isinstance(v, str) and v for v in values):
+                fail(name, "a non-empty tuple of names", f"Pass e.g. {name}=({values[:1]!r}).")
+        if not self.dropout or not all(0.0 <= float(v) < 1.0 for v in self.dropout):
+            fail("dropout", "a non-empty tuple of rates in [0, 1)",
+                 "Pass e.g. dropout=(0.0, 0.25).")
+        if not self.l2 or not all(float(v) >= 0.0 for v in self.l2):
+            fail("l2", "a non-empty tuple of factors >= 0", "Pass e.g. l2=(0.0, 1e-4).")
+        lr = self.learning_rate
+        if not (len(lr) == 2 and 0.0 < float(lr[0]) <= float(lr[1])):
+            fail("learning_rate", "a (low, high) range with 0 < low <= high",
+                 "Pass e.g. learning_rate=(1e-4, 1e-1).")
+
+    # -- sampling ------------------------------------------------------------------------------
+    def sample_layer(self, rng: random.Random) -> dict:
+        """One layer gene drawn uniformly from the choices."""
+        return {"units": rng.choice(self.units), "activation": rng.choice(self.activations),
+                "dropout": float(rng.choice(self.dropout))}
+
+    def sample_learning_rate(self, rng: random.Random) -> float:
+        """A learning rate drawn log-uniformly from the range, rounded onto the key grid."""
+        low, high = (math.log(float(v)) for v in self.learning_rate)
+        return self.clamp_learning_rate(math.exp(rng.uniform(low, high)))
+
+    def clamp_learning_rate(self, learning_rate: float) -> float:
+        """Round to the key grid, then clip into ``[low, high]``."""
+        low, high = (float(v) for v in self.learning_rate)
+        return min(max(round_learning_rate(learning_rate), low), high)
+
+    def sample(self, rng: random.Random) -> dict:
+        """A genome drawn uniformly: layer count, each layer gene, then the global genes."""
+        count = rng.randint(self.min_layers, self.max_layers)
+        return {
+            "layers": [self.sample_layer(rng) for _ in range(count)],
+            "learning_rate": self.sample_learning_rate(rng),
+            "l2": float(rng.choice(self.l2)),
+            "optimizer": rng.choice(self.optimizers),
+            "batch_size": rng.choice(self.batch_size),
+        }
+
+    # -- validation and repair -----------------------------------------------------------------
+    def problems(self, genome) -> list[str]:
+        """Every way ``genome`` falls outside this space (empty when it is valid)."""
+        try:
+            _check_shape(genome)
+        except GenomeError as error:
+            return [str(error)]
+        found = []
+        count = len(genome["layers"])
+        if not self.min_layers <= count <= self.max_layers:
+            found.append(f"{count} layers, expected {self.min_layers}..{self.max_layers}")
+        for index, layer in enumerate(genome["layers"]):
+            for gene, choices in (("units", self.units), ("activation", self.activations),
+                                  ("dropout", self.dropout)):
+                if layer[gene] not in choices:
+                    found.append(f"layers[{index}].{gene}={layer[gene]!r} not in {choices}")
+        low, high = (float(v) for v in self.learning_rate)
+        rate = genome["learning_rate"]
+        if not (low <= rate <= high) or rate != round_learning_rate(rate):
+            found.append(f"learning_rate={rate!r} outside [{low:g}, {high:g}] or not rounded to "
+                         f"the 3-digit grid")
+        for gene, choices in (("l2", self.l2), ("optimizer", self.optimizers),
+                              ("batch_size", self.batch_size)):
+            if genome[gene] not in choices:
+                found.append(f"{gene}={genome[gene]!r} not in {choices}")
+        return found
+
+    def contains(self, genome) -> bool:
+        """True when ``genome`` is valid in this space."""
+        return not self.problems(genome)
+
+    def validate(self, genome) -> dict:
+        """Return ``genome`` unchanged, or raise GenomeError listing every problem."""
+        found = self.problems(genome)
+        if found:
+            raise GenomeError("genome is outside the search space: " + "; ".join(found)
+                              + ". Use SearchSpace.repair(genome) to snap it to the nearest "
+                                "valid genome.")
+        return genome
+
+    def repair(self, genome: dict) -> dict:
+        """The nearest valid genome: numbers snap to the closest choice, unknown names to the
+        first choice, extra layers are dropped from the end, missing ones copy the last layer.
+
+        Deterministic (no generator), so operators stay reproducible.
+        """
+        genome = copy_genome(genome)
+        layers = [
+            {"units": _nearest(layer["units"], self.units, log=True),
+             "activation": layer["activation"] if layer["activation"] in self.activations
+             else self.activations[0],
+             "dropout": float(_nearest(layer["dropout"], self.dropout))}
+            for layer in genome["layers"][: self.max_layers]
+        ]
+        default = {"units": self.units[len(self.units) // 2], "activation": self.activations[0],
+                   "dropout": float(self.dropout[0])}
+        while len(layers) < self.min_layers:
+            layers.append(dict(layers[-1] if layers else default))
+        return {
+            "layers": layers,
+            "learning_rate": self.clamp_learning_rate(genome["learning_rate"]),
+            "l2": float(_nearest(genome["l2"], self.l2)),
+            "optimizer": genome["optimizer"] if genome["optimizer"] in self.optimizers
+            else self.optimizers[0],
+            "batch_size": _nearest(genome["batch_size"], self.batch_size, log=True),
+        }
+
+    # -- serialisation -------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """JSON-ready dict of the constructor arguments."""
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_config(cls, config: dict) -> SearchSpace:
+        """Rebuild a space from :meth:`get_config`."""
+        return cls(**config)

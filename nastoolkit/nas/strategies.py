@@ -1,0 +1,482 @@
+"""Search strategies: one loop, four ways to make the next generation.
+
+:class:`Search` owns everything strategies share - evaluation through the cache and the parallel
+map, per-generation statistics, JSON checkpoints after every generation, resume, the progress bar
+and the result - and a strategy only says how the first population is drawn and how a generation
+turns the current population into the next one. All randomness flows from one ``random.Random``
+seeded by ``seed`` whose state is checkpointed, and training seeds derive from genome keys, so a
+search gives the same result serially, on a process pool, on Dask, and after a kill and resume.
+
+Strategies:
+
+- :class:`GeneticSearch`: DEAP toolbox, (mu + lambda) with tournament selection.
+- :class:`RegularizedEvolution`: aging evolution (Real et al., 2019, "Regularized evolution for
+  image classifier architecture search"), batched: each generation mutates tournament winners
+  of the current population, then the oldest members die.
+- :class:`RandomSearch`: a fresh uniform sample every generation (the baseline).
+- :class:`NSGA2Search`: DEAP's NSGA-II on (validation error, parameter count).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import dataclass, field
+
+from .build import count_parameters
+from .cache import EvaluationCache
+from .checkpoint import (
+    CheckpointError,
+    decode_rng_state,
+    encode_rng_state,
+    load_checkpoint,
+    save_checkpoint,
+)
+from .genome import copy_genome, genome_key
+from .parallel import make_map
+from .result import SearchResult, rank_records
+from .space import SearchSpace
+
+__all__ = [
+    "STRATEGIES",
+    "GeneticSearch",
+    "NSGA2Search",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "Search",
+    "SearchState",
+    "load_search",
+    "population_statistics",
+]
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
+    return value
+
+
+def _check_probability(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1]. Received: {name}={value!r}")
+    return float(value)
+
+
+def population_statistics(records: list) -> dict:
+    """best / mean / std / median of the successful scores of ``records``, and the failure
+    count (failed candidates carry a sentinel score that would swamp the mean)."""
+    scores = [r["score"] for r in records if r["status"] == "ok"]
+    failed = len(records) - len(scores)
+    if not scores:
+        return {"best": None, "mean": None, "std": None, "median": None, "failed": failed}
+    return {"best": min(scores), "mean": statistics.fmean(scores),
+            "std": statistics.pstdev(scores), "median": statistics.median(scores),
+            "failed": failed}
+
+
+@dataclass
+class SearchState:
+    """Everything a search needs to continue: the last completed generation (-1 before the
+    first), the population as genome keys (in strategy order: oldest first for aging
+    evolution), every evaluation by key in evaluation order, and the statistics so far."""
+
+    generation: int = -1
+    population: list = field(default_factory=list)
+    evaluations: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+
+
+class Search:
+    """Shared search loop; subclasses define :meth:`_first_population` and :meth:`_generation`.
+
+    ``workers`` > 1 evaluates on a process pool, ``client`` (a ``dask.distributed.Client``) or
+    ``cluster`` (``"local"`` or a scheduler address) on Dask; results do not depend on which.
+    ``checkpoint`` is a JSON path written after every generation; :meth:`resume` continues from
+    it. ``cache`` (an :class:`EvaluationCache`) may be shared between searches.
+    """
+
+    def __init__(self, space: SearchSpace, evaluator, population_size=20, generations=10, seed=0,
+                 workers=None, client=None, cluster=None, checkpoint=None, cache=None,
+                 progress=True, hall_of_fame_size=5):
+        if not isinstance(space, SearchSpace):
+            raise TypeError(f"space must be a nastoolkit.nas.SearchSpace. Received: "
+                            f"{type(space).__name__}. Build one with SearchSpace(max_layers=...).")
+        for method in ("evaluate", "fingerprint"):
+            if not callable(getattr(evaluator, method, None)):
+                raise TypeError(f"evaluator must have an {method}() method (e.g. a "
+                                f"HoldoutEvaluator). Received: {type(evaluator).__name__}")
+        self.space = space
+        self.evaluator = evaluator
+        self.population_size = _check_int("population_size", population_size, 2)
+        self.generations = _check_int("generations", generations, 0)
+        self.seed = _check_int("seed", seed, 0)
+        self.hall_of_fame_size = _check_int("hall_of_fame_size", hall_of_fame_size, 1)
+        if workers is not None:
+            _check_int("workers", workers, 1)
+        self.workers, self.client, self.cluster = workers, client, cluster
+        self.checkpoint = checkpoint
+        self.cache = cache if cache is not None else EvaluationCache()
+        self.progress = progress
+        self.state = SearchState()
+        self.rng = random.Random(self.seed)
+        self._fingerprint = evaluator.fingerprint()
+        self._evaluator_config = None
+        self._map = None
+        self._counts = {"requested": 0, "trained": 0}
+
+    # -- what strategies define -----------------------------------------------------------------
+    def _first_population(self) -> list:
+        """Genomes of generation 0 (default: a uniform sample of ``population_size``)."""
+        return [self.space.sample(self.rng) for _ in range(self.population_size)]
+
+    def _generation(self, generation: int) -> None:
+        """Evaluate one generation's candidates and set ``self.state.population``."""
+        raise NotImplementedError
+
+    def _strategy_config(self) -> dict:
+        """Strategy-specific constructor arguments (saved in checkpoints)."""
+        return {}
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self) -> SearchResult:
+        """Run (or continue) the search to ``generations`` and return its :class:`SearchResult`.
+
+        Generation 0 evaluates the first population; generations 1..``generations`` each make
+        and evaluate offspring. A checkpoint is written after each generation."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=self.generations + 1, initial=self.state.generation + 1,
+                   desc=type(self).__name__, unit="gen", disable=not self.progress)
+        self._map = make_map(self.evaluator, workers=self.workers, client=self.client,
+                             cluster=self.cluster)
+        try:
+            if self.state.generation < 0:
+                self.state.population = self._evaluate(self._first_population(), 0)
+                self._finish_generation(0, bar)
+            for generation in range(self.state.generation + 1, self.generations + 1):
+                self._generation(generation)
+                self._finish_generation(generation, bar)
+        finally:
+            self._map.close()
+            self._map = None
+            bar.close()
+        return self.result()
+
+    def _evaluate(self, genomes: list, generation: int) -> list:
+        """Keys of ``genomes`` after making sure each has a record: already evaluated in this
+        search, found in the cache, or trained now (each distinct genome once, in parallel)."""
+        keys = [genome_key(genome) for genome in genomes]
+        results, to_train = {}, {}
+        for key, genome in zip(keys, genomes):
+            if key in self.state.evaluations or key in results or key in to_train:
+                continue
+            cached = self.cache.lookup(self._fingerprint, key)
+            if cached is not None:
+                results[key] = cached
+            else:
+                to_train[key] = genome
+        trained = self._map.map(list(to_train.values())) if to_train else []
+        for key, result in zip(to_train, trained):
+            self.cache.store(self._fingerprint, key, result)
+            results[key] = result
+        # Records go in in batch order, whatever the cache held, so runs stay comparable.
+        for key, genome in zip(keys, genomes):
+            if key in results and key not in self.state.evaluations:
+                self._add_record(key, genome, results[key], generation)
+        self._counts["requested"] += len(keys)
+        self._counts["trained"] += len(to_train)
+        return keys
+
+    def _add_record(self, key, genome, result, generation) -> None:
+        if hasattr(self.evaluator, "count_parameters"):
+            params = int(self.evaluator.count_parameters(genome))
+        else:
+            params = count_parameters(genome, self.evaluator.input_dim, self.evaluator.output_dim)
+        self.state.evaluations[key] = {
+            "index": len(self.state.evaluations), "key": key, "genome": copy_genome(genome),
+            "generation": generation, "status": result["status"], "score": float(result["score"]),
+            "params": params, "reason": result.get("reason"), "metrics": result.get("metrics", {}),
+        }
+
+    def _finish_generation(self, generation: int, bar) -> None:
+        records = [self.state.evaluations[key] for key in self.state.population]
+        best = rank_records(list(self.state.evaluations.values()))
+        stats = {"generation": generation, **population_statistics(records),
+                 "requested": self._counts["requested"], "trained": self._counts["trained"],
+                 "cache_hits": self._counts["requested"] - self._counts["trained"],
+                 "evaluations": len(self.state.evaluations),
+                 "best_so_far": best[0]["score"] if best else None}
+        self._counts = {"requested": 0, "trained": 0}
+        self.state.history.append(stats)
+        self.state.generation = generation
+        if self.checkpoint:
+            self.save(self.checkpoint)
+        if stats["best_so_far"] is not None:
+            bar.set_postfix(best=f"{stats['best_so_far']:.4f}", mean=f"{stats['mean']:.4f}"
+                            if stats["mean"] is not None else "-", refresh=False)
+        bar.update(1)
+
+    # -- population helpers for strategies ------------------------------------------------------
+    def _record(self, key: str) -> dict:
+        return self.state.evaluations[key]
+
+    def _genome(self, key: str) -> dict:
+        return self.state.evaluations[key]["genome"]
+
+    # -- results --------------------------------------------------------------------------------
+    def result(self) -> SearchResult:
+        """The result so far (complete once :meth:`run` returns)."""
+        return SearchResult(
+            strategy=type(self).__name__,
+            evaluations=[dict(record) for record in self.state.evaluations.values()],
+            history=[dict(stats) for stats in self.state.history],
+            population=[copy_genome(self._genome(key)) for key in self.state.population],
+            hall_of_fame_size=self.hall_of_fame_size, evaluator=self.evaluator)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """The constructor arguments that define the search (not where it runs)."""
+        return {"space": self.space.get_config(), "population_size": self.population_size,
+                "generations": self.generations, "seed": self.seed,
+                "hall_of_fame_size": self.hall_of_fame_size, **self._strategy_config()}
+
+    def save(self, path) -> None:
+        """Write the whole state as a JSON checkpoint, atomically."""
+        if self._evaluator_config is None:
+            config = (self.evaluator.get_config() if hasattr(self.evaluator, "get_config")
+                      else None)
+            self._evaluator_config = {"class": type(self.evaluator).__name__,
+                                      "fingerprint": self._fingerprint, "config": config}
+        save_checkpoint(path, {
+            "strategy": type(self).__name__,
+            "config": self.get_config(),
+            "evaluator": self._evaluator_config,
+            "execution": {"workers": self.workers,
+                          "cluster": self.cluster if isinstance(self.cluster, str) else None},
+            "state": {"generation": self.state.generation, "population": self.state.population,
+                      "rng_state": encode_rng_state(self.rng.getstate()),
+                      "evaluations": list(self.state.evaluations.values()),
+                      "history": self.state.history},
+        })
+
+    @classmethod
+    def resume(cls, path, evaluator=None, workers=None, client=None, cluster=None,
+               checkpoint=None, progress=True, cache=None, generations=None) -> Search:
+        """The search saved at ``path``, ready to :meth:`run` to the end.
+
+        The evaluator is rebuilt from the checkpoint (built-in evaluators store their data) unless
+        one is passed; either way its fingerprint must match the checkpoint's. ``generations``
+        extends (or keeps) the run's length; ``workers``/``client``/``cluster`` choose where the
+        rest runs (default: as saved). New checkpoints go to ``checkpoint`` (default ``path``).
+        """
+        document = load_checkpoint(path)
+        strategy = STRATEGIES.get(document["strategy"])
+        if strategy is None:
+            raise CheckpointError(f"checkpoint {path!r} is for unknown strategy "
+                                  f"{document['strategy']!r}; known: {sorted(STRATEGIES)}.")
+        if cls is not Search and strategy is not cls:
+            raise CheckpointError(f"checkpoint {path!r} was written by {strategy.__name__}, not "
+                                  f"{cls.__name__}. Use {strategy.__name__}.resume(...) or "
+                                  f"nastoolkit.nas.load_search(...).")
+        saved = document["evaluator"]
+        if evaluator is None:
+            if not saved.get("config"):
+                raise CheckpointError(f"checkpoint {path!r} does not store the data of its "
+                                      f"{saved.get('class')}; pass evaluator=... to resume.")
+            from .evaluators import evaluator_from_config
+
+            try:
+                evaluator = evaluator_from_config(saved["config"])
+            except (KeyError, TypeError, ValueError) as error:
+                raise CheckpointError(f"checkpoint {path!r}: cannot rebuild its evaluator "
+                                      f"({error}). Pass evaluator=... to resume.") from None
+        if evaluator.fingerprint() != saved.get("fingerprint"):
+            raise CheckpointError(
+                f"checkpoint {path!r} was made with another evaluator setup (data, task, epochs, "
+                f"patience, folds or seed differ: fingerprint {saved.get('fingerprint')!r:.20}, "
+                f"given {evaluator.fingerprint()!r:.20}). Resume with the same evaluator settings.")
+        config = dict(document["config"])
+        try:
+            space = SearchSpace.from_config(config.pop("space"))
+            execution = document.get("execution") or {}
+            search = strategy(space, evaluator, **config,
+                              workers=workers if workers is not None else execution.get("workers"),
+                              client=client,
+                              cluster=cluster if cluster is not None or client is not None
+                              else execution.get("cluster"),
+                              checkpoint=checkpoint or path, progress=progress, cache=cache)
+            search._restore(document["state"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"checkpoint {path!r} does not match {strategy.__name__} "
+                                  f"({type(error).__name__}: {error}).") from None
+        if generations is not None:
+            search.generations = _check_int("generations", generations, search.state.generation)
+        return search
+
+    def _restore(self, state: dict) -> None:
+        evaluations = {record["key"]: record for record in state["evaluations"]}
+        missing = [key for key in state["population"] if key not in evaluations]
+        if missing:
+            raise ValueError(f"population members without evaluations: {missing[:2]}")
+        self.state = SearchState(generation=int(state["generation"]),
+                                 population=list(state["population"]), evaluations=evaluations,
+                                 history=list(state["history"]))
+        self.rng.setstate(decode_rng_state(state["rng_state"]))
+        for key, record in evaluations.items():
+            if (self._fingerprint, key) not in self.cache:
+                self.cache.store(self._fingerprint, key, {
+                    "status": record["status"], "score": record["score"],
+                    "reason": record["reason"], "metrics": record["metrics"]})
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(population_size={self.population_size}, generations="
+                f"{self.generations}, seed={self.seed}, evaluator={self.evaluator!r}, "
+                f"completed={self.state.generation + 1})")
+
+
+class GeneticSearch(Search):
+    """(mu + lambda) genetic algorithm on a DEAP toolbox with tournament selection.
+
+    Each generation makes ``offspring_size`` (lambda, default ``population_size``) children by
+    crossover (probability ``crossover_probability``), mutation (``mutation_probability``) or
+    copying, evaluates them, and keeps ``population_size`` (mu) winners of tournaments of
+    ``tournament_size`` among parents and children together.
+    """
+
+    def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
+                 crossover_probability=0.5, mutation_probability=0.4, tournament_size=3,
+                 offspring_size=None, **options):
+        super().__init__(space, evaluator, population_size, generations, seed, **options)
+        self.crossover_probability = _check_probability("crossover_probability",
+                                                        crossover_probability)
+        self.mutation_probability = _check_probability("mutation_probability",
+                                                       mutation_probability)
+        if self.crossover_probability + self.mutation_probability > 1.0:
+            raise ValueError(f"crossover_probability + mutation_probability must be <= 1 (the "
+                             f"rest is plain copying). Received: {crossover_probability} + "
+                             f"{mutation_probability}.")
+        self.tournament_size = _check_int("tournament_size", tournament_size, 1)
+        self.offspring_size = _check_int("offspring_size", offspring_size or population_size, 1)
+
+    def _strategy_config(self) -> dict:
+        return {"crossover_probability": self.crossover_probability,
+                "mutation_probability": self.mutation_probability,
+                "tournament_size": self.tournament_size, "offspring_size": self.offspring_size}
+
+    def _individuals(self, toolbox, keys):
+        individuals = []
+        for key in keys:
+            individual = toolbox.individual(self._genome(key))
+            individual.fitness.values = (self._record(key)["score"],)
+            individuals.append(individual)
+        return individuals
+
+    def _generation(self, generation: int) -> None:
+        from . import _deap
+
+        toolbox = _deap.make_toolbox(self.space, self.rng, tournament_size=self.tournament_size)
+        parents = self._individuals(toolbox, self.state.population)
+        offspring = _deap.vary_or(parents, toolbox, self.offspring_size,
+                                  self.crossover_probability, self.mutation_probability, self.rng)
+        offspring_keys = self._evaluate([dict(child) for child in offspring], generation)
+        pool = parents + self._individuals(toolbox, offspring_keys)
+        chosen = toolbox.select(pool, self.population_size)
+        self.state.population = [genome_key(individual) for individual in chosen]
+
+
+class RegularizedEvolution(Search):
+    """Aging evolution (Real et al. 2019): a tournament of ``sample_size`` members drawn without
+    replacement picks a parent, its mutation joins the population, and the oldest member dies.
+
+    Batched for parallel evaluation: each generation makes ``offspring_size`` (default
+    ``population_size``) children from the current population, evaluates them together, then
+    appends them in order, removing as many of the oldest members.
+    """
+
+    def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
+                 sample_size=5, offspring_size=None, **options):
+        super().__init__(space, evaluator, population_size, generations, seed, **options)
+        self.sample_size = _check_int("sample_size", sample_size, 1)
+        if self.sample_size > self.population_size:
+            raise ValueError(f"sample_size must be <= population_size={population_size}. "
+                             f"Received: sample_size={sample_size}.")
+        self.offspring_size = _check_int("offspring_size", offspring_size or population_size, 1)
+
+    def _strategy_config(self) -> dict:
+        return {"sample_size": self.sample_size, "offspring_size": self.offspring_size}
+
+    def _generation(self, generation: int) -> None:
+        from .operators import mutate
+
+        population = self.state.population
+        children = []
+        for _ in range(self.offspring_size):
+            sample = self.rng.sample(population, self.sample_size)
+            parent = min(sample, key=lambda key: self._record(key)["score"])
+            children.append(mutate(self._genome(parent), self.space, self.rng))
+        keys = self._evaluate(children, generation)
+        self.state.population = (population + keys)[-self.population_size:]
+
+
+class RandomSearch(Search):
+    """Uniform random sampling: every generation evaluates ``population_size`` fresh genomes (the
+    population statistics are those of each batch). The baseline any search must beat."""
+
+    def _generation(self, generation: int) -> None:
+        self.state.population = self._evaluate(self._first_population(), generation)
+
+
+class NSGA2Search(Search):
+    """NSGA-II (Deb et al. 2002) on (validation error, parameter count), both minimised.
+
+    Parents come from binary tournaments on dominance and crowding distance; pairs cross over
+    with ``crossover_probability`` and children mutate with ``mutation_probability``; DEAP's
+    ``selNSGA2`` keeps ``population_size`` of parents and children. ``result.pareto_front`` is the
+    non-dominated set of everything evaluated.
+    """
+
+    def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
+                 crossover_probability=0.8, mutation_probability=0.5, **options):
+        super().__init__(space, evaluator, population_size, generations, seed, **options)
+        self.crossover_probability = _check_probability("crossover_probability",
+                                                        crossover_probability)
+        self.mutation_probability = _check_probability("mutation_probability",
+                                                       mutation_probability)
+
+    def _strategy_config(self) -> dict:
+        return {"crossover_probability": self.crossover_probability,
+                "mutation_probability": self.mutation_probability}
+
+    def _individuals(self, toolbox, keys):
+        individuals = []
+        for key in keys:
+            record = self._record(key)
+            individual = toolbox.individual(record["genome"])
+            individual.fitness.values = (record["score"], float(record["params"]))
+            individuals.append(individual)
+        return individuals
+
+    def _generation(self, generation: int) -> None:
+        from . import _deap
+
+        toolbox = _deap.make_toolbox(self.space, self.rng, objectives=2)
+        # selNSGA2 over the whole population only assigns crowding distances (and orders).
+        population = toolbox.select(self._individuals(toolbox, self.state.population),
+                                    len(self.state.population))
+        parents = toolbox.select_parents(population, len(population))
+        offspring = _deap.vary_and(parents, toolbox, self.crossover_probability,
+                                   self.mutation_probability, self.rng)
+        offspring_keys = self._evaluate([dict(child) for child in offspring], generation)
+        chosen = toolbox.select(population + self._individuals(toolbox, offspring_keys),
+                                self.population_size)
+        self.state.population = [genome_key(individual) for individual in chosen]
+
+
+STRATEGIES = {strategy.__name__: strategy
+              for strategy in (GeneticSearch, RegularizedEvolution, RandomSearch, NSGA2Search)}
+
+
+def load_search(path, **options) -> Search:
+    """Resume whichever strategy wrote the checkpoint at ``path`` (options as
+    :meth:`Search.resume`)."""
+    return Search.resume(path, **options)
