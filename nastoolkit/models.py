@@ -407,11 +407,17 @@ class Sequential:
         return self._forward(self._xp.asarray(x), training).copy()
 
     def _require_built(self, what):
+        """Build now when the input width is known (as Keras does for ``input_shape=``); the
+        weights then come from the model's ``seed``. Otherwise say what is missing."""
+        if not self.built and self.layers and self.layers[0].input_width is not None:
+            self.build()
         if not self.built:
-            raise ValueError(f"The model is not built yet; call fit (or build) before {what}.")
+            raise ValueError(f"The model is not built yet: give the first layer "
+                             f"input_shape=(features,) or call fit/build before {what}.")
 
     # --- weights, config, summary -------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
+        self._require_built("get_weights")
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
@@ -441,6 +447,8 @@ class Sequential:
 
     def summary(self, print_fn=print):
         """Print a table of layers, output shapes and parameter counts (Keras's layout)."""
+        if not self.built and self.layers and self.layers[0].input_width is not None:
+            self.build()
         rows = [("Layer (type)", "Output Shape", "Param #")]
         for layer in self.layers:
             shape = f"(None, {layer.output_dim})" if layer.built else "(unbuilt)"

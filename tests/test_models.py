@@ -297,3 +297,13 @@ def test_loaded_model_resumes_training_exactly(tmp_path):
     resumed.fit(X, y, epochs=2, verbose=0, seed=1)
     for a, b in zip(model.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_known_input_width_builds_on_demand_like_keras():
+    model = Sequential([Dense(4, input_shape=(3,)), Dense(2)], seed=0)
+    assert model.count_params() == 3 * 4 + 4 + 4 * 2 + 2
+    same = Sequential([Dense(4, input_shape=(3,)), Dense(2)], seed=0)
+    for a, b in zip(model.get_weights(), same.get_weights()):
+        np.testing.assert_array_equal(a, b)  # the model seed fixes the initial weights
+    with pytest.raises(ValueError, match="input_shape"):
+        Sequential([Dense(4)]).count_params()
