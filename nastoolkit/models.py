@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import backend, layers as layers_module, losses, metrics as metrics_module, optimizers
+from . import backend, kernels, layers as layers_module, losses, metrics as metrics_module, optimizers
 from .callbacks import CallbackList, History, ProgressLogger
 from .layers import Dropout, Layer
 
@@ -298,8 +298,8 @@ class Sequential:
                     idx = order[start:start + batch_size]
                     m = len(idx)
                     xs, ys = xb[:m], yb[:m]
-                    xp.take(x_dev, idx, axis=0, out=xs)
-                    xp.take(y_dev, idx, axis=0, out=ys)
+                    kernels.gather_rows(x_dev, idx, out=xs)
+                    kernels.gather_rows(y_dev, idx, out=ys)
                     if cb.wants_batches:
                         cb.on_train_batch_begin(step)
                     y_pred = self._forward(xs, True)

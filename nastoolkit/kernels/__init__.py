@@ -16,6 +16,7 @@ __all__ = [
     "ACTIVATIONS",
     "activation_forward",
     "activation_backward",
+    "gather_rows",
     "dense_forward",
     "dense_backward",
     "dropout",
@@ -82,6 +83,11 @@ def activation_forward(name, z, out=None):
 def activation_backward(name, y, grad_y, out=None):
     """dL/dz from y = act(z) and dL/dy; see ``_numpy.activation_backward``."""
     return implementation(y).activation_backward(name, y, grad_y, out=out)
+
+
+def gather_rows(src, indices, out):
+    """out[i] = src[indices[i]]: the minibatch copy into a preallocated buffer."""
+    return implementation(src).gather_rows(src, indices, out)
 
 
 def dense_forward(x, kernel, bias, activation="linear", out=None):

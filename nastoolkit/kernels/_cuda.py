@@ -204,6 +204,11 @@ def _check_dense_shapes(x, kernel):
                          f"(kernel shape {kernel.shape}). Received: x {x.shape}")
 
 
+def gather_rows(src, indices, out):
+    """out[i] = src[indices[i]] on the device (CuPy's take; it has no ``mode`` argument)."""
+    return cupy.take(src, indices, axis=0, out=out)
+
+
 def dense_forward(x, kernel, bias, activation: str = "linear", out=None):
     """out = act(x @ kernel + bias): x (n, d_in), kernel (d_in, d_out), bias (d_out,) -> (n, d_out).
 

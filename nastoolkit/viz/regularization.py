@@ -1,0 +1,253 @@
+"""Figures for tutorial 4: polynomial fits under L2, error and weights vs lambda, L1 vs L2 paths,
+the diamond and the circle, and dropout masks.
+
+Data in, ``matplotlib.figure.Figure`` out; nothing here fits or trains. Every ``plot_*`` function
+takes an optional ``ax`` so widget apps can put several panels in one figure; without one it makes
+its own figure (``Figure`` directly, not pyplot, so a notebook never shows it twice).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, Polygon
+
+__all__ = [
+    "plot_polynomial_fit",
+    "plot_error_vs_lambda",
+    "plot_weight_magnitudes",
+    "plot_regularization_paths",
+    "plot_constraint_regions",
+    "plot_dropout_units",
+    "plot_dropout_outputs",
+    "plot_loss_curves",
+]
+
+TRAIN_COLOR = "tab:blue"
+VAL_COLOR = "tab:orange"
+L1_COLOR = "tab:red"
+L2_COLOR = "tab:green"
+
+
+def _axes(ax, figsize):
+    """The given axes, or the single axes of a new figure of ``figsize`` inches."""
+    if ax is not None:
+        return ax
+    figure = Figure(figsize=figsize, layout="constrained")
+    return figure.add_subplot()
+
+
+def _lambda_label(lam: float) -> str:
+    return f"$\\lambda$ = {lam:.2g}"
+
+
+def plot_polynomial_fit(x_train, y_train, x_curve, y_fit, *, x_val=None, y_val=None,
+                        y_true=None, title=None, ax=None):
+    """Training points, the fitted curve y_fit(x_curve) and optionally validation points and the
+    true curve. Shapes: x_train, y_train (m,); x_curve, y_fit, y_true (n,).
+    """
+    ax = _axes(ax, (5, 3.6))
+    if y_true is not None:
+        ax.plot(x_curve, y_true, color="0.6", linestyle="--", label="true function")
+    if x_val is not None:
+        ax.scatter(x_val, y_val, s=10, color=VAL_COLOR, alpha=0.5, label="validation data")
+    ax.scatter(x_train, y_train, s=36, color=TRAIN_COLOR, edgecolor="k", zorder=3,
+               label="training data")
+    ax.plot(x_curve, y_fit, color="k", linewidth=2, label="fit $h_\\theta(x)$")
+    spread = np.ptp(y_train) if len(y_train) else 1.0
+    center = np.mean(y_train) if len(y_train) else 0.0
+    # Clip the view: an overfitted polynomial shoots off to +-1e3 between points.
+    ax.set_ylim(center - 1.2 * spread, center + 1.2 * spread)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(title or "Polynomial fit")
+    ax.legend(loc="lower left", fontsize="small")
+    return ax.figure
+
+
+def plot_error_vs_lambda(lambdas, train_errors, val_errors, current_lambda=None, ax=None):
+    """Training and validation mean squared error against lambda on a log axis (shapes (k,))."""
+    ax = _axes(ax, (5, 3.6))
+    ax.plot(lambdas, train_errors, color=TRAIN_COLOR, marker=".", label="training error")
+    ax.plot(lambdas, val_errors, color=VAL_COLOR, marker=".", label="validation error")
+    best = int(np.argmin(val_errors))
+    ax.scatter([lambdas[best]], [val_errors[best]], s=80, facecolor="none", edgecolor="k",
+               zorder=3, label=f"best validation ({_lambda_label(lambdas[best])})")
+    if current_lambda is not None:
+        ax.axvline(current_lambda, color="k", linestyle=":", label=_lambda_label(current_lambda))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("regularization strength $\\lambda$")
+    ax.set_ylabel("mean squared error")
+    ax.set_title("Error vs $\\lambda$")
+    ax.legend(fontsize="small")
+    return ax.figure
+
+
+def plot_weight_magnitudes(theta, labels=None, ax=None, floor: float = 1e-4):
+    """Bar chart of |theta_j| on a log axis (values below ``floor`` drawn at the floor).
+
+    ``labels`` names the weights (default theta_0 ... theta_{p-1}).
+    """
+    theta = np.asarray(theta, dtype=float)
+    ax = _axes(ax, (5, 3.6))
+    labels = labels or [f"$\\theta_{{{j}}}$" for j in range(theta.size)]
+    ax.bar(np.arange(theta.size), np.maximum(np.abs(theta), floor), color="tab:purple")
+    ax.set_xticks(np.arange(theta.size), labels, fontsize="small")
+    ax.set_yscale("log")
+    ax.set_ylim(floor, max(1.0, 3 * np.max(np.abs(theta))))
+    ax.set_xlabel("weight")
+    ax.set_ylabel("$|\\theta_j|$ (log scale)")
+    ax.set_title(f"Weight magnitudes, $||\\theta||_2$ = {np.linalg.norm(theta):.3g}")
+    return ax.figure
+
+
+def plot_regularization_paths(lambdas, l1_path, l2_path, current_lambda=None,
+                              feature_names=None, figure=None):
+    """Two panels, each weight's value against lambda: L1 (lasso) left, L2 (ridge) right.
+
+    ``l1_path``, ``l2_path``: (k, p) weights for the k ``lambdas``. The title of each panel counts
+    the weights that are exactly zero at ``current_lambda`` (the nearest lambda on the grid).
+    """
+    lambdas = np.asarray(lambdas, dtype=float)
+    figure = figure or Figure(figsize=(10, 3.8), layout="constrained")
+    axes = figure.subplots(1, 2, sharey=True)
+    p = l1_path.shape[1]
+    names = feature_names or [f"$\\theta_{{{j + 1}}}$" for j in range(p)]
+    colors = [f"C{j % 10}" for j in range(p)]
+    index = None if current_lambda is None else int(np.argmin(np.abs(np.log(lambdas) -
+                                                                      np.log(current_lambda))))
+    for ax, path, name in zip(axes, (l1_path, l2_path), ("L1 (lasso)", "L2 (ridge)")):
+        for j in range(p):
+            ax.plot(lambdas, path[:, j], color=colors[j], label=names[j])
+        ax.axhline(0.0, color="k", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("regularization strength $\\lambda$")
+        if index is None:
+            ax.set_title(f"{name} path")
+        else:
+            ax.axvline(lambdas[index], color="k", linestyle=":")
+            zeros = int(np.count_nonzero(path[index] == 0.0))
+            ax.set_title(f"{name}: {zeros} of {p} weights exactly 0")
+    axes[0].set_ylabel("weight value $\\theta_j$")
+    axes[1].legend(fontsize="small", loc="upper right", ncols=2)
+    return figure
+
+
+def plot_constraint_regions(theta_1, theta_2, losses, theta_unregularized, theta_l1, theta_l2,
+                            loss_at_l1=None, loss_at_l2=None, figure=None):
+    """Loss contours of a 2-weight model with the L1 diamond (left) and the L2 circle (right).
+
+    ``losses`` has shape (len(theta_2), len(theta_1)). Each region is the constraint set
+    {||theta||_1 <= t} or {||theta||_2 <= t} whose size t is that of the penalized solution, so the
+    solution is where the smallest loss contour touches the region: at a corner of the diamond
+    (a weight exactly 0) or on the round edge of the circle (both weights shrunk, none 0).
+    ``loss_at_l1``/``loss_at_l2``, when given, draw that touching contour in bold.
+    """
+    figure = figure or Figure(figsize=(10, 4.4), layout="constrained")
+    axes = figure.subplots(1, 2)
+    theta_l1 = np.asarray(theta_l1, float)
+    theta_l2 = np.asarray(theta_l2, float)
+    radius_l1 = float(np.sum(np.abs(theta_l1)))
+    radius_l2 = float(np.linalg.norm(theta_l2))
+    diamond = Polygon([(radius_l1, 0), (0, radius_l1), (-radius_l1, 0), (0, -radius_l1)],
+                      closed=True, facecolor=L1_COLOR, alpha=0.25, edgecolor=L1_COLOR)
+    circle = Circle((0, 0), radius_l2, facecolor=L2_COLOR, alpha=0.25, edgecolor=L2_COLOR)
+    panels = ((axes[0], diamond, theta_l1, L1_COLOR, "L1: $|\\theta_1| + |\\theta_2| \\leq t$"),
+              (axes[1], circle, theta_l2, L2_COLOR, "L2: $\\theta_1^2 + \\theta_2^2 \\leq t^2$"))
+    levels = np.quantile(losses, np.linspace(0.0, 0.6, 12) ** 2)
+    for (ax, region, solution, color, title), touching in zip(panels, (loss_at_l1, loss_at_l2)):
+        ax.contour(theta_1, theta_2, losses, levels=np.unique(levels), cmap="viridis",
+                   linewidths=1)
+        if touching is not None and np.min(losses) < touching < np.max(losses):
+            ax.contour(theta_1, theta_2, losses, levels=[touching], colors=color, linewidths=2.5)
+        ax.add_patch(region)
+        ax.scatter(*theta_unregularized, marker="*", s=160, color="k", zorder=3,
+                   label="unregularized minimum")
+        ax.scatter(*solution, s=70, color=color, edgecolor="k", zorder=4,
+                   label=f"regularized: ({solution[0]:.2f}, {solution[1]:.2f})")
+        ax.axhline(0, color="0.5", linewidth=0.6)
+        ax.axvline(0, color="0.5", linewidth=0.6)
+        ax.set_aspect("equal")
+        ax.set_xlim(theta_1[0], theta_1[-1])
+        ax.set_ylim(theta_2[0], theta_2[-1])
+        ax.set_xlabel("$\\theta_1$")
+        ax.set_ylabel("$\\theta_2$")
+        ax.set_title(title)
+        ax.legend(fontsize="small", loc="lower left")
+    return figure
+
+
+def plot_dropout_units(activations, mask, columns: int = 8, title=None, ax=None):
+    """Hidden units as a grid of circles: kept units coloured by their (scaled) output, dropped
+    units grey with a cross. ``activations`` and ``mask`` have shape (units,); mask entries are 0
+    (dropped) or 1/(1-rate) (kept), as ``kernels.dropout`` returns them.
+    """
+    activations = np.asarray(activations, dtype=float).reshape(-1)
+    mask = np.asarray(mask, dtype=float).reshape(-1)
+    ax = _axes(ax, (4.5, 3.2))
+    rows = int(np.ceil(activations.size / columns))
+    column_index = np.arange(activations.size) % columns
+    row_index = rows - 1 - np.arange(activations.size) // columns
+    outputs = activations * mask
+    kept = mask != 0
+    scale = max(float(np.max(np.abs(outputs))), 1e-12)
+    points = ax.scatter(column_index[kept], row_index[kept], c=outputs[kept], cmap="Blues",
+                        vmin=0.0, vmax=scale, s=420, edgecolor="k")
+    ax.scatter(column_index[~kept], row_index[~kept], s=420, color="0.88", edgecolor="0.6")
+    ax.scatter(column_index[~kept], row_index[~kept], s=160, marker="x", color=L1_COLOR)
+    ax.figure.colorbar(points, ax=ax, label="unit output $h_j m_j$", shrink=0.8)
+    ax.set_xlim(-0.7, columns - 0.3)
+    ax.set_ylim(-0.7, rows - 0.3)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    dropped = int(np.count_nonzero(~kept))
+    ax.set_title(title or f"{dropped} of {activations.size} units dropped")
+    return ax.figure
+
+
+def plot_dropout_outputs(train_outputs, inference_output, current_output=None, ax=None):
+    """Histogram of the network output over many training-mode dropout masks, with the mean and
+    the (deterministic) inference-mode output. Inverted dropout makes the two agree on average.
+    """
+    train_outputs = np.asarray(train_outputs, dtype=float).reshape(-1)
+    ax = _axes(ax, (4.5, 3.2))
+    low, high = float(np.min(train_outputs)), float(np.max(train_outputs))
+    # rate 0 gives identical outputs (up to rounding): widen the range so 30 bins still fit.
+    pad = max(0.05 * (high - low), 1e-3 * max(1.0, abs(low)))
+    ax.hist(train_outputs, bins=30, range=(low - pad, high + pad), color=TRAIN_COLOR, alpha=0.6,
+            label=f"train mode, {train_outputs.size} masks")
+    ax.axvline(np.mean(train_outputs), color=TRAIN_COLOR, linewidth=2,
+               label=f"train-mode mean = {np.mean(train_outputs):.3f}")
+    ax.axvline(inference_output, color="k", linestyle="--", linewidth=2,
+               label=f"inference output = {inference_output:.3f}")
+    if current_output is not None:
+        ax.axvline(current_output, color=L1_COLOR, linewidth=1.5,
+                   label=f"this step = {current_output:.3f}")
+    ax.set_xlabel("network output $\\hat{y}$")
+    ax.set_ylabel("count")
+    ax.set_title("Output: training vs inference mode")
+    ax.legend(fontsize="small")
+    return ax.figure
+
+
+def plot_loss_curves(histories, ax=None):
+    """Training (dashed) and validation (solid) loss per epoch for several runs, one colour each.
+
+    ``histories`` maps a run's name to its ``History.history`` dict (``loss``, ``val_loss``).
+    """
+    ax = _axes(ax, (7, 3.8))
+    for index, (name, history) in enumerate(histories.items()):
+        color = f"C{index % 10}"
+        epochs = np.arange(1, len(history["loss"]) + 1)
+        ax.plot(epochs, history["loss"], color=color, linestyle="--", linewidth=1)
+        if "val_loss" in history:
+            ax.plot(epochs, history["val_loss"], color=color, linewidth=2,
+                    label=f"{name}: validation {history['val_loss'][-1]:.3f}")
+    ax.plot([], [], color="0.4", linestyle="--", label="training loss (dashed)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("Training vs validation loss")
+    ax.legend(fontsize="small")
+    return ax.figure

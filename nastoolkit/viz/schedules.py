@@ -1,0 +1,36 @@
+"""Learning-rate schedules beside their effect on training: lr vs step | loss vs step."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["plot_schedules"]
+
+
+def plot_schedules(learning_rates: dict, losses: dict, highlight: str | None = None,
+                   title: str = "learning-rate schedules") -> Figure:
+    """Two panels with one line per schedule: its lr per step, and the loss it produced.
+
+    ``learning_rates`` and ``losses`` map a schedule's name to per-step arrays; ``highlight``
+    draws one schedule thicker.
+    """
+    figure = Figure(figsize=(9.5, 3.8), layout="constrained")
+    lr_ax, loss_ax = figure.subplots(1, 2)
+    for index, name in enumerate(learning_rates):
+        color = f"C{index}"
+        width = 3.0 if name == highlight else 1.5
+        lr_ax.plot(np.asarray(learning_rates[name]), color=color, linewidth=width, label=name)
+        if name in losses:
+            loss_ax.plot(np.asarray(losses[name]), color=color, linewidth=width, label=name)
+    lr_ax.set_title(title)
+    lr_ax.set_xlabel("step")
+    lr_ax.set_ylabel(r"learning rate $\alpha_t$")
+    loss_ax.set_title("effect: loss with noisy gradients")
+    loss_ax.set_xlabel("step")
+    loss_ax.set_ylabel(r"loss $J(\theta_t)$ (log scale)")
+    loss_ax.set_yscale("log")
+    for ax in (lr_ax, loss_ax):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    return figure

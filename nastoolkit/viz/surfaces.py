@@ -1,0 +1,162 @@
+"""Contour plots of 2-D loss surfaces with optimisation trajectories, and loss-versus-step curves.
+
+An *objective* is anything with ``value(theta)`` for theta of shape (..., 2), ``bounds`` as
+``((x_min, x_max), (y_min, y_max))`` and optionally ``minimum`` (the minimising theta, or None)
+and ``name``: the surfaces of ``nastoolkit.objectives`` and ``widgets.descent.ModelSlice`` both
+qualify. These functions only draw: paths and losses are computed by the caller.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["surface_grid", "plot_surface", "plot_descent", "plot_race", "loss_axis_scale"]
+
+FIGURE_WIDTH = 9.5  # inches: fits a laptop screen beside JupyterLab's side bar
+
+
+def surface_grid(objective, bounds=None, resolution: int = 120):
+    """(x, y, Z): a ``resolution`` x ``resolution`` grid over ``bounds`` and the loss on it.
+
+    Uses the objective's own ``grid(resolution)`` when it has one and ``bounds`` is not given
+    (a model slice caches its grid: each point is a forward pass).
+    """
+    if bounds is None and hasattr(objective, "grid"):
+        X, Y, Z = objective.grid(resolution)
+        return X[0], Y[:, 0], np.asarray(Z, dtype=float)
+    (x_min, x_max), (y_min, y_max) = bounds if bounds is not None else objective.bounds
+    x = np.linspace(x_min, x_max, resolution)
+    y = np.linspace(y_min, y_max, resolution)
+    grid = np.stack(np.meshgrid(x, y), axis=-1)  # (resolution, resolution, 2): theta per point
+    return x, y, np.asarray(objective.value(grid), dtype=float)
+
+
+def _contour_levels(values: np.ndarray, count: int = 18) -> np.ndarray:
+    # Quantile levels follow the data: they resolve a narrow Rosenbrock valley as well as a
+    # saddle's negative values, where evenly or log-spaced levels would bunch in one corner.
+    finite = values[np.isfinite(values)]
+    levels = np.unique(np.quantile(finite, np.linspace(0.0, 0.97, count) ** 2))
+    return levels if levels.size >= 2 else np.array([finite.min(), finite.max() + 1e-12])
+
+
+def plot_surface(ax, objective, bounds=None, resolution: int = 80) -> None:
+    """Draw filled contours of ``objective`` on ``ax`` (and its minimum, when known, as a star)."""
+    x, y, values = surface_grid(objective, bounds, resolution)
+    levels = _contour_levels(values)
+    ax.contourf(x, y, values, levels=levels, cmap="viridis", alpha=0.55, extend="both")
+    ax.contour(x, y, values, levels=levels, colors="k", linewidths=0.4, alpha=0.5)
+    minimum = getattr(objective, "minimum", None)
+    if minimum is not None:
+        ax.plot(*np.asarray(minimum, dtype=float), marker="*", markersize=15, color="gold",
+                markeredgecolor="k", linestyle="none", label="minimum")
+    ax.set_xlim(x[0], x[-1])
+    ax.set_ylim(y[0], y[-1])
+    ax.set_xlabel(r"$\theta_1$")
+    ax.set_ylabel(r"$\theta_2$")
+
+
+def loss_axis_scale(losses) -> str:
+    """"log" when every finite loss is positive (the usual case), else "symlog" (a saddle)."""
+    finite = np.asarray([value for value in losses if np.isfinite(value)], dtype=float)
+    return "log" if finite.size and finite.min() > 0 else "symlog"
+
+
+def _steps(count: int) -> str:
+    return f"{count} step" + ("" if count == 1 else "s")
+
+
+def _display_name(objective) -> str:
+    return str(getattr(objective, "name", "surface")).replace("_", " ")
+
+
+def _visible(path: np.ndarray, bounds) -> np.ndarray:
+    # A diverging path leaves the plot; drop non-finite points so matplotlib draws the rest.
+    return path[np.all(np.isfinite(path), axis=1)]
+
+
+def _plot_losses(ax, losses_by_name: dict, colors: dict, tolerance=None) -> None:
+    all_losses = []
+    for name, losses in losses_by_name.items():
+        losses = np.asarray(losses, dtype=float)
+        steps = np.arange(losses.size)
+        keep = np.isfinite(losses)
+        ax.plot(steps[keep], losses[keep], color=colors[name], label=name, linewidth=1.8)
+        all_losses.extend(losses[keep].tolist())
+    scale = loss_axis_scale(all_losses)
+    ax.set_yscale(scale)
+    if tolerance is not None and scale == "log":
+        ax.axhline(tolerance, color="gray", linestyle="--", linewidth=1, label="tolerance")
+    ax.set_xlabel("step")
+    ax.set_ylabel(r"loss $J(\theta)$" + (" (log scale)" if scale == "log" else ""))
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def plot_descent(objective, path, losses, gradient=None, learning_rate=None, message=None,
+                 title=None) -> Figure:
+    """Gradient descent on one surface: contour with the path and gradient arrow | loss vs step.
+
+    ``path`` is (k, 2) thetas from the start, ``losses`` the k values J(theta), ``gradient`` the
+    gradient at the last point (drawn as the direction of the next step, -grad J), ``message`` a
+    status line (e.g. a divergence warning) shown in red.
+    """
+    path = np.asarray(path, dtype=float).reshape(-1, 2)
+    figure = Figure(figsize=(FIGURE_WIDTH, 4.0), layout="constrained")
+    contour_ax, loss_ax = figure.subplots(1, 2, width_ratios=[1.1, 1.0])
+    plot_surface(contour_ax, objective)
+    shown = _visible(path, objective.bounds)
+    contour_ax.plot(shown[:, 0], shown[:, 1], "-o", color="crimson", markersize=3, linewidth=1.5,
+                    label="path")
+    contour_ax.plot(*path[0], "s", color="white", markeredgecolor="k", markersize=8, label="start")
+    current = shown[-1] if len(shown) else path[0]
+    contour_ax.plot(*current, "o", color="crimson", markeredgecolor="k", markersize=8)
+    if gradient is not None and np.all(np.isfinite(gradient)) and np.linalg.norm(gradient) > 0:
+        (x_min, x_max), (y_min, y_max) = objective.bounds
+        # Fixed on-screen length: the arrow shows the direction of -grad J; its true size is in
+        # the title, since lr * grad can be far smaller or larger than the plot.
+        direction = -np.asarray(gradient, dtype=float) / np.linalg.norm(gradient)
+        length = 0.15 * min(x_max - x_min, y_max - y_min)
+        contour_ax.annotate("", xy=current + length * direction, xytext=current,
+                            arrowprops=dict(arrowstyle="-|>", color="black", linewidth=2))
+        contour_ax.plot([], [], color="black", label=r"$-\nabla J$ direction")
+    contour_ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    name = _display_name(objective)
+    contour_ax.set_title(title or f"{name}: {_steps(len(path) - 1)}"
+                         + (f", lr = {learning_rate:.3g}" if learning_rate is not None else ""))
+    _plot_losses(loss_ax, {"gradient descent": losses}, {"gradient descent": "crimson"})
+    loss_ax.set_title(r"loss vs step: $\theta \leftarrow \theta - \alpha \nabla J(\theta)$")
+    if message:
+        # Above both panels, so it never hides the curve it explains.
+        figure.suptitle(textwrap.fill(message, 110), color="darkred", fontsize=10,
+                        backgroundcolor="mistyrose")
+    return figure
+
+
+def plot_race(objective, paths: dict, losses: dict, tolerance=None, colors=None,
+              title=None) -> Figure:
+    """Several optimizers on one surface: their paths on the contour | their losses vs step.
+
+    ``paths`` and ``losses`` map a racer's name to its (k, 2) thetas and k losses; ``tolerance``
+    (a loss value) is drawn as a dashed line on the loss plot.
+    """
+    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
+               "tab:pink", "tab:olive"]
+    colors = colors or {name: palette[i % len(palette)] for i, name in enumerate(paths)}
+    figure = Figure(figsize=(FIGURE_WIDTH, 4.2), layout="constrained")
+    contour_ax, loss_ax = figure.subplots(1, 2, width_ratios=[1.1, 1.0])
+    plot_surface(contour_ax, objective)
+    for name, path in paths.items():
+        shown = _visible(np.asarray(path, dtype=float).reshape(-1, 2), objective.bounds)
+        contour_ax.plot(shown[:, 0], shown[:, 1], "-", color=colors[name], linewidth=1.8,
+                        label=name)
+        if len(shown):
+            contour_ax.plot(*shown[-1], "o", color=colors[name], markeredgecolor="k")
+    first = np.asarray(next(iter(paths.values())), dtype=float).reshape(-1, 2)[0]
+    contour_ax.plot(*first, "s", color="white", markeredgecolor="k", markersize=8)
+    contour_ax.set_title(title or f"{_display_name(objective)}: the race")
+    _plot_losses(loss_ax, losses, colors, tolerance)
+    loss_ax.set_title("loss vs step")
+    loss_ax.legend(loc="best", fontsize=8, framealpha=0.8)
+    return figure

@@ -1,0 +1,58 @@
+"""The one way widget apps put a matplotlib figure on screen: ``FigureView``.
+
+Every app in ``nastoolkit.widgets`` owns one or more ``FigureView`` objects. A redraw replaces the
+previous figure inside an ``ipywidgets.Output`` (so the browser shows one PNG ``<img>`` inside
+``.widget-output``), and the figure is closed right after display so pyplot never keeps it and it
+never reappears at the end of a cell. Tests read ``last_figure`` and ``draw_count`` instead of a
+screen.
+"""
+
+from __future__ import annotations
+
+import io
+
+import ipywidgets
+import matplotlib.pyplot as plt
+from IPython.display import Image, display
+
+__all__ = ["FigureView"]
+
+DPI = 100  # a 9.5-inch figure is then 950 px wide: fits a laptop JupyterLab at 100 % zoom
+
+
+class FigureView:
+    """An ``ipywidgets.Output`` that shows one matplotlib figure at a time.
+
+    ``layout`` is passed to the Output (e.g. ``ipywidgets.Layout(width="640px")``).
+    ``last_figure`` is the figure drawn last (None before the first draw) and ``draw_count`` how
+    many times ``show`` has been called: tests use both to check that a control redrew the plot.
+    """
+
+    def __init__(self, layout=None):
+        self.output = ipywidgets.Output(layout=layout) if layout is not None else ipywidgets.Output()
+        self.last_figure = None
+        self.draw_count = 0
+
+    def __repr__(self) -> str:
+        return f"FigureView(draw_count={self.draw_count})"
+
+    def show(self, figure) -> None:
+        """Replace what the Output shows with ``figure`` (a matplotlib Figure), then close it.
+
+        The figure is rendered to PNG here rather than handed to IPython's formatters: a
+        ``Figure`` made without pyplot has no PNG formatter unless the inline backend happens to
+        be active, and would show as the text "Figure(950x400)".
+        """
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=DPI)
+        with self.output:
+            # wait=True keeps the old image until the new one arrives, so the page does not jump.
+            self.output.clear_output(wait=True)
+            display(Image(data=buffer.getvalue(), format="png"))
+        # The figure stays readable for tests (axes, lines, texts) after pyplot forgets it.
+        plt.close(figure)
+        self.last_figure = figure
+        self.draw_count += 1
+
+    def _ipython_display_(self) -> None:
+        display(self.output)

@@ -1,0 +1,378 @@
+"""Gradient descent, one step at a time, on a 2-D surface: theta <- theta - lr * grad J(theta).
+
+``GradientDescent`` is the state and the update (no widgets: tests drive it directly); it steps the
+library's own ``optimizers.SGD`` through ``apply_gradients``, so what the learner watches is the
+code a model trains with. ``GradientDescentApp`` is the view: a contour plot with the path and the
+gradient arrow, the loss on a log scale, a log-scale learning-rate slider, start-point sliders and
+Step / Run / Reset buttons. A rate that is too large stops the run with a message, never a crash.
+``ModelSlice`` turns two weights of a small real model into such a surface.
+"""
+
+from __future__ import annotations
+
+import ipywidgets
+import numpy as np
+
+from .. import objectives, optimizers
+from ..viz.surfaces import plot_descent
+from ._view import FigureView
+
+__all__ = ["GradientDescent", "GradientDescentApp", "ModelSlice", "model_slice", "SURFACES"]
+
+# Beyond this |loss| (or a non-finite value) a run is called diverged: float64 would soon overflow
+# and the plot could show nothing useful anyway.
+DIVERGENCE_LOSS = 1e10
+# A path that leaves the plotted box by more than this many box widths has escaped (the saddle).
+ESCAPE_FACTOR = 3.0
+# Below this gradient norm the path has (numerically) stopped moving.
+CONVERGED_GRADIENT = 1e-8
+
+
+class GradientDescent:
+    """Plain gradient descent on ``objective`` from ``start`` with a fixed ``learning_rate``.
+
+    State: ``path`` (list of (2,) thetas, the start first), ``losses`` (J at each), ``status``
+    ("ready", "running", "converged", "diverged" or "escaped") and ``message`` (one line for the
+    learner). ``step`` does nothing once the run has stopped; ``reset`` starts again.
+    """
+
+    def __init__(self, objective="ill_conditioned_quadratic", learning_rate: float = 0.1,
+                 start=None):
+        self.objective = _objective(objective)
+        self.learning_rate = _check_learning_rate(learning_rate)
+        self.reset(start)
+
+    def __repr__(self) -> str:
+        return (f"GradientDescent(objective={getattr(self.objective, 'name', '?')!r}, "
+                f"learning_rate={self.learning_rate:.3g}, steps={self.num_steps}, "
+                f"status={self.status!r})")
+
+    def reset(self, start=None, learning_rate: float | None = None) -> None:
+        """Back to the start (``start``, else the last one, else the surface's) with fresh state."""
+        if learning_rate is not None:
+            self.learning_rate = _check_learning_rate(learning_rate)
+        if start is not None:
+            self.start = _check_start(start)
+        elif not hasattr(self, "start"):
+            self.start = np.array(self.objective.start, dtype=np.float64)
+        self.theta = self.start.copy()  # the array the optimizer updates in place
+        self.optimizer = optimizers.SGD(learning_rate=self.learning_rate)
+        self.path = [self.theta.copy()]
+        self.losses = [float(self.objective.value(self.theta))]
+        self.gradient = np.asarray(self.objective.gradient(self.theta), dtype=np.float64)
+        self.status = "ready"
+        self.message = ""
+
+    @property
+    def num_steps(self) -> int:
+        """Steps taken since the last reset."""
+        return len(self.path) - 1
+
+    @property
+    def stopped(self) -> bool:
+        """True once the run converged, diverged or escaped: further steps do nothing."""
+        return self.status in ("converged", "diverged", "escaped")
+
+    def step(self) -> bool:
+        """One update theta <- theta - lr grad J(theta); False (and no step) once stopped."""
+        if self.stopped:
+            return False
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.optimizer.apply_gradients([(self.gradient.copy(), self.theta)])
+            loss = float(self.objective.value(self.theta))
+            self.gradient = np.asarray(self.objective.gradient(self.theta), dtype=np.float64)
+        self.path.append(self.theta.copy())
+        self.losses.append(loss)
+        self.status = "running"
+        self._check_stop(loss)
+        return True
+
+    def run(self, num_steps: int) -> int:
+        """Up to ``num_steps`` steps, fewer if the run stops; returns how many were taken."""
+        taken = 0
+        while taken < num_steps and self.step():
+            taken += 1
+        return taken
+
+    def _check_stop(self, loss: float) -> None:
+        lr = self.learning_rate
+        blown_up = (not np.isfinite(loss) or abs(loss) > DIVERGENCE_LOSS
+                    or not np.all(np.isfinite(self.theta)))
+        if blown_up or _outside(self.theta, self.objective.bounds):
+            # Leaving the box downhill on a surface with no minimum (the saddle) is an escape;
+            # anywhere else the steps overshoot further each time: divergence.
+            falling = np.isfinite(loss) and loss < self.losses[0]
+            if getattr(self.objective, "minimum", None) is None and falling:
+                self.status = "escaped"
+                self.message = (f"Escaped after {self.num_steps} steps: theta left the plotted "
+                                f"region going downhill (J = {loss:.3g}); this surface has no "
+                                "minimum in that direction.")
+            else:
+                self.status = "diverged"
+                self.message = (f"Diverged after {self.num_steps} steps: the loss grew from "
+                                f"{self.losses[0]:.3g} to {loss:.3g}. lr = {lr:.3g} is too large "
+                                "for this surface: lower it and press Reset.")
+        elif np.linalg.norm(self.gradient) < CONVERGED_GRADIENT:
+            self.status = "converged"
+            self.message = f"Converged after {self.num_steps} steps: the gradient is ~0."
+
+
+def _outside(theta, bounds) -> bool:
+    (x_min, x_max), (y_min, y_max) = bounds
+    x_pad = ESCAPE_FACTOR * (x_max - x_min)
+    y_pad = ESCAPE_FACTOR * (y_max - y_min)
+    return not (x_min - x_pad <= theta[0] <= x_max + x_pad
+                and y_min - y_pad <= theta[1] <= y_max + y_pad)
+
+
+def _check_learning_rate(learning_rate) -> float:
+    if not isinstance(learning_rate, (int, float)) or not np.isfinite(learning_rate) \
+            or learning_rate <= 0:
+        raise ValueError("learning_rate must be a positive number (e.g. 0.1). "
+                         f"Received: learning_rate={learning_rate!r}")
+    return float(learning_rate)
+
+
+def _check_start(start) -> np.ndarray:
+    start = np.array(start, dtype=np.float64)
+    if start.shape != (2,) or not np.all(np.isfinite(start)):
+        raise ValueError("start must be two finite numbers [theta_1, theta_2]. "
+                         f"Received: start={start!r}")
+    return start
+
+
+# --- surfaces offered by the apps ------------------------------------------------------------
+
+def _objective(objective):
+    """An objective from a name in SURFACES, a ``nastoolkit.objectives`` name, or an object."""
+    if isinstance(objective, str):
+        if objective in SURFACES:
+            return SURFACES[objective]()
+        return objectives.get(objective)
+    if not (hasattr(objective, "value") and hasattr(objective, "gradient")
+            and hasattr(objective, "bounds")):
+        raise TypeError("objective must be a surface name (one of "
+                        f"{sorted(SURFACES)}) or an object with value, gradient and bounds. "
+                        f"Received: objective={objective!r}")
+    return objective
+
+
+class ModelSlice:
+    """The loss of a small real model as a function of two of its weights, the others frozen.
+
+    The model is a ``Sequential`` 1 -> ``hidden_units`` (tanh) -> 1 fitted for ``num_epochs`` to
+    y = sin(2 x) + noise (``num_samples`` points, seeded); the two free weights are the first
+    layer's input weights to hidden units 0 and 1, so theta = (W[0, 0], W[0, 1]). ``value`` and
+    ``gradient`` run the model's own forward and backward pass: the surface is what fit sees.
+    Same interface as ``nastoolkit.objectives``: value, gradient, bounds, start, minimum (the
+    trained weights), name, and ``grid(num)`` (cached: a grid costs num^2 passes).
+    """
+
+    name = "two weights of a small model"
+
+    def __init__(self, hidden_units: int = 8, num_samples: int = 64, num_epochs: int = 150,
+                 span: float = 3.0, seed: int = 0):
+        from .. import layers, models  # noqa: PLC0415  (level 4; only this surface needs them)
+
+        rng = np.random.default_rng(seed)
+        self.X = rng.uniform(-2.0, 2.0, size=(num_samples, 1))
+        self.y = np.sin(2.0 * self.X) + 0.1 * rng.standard_normal((num_samples, 1))
+        self.model = models.Sequential(
+            [layers.Dense(hidden_units, activation="tanh", input_shape=(1,)), layers.Dense(1)],
+            seed=seed, dtype="float64")
+        self.model.compile(optimizer=optimizers.Adam(learning_rate=0.05), loss="mse")
+        self.model.fit(self.X, self.y, epochs=num_epochs, batch_size=num_samples, verbose=0,
+                       seed=seed)
+        self._kernel = self.model.layers[0].kernel  # a view into the model's flat parameters
+        self._kernel_grad = self.model.layers[0].grads["kernel"]
+        self.trained = self._kernel[0, :2].copy()
+        self.bounds = ((self.trained[0] - span, self.trained[0] + span),
+                       (self.trained[1] - span, self.trained[1] + span))
+        self.start = np.array([self.trained[0] - 0.8 * span, self.trained[1] + 0.6 * span])
+        # Training reached (nearly) a stationary point of the full loss, so also of this slice.
+        self.minimum = self.trained
+        self._grids = {}
+
+    def __repr__(self) -> str:
+        return f"ModelSlice(trained={np.round(self.trained, 3).tolist()}, model={self.model!r})"
+
+    def _loss_and_gradient(self, point) -> tuple[float, np.ndarray]:
+        self._kernel[0, :2] = point
+        # The model's own loss-and-gradient pass (the one fit uses), on the whole data set.
+        loss, _ = self.model._loss_and_gradients(self.X, self.y)
+        return loss, self._kernel_grad[0, :2].copy()
+
+    def _map(self, theta, pick):
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.shape[-1:] != (2,):
+            raise ValueError(f"theta must have shape (2,) or (..., 2). Received: {theta.shape}")
+        points = theta.reshape(-1, 2)
+        results = [pick(self._loss_and_gradient(point)) for point in points]
+        self._kernel[0, :2] = self.trained  # leave the model as it was trained
+        return np.asarray(results).reshape(theta.shape[:-1] + np.shape(results[0]))
+
+    def value(self, theta):
+        """Mean squared error of the model with W[0, 0], W[0, 1] = theta; shape theta.shape[:-1]."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._map(theta, lambda pair: pair[0])
+
+    def gradient(self, theta):
+        """d loss / d theta from the model's backward pass; theta's shape."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._map(theta, lambda pair: pair[1])
+
+    def grid(self, num: int = 101):
+        """(X, Y, Z) over ``bounds``, computed once per ``num``."""
+        if num not in self._grids:
+            (x_min, x_max), (y_min, y_max) = self.bounds
+            X, Y = np.meshgrid(np.linspace(x_min, x_max, num), np.linspace(y_min, y_max, num))
+            self._grids[num] = (X, Y, self.value(np.stack([X, Y], axis=-1)))
+        return self._grids[num]
+
+
+def model_slice(**options) -> ModelSlice:
+    """A 2-weight slice of a small model's loss (see ``ModelSlice`` for the options)."""
+    return ModelSlice(**options)
+
+
+SURFACES = {
+    "quadratic": lambda: objectives.get("quadratic"),
+    "ill_conditioned_quadratic": lambda: objectives.get("ill_conditioned_quadratic"),
+    "rosenbrock": lambda: objectives.get("rosenbrock"),
+    "saddle": lambda: objectives.get("saddle"),
+    "model_slice": lambda: model_slice(),
+}
+
+SURFACE_LABELS = {
+    "quadratic": "round bowl (quadratic)",
+    "ill_conditioned_quadratic": "narrow valley (ill-conditioned quadratic)",
+    "rosenbrock": "banana valley (Rosenbrock)",
+    "saddle": "saddle",
+    "model_slice": "two weights of a small model",
+}
+
+# A rate that shows each surface's lesson on the first Run (the learner then moves the slider).
+DEFAULT_LEARNING_RATES = {
+    "quadratic": 0.1,
+    "ill_conditioned_quadratic": 0.17,
+    "rosenbrock": 0.002,
+    "saddle": 0.05,
+    "model_slice": 0.3,
+}
+
+
+def _set_range(slider, low: float, high: float, value: float) -> None:
+    # ipywidgets checks min <= value <= max on every assignment: widen, set the value, narrow.
+    slider.max = max(high, slider.max)
+    slider.min = min(low, slider.min)
+    slider.value = min(max(value, low), high)
+    slider.min, slider.max = low, high
+
+
+class GradientDescentApp:
+    """Watch gradient descent step by step: contour + path + gradient arrow, and loss vs step.
+
+    Controls (attributes, so tests can drive them): ``surface_dropdown``, ``learning_rate_slider``
+    (log scale), ``start_x_slider``, ``start_y_slider``, ``steps_per_run_slider``, ``step_button``,
+    ``run_button``, ``reset_button``; ``status`` shows the numbers and any divergence message.
+    Changing the surface, the rate or the start resets the run, so each picture shows one rate.
+    """
+
+    def __init__(self, surface: str = "ill_conditioned_quadratic", learning_rate=None,
+                 start=None, steps_per_run: int = 25):
+        if surface not in SURFACES:
+            raise ValueError(f"surface must be one of {sorted(SURFACES)}. "
+                             f"Received: surface={surface!r}")
+        learning_rate = DEFAULT_LEARNING_RATES[surface] if learning_rate is None else learning_rate
+        self.model = GradientDescent(_objective(surface), learning_rate, start)
+        self._objectives = {surface: self.model.objective}  # a model slice is built only once
+        self._quiet = False
+        self.view = FigureView()
+        (x_min, x_max), (y_min, y_max) = self.model.objective.bounds
+        self.surface_dropdown = ipywidgets.Dropdown(
+            options=[(label, name) for name, label in SURFACE_LABELS.items()], value=surface,
+            description="surface", layout=ipywidgets.Layout(width="360px"))
+        self.learning_rate_slider = ipywidgets.FloatLogSlider(
+            value=self.model.learning_rate, base=10, min=-4, max=0.5, step=0.05,
+            description="lr (α)", readout_format=".3g", continuous_update=False)
+        self.start_x_slider = ipywidgets.FloatSlider(
+            value=self.model.start[0], min=x_min, max=x_max, step=0.05, description="start θ₁",
+            continuous_update=False)
+        self.start_y_slider = ipywidgets.FloatSlider(
+            value=self.model.start[1], min=y_min, max=y_max, step=0.05, description="start θ₂",
+            continuous_update=False)
+        self.steps_per_run_slider = ipywidgets.IntSlider(
+            value=steps_per_run, min=1, max=200, description="steps/Run", continuous_update=False)
+        self.step_button = ipywidgets.Button(description="Step", icon="step-forward",
+                                             tooltip="one gradient step")
+        self.run_button = ipywidgets.Button(description="Run", icon="play",
+                                            tooltip="take steps/Run steps", button_style="success")
+        self.reset_button = ipywidgets.Button(description="Reset", icon="undo",
+                                              tooltip="back to the start point")
+        self.status = ipywidgets.HTML()
+        self.surface_dropdown.observe(self._on_surface, names="value")
+        for control in (self.learning_rate_slider, self.start_x_slider, self.start_y_slider):
+            control.observe(self._on_setting, names="value")
+        self.step_button.on_click(lambda _: self._advance(1))
+        self.run_button.on_click(lambda _: self._advance(self.steps_per_run_slider.value))
+        self.reset_button.on_click(lambda _: self._on_setting(None))
+        self.widget = ipywidgets.VBox([
+            ipywidgets.HBox([self.surface_dropdown, self.learning_rate_slider]),
+            ipywidgets.HBox([self.start_x_slider, self.start_y_slider]),
+            ipywidgets.HBox([self.step_button, self.run_button, self.reset_button,
+                             self.steps_per_run_slider]),
+            self.status,
+            self.view.output,
+        ])
+        self.redraw()
+
+    def __repr__(self) -> str:
+        return f"GradientDescentApp({self.model!r})"
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display  # noqa: PLC0415
+
+        display(self.widget)
+
+    # callbacks --------------------------------------------------------------------------------
+    def _on_surface(self, change) -> None:
+        name = change["new"]
+        if name not in self._objectives:
+            self._objectives[name] = _objective(name)
+        objective = self._objectives[name]
+        self._quiet = True  # one reset and one redraw for the whole change, not one per slider
+        try:
+            (x_min, x_max), (y_min, y_max) = objective.bounds
+            _set_range(self.start_x_slider, x_min, x_max, float(objective.start[0]))
+            _set_range(self.start_y_slider, y_min, y_max, float(objective.start[1]))
+            self.learning_rate_slider.value = DEFAULT_LEARNING_RATES.get(name, 0.1)
+        finally:
+            self._quiet = False
+        self.model = GradientDescent(objective, self.learning_rate_slider.value,
+                                     [self.start_x_slider.value, self.start_y_slider.value])
+        self.redraw()
+
+    def _on_setting(self, _change) -> None:
+        if self._quiet:
+            return
+        self.model.reset(start=[self.start_x_slider.value, self.start_y_slider.value],
+                         learning_rate=self.learning_rate_slider.value)
+        self.redraw()
+
+    def _advance(self, num_steps: int) -> None:
+        self.model.run(num_steps)
+        self.redraw()
+
+    # drawing ----------------------------------------------------------------------------------
+    def redraw(self) -> None:
+        """Draw the model's current state and update the status line."""
+        model = self.model
+        figure = plot_descent(model.objective, model.path, model.losses, gradient=model.gradient,
+                              learning_rate=model.learning_rate, message=model.message)
+        self.view.show(figure)
+        theta, loss = model.path[-1], model.losses[-1]
+        line = (f"step {model.num_steps}: θ = [{theta[0]:.4g}, {theta[1]:.4g}], "
+                f"J(θ) = {loss:.4g}, |∇J| = {np.linalg.norm(model.gradient):.3g}")
+        color = "darkred" if model.status in ("diverged", "escaped") else "black"
+        extra = f"<br><b style='color:{color}'>{model.message}</b>" if model.message else ""
+        self.status.value = f"<span style='font-family:monospace'>{line}</span>{extra}"

@@ -1,0 +1,230 @@
+"""A race of optimizers on one 2-D surface: SGD, momentum, Nesterov, Adagrad, RMSprop, Adam.
+
+``OptimizerRace`` holds one theta per racer and steps each with the library's own optimizer class
+through ``apply_gradients``; its ``leaderboard`` ranks them by the step at which the loss first
+came within ``tolerance`` of the minimum, then by final loss. ``OptimizerRaceApp`` shows the paths,
+the losses, and a table of each update rule with its current state terms (velocity, moments).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import ipywidgets
+import numpy as np
+
+from .. import optimizers
+from ..viz.surfaces import plot_race
+from ._view import FigureView
+from .descent import DIVERGENCE_LOSS, SURFACE_LABELS, _objective, _outside
+
+__all__ = ["OptimizerRace", "OptimizerRaceApp", "RACERS", "UPDATE_RULES"]
+
+# name -> (factory(learning_rate), base learning rate). Each base rate is roughly the best for the
+# ill-conditioned quadratic: the race compares rules at their own good rate, which is what a
+# practitioner tunes; a common slider then scales all rates together.
+RACERS = {
+    "SGD": (lambda lr: optimizers.SGD(learning_rate=lr), 0.15),
+    "momentum": (lambda lr: optimizers.SGD(learning_rate=lr, momentum=0.9), 0.05),
+    "Nesterov": (lambda lr: optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True), 0.05),
+    "Adagrad": (lambda lr: optimizers.Adagrad(learning_rate=lr), 1.0),
+    "RMSprop": (lambda lr: optimizers.RMSprop(learning_rate=lr), 0.1),
+    "Adam": (lambda lr: optimizers.Adam(learning_rate=lr), 0.3),
+}
+
+UPDATE_RULES = {
+    "SGD": "θ ← θ − α g",
+    "momentum": "m ← μ m − α g;  θ ← θ + m",
+    "Nesterov": "m ← μ m − α g;  θ ← θ + μ m − α g",
+    "Adagrad": "G ← G + g²;  θ ← θ − α g / √(G + ε)",
+    "RMSprop": "v ← ρ v + (1 − ρ) g²;  θ ← θ − α g / √(v + ε)",
+    "Adam": "m ← β₁ m + (1 − β₁) g;  v ← β₂ v + (1 − β₂) g²;  θ ← θ − α m̂ / (√v̂ + ε)",
+}
+
+
+class _Racer:
+    """One optimizer's run: its theta (updated in place), path, losses and stop state."""
+
+    def __init__(self, name: str, optimizer, start: np.ndarray, objective):
+        self.name = name
+        self.optimizer = optimizer
+        self.theta = start.copy()
+        self.path = [self.theta.copy()]
+        self.losses = [float(objective.value(self.theta))]
+        self.reached_at: int | None = None
+        self.diverged = False
+
+
+class OptimizerRace:
+    """Every racer starts at ``start`` on ``objective``; ``step`` advances all of them once.
+
+    ``learning_rate_scale`` multiplies each racer's base rate (``RACERS``); ``tolerance`` is the
+    loss gap to the minimum's value that counts as arrived (surfaces with no minimum: none).
+    """
+
+    def __init__(self, objective="ill_conditioned_quadratic", learning_rate_scale: float = 1.0,
+                 tolerance: float = 1e-3, start=None, racers=tuple(RACERS)):
+        if not learning_rate_scale > 0:
+            raise ValueError("learning_rate_scale must be a positive number (1 = each racer's "
+                             f"base rate). Received: learning_rate_scale={learning_rate_scale!r}")
+        unknown = [name for name in racers if name not in RACERS]
+        if unknown:
+            raise ValueError(f"racers must be names from {list(RACERS)}. Received: {unknown}")
+        self.objective = _objective(objective)
+        self.learning_rate_scale = float(learning_rate_scale)
+        self.tolerance = float(tolerance)
+        self.start = np.array(self.objective.start if start is None else start, dtype=np.float64)
+        minimum = getattr(self.objective, "minimum", None)
+        self.floor = None if minimum is None else float(self.objective.value(np.asarray(minimum)))
+        self.racer_names = tuple(racers)
+        self.reset()
+
+    def __repr__(self) -> str:
+        return (f"OptimizerRace(objective={getattr(self.objective, 'name', '?')!r}, "
+                f"steps={self.num_steps}, racers={list(self.racer_names)})")
+
+    def reset(self) -> None:
+        """All racers back to the start with fresh optimizer state."""
+        self.racers = {}
+        for name in self.racer_names:
+            factory, base_rate = RACERS[name]
+            optimizer = factory(base_rate * self.learning_rate_scale)
+            self.racers[name] = _Racer(name, optimizer, self.start, self.objective)
+        self.num_steps = 0
+
+    def learning_rate(self, name: str) -> float:
+        """The rate racer ``name`` uses: its base rate times ``learning_rate_scale``."""
+        return RACERS[name][1] * self.learning_rate_scale
+
+    def step(self) -> None:
+        """One update of every racer still running (diverged racers stay where they stopped)."""
+        self.num_steps += 1
+        for racer in self.racers.values():
+            if racer.diverged:
+                continue
+            with np.errstate(over="ignore", invalid="ignore"):
+                gradient = np.asarray(self.objective.gradient(racer.theta), dtype=np.float64)
+                racer.optimizer.apply_gradients([(gradient, racer.theta)])
+                loss = float(self.objective.value(racer.theta))
+            racer.path.append(racer.theta.copy())
+            racer.losses.append(loss)
+            if (not math.isfinite(loss) or abs(loss) > DIVERGENCE_LOSS
+                    or _outside(racer.theta, self.objective.bounds)):
+                racer.diverged = True
+            elif (racer.reached_at is None and self.floor is not None
+                  and loss - self.floor < self.tolerance):
+                racer.reached_at = self.num_steps
+
+    def run(self, num_steps: int) -> None:
+        """``num_steps`` steps of every racer."""
+        for _ in range(num_steps):
+            self.step()
+
+    def terms(self, name: str) -> dict[str, np.ndarray]:
+        """The optimizer's current state for racer ``name``: velocity, m, v or accumulator."""
+        state = self.racers[name].optimizer.get_state()
+        return {key.split("/", 1)[1]: value for key, value in state.items() if "/" in key}
+
+    def leaderboard(self) -> list[dict]:
+        """Rows sorted best first: name, lr, steps to tolerance (None: not yet), final loss."""
+        rows = [{"name": name, "learning_rate": self.learning_rate(name),
+                 "steps_to_tolerance": racer.reached_at, "final_loss": racer.losses[-1],
+                 "diverged": racer.diverged} for name, racer in self.racers.items()]
+
+        def rank(row):
+            loss = row["final_loss"]
+            return (row["diverged"], row["steps_to_tolerance"] is None,
+                    row["steps_to_tolerance"] or 0, loss if math.isfinite(loss) else math.inf)
+
+        return sorted(rows, key=rank)
+
+
+def _format_terms(terms: dict) -> str:
+    return ", ".join(f"{key} = [{value.ravel()[0]:.3g}, {value.ravel()[1]:.3g}]"
+                     for key, value in terms.items()) or "(no state)"
+
+
+class OptimizerRaceApp:
+    """The race, drawn: paths on the contour, losses vs step, and a leaderboard with each rule.
+
+    Controls: ``surface_dropdown``, ``learning_rate_scale_slider`` (log), ``steps_per_run_slider``,
+    ``step_button``, ``run_button``, ``reset_button``; ``leaderboard`` is an HTML table.
+    """
+
+    def __init__(self, surface: str = "ill_conditioned_quadratic", steps_per_run: int = 50,
+                 tolerance: float = 1e-3):
+        self.model = OptimizerRace(surface, tolerance=tolerance)
+        self.view = FigureView()
+        choices = [(label, name) for name, label in SURFACE_LABELS.items() if name != "model_slice"]
+        self.surface_dropdown = ipywidgets.Dropdown(options=choices, value=surface,
+                                                    description="surface",
+                                                    layout=ipywidgets.Layout(width="360px"))
+        self.learning_rate_scale_slider = ipywidgets.FloatLogSlider(
+            value=1.0, base=10, min=-2, max=1, step=0.05, description="lr × scale",
+            readout_format=".3g", continuous_update=False)
+        self.steps_per_run_slider = ipywidgets.IntSlider(value=steps_per_run, min=1, max=500,
+                                                         description="steps/Run",
+                                                         continuous_update=False)
+        self.step_button = ipywidgets.Button(description="Step", icon="step-forward")
+        self.run_button = ipywidgets.Button(description="Run", icon="play", button_style="success")
+        self.reset_button = ipywidgets.Button(description="Reset", icon="undo")
+        self.leaderboard = ipywidgets.HTML()
+        self.surface_dropdown.observe(self._on_setting, names="value")
+        self.learning_rate_scale_slider.observe(self._on_setting, names="value")
+        self.step_button.on_click(lambda _: self._advance(1))
+        self.run_button.on_click(lambda _: self._advance(self.steps_per_run_slider.value))
+        self.reset_button.on_click(lambda _: self._on_setting(None))
+        self.widget = ipywidgets.VBox([
+            ipywidgets.HBox([self.surface_dropdown, self.learning_rate_scale_slider]),
+            ipywidgets.HBox([self.step_button, self.run_button, self.reset_button,
+                             self.steps_per_run_slider]),
+            self.view.output,
+            self.leaderboard,
+        ])
+        self.redraw()
+
+    def __repr__(self) -> str:
+        return f"OptimizerRaceApp({self.model!r})"
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display  # noqa: PLC0415
+
+        display(self.widget)
+
+    def _on_setting(self, _change) -> None:
+        self.model = OptimizerRace(self.surface_dropdown.value,
+                                   learning_rate_scale=self.learning_rate_scale_slider.value,
+                                   tolerance=self.model.tolerance)
+        self.redraw()
+
+    def _advance(self, num_steps: int) -> None:
+        self.model.run(num_steps)
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw paths and losses; rebuild the leaderboard table."""
+        model = self.model
+        paths = {name: racer.path for name, racer in model.racers.items()}
+        losses = {name: racer.losses for name, racer in model.racers.items()}
+        if model.floor is not None:  # plot the gap to the minimum, so the log scale means "digits"
+            losses = {name: np.asarray(values) - model.floor for name, values in losses.items()}
+        self.view.show(plot_race(model.objective, paths, losses,
+                                 tolerance=model.tolerance if model.floor is not None else None,
+                                 title=f"{model.objective.name.replace('_', ' ')}: "
+                                       f"{model.num_steps} step{'' if model.num_steps == 1 else 's'}"))
+        rows = []
+        for place, row in enumerate(model.leaderboard(), start=1):
+            name = row["name"]
+            reached = ("diverged" if row["diverged"] else
+                       "–" if row["steps_to_tolerance"] is None else str(row["steps_to_tolerance"]))
+            rows.append(
+                f"<tr><td>{place}</td><td><b>{name}</b></td><td>{row['learning_rate']:.3g}</td>"
+                f"<td>{reached}</td><td>{row['final_loss']:.3g}</td>"
+                f"<td><code>{html.escape(UPDATE_RULES[name])}</code></td>"
+                f"<td><code>{html.escape(_format_terms(model.terms(name)))}</code></td></tr>")
+        header = ("<tr><th>#</th><th>optimizer</th><th>lr α</th>"
+                  f"<th>steps to J − J* &lt; {model.tolerance:g}</th><th>loss now</th>"
+                  "<th>update rule (g = ∇J)</th><th>state terms now</th></tr>")
+        self.leaderboard.value = ("<table style='font-size:12px'>" + header + "".join(rows)
+                                  + "</table>")
