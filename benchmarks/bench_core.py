@@ -138,7 +138,7 @@ def main(argv=None):
         from bench_optimizer_update import main as update_main  # noqa: PLC0415
 
         print()
-        update_main([])
+        update_main()
 
 
 if __name__ == "__main__":

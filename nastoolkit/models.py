@@ -214,8 +214,10 @@ class Sequential:
     def _penalty(self) -> float:
         return sum(layer.regularization_penalty() for layer in self.layers)
 
-    def _loss_and_gradients(self, x, y, training=False):
-        """Total loss (data + regularization) and a copy of the flat gradient for one batch."""
+    def loss_and_gradients(self, x, y, training=False):
+        """Total loss (data + regularization) and a copy of the flat gradient (the layout of
+        ``model.params``) for one batch, without updating anything: the pass ``fit`` makes, for
+        gradient checks and for plotting loss surfaces. ``y`` must be in ``check_targets`` form."""
         self._ensure_capacity(x.shape[0])
         loss_obj = self._require_compiled("this")
         y_pred = self._forward(x, training)

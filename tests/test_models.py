@@ -55,14 +55,14 @@ def test_model_gradient_matches_finite_differences(loss, task):
     model.compile(optimizer="sgd", loss=loss)
     model.build()
     y = model.loss.check_targets(y, out)
-    _, grad = model._loss_and_gradients(X, y)
+    _, grad = model.loss_and_gradients(X, y)
     numeric = np.zeros_like(grad)
     for i in range(model.params.size):
         old = model.params[i]
         model.params[i] = old + 1e-6
-        up, _ = model._loss_and_gradients(X, y)
+        up, _ = model.loss_and_gradients(X, y)
         model.params[i] = old - 1e-6
-        down, _ = model._loss_and_gradients(X, y)
+        down, _ = model.loss_and_gradients(X, y)
         model.params[i] = old
         numeric[i] = (up - down) / 2e-6
     np.testing.assert_allclose(grad, numeric, atol=1e-7)
@@ -74,7 +74,7 @@ def test_one_sgd_step_matches_hand_computation():
     model.compile(optimizer=SGD(learning_rate=0.1), loss="mse")
     model.build()
     before = model.params.copy()
-    _, grad = model._loss_and_gradients(X, y)
+    _, grad = model.loss_and_gradients(X, y)
     model.fit(X, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
     np.testing.assert_allclose(model.params, before - 0.1 * grad, rtol=1e-12, atol=1e-14)
 

@@ -199,7 +199,7 @@ class ModelSlice:
     def _loss_and_gradient(self, point) -> tuple[float, np.ndarray]:
         self._kernel[0, :2] = point
         # The model's own loss-and-gradient pass (the one fit uses), on the whole data set.
-        loss, _ = self.model._loss_and_gradients(self.X, self.y)
+        loss, _ = self.model.loss_and_gradients(self.X, self.y)
         return loss, self._kernel_grad[0, :2].copy()
 
     def _map(self, theta, pick):

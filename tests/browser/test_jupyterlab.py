@@ -1,0 +1,192 @@
+"""Real-browser test: JupyterLab in headless Chromium runs each notebook and reacts to a slider.
+
+Starts ``jupyter lab`` on 127.0.0.1 (free port, token, temp settings/workspaces) serving a
+temporary copy of notebooks/, opens each notebook, runs all cells, waits until every widget has
+rendered, then moves a slider with the keyboard and clicks a button and checks that an output
+image changed. Screenshots go to a temporary directory whose path is printed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = sorted(path.name for path in NOTEBOOK_DIR.glob("*.ipynb"))
+RUN_TIMEOUT_MS = 150_000
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is absent (apt-get install -y chromium)", allow_module_level=True)
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A running JupyterLab on a temporary copy of notebooks/: (base_url, token)."""
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copytree(NOTEBOOK_DIR, root / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for name in ("settings", "workspaces"):
+        (root / name).mkdir()
+    # User settings (JUPYTERLAB_SETTINGS_DIR): no autosave, no news/update pop-up over the page.
+    for plugin, text in (("docmanager-extension/plugin", '{"autosave": false}'),
+                         ("apputils-extension/notification",
+                          '{"checkForUpdates": false, "fetchNews": "false"}')):
+        path = root / "settings" / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"))
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+               f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={root / 'notebooks'}",
+               "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+               "jupyterlab.NeverCheckForUpdate"]
+    log = open(root / "lab.log", "w")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("jupyter lab did not start: "
+                                       + (root / "lab.log").read_text()[-2000:])
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    with playwright_sync.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900})
+        try:
+            yield context
+        finally:
+            context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def screenshot_dir():
+    path = Path(tempfile.mkdtemp(prefix="nastoolkit-screenshots-"))
+    print(f"\nscreenshots: {path}")
+    return path
+
+
+def _run_all(page) -> None:
+    """Run > Run All Cells, after focusing a cell; retried because a cold start can ignore it."""
+    for _ in range(3):
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-InputPrompt')]"
+                ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))", timeout=15_000)
+            return
+        except playwright_sync.TimeoutError:
+            page.keyboard.press("Escape")
+    raise AssertionError("Run All Cells did not start any cell")
+
+
+def _wait_until_done(page) -> None:
+    page.wait_for_function(
+        "() => { const prompts = [...document.querySelectorAll('.jp-Cell.jp-CodeCell "
+        ".jp-InputPrompt')]; return prompts.length && prompts.every("
+        "p => /\\[\\d+\\]/.test(p.textContent)); }", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => !document.body.innerText.includes('Loading widget...')", timeout=30_000)
+
+
+def _wait_for_idle_kernel(page) -> None:
+    # A slider press queues redraws; wait until the kernel has handled them all.
+    page.wait_for_function(
+        "() => /Idle/.test(document.querySelector('.jp-StatusBar-Widget')?.parentElement"
+        "?.innerText ?? '')", timeout=30_000)
+
+
+def _image_sources(page) -> list[str]:
+    return page.eval_on_selector_all(".widget-output img", "imgs => imgs.map(i => i.src)")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_and_widgets_react(name, lab, browser, screenshot_dir):
+    base, token = lab
+    page = browser.new_page()
+    try:
+        page.goto(f"{base}/lab/tree/{name}?token={token}&reset", timeout=60_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        _run_all(page)
+        _wait_until_done(page)
+        errors = page.locator(".jp-OutputArea-output[data-mime-type="
+                              "'application/vnd.jupyter.stderr'] >> text=Traceback")
+        assert errors.count() == 0, f"{name}: a cell shows a traceback"
+        page.screenshot(path=str(screenshot_dir / f"{name}.png"), full_page=False)
+        handles = page.locator(".noUi-handle")
+        if handles.count() == 0:
+            return  # no slider in this notebook: running cleanly is the whole check
+        app = page.locator(".jp-OutputArea-output .widget-vbox").first
+        app.scroll_into_view_if_needed()
+        app.screenshot(path=str(screenshot_dir / f"{name}-app.png"))  # as the notebook left it
+        before = _image_sources(page)
+        assert before, f"{name}: sliders but no plotted image inside an Output widget"
+        handle = handles.first
+        handle.scroll_into_view_if_needed()
+        handle.focus()
+        for _ in range(3):
+            handle.press("ArrowRight")
+        page.wait_for_function(
+            "(before) => { const now = [...document.querySelectorAll('.widget-output img')]"
+            ".map(i => i.src); return now.length && now.some((s, k) => s !== before[k]); }",
+            arg=before, timeout=30_000)
+        _wait_for_idle_kernel(page)
+        buttons = page.locator(".widget-button", has_text="Step")
+        if buttons.count():
+            after_slider = _image_sources(page)
+            buttons.first.scroll_into_view_if_needed()
+            buttons.first.click()
+            page.wait_for_function(
+                "(before) => [...document.querySelectorAll('.widget-output img')]"
+                ".map(i => i.src).some((s, k) => s !== before[k])", arg=after_slider,
+                timeout=30_000)
+            _wait_for_idle_kernel(page)
+        page.screenshot(path=str(screenshot_dir / f"{name}-after.png"), full_page=False)
+    finally:
+        page.close()

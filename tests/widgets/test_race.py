@@ -1,0 +1,76 @@
+"""Optimizer race: each racer is the library optimizer on the surface; the leaderboard ranks them."""
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from nastoolkit import objectives, optimizers  # noqa: E402
+from nastoolkit.widgets.race import RACERS, OptimizerRace, OptimizerRaceApp  # noqa: E402
+
+
+def test_each_racer_follows_its_optimizer_exactly():
+    race = OptimizerRace("ill_conditioned_quadratic")
+    race.run(5)
+    surface = objectives.get("ill_conditioned_quadratic")
+    theta = np.array(surface.start, dtype=float)
+    reference = optimizers.Adam(learning_rate=RACERS["Adam"][1])
+    for _ in range(5):
+        reference.apply_gradients([(surface.gradient(theta), theta)])
+    np.testing.assert_allclose(race.racers["Adam"].path[-1], theta)
+    assert len(race.racers["SGD"].path) == 6
+
+
+def test_leaderboard_ranks_by_steps_to_tolerance_then_loss():
+    race = OptimizerRace("ill_conditioned_quadratic", tolerance=1e-3)
+    race.run(200)
+    board = race.leaderboard()
+    reached = [row["steps_to_tolerance"] for row in board]
+    assert all(steps is not None for steps in reached)
+    assert reached == sorted(reached)
+    for row in board:  # the recorded step is the first one under the tolerance
+        losses = race.racers[row["name"]].losses
+        first = next(i for i, loss in enumerate(losses) if loss < 1e-3)
+        assert row["steps_to_tolerance"] == first
+
+
+def test_too_large_rates_are_marked_diverged_and_ranked_last():
+    race = OptimizerRace("rosenbrock", learning_rate_scale=1.0)
+    race.run(300)
+    board = race.leaderboard()
+    diverged = [row["diverged"] for row in board]
+    assert any(diverged) and diverged == sorted(diverged)
+    assert all(math.isfinite(loss) or row["diverged"] for row in board
+               for loss in [row["final_loss"]])
+
+
+def test_terms_expose_the_optimizer_state():
+    race = OptimizerRace("quadratic")
+    race.step()
+    assert race.terms("SGD") == {}
+    assert set(race.terms("Adam")) == {"m", "v"}
+    assert set(race.terms("momentum")) == {"velocity"}
+    gradient = objectives.get("quadratic").gradient(np.asarray(race.start))
+    np.testing.assert_allclose(race.terms("Adam")["m"], 0.1 * gradient)
+
+
+def test_app_controls_reset_and_redraw():
+    app = OptimizerRaceApp("quadratic", steps_per_run=10)
+    draws = app.view.draw_count
+    app.run_button.click()
+    assert app.model.num_steps == 10 and app.view.draw_count == draws + 1
+    assert "Adam" in app.leaderboard.value and "m = [" in app.leaderboard.value
+    app.learning_rate_scale_slider.value = 0.1
+    assert app.model.num_steps == 0
+    assert app.model.learning_rate("SGD") == pytest.approx(0.1 * RACERS["SGD"][1])
+    labels = [line.get_label() for line in app.view.last_figure.axes[1].get_lines()]
+    assert set(RACERS) <= set(labels)
+
+
+def test_bad_arguments_name_themselves():
+    with pytest.raises(ValueError, match="learning_rate_scale"):
+        OptimizerRace("quadratic", learning_rate_scale=0)
+    with pytest.raises(ValueError, match="racers"):
+        OptimizerRace("quadratic", racers=("LBFGS",))
