@@ -291,20 +291,35 @@ class Dropout(Layer):
     def prepare(self, batch_size, xp=np):
         super().prepare(batch_size, xp)
         self._out = xp.empty((batch_size, self.input_dim), self.dtype)
-        self._mask_buf = xp.empty((batch_size, self.input_dim), self.dtype)
-        size = batch_size * self.input_dim
-        self._work = (xp.empty(size, xp.uint32), xp.empty(size, xp.uint32)) if xp is np else None
+        self._masks = None  # blocks are sized by the first training batch (see _block_mask)
+        self._xp = xp
+
+    def _block_mask(self, n):
+        """This call's mask (rows :n) from the precomputed block, refilling it when needed."""
+        if self._masks is None or self._masks.shape[1] < n:
+            # masks for a block of steps at once: NumPy's per-call cost paid once per block
+            self._block_len = max(1, min(32, 65_536 // (n * self.input_dim)))
+            self._masks = self._xp.empty((self._block_len, n, self.input_dim), self.dtype)
+            self._work = np.empty(self._masks.size, np.uint32) if self._xp is np else None
+            self._block_start = self._block_seed = None
+        pos = None if self._block_start is None else self.counter - self._block_start
+        if pos is None or not 0 <= pos < self._block_len or self._block_seed != self.seed:
+            kernels.dropout_masks(self._masks.shape[1], self.input_dim, self.rate, self.seed,
+                                  self.counter, self._block_len, self.dtype, out=self._masks,
+                                  work=self._work)
+            self._block_start, self._block_seed, pos = self.counter, self.seed, 0
+        return self._masks[pos, :n]
 
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
             self._mask = None
             return x
         n = x.shape[0]
-        prepared = n <= self._capacity
-        out, self._mask = kernels.dropout(
-            x, self.rate, self.seed, self.counter,
-            out=self._out[:n] if prepared else None, mask=self._mask_buf[:n] if prepared else None,
-            work=self._work if prepared else None)
+        if n <= self._capacity:
+            self._mask = self._block_mask(n)
+            out = array_module(x).multiply(x, self._mask, out=self._out[:n])
+        else:
+            out, self._mask = kernels.dropout(x, self.rate, self.seed, self.counter)
         self.counter += 1
         return out
 

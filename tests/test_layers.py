@@ -148,3 +148,27 @@ def test_config_roundtrip():
     assert clone.get_config() == layer.get_config()
     drop = deserialize(serialize(Dropout(0.25, seed=1)))
     assert drop.rate == 0.25 and drop.seed == 1
+
+
+def test_dropout_block_masks_equal_per_call_masks_across_refills_and_reseeds():
+    """Inside a model the masks come from precomputed blocks; they must be the per-call masks."""
+    layer = Dropout(0.4, seed=11)
+    layer.build((5, 300), dtype="float32")
+    layer.prepare(5)
+    x = np.random.default_rng(0).standard_normal((5, 300)).astype(np.float32)
+    for call in range(60):
+        rows = 5 if call % 7 else 3  # partial batches use the first rows of the mask
+        out = layer.forward(x[:rows], training=True).copy()
+        want, _ = kernels.dropout(x[:rows], 0.4, 11, call)
+        np.testing.assert_array_equal(out, want)
+    assert layer._block_len < 60  # the loop crossed block boundaries
+    layer.reseed(99)
+    want, _ = kernels.dropout(x, 0.4, layer.seed, 0)
+    np.testing.assert_array_equal(layer.forward(x, training=True), want)
+
+
+def test_dropout_masks_kernel_matches_dropout():
+    masks = kernels.dropout_masks(4, 9, 0.3, 5, 10, 3, "float64", like=np.empty(0))
+    for k in range(3):
+        _, mask = kernels.dropout(np.ones((4, 9)), 0.3, 5, 10 + k)
+        np.testing.assert_array_equal(masks[k], mask)

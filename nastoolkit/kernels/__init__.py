@@ -20,6 +20,7 @@ __all__ = [
     "dense_forward",
     "dense_backward",
     "dropout",
+    "dropout_masks",
     "sgd_update",
     "momentum_update",
     "adam_update",
@@ -106,6 +107,14 @@ def dense_backward(x, kernel, y, grad_y, activation="linear", grad_kernel=None, 
 def dropout(x, rate, seed, counter=0, out=None, mask=None, work=None):
     """Inverted dropout with a counter-based mask; returns (out, mask)."""
     return implementation(x).dropout(x, rate, seed, counter, out=out, mask=mask, work=work)
+
+
+def dropout_masks(rows, cols, rate, seed, counter, count, dtype="float32", out=None, work=None,
+                  like=None):
+    """Masks of ``count`` consecutive dropout calls at once, shape (count, rows, cols); on the
+    device of ``like`` (or of ``out``)."""
+    return implementation(out if out is not None else like).dropout_masks(
+        rows, cols, rate, seed, counter, count, dtype, out=out, work=work)
 
 
 def sgd_update(param, grad, learning_rate, weight_decay=0.0, work=None):

@@ -277,6 +277,18 @@ def dropout(x, rate: float, seed: int, counter: int = 0, out=None, mask=None, wo
     return out, mask
 
 
+def dropout_masks(rows, cols, rate: float, seed: int, counter: int, count: int, dtype="float32",
+                  out=None, work=None):
+    """``count`` consecutive dropout masks of (rows, cols) arrays (see ``_numpy.dropout_masks``):
+    one mask launch per call number, on a ones input, so the bits are those of ``dropout``."""
+    out = cupy.empty((count, rows, cols), dtype) if out is None else out
+    ones = cupy.ones((rows, cols), out.dtype)
+    scratch = cupy.empty_like(ones)
+    for k in range(count):
+        dropout(ones, rate, seed, counter + k, out=scratch, mask=out[k])
+    return out
+
+
 # --- optimizer updates (in place; Keras 3 semantics; `work` is ignored on the GPU) ----------------
 
 def _update(name: str, named: dict, scalars: tuple, flags: tuple = ()) -> None:

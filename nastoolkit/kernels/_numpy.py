@@ -212,6 +212,34 @@ def dropout(x, rate: float, seed: int, counter: int = 0, out=None, mask=None, wo
     return out, mask
 
 
+def dropout_masks(rows, cols, rate: float, seed: int, counter: int, count: int, dtype="float32",
+                  out=None, work=None):
+    """The masks of ``count`` consecutive ``dropout`` calls on (rows, cols) arrays, at once.
+
+    ``out[k]`` equals the mask of ``dropout(x, rate, seed, counter + k)`` bit for bit, and its
+    first m rows equal the mask for an (m, cols) array. Computing a block amortises NumPy's
+    per-call cost over many training steps. Returns ``out`` of shape (count, rows, cols);
+    ``work`` is optional uint32 scratch of count * rows * cols elements.
+    """
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"rate must be in [0, 1). Received: rate={rate}")
+    size = rows * cols
+    out = np.empty((count, rows, cols), dtype) if out is None else out
+    if rate == 0.0:
+        out.fill(1)
+        return out
+    h = np.empty((count, size), np.uint32) if work is None else work[: count * size].reshape(
+        count, size)
+    keys = np.array([dropout_key(seed, counter + k) for k in range(count)], np.uint32)
+    np.bitwise_xor(_iota(size)[None, :], keys[:, None], out=h)
+    t = np.empty_like(h)
+    _hash32(h, t)
+    keep = np.greater_equal(h, np.uint32(dropout_threshold(rate) << 8), out=t.view(np.bool_)[
+        :, :size])
+    np.multiply(keep.reshape(count, rows, cols), 1.0 / (1.0 - rate), out=out, casting="unsafe")
+    return out
+
+
 # --- optimizer updates (in place; Keras 3 semantics) ------------------------------------------
 # Decoupled weight decay as Keras applies it: w -= w * weight_decay * lr, before the update.
 
