@@ -167,13 +167,16 @@ def describe() -> str:
 
 def is_cupy_array(x: object) -> bool:
     """True for a CuPy ndarray, decided without importing CuPy."""
-    return type(x).__module__.startswith("cupy")
+    return type(x) is not np.ndarray and type(x).__module__.startswith("cupy")
 
 
 def array_module(*arrays: object) -> ModuleType:
-    """``cupy`` if any argument is a CuPy array, else ``numpy`` (like ``cupy.get_array_module``)."""
-    if any(is_cupy_array(a) for a in arrays):
-        return sys.modules["cupy"]
+    """``cupy`` if any argument is a CuPy array, else ``numpy`` (like ``cupy.get_array_module``).
+
+    Called several times per training step, so NumPy arrays take the shortest path."""
+    for a in arrays:
+        if type(a) is not np.ndarray and type(a).__module__.startswith("cupy"):
+            return sys.modules["cupy"]
     return np
 
 
