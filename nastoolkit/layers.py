@@ -191,6 +191,8 @@ class Dense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel = None
         self.bias = None
+        # set by a model whose loss folds this (output) layer's activation gradient into its own
+        self.loss_fuses_activation = False
 
     def compute_output_dim(self, input_dim):
         return self.units
@@ -214,11 +216,14 @@ class Dense(Layer):
         return self._y
 
     def backward(self, grad_y, need_grad_x=True):
-        """Writes dL/dkernel, dL/dbias (+ regularizer terms) into ``grads``; returns dL/dx."""
+        """Writes dL/dkernel, dL/dbias (+ regularizer terms) into ``grads``; returns dL/dx.
+
+        ``grad_y`` is dL/dy, or dL/dz (pre-activation) when ``loss_fuses_activation`` is set."""
         n = grad_y.shape[0]
         prepared = n <= self._capacity
+        activation = "linear" if self.loss_fuses_activation else self.activation.name
         grad_x, _, _ = kernels.dense_backward(
-            self._x, self.kernel, self._y, grad_y, self.activation.name,
+            self._x, self.kernel, self._y, grad_y, activation,
             grad_kernel=self.grads["kernel"], grad_bias=self.grads.get("bias"),
             grad_x=self._grad_x[:n] if prepared else None,
             grad_z=grad_y if prepared else None,  # in a model grad_y is scratch we own

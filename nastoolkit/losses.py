@@ -166,6 +166,47 @@ def _sparse_categorical_crossentropy_logits(labels, z, out) -> float:
     return value
 
 
+# --- fused with the output activation: dL/dz for z the pre-activation --------------------------
+# Softmax + cross-entropy (and sigmoid + binary cross-entropy) have the simple combined gradient
+# (p - y) / n. Keras's TensorFlow backend fuses the same pairs. The value is still the clipped
+# cross-entropy of the probabilities; the gradient differs from the unfused chain rule only where
+# the clip is active (p below 1e-7 for the true class), where it keeps pushing instead of
+# vanishing.
+
+def _fused_sparse_softmax(labels, p, out) -> float:
+    """L = -1/n sum_i log clip(p_i,label);  out = (p - onehot(label)) / n."""
+    xp = array_module(p)
+    n = p.shape[0]
+    rows = _row_indices(n, xp)
+    q, _ = _clip_mask(xp, p[rows, labels])
+    value = -float(xp.log(q).sum()) / n
+    xp.multiply(p, 1.0 / n, out=out)
+    out[rows, labels] -= 1.0 / n
+    return value
+
+
+def _fused_categorical_softmax(y, p, out) -> float:
+    """L = -1/n sum y log clip(p);  out = (p sum_k y - y) / n (sum_k y = 1 for one-hot rows)."""
+    xp = array_module(p)
+    n = p.size // p.shape[-1]
+    q, _ = _clip_mask(xp, p)
+    value = -float((y * xp.log(q)).sum()) / n
+    xp.multiply(p, y.sum(axis=-1, keepdims=True), out=out)
+    out -= y
+    out *= 1.0 / n
+    return value
+
+
+def _fused_binary_sigmoid(y, p, out) -> float:
+    """L = -mean(y log q + (1-y) log(1-q)), q = clip(p);  out = (p - y) / N."""
+    xp = array_module(p)
+    q, _ = _clip_mask(xp, p)
+    value = -float((y * xp.log(q) + (1 - y) * xp.log1p(-q)).sum()) / p.size
+    xp.subtract(p, y, out=out)
+    out *= 1.0 / p.size
+    return value
+
+
 # --- target validation (once, before training) -------------------------------------------------
 
 def _check_output_dim(output_dim) -> int:
@@ -258,6 +299,17 @@ class Loss:
     def _math(self, y_true, y_pred, out) -> float:
         raise NotImplementedError
 
+    #: the output activation whose gradient this loss can fold into its own (None: none)
+    fused_activation: str | None = None
+
+    def value_and_fused_grad(self, y_true, y_pred, grad_out=None):
+        """(mean loss, dL/dz) where y_pred = act(z) with act = ``fused_activation``: the loss
+        and the activation's backward in one short pass."""
+        y_pred = _as_float(y_pred)
+        y_true = self._align(y_true, y_pred)
+        out = array_module(y_pred).empty_like(y_pred) if grad_out is None else grad_out
+        return self._fused_math(y_true, y_pred, out), out
+
     def get_config(self) -> dict:
         return {"name": self.name}
 
@@ -303,6 +355,8 @@ class _ProbabilisticLoss(Loss):
             raise TypeError(f"from_logits must be True or False. Received: "
                              f"from_logits={from_logits!r}")
         self.from_logits = bool(from_logits)
+        if self.from_logits:
+            self.fused_activation = None  # the outputs are already the pre-activations
 
     def get_config(self) -> dict:
         return {"name": self.name, "from_logits": self.from_logits}
@@ -312,6 +366,8 @@ class BinaryCrossentropy(_ProbabilisticLoss):
     """L = -mean(y log p + (1 - y) log(1 - p)); p = sigmoid(y_pred) when ``from_logits``."""
 
     default_name = "binary_crossentropy"
+    fused_activation = "sigmoid"
+    _fused_math = staticmethod(_fused_binary_sigmoid)
 
     def check_targets(self, y, output_dim: int) -> np.ndarray:
         return _dense_targets(y, output_dim, unit_interval=True)
@@ -325,6 +381,8 @@ class CategoricalCrossentropy(_ProbabilisticLoss):
     """L = -1/n sum_i sum_k y_ik log p_ik for one-hot (or soft) targets y of shape (n, classes)."""
 
     default_name = "categorical_crossentropy"
+    fused_activation = "softmax"
+    _fused_math = staticmethod(_fused_categorical_softmax)
 
     def check_targets(self, y, output_dim: int) -> np.ndarray:
         hint = (" (one-hot rows; for integer labels use SparseCategoricalCrossentropy)")
@@ -339,6 +397,8 @@ class SparseCategoricalCrossentropy(_ProbabilisticLoss):
     """L = -1/n sum_i log p_i,label_i for integer labels of shape (n,) or (n, 1)."""
 
     default_name = "sparse_categorical_crossentropy"
+    fused_activation = "softmax"
+    _fused_math = staticmethod(_fused_sparse_softmax)
 
     def check_targets(self, y, output_dim: int) -> np.ndarray:
         return _sparse_targets(y, output_dim)

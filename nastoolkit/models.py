@@ -22,7 +22,7 @@ import numpy as np
 
 from . import backend, kernels, layers as layers_module, losses, metrics as metrics_module, optimizers
 from .callbacks import CallbackList, History, ProgressLogger
-from .layers import Dropout, Layer
+from .layers import Dense, Dropout, Layer
 
 __all__ = ["Sequential", "load_model", "NotCompiledError"]
 
@@ -214,6 +214,15 @@ class Sequential:
     def _penalty(self) -> float:
         return sum(layer.regularization_penalty() for layer in self.layers)
 
+    def _loss_step(self, loss):
+        """The per-step loss function: fused with the output activation when the loss can fold
+        its gradient in (softmax + cross-entropy, sigmoid + binary cross-entropy), else plain."""
+        last = self.layers[-1]
+        fused = (isinstance(last, Dense) and loss.fused_activation is not None
+                 and last.activation.name == loss.fused_activation)
+        last.loss_fuses_activation = fused
+        return loss.value_and_fused_grad if fused else loss.value_and_grad
+
     def loss_and_gradients(self, x, y, training=False):
         """Total loss (data + regularization) and a copy of the flat gradient (the layout of
         ``model.params``) for one batch, without updating anything: the pass ``fit`` makes, for
@@ -221,7 +230,7 @@ class Sequential:
         self._ensure_capacity(x.shape[0])
         loss_obj = self._require_compiled("this")
         y_pred = self._forward(x, training)
-        value, grad = loss_obj.loss.value_and_grad(y, y_pred, grad_out=self._grad_out[:x.shape[0]])
+        value, grad = self._loss_step(loss_obj.loss)(y, y_pred, grad_out=self._grad_out[:x.shape[0]])
         self.grads.fill(0)
         self._backward(grad)
         return float(value) + self._penalty(), self.grads.copy()
@@ -278,6 +287,7 @@ class Sequential:
         self.stop_training = False
         self.stop_reason = None
         optimizer, loss_obj = compiled.optimizer, compiled.loss
+        loss_step = self._loss_step(loss_obj)
         has_penalty = any(getattr(layer, "kernel_regularizer", None) is not None
                           or getattr(layer, "bias_regularizer", None) is not None
                           for layer in self.layers)
@@ -305,7 +315,7 @@ class Sequential:
                     if cb.wants_batches:
                         cb.on_train_batch_begin(step)
                     y_pred = self._forward(xs, True)
-                    value, grad = loss_obj.value_and_grad(ys, y_pred, grad_out=self._grad_out[:m])
+                    value, grad = loss_step(ys, y_pred, grad_out=self._grad_out[:m])
                     value = float(value)
                     if has_penalty:
                         value += self._penalty()

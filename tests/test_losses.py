@@ -261,3 +261,35 @@ def test_get_errors_and_round_trip():
     again = losses.deserialize(config)
     assert type(again) is type(loss) and again.get_config() == loss.get_config()
     assert loss.get_config() == {"name": "sparse_categorical_crossentropy", "from_logits": True}
+
+
+# --- fused with the output activation ----------------------------------------------------------
+
+@pytest.mark.parametrize("loss,act,make_y", [
+    (losses.SparseCategoricalCrossentropy(), "softmax", lambda r: r.integers(0, 4, 6)),
+    (losses.CategoricalCrossentropy(), "softmax", lambda r: np.eye(4)[r.integers(0, 4, 6)]),
+    (losses.CategoricalCrossentropy(), "softmax", lambda r: r.dirichlet(np.ones(4), 6)),
+    (losses.BinaryCrossentropy(), "sigmoid", lambda r: r.random((6, 4))),
+])
+def test_fused_gradient_is_the_gradient_through_the_activation(loss, act, make_y):
+    """dL/dz from value_and_fused_grad equals finite differences of L(act(z)) in float64."""
+    from nastoolkit import kernels
+
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((6, 4))
+    y = make_y(rng)
+    assert loss.fused_activation == act
+    value, grad = loss.value_and_fused_grad(y, kernels.activation_forward(act, z))
+    assert value == pytest.approx(loss(y, kernels.activation_forward(act, z)), rel=1e-12)
+    numeric = np.zeros_like(z)
+    for i in np.ndindex(z.shape):
+        for sign in (1, -1):
+            zz = z.copy()
+            zz[i] += sign * 1e-6
+            numeric[i] += sign * loss(y, kernels.activation_forward(act, zz)) / 2e-6
+    np.testing.assert_allclose(grad, numeric, atol=1e-8)
+
+
+def test_from_logits_losses_do_not_fuse():
+    assert losses.CategoricalCrossentropy(from_logits=True).fused_activation is None
+    assert losses.MeanSquaredError().fused_activation is None

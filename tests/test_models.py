@@ -42,15 +42,21 @@ def test_flat_buffer_layout_is_aligned_views():
 
 
 @pytest.mark.parametrize("loss,task", [("mse", "regression"),
-                                        ("sparse_categorical_crossentropy", "classes")])
+                                        ("sparse_categorical_crossentropy", "classes"),
+                                        ("categorical_crossentropy", "onehot"),
+                                        ("binary_crossentropy", "binary")])
 def test_model_gradient_matches_finite_differences(loss, task):
+    """Covers the plain path and the fused softmax/sigmoid + cross-entropy output paths."""
     X, y = small_regression(8)
-    out = 1
-    if task == "classes":
+    out, act = 1, "linear"
+    if task in ("classes", "onehot"):
         y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
-        out = 3
+        out, act = 3, "softmax"
+        y = np.eye(3)[y] if task == "onehot" else y
+    elif task == "binary":
+        y, act = (X[:, :1] > 0).astype(float), "sigmoid"
     model = Sequential([Dense(5, activation="tanh", input_shape=(3,), kernel_regularizer=L2(0.01)),
-                        Dense(out, activation="softmax" if out > 1 else "linear")],
+                        Dense(out, activation=act)],
                        seed=1, dtype="float64")
     model.compile(optimizer="sgd", loss=loss)
     model.build()
