@@ -16,17 +16,17 @@ from types import ModuleType
 import numpy as np
 
 __all__ = [
-    "BackendInfo",
     "BackendError",
-    "use",
-    "current",
-    "xp",
-    "describe",
-    "probe_gpu",
+    "BackendInfo",
     "array_module",
+    "current",
+    "describe",
     "is_cupy_array",
-    "to_numpy",
+    "probe_gpu",
     "to_device",
+    "to_numpy",
+    "use",
+    "xp",
 ]
 
 CHOICES = ("auto", "numpy", "cupy")
@@ -79,14 +79,14 @@ def probe_gpu(refresh: bool = False) -> GpuProbe:
     if _probe_cache is not None and not refresh:
         return _probe_cache
     try:
-        import cupy  # noqa: PLC0415  (lazy on purpose: the only cupy import in the package)
-    except Exception as exc:  # ImportError, or NotADirectoryError for an unwritable cache dir
+        import cupy  # lazy on purpose: the package's only CuPy import
+    except Exception as exc:  # noqa: BLE001  (ImportError, or NotADirectoryError for a bad cache dir)
         _probe_cache = GpuProbe(False, f"CuPy is not importable ({type(exc).__name__}: {exc}); "
                                        "install it with `pip install nastoolkit[gpu]`", False)
         return _probe_cache
     try:
         count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (the runtime raises its own error types)
         _probe_cache = GpuProbe(False, f"no CUDA driver or device found ({_short(exc)})", True)
         return _probe_cache
     if count < 1:
@@ -97,7 +97,7 @@ def probe_gpu(refresh: bool = False) -> GpuProbe:
         x = cupy.arange(4, dtype=cupy.float32)
         kernel((1,), (32,), (x, np.int32(4)))
         ok = bool((x.get() == np.array([1, 3, 5, 7], np.float32)).all())
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (any failure here means: no usable GPU)
         text = _short(exc)
         cause = "NVRTC (the CUDA runtime compiler) is missing" if "nvrtc" in text.lower() else (
             "the CUDA driver is too old for this CuPy" if "insufficient" in text.lower()
@@ -135,7 +135,7 @@ def use(name: str | None = None) -> BackendInfo:
         return _current
     probe = probe_gpu()
     if probe.usable:
-        import cupy  # noqa: PLC0415
+        import cupy
 
         _current = BackendInfo("cupy", cupy, probe.detail)
         return _current

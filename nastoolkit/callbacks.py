@@ -7,13 +7,22 @@ A callback sees the model through ``set_model`` and the epoch's ``logs`` dict
 from __future__ import annotations
 
 import math
+import os
 import sys
 import warnings
 
 import numpy as np
 
-__all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",
-           "BackupAndRestore", "ProgressLogger", "TerminateOnNaN"]
+__all__ = [
+    "BackupAndRestore",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "History",
+    "ModelCheckpoint",
+    "ProgressLogger",
+    "TerminateOnNaN",
+]
 
 
 class Callback:
@@ -228,16 +237,12 @@ class BackupAndRestore(Callback):
 
     def __init__(self, backup_dir, delete_checkpoint=True):
         super().__init__()
-        import os  # noqa: PLC0415
-
         self.backup_dir = os.fspath(backup_dir)
         self.path = os.path.join(self.backup_dir, "backup.npz")
         self.delete_checkpoint = delete_checkpoint
         self._completed = False
 
     def on_train_begin(self, logs=None):
-        import os  # noqa: PLC0415
-
         os.makedirs(self.backup_dir, exist_ok=True)
         self._completed = False
         if os.path.exists(self.path):
@@ -250,8 +255,6 @@ class BackupAndRestore(Callback):
             self._completed = True
 
     def on_train_end(self, logs=None):
-        import os  # noqa: PLC0415
-
         if self._completed and self.delete_checkpoint and os.path.exists(self.path):
             os.remove(self.path)
 
@@ -280,7 +283,8 @@ class ProgressLogger(Callback):
 
     def on_train_begin(self, logs=None):
         if self.verbose == 1:
-            from tqdm.auto import tqdm  # noqa: PLC0415  (tqdm.auto picks the notebook bar in Jupyter)
+            from tqdm.auto import tqdm  # imported late: only verbose fits need it; .auto picks
+            # the notebook bar inside Jupyter
 
             self._bar = tqdm(total=self.params.get("epochs"), initial=self.params.get("initial_epoch", 0),
                              unit="epoch", desc="fit", leave=True)

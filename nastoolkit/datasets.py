@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["load_synthetic_regression", "make_moons", "make_circles", "make_spirals",
-           "load_digits", "train_validation_split"]
+__all__ = [
+    "load_digits",
+    "load_synthetic_regression",
+    "make_circles",
+    "make_moons",
+    "make_spirals",
+    "train_validation_split",
+]
 
 
 def train_validation_split(X, y, validation_split=0.2, seed=0):
@@ -18,7 +24,7 @@ def train_validation_split(X, y, validation_split=0.2, seed=0):
         raise ValueError(f"validation_split must be in (0, 1). Received: "
                          f"validation_split={validation_split!r}")
     n = len(X)
-    n_val = int(round(n * validation_split))
+    n_val = round(n * validation_split)
     if n_val == 0 or n_val == n:
         raise ValueError(f"validation_split={validation_split} leaves an empty split of {n} samples.")
     order = np.random.default_rng(seed).permutation(n)
@@ -112,7 +118,7 @@ def load_digits(validation_split=0.2, seed=0):
     """The 8x8 handwritten digits (1,797 images, scikit-learn's bundled copy), pixels scaled to
     [0, 1] as 64 features, labels 0-9. Needs scikit-learn (``pip install nastoolkit[nas]``)."""
     try:
-        from sklearn.datasets import load_digits as _sk_load_digits  # noqa: PLC0415
+        from sklearn.datasets import load_digits as _sk_load_digits
     except ImportError as exc:
         raise ImportError("load_digits needs scikit-learn, which ships the data: "
                           "pip install 'nastoolkit[nas]' (or scikit-learn).") from exc

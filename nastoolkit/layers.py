@@ -10,15 +10,15 @@ with arrays of its own.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from . import activations, initializers, kernels, regularizers
 from .backend import array_module, to_numpy
 
-__all__ = ["Layer", "Dense", "Dropout", "Activation", "WeightSpec", "get", "deserialize"]
+__all__ = ["Activation", "Dense", "Dropout", "Layer", "WeightSpec", "deserialize", "get"]
 
 _name_counters: dict[str, itertools.count] = {}
 

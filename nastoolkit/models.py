@@ -14,17 +14,19 @@ import io
 import json
 import math
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import backend, kernels, layers as layers_module, losses, metrics as metrics_module, optimizers
+from . import backend, kernels, losses, optimizers
+from . import layers as layers_module
+from . import metrics as metrics_module
+from ._atomic import atomic_write
 from .callbacks import CallbackList, History, ProgressLogger
 from .layers import Dense, Dropout, Layer
 
-__all__ = ["Sequential", "load_model", "NotCompiledError"]
+__all__ = ["NotCompiledError", "Sequential", "load_model"]
 
 ALIGN = 16  # elements: every tensor starts on a 64-byte boundary for float32 (float4 loads)
 FORMAT = "nastoolkit.Sequential/1"
@@ -521,19 +523,7 @@ class Sequential:
         arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        path = os.fspath(filepath)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(buf.getvalue())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(filepath, buf.getvalue())
 
 
 def _read_model_file(filepath):

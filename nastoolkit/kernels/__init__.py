@@ -14,22 +14,22 @@ from . import _numpy
 
 __all__ = [
     "ACTIVATIONS",
-    "activation_forward",
+    "ELU_ALPHA",
+    "LEAKY_RELU_SLOPE",
     "activation_backward",
-    "gather_rows",
-    "dense_forward",
+    "activation_forward",
+    "adagrad_update",
+    "adam_update",
     "dense_backward",
+    "dense_forward",
     "dropout",
     "dropout_masks",
-    "sgd_update",
-    "momentum_update",
-    "adam_update",
-    "rmsprop_update",
-    "adagrad_update",
+    "gather_rows",
     "implementation",
+    "momentum_update",
+    "rmsprop_update",
+    "sgd_update",
     "warmup",
-    "LEAKY_RELU_SLOPE",
-    "ELU_ALPHA",
 ]
 
 ACTIVATIONS = _numpy.ACTIVATIONS
@@ -40,7 +40,7 @@ ELU_ALPHA = _numpy.ELU_ALPHA
 def implementation(x) -> ModuleType:
     """The kernel module that serves arrays like ``x`` (``_cuda`` for CuPy, else ``_numpy``)."""
     if is_cupy_array(x):
-        from . import _cuda  # noqa: PLC0415  (imports CuPy; only reached with CuPy arrays)
+        from . import _cuda
 
         return _cuda
     return _numpy
@@ -58,7 +58,7 @@ def _update_impl(*arrays) -> ModuleType:
         return implementation(arrays[0])
     if arrays[0].size < NATIVE_MIN_SIZE:
         return _numpy
-    from . import _native  # noqa: PLC0415  (cheap after the first import)
+    from . import _native
 
     return _native if _native.supports(*[a for a in arrays if a is not None]) else _numpy
 
@@ -66,12 +66,12 @@ def _update_impl(*arrays) -> ModuleType:
 def warmup() -> None:
     """Build the compiled CPU updates and, on a GPU backend, compile every CUDA module now
     (instead of on first use)."""
-    from . import _native  # noqa: PLC0415
-    from ..backend import current  # noqa: PLC0415
+    from ..backend import current
+    from . import _native
 
     _native.warmup()
     if current().name == "cupy":
-        from . import _cuda  # noqa: PLC0415
+        from . import _cuda
 
         _cuda.warmup()
 

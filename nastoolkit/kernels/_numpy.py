@@ -180,7 +180,7 @@ def dropout_key(seed: int, counter: int) -> int:
 
 def dropout_threshold(rate: float) -> int:
     """Integer keep threshold: element i is kept iff (hash(i ^ key) >> 8) >= threshold."""
-    return int(round(float(rate) * (1 << 24)))
+    return round(float(rate) * (1 << 24))
 
 
 def dropout(x, rate: float, seed: int, counter: int = 0, out=None, mask=None, work=None):

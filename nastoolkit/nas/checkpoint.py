@@ -11,9 +11,10 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from .._atomic import atomic_write
 
 __all__ = [
     "FORMAT",
@@ -42,18 +43,7 @@ def save_checkpoint(path, payload: dict) -> None:
     path = os.fspath(path)
     document = {"format": FORMAT, "version": VERSION, **payload}
     text = json.dumps(document, separators=(",", ":"), allow_nan=False)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    atomic_write(path, text)
 
 
 def load_checkpoint(path) -> dict:
