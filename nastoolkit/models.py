@@ -299,7 +299,8 @@ class Sequential:
         first_epoch = initial_epoch if self._resume_epoch is None else self._resume_epoch
         self._resume_epoch = None
         # a diverging run is caught and reported below; NumPy's overflow warnings would be noise
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+                self._threads_for(batch_size):
             for epoch in range(first_epoch, epochs):
                 cb.on_epoch_begin(epoch)
                 for m in compiled.metrics:
@@ -345,6 +346,12 @@ class Sequential:
         cb.on_train_end()
         return history
 
+    def _threads_for(self, batch_size: int):
+        """One BLAS thread for small models (see ``backend.SMALL_MATMUL``), the default else."""
+        largest = max((batch_size * layer.input_dim * layer.output_dim for layer in self.layers
+                       if isinstance(layer, Dense)), default=0)
+        return backend.single_blas_thread(largest < backend.SMALL_MATMUL)
+
     def _diverged(self, epoch, step, value, snapshot, optimizer):
         """Stop on a non-finite loss: restore the epoch-start weights, drop optimizer state, warn."""
         self.params[...] = snapshot
@@ -369,6 +376,10 @@ class Sequential:
 
     # --- inference ----------------------------------------------------------------------------
     def _evaluate_arrays(self, x, y, batch_size):
+        with self._threads_for(min(batch_size, len(x))):
+            return self._evaluate_batches(x, y, batch_size)
+
+    def _evaluate_batches(self, x, y, batch_size):
         compiled = self._compiled
         self._ensure_capacity(min(batch_size, len(x)))
         for metric in compiled.metrics:
@@ -409,8 +420,9 @@ class Sequential:
         x = self._xp.asarray(x)
         self._ensure_capacity(min(batch_size, len(x)))
         out = self._xp.empty((len(x), self.output_dim), self.dtype)
-        for start in range(0, len(x), batch_size):
-            out[start:start + batch_size] = self._forward(x[start:start + batch_size], False)
+        with self._threads_for(min(batch_size, len(x))):
+            for start in range(0, len(x), batch_size):
+                out[start:start + batch_size] = self._forward(x[start:start + batch_size], False)
         return out
 
     def __call__(self, x, training=False):

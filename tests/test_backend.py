@@ -69,3 +69,37 @@ def test_import_nastoolkit_stays_light():
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_single_blas_thread_limits_and_restores():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpoolctl.threadpool_info()
+                if p["user_api"] == "blas"]
+
+    before = blas_threads()
+    with backend.single_blas_thread():
+        assert all(n == 1 for n in blas_threads())
+    assert blas_threads() == before
+    with backend.single_blas_thread(enabled=False):
+        assert blas_threads() == before
+
+
+def test_small_model_fits_on_one_blas_thread():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from nastoolkit.callbacks import Callback
+    from nastoolkit.layers import Dense
+    from nastoolkit.models import Sequential
+
+    seen = []
+
+    class Spy(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.extend(p["num_threads"] for p in threadpoolctl.threadpool_info()
+                        if p["user_api"] == "blas")
+
+    model = Sequential([Dense(8, input_shape=(3,)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.zeros((16, 3)), np.zeros((16, 1)), epochs=1, callbacks=[Spy()], verbose=0)
+    assert seen and all(n == 1 for n in seen)

@@ -8,8 +8,9 @@ pinning it is what makes serial, pool and Dask results identical.
 
 from __future__ import annotations
 
-import contextlib
 import os
+
+from ..backend import single_blas_thread
 
 __all__ = [
     "DaskMap",
@@ -17,23 +18,10 @@ __all__ = [
     "SerialMap",
     "evaluate_genome",
     "make_map",
-    "single_blas_thread",
 ]
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                      "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-@contextlib.contextmanager
-def single_blas_thread():
-    """Limit BLAS/OpenMP to one thread inside the block (no-op without threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        yield
-        return
-    with threadpool_limits(limits=1):
-        yield
 
 
 def evaluate_genome(evaluator, genome: dict) -> dict:
