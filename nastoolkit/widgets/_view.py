@@ -15,7 +15,7 @@ import ipywidgets
 import matplotlib.pyplot as plt
 from IPython.display import Image, display
 
-__all__ = ["FigureView"]
+__all__ = ["FigureView", "WidgetApp"]
 
 DPI = 100  # a 9.5-inch figure is then 950 px wide: fits a laptop JupyterLab at 100 % zoom
 
@@ -56,3 +56,12 @@ class FigureView:
 
     def _ipython_display_(self) -> None:
         display(self.output)
+
+
+class WidgetApp:
+    """Base of the apps: the last line of a cell that evaluates to an app shows ``app.widget``."""
+
+    widget = None  # the app's top-level ipywidgets container, set by each app's __init__
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)

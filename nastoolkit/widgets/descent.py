@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import objectives, optimizers
 from ..viz.surfaces import plot_descent
-from ._view import FigureView
+from ._view import FigureView, WidgetApp
 
 __all__ = ["GradientDescent", "GradientDescentApp", "ModelSlice", "model_slice", "SURFACES"]
 
@@ -269,7 +269,7 @@ def _set_range(slider, low: float, high: float, value: float) -> None:
     slider.min, slider.max = low, high
 
 
-class GradientDescentApp:
+class GradientDescentApp(WidgetApp):
     """Watch gradient descent step by step: contour + path + gradient arrow, and loss vs step.
 
     Controls (attributes, so tests can drive them): ``surface_dropdown``, ``learning_rate_slider``
@@ -329,10 +329,6 @@ class GradientDescentApp:
     def __repr__(self) -> str:
         return f"GradientDescentApp({self.model!r})"
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display  # noqa: PLC0415
-
-        display(self.widget)
 
     # callbacks --------------------------------------------------------------------------------
     def _on_surface(self, change) -> None:

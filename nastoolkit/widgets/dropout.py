@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from .. import kernels
 from ..viz import regularization as plots
-from ._view import FigureView
+from ._view import FigureView, WidgetApp
 
 __all__ = ["DropoutModel", "DropoutApp"]
 
@@ -105,7 +105,7 @@ class DropoutModel:
         return self._train_outputs
 
 
-class DropoutApp:
+class DropoutApp(WidgetApp):
     """Rate slider, train/inference toggle and a "next training step" button over two panels:
     the hidden units (dropped ones crossed out) and the output of this step among many masks.
     """
@@ -128,10 +128,6 @@ class DropoutApp:
             self.view.output])
         self.redraw()
 
-    def _ipython_display_(self):
-        from IPython.display import display  # noqa: PLC0415  (only needed in a notebook)
-
-        display(self.widget)
 
     def _on_rate(self, change):
         self.model.set_rate(change["new"])

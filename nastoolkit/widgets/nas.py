@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from ..nas import SearchSpace, crossover, describe_genome, genome_key, mutate
 from ..viz import nas as plots
-from ._view import FigureView
+from ._view import FigureView, WidgetApp
 
 __all__ = [
     "OPERATIONS",
@@ -129,7 +129,7 @@ class OperatorModel:
         return all(self.space.contains(genome) for genome in (*self.parents, *self.children))
 
 
-class OperatorApp:
+class OperatorApp(WidgetApp):
     """Sliders for the parents' seed and the operator's seed, a crossover/mutation toggle and an
     "apply again" button (next operator seed) over the parent and child diagrams."""
 
@@ -154,10 +154,6 @@ class OperatorApp:
             ipywidgets.HBox([self.operation_buttons, self.again_button]), self.view.output])
         self.redraw()
 
-    def _ipython_display_(self):
-        from IPython.display import display  # noqa: PLC0415  (only needed in a notebook)
-
-        display(self.widget)
 
     def _on_parents(self, change):
         self.model.set_parent_seed(change["new"])
@@ -277,7 +273,7 @@ class GenerationStepperModel:
                 f"Best so far: {stats['best_so_far']:.4f} ({describe_genome(best['genome'])})")
 
 
-class GenerationStepperApp:
+class GenerationStepperApp(WidgetApp):
     """A "step one generation" button over the population and the fitness-per-generation plot."""
 
     def __init__(self, search=None, model: GenerationStepperModel | None = None):
@@ -293,10 +289,6 @@ class GenerationStepperApp:
         self.widget = ipywidgets.VBox([self.step_button, self.status, self.view.output])
         self.redraw()
 
-    def _ipython_display_(self):
-        from IPython.display import display  # noqa: PLC0415  (only needed in a notebook)
-
-        display(self.widget)
 
     def _on_step(self, _button):
         self.step_button.disabled = True  # training takes seconds; no double clicks meanwhile

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import optimizers
 from ..viz.surfaces import plot_race
-from ._view import FigureView
+from ._view import FigureView, WidgetApp
 from .descent import DIVERGENCE_LOSS, SURFACE_LABELS, _objective, _outside
 
 __all__ = ["OptimizerRace", "OptimizerRaceApp", "RACERS", "UPDATE_RULES"]
@@ -145,7 +145,7 @@ def _format_terms(terms: dict) -> str:
                      for key, value in terms.items()) or "(no state)"
 
 
-class OptimizerRaceApp:
+class OptimizerRaceApp(WidgetApp):
     """The race, drawn: paths on the contour, losses vs step, and a leaderboard with each rule.
 
     Controls: ``surface_dropdown``, ``learning_rate_scale_slider`` (log), ``steps_per_run_slider``,
@@ -187,10 +187,6 @@ class OptimizerRaceApp:
     def __repr__(self) -> str:
         return f"OptimizerRaceApp({self.model!r})"
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display  # noqa: PLC0415
-
-        display(self.widget)
 
     def _on_setting(self, _change) -> None:
         self.model = OptimizerRace(self.surface_dropdown.value,

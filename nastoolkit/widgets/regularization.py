@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from .. import regularization_path as rp
 from ..viz import regularization as plots
-from ._view import FigureView
+from ._view import FigureView, WidgetApp
 
 __all__ = [
     "PolynomialRegularizationModel",
@@ -47,13 +47,9 @@ def _slider_log_lambda(value, model):
     return float(np.clip(np.log10(value), *model.log_lambda_range))
 
 
-class _App:
+class _App(WidgetApp):
     """Shared view plumbing: one FigureView, a control row, redraw on change."""
 
-    def _ipython_display_(self):
-        from IPython.display import display  # noqa: PLC0415  (only needed in a notebook)
-
-        display(self.widget)
 
     def redraw(self):
         self.view.show(self.draw())

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import objectives, optimizers, schedules
 from ..viz.schedules import plot_schedules
-from ._view import FigureView
+from ._view import FigureView, WidgetApp
 
 __all__ = ["ScheduleExplorer", "ScheduleApp", "make_schedules"]
 
@@ -72,7 +72,7 @@ class ScheduleExplorer:
         return {name: float(np.mean(values[-last:])) for name, values in self.losses.items()}
 
 
-class ScheduleApp:
+class ScheduleApp(WidgetApp):
     """Sliders for the initial rate, the exponential decay and the gradient noise; one plot."""
 
     def __init__(self, initial_learning_rate: float = 0.3, num_steps: int = 200,
@@ -97,10 +97,6 @@ class ScheduleApp:
             self.view.output, self.summary])
         self.redraw()
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display  # noqa: PLC0415
-
-        display(self.widget)
 
     def _on_setting(self, _change) -> None:
         self.model.update(self.learning_rate_slider.value, self.model.settings["num_steps"],

@@ -16,12 +16,12 @@ import ipywidgets
 
 from ..callbacks import Callback
 from ..viz.training import plot_history
-from ._view import FigureView
+from ._view import FigureView, WidgetApp
 
 __all__ = ["LiveLossPlot"]
 
 
-class LiveLossPlot(Callback):
+class LiveLossPlot(Callback, WidgetApp):
     """Redraw the loss curves every ``update_every`` epochs (and once at the end of training).
 
     Redrawing costs ~0.1 s, so a long fit should redraw every few epochs. ``log_scale`` puts the
@@ -46,10 +46,6 @@ class LiveLossPlot(Callback):
     def __repr__(self) -> str:
         return f"LiveLossPlot(epochs_seen={self.epochs_seen}, keys={sorted(self.curves)})"
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display  # noqa: PLC0415
-
-        display(self.widget)
 
     # Keras hooks ------------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
