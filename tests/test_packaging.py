@@ -1,0 +1,40 @@
+"""Packaging: the conda environments agree with pyproject, and csrc/ is found from this install."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _names(requirements):
+    return {re.split(r"[<>=!\[ ;]", r, maxsplit=1)[0].lower().replace("_", "-")
+            for r in requirements}
+
+
+def _conda_names(path):
+    yaml = pytest.importorskip("yaml")
+    deps = yaml.safe_load(path.read_text())["dependencies"]
+    return {re.split(r"[<>= ]", d, maxsplit=1)[0].lower().replace("_", "-")
+            for d in deps if isinstance(d, str)}
+
+
+@pytest.mark.parametrize("env", ["environment.yml", "binder/environment.yml"])
+def test_conda_environments_cover_the_core_dependencies(env):
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    missing = _names(project["dependencies"]) - _conda_names(ROOT / env)
+    assert not missing, f"{env} lacks {sorted(missing)} that pyproject requires"
+
+
+def test_local_environment_has_the_gpu_and_notebook_extras():
+    names = _conda_names(ROOT / "environment.yml")
+    assert {"cupy", "jupyterlab", "ipywidgets", "deap", "distributed"} <= names
+
+
+def test_csrc_sources_are_found_from_this_install():
+    from nastoolkit.kernels import _sources
+
+    found = {p.name for p in Path(_sources.csrc_dir()).iterdir()}
+    assert {"optim.cu", "dense.cu", "dropout.cu"} <= found
