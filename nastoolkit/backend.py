@@ -202,29 +202,20 @@ def to_device(x, like: ModuleType | None = None):
 #: with one).
 SMALL_MATMUL = 1 << 22
 
-_controller = None
-
-
 @contextlib.contextmanager
 def single_blas_thread(enabled: bool = True):
     """Run the block with BLAS and OpenMP on one thread (threadpoolctl), then restore them.
 
-    A no-op when ``enabled`` is False or threadpoolctl is missing. Cheap (~10 us) after the
-    first call, which inspects the loaded libraries once.
+    A no-op when ``enabled`` is False or threadpoolctl is missing. The loaded libraries are
+    looked up on every call (~0.3 ms), because imports (SciPy's own OpenBLAS, say) add more.
     """
-    global _controller
     if not enabled:
         yield
         return
-    if _controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController  # noqa: PLC0415
-        except ImportError:
-            _controller = False
-        else:
-            _controller = ThreadpoolController()
-    if _controller is False:
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+    except ImportError:
         yield
         return
-    with _controller.limit(limits=1):
+    with threadpool_limits(limits=1):
         yield

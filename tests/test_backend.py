@@ -103,3 +103,16 @@ def test_small_model_fits_on_one_blas_thread():
     model.compile(optimizer="sgd", loss="mse")
     model.fit(np.zeros((16, 3)), np.zeros((16, 1)), epochs=1, callbacks=[Spy()], verbose=0)
     assert seen and all(n == 1 for n in seen)
+
+
+def test_single_blas_thread_covers_libraries_loaded_later():
+    """SciPy brings its own OpenBLAS; a limit taken after it loads must cover it too."""
+    code = ("import threadpoolctl; from nastoolkit import backend\n"
+            "with backend.single_blas_thread(): pass\n"
+            "import scipy.linalg\n"
+            "with backend.single_blas_thread():\n"
+            "    print([p['num_threads'] for p in threadpoolctl.threadpool_info()"
+            " if p['user_api'] == 'blas'])")
+    pytest.importorskip("scipy")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert set(eval(out.stdout)) == {1}
