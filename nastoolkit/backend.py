@@ -202,20 +202,32 @@ def to_device(x, like: ModuleType | None = None):
 #: with one).
 SMALL_MATMUL = 1 << 22
 
+_controller = None  # (threadpoolctl controller, len(sys.modules) when it was made)
+
+
+def _thread_controller():
+    """A threadpoolctl controller of the loaded libraries, rescanned (~0.3-3 ms) only after new
+    modules were imported, since an import (SciPy's own OpenBLAS, say) may bring a new library."""
+    global _controller
+    if _controller is None or _controller[1] != len(sys.modules):
+        try:
+            from threadpoolctl import ThreadpoolController  # noqa: PLC0415
+        except ImportError:
+            return None
+        _controller = (ThreadpoolController(), len(sys.modules))
+    return _controller[0]
+
+
 @contextlib.contextmanager
 def single_blas_thread(enabled: bool = True):
     """Run the block with BLAS and OpenMP on one thread (threadpoolctl), then restore them.
 
-    A no-op when ``enabled`` is False or threadpoolctl is missing. The loaded libraries are
-    looked up on every call (~0.3 ms), because imports (SciPy's own OpenBLAS, say) add more.
+    A no-op when ``enabled`` is False or threadpoolctl is missing; ~10 us when nothing new was
+    imported since the last call.
     """
-    if not enabled:
+    controller = _thread_controller() if enabled else None
+    if controller is None:
         yield
         return
-    try:
-        from threadpoolctl import threadpool_limits  # noqa: PLC0415
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1):
+    with controller.limit(limits=1):
         yield
