@@ -38,3 +38,17 @@ def test_csrc_sources_are_found_from_this_install():
 
     found = {p.name for p in Path(_sources.csrc_dir()).iterdir()}
     assert {"optim.cu", "dense.cu", "dropout.cu"} <= found
+
+
+def test_readme_commands_exist_and_ci_calls_the_test_command():
+    import shutil
+    import subprocess
+
+    readme = (ROOT / "README.md").read_text()
+    assert "make lab" in readme and "make test" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry = subprocess.run(["make", "-n", "-W", "pyproject.toml", "lab"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    assert "jupyter lab notebooks/" in dry
