@@ -6,7 +6,7 @@ Submodules load on first access (``nastoolkit.models``, ``nastoolkit.nas``, ...)
 
 from __future__ import annotations
 
-import importlib
+from ._lazy import lazy_namespace
 
 __version__ = "0.1.0"
 
@@ -20,7 +20,4 @@ _SUBMODULES = (
 __all__ = ["__version__", *_SUBMODULES]
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'nastoolkit' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_namespace(__name__, _SUBMODULES)

@@ -203,11 +203,11 @@ class RegularizationPathModel:
         return int(np.count_nonzero(self.l2_path[self.index] == 0.0))
 
 
-class RegularizationPathApp(_App):
-    """A lambda slider over the L1 and L2 paths side by side; titles count the exact zeros."""
+class _LambdaApp(_App):
+    """One log-scale lambda slider over one figure of the model."""
 
-    def __init__(self, model: RegularizationPathModel | None = None, **model_arguments):
-        self.model = model or RegularizationPathModel(**model_arguments)
+    def __init__(self, model):
+        self.model = model
         self.lambda_slider = _log_slider(self.model, "λ")
         self.view = FigureView()
         self.lambda_slider.observe(self._on_lambda, names="value")
@@ -217,6 +217,13 @@ class RegularizationPathApp(_App):
     def _on_lambda(self, change):
         self.model.set_log_lambda(_slider_log_lambda(change["new"], self.model))
         self.redraw()
+
+
+class RegularizationPathApp(_LambdaApp):
+    """A lambda slider over the L1 and L2 paths side by side; titles count the exact zeros."""
+
+    def __init__(self, model: RegularizationPathModel | None = None, **model_arguments):
+        super().__init__(model or RegularizationPathModel(**model_arguments))
 
     def draw(self) -> Figure:
         model = self.model
@@ -264,20 +271,11 @@ class ConstraintRegionModel:
         return float(10.0 ** self.log_lambda)
 
 
-class ConstraintRegionApp(_App):
+class ConstraintRegionApp(_LambdaApp):
     """A lambda slider moving the L1 (diamond) and L2 (circle) solutions on the loss contours."""
 
     def __init__(self, model: ConstraintRegionModel | None = None, **model_arguments):
-        self.model = model or ConstraintRegionModel(**model_arguments)
-        self.lambda_slider = _log_slider(self.model, "λ")
-        self.view = FigureView()
-        self.lambda_slider.observe(self._on_lambda, names="value")
-        self.widget = ipywidgets.VBox([self.lambda_slider, self.view.output])
-        self.redraw()
-
-    def _on_lambda(self, change):
-        self.model.set_log_lambda(_slider_log_lambda(change["new"], self.model))
-        self.redraw()
+        super().__init__(model or ConstraintRegionModel(**model_arguments))
 
     def draw(self) -> Figure:
         model = self.model
