@@ -170,6 +170,34 @@ class Layer:
         return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
 
 
+class InputLayer(Layer):
+    """Declares the input width, as ``keras.Input(shape=(10,))`` does as a model's first entry.
+
+    It has no weights and passes data through unchanged."""
+
+    def __init__(self, shape=None, **kwargs):
+        if shape is not None:
+            kwargs.setdefault("input_shape", shape)
+        super().__init__(**kwargs)
+        if self.input_width is None:
+            raise ValueError("Input needs shape=(features,), e.g. Input(shape=(10,)). "
+                             "Received: shape=None")
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, grad_y, need_grad_x=True):
+        return grad_y
+
+    def __repr__(self):
+        return f"Input(shape=({self.input_width},), name={self.name!r})"
+
+
+def Input(shape, name=None):  # noqa: N802  (Keras's name)
+    """``Input(shape=(features,))``: the first entry of a ``Sequential`` that fixes its width."""
+    return InputLayer(shape=shape, name=name)
+
+
 def _positive_int(value, argument):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{argument} must be a positive integer. Received: {argument}={value!r}")
@@ -371,7 +399,7 @@ class Activation(Layer):
         return f"Activation({self.activation.name!r}, name={self.name!r})"
 
 
-_LAYERS = {"Dense": Dense, "Dropout": Dropout, "Activation": Activation}
+_LAYERS = {"InputLayer": InputLayer, "Dense": Dense, "Dropout": Dropout, "Activation": Activation}
 
 
 def deserialize(config: dict) -> Layer:

@@ -172,3 +172,29 @@ def test_dropout_masks_kernel_matches_dropout():
     for k in range(3):
         _, mask = kernels.dropout(np.ones((4, 9)), 0.3, 5, 10 + k)
         np.testing.assert_array_equal(masks[k], mask)
+
+
+def test_keras_style_input_fixes_the_width():
+    from nastoolkit.layers import Input
+    from nastoolkit.models import Sequential, load_model
+
+    model = Sequential([Input(shape=(4,)), Dense(3, activation="relu"), Dense(1)], seed=0)
+    assert model.count_params() == 4 * 3 + 3 + 3 + 1
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).standard_normal((8, 4))
+    model.fit(x, np.zeros((8, 1)), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="expects 4"):
+        model.predict(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="shape"):
+        Input(shape=None)
+
+
+def test_input_model_save_load(tmp_path):
+    from nastoolkit.layers import Input
+    from nastoolkit.models import Sequential, load_model
+
+    model = Sequential([Input(shape=(2,)), Dense(2)], seed=1)
+    model.compile(optimizer="adam", loss="mse")
+    model.save(tmp_path / "m.npz")
+    x = np.ones((3, 2))
+    np.testing.assert_array_equal(load_model(tmp_path / "m.npz").predict(x), model.predict(x))
