@@ -139,13 +139,13 @@ class Sequential:
         xp = backend.xp()
         specs = []
         d = int(width)
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             if layer.built and layer.input_dim != d:
                 raise ValueError(f"Layer {layer.name!r} was built for width {layer.input_dim}, "
                                  f"but receives width {d} in this model.")
             layer.dtype = self.dtype
             layer._set_dims(d)
-            specs += [(layer, spec) for spec in layer.weight_specs()]
+            specs += [(i, spec) for spec in layer.weight_specs()]
             d = layer.output_dim
         offsets, total = [], 0
         for _, spec in specs:
@@ -153,18 +153,18 @@ class Sequential:
             total += -(-int(np.prod(spec.shape)) // ALIGN) * ALIGN
         self.params = xp.zeros(total, self.dtype)
         self.grads = xp.zeros(total, self.dtype)
-        views = {layer.name: ({}, {}) for layer in self.layers}
-        for (layer, spec), offset in zip(specs, offsets):
-            size = int(np.prod(spec.shape))
+        views = [({}, {}) for _ in self.layers]  # by position: layer names need not be unique
+        for (i, spec), offset in zip(specs, offsets):
+            layer, size = self.layers[i], int(np.prod(spec.shape))
             w = self.params[offset:offset + size].reshape(spec.shape)
             existing = getattr(layer, spec.name, None) if layer.built else None
             value = existing if existing is not None else spec.initializer(
                 spec.shape, dtype=self.dtype, rng=rng)
             w[...] = xp.asarray(value, dtype=self.dtype)
-            views[layer.name][0][spec.name] = w
-            views[layer.name][1][spec.name] = self.grads[offset:offset + size].reshape(spec.shape)
-        for layer in self.layers:
-            layer.bind(*views[layer.name])
+            views[i][0][spec.name] = w
+            views[i][1][spec.name] = self.grads[offset:offset + size].reshape(spec.shape)
+        for layer, (weights, grads) in zip(self.layers, views):
+            layer.bind(weights, grads)
             if isinstance(layer, Dropout) and layer.seed is None:
                 layer.seed = int(rng.integers(2**32))
         self._xp = xp

@@ -313,3 +313,11 @@ def test_known_input_width_builds_on_demand_like_keras():
         np.testing.assert_array_equal(a, b)  # the model seed fixes the initial weights
     with pytest.raises(ValueError, match="input_shape"):
         Sequential([Dense(4)]).count_params()
+
+
+def test_layers_with_the_same_name_get_their_own_weights():
+    model = Sequential([Dense(3, input_shape=(2,), name="h"), Dense(3, name="h"), Dense(1)], seed=0)
+    model.build()
+    first, second = model.layers[0], model.layers[1]
+    assert first.kernel.shape == (2, 3) and second.kernel.shape == (3, 3)
+    assert not np.shares_memory(first.kernel, second.kernel)
