@@ -38,6 +38,8 @@ __all__ = [
     "dense_backward",
     "dense_forward",
     "dropout",
+    "dropout_masks",
+    "gather_rows",
     "momentum_update",
     "rmsprop_update",
     "sgd_update",
@@ -160,8 +162,9 @@ def activation_forward(name: str, z, out=None):
     if name == "softmax":
         _softmax_forward(z, out, dtype)
     else:
+        # (z.size, 1): n = rows * cols is exactly z.size, also 0 (no bias, so cols is never used)
         _launch("bias_activation", dtype, z.size,
-                (z, z, out, np.int64(1), np.int64(max(z.size, 1)), np.int32(0), np.int32(code)))
+                (z, z, out, np.int64(z.size), np.int64(1), np.int32(0), np.int32(code)))
     return out
 
 

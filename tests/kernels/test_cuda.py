@@ -9,6 +9,9 @@ a whole ``Sequential.fit`` on CuPy vs NumPy.
 from __future__ import annotations
 
 import importlib
+import re
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -16,8 +19,16 @@ import pytest
 from nastoolkit import backend
 
 PROBE = backend.probe_gpu()
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not PROBE.usable, reason=f"no usable GPU: {PROBE.detail}")]
+# Every test but the last (launcher arguments vs the C signatures, on a stand-in CuPy, no GPU
+# needed) is marked gpu and skipped where no GPU is usable.
+GPU = [pytest.mark.gpu,
+       pytest.mark.skipif(not PROBE.usable, reason=f"no usable GPU: {PROBE.detail}")]
+
+
+def gpu(test):
+    for mark in reversed(GPU):
+        test = mark(test)
+    return test
 
 ACTS = ("linear", "relu", "tanh", "sigmoid", "softmax", "leaky_relu", "elu")
 DTYPES = [np.float32, np.float64]
@@ -40,6 +51,14 @@ def tol(dtype):
     return {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
 
 
+def dense_tol(dtype):
+    # GEMM sums of up to 64 products of order 1: cuBLAS and NumPy's BLAS sum in different orders,
+    # so a float32 entry that cancels to near 0 differs by ~1e-6 in absolute terms (and an
+    # activation of it by as much); a wrong bias, activation or transpose is off by O(1).
+    return {"rtol": 1e-4, "atol": 2e-5} if dtype == np.float32 else tol(dtype)
+
+
+@gpu
 def test_warmup_compiles_every_kernel(cuda):
     from nastoolkit.kernels import _sources
 
@@ -48,6 +67,7 @@ def test_warmup_compiles_every_kernel(cuda):
                                    for s in ("f32", "f64"))
 
 
+@gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("shape", [(1, 1), (37, 13), (5, 1031)])
@@ -65,6 +85,7 @@ def test_activation_forward_backward_match_numpy(cp, cuda, dtype, act, shape):
     np.testing.assert_allclose(dz.get(), _np().activation_backward(act, y_ref, grad_y), **tol(dtype))
 
 
+@gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("n, d_in, d_out, use_bias", [(1, 1, 1, True), (33, 17, 9, True),
@@ -79,7 +100,7 @@ def test_dense_forward_backward_match_numpy(cp, cuda, dtype, act, n, d_in, d_out
     y = cp.full((n, d_out), cp.nan, dtype)
     cuda.dense_forward(cp.asarray(x), cp.asarray(w), None if b is None else cp.asarray(b), act,
                        out=y)
-    np.testing.assert_allclose(y.get(), y_ref, **tol(dtype))
+    np.testing.assert_allclose(y.get(), y_ref, **dense_tol(dtype))
     expected = _np().dense_backward(x, w, y_ref, grad_y, act, use_bias=use_bias)
     buffers = {"grad_kernel": cp.full(w.shape, cp.nan, dtype),
                "grad_x": cp.full(x.shape, cp.nan, dtype),
@@ -91,9 +112,10 @@ def test_dense_forward_backward_match_numpy(cp, cuda, dtype, act, n, d_in, d_out
         if want is None:
             assert actual is None, name
         else:
-            np.testing.assert_allclose(actual.get(), want, **tol(dtype), err_msg=name)
+            np.testing.assert_allclose(actual.get(), want, **dense_tol(dtype), err_msg=name)
 
 
+@gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("rate, seed, counter", [(0.0, 1, 0), (0.5, 42, 3), (0.9, 7, 1000)])
 @pytest.mark.parametrize("size", [1, 4099, 1 << 20])
@@ -106,6 +128,7 @@ def test_dropout_mask_bits_equal_numpy(cp, cuda, dtype, rate, seed, counter, siz
     np.testing.assert_array_equal(out.get(), expected_out)
 
 
+@gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("size", [1, 3, 1027, (1 << 20) + 3])
 @pytest.mark.parametrize("offset", [0, 1])  # 0: float4/double2 path + tail; 1: misaligned view
@@ -124,6 +147,7 @@ def test_update_matches_numpy(cp, cuda, update_case, update_tools, dtype, size, 
         assert np.isnan(guards).all(), f"{update_case} wrote outside {key}"
 
 
+@gpu
 def test_launchers_reject_bad_arguments_before_launching(cp, cuda):
     x = cp.zeros((8, 6), cp.float32)
     w = cp.zeros((3, 4), cp.float32)
@@ -148,6 +172,7 @@ def test_launchers_reject_bad_arguments_before_launching(cp, cuda):
         cuda.activation_forward("swish", x)
 
 
+@gpu
 def test_sequential_fit_on_cupy_matches_numpy():
     from nastoolkit.layers import Dense, Dropout
     from nastoolkit.models import Sequential
@@ -183,3 +208,118 @@ def _np():
     from nastoolkit.kernels import _numpy
 
     return _numpy
+
+
+@gpu
+@pytest.mark.parametrize("act", ACTS)
+def test_activation_on_empty_array_writes_nothing(cp, cuda, act):
+    z = cp.empty((0, 5), cp.float32)
+    assert cuda.activation_forward(act, z).shape == (0, 5)
+    assert cuda.activation_backward(act, z, z).shape == (0, 5)
+
+
+# --- no GPU needed: every launch's arguments against the extern "C" signature in csrc/ ----------
+
+_C_TYPES = {"float*": np.float32, "double*": np.float64, "float": np.float32,
+            "double": np.float64, "long long": np.int64, "int": np.int32,
+            "unsigned int": np.uint32}
+
+
+class _FakeArray(np.ndarray):
+    """A NumPy array posing as a CuPy one (device 0)."""
+
+    device = types.SimpleNamespace(id=0)
+
+
+def _fake_cupy(launches):
+    def wrap(a):
+        return np.asarray(a).view(_FakeArray)
+
+    class RawModule:
+        def __init__(self, code, options=()):
+            assert isinstance(options, tuple)
+            self.signatures = {
+                m.group(1): [re.sub(r"\s*\w+$", "", p.strip()).replace("const ", "")
+                             .replace(" *", "*").strip() for p in m.group(2).split(",")]
+                for m in re.finditer(r'extern "C" __global__ void (\w+)\(([^)]*)\)', code)}
+
+        def get_function(self, name):
+            signature = self.signatures[name]
+
+            def launch(grid, block, args):
+                assert all(type(g) is int and 1 <= g < 2**31 for g in grid + block), (grid, block)
+                assert len(args) == len(signature), (name, args, signature)
+                for k, (arg, c_type) in enumerate(zip(args, signature)):
+                    if c_type.endswith("*"):
+                        assert isinstance(arg, _FakeArray) and arg.flags.c_contiguous, (name, k)
+                        assert arg.dtype == _C_TYPES[c_type], (name, k, arg.dtype, c_type)
+                    else:
+                        assert type(arg) is _C_TYPES[c_type], (name, k, type(arg), c_type)
+                launches.append(name)
+            return launch
+
+    device = types.SimpleNamespace(id=0, attributes={"MultiProcessorCount": 132})
+    return types.SimpleNamespace(
+        ndarray=_FakeArray, RawModule=RawModule,
+        cuda=types.SimpleNamespace(Device=lambda *_: device),
+        empty=lambda shape, dtype=float: wrap(np.empty(shape, dtype)),
+        ones=lambda shape, dtype=float: wrap(np.ones(shape, dtype)),
+        empty_like=lambda a: wrap(np.empty_like(a)),
+        matmul=lambda a, b, out=None: np.matmul(a, b, out=out),
+        sum=lambda a, axis=None, out=None: np.sum(a, axis=axis, out=out),
+        take=lambda a, idx, axis=None, out=None: np.take(a, idx, axis=axis, out=out))
+
+
+@pytest.fixture
+def fake_cuda():
+    """nastoolkit.kernels._cuda imported against a stand-in CuPy; the real modules restored after."""
+    saved = {key: sys.modules.get(key) for key in ("cupy", "nastoolkit.kernels._cuda")}
+    package = importlib.import_module("nastoolkit.kernels")
+    had_attr, old_attr = hasattr(package, "_cuda"), getattr(package, "_cuda", None)
+    launches = []
+    sys.modules["cupy"] = _fake_cupy(launches)
+    sys.modules.pop("nastoolkit.kernels._cuda", None)
+    try:
+        yield importlib.import_module("nastoolkit.kernels._cuda"), launches
+    finally:
+        for key, module in saved.items():
+            if module is None:
+                sys.modules.pop(key, None)
+            else:
+                sys.modules[key] = module
+        if had_attr:
+            package._cuda = old_attr
+        elif hasattr(package, "_cuda"):
+            del package._cuda
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_launch_arguments_match_c_signatures(fake_cuda, dtype):
+    cuda, launches = fake_cuda
+    assert sorted(cuda.warmup()) == sorted(f"{n}_{s}" for ns in cuda.KERNELS.values() for n in ns
+                                           for s in ("f32", "f64"))
+
+    def arr(*shape):
+        return np.random.default_rng(0).standard_normal(shape).astype(dtype).view(_FakeArray)
+
+    for act in ACTS:
+        z = arr(5, 7)
+        cuda.activation_forward(act, z, out=arr(5, 7))
+        cuda.activation_backward(act, z, arr(5, 7), out=arr(5, 7))
+        x, w, b = arr(4, 3), arr(3, 5), arr(5)
+        y = cuda.dense_forward(x, w, b, act)
+        cuda.dense_forward(x, w, None, act, out=arr(4, 5))
+        cuda.dense_backward(x, w, y, arr(4, 5), act, grad_kernel=arr(3, 5), grad_bias=arr(5),
+                            grad_x=arr(4, 3), grad_z=arr(4, 5))
+    cuda.dropout(arr(5, 7), 0.3, 1, 2)
+    cuda.dropout_masks(3, 4, 0.5, 1, 0, 2, dtype)
+    p = arr(10)
+    cuda.sgd_update(p, arr(10), 0.1, 0.01)
+    cuda.momentum_update(p, arr(10), arr(10), 0.1, 0.9, True)
+    cuda.adam_update(p, arr(10), arr(10), np.abs(arr(10)), 3)
+    cuda.rmsprop_update(p, arr(10), np.abs(arr(10)))
+    cuda.rmsprop_update(p, arr(10), np.abs(arr(10)), momentum=0.5, velocity=arr(10))
+    cuda.adagrad_update(p, arr(10), np.abs(arr(10)))
+    suffix = "f32" if dtype == np.float32 else "f64"
+    assert {name for name in launches} == {f"{n}_{suffix}" for ns in cuda.KERNELS.values()
+                                            for n in ns}
