@@ -52,3 +52,15 @@ def test_readme_commands_exist_and_ci_calls_the_test_command():
     dry = subprocess.run(["make", "-n", "-W", "pyproject.toml", "lab"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     assert "jupyter lab notebooks/" in dry
+
+
+def test_readme_quick_example_runs(tmp_path, monkeypatch):
+    """The README's first example, with a 2-epoch budget, runs as written."""
+    readme = (ROOT / "README.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", readme, flags=re.S)[0]
+    assert "epochs=100" in code
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(code.replace("epochs=100", "epochs=2"), "README.md", "exec"), namespace)
+    assert (tmp_path / "model.npz").exists()
+    assert namespace["loss"] < float(namespace["y_val"].var())
