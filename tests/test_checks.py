@@ -54,3 +54,9 @@ def test_one_of_lists_choices_and_handles_unhashable():
 def test_fix_is_appended():
     with pytest.raises(ValueError, match="Use workers=2"):
         _checks.positive_int("workers", 0, fix="Use workers=2 for two processes.")
+
+
+@pytest.mark.parametrize("value", ["a", None, [0.5], math.nan])
+def test_number_in_rejects_non_numbers_with_its_own_error(value):
+    with pytest.raises(ValueError, match="label_smoothing must be a number in"):
+        _checks.number_in("label_smoothing", value, 0.0, 1.0)
