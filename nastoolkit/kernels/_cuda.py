@@ -30,6 +30,7 @@ __all__ = [
     "ACTIVATIONS",
     "ACTIVATION_CODES",
     "KERNELS",
+    "NEEDS_PREACTIVATION",
     "NVRTC_OPTIONS",
     "activation_backward",
     "activation_forward",
@@ -47,8 +48,11 @@ __all__ = [
 ]
 
 ACTIVATIONS = _numpy.ACTIVATIONS
+NEEDS_PREACTIVATION = _numpy.NEEDS_PREACTIVATION
 # Codes of enum NkActivation in csrc/activations.cuh; softmax is a row operation (not a code).
-ACTIVATION_CODES = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4, "elu": 5}
+ACTIVATION_CODES = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4, "elu": 5,
+                    "selu": 6, "gelu": 7, "silu": 8, "swish": 8, "softplus": 9, "softsign": 10,
+                    "hard_sigmoid": 11, "exponential": 12}
 KERNELS = _sources.KERNELS  # entry points per file, each as <name>_f32 and <name>_f64
 # No FMA contraction: each operation rounds once, as in the NumPy twin (CuPy adds -ftz=true).
 NVRTC_OPTIONS = ("--std=c++17", "--fmad=false")
@@ -164,7 +168,8 @@ def activation_forward(name: str, z, out=None):
     else:
         # (z.size, 1): n = rows * cols is exactly z.size, also 0 (no bias, so cols is never used)
         _launch("bias_activation", dtype, z.size,
-                (z, z, out, np.int64(z.size), np.int64(1), np.int32(0), np.int32(code)))
+                (z, z, out, out, np.int64(z.size), np.int64(1), np.int32(0), np.int32(0),
+                 np.int32(code)))
     return out
 
 
@@ -179,12 +184,22 @@ def _softmax_forward(z, out, dtype):
     out2d /= out2d.sum(axis=1, keepdims=True)
 
 
-def activation_backward(name: str, y, grad_y, out=None):
-    """dL/dz from the output y = act(z) and dL/dy. ``out`` may alias ``grad_y``."""
+def _check_preactivation(name: str, z) -> None:
+    if z is None and name in NEEDS_PREACTIVATION:
+        raise ValueError(f"activation {name!r} needs the pre-activation z for its gradient (its "
+                         f"output does not determine z). Received: z=None; keep z with "
+                         f"dense_forward(..., z_out=buffer) and pass z=buffer.")
+
+
+def activation_backward(name: str, y, grad_y, out=None, z=None):
+    """dL/dz from the output y = act(z) and dL/dy (and z for ``NEEDS_PREACTIVATION``, ignored
+    otherwise). ``out`` may alias ``grad_y``."""
     code = _activation_code(name)
+    _check_preactivation(name, z)
+    z = z if name in NEEDS_PREACTIVATION else None
     out = cupy.empty_like(y) if out is None else out
-    dtype = _check({"y": y, "grad_y": grad_y, "out": out},
-                   shapes={"grad_y": y.shape, "out": y.shape})
+    dtype = _check({"y": y, "grad_y": grad_y, "out": out, "z": z},
+                   shapes={"grad_y": y.shape, "out": y.shape, "z": y.shape})
     if name == "softmax":
         cols = y.shape[-1] if y.ndim else 1
         rows = y.size // max(cols, 1)
@@ -192,7 +207,9 @@ def activation_backward(name: str, y, grad_y, out=None):
         _launch("softmax_grad", dtype, y.size,
                 (y, grad_y, row_dot, out, np.int64(rows), np.int64(cols)))
     else:
-        _launch("activation_grad", dtype, y.size, (y, grad_y, out, np.int64(y.size), np.int32(code)))
+        # y stands in for z where the derivative does not read it (never dereferenced)
+        _launch("activation_grad", dtype, y.size,
+                (y, y if z is None else z, grad_y, out, np.int64(y.size), np.int32(code)))
     return out
 
 
@@ -212,24 +229,27 @@ def gather_rows(src, indices, out):
     return cupy.take(src, indices, axis=0, out=out)
 
 
-def dense_forward(x, kernel, bias, activation: str = "linear", out=None):
+def dense_forward(x, kernel, bias, activation: str = "linear", out=None, z_out=None):
     """out = act(x @ kernel + bias): x (n, d_in), kernel (d_in, d_out), bias (d_out,) -> (n, d_out).
 
-    One cuBLAS GEMM into ``out``, then one fused kernel adding the bias and applying the
-    activation in place; ``out`` keeps y = act(z), all that ``dense_backward`` needs.
+    One cuBLAS GEMM into ``out`` (or ``z_out``), then one fused kernel adding the bias and
+    applying the activation; ``out`` keeps y = act(z), all that ``dense_backward`` needs except
+    for ``NEEDS_PREACTIVATION``, whose z = xW + b the same kernel keeps in ``z_out`` when given.
     """
     code = _activation_code(activation)
     _check_dense_shapes(x, kernel)
     rows, cols = x.shape[0], kernel.shape[1]
     if out is None:
         out = cupy.empty((rows, cols), dtype=kernel.dtype)
-    dtype = _check({"x": x, "kernel": kernel, "bias": bias, "out": out},
-                   shapes={"bias": (cols,), "out": (rows, cols)})
-    cupy.matmul(x, kernel, out=out)
+    dtype = _check({"x": x, "kernel": kernel, "bias": bias, "out": out, "z_out": z_out},
+                   shapes={"bias": (cols,), "out": (rows, cols), "z_out": (rows, cols)})
+    z = out if z_out is None else z_out
+    cupy.matmul(x, kernel, out=z)
     has_bias = bias is not None
     _launch("bias_activation", dtype, out.size,
-            (out, bias if has_bias else out, out, np.int64(rows), np.int64(cols),
-             np.int32(has_bias), np.int32(0 if activation == "softmax" else code)))
+            (z, bias if has_bias else z, out, z, np.int64(rows), np.int64(cols),
+             np.int32(has_bias), np.int32(z_out is not None),
+             np.int32(0 if activation == "softmax" else code)))
     if activation == "softmax":
         _softmax_forward(out, out, dtype)
     return out
@@ -237,7 +257,7 @@ def dense_forward(x, kernel, bias, activation: str = "linear", out=None):
 
 def dense_backward(x, kernel, y, grad_y, activation: str = "linear", grad_kernel=None,
                    grad_bias=None, grad_x=None, grad_z=None, need_grad_x: bool = True,
-                   use_bias: bool = True):
+                   use_bias: bool = True, z=None):
     """Gradients ``(grad_x, grad_kernel, grad_bias)`` of a dense layer, as ``_numpy.dense_backward``.
 
     One kernel turns dL/dy into dL/dz from y (into ``grad_z``, which may be ``grad_y``), then
@@ -253,7 +273,8 @@ def dense_backward(x, kernel, y, grad_y, activation: str = "linear", grad_kernel
             "grad_bias": grad_bias, "grad_x": grad_x, "grad_z": grad_z},
            shapes={"grad_y": y.shape, "grad_z": y.shape, "grad_kernel": kernel.shape,
                    "grad_bias": (cols,), "grad_x": x.shape})
-    gz = grad_y if activation == "linear" else activation_backward(activation, y, grad_y, out=grad_z)
+    gz = grad_y if activation == "linear" else activation_backward(activation, y, grad_y,
+                                                                     out=grad_z, z=z)
     grad_kernel = cupy.matmul(x.T, gz, out=grad_kernel)
     grad_bias = cupy.sum(gz, axis=0, out=grad_bias) if use_bias else None
     grad_x = cupy.matmul(gz, kernel.T, out=grad_x) if need_grad_x else None

@@ -119,44 +119,54 @@ def _selu_grad(y, grad_y, out, z):  # scale where y > 0 else y + scale alpha
     return np.multiply(grad_y, t, out=out)
 
 
-_erf_exact = np.frompyfunc(math.erf, 1, 1)
+_erfc_exact = np.frompyfunc(math.erfc, 1, 1)
 
 
-def _erf(x):
-    """erf(x): exact (math.erf) for float64; for float32, Numerical Recipes' erfc Chebyshev fit
-    (1.2e-7 relative, float32 resolution, as the GPU's erff) without a Python loop."""
+def _erfc(x):
+    """erfc(x) = 1 - erf(x): exact (math.erfc) for float64; for float32, Numerical Recipes'
+    Chebyshev fit (1.2e-7 relative, float32 resolution, as the GPU's erfcf) without a Python
+    loop. Computing erfc, not 1 - erf, keeps the relative accuracy of small tails."""
     if x.dtype == np.float64:
-        return _erf_exact(x).astype(np.float64)
+        return _erfc_exact(x).astype(np.float64)
     t = 1.0 / (1.0 + 0.5 * np.abs(x))
     poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
         -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
             -0.82215223 + t * 0.17087277))))))))
-    erfc = t * np.exp(-x * x + poly)
-    return np.where(x >= 0, 1.0 - erfc, erfc - 1.0).astype(x.dtype, copy=False)
+    tail = t * np.exp(-x * x + poly)
+    return np.where(x >= 0, tail, 2.0 - tail).astype(x.dtype, copy=False)
 
 
-def _gelu(z, out):  # z Phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2: Keras's exact form
-    cdf = _erf(z * _SQRT_HALF)
-    cdf += 1
+def _normal_cdf(z):
+    """Phi(z) = erfc(-z / sqrt 2) / 2, accurate in both tails."""
+    cdf = _erfc(z * -_SQRT_HALF)
     cdf *= 0.5
-    return np.multiply(z, cdf, out=out)
+    return cdf
+
+
+def _sigmoid_accurate(z):
+    """sigmoid(z) to full relative accuracy for negative z too: (1 or e^-|z|) / (1 + e^-|z|)."""
+    e = np.exp(-np.abs(z))
+    numerator = np.where(z >= 0, 1.0, e).astype(z.dtype, copy=False)
+    e += 1
+    return np.divide(numerator, e, out=e)
+
+
+def _gelu(z, out):  # z Phi(z), Phi the standard normal CDF: Keras's exact form
+    return np.multiply(z, _normal_cdf(z), out=out)
 
 
 def _gelu_grad(y, grad_y, out, z):  # Phi(z) + z phi(z), phi the standard normal density
-    slope = _erf(z * _SQRT_HALF)
-    slope += 1
-    slope *= 0.5
+    slope = _normal_cdf(z)
     slope += z * np.exp(-0.5 * z * z) * _INV_SQRT_2PI
     return np.multiply(grad_y, slope, out=out)
 
 
 def _silu(z, out):  # z sigmoid(z)  (Keras "silu", also named "swish")
-    s = _sigmoid(z, np.empty_like(z))
-    return np.multiply(z, s, out=out)
+    return np.multiply(z, _sigmoid_accurate(z), out=out)
 
 
 def _silu_grad(y, grad_y, out, z):  # s (1 + z (1 - s)), s = sigmoid(z)
-    s = _sigmoid(z, np.empty_like(z))
+    s = _sigmoid_accurate(z)
     t = np.subtract(1, s)
     t *= z
     t += 1

@@ -13,8 +13,8 @@ kernel in a subprocess (ASan must be loaded first, so not into this interpreter)
 from __future__ import annotations
 
 import ctypes
+import math
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -30,7 +30,6 @@ pytestmark = pytest.mark.skipif(GXX is None, reason="g++ not found: the CPU shim
 
 CSRC = _sources.csrc_dir()
 CU_FILES = sorted(p.name for p in CSRC.glob("*.cu"))
-ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)')
 CTYPES = {"float*": ctypes.c_void_p, "double*": ctypes.c_void_p, "long long": ctypes.c_longlong,
           "int": ctypes.c_int, "unsigned int": ctypes.c_uint, "float": ctypes.c_float,
           "double": ctypes.c_double}
@@ -38,24 +37,19 @@ FLAGS = ["-std=c++17", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-Wall", 
          "-Werror", "-fno-strict-aliasing"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
 GRIDS = [(1, 1), (2, 32), (3, 64), (64, 128)]  # (blocks, threads); most smaller than the data
-ACTS = ("linear", "relu", "tanh", "sigmoid", "leaky_relu", "elu")
+ACTS = ("linear", "relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu", "silu",
+        "softplus", "softsign", "hard_sigmoid", "exponential")
 CODES = {name: code for code, name in enumerate(ACTS)}  # enum NkActivation order
+NEEDS_Z = _numpy.NEEDS_PREACTIVATION
 # The kernels the tests below compare with NumPy (each as _f32 and _f64).
 COMPARED = ("bias_activation", "activation_grad", "softmax_numerator", "softmax_grad", "dropout",
             "sgd_update", "momentum_update", "adam_update", "rmsprop_update", "adagrad_update")
 
 
 def parse_entries(source: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """[(kernel name, [(C type, parameter name), ...]), ...] of the extern "C" entry points."""
-    entries = []
-    for name, params in ENTRY.findall(source):
-        parsed = []
-        for param in params.split(","):
-            words = param.replace("*", " * ").replace("const ", "").split()
-            ctype = " ".join(words[:-1]).replace(" *", "*")
-            parsed.append((ctype, words[-1]))
-        entries.append((name, parsed))
-    return entries
+    """[(kernel name, [(C type, parameter name), ...]), ...] of the extern "C" entry points
+    (written once per file by NK_<FAMILY>_ENTRIES macros, expanded here)."""
+    return _sources.entry_points(source)
 
 
 def launcher_source(cu_file: str) -> str:
@@ -119,10 +113,12 @@ def suffix(dtype) -> str:
     return "f32" if np.dtype(dtype) == np.float32 else "f64"
 
 
-def tolerance(dtype):
-    # float32: libm's tanhf/expm1f vs NumPy's own SIMD functions differ by a few ulp.
-    return {"rtol": 2e-6, "atol": 1e-7} if np.dtype(dtype) == np.float32 else {"rtol": 1e-13,
-                                                                               "atol": 1e-15}
+def tolerance(dtype, act=None):
+    # float32: libm's tanhf/expm1f vs NumPy's own SIMD functions differ by a few ulp; NumPy's
+    # float32 gelu uses a rational erfc fit good to 1.2e-7 relative where C calls erfcf.
+    if np.dtype(dtype) == np.float32:
+        return {"rtol": 2e-6, "atol": 1e-7}
+    return {"rtol": 1e-13, "atol": 1e-15}
 
 
 # --- bias + activation, activation gradient, softmax halves ------------------------------------
@@ -137,16 +133,26 @@ def test_bias_activation_matches_numpy(shim, dtype, act, rows, cols):
     expected = _numpy.activation_forward(act, z + bias)
     reference = _numpy.activation_forward(act, z.astype(np.float64) + bias)
     for grid, block in GRIDS:
-        y = np.full_like(z, np.nan)
-        shim.run(f"bias_activation_{suffix(dtype)}", grid, block, z, bias, y, rows, cols, 1,
-                 CODES[act])
-        np.testing.assert_allclose(y, expected, **tolerance(dtype), err_msg=f"{grid}x{block}")
+        y, pre = np.full_like(z, np.nan), np.full_like(z, np.nan)
+        shim.run(f"bias_activation_{suffix(dtype)}", grid, block, z, bias, y, pre, rows, cols, 1,
+                 1, CODES[act])
+        np.testing.assert_allclose(y, expected, **tolerance(dtype, act), err_msg=f"{grid}x{block}")
         np.testing.assert_allclose(y, reference, rtol=1e-5 if dtype == np.float32 else 1e-13,
                                    atol=1e-6 if dtype == np.float32 else 1e-15)
+        np.testing.assert_array_equal(pre, z + bias)  # keep_pre: the pre-activation, exactly
     in_place = z.copy()  # no bias, output over the input: the activation_forward path
-    shim.run(f"bias_activation_{suffix(dtype)}", 3, 32, in_place, in_place, in_place, 1, z.size,
-             0, CODES[act])
-    np.testing.assert_allclose(in_place, _numpy.activation_forward(act, z), **tolerance(dtype))
+    untouched = np.full_like(z, np.nan)  # keep_pre = 0: pre is never written
+    shim.run(f"bias_activation_{suffix(dtype)}", 3, 32, in_place, in_place, in_place, untouched, 1,
+             z.size, 0, 0, CODES[act])
+    np.testing.assert_allclose(in_place, _numpy.activation_forward(act, z),
+                               **tolerance(dtype, act))
+    assert np.isnan(untouched).all()
+    kept = z.copy()  # z_out: the GEMM wrote into pre, which the kernel reads and overwrites
+    y = np.full_like(z, np.nan)
+    shim.run(f"bias_activation_{suffix(dtype)}", 2, 32, kept, bias, y, kept, rows, cols, 1, 1,
+             CODES[act])
+    np.testing.assert_array_equal(kept, z + bias)
+    np.testing.assert_allclose(y, expected, **tolerance(dtype, act))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -154,17 +160,56 @@ def test_bias_activation_matches_numpy(shim, dtype, act, rows, cols):
 @pytest.mark.parametrize("size", [1, 37, 1025])
 def test_activation_grad_matches_numpy(shim, dtype, act, size):
     rng = np.random.default_rng(size)
-    y = _numpy.activation_forward(act, (2 * rng.standard_normal(size)).astype(dtype))
+    z = (2 * rng.standard_normal(size)).astype(dtype)
+    y = _numpy.activation_forward(act, z)
     grad_y = rng.standard_normal(size).astype(dtype)
-    expected = _numpy.activation_backward(act, y, grad_y)
+    expected = _numpy.activation_backward(act, y, grad_y, z=z)
+    # the launcher passes y in z's place where the derivative does not read z
+    z_arg = z if act in NEEDS_Z else y
     for grid, block in GRIDS:
         grad_z = np.full_like(y, np.nan)
-        shim.run(f"activation_grad_{suffix(dtype)}", grid, block, y, grad_y, grad_z, size,
+        shim.run(f"activation_grad_{suffix(dtype)}", grid, block, y, z_arg, grad_y, grad_z, size,
                  CODES[act])
-        np.testing.assert_allclose(grad_z, expected, **tolerance(dtype), err_msg=f"{grid}x{block}")
+        np.testing.assert_allclose(grad_z, expected, **tolerance(dtype, act),
+                                   err_msg=f"{grid}x{block}")
     aliased = grad_y.copy()  # grad_z may be grad_y itself
-    shim.run(f"activation_grad_{suffix(dtype)}", 2, 32, y, aliased, aliased, size, CODES[act])
-    np.testing.assert_allclose(aliased, expected, **tolerance(dtype))
+    shim.run(f"activation_grad_{suffix(dtype)}", 2, 32, y, z_arg, aliased, aliased, size,
+             CODES[act])
+    np.testing.assert_allclose(aliased, expected, **tolerance(dtype, act))
+
+
+def closed_form(name, x):
+    """Each activation in float64, written from its definition (Keras 3's)."""
+    sigmoid = 1.0 / (1.0 + np.exp(-x))
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    return {
+        "linear": x, "relu": np.maximum(x, 0.0), "tanh": np.tanh(x), "sigmoid": sigmoid,
+        "leaky_relu": np.where(x > 0, x, 0.2 * x), "elu": np.where(x > 0, x, np.expm1(x)),
+        "selu": scale * np.where(x > 0, x, alpha * np.expm1(x)),
+        "gelu": x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))) / 2,
+        "silu": x * sigmoid, "softplus": np.log1p(np.exp(x)), "softsign": x / (1 + np.abs(x)),
+        "hard_sigmoid": np.clip(x / 6 + 0.5, 0, 1), "exponential": np.exp(x)}[name]
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_element_functions_match_float64_closed_forms(shim, act):
+    """The C element functions in double against the float64 formulas of the activations
+    tests (and, for the gradient, central differences of the C forward itself)."""
+    z = np.linspace(-6.5, 6.5, 263)
+    z = z[(np.abs(np.abs(z) - 3.0) > 0.02) & (np.abs(z) > 0.02)]  # off the kinks at 0 and +-3
+    y = np.full_like(z, np.nan)
+    shim.run("bias_activation_f64", 2, 64, z, z, y, y, 1, z.size, 0, 0, CODES[act])
+    np.testing.assert_allclose(y, closed_form(act, z), rtol=1e-13, atol=1e-15)
+    h = 1e-6
+    forward = {}
+    for sign in (1, -1):
+        shifted, out = z + sign * h, np.full_like(z, np.nan)
+        shim.run("bias_activation_f64", 2, 64, shifted, shifted, out, out, 1, z.size, 0, 0,
+                 CODES[act])
+        forward[sign] = out
+    grad = np.full_like(z, np.nan)
+    shim.run("activation_grad_f64", 2, 64, y, z, np.ones_like(z), grad, z.size, CODES[act])
+    np.testing.assert_allclose(grad, (forward[1] - forward[-1]) / (2 * h), rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -282,8 +327,8 @@ def asan_case(library_dir: Path) -> None:
         a = lambda size=n, dtype=dtype: rng.uniform(0.1, 1.0, size).astype(dtype)
         scalar = np.dtype(dtype).type
         rows, cols = 43, 7
-        kernels.run(f"bias_activation_{s}", 3, 32, a(), a(cols), a(), rows, cols, 1, 3)
-        kernels.run(f"activation_grad_{s}", 3, 32, a(), a(), a(), n, 5)
+        kernels.run(f"bias_activation_{s}", 3, 32, a(), a(cols), a(), a(), rows, cols, 1, 1, 7)
+        kernels.run(f"activation_grad_{s}", 3, 32, a(), a(), a(), a(), n, 8)
         kernels.run(f"softmax_numerator_{s}", 3, 32, a(), a(rows), a(), rows, cols)
         kernels.run(f"softmax_grad_{s}", 3, 32, a(), a(), a(rows), a(), rows, cols)
         kernels.run(f"dropout_{s}", 3, 32, a(), a(), a(), n, 12345, 1 << 23, scalar(2.0))

@@ -9,7 +9,6 @@ a whole ``Sequential.fit`` on CuPy vs NumPy.
 from __future__ import annotations
 
 import importlib
-import re
 import sys
 import types
 
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 
 from nastoolkit import backend
+from nastoolkit.kernels import _sources
 
 PROBE = backend.probe_gpu()
 # Every test but the last (launcher arguments vs the C signatures, on a stand-in CuPy, no GPU
@@ -30,7 +30,9 @@ def gpu(test):
         test = mark(test)
     return test
 
-ACTS = ("linear", "relu", "tanh", "sigmoid", "softmax", "leaky_relu", "elu")
+ACTS = ("linear", "relu", "tanh", "sigmoid", "softmax", "leaky_relu", "elu", "selu", "gelu",
+        "silu", "swish", "softplus", "softsign", "hard_sigmoid", "exponential")
+NEEDS_Z = {"gelu", "silu", "swish"}  # kernels.NEEDS_PREACTIVATION
 DTYPES = [np.float32, np.float64]
 
 
@@ -81,8 +83,13 @@ def test_activation_forward_backward_match_numpy(cp, cuda, dtype, act, shape):
     y_ref = _np().activation_forward(act, z)
     np.testing.assert_allclose(y.get(), y_ref, **tol(dtype))
     dz = cp.full(shape, cp.nan, dtype)
-    cuda.activation_backward(act, cp.asarray(y_ref), cp.asarray(grad_y), out=dz)
-    np.testing.assert_allclose(dz.get(), _np().activation_backward(act, y_ref, grad_y), **tol(dtype))
+    cuda.activation_backward(act, cp.asarray(y_ref), cp.asarray(grad_y), out=dz,
+                             z=cp.asarray(z))
+    np.testing.assert_allclose(dz.get(), _np().activation_backward(act, y_ref, grad_y, z=z),
+                               **tol(dtype))
+    if act in NEEDS_Z:
+        with pytest.raises(ValueError, match="pre-activation z"):
+            cuda.activation_backward(act, cp.asarray(y_ref), cp.asarray(grad_y))
 
 
 @gpu
@@ -96,18 +103,25 @@ def test_dense_forward_backward_match_numpy(cp, cuda, dtype, act, n, d_in, d_out
             rng.standard_normal((d_in, d_out)).astype(dtype))
     b = rng.standard_normal(d_out).astype(dtype) if use_bias else None
     grad_y = rng.standard_normal((n, d_out)).astype(dtype)
-    y_ref = _np().dense_forward(x, w, b, act)
+    z_ref = np.empty((n, d_out), dtype)
+    y_ref = _np().dense_forward(x, w, b, act, z_out=z_ref)
     y = cp.full((n, d_out), cp.nan, dtype)
+    z = cp.full((n, d_out), cp.nan, dtype)
     cuda.dense_forward(cp.asarray(x), cp.asarray(w), None if b is None else cp.asarray(b), act,
-                       out=y)
+                       out=y, z_out=z)
     np.testing.assert_allclose(y.get(), y_ref, **dense_tol(dtype))
-    expected = _np().dense_backward(x, w, y_ref, grad_y, act, use_bias=use_bias)
+    np.testing.assert_allclose(z.get(), z_ref, **dense_tol(dtype))
+    plain = cp.full((n, d_out), cp.nan, dtype)  # without z_out: in place in out
+    cuda.dense_forward(cp.asarray(x), cp.asarray(w), None if b is None else cp.asarray(b), act,
+                       out=plain)
+    np.testing.assert_allclose(plain.get(), y_ref, **dense_tol(dtype))
+    expected = _np().dense_backward(x, w, y_ref, grad_y, act, use_bias=use_bias, z=z_ref)
     buffers = {"grad_kernel": cp.full(w.shape, cp.nan, dtype),
                "grad_x": cp.full(x.shape, cp.nan, dtype),
                "grad_z": cp.full(grad_y.shape, cp.nan, dtype),
                "grad_bias": cp.full(d_out, cp.nan, dtype) if use_bias else None}
     got = cuda.dense_backward(cp.asarray(x), cp.asarray(w), cp.asarray(y_ref), cp.asarray(grad_y),
-                              act, use_bias=use_bias, **buffers)
+                              act, use_bias=use_bias, z=cp.asarray(z_ref), **buffers)
     for name, actual, want in zip(("grad_x", "grad_kernel", "grad_bias"), got, expected):
         if want is None:
             assert actual is None, name
@@ -169,7 +183,9 @@ def test_launchers_reject_bad_arguments_before_launching(cp, cuda):
     with pytest.raises(ValueError, match=r"x must be C-contiguous"):
         cuda.dropout(x.T, 0.5, 0)
     with pytest.raises(ValueError, match=r"activation must be one of"):
-        cuda.activation_forward("swish", x)
+        cuda.activation_forward("swishy", x)
+    with pytest.raises(ValueError, match=r"z must have shape"):
+        cuda.activation_backward("gelu", x, x, z=cp.zeros((8, 5), cp.float32))
 
 
 @gpu
@@ -215,7 +231,7 @@ def _np():
 def test_activation_on_empty_array_writes_nothing(cp, cuda, act):
     z = cp.empty((0, 5), cp.float32)
     assert cuda.activation_forward(act, z).shape == (0, 5)
-    assert cuda.activation_backward(act, z, z).shape == (0, 5)
+    assert cuda.activation_backward(act, z, z, z=z).shape == (0, 5)
 
 
 # --- no GPU needed: every launch's arguments against the extern "C" signature in csrc/ ----------
@@ -238,10 +254,9 @@ def _fake_cupy(launches):
     class RawModule:
         def __init__(self, code, options=()):
             assert isinstance(options, tuple)
-            self.signatures = {
-                m.group(1): [re.sub(r"\s*\w+$", "", p.strip()).replace("const ", "")
-                             .replace(" *", "*").strip() for p in m.group(2).split(",")]
-                for m in re.finditer(r'extern "C" __global__ void (\w+)\(([^)]*)\)', code)}
+            # entry points are written once per file by NK_<FAMILY>_ENTRIES(S, T) macros
+            self.signatures = {name: [c_type for c_type, _ in params]
+                               for name, params in _sources.entry_points(code)}
 
         def get_function(self, name):
             signature = self.signatures[name]
@@ -305,12 +320,18 @@ def test_launch_arguments_match_c_signatures(fake_cuda, dtype):
     for act in ACTS:
         z = arr(5, 7)
         cuda.activation_forward(act, z, out=arr(5, 7))
-        cuda.activation_backward(act, z, arr(5, 7), out=arr(5, 7))
+        cuda.activation_backward(act, z, arr(5, 7), out=arr(5, 7), z=arr(5, 7))
         x, w, b = arr(4, 3), arr(3, 5), arr(5)
         y = cuda.dense_forward(x, w, b, act)
-        cuda.dense_forward(x, w, None, act, out=arr(4, 5))
+        pre = arr(4, 5)
+        cuda.dense_forward(x, w, None, act, out=arr(4, 5), z_out=pre)
         cuda.dense_backward(x, w, y, arr(4, 5), act, grad_kernel=arr(3, 5), grad_bias=arr(5),
-                            grad_x=arr(4, 3), grad_z=arr(4, 5))
+                            grad_x=arr(4, 3), grad_z=arr(4, 5), z=pre)
+        if act not in NEEDS_Z:
+            cuda.dense_backward(x, w, y, arr(4, 5), act)
+        else:
+            with pytest.raises(ValueError, match="pre-activation z"):
+                cuda.dense_backward(x, w, y, arr(4, 5), act)
     cuda.dropout(arr(5, 7), 0.3, 1, 2)
     cuda.dropout_masks(3, 4, 0.5, 1, 0, 2, dtype)
     p = arr(10)
