@@ -1,7 +1,9 @@
 """activations: forward against float64 closed forms, backward against central differences,
 Keras's function semantics (get/serialize) and options."""
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -278,3 +280,29 @@ def test_serialize_round_trip():
         assert activations.deserialize(activations.serialize(function)) is function
     with pytest.raises(ValueError, match="serialized"):
         activations.serialize(lambda x: x)
+
+
+# --- Keras 3.15 itself (recorded by tests/fixtures/record_keras_activations_losses.py) --------
+
+KERAS = json.loads((Path(__file__).parent / "fixtures" / "keras_activations_losses.json")
+                   .read_text())["activations"]
+
+
+@pytest.mark.parametrize("case", KERAS["cases"],
+                         ids=lambda c: c["name"] + "".join(f"-{k}={v}" for k, v in
+                                                           c["options"].items()))
+def test_matches_keras(case):
+    """Outputs of keras.activations.<name>(x, **options) and, for the names a layer uses, the
+    gradient Keras's autograd gives, in float32 (float32 tolerance)."""
+    x = np.array(KERAS["x"], np.float32)
+    y = getattr(activations, case["name"])(x, **case["options"])
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, case["y"], rtol=1e-5, atol=1e-6)
+    if not case["options"]:
+        grad_y = np.array(KERAS["grad_y"], np.float32)
+        grad = kernels.activation_backward(case["name"], y, grad_y, z=x)
+        np.testing.assert_allclose(grad, case["grad_x"], rtol=1e-5, atol=1e-6)
+
+
+def test_every_activation_has_a_keras_case():
+    assert {c["name"] for c in KERAS["cases"]} == set(NAMES)

@@ -2,6 +2,7 @@
 logit stability, and target validation."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -577,3 +578,67 @@ def test_bad_sample_weight_shape_is_a_clear_error():
         losses.MeanSquaredError()(y, p, sample_weight=np.ones(4))
     with pytest.raises(ValueError, match="no fused output activation"):
         losses.MeanSquaredError().value_and_fused_grad(y, p)
+
+
+# --- Keras 3.15 itself (recorded by tests/fixtures/record_keras_activations_losses.py) --------
+
+KERAS = json.loads((Path(__file__).parent / "fixtures" / "keras_activations_losses.json")
+                   .read_text())
+
+
+def keras_data(kind):
+    data = KERAS["data"][kind]
+    y_true = np.array(data["y_true"], np.int64 if kind.startswith("sparse") else np.float32)
+    return y_true, np.array(data["y_pred"], np.float32)
+
+
+def case_id(case):
+    config = "".join(f"-{k}={v}" for k, v in case["config"].items())
+    extra = f"-{case['reduction']}" + ("-weighted" if case["weighted"] else "")
+    return case["class_name"] + config + extra
+
+
+@pytest.mark.parametrize("case", KERAS["losses"], ids=case_id)
+def test_loss_matches_keras(case):
+    """Value and dL/dy_pred of keras.losses.<Class>(**config, reduction=...)(y, p, w), recorded
+    with torch autograd, against value_and_grad in float32."""
+    y_true, y_pred = keras_data(case["data"])
+    weights = np.array(KERAS["sample_weight"], np.float32) if case["weighted"] else None
+    loss = getattr(losses, case["class_name"])(**case["config"], reduction=case["reduction"])
+    value, grad = loss.value_and_grad(y_true, y_pred, sample_weight=weights)
+    assert grad.dtype == np.float32
+    np.testing.assert_allclose(value, case["value"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grad, case["grad_y_pred"], rtol=1e-5, atol=1e-6)
+    assert np.all(np.asarray(loss(y_true, y_pred, sample_weight=weights)) == value)
+
+
+@pytest.mark.parametrize("case", KERAS["fused"],
+                         ids=lambda c: c["class_name"] + str(c["config"].get("label_smoothing", "")))
+def test_fused_gradient_matches_keras_autograd_through_the_activation(case):
+    from nastoolkit import kernels
+
+    y_true, _ = keras_data(case["data"])
+    z = np.array(case["z"], np.float32)
+    weights = np.array(KERAS["sample_weight"], np.float32)
+    loss = getattr(losses, case["class_name"])(**case["config"])
+    assert loss.fused_activation == case["activation"]
+    value, grad = loss.value_and_fused_grad(
+        y_true, kernels.activation_forward(case["activation"], z), sample_weight=weights)
+    np.testing.assert_allclose(value, case["value"], rtol=1e-5)
+    np.testing.assert_allclose(grad, case["grad_z"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", KERAS["functions"], ids=lambda c: c["name"])
+def test_function_forms_match_keras(case):
+    y_true, y_pred = keras_data(case["data"])
+    np.testing.assert_allclose(getattr(losses, case["name"])(y_true, y_pred), case["values"],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_keras_fixture_covers_every_loss_and_reduction():
+    covered = {(c["class_name"], c["reduction"], c["weighted"]) for c in KERAS["losses"]}
+    for name in ("MeanSquaredError", "MeanAbsoluteError", "Huber", "LogCosh", "KLDivergence",
+                 "BinaryCrossentropy", "CategoricalCrossentropy",
+                 "SparseCategoricalCrossentropy"):
+        for reduction in ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none"):
+            assert {(name, reduction, False), (name, reduction, True)} <= covered
