@@ -417,14 +417,52 @@ class Loss:
         self.name = self.default_name if name is None else name
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The reduced loss: a float, or an array of per-sample losses for reduction "none"."""
+        """The loss of a batch, as Keras's ``loss(y_true, y_pred, sample_weight)``.
+
+        Parameters
+        ----------
+        y_true : array_like
+            Targets, shape of y_pred ((n,) is accepted for (n, 1); integer labels for the
+            sparse loss).
+        y_pred : array_like
+            Predictions, (n, d).
+        sample_weight : array_like, optional
+            One weight per sample ((n,) or (n, 1)) or a scalar, scaling each sample's loss
+            before the reduction.
+
+        Returns
+        -------
+        float or array
+            The reduced loss; the (n,) weighted per-sample losses for reduction "none"/None.
+
+        Examples
+        --------
+        >>> MeanSquaredError()([[0.0], [0.0]], [[1.0], [3.0]], sample_weight=[1.0, 0.5])
+        2.75
+        """
         return self.value_and_grad(y_true, y_pred, sample_weight=sample_weight)[0]
 
     def value_and_grad(self, y_true, y_pred, grad_out=None, sample_weight=None):
-        """(loss, dL/dy_pred); the gradient is written into ``grad_out`` when given.
+        """The loss and its gradient with respect to ``y_pred``, in one pass.
 
-        ``sample_weight`` (one weight per sample, or a scalar) scales each sample's loss before
-        the reduction, as in Keras.
+        Parameters
+        ----------
+        y_true, y_pred, sample_weight
+            As for ``__call__``.
+        grad_out : array, optional
+            Where to write the gradient (y_pred's shape and dtype); a new array otherwise.
+
+        Returns
+        -------
+        (float or array, array)
+            The value of ``__call__`` and dL/dy_pred. For reduction "none" row i of the
+            gradient is d(w_i l_i)/dy_pred_i, the gradient of the per-sample values' sum.
+
+        Examples
+        --------
+        >>> value, grad = MeanSquaredError(reduction="sum").value_and_grad([[0.0]], [[2.0]])
+        >>> value, grad.tolist()
+        (4.0, [[4.0]])
         """
         y_pred = _as_float(y_pred)
         y_true = self._targets(y_true, y_pred)
