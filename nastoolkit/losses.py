@@ -511,18 +511,21 @@ class Loss:
 
     @classmethod
     def from_config(cls, config: dict) -> Loss:
-        """The loss a ``get_config`` dict describes (Keras's own keys ``fn``/``dtype`` and the
-        default ``axis=-1``/``ignore_class=None`` are accepted and dropped)."""
-        config = {k: v for k, v in config.items() if k not in ("fn", "dtype")}
-        for key, default in (("axis", -1), ("ignore_class", None)):
-            if key in config and config.pop(key) != default:
-                raise ValueError(f"{cls.__name__} supports only {key}={default!r}. Received: "
-                                 f"{key}={config.get(key)!r} in the config")
-        return cls(**config)
+        """The loss a ``get_config`` dict (ours or Keras's) describes; Keras's ``fn`` and
+        ``dtype`` keys are accepted and dropped."""
+        return cls(**{k: v for k, v in config.items() if k not in ("fn", "dtype")})
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _check_axis(axis) -> int:
+    """The class axis: only the last one (-1), as every model here produces (n, classes)."""
+    if axis != -1 or not _checks.is_integer(axis):
+        raise ValueError(f"axis must be -1 (the last axis holds the classes). Received: "
+                         f"axis={axis!r}")
+    return -1
 
 
 def _as_float(x):
@@ -634,13 +637,14 @@ class KLDivergence(Loss):
 class _ProbabilisticLoss(Loss):
     """A cross-entropy on probabilities or, with ``from_logits=True``, on raw scores."""
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction="sum_over_batch_size", name: str | None = None):
         super().__init__(reduction=reduction, name=name)
         if not isinstance(from_logits, (bool, np.bool_)):
             raise TypeError(f"from_logits must be True or False. Received: "
                             f"from_logits={from_logits!r}")
         self.from_logits = bool(from_logits)
+        self.axis = _check_axis(axis)
         # finite_number first: number_in compares before it checks the type
         _checks.finite_number("label_smoothing", label_smoothing, fix="Use a number in [0, 1].")
         self.label_smoothing = _checks.probability("label_smoothing", label_smoothing)
@@ -654,7 +658,7 @@ class _ProbabilisticLoss(Loss):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing}
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
 
 
 class BinaryCrossentropy(_ProbabilisticLoss):
@@ -666,6 +670,8 @@ class BinaryCrossentropy(_ProbabilisticLoss):
         True when ``y_pred`` holds raw scores (p = sigmoid(y_pred), computed stably).
     label_smoothing : float, default 0.0
         In [0, 1]: targets become ``y (1 - label_smoothing) + label_smoothing / 2``.
+    axis : int, default -1
+        The axis the per-sample mean runs over (only -1, the outputs).
     reduction, name
         As for ``Loss``.
 
@@ -700,6 +706,8 @@ class CategoricalCrossentropy(_ProbabilisticLoss):
         True when ``y_pred`` holds raw scores (p = softmax(y_pred), computed stably).
     label_smoothing : float, default 0.0
         In [0, 1]: targets become ``y (1 - label_smoothing) + label_smoothing / classes``.
+    axis : int, default -1
+        The class axis (only -1).
     reduction, name
         As for ``Loss``.
 
@@ -735,6 +743,8 @@ class SparseCategoricalCrossentropy(Loss):
     ----------
     from_logits : bool, default False
         True when ``y_pred`` holds raw scores (p = softmax(y_pred), computed stably).
+    ignore_class : None
+        Keras's label masking is not supported (give such samples ``sample_weight=0``).
     reduction, name
         As for ``Loss``.
 
@@ -749,13 +759,18 @@ class SparseCategoricalCrossentropy(Loss):
     fused_activation = "softmax"
     _fused_math = staticmethod(_fused_sparse_softmax)
 
-    def __init__(self, from_logits: bool = False, reduction="sum_over_batch_size",
-                 name: str | None = None):
+    def __init__(self, from_logits: bool = False, ignore_class: int | None = None,
+                 reduction="sum_over_batch_size", name: str | None = None):
         super().__init__(reduction=reduction, name=name)
         if not isinstance(from_logits, (bool, np.bool_)):
             raise TypeError(f"from_logits must be True or False. Received: "
                             f"from_logits={from_logits!r}")
+        if ignore_class is not None:
+            raise ValueError(f"ignore_class is not supported (Keras's masking of a label); it "
+                             f"must be None. Received: ignore_class={ignore_class!r}. Give "
+                             f"those samples sample_weight=0 instead.")
         self.from_logits = bool(from_logits)
+        self.ignore_class = None
         if self.from_logits:
             self.fused_activation = None
 
@@ -775,7 +790,8 @@ class SparseCategoricalCrossentropy(Loss):
         return _sparse_categorical_crossentropy(y_true, y_pred, out, scale, rows)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "from_logits": self.from_logits}
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "ignore_class": self.ignore_class}
 
 
 # --- function forms (Keras's ``keras.losses.mean_squared_error`` ...): per-sample values ---------
