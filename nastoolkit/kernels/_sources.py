@@ -13,24 +13,39 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["KERNELS", "csrc_dir", "entry_points", "expand_entry_macros", "expand_includes",
-           "fingerprint", "read_source"]
+__all__ = [
+    "KERNELS",
+    "csrc_dir",
+    "entry_points",
+    "expand_entry_macros",
+    "expand_includes",
+    "fingerprint",
+    "read_source",
+]
 
 # The extern "C" entry points of each kernel file, each defined as <name>_f32 and <name>_f64.
 # One family per file; _cuda.py loads one cupy.RawModule per file.
 KERNELS = {
     "dense.cu": ("bias_activation", "activation_grad", "softmax_numerator", "softmax_grad"),
     "dropout.cu": ("dropout",),
-    "optim.cu": ("sgd_update", "momentum_update", "adam_update", "rmsprop_update",
-                 "adagrad_update"),
+    "optim.cu": (
+        "sgd_update",
+        "momentum_update",
+        "adam_update",
+        "rmsprop_update",
+        "adagrad_update",
+    ),
 }
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # .../nastoolkit
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"[ \t]*$', re.MULTILINE)
 # ``#define NK_<FAMILY>_ENTRIES(S, T) <body, continued with backslashes>``: writes each entry point
 # of a file once for both dtypes (S the name suffix, T the element type)
-_ENTRY_MACRO = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(NK_\w+_ENTRIES)\((\w+),[ \t]*(\w+)\)"
-                          r"((?:[^\n]*\\\n)*[^\n]*)$", re.MULTILINE)
+_ENTRY_MACRO = re.compile(
+    r"^[ \t]*#[ \t]*define[ \t]+(NK_\w+_ENTRIES)\((\w+),[ \t]*(\w+)\)"
+    r"((?:[^\n]*\\\n)*[^\n]*)$",
+    re.MULTILINE,
+)
 _ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)')
 
 
@@ -44,7 +59,8 @@ def csrc_dir() -> Path:
     raise FileNotFoundError(
         "nastoolkit's CUDA C sources (csrc/) were not found; looked in "
         + ", ".join(str(c) for c in candidates)
-        + ". Reinstall nastoolkit (the wheel ships them as nastoolkit/csrc).")
+        + ". Reinstall nastoolkit (the wheel ships them as nastoolkit/csrc)."
+    )
 
 
 def read_source(name: str) -> str:
@@ -70,7 +86,8 @@ def expand_includes(name: str) -> str:
         text = read_source(file_name).replace("#pragma once", "")
         here = posixpath.dirname(file_name)  # includes are relative to the including file
         return _INCLUDE.sub(
-            lambda match: expand(posixpath.normpath(posixpath.join(here, match.group(1)))), text)
+            lambda match: expand(posixpath.normpath(posixpath.join(here, match.group(1)))), text
+        )
 
     return expand(name)
 
@@ -99,8 +116,9 @@ def expand_entry_macros(text: str) -> str:
             code = re.sub(rf"\b{suffix}\b", use.group(1), body)
             return re.sub(rf"\b{element}\b", use.group(2), code).replace("##", "")
 
-        text = re.sub(rf"^[ \t]*{name}\((\w+),[ \t]*([\w ]+?)\)[ \t]*$", write_out, text,
-                      flags=re.MULTILINE)
+        text = re.sub(
+            rf"^[ \t]*{name}\((\w+),[ \t]*([\w ]+?)\)[ \t]*$", write_out, text, flags=re.MULTILINE
+        )
     return text
 
 
