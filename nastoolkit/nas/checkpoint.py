@@ -30,7 +30,8 @@ __all__ = [
 ]
 
 FORMAT = "nastoolkit.nas.checkpoint"
-VERSION = 1
+# 2: evaluations are Candidate records holding an Outcome; 1 (flat dicts) is upgraded on read.
+VERSION = 2
 REQUIRED = ("format", "version", "strategy", "config", "evaluator", "state")
 
 
@@ -63,6 +64,8 @@ def load_checkpoint(path) -> dict:
         found = document.get("format") if isinstance(document, dict) else type(document).__name__
         raise CheckpointError(f"{path!r} is not a nastoolkit search checkpoint: expected "
                               f"format={FORMAT!r}, found {found!r}.")
+    if document.get("version") == 1:
+        document = _upgrade_version_1(document)
     if document.get("version") != VERSION:
         raise CheckpointError(f"checkpoint {path!r} has version {document.get('version')!r}; this "
                               f"nastoolkit reads version {VERSION}. Resume it with the nastoolkit "
@@ -71,6 +74,21 @@ def load_checkpoint(path) -> dict:
     if missing:
         raise CheckpointError(f"checkpoint {path!r} is incomplete: missing {missing}.")
     return document
+
+
+def _upgrade_version_1(document: dict) -> dict:
+    """Version 1 kept each evaluation flat (status, score, reason, metrics beside the genome);
+    version 2 nests them as the record's ``outcome``."""
+    state = document.get("state")
+    records = state.get("evaluations") if isinstance(state, dict) else None
+    if isinstance(records, list):
+        outcome_fields = ("status", "score", "reason", "metrics")
+        state["evaluations"] = [
+            {**{k: v for k, v in record.items() if k not in outcome_fields},
+             "outcome": {k: record[k] for k in outcome_fields if k in record}}
+            if isinstance(record, dict) and "outcome" not in record else record
+            for record in records]
+    return {**document, "version": VERSION}
 
 
 def encode_array(array) -> dict:

@@ -20,6 +20,7 @@ import numpy as np
 from .build import check_task, count_parameters, genome_to_model
 from .checkpoint import array_fingerprint, decode_array, encode_array
 from .genome import genome_key, genome_seed
+from .outcome import FAILED_SCORE, CandidateFailed, Outcome
 
 __all__ = [
     "FAILED_SCORE",
@@ -30,14 +31,6 @@ __all__ = [
     "holdout_split",
     "kfold_splits",
 ]
-
-# Finite so that NSGA-II's crowding distances and JSON stay well defined; worse than any error.
-FAILED_SCORE = 1e300
-
-
-class CandidateFailed(RuntimeError):
-    """Training produced no usable score (e.g. the loss diverged)."""
-
 
 def _class_order(y, seed):
     """Per-class index lists, each shuffled by ``seed`` (stratification keeps class balance)."""
@@ -171,22 +164,21 @@ class Evaluator:
                 "val_metric": float(metric), "epochs": len(losses),
                 "best_epoch": int(np.nanargmin(val_losses)) + 1}
 
-    def evaluate(self, genome: dict) -> dict:
+    def evaluate(self, genome: dict) -> Outcome:
         """Train and score ``genome`` on every split; never raises.
 
-        Returns ``{"status": "ok"|"failed", "score", "reason", "metrics"}`` where ``score`` is the
-        mean validation error over splits (or :data:`FAILED_SCORE`), and ``metrics`` holds
-        ``val_error``, ``val_error_std``, ``fold_errors``, ``val_loss``, ``val_accuracy`` or
-        ``val_mse``, ``epochs`` and ``best_epoch``.
+        Returns an :class:`~nastoolkit.nas.outcome.Outcome` whose ``score`` is the mean
+        validation error over splits (or :data:`FAILED_SCORE` with the ``reason`` when training
+        failed), whose ``metrics`` hold ``val_error``, ``val_error_std``, ``fold_errors``,
+        ``val_loss``, ``val_accuracy`` or ``val_mse``, ``epochs`` and ``best_epoch``. Its
+        ``seconds`` stay 0: the map that runs it measures the time (``Outcome.with_seconds``).
         """
         seed = genome_seed(genome_key(genome), self.seed)
         try:
             folds = [self._score_fold(genome, train, validation, seed + index)
                      for index, (train, validation) in enumerate(self.splits())]
         except Exception as error:  # noqa: BLE001  (any failure is the candidate's, not the search's)
-            reason = str(error) if isinstance(error, CandidateFailed) else \
-                f"{type(error).__name__}: {error}"
-            return {"status": "failed", "score": FAILED_SCORE, "reason": reason, "metrics": {}}
+            return Outcome.from_exception(error)
         errors = [fold["error"] for fold in folds]
         metric_name = "val_accuracy" if self.task == "classification" else "val_mse"
         metrics = {
@@ -198,7 +190,7 @@ class Evaluator:
             "epochs": float(np.mean([fold["epochs"] for fold in folds])),
             "best_epoch": round(float(np.median([fold["best_epoch"] for fold in folds]))),
         }
-        return {"status": "ok", "score": metrics["val_error"], "reason": None, "metrics": metrics}
+        return Outcome("ok", metrics["val_error"], None, metrics)
 
     def count_parameters(self, genome: dict) -> int:
         """Weights and biases of ``genome``'s network on this data."""

@@ -33,8 +33,9 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .genome import copy_genome, genome_key
+from .outcome import as_outcome
 from .parallel import make_map
-from .result import SearchResult, rank_records
+from .result import Candidate, SearchResult, rank_records
 from .space import SearchSpace
 
 __all__ = [
@@ -63,9 +64,10 @@ def _check_probability(name, value):
 
 
 def population_statistics(records: list) -> dict:
-    """best / mean / std / median of the successful scores of ``records``, and the failure
-    count (failed candidates carry a sentinel score that would swamp the mean)."""
-    scores = [r["score"] for r in records if r["status"] == "ok"]
+    """best / mean / std / median of the successful scores of ``records`` (:class:`Candidate`
+    records), and the failure count (failed candidates carry a sentinel score that would swamp
+    the mean)."""
+    scores = [r.score for r in records if r.ok]
     failed = len(records) - len(scores)
     if not scores:
         return {"best": None, "mean": None, "std": None, "median": None, "failed": failed}
@@ -78,7 +80,8 @@ def population_statistics(records: list) -> dict:
 class SearchState:
     """Everything a search needs to continue: the last completed generation (-1 before the
     first), the population as genome keys (in strategy order: oldest first for aging
-    evolution), every evaluation by key in evaluation order, and the statistics so far."""
+    evolution), every evaluation (a :class:`Candidate`) by key in evaluation order, and the
+    statistics so far."""
 
     generation: int = -1
     population: list = field(default_factory=list)
@@ -177,8 +180,9 @@ class Search:
                 to_train[key] = genome
         trained = self._map.map(list(to_train.values())) if to_train else []
         for key, result in zip(to_train, trained):
-            self.cache.store(self._fingerprint, key, result)
-            results[key] = result
+            outcome = as_outcome(result)
+            self.cache.store(self._fingerprint, key, outcome)
+            results[key] = outcome
         # Records go in in batch order, whatever the cache held, so runs stay comparable.
         for key, genome in zip(keys, genomes):
             if key in results and key not in self.state.evaluations:
@@ -187,16 +191,13 @@ class Search:
         self._counts["trained"] += len(to_train)
         return keys
 
-    def _add_record(self, key, genome, result, generation) -> None:
+    def _add_record(self, key, genome, outcome, generation) -> None:
         if hasattr(self.evaluator, "count_parameters"):
             params = int(self.evaluator.count_parameters(genome))
         else:
             params = count_parameters(genome, self.evaluator.input_dim, self.evaluator.output_dim)
-        self.state.evaluations[key] = {
-            "index": len(self.state.evaluations), "key": key, "genome": copy_genome(genome),
-            "generation": generation, "status": result["status"], "score": float(result["score"]),
-            "params": params, "reason": result.get("reason"), "metrics": result.get("metrics", {}),
-        }
+        self.state.evaluations[key] = Candidate(len(self.state.evaluations), key,
+                                                copy_genome(genome), generation, params, outcome)
 
     def _finish_generation(self, generation: int, bar) -> None:
         records = [self.state.evaluations[key] for key in self.state.population]
@@ -205,7 +206,7 @@ class Search:
                  "requested": self._counts["requested"], "trained": self._counts["trained"],
                  "cache_hits": self._counts["requested"] - self._counts["trained"],
                  "evaluations": len(self.state.evaluations),
-                 "best_so_far": best[0]["score"] if best else None}
+                 "best_so_far": best[0].score if best else None}
         self._counts = {"requested": 0, "trained": 0}
         self.state.history.append(stats)
         self.state.generation = generation
@@ -217,18 +218,18 @@ class Search:
         bar.update(1)
 
     # -- population helpers for strategies ------------------------------------------------------
-    def _record(self, key: str) -> dict:
+    def _record(self, key: str) -> Candidate:
         return self.state.evaluations[key]
 
     def _genome(self, key: str) -> dict:
-        return self.state.evaluations[key]["genome"]
+        return self.state.evaluations[key].genome
 
     # -- results --------------------------------------------------------------------------------
     def result(self) -> SearchResult:
         """The result so far (complete once :meth:`run` returns)."""
         return SearchResult(
             strategy=type(self).__name__,
-            evaluations=[dict(record) for record in self.state.evaluations.values()],
+            evaluations=list(self.state.evaluations.values()),
             history=[dict(stats) for stats in self.state.history],
             population=[copy_genome(self._genome(key)) for key in self.state.population],
             hall_of_fame_size=self.hall_of_fame_size, evaluator=self.evaluator)
@@ -255,7 +256,8 @@ class Search:
                           "cluster": self.cluster if isinstance(self.cluster, str) else None},
             "state": {"generation": self.state.generation, "population": self.state.population,
                       "rng_state": encode_rng_state(self.rng.getstate()),
-                      "evaluations": list(self.state.evaluations.values()),
+                      "evaluations": [record.to_dict()
+                                      for record in self.state.evaluations.values()],
                       "history": self.state.history},
         })
 
@@ -314,7 +316,8 @@ class Search:
         return search
 
     def _restore(self, state: dict) -> None:
-        evaluations = {record["key"]: record for record in state["evaluations"]}
+        records = [Candidate.from_dict(record) for record in state["evaluations"]]
+        evaluations = {record.key: record for record in records}
         missing = [key for key in state["population"] if key not in evaluations]
         if missing:
             raise ValueError(f"population members without evaluations: {missing[:2]}")
@@ -324,9 +327,7 @@ class Search:
         self.rng.setstate(decode_rng_state(state["rng_state"]))
         for key, record in evaluations.items():
             if (self._fingerprint, key) not in self.cache:
-                self.cache.store(self._fingerprint, key, {
-                    "status": record["status"], "score": record["score"],
-                    "reason": record["reason"], "metrics": record["metrics"]})
+                self.cache.store(self._fingerprint, key, record.outcome)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(population_size={self.population_size}, generations="
@@ -367,7 +368,7 @@ class GeneticSearch(Search):
         individuals = []
         for key in keys:
             individual = toolbox.individual(self._genome(key))
-            individual.fitness.values = (self._record(key)["score"],)
+            individual.fitness.values = (self._record(key).score,)
             individuals.append(individual)
         return individuals
 
@@ -412,7 +413,7 @@ class RegularizedEvolution(Search):
         children = []
         for _ in range(self.offspring_size):
             sample = self.rng.sample(population, self.sample_size)
-            parent = min(sample, key=lambda key: self._record(key)["score"])
+            parent = min(sample, key=lambda key: self._record(key).score)
             children.append(mutate(self._genome(parent), self.space, self.rng))
         keys = self._evaluate(children, generation)
         self.state.population = (population + keys)[-self.population_size:]
@@ -451,8 +452,8 @@ class NSGA2Search(Search):
         individuals = []
         for key in keys:
             record = self._record(key)
-            individual = toolbox.individual(record["genome"])
-            individual.fitness.values = (record["score"], float(record["params"]))
+            individual = toolbox.individual(record.genome)
+            individual.fitness.values = (record.score, float(record.params))
             individuals.append(individual)
         return individuals
 
