@@ -19,14 +19,17 @@ Strategies:
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 from dataclasses import dataclass, field
 
+from .._checks import int_at_least, probability
 from .build import count_parameters
 from .cache import EvaluationCache
 from .checkpoint import (
     CheckpointError,
+    check_checkpoint_target,
     decode_rng_state,
     encode_rng_state,
     load_checkpoint,
@@ -52,15 +55,11 @@ __all__ = [
 
 
 def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
-    return value
+    return int_at_least(name, value, minimum)
 
 
 def _check_probability(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1]. Received: {name}={value!r}")
-    return float(value)
+    return probability(name, value)
 
 
 def population_statistics(records: list) -> dict:
@@ -95,12 +94,14 @@ class Search:
     ``workers`` > 1 evaluates on a process pool, ``client`` (a ``dask.distributed.Client``) or
     ``cluster`` (``"local"`` or a scheduler address) on Dask; results do not depend on which.
     ``checkpoint`` is a JSON path written after every generation; :meth:`resume` continues from
-    it. ``cache`` (an :class:`EvaluationCache`) may be shared between searches.
+    it. A search never replaces a file already at ``checkpoint`` (another run's, say) unless
+    ``overwrite=True``; a missing or read-only folder is an error here, before anything trains.
+    ``cache`` (an :class:`EvaluationCache`) may be shared between searches.
     """
 
     def __init__(self, space: SearchSpace, evaluator, population_size=20, generations=10, seed=0,
                  workers=None, client=None, cluster=None, checkpoint=None, cache=None,
-                 progress=True, hall_of_fame_size=5):
+                 progress=True, hall_of_fame_size=5, overwrite=False):
         if not isinstance(space, SearchSpace):
             raise TypeError(f"space must be a nastoolkit.nas.SearchSpace. Received: "
                             f"{type(space).__name__}. Build one with SearchSpace(max_layers=...).")
@@ -110,14 +111,31 @@ class Search:
                                 f"HoldoutEvaluator). Received: {type(evaluator).__name__}")
         self.space = space
         self.evaluator = evaluator
-        self.population_size = _check_int("population_size", population_size, 2)
-        self.generations = _check_int("generations", generations, 0)
-        self.seed = _check_int("seed", seed, 0)
-        self.hall_of_fame_size = _check_int("hall_of_fame_size", hall_of_fame_size, 1)
+        self.population_size = int_at_least("population_size", population_size, 2)
+        self.generations = int_at_least("generations", generations, 0)
+        self.seed = int_at_least("seed", seed, 0, "Pass e.g. seed=0.")
+        self.hall_of_fame_size = int_at_least("hall_of_fame_size", hall_of_fame_size, 1)
         if workers is not None:
-            _check_int("workers", workers, 1)
+            workers = int_at_least("workers", workers, 1, "Pass e.g. workers=2, or None.")
+        if cluster is not None and client is None and not isinstance(cluster, str) \
+                and not hasattr(cluster, "scheduler_address"):
+            raise TypeError(f"cluster must be 'local', a scheduler address such as "
+                            f"'tcp://127.0.0.1:8786', or a dask cluster object. Received: "
+                            f"cluster={cluster!r}")
+        if cache is not None and not isinstance(cache, EvaluationCache):
+            raise TypeError(f"cache must be a nastoolkit.nas.EvaluationCache or None. Received: "
+                            f"{type(cache).__name__}")
+        for name, flag in (("progress", progress), ("overwrite", overwrite)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False. Received: {name}={flag!r}")
         self.workers, self.client, self.cluster = workers, client, cluster
-        self.checkpoint = checkpoint
+        self.checkpoint = (None if checkpoint is None
+                           else check_checkpoint_target(checkpoint, overwrite,
+                                                        type(self).__name__))
+        self.overwrite = overwrite
+        # Set once this search has written (or resumed from) its checkpoint: from then on the
+        # file is this run's own and each generation replaces it.
+        self._owns_checkpoint = overwrite
         self.cache = cache if cache is not None else EvaluationCache()
         self.progress = progress
         self.state = SearchState()
@@ -145,7 +163,9 @@ class Search:
         """Run (or continue) the search to ``generations`` and return its :class:`SearchResult`.
 
         Generation 0 evaluates the first population; generations 1..``generations`` each make
-        and evaluate offspring. A checkpoint is written after each generation."""
+        and evaluate offspring. A checkpoint is written after each generation. On
+        ``KeyboardInterrupt`` (Ctrl-C) the map's workers are terminated at once, the last
+        finished generation's checkpoint stays, and the interrupt is re-raised."""
         from tqdm.auto import tqdm
 
         bar = tqdm(total=self.generations + 1, initial=self.state.generation + 1,
@@ -159,8 +179,16 @@ class Search:
             for generation in range(self.state.generation + 1, self.generations + 1):
                 self._generation(generation)
                 self._finish_generation(generation, bar)
+        except KeyboardInterrupt:
+            # Stop the workers now rather than wait for their candidates; the checkpoint of the
+            # last finished generation is already on disk, so the run can be resumed.
+            stop = getattr(self._map, "terminate", None) or self._map.close
+            self._map = None
+            stop()
+            raise
         finally:
-            self._map.close()
+            if self._map is not None:
+                self._map.close()
             self._map = None
             bar.close()
         return self.result()
@@ -211,7 +239,11 @@ class Search:
         self.state.history.append(stats)
         self.state.generation = generation
         if self.checkpoint:
+            if not self._owns_checkpoint:
+                # A file that appeared since construction (another run started meanwhile).
+                check_checkpoint_target(self.checkpoint, False, type(self).__name__)
             self.save(self.checkpoint)
+            self._owns_checkpoint = True
         if stats["best_so_far"] is not None:
             bar.set_postfix(best=f"{stats['best_so_far']:.4f}", mean=f"{stats['mean']:.4f}"
                             if stats["mean"] is not None else "-", refresh=False)
@@ -263,13 +295,16 @@ class Search:
 
     @classmethod
     def resume(cls, path, evaluator=None, workers=None, client=None, cluster=None,
-               checkpoint=None, progress=True, cache=None, generations=None) -> Search:
+               checkpoint=None, progress=True, cache=None, generations=None,
+               overwrite=False) -> Search:
         """The search saved at ``path``, ready to :meth:`run` to the end.
 
         The evaluator is rebuilt from the checkpoint (built-in evaluators store their data) unless
         one is passed; either way its fingerprint must match the checkpoint's. ``generations``
         extends (or keeps) the run's length; ``workers``/``client``/``cluster`` choose where the
-        rest runs (default: as saved). New checkpoints go to ``checkpoint`` (default ``path``).
+        rest runs (default: as saved). New checkpoints go to ``checkpoint`` (default ``path``);
+        a ``checkpoint`` other than ``path`` that already exists is refused unless
+        ``overwrite=True``.
         """
         document = load_checkpoint(path)
         strategy = STRATEGIES.get(document["strategy"])
@@ -298,6 +333,8 @@ class Search:
                 f"patience, folds or seed differ: fingerprint {saved.get('fingerprint')!r:.20}, "
                 f"given {evaluator.fingerprint()!r:.20}). Resume with the same evaluator settings.")
         config = dict(document["config"])
+        target = checkpoint or path
+        same_file = os.path.abspath(os.fspath(target)) == os.path.abspath(os.fspath(path))
         try:
             space = SearchSpace.from_config(config.pop("space"))
             execution = document.get("execution") or {}
@@ -306,7 +343,8 @@ class Search:
                               client=client,
                               cluster=cluster if cluster is not None or client is not None
                               else execution.get("cluster"),
-                              checkpoint=checkpoint or path, progress=progress, cache=cache)
+                              checkpoint=target, progress=progress, cache=cache,
+                              overwrite=overwrite or same_file)
             search._restore(document["state"])
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"checkpoint {path!r} does not match {strategy.__name__} "
