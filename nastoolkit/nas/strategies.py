@@ -306,11 +306,11 @@ class Search:
         a ``checkpoint`` other than ``path`` that already exists is refused unless
         ``overwrite=True``.
         """
+        from ._schema import validate_checkpoint
+
         document = load_checkpoint(path)
-        strategy = STRATEGIES.get(document["strategy"])
-        if strategy is None:
-            raise CheckpointError(f"checkpoint {path!r} is for unknown strategy "
-                                  f"{document['strategy']!r}; known: {sorted(STRATEGIES)}.")
+        validate_checkpoint(path, document, STRATEGIES)
+        strategy = STRATEGIES[document["strategy"]]
         if cls is not Search and strategy is not cls:
             raise CheckpointError(f"checkpoint {path!r} was written by {strategy.__name__}, not "
                                   f"{cls.__name__}. Use {strategy.__name__}.resume(...) or "
@@ -325,8 +325,9 @@ class Search:
             try:
                 evaluator = evaluator_from_config(saved["config"])
             except (KeyError, TypeError, ValueError) as error:
-                raise CheckpointError(f"checkpoint {path!r}: cannot rebuild its evaluator "
-                                      f"({error}). Pass evaluator=... to resume.") from None
+                raise CheckpointError(f"checkpoint {path!r}: field evaluator.config cannot "
+                                      f"rebuild its evaluator ({type(error).__name__}: "
+                                      f"{error}). Pass evaluator=... to resume.") from None
         if evaluator.fingerprint() != saved.get("fingerprint"):
             raise CheckpointError(
                 f"checkpoint {path!r} was made with another evaluator setup (data, task, epochs, "
@@ -347,11 +348,25 @@ class Search:
                               overwrite=overwrite or same_file)
             search._restore(document["state"])
         except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"checkpoint {path!r} does not match {strategy.__name__} "
-                                  f"({type(error).__name__}: {error}).") from None
+            raise CheckpointError(f"checkpoint {path!r}: field config does not fit "
+                                  f"{strategy.__name__} ({type(error).__name__}: {error}).") \
+                from None
+        search._check_parameter_counts(path)
         if generations is not None:
             search.generations = _check_int("generations", generations, search.state.generation)
         return search
+
+    def _check_parameter_counts(self, path) -> None:
+        """Each record's ``params`` must be what the evaluator counts (NSGA-II selects on it)."""
+        if not hasattr(self.evaluator, "count_parameters"):
+            return
+        for record in self.state.evaluations.values():
+            expected = int(self.evaluator.count_parameters(record.genome))
+            if record.params != expected:
+                raise CheckpointError(
+                    f"checkpoint {path!r} is damaged or was edited: field "
+                    f"state.evaluations[{record.index}].params must be {expected} (the "
+                    f"evaluator's count for its genome). Found: {record.params}.")
 
     def _restore(self, state: dict) -> None:
         records = [Candidate.from_dict(record) for record in state["evaluations"]]
