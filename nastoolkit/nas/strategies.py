@@ -54,12 +54,12 @@ __all__ = [
 ]
 
 
-def _check_int(name, value, minimum):
-    return int_at_least(name, value, minimum)
-
-
-def _check_probability(name, value):
-    return probability(name, value)
+def _offspring_size(value, population_size: int) -> int:
+    """``offspring_size`` (None: as many as the population), checked."""
+    if value is None:
+        return population_size
+    return int_at_least("offspring_size", value, 1, "Pass e.g. offspring_size=None (the "
+                        "population size).")
 
 
 def population_statistics(records: list) -> dict:
@@ -353,7 +353,10 @@ class Search:
                 from None
         search._check_parameter_counts(path)
         if generations is not None:
-            search.generations = _check_int("generations", generations, search.state.generation)
+            search.generations = int_at_least(
+                "generations", generations, search.state.generation,
+                f"The checkpoint has finished generation {search.state.generation}; give at "
+                f"least that many (more extends the run).")
         return search
 
     def _check_parameter_counts(self, path) -> None:
@@ -401,16 +404,16 @@ class GeneticSearch(Search):
                  crossover_probability=0.5, mutation_probability=0.4, tournament_size=3,
                  offspring_size=None, **options):
         super().__init__(space, evaluator, population_size, generations, seed, **options)
-        self.crossover_probability = _check_probability("crossover_probability",
+        self.crossover_probability = probability("crossover_probability",
                                                         crossover_probability)
-        self.mutation_probability = _check_probability("mutation_probability",
+        self.mutation_probability = probability("mutation_probability",
                                                        mutation_probability)
         if self.crossover_probability + self.mutation_probability > 1.0:
             raise ValueError(f"crossover_probability + mutation_probability must be <= 1 (the "
                              f"rest is plain copying). Received: {crossover_probability} + "
                              f"{mutation_probability}.")
-        self.tournament_size = _check_int("tournament_size", tournament_size, 1)
-        self.offspring_size = _check_int("offspring_size", offspring_size or population_size, 1)
+        self.tournament_size = int_at_least("tournament_size", tournament_size, 1)
+        self.offspring_size = _offspring_size(offspring_size, self.population_size)
 
     def _strategy_config(self) -> dict:
         return {"crossover_probability": self.crossover_probability,
@@ -450,11 +453,12 @@ class RegularizedEvolution(Search):
     def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
                  sample_size=5, offspring_size=None, **options):
         super().__init__(space, evaluator, population_size, generations, seed, **options)
-        self.sample_size = _check_int("sample_size", sample_size, 1)
+        self.sample_size = int_at_least("sample_size", sample_size, 1)
         if self.sample_size > self.population_size:
             raise ValueError(f"sample_size must be <= population_size={population_size}. "
-                             f"Received: sample_size={sample_size}.")
-        self.offspring_size = _check_int("offspring_size", offspring_size or population_size, 1)
+                             f"Received: sample_size={sample_size}. Pass e.g. "
+                             f"sample_size={max(1, self.population_size // 2)}.")
+        self.offspring_size = _offspring_size(offspring_size, self.population_size)
 
     def _strategy_config(self) -> dict:
         return {"sample_size": self.sample_size, "offspring_size": self.offspring_size}
@@ -492,9 +496,9 @@ class NSGA2Search(Search):
     def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
                  crossover_probability=0.8, mutation_probability=0.5, **options):
         super().__init__(space, evaluator, population_size, generations, seed, **options)
-        self.crossover_probability = _check_probability("crossover_probability",
+        self.crossover_probability = probability("crossover_probability",
                                                         crossover_probability)
-        self.mutation_probability = _check_probability("mutation_probability",
+        self.mutation_probability = probability("mutation_probability",
                                                        mutation_probability)
 
     def _strategy_config(self) -> dict:
