@@ -276,7 +276,8 @@ class Evaluator:
         settings = ", ".join(f"{k}={v!r}" for k, v in self._split_config().items())
         return (f"{type(self).__name__}(samples={len(self.X)}, features={self.input_dim}, "
                 f"task={self.task!r}, {settings}, epochs={self.epochs}, "
-                f"patience={self.patience}, seed={self.seed})")
+                f"patience={self.patience}, seed={self.seed}"
+                + (f", timeout={self.timeout:g}" if self.timeout is not None else "") + ")")
 
 
 class HoldoutEvaluator(Evaluator):

@@ -50,7 +50,8 @@ class Outcome:
     @classmethod
     def failure(cls, reason: str, seconds: float = 0.0) -> Outcome:
         """The one way to record a failed candidate."""
-        return cls("failed", FAILED_SCORE, str(reason), {}, float(seconds))
+        return cls("failed", FAILED_SCORE, str(reason) or "failed (no reason given)", {},
+                   float(seconds))
 
     @classmethod
     def from_exception(cls, error: BaseException, seconds: float = 0.0) -> Outcome:
@@ -121,12 +122,15 @@ def as_outcome(value, where: str = "evaluate() result") -> Outcome:
     0.5
     >>> as_outcome(0.5).reason
     'evaluate() result must be an Outcome. Received: float'
+    >>> as_outcome(Outcome("ok", float("nan"))).reason
+    'evaluate() result.score must be a number. Received: nan'
     """
-    if isinstance(value, Outcome):
-        return value
-    if isinstance(value, dict):
-        try:
-            return Outcome.from_dict(value, where=where)
-        except OutcomeError as error:
-            return Outcome.failure(str(error))
-    return Outcome.failure(f"{where} must be an Outcome. Received: {type(value).__name__}")
+    if not isinstance(value, (Outcome, dict)):
+        return Outcome.failure(f"{where} must be an Outcome. Received: {type(value).__name__}")
+    try:
+        # An Outcome is checked too: a NaN score from a custom evaluator would break selection.
+        checked = Outcome.from_dict(value.to_dict() if isinstance(value, Outcome) else value,
+                                    where=where)
+    except OutcomeError as error:
+        return Outcome.failure(str(error))
+    return value if isinstance(value, Outcome) else checked

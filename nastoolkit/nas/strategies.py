@@ -534,7 +534,28 @@ STRATEGIES = {strategy.__name__: strategy
               for strategy in (GeneticSearch, RegularizedEvolution, RandomSearch, NSGA2Search)}
 
 
-def load_search(path, **options) -> Search:
-    """Resume whichever strategy wrote the checkpoint at ``path`` (options as
-    :meth:`Search.resume`)."""
-    return Search.resume(path, **options)
+def load_search(path, evaluator=None, generations=None, **options) -> Search:
+    """Resume whichever strategy wrote the checkpoint at ``path``.
+
+    The checkpoint is validated field by field first (a damaged or edited file is a
+    :class:`CheckpointError` naming the file and the field). ``evaluator`` defaults to the one
+    rebuilt from the checkpoint; ``generations`` above the saved count extends a finished run.
+    Other ``options`` as :meth:`Search.resume` (``workers``, ``checkpoint``, ``overwrite``, ...).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from nastoolkit.nas import RandomSearch, SearchSpace
+    >>> from nastoolkit.nas.outcome import Outcome
+    >>> class Size:  # scores by size instead of training, to keep the example instant
+    ...     input_dim, output_dim = 4, 2
+    ...     def fingerprint(self): return "size"
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> path = os.path.join(tempfile.mkdtemp(), "search.json")
+    >>> _ = RandomSearch(SearchSpace(), Size(), population_size=2, generations=1,
+    ...                  checkpoint=path, progress=False).run()
+    >>> search = load_search(path, evaluator=Size(), generations=3, progress=False)
+    >>> len(search.run().history)
+    4
+    """
+    return Search.resume(path, evaluator=evaluator, generations=generations, **options)

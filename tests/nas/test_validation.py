@@ -280,3 +280,26 @@ def test_a_training_error_is_a_failed_outcome_with_its_reason():
     X, y = blobs(samples=30)
     outcome = Broken(X, y, epochs=1).evaluate(make_genome([(8, "relu", 0.0)]))
     assert outcome == Outcome.failure("MemoryError: out of memory (simulated)")
+
+
+class OddResults(FormulaEvaluator):
+    """A custom evaluator with bugs: NaN scores for tanh genomes, a float for sgd ones; other
+    genomes come back as the former plain dicts."""
+
+    def evaluate(self, genome):
+        outcome = super().evaluate(genome)
+        if any(layer["activation"] == "tanh" for layer in genome["layers"]):
+            return Outcome("ok", float("nan"))
+        if genome["optimizer"] == "sgd":
+            return outcome.score
+        return outcome.to_dict()
+
+
+def test_malformed_evaluator_results_become_failures_with_the_reason():
+    result = RandomSearch(SPACE, OddResults(), population_size=10, generations=1, seed=0,
+                          progress=False).run()
+    reasons = {r.reason for r in result.failures}
+    assert reasons == {"evaluate() result.score must be a number. Received: nan",
+                       "evaluate() result must be an Outcome. Received: float"}
+    ok = [r for r in result.evaluations if r.ok]
+    assert ok and all(math.isfinite(r.score) and r.genome["optimizer"] != "sgd" for r in ok)
