@@ -43,6 +43,8 @@ def _as_tuple(name: str, value) -> tuple:
                         f"Write {name}=({value!r},) for one choice, or e.g. {name}={example}.")
     if isinstance(value, np.ndarray):
         value = value.tolist()
+    if isinstance(value, range):
+        value = list(value)
     if not isinstance(value, (tuple, list)):
         raise TypeError(f"{name} must be a tuple of choices. Received: {name}={value!r} "
                         f"({type(value).__name__}). Pass e.g. {name}={example}.")
