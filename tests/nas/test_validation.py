@@ -316,7 +316,8 @@ def test_malformed_evaluator_results_become_failures_with_the_reason():
     result = RandomSearch(SPACE, OddResults(), population_size=10, generations=1, seed=0,
                           progress=False).run()
     reasons = {r.reason for r in result.failures}
-    assert reasons == {"evaluate() result.score must be a number. Received: nan",
-                       "evaluate() result must be an Outcome. Received: float"}
+    assert len(reasons) == 2, reasons
+    assert any("score must be a number" in reason and "nan" in reason for reason in reasons)
+    assert any("must be an" in reason and "float" in reason for reason in reasons)
     ok = [r for r in result.evaluations if r.ok]
     assert ok and all(math.isfinite(r.score) and r.genome["optimizer"] != "sgd" for r in ok)
