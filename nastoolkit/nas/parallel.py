@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from ..backend import single_blas_thread
+from .outcome import Outcome, as_outcome
 
 __all__ = [
     "DaskMap",
@@ -24,17 +25,14 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
                      "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
-def evaluate_genome(evaluator, genome: dict) -> dict:
-    """``evaluator.evaluate(genome)`` on one BLAS thread; any exception becomes a failed result,
-    so a worker never raises into the search."""
+def evaluate_genome(evaluator, genome: dict) -> Outcome:
+    """``evaluator.evaluate(genome)`` on one BLAS thread as an :class:`Outcome`; any exception
+    becomes a failed outcome, so a worker never raises into the search."""
     try:
         with single_blas_thread():
-            return evaluator.evaluate(genome)
+            return as_outcome(evaluator.evaluate(genome))
     except Exception as error:  # noqa: BLE001  (an evaluator bug must not kill a long search)
-        from .evaluators import FAILED_SCORE
-
-        return {"status": "failed", "score": FAILED_SCORE, "metrics": {},
-                "reason": f"{type(error).__name__}: {error}"}
+        return Outcome.from_exception(error)
 
 
 class SerialMap:
