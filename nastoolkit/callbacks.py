@@ -25,73 +25,206 @@ __all__ = [
 ]
 
 
+_BATCH_HOOKS = {"train": ("on_train_batch_begin", "on_train_batch_end"),
+                "test": ("on_test_batch_begin", "on_test_batch_end"),
+                "predict": ("on_predict_batch_begin", "on_predict_batch_end")}
+
+
 class Callback:
-    """Base class: every hook is a no-op, so subclasses override only what they need."""
+    """Base class: every Keras hook is a no-op, so subclasses override only what they need.
+
+    ``fit`` calls, in Keras's order: ``on_train_begin``, then per epoch ``on_epoch_begin``, per
+    batch ``on_train_batch_begin``/``on_train_batch_end`` (logs: running means of the loss and
+    compiled metrics), the validation pass (``on_test_begin``, ``on_test_batch_*``,
+    ``on_test_end``), ``on_epoch_end`` (logs: ``loss``, metrics, ``val_*``), and finally
+    ``on_train_end``. ``evaluate`` calls the ``on_test_*`` hooks and ``predict`` the
+    ``on_predict_*`` ones. ``logs`` is always a dict (empty for the ``*_begin`` hooks).
+
+    Examples
+    --------
+    >>> class Count(Callback):
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         print(epoch, sorted(logs))
+    >>> Count().on_epoch_end(0, {"loss": 0.5})
+    0 ['loss']
+    """
 
     def __init__(self):
         self.model = None
         self.params = {}
 
     def set_model(self, model):
+        """Keep ``model`` as ``self.model`` (called by ``CallbackList``)."""
         self.model = model
 
     def set_params(self, params):
+        """Keep the run's ``params`` (``epochs``, ``steps``, ``verbose``) as ``self.params``."""
         self.params = dict(params)
 
     def on_train_begin(self, logs=None): ...
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+
+    def on_batch_begin(self, batch, logs=None):
+        """Keras's older name: ``on_train_batch_begin`` calls it."""
+
+    def on_batch_end(self, batch, logs=None):
+        """Keras's older name: ``on_train_batch_end`` calls it."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
 
     def __repr__(self):
         return f"{type(self).__name__}()"
 
 
+def _overrides(callback: Callback, *hooks: str) -> bool:
+    cls = type(callback)
+    return any(getattr(cls, hook) is not getattr(Callback, hook) for hook in hooks)
+
+
+def _pythonify(logs) -> dict:
+    """A fresh dict whose scalar values are Python floats, as Keras's ``pythonify_logs``."""
+    if not logs:
+        return {}
+    out = {}
+    for key, value in logs.items():
+        if isinstance(value, (np.floating, np.integer)) or (
+                getattr(value, "ndim", None) == 0 and hasattr(value, "item")):
+            value = float(value)
+        out[key] = value
+    return out
+
+
 class CallbackList:
-    """Fans each hook out to a list of callbacks; batch hooks only to those that override them."""
+    """Fans each Keras hook out to a list of callbacks, in list order.
+
+    Every callback gets ``set_model(model)`` and ``set_params(params)`` once. Batch hooks go only
+    to callbacks that override them, so a loop can skip building batch logs when
+    ``wants_batches`` (train), ``wants_test_batches`` or ``wants_predict_batches`` is False.
+    ``logs`` reach the callbacks as one shared dict of Python floats (``{}`` for None), so a
+    callback that adds a key (``LearningRateScheduler`` adds ``learning_rate``) is seen by the
+    callbacks after it, as in Keras, where ``History`` comes last.
+
+    Parameters
+    ----------
+    callbacks : iterable of Callback
+        The callbacks, called in this order.
+    model : Sequential
+        The model the callbacks see as ``self.model``.
+    params : dict
+        The run's parameters, e.g. ``{"epochs": 2, "steps": 3, "verbose": 0}``.
+
+    Examples
+    --------
+    >>> from nastoolkit.callbacks import History
+    >>> history = History()
+    >>> calls = CallbackList([history], model=None, params={"epochs": 1, "steps": 1})
+    >>> calls.on_train_begin()
+    >>> calls.on_epoch_end(0, {"loss": np.float32(0.5)})
+    >>> history.history
+    {'loss': [0.5]}
+    """
 
     def __init__(self, callbacks, model, params):
-        self.callbacks = list(callbacks)
+        self.callbacks = list(callbacks or [])
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
-                raise TypeError("callbacks must be nastoolkit.callbacks.Callback instances. "
-                                f"Received: {type(cb).__name__}")
+                raise TypeError("callbacks must be nastoolkit.callbacks.Callback instances "
+                                f"(subclass Callback or use LambdaCallback). Received: "
+                                f"{type(cb).__name__}")
+        self.model = model
+        self.params = dict(params or {})
+        for cb in self.callbacks:
             cb.set_model(model)
-            cb.set_params(params)
-        self._batch_end = [cb for cb in self.callbacks
-                           if type(cb).on_train_batch_end is not Callback.on_train_batch_end]
-        self._batch_begin = [cb for cb in self.callbacks
-                             if type(cb).on_train_batch_begin is not Callback.on_train_batch_begin]
+            cb.set_params(self.params)
+        self._batch = {}
+        for kind, hooks in _BATCH_HOOKS.items():
+            extra = ("on_batch_begin", "on_batch_end") if kind == "train" else ()
+            self._batch[kind] = [cb for cb in self.callbacks if _overrides(cb, *hooks, *extra)]
+
+    def __repr__(self):
+        return f"CallbackList({self.callbacks!r})"
 
     @property
     def wants_batches(self) -> bool:
-        return bool(self._batch_end or self._batch_begin)
+        """True when some callback overrides a train-batch hook."""
+        return bool(self._batch["train"])
+
+    @property
+    def wants_test_batches(self) -> bool:
+        """True when some callback overrides a test-batch hook."""
+        return bool(self._batch["test"])
+
+    @property
+    def wants_predict_batches(self) -> bool:
+        """True when some callback overrides a predict-batch hook."""
+        return bool(self._batch["predict"])
+
+    def _run(self, hook: str, logs) -> None:
+        logs = _pythonify(logs)
+        for cb in self.callbacks:
+            getattr(cb, hook)(logs)
+
+    def _at(self, hook: str, index: int, logs, targets) -> None:
+        logs = _pythonify(logs)
+        for cb in targets:
+            getattr(cb, hook)(index, logs)
 
     def on_train_begin(self, logs=None):
-        for cb in self.callbacks:
-            cb.on_train_begin(logs)
+        self._run("on_train_begin", logs)
 
     def on_train_end(self, logs=None):
-        for cb in self.callbacks:
-            cb.on_train_end(logs)
+        self._run("on_train_end", logs)
+
+    def on_test_begin(self, logs=None):
+        self._run("on_test_begin", logs)
+
+    def on_test_end(self, logs=None):
+        self._run("on_test_end", logs)
+
+    def on_predict_begin(self, logs=None):
+        self._run("on_predict_begin", logs)
+
+    def on_predict_end(self, logs=None):
+        self._run("on_predict_end", logs)
 
     def on_epoch_begin(self, epoch, logs=None):
-        for cb in self.callbacks:
-            cb.on_epoch_begin(epoch, logs)
+        self._at("on_epoch_begin", epoch, logs, self.callbacks)
 
     def on_epoch_end(self, epoch, logs=None):
-        for cb in self.callbacks:
-            cb.on_epoch_end(epoch, logs)
+        self._at("on_epoch_end", epoch, logs, self.callbacks)
 
     def on_train_batch_begin(self, batch, logs=None):
-        for cb in self._batch_begin:
-            cb.on_train_batch_begin(batch, logs)
+        self._at("on_train_batch_begin", batch, logs, self._batch["train"])
 
     def on_train_batch_end(self, batch, logs=None):
-        for cb in self._batch_end:
-            cb.on_train_batch_end(batch, logs)
+        self._at("on_train_batch_end", batch, logs, self._batch["train"])
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._at("on_test_batch_begin", batch, logs, self._batch["test"])
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._at("on_test_batch_end", batch, logs, self._batch["test"])
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._at("on_predict_batch_begin", batch, logs, self._batch["predict"])
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._at("on_predict_batch_end", batch, logs, self._batch["predict"])
 
 
 class History(Callback):

@@ -1,9 +1,12 @@
 """Callbacks: History bookkeeping, EarlyStopping's Keras semantics, atomic ModelCheckpoint."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from nastoolkit.callbacks import Callback, EarlyStopping, History, ModelCheckpoint
+from nastoolkit.callbacks import Callback, CallbackList, EarlyStopping, History, ModelCheckpoint
 from nastoolkit.layers import Dense
 from nastoolkit.models import Sequential, load_model
 
@@ -150,3 +153,117 @@ def test_backup_and_restore_resumes_exactly_after_interruption(tmp_path):
     for a, b in zip(model.get_weights(), reference.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert not (tmp_path / "bk" / "backup.npz").exists()  # deleted once training completed
+
+
+# --- Keras's hook order and logs ---------------------------------------------------------------
+TRACE = json.loads((Path(__file__).parent / "fixtures" / "keras_callback_trace.json").read_text())
+HOOKS = sorted({event["hook"] for trace in TRACE["traces"].values() for event in trace})
+
+
+class Recorder(Callback):
+    """Records every hook as the fixture does: hook, epoch/batch index, logs."""
+
+    def __init__(self):
+        super().__init__()
+        self.events = []
+
+
+def _recording_hook(name):
+    def hook(self, *args):
+        index, logs = (args[0], args[1]) if len(args) == 2 else (None, args[0] if args else None)
+        self.events.append({"hook": name, "arg": index, "logs": logs})
+    return hook
+
+
+for _name in HOOKS:
+    setattr(Recorder, _name, _recording_hook(_name))
+
+
+def _trace_model():
+    from nastoolkit.optimizers import SGD
+
+    case = TRACE["case"]
+    model = Sequential([Dense(1, input_shape=(3,))])
+    model.build((None, 3))
+    model.set_weights([np.asarray(case["kernel"], "float32"), np.asarray(case["bias"], "float32")])
+    model.compile(optimizer=SGD(learning_rate=case["learning_rate"]), loss=case["loss"],
+                  metrics=case["metrics"])
+    return model, {key: np.asarray(case[key], "float32") for key in ("x", "y", "x_val", "y_val")}
+
+
+def _assert_same_trace(events, expected):
+    assert [(e["hook"], e["arg"]) for e in events] == [(e["hook"], e["arg"]) for e in expected]
+    for got, want in zip(events, expected):
+        where = f"{want['hook']}({want['arg']})"
+        assert isinstance(got["logs"], dict), f"{where}: logs must be a dict, got {got['logs']!r}"
+        assert sorted(got["logs"]) == sorted(want["logs"]), where
+        for key, value in want["logs"].items():
+            np.testing.assert_allclose(np.asarray(got["logs"][key], float), value, rtol=2e-5,
+                                       atol=1e-6, err_msg=f"{where}: logs[{key!r}]")
+
+
+def test_callback_list_offers_every_keras_hook_and_passes_dict_logs():
+    rec = Recorder()
+    calls = CallbackList([rec], model=None, params={"epochs": 1})
+    assert rec.params == {"epochs": 1}
+    assert calls.wants_batches and calls.wants_test_batches and calls.wants_predict_batches
+    for name in HOOKS:
+        if "batch" in name or "epoch" in name:
+            getattr(calls, name)(0)
+        else:
+            getattr(calls, name)()
+    assert [e["hook"] for e in rec.events] == HOOKS
+    assert all(e["logs"] == {} for e in rec.events)  # Keras turns logs=None into {}
+    calls.on_epoch_end(0, {"loss": np.float32(0.25)})
+    assert type(rec.events[-1]["logs"]["loss"]) is float
+
+
+def test_callback_list_skips_batch_hooks_nobody_overrides():
+    class EpochOnly(Callback):
+        def on_epoch_end(self, epoch, logs=None): ...
+
+    class OldBatchName(Callback):
+        def on_batch_end(self, batch, logs=None):
+            self.seen = batch
+
+    calls = CallbackList([EpochOnly()], model=None, params={})
+    assert not (calls.wants_batches or calls.wants_test_batches or calls.wants_predict_batches)
+    old = OldBatchName()
+    calls = CallbackList([old], model=None, params={})
+    assert calls.wants_batches and not calls.wants_test_batches
+    calls.on_train_batch_end(3, {"loss": 1.0})
+    assert old.seen == 3  # Keras's on_train_batch_end calls on_batch_end
+
+
+TRACE_XFAIL = pytest.mark.xfail(
+    strict=False, reason="Sequential.fit/evaluate/predict on this branch do not yet make Keras's "
+    "calls (batch logs with running means and metrics, on_test_* hooks during validation, "
+    "callbacks= on evaluate/predict); the core-model branch implements them")
+
+
+@TRACE_XFAIL
+def test_fit_makes_the_keras_callback_trace():
+    model, data = _trace_model()
+    case, rec = TRACE["case"], Recorder()
+    model.fit(data["x"], data["y"], batch_size=case["batch_size"], epochs=case["epochs"],
+              validation_data=(data["x_val"], data["y_val"]), shuffle=False, verbose=0,
+              callbacks=[rec])
+    for key, value in TRACE["params"]["fit"].items():
+        assert rec.params.get(key) == value, key
+    _assert_same_trace(rec.events, TRACE["traces"]["fit"])
+
+
+@TRACE_XFAIL
+def test_evaluate_and_predict_make_the_keras_callback_trace():
+    case = TRACE["case"]
+    model, data = _trace_model()
+    # the recorded evaluate/predict ran after the recorded fit, on the trained weights
+    model.fit(data["x"], data["y"], batch_size=case["batch_size"], epochs=case["epochs"],
+              validation_data=(data["x_val"], data["y_val"]), shuffle=False, verbose=0)
+    rec = Recorder()
+    model.evaluate(data["x"], data["y"], batch_size=case["batch_size"], verbose=0,
+                   callbacks=[rec])
+    _assert_same_trace(rec.events, TRACE["traces"]["evaluate"])
+    rec = Recorder()
+    model.predict(data["x"], batch_size=case["batch_size"], verbose=0, callbacks=[rec])
+    _assert_same_trace(rec.events, TRACE["traces"]["predict"])
