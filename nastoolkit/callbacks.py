@@ -108,16 +108,19 @@ def _overrides(callback: Callback, *hooks: str) -> bool:
 
 
 def _pythonify(logs) -> dict:
-    """A fresh dict whose scalar values are Python floats, as Keras's ``pythonify_logs``."""
-    if not logs:
-        return {}
-    out = {}
-    for key, value in logs.items():
-        if isinstance(value, (np.floating, np.integer)) or (
-                getattr(value, "ndim", None) == 0 and hasattr(value, "item")):
+    """Keras's ``pythonify_logs``: a fresh dict, keys sorted, nested dicts flattened, and every
+    value that ``float()`` accepts (scalars, one-element arrays) made a Python float."""
+    result = {}
+    for key, value in sorted((logs or {}).items()):
+        if isinstance(value, dict):
+            result.update(_pythonify(value))
+            continue
+        try:
             value = float(value)
-        out[key] = value
-    return out
+        except (TypeError, ValueError):
+            pass  # kept as it is, e.g. predict's batch of outputs
+        result[key] = value
+    return result
 
 
 class CallbackList:
@@ -126,9 +129,10 @@ class CallbackList:
     Every callback gets ``set_model(model)`` and ``set_params(params)`` once. Batch hooks go only
     to callbacks that override them, so a loop can skip building batch logs when
     ``wants_batches`` (train), ``wants_test_batches`` or ``wants_predict_batches`` is False.
-    ``logs`` reach the callbacks as one shared dict of Python floats (``{}`` for None), so a
-    callback that adds a key (``LearningRateScheduler`` adds ``learning_rate``) is seen by the
-    callbacks after it, as in Keras, where ``History`` comes last.
+    ``logs`` reach the callbacks as one shared dict per hook, made as Keras makes it (keys
+    sorted, values as Python floats where possible, ``{}`` for None), so a key that a callback
+    adds (``LearningRateScheduler`` adds ``learning_rate``) is seen by the callbacks after it;
+    Keras puts ``History`` after the user's callbacks for that reason.
 
     Parameters
     ----------

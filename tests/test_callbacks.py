@@ -214,8 +214,27 @@ def test_callback_list_offers_every_keras_hook_and_passes_dict_logs():
             getattr(calls, name)()
     assert [e["hook"] for e in rec.events] == HOOKS
     assert all(e["logs"] == {} for e in rec.events)  # Keras turns logs=None into {}
-    calls.on_epoch_end(0, {"loss": np.float32(0.25)})
-    assert type(rec.events[-1]["logs"]["loss"]) is float
+    calls.on_epoch_end(0, {"val_loss": np.float32(0.5), "loss": np.array([0.25]),
+                           "extra": {"lr": np.float64(0.1)}, "outputs": np.zeros((2, 1))})
+    logs = rec.events[-1]["logs"]
+    # sorted by the outer keys, a nested dict flattened in its place ("extra"), as Keras does
+    assert list(logs) == ["lr", "loss", "outputs", "val_loss"]
+    assert [type(logs[key]) for key in ("loss", "lr", "val_loss")] == [float] * 3
+    assert logs["outputs"].shape == (2, 1)  # not a number: kept
+
+
+def test_a_key_added_by_one_callback_reaches_the_next():
+    from nastoolkit.callbacks import LearningRateScheduler
+    from nastoolkit.optimizers import SGD
+
+    history = History()
+    model = StandIn(SGD(learning_rate=0.1))
+    calls = CallbackList([LearningRateScheduler(lambda epoch, lr: lr / 2), history], model, {})
+    calls.on_train_begin()
+    for epoch in range(2):
+        calls.on_epoch_begin(epoch)
+        calls.on_epoch_end(epoch, {"loss": 1.0})
+    assert history.history["learning_rate"] == pytest.approx([0.05, 0.025])
 
 
 def test_callback_list_skips_batch_hooks_nobody_overrides():
