@@ -109,7 +109,7 @@ def _overrides(callback: Callback, *hooks: str) -> bool:
 
 def _pythonify(logs) -> dict:
     """Keras's ``pythonify_logs``: a fresh dict, keys sorted, nested dicts flattened, and every
-    value that ``float()`` accepts (scalars, one-element arrays) made a Python float."""
+    value that ``float()`` accepts (NumPy scalars, 0-d arrays) made a Python float."""
     result = {}
     for key, value in sorted((logs or {}).items()):
         if isinstance(value, dict):

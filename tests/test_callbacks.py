@@ -214,7 +214,7 @@ def test_callback_list_offers_every_keras_hook_and_passes_dict_logs():
             getattr(calls, name)()
     assert [e["hook"] for e in rec.events] == HOOKS
     assert all(e["logs"] == {} for e in rec.events)  # Keras turns logs=None into {}
-    calls.on_epoch_end(0, {"val_loss": np.float32(0.5), "loss": np.array([0.25]),
+    calls.on_epoch_end(0, {"val_loss": np.float32(0.5), "loss": np.array(0.25),
                            "extra": {"lr": np.float64(0.1)}, "outputs": np.zeros((2, 1))})
     logs = rec.events[-1]["logs"]
     # sorted by the outer keys, a nested dict flattened in its place ("extra"), as Keras does
