@@ -730,12 +730,14 @@ class ModelCheckpoint(_MonitorCallback):
         Where to save, formatted with the epoch and the logs.
     monitor : str
         The logs key that decides "best" with ``save_best_only``.
+    verbose : int
+        1 prints each save.
     save_best_only : bool
         Save only when ``monitor`` improves on the best so far.
     mode : {"auto", "min", "max"}
         Direction of improvement.
-    verbose : int
-        1 prints each save.
+    initial_value_threshold : float or None
+        The value the first save must beat (with ``save_best_only``).
 
     Examples
     --------
@@ -743,11 +745,19 @@ class ModelCheckpoint(_MonitorCallback):
     'max'
     """
 
-    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, mode="auto",
+                 initial_value_threshold=None):
         super().__init__(monitor, mode, 0.0)
         self.filepath = os.fspath(filepath)
         self.save_best_only = bool(save_best_only)
         self.verbose = verbose
+        self.initial_value_threshold = (None if initial_value_threshold is None else
+                                        _checks.finite_number("initial_value_threshold",
+                                                              initial_value_threshold))
+        self.best = self.initial_value_threshold
+
+    def on_train_begin(self, logs=None):
+        self.best = self.initial_value_threshold
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -797,7 +807,20 @@ class BackupAndRestore(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training when an epoch's loss is NaN or infinite (``fit`` also does this itself)."""
+    """Stop training at the batch whose loss is NaN or infinite, as Keras's does (``fit`` also
+    stops on a non-finite loss by itself, restoring the epoch's starting weights).
+
+    Examples
+    --------
+    >>> TerminateOnNaN()
+    TerminateOnNaN()
+    """
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")

@@ -477,3 +477,26 @@ def test_monitor_mode_auto_follows_keras_directions():
     stop.on_train_begin()
     with pytest.raises(ValueError, match="mode='max'"):
         stop.on_epoch_end(0, {"val_my_score": 1.0})
+
+
+def test_model_checkpoint_keras_argument_order_and_threshold(tmp_path):
+    ckpt = ModelCheckpoint(tmp_path / "m.npz", "loss", 0, True, initial_value_threshold=0.5)
+    assert (ckpt.monitor, ckpt.verbose, ckpt.save_best_only) == ("loss", 0, True)
+    saved = []
+    ckpt.set_model(type("Saver", (), {"save": lambda self, path: saved.append(path)})())
+    ckpt.on_train_begin()
+    for epoch, loss in enumerate([0.9, 0.4, 0.45, 0.3]):
+        ckpt.on_epoch_end(epoch, {"loss": loss})
+    assert len(saved) == 2 and ckpt.best == 0.3  # 0.9 does not beat the threshold 0.5
+
+
+def test_terminate_on_nan_stops_at_the_batch():
+    from nastoolkit.callbacks import TerminateOnNaN
+
+    model = FakeModel()
+    calls = CallbackList([TerminateOnNaN()], model, {})
+    assert calls.wants_batches
+    calls.on_train_batch_end(0, {"loss": 1.0})
+    assert not model.stop_training
+    calls.on_train_batch_end(1, {"loss": float("inf")})
+    assert model.stop_training
