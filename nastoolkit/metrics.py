@@ -6,6 +6,7 @@ and ``sample_weight`` w_i weights each sample:
 
     result = (sum over batches of sum_i w_i m_i) / (sum over batches of sum_i w_i),   with
 
+- Accuracy:                    m_i = mean_k [ p_ik == y_ik ]   (labels predicted directly)
 - BinaryAccuracy:              m_i = mean_k [ (p_ik > t) == (y_ik > t) ],  t = 0.5
 - CategoricalAccuracy:         m_i = [ argmax_k p_ik == argmax_k y_ik ]
 - SparseCategoricalAccuracy:   m_i = [ argmax_k p_ik == label_i ]
@@ -41,6 +42,7 @@ from .backend import array_module, to_numpy
 __all__ = [
     "AUC",
     "Accuracy",
+    "AutoAccuracy",
     "BinaryAccuracy",
     "CategoricalAccuracy",
     "MeanAbsoluteError",
@@ -51,6 +53,7 @@ __all__ = [
     "Recall",
     "RootMeanSquaredError",
     "SparseCategoricalAccuracy",
+    "accuracy",
     "binary_accuracy",
     "categorical_accuracy",
     "deserialize",
@@ -323,12 +326,22 @@ _ACCURACY_VALUES = {"binary": binary_accuracy, "sparse": sparse_categorical_accu
                     "categorical": categorical_accuracy}
 
 
-class Accuracy(Metric):
-    """``"accuracy"`` with no known loss: binary, sparse or categorical, fixed by the first batch's
-    shapes (see ``_accuracy_kind``) and kept until ``reset``."""
+class AutoAccuracy(Metric):
+    """``"accuracy"`` in ``compile`` with no loss that decides it: binary, sparse or categorical,
+    fixed by the first batch's shapes (see ``_accuracy_kind``) and kept until ``reset``, as
+    Keras's ``compile`` resolves the string.
+
+    Examples
+    --------
+    >>> metric = AutoAccuracy()
+    >>> metric.update([2, 0], [[0.1, 0.2, 0.7], [0.1, 0.8, 0.1]])
+    >>> metric.kind, metric.result()
+    ('sparse', 0.5)
+    """
 
     default_name = "accuracy"
     direction = "up"
+
     def values(self, y_true, y_pred):
         if self.kind is None:
             self.kind = _accuracy_kind(y_true, y_pred)
@@ -337,6 +350,32 @@ class Accuracy(Metric):
     def reset(self) -> None:
         super().reset()
         self.kind = None
+
+
+def accuracy(y_true, y_pred):
+    """m_i = mean_k [y_pred_ik == y_true_ik]: exact matches (Keras's ``accuracy`` function)."""
+    y_true, y_pred = _rows(y_true, y_pred)
+    return (y_pred == y_true).astype(np.float64).mean(axis=-1)
+
+
+class Accuracy(Metric):
+    """How often predictions equal the labels exactly (``keras.metrics.Accuracy``), for
+    predictions that are already class labels; ``compile(metrics=["accuracy"])`` picks the
+    binary/categorical/sparse accuracy instead (``AutoAccuracy``).
+
+    Examples
+    --------
+    >>> metric = Accuracy()
+    >>> metric.update([[1], [2], [3], [4]], [[0], [2], [3], [4]])
+    >>> metric.result()
+    0.75
+    """
+
+    default_name = "accuracy"
+    direction = "up"
+
+    def values(self, y_true, y_pred):
+        return accuracy(y_true, y_pred)
 
 
 class MeanAbsoluteError(Metric):
@@ -709,8 +748,9 @@ _REGISTRY = Registry("metric", Metric)
 for _cls in (BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MeanAbsoluteError,
              MeanSquaredError, RootMeanSquaredError, Precision, Recall, AUC):
     _REGISTRY.add(_cls, _cls.default_name)
-_REGISTRY.add(Accuracy, "accuracy")
-_REGISTRY.add(functools.partial(Accuracy, name="acc"), "acc")
+_REGISTRY.add(AutoAccuracy, "accuracy")
+_REGISTRY.add(functools.partial(AutoAccuracy, name="acc"), "acc")
+_REGISTRY.add(Accuracy)  # deserializable; the string "accuracy" means AutoAccuracy (see get)
 _REGISTRY.add(functools.partial(MeanAbsoluteError, name="mae"), "mae")
 _REGISTRY.add(functools.partial(MeanSquaredError, name="mse"), "mse")
 
@@ -754,7 +794,7 @@ def get(identifier, loss=None) -> Metric | None:
     if identifier is None:
         return None
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
-        cls = _ACCURACY_FOR_LOSS.get(_loss_key(loss), Accuracy)
+        cls = _ACCURACY_FOR_LOSS.get(_loss_key(loss), AutoAccuracy)
         return cls(name=identifier.lower())
     if callable(identifier) and not isinstance(identifier, (Metric, type)):
         return MeanMetricWrapper(identifier)

@@ -78,7 +78,7 @@ def test_mse_and_mae_per_sample_mean_over_outputs():
     ("sparse_categorical_crossentropy", metrics.SparseCategoricalAccuracy),
     (losses.CategoricalCrossentropy(), metrics.CategoricalAccuracy),
     ("categorical_crossentropy", metrics.CategoricalAccuracy),
-    ("mse", metrics.Accuracy), (None, metrics.Accuracy)])
+    ("mse", metrics.AutoAccuracy), (None, metrics.AutoAccuracy)])
 def test_accuracy_resolved_from_the_loss(loss, cls):
     metric = metrics.get("accuracy", loss=loss)
     assert type(metric) is cls
@@ -218,3 +218,12 @@ def test_auc_of_a_perfect_and_an_inverted_ranking():
 def test_bad_arguments_name_themselves(make, name):
     with pytest.raises(ValueError, match=name):
         make()
+
+
+def test_accuracy_class_is_keras_exact_match_accuracy():
+    metric = metrics.Accuracy()
+    metric.update([[1], [2], [3], [4]], [[0], [2], [3], [4]], sample_weight=[1, 1, 0, 0])
+    assert metric.result() == pytest.approx(0.5)
+    assert metric.name == "accuracy" and metric.direction == "up"
+    again = metrics.deserialize(metrics.serialize(metrics.Accuracy(name="exact")))
+    assert type(again) is metrics.Accuracy and again.name == "exact"
