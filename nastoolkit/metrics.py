@@ -80,19 +80,72 @@ def _rows(y_true, y_pred):
 
 
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5):
-    """m_i = mean_k [(p_ik > threshold) == (y_ik > threshold)] (as Keras for 0/1 labels)."""
+    """Per-sample binary accuracy m_i = mean_k [(p_ik > t) == (y_ik > t)], t = ``threshold``.
+
+    Parameters
+    ----------
+    y_true : array, shape (n,) or (n, k)
+        0/1 labels.
+    y_pred : array, shape (n, k)
+        Probabilities (or scores compared with ``threshold``).
+    threshold : float
+        The decision threshold.
+
+    Returns
+    -------
+    array, shape (n,)
+
+    Examples
+    --------
+    >>> binary_accuracy(np.array([[1.0], [0.0]]), np.array([[0.7], [0.6]]))
+    array([1., 0.])
+    """
     y_true, y_pred = _rows(y_true, y_pred)
     return ((y_pred > threshold) == (y_true > threshold)).mean(axis=-1)
 
 
 def categorical_accuracy(y_true, y_pred):
-    """m_i = [argmax_k p_ik == argmax_k y_ik]."""
+    """Per-sample m_i = [argmax_k p_ik == argmax_k y_ik] for one-hot targets.
+
+    Parameters
+    ----------
+    y_true : array, shape (n, k)
+        One-hot targets.
+    y_pred : array, shape (n, k)
+        Scores.
+
+    Returns
+    -------
+    array, shape (n,)
+
+    Examples
+    --------
+    >>> categorical_accuracy(np.eye(2), np.array([[0.9, 0.1], [0.8, 0.2]]))
+    array([1., 0.])
+    """
     y_true, y_pred = _rows(y_true, y_pred)
     return (y_pred.argmax(axis=-1) == y_true.argmax(axis=-1)).astype(np.float64)
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
-    """m_i = [argmax_k p_ik == label_i], labels of shape (n,) or (n, 1)."""
+    """Per-sample m_i = [argmax_k p_ik == label_i], labels of shape (n,) or (n, 1).
+
+    Parameters
+    ----------
+    y_true : array, shape (n,) or (n, 1)
+        Integer labels.
+    y_pred : array, shape (n, k)
+        Scores.
+
+    Returns
+    -------
+    array, shape (n,)
+
+    Examples
+    --------
+    >>> sparse_categorical_accuracy(np.array([0, 0]), np.array([[0.9, 0.1], [0.2, 0.8]]))
+    array([1., 0.])
+    """
     xp = array_module(y_pred)
     y_pred = xp.asarray(y_pred)
     labels = xp.asarray(y_true).reshape(-1)
@@ -103,13 +156,43 @@ def sparse_categorical_accuracy(y_true, y_pred):
 
 
 def mean_absolute_error(y_true, y_pred):
-    """m_i = mean_k |p_ik - y_ik|."""
+    """Per-sample m_i = mean_k |p_ik - y_ik|.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n, k)
+        Targets and predictions (``y_true`` may have any shape with as many values).
+
+    Returns
+    -------
+    array, shape (n,)
+
+    Examples
+    --------
+    >>> mean_absolute_error(np.array([[0.0, 2.0]]), np.array([[1.0, 1.0]]))
+    array([1.])
+    """
     y_true, y_pred = _rows(y_true, y_pred)
     return array_module(y_pred).abs(y_pred - y_true).mean(axis=-1)
 
 
 def mean_squared_error(y_true, y_pred):
-    """m_i = mean_k (p_ik - y_ik)^2."""
+    """Per-sample m_i = mean_k (p_ik - y_ik)^2.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n, k)
+        Targets and predictions (``y_true`` may have any shape with as many values).
+
+    Returns
+    -------
+    array, shape (n,)
+
+    Examples
+    --------
+    >>> mean_squared_error(np.array([[0.0, 2.0]]), np.array([[1.0, 1.0]]))
+    array([1.])
+    """
     y_true, y_pred = _rows(y_true, y_pred)
     return ((y_pred - y_true) ** 2).mean(axis=-1)
 
@@ -274,13 +357,31 @@ class MeanMetricWrapper(Metric):
 
 
 class BinaryAccuracy(Metric):
-    """Fraction of outputs with (p > threshold) == (y > threshold), labels y in {0, 1}."""
+    """Fraction of outputs with (p > threshold) == (y > threshold), labels y in {0, 1}.
+
+    Parameters
+    ----------
+    name : str or None
+        ``"binary_accuracy"`` when None.
+    dtype : None
+        Accepted for Keras compatibility; results are float64.
+    threshold : float
+        The decision threshold.
+
+    Examples
+    --------
+    >>> metric = BinaryAccuracy()
+    >>> metric.update([[1], [0], [1]], [[0.9], [0.2], [0.3]])
+    >>> round(metric.result(), 4)
+    0.6667
+    """
 
     default_name = "binary_accuracy"
     direction = "up"
 
-    def __init__(self, name: str | None = None, threshold: float = 0.5):
-        self.threshold = float(threshold)
+    def __init__(self, name: str | None = None, dtype=None, threshold: float = 0.5):
+        self.threshold = _checks.finite_number("threshold", threshold)
+        self.dtype = dtype
         super().__init__(name)
 
     def values(self, y_true, y_pred):
@@ -291,7 +392,20 @@ class BinaryAccuracy(Metric):
 
 
 class CategoricalAccuracy(Metric):
-    """Fraction of rows whose argmax matches the one-hot target's argmax."""
+    """Fraction of rows whose argmax matches the one-hot target's argmax.
+
+    Parameters
+    ----------
+    name : str or None
+        ``"categorical_accuracy"`` when None.
+
+    Examples
+    --------
+    >>> metric = CategoricalAccuracy()
+    >>> metric.update(np.eye(2), [[0.9, 0.1], [0.8, 0.2]])
+    >>> metric.result()
+    0.5
+    """
 
     default_name = "categorical_accuracy"
     direction = "up"
@@ -301,7 +415,20 @@ class CategoricalAccuracy(Metric):
 
 
 class SparseCategoricalAccuracy(Metric):
-    """Fraction of rows whose argmax equals the integer label."""
+    """Fraction of rows whose argmax equals the integer label.
+
+    Parameters
+    ----------
+    name : str or None
+        ``"sparse_categorical_accuracy"`` when None.
+
+    Examples
+    --------
+    >>> metric = SparseCategoricalAccuracy()
+    >>> metric.update([0, 1], [[0.9, 0.1], [0.8, 0.2]])
+    >>> metric.result()
+    0.5
+    """
 
     default_name = "sparse_categorical_accuracy"
     direction = "up"
@@ -353,7 +480,22 @@ class AutoAccuracy(Metric):
 
 
 def accuracy(y_true, y_pred):
-    """m_i = mean_k [y_pred_ik == y_true_ik]: exact matches (Keras's ``accuracy`` function)."""
+    """Per-sample m_i = mean_k [y_pred_ik == y_true_ik]: exact matches (Keras's ``accuracy``).
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n, k)
+        Labels and predicted labels.
+
+    Returns
+    -------
+    array, shape (n,)
+
+    Examples
+    --------
+    >>> accuracy(np.array([[1.0, 2.0]]), np.array([[1.0, 3.0]]))
+    array([0.5])
+    """
     y_true, y_pred = _rows(y_true, y_pred)
     return (y_pred == y_true).astype(np.float64).mean(axis=-1)
 
@@ -379,7 +521,20 @@ class Accuracy(Metric):
 
 
 class MeanAbsoluteError(Metric):
-    """mean |y_pred - y_true| over samples and outputs."""
+    """The (weighted) mean of |y_pred - y_true| over samples and outputs.
+
+    Parameters
+    ----------
+    name : str or None
+        ``"mean_absolute_error"`` when None (``get("mae")`` names it ``"mae"``).
+
+    Examples
+    --------
+    >>> metric = MeanAbsoluteError()
+    >>> metric.update([[0.0], [1.0]], [[1.0], [3.0]])
+    >>> metric.result()
+    1.5
+    """
 
     default_name = "mean_absolute_error"
 
@@ -388,7 +543,20 @@ class MeanAbsoluteError(Metric):
 
 
 class MeanSquaredError(Metric):
-    """mean (y_pred - y_true)^2 over samples and outputs."""
+    """The (weighted) mean of (y_pred - y_true)^2 over samples and outputs.
+
+    Parameters
+    ----------
+    name : str or None
+        ``"mean_squared_error"`` when None (``get("mse")`` names it ``"mse"``).
+
+    Examples
+    --------
+    >>> metric = MeanSquaredError()
+    >>> metric.update([[0.0], [1.0]], [[1.0], [3.0]])
+    >>> metric.result()
+    2.5
+    """
 
     default_name = "mean_squared_error"
 
@@ -802,10 +970,22 @@ def get(identifier, loss=None) -> Metric | None:
 
 
 def serialize(metric: Metric) -> dict:
-    """``{"class_name": ..., "config": ...}``: JSON-ready (state is not saved)."""
+    """``{"class_name": ..., "config": ...}``: JSON-ready (state is not saved).
+
+    Examples
+    --------
+    >>> serialize(Precision(thresholds=0.3))["config"]["thresholds"]
+    0.3
+    """
     return _REGISTRY.serialize(get(metric))
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Metric:
-    """The inverse of ``serialize`` (a fresh metric with no state)."""
+    """The inverse of ``serialize`` (a fresh metric with no state).
+
+    Examples
+    --------
+    >>> deserialize({"class_name": "AUC", "config": {"num_thresholds": 50}}).num_thresholds
+    50
+    """
     return _REGISTRY.deserialize(config, custom_objects)
