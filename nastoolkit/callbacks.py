@@ -245,7 +245,16 @@ class CallbackList:
 class History(Callback):
     """Records every epoch's logs: ``history.history["loss"][i]`` is epoch i's mean training loss.
 
-    ``stopped_reason`` says why training ended early (NaN loss, early stopping), else None.
+    ``fit`` returns it. ``epoch`` lists the epoch indices seen; ``stopped_reason`` says why
+    training ended early (NaN loss, early stopping), else None.
+
+    Examples
+    --------
+    >>> history = History()
+    >>> history.on_train_begin()
+    >>> history.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.75})
+    >>> history.history, history.epoch
+    ({'loss': [0.5], 'val_loss': [0.75]}, [0])
     """
 
     def __init__(self):
@@ -780,6 +789,20 @@ class BackupAndRestore(Callback):
     slots, the shuffling RNG and the dropout streams, so an interrupted and resumed run ends with
     exactly the weights of an uninterrupted one. It is deleted when training completes
     (``delete_checkpoint=True``), as in Keras.
+
+    Parameters
+    ----------
+    backup_dir : str or path-like
+        The folder for ``backup.npz`` (created if missing).
+    delete_checkpoint : bool
+        Remove the backup once training completes.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> backup = BackupAndRestore(os.path.join(tempfile.mkdtemp(), "bk"))
+    >>> os.path.basename(backup.path)
+    'backup.npz'
     """
 
     def __init__(self, backup_dir, delete_checkpoint=True):
@@ -834,7 +857,21 @@ def format_logs(logs: dict) -> str:
 
 
 class ProgressLogger(Callback):
-    """verbose=1: one tqdm bar over epochs showing the latest logs; verbose=2: a line per epoch."""
+    """Progress output for ``fit(verbose=...)``: 1 is one tqdm bar over epochs showing the latest
+    logs; 2 is one printed line per epoch.
+
+    Parameters
+    ----------
+    verbose : int
+        1 or 2.
+
+    Examples
+    --------
+    >>> logger = ProgressLogger(verbose=2)
+    >>> logger.set_params({"epochs": 3})
+    >>> logger.on_epoch_end(0, {"loss": 0.25})
+    Epoch 1/3 - loss: 0.25
+    """
 
     def __init__(self, verbose=1):
         super().__init__()

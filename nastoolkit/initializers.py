@@ -80,8 +80,20 @@ TRUNCATED_NORMAL_STDDEV = 0.87962566103423978  # stddev of N(0, 1) truncated to 
 def compute_fans(shape: tuple[int, ...], input_axes=None, output_axes=None) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight shape, as Keras computes them.
 
-    With both ``input_axes`` and ``output_axes``, each fan is the product of those axes' sizes.
+    Parameters
+    ----------
+    shape : tuple of int
+        The weight's shape.
+    input_axes, output_axes : list of int or None
+        With both, each fan is the product of those axes' sizes.
 
+    Returns
+    -------
+    tuple of int
+        (fan_in, fan_out).
+
+    Examples
+    --------
     >>> compute_fans((3, 3, 16, 32))
     (144, 288)
     """
@@ -137,7 +149,20 @@ def _check_dtype(dtype) -> np.dtype:
 class Initializer:
     """Base class: ``init(shape, dtype="float32", rng=None) -> numpy.ndarray``.
 
-    Subclasses implement ``_sample(shape, rng) -> float64 array``.
+    Subclasses implement ``_sample(shape, rng) -> float64 array`` and ``get_config()``.
+
+    Parameters
+    ----------
+    seed : int or None
+        Used when no ``rng`` is passed to the call (the same draw every time).
+
+    Examples
+    --------
+    >>> class Halves(Initializer):
+    ...     def _sample(self, shape, rng):
+    ...         return np.full(shape, 0.5)
+    >>> Halves()((2,))
+    array([0.5, 0.5], dtype=float32)
     """
 
     def __init__(self, seed: int | None = None):
@@ -441,7 +466,13 @@ class Orthogonal(Initializer):
 
 
 class Zeros(Initializer):
-    """All zeros (the default bias initializer)."""
+    """All zeros (the default bias initializer).
+
+    Examples
+    --------
+    >>> Zeros()((2,))
+    array([0., 0.], dtype=float32)
+    """
 
     def __init__(self):
         super().__init__(None)
@@ -454,7 +485,13 @@ class Zeros(Initializer):
 
 
 class Ones(Zeros):
-    """All ones."""
+    """All ones.
+
+    Examples
+    --------
+    >>> Ones()((2,))
+    array([1., 1.], dtype=float32)
+    """
 
     def _sample(self, shape, rng) -> np.ndarray:
         return np.ones(shape)
@@ -535,10 +572,22 @@ def get(identifier) -> Initializer:
 
 
 def serialize(initializer: Initializer) -> dict:
-    """``{"class_name": ..., "config": ...}``: JSON-ready."""
+    """``{"class_name": ..., "config": ...}``: JSON-ready.
+
+    Examples
+    --------
+    >>> serialize(Orthogonal(gain=2.0))
+    {'class_name': 'Orthogonal', 'config': {'gain': 2.0, 'seed': None}}
+    """
     return _REGISTRY.serialize(get(initializer))
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Initializer:
-    """The inverse of ``serialize``."""
+    """The inverse of ``serialize``.
+
+    Examples
+    --------
+    >>> deserialize({"class_name": "Constant", "config": {"value": 3.0}})((2,))
+    array([3., 3.], dtype=float32)
+    """
     return _REGISTRY.deserialize(config, custom_objects)

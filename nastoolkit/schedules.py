@@ -444,7 +444,22 @@ class CosineDecayRestarts(LearningRateSchedule):
 def values(schedule, steps) -> np.ndarray:
     """The schedule at each step: ``steps`` is a count (steps 0..steps-1) or an iterable of steps.
 
-    Returns a float64 array, e.g. for ``plt.plot(values(schedule, 1000))``.
+    Parameters
+    ----------
+    schedule : callable
+        ``step -> float``.
+    steps : int or iterable of int
+        How many steps from 0, or the steps themselves.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 learning rates, e.g. for ``plt.plot(values(schedule, 1000))``.
+
+    Examples
+    --------
+    >>> values(StepDecay(1.0, step_size=2), 5)
+    array([1.  , 1.  , 0.5 , 0.5 , 0.25])
     """
     if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
         steps = range(int(steps))
@@ -459,7 +474,14 @@ for _cls in (ExponentialDecay, PiecewiseConstantDecay, StepDecay, CosineDecay, P
 
 def get(identifier) -> LearningRateSchedule:
     """A schedule from an instance or a serialized dict (schedules have required arguments, so
-    a bare name is not enough)."""
+    a bare name is not enough).
+
+    Examples
+    --------
+    >>> get({"class_name": "InverseTimeDecay",
+    ...      "config": {"initial_learning_rate": 0.1, "decay_steps": 1, "decay_rate": 1.0}})(1)
+    0.05
+    """
     if isinstance(identifier, str):
         raise TypeError(f"schedule must be a LearningRateSchedule object or a serialized dict; "
                          f"a name is not enough because schedules need arguments, e.g. "
@@ -469,10 +491,22 @@ def get(identifier) -> LearningRateSchedule:
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
-    """``{"class_name": ..., "config": ...}``: JSON-ready."""
+    """``{"class_name": ..., "config": ...}``: JSON-ready.
+
+    Examples
+    --------
+    >>> serialize(PolynomialDecay(0.1, 100))["config"]["end_learning_rate"]
+    0.0001
+    """
     return _REGISTRY.serialize(schedule)
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRateSchedule:
-    """The schedule a ``serialize`` dict describes (``custom_objects`` for your own classes)."""
+    """The schedule a ``serialize`` dict describes (``custom_objects`` for your own classes).
+
+    Examples
+    --------
+    >>> deserialize(serialize(CosineDecay(0.1, 10, name="warm"))).name
+    'warm'
+    """
     return _REGISTRY.deserialize(config, custom_objects)
