@@ -222,7 +222,8 @@ QUADRATICS = [objectives.Quadratic(), objectives.IllConditionedQuadratic(conditi
 ROSENBROCK = objectives.Rosenbrock()
 
 # (id, factory, learning rate on the quadratics, on Rosenbrock); tuned by hand: each converges
-# in well under half its step budget (steps needed, measured: quadratics <= 530, Rosenbrock <= 6000).
+# in well under half its step budget (steps needed, measured: quadratics <= 530,
+# Rosenbrock <= 6000).
 TABLE = [
     ("sgd", lambda lr: SGD(lr), 0.1, 0.002),
     ("momentum", lambda lr: SGD(lr, momentum=0.9), 0.01, 0.001),
