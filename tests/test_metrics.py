@@ -251,3 +251,35 @@ def test_accuracy_class_is_keras_exact_match_accuracy():
     assert metric.name == "accuracy" and metric.direction == "up"
     again = metrics.deserialize(metrics.serialize(metrics.Accuracy(name="exact")))
     assert type(again) is metrics.Accuracy and again.name == "exact"
+
+
+def test_new_metrics_in_compile_fit_and_evaluate():
+    from nastoolkit.layers import Dense
+    from nastoolkit.models import Sequential
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 3))
+    y = (X @ np.array([1.0, -2.0, 0.5]) + 0.3 * rng.standard_normal(120) > 0).astype(float)
+
+    def abs_error(y_true, y_pred):
+        return np.abs(np.asarray(y_true) - np.asarray(y_pred)).mean(axis=-1)
+
+    model = Sequential([Dense(1, activation="sigmoid", input_shape=(3,))], seed=0)
+    model.compile(
+        optimizer="adam",
+        loss="binary_crossentropy",
+        metrics=["auc", "precision", metrics.Recall(thresholds=0.3), abs_error],
+    )
+    history = model.fit(X, y, epochs=2, batch_size=32, verbose=0, seed=0)
+    assert {"auc", "precision", "recall", "abs_error"} <= set(history.history)
+    # evaluate in batches of 50 equals one pass over all 120 predictions: the counts add up
+    logs = model.evaluate(X, y, batch_size=50, verbose=0, return_dict=True)
+    p = model.predict(X)
+    for name, metric in [
+        ("auc", metrics.AUC()),
+        ("precision", metrics.Precision()),
+        ("recall", metrics.Recall(thresholds=0.3)),
+        ("abs_error", metrics.get(abs_error)),
+    ]:
+        metric.update(y.reshape(-1, 1), p)
+        assert logs[name] == pytest.approx(metric.result(), rel=1e-6), name  # float32 sums
