@@ -32,7 +32,7 @@ from . import _checks, backend, losses, optimizers, training
 from . import layers as layers_module
 from . import metrics as metrics_module
 from ._atomic import atomic_write
-from .callbacks import Callback, CallbackList, History, ProgressLogger
+from .callbacks import CallbackList, History, ProgressLogger
 from .layers import InputLayer, Layer
 
 __all__ = ["NotCompiledError", "Sequential", "load_model"]
@@ -71,19 +71,11 @@ class _RunningMean:
         return self.total / self.count if self.count else 0.0
 
 
-def _call_hook(callbacks, hook: str, *args):
-    """Call ``callbacks.<hook>(*args)`` when the callback list has that hook (test/predict hooks
-    arrive with the callbacks module's full Keras hook set)."""
-    method = getattr(callbacks, hook, None)
-    if method is not None:
-        method(*args)
-
-
-def _wants(callbacks, hook: str) -> bool:
-    """Whether any callback overrides ``hook`` (batch hooks are skipped otherwise, for speed)."""
-    default = getattr(Callback, hook, None)
-    return any(getattr(type(cb), hook, default) is not default
-               for cb in getattr(callbacks, "callbacks", ()))
+def _set_params(cbs: CallbackList, **params):
+    """Give every callback the run's params once the batch size (and so ``steps``) is known."""
+    cbs.params = dict(params)
+    for cb in cbs.callbacks:
+        cb.set_params(cbs.params)
 
 
 @contextlib.contextmanager
@@ -642,29 +634,31 @@ class Sequential:
     # --- evaluation and inference -------------------------------------------------------------
     def _validate(self, val, batch_size, cbs) -> dict:
         """Validation inside ``fit``: an evaluation with the same callbacks, as Keras does."""
-        if not _wants(cbs, "on_test_batch_begin") and not _wants(cbs, "on_test_batch_end"):
+        if not cbs.wants_test_batches:
             batch_size = max(batch_size, 1024)  # same numbers, fewer Python steps
         return self._evaluate_dataset(val, batch_size, cbs)
 
-    def _evaluate_dataset(self, data, batch_size, cbs=None) -> dict:
+    def _evaluate_dataset(self, data, batch_size, cbs) -> dict:
         batch_size = min(batch_size, len(data))
         self._ensure_capacity(batch_size)
         self._reset_metrics()
         fused = False  # evaluation needs the loss only; the gradient buffer is scratch
         loss = _RunningMean()
-        _call_hook(cbs, "on_test_begin", {})
+        batch_hooks = cbs.wants_test_batches
+        cbs.on_test_begin({})
         with self._threads_for(batch_size):
             for step, start in enumerate(range(0, len(data), batch_size)):
                 batch = data.take(slice(start, start + batch_size))
-                _call_hook(cbs, "on_test_batch_begin", step, {})
+                if batch_hooks:
+                    cbs.on_test_batch_begin(step, {})
                 y_pred = self._forward(batch.x, False)
                 value, _ = self._data_loss(batch.y, y_pred, batch.w, fused)
                 loss.add(value, len(batch))
                 self._update_metrics(batch.y, y_pred, batch.w)
-                _call_hook(cbs, "on_test_batch_end", step, self._logs(loss.result() +
-                                                                       self._penalty()))
+                if batch_hooks:
+                    cbs.on_test_batch_end(step, self._logs(loss.result() + self._penalty()))
         logs = self._logs(loss.result() + self._penalty())
-        _call_hook(cbs, "on_test_end", dict(logs))
+        cbs.on_test_end(dict(logs))
         return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -693,12 +687,12 @@ class Sequential:
         training.check_lengths(x, y)
         y = training.targets(self._compiled.loss, y, self.output_dim, self.dtype)
         w = training.as_sample_weight(sample_weight, len(x), self.dtype)
-        cbs = None
-        if callbacks:
-            cbs = CallbackList(list(callbacks), self, {"verbose": 0, "epochs": 1, "steps": None})
-        default = 32 if _wants(cbs, "on_test_batch_begin") or _wants(cbs, "on_test_batch_end") \
-            else 1024
+        cbs = CallbackList(callbacks, self, {})
+        # without test-batch callbacks, larger batches give the same numbers in fewer steps
+        default = 32 if cbs.wants_test_batches else 1024
         batch_size = _checks.positive_int("batch_size", batch_size or default)
+        _set_params(cbs, verbose=0 if verbose == "auto" else int(verbose), epochs=1,
+                    steps=-(-len(x) // batch_size))
         logs = self._evaluate_dataset(training.Dataset(x, y, w).to(self._xp), batch_size, cbs)
         if verbose not in (0, "auto") and verbose:
             print(" - ".join(f"{k}: {v:.4g}" for k, v in logs.items()))
@@ -711,21 +705,24 @@ class Sequential:
         x = self._as_input(x)
         if not self.built:
             self.build(x.shape)
-        cbs = None
-        if callbacks:
-            cbs = CallbackList(list(callbacks), self, {"verbose": 0, "epochs": 1, "steps": None})
-        batch_size = _checks.positive_int("batch_size", batch_size or 1024)
+        cbs = CallbackList(callbacks, self, {})
+        batch_size = _checks.positive_int("batch_size", batch_size or
+                                          (32 if cbs.wants_predict_batches else 1024))
+        _set_params(cbs, verbose=0 if verbose == "auto" else int(verbose), epochs=1,
+                    steps=-(-len(x) // batch_size))
         x = self._xp.asarray(x)
         self._ensure_capacity(min(batch_size, len(x)))
         out = self._xp.empty((len(x), self.output_dim), self.dtype)
-        _call_hook(cbs, "on_predict_begin", {})
+        batch_hooks = cbs.wants_predict_batches
+        cbs.on_predict_begin({})
         with self._threads_for(min(batch_size, len(x))):
             for step, start in enumerate(range(0, len(x), batch_size)):
-                _call_hook(cbs, "on_predict_batch_begin", step, {})
+                if batch_hooks:
+                    cbs.on_predict_batch_begin(step, {})
                 out[start:start + batch_size] = self._forward(x[start:start + batch_size], False)
-                _call_hook(cbs, "on_predict_batch_end", step,
-                           {"outputs": out[start:start + batch_size]})
-        _call_hook(cbs, "on_predict_end", {})
+                if batch_hooks:
+                    cbs.on_predict_batch_end(step, {"outputs": out[start:start + batch_size]})
+        cbs.on_predict_end({})
         return out
 
     def __call__(self, x, training=False):
