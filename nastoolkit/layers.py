@@ -596,7 +596,7 @@ class Dropout(Layer):
     def _broadcast_mask(self, x):
         """A mask of ``noise_shape`` (None -> the input's size), broadcast by the multiply."""
         n = x.shape[0]
-        rows, cols = (n if s is None else s for s in self.noise_shape)
+        rows, cols = (size if s is None else s for s, size in zip(self.noise_shape, x.shape))
         if rows not in (1, n):
             raise ValueError(f"noise_shape {self.noise_shape} does not broadcast to a batch of "
                              f"{n} rows; use None or 1 for the batch axis.")
