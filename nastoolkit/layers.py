@@ -494,9 +494,11 @@ class Dense(Layer):
     def from_config(cls, config):
         config = dict(config)
         for key in ("kernel_initializer", "bias_initializer"):
-            config[key] = initializers.deserialize(config[key])
+            if key in config:
+                config[key] = initializers.deserialize(config[key])
         for key in ("kernel_regularizer", "bias_regularizer"):
-            config[key] = regularizers.deserialize(config[key])
+            if key in config:
+                config[key] = regularizers.deserialize(config[key])
         return cls(**config)
 
     def __repr__(self):
@@ -530,7 +532,7 @@ class Dropout(Layer):
 
     Examples
     --------
-    >>> Dropout(0.5, seed=0)(np.ones((2, 4)), training=False).sum()
+    >>> float(Dropout(0.5, seed=0)(np.ones((2, 4)), training=False).sum())
     8.0
     """
 

@@ -812,18 +812,26 @@ class Sequential:
 
     # --- persistence (the file formats live in nastoolkit.saving where present) ---------------
     def _backup_extra(self, epoch: int) -> dict:
-        """What an exact resume needs beyond weights and optimizer slots (JSON-able)."""
+        """What an exact resume needs beyond weights and optimizer slots (JSON-able): the epoch,
+        the shuffling generator and, under ``"dropout"``, the random stream of every layer that
+        has one (``rng_state()`` not None), in layer order."""
         return {"epoch": epoch, "rng": self._fit_rng.bit_generator.state if self._fit_rng else None,
-                "layer_rng": [layer.rng_state() for layer in self._layers]}
+                "dropout": [state for state in (layer.rng_state() for layer in self._layers)
+                            if state is not None]}
 
     def _apply_backup_extra(self, extra: dict) -> int:
         """Put back the shuffling generator and the layers' random streams saved by
-        ``_backup_extra``; returns the epoch to continue from."""
+        ``_backup_extra`` (checked first: a mismatch changes nothing); returns the epoch to
+        continue from."""
+        streams = [layer for layer in self._layers if layer.rng_state() is not None]
+        states = list(extra.get("dropout", []))
+        if states and len(states) != len(streams):
+            raise ValueError(f"The backup holds {len(states)} layer random streams but this model "
+                             f"has {len(streams)} layers with one; it belongs to another model.")
         if extra.get("rng") is not None and self._fit_rng is not None:
             self._fit_rng.bit_generator.state = extra["rng"]
-        for layer, state in zip(self._layers, extra.get("layer_rng", [])):
-            if state is not None:
-                layer.set_rng_state(state)
+        for layer, state in zip(streams, states):
+            layer.set_rng_state(state)
         self._fresh = False
         return int(extra["epoch"]) + 1
 
