@@ -500,6 +500,20 @@ def _keras_object(module: str, serialized: dict | None) -> dict | None:
             "registered_name": None}
 
 
+# Keras 3.15's variance-scaling initializers write these axes (None for dense kernels) in configs
+_FAN_AXES = {"input_axes": None, "output_axes": None}
+_VARIANCE_SCALING = {"VarianceScaling", "GlorotUniform", "GlorotNormal", "LecunNormal",
+                     "LecunUniform", "HeNormal", "HeUniform"}
+
+
+def _keras_initializer(initializer) -> dict:
+    entry = _keras_object("keras.initializers", initializers.serialize(initializer))
+    if entry["class_name"] in _VARIANCE_SCALING:
+        entry["config"] = {**entry["config"], **{k: v for k, v in _FAN_AXES.items()
+                                                  if k not in entry["config"]}}
+    return entry
+
+
 def _is_serialized(value) -> bool:
     return isinstance(value, dict) and set(value) == {"class_name", "config"}
 
@@ -524,10 +538,8 @@ def _keras_layer(layer, input_shape: tuple) -> dict:
     if kind == "Dense":
         config = {**base, "units": int(layer.units), "activation": _activation_name(layer),
                   "use_bias": bool(layer.use_bias),
-                  "kernel_initializer": _keras_object(
-                      "keras.initializers", initializers.serialize(layer.kernel_initializer)),
-                  "bias_initializer": _keras_object(
-                      "keras.initializers", initializers.serialize(layer.bias_initializer)),
+                  "kernel_initializer": _keras_initializer(layer.kernel_initializer),
+                  "bias_initializer": _keras_initializer(layer.bias_initializer),
                   "kernel_regularizer": _keras_object(
                       "keras.regularizers", regularizers.serialize(layer.kernel_regularizer)),
                   "bias_regularizer": _keras_object(
