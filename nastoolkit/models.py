@@ -17,12 +17,7 @@ small functions of ``nastoolkit.training``.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
-import io
-import json
 import math
-import os
 import warnings
 from dataclasses import dataclass, field
 
@@ -31,14 +26,12 @@ import numpy as np
 from . import _checks, backend, losses, optimizers, training
 from . import layers as layers_module
 from . import metrics as metrics_module
-from ._atomic import atomic_write
 from .callbacks import CallbackList, History, ProgressLogger
 from .layers import InputLayer, Layer
 
 __all__ = ["NotCompiledError", "Sequential", "load_model"]
 
 ALIGN = 16  # elements: every tensor starts on a 64-byte boundary for float32 (float4 loads)
-FORMAT = "nastoolkit.Sequential/1"
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -810,7 +803,7 @@ class Sequential:
     def __repr__(self):
         return f"Sequential(name={self.name!r}, layers={len(self._layers)}, built={self.built})"
 
-    # --- persistence (the file formats live in nastoolkit.saving where present) ---------------
+    # --- persistence (the file formats live in nastoolkit.saving) -----------------------------
     def _backup_extra(self, epoch: int) -> dict:
         """What an exact resume needs beyond weights and optimizer slots (JSON-able): the epoch,
         the shuffling generator and, under ``"dropout"``, the random stream of every layer that
@@ -837,78 +830,25 @@ class Sequential:
 
     def _restore_backup(self, filepath) -> int:
         """Load weights, optimizer state and random streams saved by
-        ``save(..., extra=_backup_extra(epoch))``; returns the epoch to continue from."""
-        saving = _saving_module()
-        if saving is not None:
-            return saving.restore_backup(self, filepath)
-        meta, weights, optimizer_state = _read_model_file(filepath)
-        self.set_weights(weights)
-        if optimizer_state:
-            self.optimizer.set_state(optimizer_state, variables=[self.params])
-        return self._apply_backup_extra(meta.get("extra", {}))
+        ``save(..., extra=_backup_extra(epoch))`` (validated first by
+        ``nastoolkit.saving.restore_backup``); returns the epoch to continue from."""
+        from . import saving  # saving imports this module: import it when used
+
+        return saving.restore_backup(self, filepath)
 
     def save(self, filepath, extra: dict | None = None):
-        """Write the model to ``filepath`` (see ``nastoolkit.saving.save_model``); ``extra`` is
-        JSON-able data stored alongside (used by BackupAndRestore)."""
+        """Write the model to ``filepath``: ``.keras`` (an archive Keras opens) or ``.npz`` (with
+        the optimizer state); see ``nastoolkit.saving.save_model``. ``extra`` is JSON-able data
+        stored alongside in npz files (used by BackupAndRestore)."""
+        from . import saving
+
         self._require_built("save")
-        saving = _saving_module()
-        if saving is not None:
-            saving.save_model(self, filepath, extra=extra)
-            return
-        _save_npz(self, filepath, extra)
-
-
-def _saving_module():
-    """``nastoolkit.saving`` once it exists (imported lazily: it imports this module)."""
-    name = f"{__package__}.saving"
-    return importlib.import_module(name) if importlib.util.find_spec(name) else None
-
-
-def _save_npz(model, filepath, extra):
-    """The npz format (JSON + arrays, no pickle), written atomically: an interrupted save never
-    leaves a half-written file. Used until ``nastoolkit.saving`` takes it over."""
-    meta = {"format": FORMAT, "model": model.get_config(), "extra": extra or {}}
-    compiled = model._compiled
-    if compiled is not None:
-        meta["compile"] = {
-            "optimizer": optimizers.serialize(compiled.optimizer),
-            "loss": losses.serialize(compiled.loss),
-            "metrics": [m.name for m in compiled.metrics],
-            "weighted_metrics": [m.name for m in compiled.weighted_metrics]}
-    arrays = {f"weight_{i:03d}": w for i, w in enumerate(model.get_weights())}
-    if compiled is not None and compiled.optimizer.variables:
-        # optimizer slots too, so a loaded model resumes training exactly where it stopped
-        state = compiled.optimizer.get_state()
-        meta["optimizer_iterations"] = int(state.pop("iterations"))
-        arrays.update({f"optimizer/{key}": value for key, value in state.items()})
-    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write(filepath, buf.getvalue())
-
-
-def _read_model_file(filepath):
-    """(meta, weights, optimizer_state) of a model file; a clear ValueError for anything else."""
-    try:
-        with np.load(os.fspath(filepath), allow_pickle=False) as data:
-            meta = json.loads(bytes(data["__meta__"]).decode())
-            weights = [data[k] for k in sorted(k for k in data.files if k.startswith("weight_"))]
-            optimizer_state = {k.split("/", 1)[1]: data[k] for k in data.files
-                               if k.startswith("optimizer/")}
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{filepath!s} is not a readable nastoolkit model file ({exc}).") from exc
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{filepath!s} has format {meta.get('format')!r}; expected {FORMAT!r}.")
-    if not weights:
-        raise ValueError(f"{filepath!s} holds no weights.")
-    if optimizer_state:
-        optimizer_state["iterations"] = meta.get("optimizer_iterations", 0)
-    return meta, weights, optimizer_state
+        saving.save_model(self, filepath, extra=extra)
 
 
 def load_model(filepath, compile=True) -> Sequential:
-    """Load a model written by ``Sequential.save`` (``nastoolkit.saving.load_model`` where
-    present; data, never code).
+    """Load a model written by ``Sequential.save`` or a Keras ``.keras`` file of the layers this
+    package has (``nastoolkit.saving.load_model``: data, never code).
 
     Parameters
     ----------
@@ -921,19 +861,6 @@ def load_model(filepath, compile=True) -> Sequential:
     -------
     Sequential
     """
-    saving = _saving_module()
-    if saving is not None:
-        return saving.load_model(filepath, compile=compile)
-    meta, weights, optimizer_state = _read_model_file(filepath)
-    model = Sequential.from_config(meta["model"])
-    if not model.built:
-        model.build((None, weights[0].shape[0]))
-    model.set_weights(weights)
-    if compile and "compile" in meta:
-        c = meta["compile"]
-        model.compile(optimizer=optimizers.deserialize(c["optimizer"]),
-                      loss=losses.deserialize(c["loss"]), metrics=c["metrics"],
-                      weighted_metrics=c.get("weighted_metrics"))
-        if optimizer_state:
-            model.optimizer.set_state(optimizer_state, variables=[model.params])
-    return model
+    from . import saving
+
+    return saving.load_model(filepath, compile=compile)
