@@ -237,6 +237,8 @@ class Sequential:
         if not self._layers:
             raise ValueError("The model has no layers; add layers before building it.")
         features = self._features_for(input_shape)
+        if self.built and features == self._features:
+            return  # rebuilding would move the weights the optimizer's state refers to
         specs, shape = [], features
         for i, layer in enumerate(self._layers):
             if layer.built and id(layer) not in self._owned and layer._in_features != shape:

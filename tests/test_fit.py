@@ -298,3 +298,15 @@ def test_validation_data_with_weights_and_a_split_that_keeps_them():
         model.fit(x, y, sample_weight=w[:5], verbose=0)
     with pytest.raises(TypeError, match="class_weight"):
         model.fit(x, y, class_weight=[1.0], verbose=0)
+
+
+def test_build_is_idempotent_and_pop_on_an_empty_model_is_an_index_error():
+    model = Sequential([Input(shape=(2,)), Dense(2)], seed=0)
+    params = model.params
+    model.build((None, 2))
+    assert model.params is params  # the optimizer's state keeps pointing at the live weights
+    with pytest.raises(ValueError, match="input_shape"):
+        model.build((None, 3))
+    model.pop()
+    with pytest.raises(IndexError, match="no layers"):
+        model.pop()
