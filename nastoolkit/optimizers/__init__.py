@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from . import _checks, kernels
-from ._registry import Registry
-from .backend import array_module, to_numpy
+from .. import _checks, kernels
+from .._registry import Registry
+from ..backend import array_module, to_numpy
+from . import schedules  # keras.optimizers.schedules's spelling of nastoolkit.schedules
 
 __all__ = [
     "SGD",
@@ -35,6 +36,7 @@ __all__ = [
     "RMSprop",
     "deserialize",
     "get",
+    "schedules",
     "serialize",
 ]
 
@@ -102,8 +104,6 @@ def _serialize_learning_rate(learning_rate):
 def _deserialize_learning_rate(value, custom_objects: dict | None = None):
     if not isinstance(value, dict):
         return value
-    from . import schedules  # level 2, loaded only when a config holds a schedule
-
     try:
         return schedules.deserialize(value, custom_objects)
     except ValueError as error:
