@@ -95,6 +95,7 @@ class Metric:
     """The running mean of a per-sample value: state ``total`` (sum) and ``count`` (samples)."""
 
     default_name = "metric"
+    direction = "down"  # "up" when larger is better (Keras's ``_direction``), for mode="auto"
 
     def __init__(self, name: str | None = None):
         self.name = self.default_name if name is None else str(name)
@@ -136,6 +137,7 @@ class BinaryAccuracy(Metric):
     """Fraction of outputs with (p > threshold) == (y > threshold), labels y in {0, 1}."""
 
     default_name = "binary_accuracy"
+    direction = "up"
 
     def __init__(self, name: str | None = None, threshold: float = 0.5):
         self.threshold = float(threshold)
@@ -152,6 +154,7 @@ class CategoricalAccuracy(Metric):
     """Fraction of rows whose argmax matches the one-hot target's argmax."""
 
     default_name = "categorical_accuracy"
+    direction = "up"
 
     def values(self, y_true, y_pred):
         return categorical_accuracy(y_true, y_pred)
@@ -161,6 +164,7 @@ class SparseCategoricalAccuracy(Metric):
     """Fraction of rows whose argmax equals the integer label."""
 
     default_name = "sparse_categorical_accuracy"
+    direction = "up"
 
     def values(self, y_true, y_pred):
         return sparse_categorical_accuracy(y_true, y_pred)
@@ -187,6 +191,7 @@ class Accuracy(Metric):
     shapes (see ``_accuracy_kind``) and kept until ``reset``."""
 
     default_name = "accuracy"
+    direction = "up"
     def values(self, y_true, y_pred):
         if self.kind is None:
             self.kind = _accuracy_kind(y_true, y_pred)

@@ -19,11 +19,10 @@ updated; then ``iterations += 1``. Adam's bias correction uses the 1-based step 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from . import kernels
+from . import _checks, kernels
 from ._registry import Registry
 from .backend import array_module, to_numpy
 
@@ -40,45 +39,29 @@ __all__ = [
 ]
 
 
-# --- hyper-parameter checks: each names the argument, the expectation and what arrived ----------
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
+# --- hyper-parameter checks: the shared ones (name, value, limit) from _checks ------------------
 
 def _check_learning_rate(learning_rate):
     if callable(learning_rate):
         return learning_rate
-    if not _is_number(learning_rate) or learning_rate <= 0:
-        raise ValueError(
-            "learning_rate must be a positive number or a schedule (a callable step -> float, "
-            f"e.g. nastoolkit.schedules.ExponentialDecay). Received: learning_rate={learning_rate!r}")
-    return float(learning_rate)
-
-
-def _check_non_negative(name: str, value) -> float:
-    if not _is_number(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0. Received: {name}={value!r}")
-    return float(value)
+    return _checks.positive("learning_rate", learning_rate,
+                            fix="Or pass a schedule (a callable step -> float, e.g. "
+                                "nastoolkit.schedules.ExponentialDecay).")
 
 
 def _check_fraction(name: str, value, include_one: bool) -> float:
     """value in [0, 1] (include_one) or [0, 1) - the range of a decay rate or momentum."""
-    upper_ok = value <= 1 if include_one else value < 1
-    if not _is_number(value) or value < 0 or not upper_ok:
-        interval = "[0, 1]" if include_one else "[0, 1)"
-        raise ValueError(f"{name} must be a number in {interval}. Received: {name}={value!r}")
-    return float(value)
+    return _checks.number_in(name, value, 0.0, 1.0, high_open=not include_one)
 
 
 def _check_weight_decay(weight_decay):
     if weight_decay is None:
         return None
-    return _check_non_negative("weight_decay", weight_decay)
+    return _checks.non_negative("weight_decay", weight_decay)
 
 
 def _pair_error(grad, variable, index: int) -> ValueError | None:
-    """Why ``(grad, variable)``, pair number ``index`` of grads_and_vars, cannot be applied, or None."""
+    """Why ``(grad, variable)``, pair ``index`` of grads_and_vars, cannot be applied, or None."""
     where = f"grads_and_vars[{index}]"
     if grad is None:
         return ValueError(
@@ -266,7 +249,7 @@ class Optimizer:
         return state
 
     def set_state(self, state: dict, variables: Iterable | None = None) -> None:
-        """Restore ``get_state()`` output for ``variables`` (default: those already seen), in order."""
+        """Restore ``get_state()`` output for ``variables`` (default: those seen), in order."""
         if variables is not None:
             self.build(variables)
         slots = list(self._slots.values())
@@ -380,7 +363,7 @@ class Adam(Optimizer):
         super().__init__(learning_rate, weight_decay, name)
         self.beta_1 = _check_fraction("beta_1", beta_1, include_one=False)
         self.beta_2 = _check_fraction("beta_2", beta_2, include_one=False)
-        self.epsilon = _check_non_negative("epsilon", epsilon)
+        self.epsilon = _checks.non_negative("epsilon", epsilon)
 
     def _hyper_parameters(self) -> dict:
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
@@ -423,7 +406,7 @@ class RMSprop(Optimizer):
         super().__init__(learning_rate, weight_decay, name)
         self.rho = _check_fraction("rho", rho, include_one=False)
         self.momentum = _check_fraction("momentum", momentum, include_one=True)
-        self.epsilon = _check_non_negative("epsilon", epsilon)
+        self.epsilon = _checks.non_negative("epsilon", epsilon)
 
     def _hyper_parameters(self) -> dict:
         return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon}
@@ -452,9 +435,9 @@ class Adagrad(Optimizer):
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
                  weight_decay=None, name: str | None = None):
         super().__init__(learning_rate, weight_decay, name)
-        self.initial_accumulator_value = _check_non_negative(
+        self.initial_accumulator_value = _checks.non_negative(
             "initial_accumulator_value", initial_accumulator_value)
-        self.epsilon = _check_non_negative("epsilon", epsilon)
+        self.epsilon = _checks.non_negative("epsilon", epsilon)
 
     def _hyper_parameters(self) -> dict:
         return {"initial_accumulator_value": self.initial_accumulator_value,

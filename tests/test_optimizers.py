@@ -406,7 +406,7 @@ def test_learning_rate_can_be_set_later():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: SGD(learning_rate=0), "learning_rate must be a positive number or a schedule"),
+    (lambda: SGD(learning_rate=0), r"learning_rate must be a finite number > 0.*Or pass a schedule"),
     (lambda: SGD(learning_rate=-1), r"Received: learning_rate=-1"),
     (lambda: Adam(learning_rate=float("nan")), "learning_rate"),
     (lambda: Adam(learning_rate="fast"), "learning_rate"),
