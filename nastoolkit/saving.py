@@ -614,14 +614,105 @@ def _keras_weights(model) -> bytes:
                 holder[str(i)] = np.ascontiguousarray(weight)
         compiled = getattr(model, "_compiled", None)
         if compiled is not None:
-            # iterations and learning rate, as Keras writes for a compiled model before training;
-            # Keras rebuilds its own slots when it compiles the loaded model
             holder = h5.create_group("optimizer").create_group("vars")
             holder.attrs["name"] = _snake(type(compiled.optimizer).__name__)
-            holder["0"] = np.asarray(int(compiled.optimizer.iterations), np.int32)
-            if not callable(getattr(compiled.optimizer, "_schedule", None)):
-                holder["1"] = np.asarray(compiled.optimizer.current_learning_rate, np.float32)
+            for i, array in enumerate(_keras_optimizer_arrays(model, compiled.optimizer)):
+                holder[str(i)] = array
     return buf.getvalue()
+
+
+# Keras 3.15's optimizer variables after ``iterations`` and ``learning_rate``, as nastoolkit slot
+# fields: "interleaved" lists, for each weight, one variable per field (Adam's m, v); "grouped"
+# lists, for each field, one variable per weight (RMSprop's velocities, then its momentums).
+_KERAS_SLOTS = {"SGD": ("grouped", ("velocity",)), "Adam": ("interleaved", ("m", "v")),
+                "AdamW": ("interleaved", ("m", "v")), "RMSprop": ("grouped", ("v", "velocity")),
+                "Adagrad": ("grouped", ("accumulator",))}
+
+
+def _address(array) -> int:
+    interface = getattr(array, "__cuda_array_interface__", None) or array.__array_interface__
+    return int(interface["data"][0])
+
+
+def _weight_slices(model) -> list:
+    """(offset, shape) of each weight (``get_weights`` order) inside ``model.params``."""
+    base, size = _address(model.params), np.dtype(model.params.dtype).itemsize
+    return [((_address(w) - base) // size, tuple(w.shape))
+            for layer in _own_layers(model) for w in layer.weights]
+
+
+def _keras_slot_order(optimizer, fields, count: int) -> list:
+    """(field, weight index) of each Keras slot variable, in Keras's order."""
+    layout, known = _KERAS_SLOTS.get(type(optimizer).__name__, ("grouped", ()))
+    fields = [f for f in known if f in fields]
+    if layout == "interleaved":
+        return [(f, i) for i in range(count) for f in fields]
+    return [(f, i) for f in fields for i in range(count)]
+
+
+def _keras_base_arrays(optimizer) -> list:
+    """``iterations`` and, unless the learning rate is a schedule, ``learning_rate``."""
+    arrays = [np.asarray(int(optimizer.iterations), np.int32)]
+    if getattr(optimizer, "_schedule", None) is None:
+        arrays.append(np.asarray(optimizer.current_learning_rate, np.float32))
+    return arrays
+
+
+def _keras_optimizer_arrays(model, optimizer) -> list:
+    """The optimizer's variables as Keras lists them; the slots only when the optimizer holds
+    state for exactly this model's parameters (else Keras starts its slots from zero)."""
+    arrays = _keras_base_arrays(optimizer)
+    variables = optimizer.variables
+    if type(optimizer).__name__ not in _KERAS_SLOTS or len(variables) != 1 \
+            or variables[0] is not model.params:
+        return arrays
+    state = optimizer.get_state()
+    fields = {key.split("/", 1)[1] for key in state if key != "iterations"}
+    slices = _weight_slices(model)
+    for field, i in _keras_slot_order(optimizer, fields, len(slices)):
+        offset, shape = slices[i]
+        flat = np.asarray(state[f"0/{field}"])
+        arrays.append(flat[offset:offset + int(np.prod(shape))].reshape(shape).copy())
+    return arrays
+
+
+def _keras_optimizer_state(path, h5, model):
+    """nastoolkit ``set_state`` input from Keras's optimizer variables, or None if Keras saved
+    no slots (a model compiled but never trained)."""
+    if "optimizer/vars" not in h5:
+        return None
+    holder = h5["optimizer/vars"]
+    keys = sorted(holder.keys(), key=lambda k: int(k) if k.isdigit() else -1)
+    if keys != [str(i) for i in range(len(keys))]:
+        raise ModelFileError(path, f"{_WEIGHTS} optimizer/vars holds {keys}; expected 0..n-1.")
+    arrays = [np.asarray(holder[k][()]) for k in keys]
+    optimizer = model.optimizer
+    base = len(_keras_base_arrays(optimizer))
+    if len(arrays) <= base:
+        return None
+    iterations = arrays[0]
+    if iterations.shape != () or iterations.dtype.kind not in "iu" or int(iterations) < 0:
+        raise ModelFileError(path, f"{_WEIGHTS} optimizer/vars/0 must be the iteration count (a "
+                                   f"non-negative integer). Received: {iterations!r}")
+    probe = optimizers.deserialize(optimizers.serialize(optimizer))
+    probe.build([np.zeros(int(np.size(model.params)), model.dtype)])
+    fields = {key.split("/", 1)[1] for key in probe.get_state() if key != "iterations"}
+    slices = _weight_slices(model)
+    order = _keras_slot_order(optimizer, fields, len(slices))
+    if len(arrays) != base + len(order):
+        raise ModelFileError(path, f"{_WEIGHTS} holds {len(arrays)} optimizer variables; a "
+                                   f"{type(optimizer).__name__} for this model has "
+                                   f"{base + len(order)}: the file is inconsistent.")
+    state = {f"0/{field}": np.zeros(int(np.size(model.params)), model.dtype) for field in fields}
+    for k, ((field, i), array) in enumerate(zip(order, arrays[base:])):
+        offset, shape = slices[i]
+        _float_array(path, f"optimizer/vars/{base + k}", array)
+        if array.shape != shape:
+            raise ModelFileError(path, f"{_WEIGHTS} optimizer {field} slot of weight {i} has "
+                                       f"shape {array.shape}; expected {shape}.")
+        state[f"0/{field}"][offset:offset + array.size] = array.ravel()
+    state["iterations"] = int(iterations)
+    return state
 
 
 def _keras_bytes(model) -> bytes:
@@ -646,9 +737,10 @@ def save_model(model, filepath, extra: dict | None = None) -> None:
         A built model (``input_shape=`` on its first layer, or fitted).
     filepath : str or os.PathLike
         Ending in ``.keras``: the Keras 3 archive (``config.json``, ``metadata.json``,
-        ``model.weights.h5``) that ``keras.models.load_model`` opens; its optimizer entry holds
-        the iteration count and learning rate, not the slots. Any other suffix: nastoolkit's
-        ``.npz`` with the full training state (optimizer slots included).
+        ``model.weights.h5``) that ``keras.models.load_model`` opens, with the optimizer's
+        iteration count, learning rate and slots (SGD, Adam, AdamW, RMSprop, Adagrad) in Keras's
+        order, so Keras continues training where nastoolkit stopped. Any other suffix:
+        nastoolkit's ``.npz`` with the full training state, backup extras included.
     extra : dict, optional
         JSON-able data stored beside the model in a ``.npz`` file (``BackupAndRestore`` keeps the
         epoch and RNG streams there). Not allowed with ``.keras``.
@@ -927,10 +1019,24 @@ def _load_keras(path, archive: zipfile.ZipFile, compile: bool):
     except Exception as exc:
         raise ModelFileError(path, f"the layers cannot be stacked for input shape {shape} "
                                    f"({type(exc).__name__}: {exc}).") from exc
-    weights = _keras_weight_arrays(path, _member(path, archive, _WEIGHTS), model)
+    weights_h5 = _member(path, archive, _WEIGHTS)
+    weights = _keras_weight_arrays(path, weights_h5, model)
+    state = None
     if compile and root.get("compile_config"):  # Keras writes {} for an uncompiled model
         _compile_from_keras(path, model, root["compile_config"])
+        import h5py
+
+        try:
+            with h5py.File(io.BytesIO(weights_h5), "r") as h5:
+                state = _keras_optimizer_state(path, h5, model)
+        except ModelFileError:
+            raise
+        except Exception as exc:
+            raise ModelFileError(path, f"{_WEIGHTS} optimizer variables cannot be read "
+                                       f"({type(exc).__name__}: {exc}).") from exc
     model.set_weights(weights)
+    if state is not None:
+        model.optimizer.set_state(state, variables=[model.params])
     return model
 
 
@@ -943,7 +1049,7 @@ def load_model(filepath, compile=True):
         The file; its format is recognised from the content, not the suffix.
     compile : bool, default True
         Compile the model with the saved optimizer, loss and metrics (and, from ``.npz``, restore
-        the optimizer slots). Keras's optimizer slots in a ``.keras`` file are not read.
+        the optimizer slots, from either format: Keras's slots when Keras saved a trained model).
 
     Returns
     -------

@@ -56,8 +56,9 @@ def _missing_activations(names):
 
 
 # --- .keras files written by Keras ------------------------------------------------------------
+RESUME_CASES = ["resume_adam", "resume_rmsprop", "resume_sgd"]
 KERAS_CASES = ["mlp_adam", "activations_core", "activations_new", "flatten_sgd", "plain",
-               "reference"]
+               "reference", *RESUME_CASES]
 
 
 @pytest.mark.parametrize("case", KERAS_CASES)
@@ -79,6 +80,24 @@ def test_keras_written_file_missing_an_activation_names_it():
     with pytest.raises(ValueError, match=f"activation '{missing[0]}'") as info:
         saving.load_model(KERAS_FILES / "activations_new.keras")
     assert "activations_new.keras" in str(info.value)
+
+
+@pytest.mark.parametrize("case", RESUME_CASES)
+def test_keras_written_optimizer_state_resumes_training_as_keras_did(case):
+    """Keras took one more step after saving; from the loaded slots nastoolkit must land on the
+    same weights, and from fresh slots it must not (so the check has teeth)."""
+    x, y = _recorder().resume_data()
+    recorded = _predictions()
+    after = [recorded[f"after/{case}/{i}"] for i in range(4)]
+    model = saving.load_model(KERAS_FILES / f"{case}.keras")
+    assert model.optimizer.iterations == 9  # 3 epochs of 3 batches
+    fresh = saving.load_model(KERAS_FILES / f"{case}.keras")
+    fresh.optimizer.reset()
+    for m in (model, fresh):
+        m.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0)
+    for got, want in zip(model.get_weights(), after):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert max(np.abs(g - w).max() for g, w in zip(fresh.get_weights(), after)) > 1e-4
 
 
 def test_keras_written_compile_settings_are_read():
@@ -305,6 +324,52 @@ def test_keras_opens_nastoolkit_archives_and_predicts_the_same(tmp_path):
     assert result[paths[-1]]["optimizer"] == "Adam"
     assert result[paths[-2]]["optimizer"] == "SGD"
     assert result[paths[0]]["optimizer"] is None
+
+
+KERAS_RESUMES = """
+import json, sys, warnings
+import numpy as np
+import keras
+x, y = np.load(sys.argv[1]), np.load(sys.argv[2])
+out = {}
+for path in sys.argv[3:]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = keras.models.load_model(path)
+    skipped = [str(w.message) for w in caught if "Skipping variable" in str(w.message)]
+    iterations = int(model.optimizer.iterations.numpy())
+    model.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0)
+    out[path] = {"weights": [np.asarray(w).tolist() for w in model.get_weights()],
+                 "iterations": iterations, "skipped": skipped}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("optimizer", [
+    Adam(learning_rate=0.01), RMSprop(learning_rate=0.01, momentum=0.5),
+    SGD(learning_rate=0.05, momentum=0.9, nesterov=True)], ids=lambda o: type(o).__name__)
+def test_keras_resumes_training_from_nastoolkit_optimizer_state(tmp_path, optimizer):
+    python = _keras_python()
+    if python is None:
+        pytest.skip("Keras 3 is not installed (set NASTOOLKIT_KERAS_PYTHON to a Python with "
+                    "keras and torch)")
+    x, y = _recorder().resume_data()
+    model = Sequential([Dense(6, activation="tanh", input_shape=(5,)), Dense(2)], seed=3)
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0, seed=0)
+    path = tmp_path / "trained.keras"
+    saving.save_model(model, path)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    done = subprocess.run([python, "-c", KERAS_RESUMES, str(tmp_path / "x.npy"),
+                           str(tmp_path / "y.npy"), str(path)], capture_output=True, text=True,
+                          timeout=600, check=False, env={**os.environ, "KERAS_BACKEND": "torch"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    keras_side = json.loads(done.stdout.strip().splitlines()[-1])[str(path)]
+    assert keras_side["skipped"] == [] and keras_side["iterations"] == 9
+    model.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0)
+    for got, want in zip(keras_side["weights"], model.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 # --- nastoolkit .npz files and backups --------------------------------------------------------
