@@ -140,6 +140,14 @@ class Sequential:
             A layer, or an ``Input`` as the very first entry.
         rebuild : bool
             Build now when the input shape is known (Keras's default).
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense
+        >>> model = Sequential(seed=0)
+        >>> model.add(Dense(4, input_shape=(3,)))
+        >>> model.built
+        True
         """
         if not isinstance(layer, Layer):
             raise TypeError("Sequential.add expects a nastoolkit layer (e.g. Dense(8)). "
@@ -162,7 +170,15 @@ class Sequential:
             self._maybe_build()
 
     def pop(self, rebuild=True) -> Layer:
-        """Remove and return the last layer; the others keep their weights."""
+        """Remove and return the last layer; the others keep their weights.
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense, Input
+        >>> model = Sequential([Input(shape=(3,)), Dense(4), Dense(2)])
+        >>> model.pop().units, model.output_shape
+        (2, (None, 4))
+        """
         if not self._layers:
             raise IndexError(f"Sequential model {self.name!r} has no layers to pop.")
         layer = self._layers.pop()
@@ -406,7 +422,17 @@ class Sequential:
         ``x_batch``/``y_batch`` are device arrays in the model's dtype (``y`` in the form the
         loss's ``check_targets`` gives); returns the batch loss (data + regularization). A
         non-finite loss returns at once, updating nothing.
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense
+        >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0, dtype="float64")
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x, y = np.ones((4, 2)), np.zeros((4, 1))
+        >>> model.train_step(x, y) > model.train_step(x, y)
+        True
         """
+        self._ensure_capacity(len(x_batch))  # a no-op inside fit, which prepared the buffers
         fused = self._fuses_activation(self._compiled.loss)
         y_pred = self._forward(x_batch, training=True)
         loss, grad = self._data_loss(y_batch, y_pred, sample_weight, fused)
@@ -487,6 +513,16 @@ class Sequential:
         -----
         A NaN/inf loss stops training at once with a RuntimeWarning, puts back the weights from
         the start of that epoch, and records the reason in ``history.stopped_reason``.
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense
+        >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0)
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x, y = np.ones((8, 2)), np.ones(8)
+        >>> history = model.fit(x, y, epochs=2, sample_weight=np.linspace(0, 1, 8), verbose=0)
+        >>> sorted(history.history), len(history.history["loss"])
+        (['loss'], 2)
         """
         self._require_compiled("fit")
         batch_size = 32 if batch_size is None else _checks.positive_int("batch_size", batch_size)
@@ -675,6 +711,14 @@ class Sequential:
             Receive ``on_test_*`` hooks.
         return_dict : bool
             Return ``{"loss": ..., metric: ...}``.
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense
+        >>> model = Sequential([Dense(1, input_shape=(2,), kernel_initializer="zeros")])
+        >>> model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+        >>> model.evaluate(np.ones((2, 2)), np.array([1.0, 3.0]), verbose=0)
+        [5.0, 2.0]
         """
         self._require_compiled("evaluate")
         self._require_built("evaluate")
@@ -696,7 +740,15 @@ class Sequential:
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     def predict(self, x, batch_size=None, verbose=0, callbacks=None):
-        """Outputs for ``x`` (inference mode: dropout off), as an array of the backend."""
+        """Outputs for ``x`` (inference mode: dropout off), as an array of the backend.
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense
+        >>> model = Sequential([Dense(3, input_shape=(2,))], seed=0)
+        >>> model.predict(np.ones((5, 2))).shape
+        (5, 3)
+        """
         x = self._as_input(x)
         if not self.built:
             self.build(x.shape)

@@ -12,8 +12,8 @@ import numpy as np
 
 from . import _checks, backend, kernels
 
-__all__ = ["Batches", "Dataset", "as_data", "as_sample_weight", "class_weight_to_sample_weight",
-           "split_validation"]
+__all__ = ["Batches", "Dataset", "as_data", "as_sample_weight", "check_lengths",
+           "class_weight_to_sample_weight", "split_validation", "targets"]
 
 
 def as_data(x, name: str, dtype, features: tuple | None = None):
@@ -53,13 +53,25 @@ def as_data(x, name: str, dtype, features: tuple | None = None):
 
 
 def targets(loss, y, output_dim, dtype):
-    """Targets checked by the loss, floats cast once to the model dtype (no per-step casts)."""
+    """Targets checked by the loss, floats cast once to the model dtype (no per-step casts).
+
+    Examples
+    --------
+    >>> from nastoolkit.losses import MeanSquaredError
+    >>> targets(MeanSquaredError(), [1, 2], 1, "float32").shape
+    (2, 1)
+    """
     y = loss.check_targets(y, output_dim)
     return y.astype(dtype, copy=False) if y.dtype.kind == "f" else y
 
 
 def check_lengths(x, y, x_name="x", y_name="y"):
-    """Same number of samples in both, else a ValueError naming them."""
+    """Same number of samples in both, else a ValueError naming them.
+
+    Examples
+    --------
+    >>> check_lengths(np.zeros((2, 1)), [0, 1])
+    """
     if len(x) != len(y):
         raise ValueError(f"{x_name} and {y_name} must have the same number of samples. "
                          f"Received: {len(x)} and {len(y)}")
@@ -113,7 +125,13 @@ def class_weight_to_sample_weight(y, class_weight: dict, dtype="float32"):
 
 @dataclass
 class Dataset:
-    """Checked training arrays: inputs ``x``, targets ``y``, optional sample weights ``w``."""
+    """Checked training arrays: inputs ``x``, targets ``y``, optional sample weights ``w``.
+
+    Examples
+    --------
+    >>> len(Dataset(np.zeros((3, 2)), np.zeros(3)).take(slice(1, None)))
+    2
+    """
 
     x: object
     y: object
@@ -132,7 +150,14 @@ class Dataset:
 
 def split_validation(data: Dataset, validation_split: float) -> tuple[Dataset, Dataset]:
     """The first (1 - split) of the samples for training, the last for validation (as Keras:
-    no shuffling before the split)."""
+    no shuffling before the split).
+
+    Examples
+    --------
+    >>> train, val = split_validation(Dataset(np.zeros((10, 2)), np.zeros(10)), 0.2)
+    >>> len(train), len(val)
+    (8, 2)
+    """
     split = int(len(data) * (1.0 - validation_split))
     if split == 0 or split == len(data):
         raise ValueError(f"validation_split={validation_split} leaves an empty split of "
@@ -145,6 +170,13 @@ class Batches:
 
     ``epoch(rng)`` yields ``(x, y, w)`` views of the buffers (``w`` None when unweighted), in a
     fresh permutation when ``shuffle``; each batch is overwritten by the next.
+
+    Examples
+    --------
+    >>> data = Dataset(np.arange(10.0).reshape(5, 2), np.zeros((5, 1)))
+    >>> batches = Batches(data, 2, shuffle=False, xp=np, dtype="float64")
+    >>> [x[:, 0].tolist() for x, y, w in batches.epoch(np.random.default_rng(0))]
+    [[0.0, 2.0], [4.0, 6.0], [8.0]]
     """
 
     def __init__(self, data: Dataset, batch_size: int, shuffle: bool, xp, dtype):
