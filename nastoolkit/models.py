@@ -535,8 +535,8 @@ class Sequential:
         rng = self._start_fit(seed)
         batches = training.Batches(train.to(self._xp), batch_size, shuffle, self._xp, self.dtype)
         self._ensure_capacity(batches.size)
-        history = History()
-        cbs = self._callbacks(callbacks, history, verbose, epochs, batches.steps, initial_epoch)
+        cbs = self._callbacks(callbacks, verbose, epochs, batches.steps, initial_epoch)
+        history = next(cb for cb in cbs.callbacks if isinstance(cb, History))
         self.history, self.stop_training, self.stop_reason = history, False, None
         self._snapshot = self._xp.empty_like(self.params)
         logs: dict = {}
@@ -607,10 +607,14 @@ class Sequential:
         self._fit_rng = rng
         return rng
 
-    def _callbacks(self, callbacks, history, verbose, epochs, steps, initial_epoch):
+    def _callbacks(self, callbacks, verbose, epochs, steps, initial_epoch) -> CallbackList:
+        """The user's callbacks, then History, then progress output (Keras's order: History
+        records what the callbacks before it added to the logs, such as ``learning_rate``)."""
         verbose = 1 if verbose == "auto" else int(verbose)
-        cbs = [history] + list(callbacks or [])
-        if verbose:
+        cbs = list(callbacks or [])
+        if not any(isinstance(cb, History) for cb in cbs):
+            cbs.append(History())
+        if verbose and not any(isinstance(cb, ProgressLogger) for cb in cbs):
             cbs.append(ProgressLogger(verbose))
         return CallbackList(cbs, self, {"verbose": verbose, "epochs": epochs, "steps": steps,
                                         "initial_epoch": initial_epoch})

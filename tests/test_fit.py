@@ -332,3 +332,15 @@ def test_model_gradients_through_every_hidden_activation_match_finite_difference
         model.params[i] = keep
         numeric[i] = (plus - minus) / 2e-6
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_history_comes_after_the_users_callbacks_and_records_what_they_add():
+    class AddsKey(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["seen_by_history"] = float(epoch)
+
+    model = Sequential([Input(shape=(2,)), Dense(1)], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(np.ones((4, 2)), np.ones(4), epochs=2, verbose=0, callbacks=[AddsKey()])
+    assert history.history["seen_by_history"] == [0.0, 1.0]
+    assert model.history is history
