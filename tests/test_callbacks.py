@@ -278,15 +278,6 @@ def test_callback_list_skips_batch_hooks_nobody_overrides():
     assert old.seen == 3  # Keras's on_train_batch_end calls on_batch_end
 
 
-TRACE_XFAIL = pytest.mark.xfail(
-    strict=False,
-    reason="Sequential.fit/evaluate/predict on this branch do not yet make Keras's "
-    "calls (batch logs with running means and metrics, on_test_* hooks during validation, "
-    "callbacks= on evaluate/predict); the core-model branch implements them",
-)
-
-
-@TRACE_XFAIL
 def test_fit_makes_the_keras_callback_trace():
     model, data = _trace_model()
     case, rec = TRACE["case"], Recorder()
@@ -305,7 +296,6 @@ def test_fit_makes_the_keras_callback_trace():
     _assert_same_trace(rec.events, TRACE["traces"]["fit"])
 
 
-@TRACE_XFAIL
 def test_evaluate_and_predict_make_the_keras_callback_trace():
     case = TRACE["case"]
     model, data = _trace_model()

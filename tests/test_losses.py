@@ -260,7 +260,9 @@ def test_get_errors_and_round_trip():
     config = json.loads(json.dumps(losses.serialize(loss)))
     again = losses.deserialize(config)
     assert type(again) is type(loss) and again.get_config() == loss.get_config()
-    assert loss.get_config() == {"name": "sparse_categorical_crossentropy", "from_logits": True}
+    # Keras 3's keys: the reduction is part of every loss's config
+    assert loss.get_config() == {"name": "sparse_categorical_crossentropy",
+                                 "reduction": "sum_over_batch_size", "from_logits": True}
 
 
 # --- fused with the output activation ----------------------------------------------------------
@@ -293,3 +295,285 @@ def test_fused_gradient_is_the_gradient_through_the_activation(loss, act, make_y
 def test_from_logits_losses_do_not_fuse():
     assert losses.CategoricalCrossentropy(from_logits=True).fused_activation is None
     assert losses.MeanSquaredError().fused_activation is None
+
+
+# --- Keras 3 reductions, sample weights and label smoothing (float64 references) --------------
+
+def per_sample_refs():
+    """Per-sample losses l_i written from Keras's equations (float64, no shared code)."""
+    def clip(q, high=1 - EPS):
+        return np.clip(q, EPS, high)
+
+    def sigmoid(z):
+        return 1 / (1 + np.exp(-z))
+
+    def log_softmax(z):
+        return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+
+    def bce(y, q):
+        return np.mean(-(y * np.log(q) + (1 - y) * np.log(1 - q)), axis=-1)
+
+    def huber(y, p, delta=1.0):
+        e = p - y
+        return np.mean(np.where(np.abs(e) <= delta, 0.5 * e**2,
+                                delta * np.abs(e) - 0.5 * delta**2), axis=-1)
+
+    return {
+        "mse": lambda y, p: np.mean((p - y) ** 2, axis=-1),
+        "mae": lambda y, p: np.mean(np.abs(p - y), axis=-1),
+        "huber": huber,
+        "huber_2": lambda y, p: huber(y, p, 2.0),
+        "log_cosh": lambda y, p: np.mean(np.log(np.cosh(p - y)), axis=-1),
+        "kld": lambda y, p: np.sum(clip(y, 1) * np.log(clip(y, 1) / clip(p, 1)), axis=-1),
+        "bce": lambda y, p: bce(y, clip(p)),
+        "bce_logits": lambda y, z: bce(y, sigmoid(z)),
+        "cce": lambda y, p: -np.sum(y * np.log(clip(p / p.sum(-1, keepdims=True))), axis=-1),
+        "cce_logits": lambda y, z: -np.sum(y * log_softmax(z), axis=-1),
+        "scce": lambda y, p: -np.log(clip(p[np.arange(len(y)), y] / p.sum(-1))),
+        "scce_logits": lambda y, z: -log_softmax(z)[np.arange(len(y)), y],
+    }
+
+
+REFS = per_sample_refs()
+SMOOTH = 0.2
+
+
+def smooth(kind, y, s):
+    if not s:
+        return y
+    return y * (1 - s) + (0.5 * s if kind.startswith("bce") else s / y.shape[-1])
+
+
+def make_case(kind, rng, n=5, d=3):
+    """(y_true, y_pred) for a loss kind, predictions off the kinks and clip limits."""
+    if kind in ("mse", "mae", "huber", "huber_2", "log_cosh"):
+        return rng.normal(size=(n, d)), rng.normal(0, 2, (n, d))
+    if kind == "kld":
+        return rng.dirichlet(np.ones(d), n), rng.dirichlet(np.ones(d), n)
+    if kind.startswith("scce"):
+        y = rng.integers(0, d, n)
+    else:
+        y = make_data(rng, kind.replace("huber", "mse"), n, d)[0]
+    p = rng.normal(0, 2, (n, d)) if kind.endswith("logits") else rng.uniform(0.1, 0.9, (n, d))
+    return y, p
+
+
+def make_loss(kind, reduction, label_smoothing=0.0):
+    smoothing = {"label_smoothing": label_smoothing} if label_smoothing else {}
+    return {
+        "mse": lambda: losses.MeanSquaredError(reduction=reduction),
+        "mae": lambda: losses.MeanAbsoluteError(reduction=reduction),
+        "huber": lambda: losses.Huber(reduction=reduction),
+        "huber_2": lambda: losses.Huber(delta=2.0, reduction=reduction),
+        "log_cosh": lambda: losses.LogCosh(reduction=reduction),
+        "kld": lambda: losses.KLDivergence(reduction=reduction),
+        "bce": lambda: losses.BinaryCrossentropy(reduction=reduction, **smoothing),
+        "bce_logits": lambda: losses.BinaryCrossentropy(from_logits=True, reduction=reduction,
+                                                        **smoothing),
+        "cce": lambda: losses.CategoricalCrossentropy(reduction=reduction, **smoothing),
+        "cce_logits": lambda: losses.CategoricalCrossentropy(
+            from_logits=True, reduction=reduction, **smoothing),
+        "scce": lambda: losses.SparseCategoricalCrossentropy(reduction=reduction),
+        "scce_logits": lambda: losses.SparseCategoricalCrossentropy(from_logits=True,
+                                                                    reduction=reduction),
+    }[kind.split("+")[0]]()
+
+
+def keras_reduce(values, weights, reduction):
+    """Keras 3's reduce_weighted_values, written out for the tests."""
+    weighted = values if weights is None else values * weights
+    if reduction in (None, "none"):
+        return weighted
+    if reduction == "sum":
+        return weighted.sum()
+    if reduction == "mean_with_sample_weight" and weights is not None:
+        return weighted.sum() / weights.sum()
+    return weighted.sum() / values.size
+
+
+KINDS = list(REFS) + ["bce+smooth", "bce_logits+smooth", "cce+smooth", "cce_logits+smooth"]
+REDUCTIONS = ["sum_over_batch_size", "sum", "mean", "mean_with_sample_weight"]
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_reduced_value_and_gradient_in_float64(kind, reduction, weighted):
+    """Value against the float64 reference with Keras's reduction; gradient against central
+    finite differences of that reference (sample weights and label smoothing included)."""
+    rng = np.random.default_rng(len(kind) * 7 + len(reduction))
+    base = kind.split("+")[0]
+    s = SMOOTH if kind.endswith("+smooth") else 0.0
+    y, p = make_case(base, rng)
+    w = rng.uniform(0.1, 2.0, len(p)) if weighted else None
+    loss = make_loss(kind, reduction, s)
+
+    def reference(q):
+        return keras_reduce(REFS[base](smooth(base, y, s), q), w, reduction)
+
+    value, grad = loss.value_and_grad(y, p, sample_weight=w)
+    assert isinstance(value, float)
+    assert value == pytest.approx(reference(p), rel=1e-12)
+    assert loss(y, p, sample_weight=w) == pytest.approx(value, rel=1e-15)
+    numeric = np.zeros_like(p)
+    for j in np.ndindex(p.shape):
+        plus, minus = p.copy(), p.copy()
+        plus[j] += 1e-6
+        minus[j] -= 1e-6
+        numeric[j] = (reference(plus) - reference(minus)) / 2e-6
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("reduction", ["none", None])
+@pytest.mark.parametrize("kind", KINDS)
+def test_reduction_none_gives_weighted_per_sample_values(kind, reduction):
+    rng = np.random.default_rng(11)
+    base = kind.split("+")[0]
+    s = SMOOTH if kind.endswith("+smooth") else 0.0
+    y, p = make_case(base, rng)
+    w = rng.uniform(0.1, 2.0, (len(p), 1))  # (n, 1) weights are squeezed, as in Keras
+    loss = make_loss(kind, reduction, s)
+    values, grad = loss.value_and_grad(y, p, sample_weight=w)
+    expected = REFS[base](smooth(base, y, s), p) * w[:, 0]
+    assert values.shape == (len(p),)
+    np.testing.assert_allclose(values, expected, rtol=1e-12)
+    # row i of the gradient is d(w_i l_i)/dp_i: the gradient of the vector's sum
+    summed = make_loss(kind, "sum", s).value_and_grad(y, p, sample_weight=w)[1]
+    np.testing.assert_allclose(grad, summed, rtol=1e-12)
+
+
+@pytest.mark.parametrize("weight", [0.5, np.float64(3.0)])
+def test_scalar_sample_weight_scales_the_loss(weight):
+    rng = np.random.default_rng(12)
+    y, p = make_case("mse", rng)
+    loss = losses.MeanSquaredError()
+    assert loss(y, p, sample_weight=weight) == pytest.approx(weight * loss(y, p), rel=1e-12)
+
+
+def test_zero_weights_give_zero_not_nan():
+    """Keras divides with divide_no_nan: all-zero weights under mean_with_sample_weight give 0."""
+    y, p = make_case("mse", np.random.default_rng(13))
+    loss = losses.MeanSquaredError(reduction="mean_with_sample_weight")
+    value, grad = loss.value_and_grad(y, p, sample_weight=np.zeros(len(p)))
+    assert value == 0.0 and not np.any(grad)
+
+
+@pytest.mark.parametrize("kind, loss, act", [
+    ("scce", losses.SparseCategoricalCrossentropy(reduction="sum"), "softmax"),
+    ("cce+smooth", losses.CategoricalCrossentropy(label_smoothing=SMOOTH), "softmax"),
+    ("bce+smooth", losses.BinaryCrossentropy(label_smoothing=SMOOTH,
+                                             reduction="mean_with_sample_weight"), "sigmoid"),
+])
+def test_fused_gradient_with_weights_and_smoothing(kind, loss, act):
+    """dL/dz of the fused path equals finite differences of L(act(z)) with sample weights."""
+    from nastoolkit import kernels
+
+    rng = np.random.default_rng(14)
+    y, _ = make_case(kind.split("+")[0], rng)
+    z = rng.standard_normal((len(y), 3))
+    w = rng.uniform(0.1, 2.0, len(y))
+
+    def value(zz):
+        return loss(y, kernels.activation_forward(act, zz), sample_weight=w)
+
+    fused_value, grad = loss.value_and_fused_grad(y, kernels.activation_forward(act, z),
+                                                  sample_weight=w)
+    assert fused_value == pytest.approx(value(z), rel=1e-12)
+    numeric = np.zeros_like(z)
+    for j in np.ndindex(z.shape):
+        plus, minus = z.copy(), z.copy()
+        plus[j] += 1e-6
+        minus[j] -= 1e-6
+        numeric[j] = (value(plus) - value(minus)) / 2e-6
+    np.testing.assert_allclose(grad, numeric, atol=1e-8)
+
+
+def test_log_cosh_and_huber_stay_finite_for_huge_errors():
+    y, p = np.zeros((1, 2)), np.array([[1e4, -1e4]])
+    assert losses.LogCosh()(y, p) == pytest.approx(1e4 - np.log(2))
+    value, grad = losses.Huber(delta=1.0).value_and_grad(y, p)
+    assert value == pytest.approx(1e4 - 0.5)
+    np.testing.assert_allclose(grad, [[0.5, -0.5]])
+
+
+# --- function forms, get(None), configs and argument errors -----------------------------------
+
+@pytest.mark.parametrize("function, loss", [
+    (losses.mean_squared_error, losses.MeanSquaredError()),
+    (losses.mean_absolute_error, losses.MeanAbsoluteError()),
+    (losses.huber, losses.Huber()),
+    (losses.log_cosh, losses.LogCosh()),
+    (losses.kl_divergence, losses.KLDivergence()),
+    (losses.binary_crossentropy, losses.BinaryCrossentropy()),
+    (losses.categorical_crossentropy, losses.CategoricalCrossentropy()),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_function_forms_return_per_sample_values(function, loss):
+    rng = np.random.default_rng(15)
+    y, p = rng.dirichlet(np.ones(3), 4), rng.dirichlet(np.ones(3), 4)
+    values = function(y, p)
+    assert values.shape == (4,)
+    assert float(np.mean(values)) == pytest.approx(loss(y, p), rel=1e-12)
+    assert type(losses.get(function)) is type(loss)
+
+
+def test_sparse_function_form_and_options():
+    z = np.array([[2.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(losses.sparse_categorical_crossentropy([0, 1], z, from_logits=True),
+                               REFS["scce_logits"](np.array([0, 1]), z), rtol=1e-12)
+    smooth_values = losses.binary_crossentropy([[1.0]], [[0.5]], label_smoothing=0.5)
+    np.testing.assert_allclose(smooth_values, [np.log(2)], rtol=1e-12)
+
+
+def test_get_none_and_plain_functions():
+    assert losses.get(None) is None
+    assert losses.serialize(None) is None
+    with pytest.raises(TypeError, match="plain function"):
+        losses.get(lambda y_true, y_pred: 0.0)
+
+
+@pytest.mark.parametrize("name, cls", [
+    ("huber", losses.Huber), ("Huber", losses.Huber), ("log_cosh", losses.LogCosh),
+    ("logcosh", losses.LogCosh), ("kl_divergence", losses.KLDivergence),
+    ("kld", losses.KLDivergence), ("KLDivergence", losses.KLDivergence),
+    ("MeanAbsoluteError", losses.MeanAbsoluteError)])
+def test_new_names(name, cls):
+    assert type(losses.get(name)) is cls
+
+
+@pytest.mark.parametrize("loss", [
+    losses.MeanSquaredError(reduction="sum", name="m"), losses.Huber(delta=0.5),
+    losses.LogCosh(reduction=None), losses.KLDivergence(reduction="mean"),
+    losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
+    losses.CategoricalCrossentropy(label_smoothing=0.3, reduction="none")])
+def test_config_round_trip(loss):
+    again = losses.deserialize(json.loads(json.dumps(losses.serialize(loss))))
+    assert type(again) is type(loss) and again.get_config() == loss.get_config()
+
+
+def test_keras_config_keys_are_accepted():
+    keras_config = {"name": "binary_crossentropy", "reduction": "sum_over_batch_size",
+                    "from_logits": False, "label_smoothing": 0.0, "axis": -1}
+    assert losses.BinaryCrossentropy.from_config(keras_config).get_config() == {
+        k: v for k, v in keras_config.items() if k != "axis"}
+    with pytest.raises(ValueError, match="axis=-1"):
+        losses.BinaryCrossentropy.from_config({**keras_config, "axis": 0})
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: losses.MeanSquaredError(reduction="average"), r"reduction must be one of.*average"),
+    (lambda: losses.BinaryCrossentropy(label_smoothing=1.5), r"label_smoothing.*\[0, 1\]"),
+    (lambda: losses.CategoricalCrossentropy(label_smoothing="a"), "label_smoothing"),
+    (lambda: losses.Huber(delta=0.0), r"delta must be a finite number > 0"),
+    (lambda: losses.MeanSquaredError(name=3), "name must be a string"),
+])
+def test_bad_arguments_name_themselves(make, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make()
+
+
+def test_bad_sample_weight_shape_is_a_clear_error():
+    y, p = make_case("mse", np.random.default_rng(16))
+    with pytest.raises(ValueError, match=r"sample_weight.*Received: sample_weight.shape=\(4,\)"):
+        losses.MeanSquaredError()(y, p, sample_weight=np.ones(4))
+    with pytest.raises(ValueError, match="no fused output activation"):
+        losses.MeanSquaredError().value_and_fused_grad(y, p)

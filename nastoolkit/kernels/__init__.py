@@ -16,6 +16,9 @@ __all__ = [
     "ACTIVATIONS",
     "ELU_ALPHA",
     "LEAKY_RELU_SLOPE",
+    "NEEDS_PREACTIVATION",
+    "SELU_ALPHA",
+    "SELU_SCALE",
     "activation_backward",
     "activation_forward",
     "adagrad_update",
@@ -35,6 +38,10 @@ __all__ = [
 ACTIVATIONS = _numpy.ACTIVATIONS
 LEAKY_RELU_SLOPE = _numpy.LEAKY_RELU_SLOPE
 ELU_ALPHA = _numpy.ELU_ALPHA
+SELU_ALPHA = _numpy.SELU_ALPHA
+SELU_SCALE = _numpy.SELU_SCALE
+#: activation names whose gradient needs the pre-activation z (keep it with ``z_out=``)
+NEEDS_PREACTIVATION = _numpy.NEEDS_PREACTIVATION
 
 
 def implementation(x) -> ModuleType:
@@ -81,9 +88,10 @@ def activation_forward(name, z, out=None):
     return implementation(z).activation_forward(name, z, out=out)
 
 
-def activation_backward(name, y, grad_y, out=None):
-    """dL/dz from y = act(z) and dL/dy; see ``_numpy.activation_backward``."""
-    return implementation(y).activation_backward(name, y, grad_y, out=out)
+def activation_backward(name, y, grad_y, out=None, z=None):
+    """dL/dz from y = act(z) and dL/dy (and z for ``NEEDS_PREACTIVATION``); see
+    ``_numpy.activation_backward``."""
+    return implementation(y).activation_backward(name, y, grad_y, out=out, z=z)
 
 
 def gather_rows(src, indices, out):
@@ -91,17 +99,19 @@ def gather_rows(src, indices, out):
     return implementation(src).gather_rows(src, indices, out)
 
 
-def dense_forward(x, kernel, bias, activation="linear", out=None):
-    """out = act(x @ kernel + bias), shapes (n, d_in) @ (d_in, d_out) + (d_out,)."""
-    return implementation(x).dense_forward(x, kernel, bias, activation, out=out)
+def dense_forward(x, kernel, bias, activation="linear", out=None, z_out=None):
+    """out = act(x @ kernel + bias), shapes (n, d_in) @ (d_in, d_out) + (d_out,); the
+    pre-activation is kept in ``z_out`` when given."""
+    return implementation(x).dense_forward(x, kernel, bias, activation, out=out, z_out=z_out)
 
 
 def dense_backward(x, kernel, y, grad_y, activation="linear", grad_kernel=None, grad_bias=None,
-                   grad_x=None, grad_z=None, need_grad_x=True, use_bias=True):
-    """(grad_x, grad_kernel, grad_bias) of a dense layer from x, W, y = act(xW + b) and dL/dy."""
+                   grad_x=None, grad_z=None, need_grad_x=True, use_bias=True, z=None):
+    """(grad_x, grad_kernel, grad_bias) of a dense layer from x, W, y = act(xW + b) and dL/dy
+    (and the pre-activation z for ``NEEDS_PREACTIVATION``)."""
     return implementation(x).dense_backward(
         x, kernel, y, grad_y, activation, grad_kernel=grad_kernel, grad_bias=grad_bias,
-        grad_x=grad_x, grad_z=grad_z, need_grad_x=need_grad_x, use_bias=use_bias)
+        grad_x=grad_x, grad_z=grad_z, need_grad_x=need_grad_x, use_bias=use_bias, z=z)
 
 
 def dropout(x, rate, seed, counter=0, out=None, mask=None, work=None):

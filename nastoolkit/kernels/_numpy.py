@@ -9,82 +9,265 @@ typically one flat parameter buffer per model, and update ``param`` and the stat
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
-ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax", "leaky_relu", "elu")
 LEAKY_RELU_SLOPE = 0.2  # Keras 3 default negative_slope
 ELU_ALPHA = 1.0  # Keras default; the in-place forms below are written for alpha = 1
+SELU_ALPHA = 1.6732632423543772848170429916717  # Klambauer et al. 2017, as in Keras
+SELU_SCALE = 1.0507009873554804934193349852946
+_SQRT_HALF = 0.7071067811865476  # 1 / sqrt(2)
+_INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
 
 
-# --- activations: forward from z, backward from the *output* y (all that dense keeps) ---------
+# --- activations: each forward beside its derivative (micrograd style) -------------------------
+# forward(z, out) writes y = act(z) into out (out may be z). backward(y, grad_y, out, z) writes
+# dL/dz = dL/dy * act'(z) into out (out may alias grad_y). The derivative is written with the
+# output y, all a fused dense layer keeps, except for the names in NEEDS_PREACTIVATION, whose
+# output does not determine z (gelu, silu): those read the pre-activation z.
+
+def _linear(z, out):
+    if out is not z:
+        np.copyto(out, z)
+    return out
+
+
+def _linear_grad(y, grad_y, out, z):  # 1
+    return _linear(grad_y, out)
+
+
+def _relu(z, out):
+    return np.maximum(z, 0, out=out)
+
+
+def _relu_grad(y, grad_y, out, z):  # 1 where y > 0: sign(y) is 0 or 1 because y >= 0
+    if out is grad_y:
+        return np.multiply(grad_y, y > 0, out=out)
+    np.sign(y, out=out)
+    out *= grad_y
+    return out
+
+
+def _tanh(z, out):
+    return np.tanh(z, out=out)
+
+
+def _tanh_grad(y, grad_y, out, z):  # 1 - y^2
+    t = np.multiply(y, y)
+    np.subtract(1, t, out=t)
+    return np.multiply(grad_y, t, out=out)
+
+
+def _sigmoid(z, out):  # 1 / (1 + e^-z) = (1 + tanh(z / 2)) / 2: no overflow, in place
+    np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+def _sigmoid_grad(y, grad_y, out, z):  # y (1 - y)
+    t = np.subtract(1, y)
+    t *= y
+    return np.multiply(grad_y, t, out=out)
+
+
+def _softmax(z, out):  # along the last axis, shifted by the row max: no overflow
+    np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=-1, keepdims=True)
+    return out
+
+
+def _softmax_grad(y, grad_y, out, z):  # J = diag(y) - y y^T:  y * (g - sum(g * y))
+    s = _row_dot(grad_y, y)[..., None]
+    np.subtract(grad_y, s, out=out)
+    out *= y
+    return out
+
+
+def _leaky_relu(z, out):  # z if z > 0 else 0.2 z
+    _linear(z, out)
+    return np.multiply(out, LEAKY_RELU_SLOPE, out=out, where=out < 0)
+
+
+def _leaky_relu_grad(y, grad_y, out, z):  # 1 where y > 0 else slope
+    return np.multiply(grad_y, np.where(y > 0, 1.0, LEAKY_RELU_SLOPE).astype(y.dtype), out=out)
+
+
+def _elu(z, out):  # z if z > 0 else alpha (e^z - 1)
+    _linear(z, out)
+    return np.expm1(out, out=out, where=out < 0)
+
+
+def _elu_grad(y, grad_y, out, z):  # 1 where y > 0 else y + alpha  (= min(y + 1, 1), alpha = 1)
+    t = np.add(y, ELU_ALPHA)
+    np.minimum(t, 1, out=t)
+    return np.multiply(grad_y, t, out=out)
+
+
+def _selu(z, out):  # scale (z if z > 0 else alpha (e^z - 1))
+    _elu(z, out)
+    np.multiply(out, SELU_ALPHA, out=out, where=out < 0)
+    out *= SELU_SCALE
+    return out
+
+
+def _selu_grad(y, grad_y, out, z):  # scale where y > 0 else y + scale alpha
+    t = np.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA).astype(y.dtype, copy=False)
+    return np.multiply(grad_y, t, out=out)
+
+
+_erf_exact = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x):
+    """erf(x): exact (math.erf) for float64; for float32, Numerical Recipes' erfc Chebyshev fit
+    (1.2e-7 relative, float32 resolution, as the GPU's erff) without a Python loop."""
+    if x.dtype == np.float64:
+        return _erf_exact(x).astype(np.float64)
+    t = 1.0 / (1.0 + 0.5 * np.abs(x))
+    poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    erfc = t * np.exp(-x * x + poly)
+    return np.where(x >= 0, 1.0 - erfc, erfc - 1.0).astype(x.dtype, copy=False)
+
+
+def _gelu(z, out):  # z Phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2: Keras's exact form
+    cdf = _erf(z * _SQRT_HALF)
+    cdf += 1
+    cdf *= 0.5
+    return np.multiply(z, cdf, out=out)
+
+
+def _gelu_grad(y, grad_y, out, z):  # Phi(z) + z phi(z), phi the standard normal density
+    slope = _erf(z * _SQRT_HALF)
+    slope += 1
+    slope *= 0.5
+    slope += z * np.exp(-0.5 * z * z) * _INV_SQRT_2PI
+    return np.multiply(grad_y, slope, out=out)
+
+
+def _silu(z, out):  # z sigmoid(z)  (Keras "silu", also named "swish")
+    s = _sigmoid(z, np.empty_like(z))
+    return np.multiply(z, s, out=out)
+
+
+def _silu_grad(y, grad_y, out, z):  # s (1 + z (1 - s)), s = sigmoid(z)
+    s = _sigmoid(z, np.empty_like(z))
+    t = np.subtract(1, s)
+    t *= z
+    t += 1
+    t *= s
+    return np.multiply(grad_y, t, out=out)
+
+
+def _softplus(z, out):  # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow
+    t = np.abs(z)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    np.log1p(t, out=t)
+    np.maximum(z, 0, out=out)
+    out += t
+    return out
+
+
+def _softplus_grad(y, grad_y, out, z):  # sigmoid(z) = 1 - e^-y
+    t = np.negative(y)
+    np.expm1(t, out=t)
+    np.negative(t, out=t)
+    return np.multiply(grad_y, t, out=out)
+
+
+def _softsign(z, out):  # z / (1 + |z|)
+    t = np.abs(z)
+    t += 1
+    return np.divide(z, t, out=out)
+
+
+def _softsign_grad(y, grad_y, out, z):  # 1 / (1 + |z|)^2 = (1 - |y|)^2
+    t = np.abs(y)
+    np.subtract(1, t, out=t)
+    t *= t
+    return np.multiply(grad_y, t, out=out)
+
+
+def _hard_sigmoid(z, out):  # clip(z / 6 + 1 / 2, 0, 1): Keras 3's (relu6(z + 3) / 6)
+    np.multiply(z, 1.0 / 6.0, out=out)
+    out += 0.5
+    return np.clip(out, 0, 1, out=out)
+
+
+def _hard_sigmoid_grad(y, grad_y, out, z):  # 1/6 where 0 < y < 1, else 0
+    inside = (y > 0) & (y < 1)
+    np.multiply(grad_y, inside, out=out)
+    out *= 1.0 / 6.0
+    return out
+
+
+def _exponential(z, out):  # e^z
+    return np.exp(z, out=out)
+
+
+def _exponential_grad(y, grad_y, out, z):  # e^z = y
+    return np.multiply(grad_y, y, out=out)
+
+
+#: name -> (forward, backward); every name the kernels (and Dense(activation=...)) accept
+ACTIVATION_TABLE = {
+    "linear": (_linear, _linear_grad),
+    "relu": (_relu, _relu_grad),
+    "tanh": (_tanh, _tanh_grad),
+    "sigmoid": (_sigmoid, _sigmoid_grad),
+    "softmax": (_softmax, _softmax_grad),
+    "leaky_relu": (_leaky_relu, _leaky_relu_grad),
+    "elu": (_elu, _elu_grad),
+    "selu": (_selu, _selu_grad),
+    "gelu": (_gelu, _gelu_grad),
+    "silu": (_silu, _silu_grad),
+    "swish": (_silu, _silu_grad),  # Keras's other name for silu
+    "softplus": (_softplus, _softplus_grad),
+    "softsign": (_softsign, _softsign_grad),
+    "hard_sigmoid": (_hard_sigmoid, _hard_sigmoid_grad),
+    "exponential": (_exponential, _exponential_grad),
+}
+ACTIVATIONS = tuple(ACTIVATION_TABLE)
+#: activations whose derivative needs the pre-activation z (their output does not determine it)
+NEEDS_PREACTIVATION = frozenset({"gelu", "silu", "swish"})
+
+
+_FORWARD = {name: pair[0] for name, pair in ACTIVATION_TABLE.items()}
+_BACKWARD = {name: pair[1] for name, pair in ACTIVATION_TABLE.items()}
+
+
+def _unknown_activation(name) -> ValueError:
+    return ValueError(f"activation must be one of {ACTIVATIONS}. Received: activation={name!r}")
+
 
 def activation_forward(name: str, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """y = act(z), elementwise (softmax: along the last axis). ``out`` may be ``z``."""
-    out = np.empty_like(z) if out is None else out
-    if name == "linear":
-        if out is not z:
-            np.copyto(out, z)
-    elif name == "relu":
-        np.maximum(z, 0, out=out)
-    elif name == "tanh":
-        np.tanh(z, out=out)
-    elif name == "sigmoid":  # 1 / (1 + e^-z) = (1 + tanh(z / 2)) / 2: no overflow, in place
-        np.multiply(z, 0.5, out=out)
-        np.tanh(out, out=out)
-        out += 1
-        out *= 0.5
-    elif name == "softmax":
-        np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
-        np.exp(out, out=out)
-        out /= out.sum(axis=-1, keepdims=True)
-    elif name == "leaky_relu":  # z if z > 0 else 0.2 z
-        if out is not z:
-            np.copyto(out, z)
-        np.multiply(out, LEAKY_RELU_SLOPE, out=out, where=out < 0)
-    elif name == "elu":  # z if z > 0 else alpha (e^z - 1)
-        if out is not z:
-            np.copyto(out, z)
-        np.expm1(out, out=out, where=out < 0)
-    else:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}. Received: activation={name!r}")
-    return out
+    try:
+        forward = _FORWARD[name]
+    except (KeyError, TypeError):  # TypeError: an unhashable name
+        raise _unknown_activation(name) from None
+    return forward(z, np.empty_like(z) if out is None else out)
 
 
 def activation_backward(name: str, y: np.ndarray, grad_y: np.ndarray,
-                        out: np.ndarray | None = None) -> np.ndarray:
-    """dL/dz from the output y = act(z) and dL/dy. ``out`` may alias ``grad_y``."""
-    out = np.empty_like(y) if out is None else out
-    if name == "linear":
-        if out is not grad_y:
-            np.copyto(out, grad_y)
-    elif name == "relu":  # 1 where y > 0: sign(y) is 0 or 1 because y >= 0
-        if out is grad_y:
-            np.multiply(grad_y, y > 0, out=out)
-        else:
-            np.sign(y, out=out)
-            out *= grad_y
-    elif name == "tanh":  # 1 - y^2
-        t = np.multiply(y, y)
-        np.subtract(1, t, out=t)
-        np.multiply(grad_y, t, out=out)
-    elif name == "sigmoid":  # y (1 - y)
-        t = np.subtract(1, y)
-        t *= y
-        np.multiply(grad_y, t, out=out)
-    elif name == "softmax":  # y * (g - sum(g * y))
-        s = _row_dot(grad_y, y)[..., None]
-        np.subtract(grad_y, s, out=out)
-        out *= y
-    elif name == "leaky_relu":  # 1 where y > 0 else slope
-        np.multiply(grad_y, np.where(y > 0, 1.0, LEAKY_RELU_SLOPE).astype(y.dtype), out=out)
-    elif name == "elu":  # 1 where y > 0 else y + alpha  (= min(y + 1, 1) for alpha = 1)
-        t = np.add(y, ELU_ALPHA)
-        np.minimum(t, 1, out=t)
-        np.multiply(grad_y, t, out=out)
-    else:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}. Received: activation={name!r}")
-    return out
+                        out: np.ndarray | None = None, z: np.ndarray | None = None) -> np.ndarray:
+    """dL/dz from the output y = act(z) and dL/dy (and z itself for ``NEEDS_PREACTIVATION``).
+    ``out`` may alias ``grad_y``."""
+    try:
+        backward = _BACKWARD[name]
+    except (KeyError, TypeError):
+        raise _unknown_activation(name) from None
+    if z is None and name in NEEDS_PREACTIVATION:
+        raise ValueError(f"activation {name!r} needs the pre-activation z for its gradient (its "
+                         f"output does not determine z). Received: z=None; keep z with "
+                         f"dense_forward(..., z_out=buffer) and pass z=buffer.")
+    return backward(y, grad_y, np.empty_like(y) if out is None else out, z)
 
 
 def _row_dot(a, b):
@@ -100,33 +283,36 @@ def gather_rows(src, indices, out):
 
 # --- dense layer -------------------------------------------------------------------------------
 
-def dense_forward(x, kernel, bias, activation: str = "linear", out=None):
+def dense_forward(x, kernel, bias, activation: str = "linear", out=None, z_out=None):
     """out = act(x @ kernel + bias): x (n, d_in), kernel (d_in, d_out), bias (d_out,) -> (n, d_out).
 
-    ``out`` keeps the activation output, which is all ``dense_backward`` needs.
+    ``out`` keeps the activation output, which is all ``dense_backward`` needs except for the
+    activations in ``NEEDS_PREACTIVATION``: give ``z_out`` (shape of out) to keep z = xW + b too.
     """
     if out is None:
         out = np.empty((x.shape[0], kernel.shape[1]), dtype=np.result_type(x, kernel))
-    np.matmul(x, kernel, out=out)
+    z = out if z_out is None else z_out
+    np.matmul(x, kernel, out=z)
     if bias is not None:
-        out += bias
-    return activation_forward(activation, out, out=out)
+        z += bias
+    return activation_forward(activation, z, out=out)
 
 
 def dense_backward(x, kernel, y, grad_y, activation: str = "linear", grad_kernel=None,
                    grad_bias=None, grad_x=None, grad_z=None, need_grad_x: bool = True,
-                   use_bias: bool = True):
+                   use_bias: bool = True, z=None):
     """Gradients of a dense layer from its input x, weights, output y = act(xW + b) and dL/dy.
 
     Returns ``(grad_x, grad_kernel, grad_bias)`` with shapes of x, kernel and bias; writes into the
     given buffers (``grad_z`` is scratch of y's shape, and may be ``grad_y`` itself to save memory).
     ``grad_x`` is None when ``need_grad_x`` is False (the first layer needs no input gradient),
-    ``grad_bias`` is None when ``use_bias`` is False.
+    ``grad_bias`` is None when ``use_bias`` is False. ``z`` (the pre-activation kept by
+    ``dense_forward(..., z_out=)``) is required for the activations in ``NEEDS_PREACTIVATION``.
     """
     if activation == "linear":
         gz = grad_y
     else:
-        gz = activation_backward(activation, y, grad_y, out=grad_z)
+        gz = activation_backward(activation, y, grad_y, out=grad_z, z=z)
     grad_kernel = np.matmul(x.T, gz, out=grad_kernel)
     grad_bias = np.add.reduce(gz, axis=0, out=grad_bias) if use_bias else None
     if need_grad_x:
