@@ -546,3 +546,15 @@ def test_terminate_on_nan_stops_at_the_batch():
     assert not model.stop_training
     calls.on_train_batch_end(1, {"loss": float("inf")})
     assert model.stop_training
+
+
+def test_history_records_the_learning_rate_the_lr_callbacks_log():
+    from nastoolkit.callbacks import LearningRateScheduler, ReduceLROnPlateau
+
+    _, history = _small_fit([LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))])
+    assert history.history["learning_rate"] == pytest.approx([0.1 / (e + 1) for e in range(4)])
+    plateau = ReduceLROnPlateau(monitor="loss", patience=1, min_delta=10.0, factor=0.5)
+    _, history = _small_fit([plateau], learning_rate=0.08)
+    # logged at each epoch's end before that epoch's reduction; epoch 0 is an improvement (the
+    # first value always is, as in Keras), so the first reduction comes after epoch 1
+    assert history.history["learning_rate"] == pytest.approx([0.08, 0.08, 0.04, 0.02])
