@@ -879,39 +879,72 @@ class BackupAndRestore(Callback):
     ----------
     backup_dir : str or path-like
         The folder for ``backup.npz`` (created if missing).
+    save_freq : "epoch"
+        When to back up: after every epoch (Keras also takes a batch count; a resume here always
+        starts at an epoch boundary, so only ``"epoch"`` is accepted).
+    double_checkpoint : bool
+        Keep the previous backup too (``backup_prev.npz``) and resume from it when the latest one
+        cannot be read (say the machine died while it was being written to a network disk).
     delete_checkpoint : bool
-        Remove the backup once training completes.
+        Remove the backups once training completes.
 
     Examples
     --------
     >>> import os, tempfile
-    >>> backup = BackupAndRestore(os.path.join(tempfile.mkdtemp(), "bk"))
-    >>> os.path.basename(backup.path)
-    'backup.npz'
+    >>> backup = BackupAndRestore(os.path.join(tempfile.mkdtemp(), "bk"), double_checkpoint=True)
+    >>> os.path.basename(backup.path), os.path.basename(backup.previous_path)
+    ('backup.npz', 'backup_prev.npz')
     """
 
-    def __init__(self, backup_dir, delete_checkpoint=True):
+    def __init__(
+        self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True
+    ):
         super().__init__()
+        if save_freq != "epoch":
+            raise ValueError(
+                f"save_freq must be 'epoch'. Received: save_freq={save_freq!r}. "
+                "nastoolkit resumes at epoch boundaries, so it backs up after "
+                "every epoch."
+            )
         self.backup_dir = os.fspath(backup_dir)
         self.path = os.path.join(self.backup_dir, "backup.npz")
-        self.delete_checkpoint = delete_checkpoint
+        self.previous_path = os.path.join(self.backup_dir, "backup_prev.npz")
+        self.save_freq = save_freq
+        self.double_checkpoint = bool(double_checkpoint)
+        self.delete_checkpoint = bool(delete_checkpoint)
         self._completed = False
 
     def on_train_begin(self, logs=None):
         os.makedirs(self.backup_dir, exist_ok=True)
         self._completed = False
-        if os.path.exists(self.path):
+        if not os.path.exists(self.path):
+            return
+        try:
             self.model._resume_epoch = self.model._restore_backup(self.path)
+        except ValueError as error:  # the model is untouched: restore_backup validates first
+            if not (self.double_checkpoint and os.path.exists(self.previous_path)):
+                raise
+            warnings.warn(
+                f"BackupAndRestore: {error}; resuming from the previous backup "
+                f"{self.previous_path}.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self.model._resume_epoch = self.model._restore_backup(self.previous_path)
 
     def on_epoch_end(self, epoch, logs=None):
         if math.isfinite((logs or {}).get("loss", math.nan)):
+            if self.double_checkpoint and os.path.exists(self.path):
+                os.replace(self.path, self.previous_path)
             self.model.save(self.path, extra=self.model._backup_extra(epoch))
         if epoch + 1 >= self.params.get("epochs", 0) or self.model.stop_training:
             self._completed = True
 
     def on_train_end(self, logs=None):
-        if self._completed and self.delete_checkpoint and os.path.exists(self.path):
-            os.remove(self.path)
+        if self._completed and self.delete_checkpoint:
+            for path in (self.path, self.previous_path):
+                if os.path.exists(path):
+                    os.remove(path)
 
 
 class TerminateOnNaN(Callback):

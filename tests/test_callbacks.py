@@ -558,3 +558,64 @@ def test_history_records_the_learning_rate_the_lr_callbacks_log():
     # logged at each epoch's end before that epoch's reduction; epoch 0 is an improvement (the
     # first value always is, as in Keras), so the first reduction comes after epoch 1
     assert history.history["learning_rate"] == pytest.approx([0.08, 0.08, 0.04, 0.02])
+
+
+def test_backup_double_checkpoint_resumes_from_the_previous_backup_when_the_latest_is_damaged(
+    tmp_path,
+):
+    from nastoolkit.callbacks import BackupAndRestore
+    from nastoolkit.optimizers import Adam
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((64, 3))
+    y = X[:, :1] - X[:, 2:]
+
+    def fresh():
+        model = Sequential([Dense(4, activation="tanh", input_shape=(3,)), Dense(1)], seed=0)
+        model.compile(optimizer=Adam(learning_rate=0.01), loss="mse")
+        return model
+
+    reference = fresh()
+    ref_hist = reference.fit(X, y, epochs=5, batch_size=16, verbose=0, seed=2)
+
+    class Interrupt(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    folder = tmp_path / "bk"
+    with pytest.raises(KeyboardInterrupt):
+        fresh().fit(
+            X,
+            y,
+            epochs=5,
+            batch_size=16,
+            verbose=0,
+            seed=2,
+            callbacks=[BackupAndRestore(folder, double_checkpoint=True), Interrupt()],
+        )
+    latest = folder / "backup.npz"
+    assert (folder / "backup_prev.npz").exists()  # epoch 1's backup, kept beside epoch 2's
+    latest.write_bytes(latest.read_bytes()[:100])  # the latest write was cut short
+    with pytest.raises(ValueError, match="backup.npz"):  # without a fallback: a clear error
+        fresh().fit(
+            X, y, epochs=5, batch_size=16, verbose=0, seed=2, callbacks=[BackupAndRestore(folder)]
+        )
+    model = fresh()
+    with pytest.warns(RuntimeWarning, match="previous backup"):
+        hist = model.fit(
+            X,
+            y,
+            epochs=5,
+            batch_size=16,
+            verbose=0,
+            seed=2,
+            callbacks=[BackupAndRestore(folder, double_checkpoint=True)],
+        )
+    assert hist.epoch == [2, 3, 4]  # epoch 2 is trained again from epoch 1's backup
+    assert hist.history["loss"] == ref_hist.history["loss"][2:]
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not list(folder.glob("*.npz"))  # both deleted once training completed
+    with pytest.raises(ValueError, match="save_freq"):
+        BackupAndRestore(folder, save_freq=10)
