@@ -272,9 +272,17 @@ class Metric:
     default_name = "metric"
     direction = "down"  # "up" when larger is better (Keras's ``_direction``), for mode="auto"
 
-    def __init__(self, name: str | None = None):
-        self.name = self.default_name if name is None else str(name)
+    def __init__(self, name: str | None = None, dtype=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string or None. Received: name={name!r}")
+        self.name = self.default_name if name is None else name
+        self.dtype = dtype  # accepted as Keras does; accumulation is float64 here
         self.reset()
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Keras's call: ``update_state`` with this batch, then return ``result()``."""
+        self.update_state(y_true, y_pred, sample_weight=sample_weight)
+        return self.result()
 
     def values(self, y_true, y_pred):
         """Per-sample values, shape (n,)."""
@@ -341,14 +349,16 @@ class MeanMetricWrapper(Metric):
     ('max_error', 1.5)
     """
 
-    def __init__(self, fn, name: str | None = None, **kwargs):
+    def __init__(self, fn, name: str | None = None, dtype=None, **kwargs):
         if not callable(fn):
             raise TypeError(
                 f"fn must be a function (y_true, y_pred) -> per-sample values. Received: fn={fn!r}"
             )
         self._fn = fn
         self._fn_kwargs = kwargs
-        super().__init__(getattr(fn, "__name__", type(fn).__name__) if name is None else name)
+        super().__init__(
+            getattr(fn, "__name__", type(fn).__name__) if name is None else name, dtype
+        )
 
     def values(self, y_true, y_pred):
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
@@ -391,8 +401,7 @@ class BinaryAccuracy(Metric):
 
     def __init__(self, name: str | None = None, dtype=None, threshold: float = 0.5):
         self.threshold = _checks.finite_number("threshold", threshold)
-        self.dtype = dtype
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     def values(self, y_true, y_pred):
         return binary_accuracy(y_true, y_pred, self.threshold)
@@ -693,8 +702,7 @@ class _PrecisionRecall(Metric):
         self.top_k = None if top_k is None else _checks.positive_int("top_k", top_k)
         self.class_id = None if class_id is None else _checks.non_negative_int("class_id", class_id)
         self.thresholds = _thresholds_arg(thresholds, 0.5 if top_k is None else _NEG_INF)
-        self.dtype = dtype
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     def reset(self) -> None:
         zeros = np.zeros(len(self.thresholds))
@@ -870,8 +878,7 @@ class AUC(Metric):
         )
         self.label_weights = None if label_weights is None else np.asarray(label_weights, float)
         self.from_logits = bool(from_logits)
-        self.dtype = dtype
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     @property
     def thresholds(self) -> list[float]:

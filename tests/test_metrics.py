@@ -283,3 +283,12 @@ def test_new_metrics_in_compile_fit_and_evaluate():
     ]:
         metric.update(y.reshape(-1, 1), p)
         assert logs[name] == pytest.approx(metric.result(), rel=1e-6), name  # float32 sums
+
+
+def test_keras_call_updates_and_returns_the_result_and_dtype_is_accepted():
+    metric = metrics.MeanSquaredError("mse_f32", "float32")  # Keras's (name, dtype) order
+    assert metric(np.array([[0.0]]), np.array([[2.0]])) == pytest.approx(4.0)
+    assert metric(np.array([[0.0]]), np.array([[0.0]])) == pytest.approx(2.0)  # running mean
+    assert (metric.name, metric.dtype) == ("mse_f32", "float32")
+    with pytest.raises(TypeError, match="name must be a string"):
+        metrics.AUC(name=3)
