@@ -1,7 +1,19 @@
-"""Keras-style training callbacks: ``History``, ``EarlyStopping``, ``ModelCheckpoint``, progress.
+"""Keras 3 training callbacks, with Keras's names, arguments, hook order and ``logs``.
 
-A callback sees the model through ``set_model`` and the epoch's ``logs`` dict
-(``{"loss": ..., "val_loss": ..., "accuracy": ...}``); it may set ``model.stop_training = True``.
+A callback sees the model through ``set_model`` and each hook's ``logs`` dict
+(``{"loss": ..., "val_loss": ..., "accuracy": ...}``); it may set ``model.stop_training = True``
+(honoured at the next batch). ``CallbackList`` fans the hooks out, as ``fit``, ``evaluate`` and
+``predict`` call them (see ``Callback`` for the order).
+
+- bookkeeping: ``History``, ``CSVLogger``, ``ProgressLogger``
+- stopping and saving: ``EarlyStopping``, ``TerminateOnNaN``, ``ModelCheckpoint``,
+  ``BackupAndRestore``
+- the learning rate: ``LearningRateScheduler``, ``ReduceLROnPlateau``
+- your own functions: ``LambdaCallback``, or a ``Callback`` subclass
+
+>>> stop = EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
+>>> stop.mode
+'min'
 """
 
 from __future__ import annotations
