@@ -619,3 +619,18 @@ def test_backup_double_checkpoint_resumes_from_the_previous_backup_when_the_late
     assert not list(folder.glob("*.npz"))  # both deleted once training completed
     with pytest.raises(ValueError, match="save_freq"):
         BackupAndRestore(folder, save_freq=10)
+
+
+def test_stop_training_set_in_a_batch_hook_stops_at_the_next_batch():
+    from nastoolkit.callbacks import LambdaCallback
+
+    seen = []
+
+    def stop_after_second(batch, logs):
+        seen.append(batch)
+        if batch == 1:
+            watch.model.stop_training = True
+
+    watch = LambdaCallback(on_train_batch_end=stop_after_second)
+    _, history = _small_fit([watch], epochs=3)  # 3 batches per epoch
+    assert seen == [0, 1] and history.epoch == [0]  # Keras ends the epoch and the run there
