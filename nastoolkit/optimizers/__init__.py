@@ -135,16 +135,30 @@ class _Slot(NamedTuple):
 class Optimizer:
     """Base class: applies ``(gradient, variable)`` pairs in place with per-variable state.
 
-    Args:
-        learning_rate: a positive float, or a schedule ``step -> float`` (called with
-            ``iterations``, 0 for the first update, as in Keras).
-        weight_decay: None (off) or ``lambda >= 0``; decoupled: ``w -= w * lambda * lr`` before
-            each update (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization").
-        name: a label for ``repr`` and configs.
-
     Subclasses define ``_hyper_parameters()`` (their config entries), ``_init_state(variable)``
     (a NamedTuple of zero buffers shaped like the variable, including one scratch ``work`` buffer
     so that a step allocates nothing) and ``_update(grad, variable, state, lr, wd)`` (one kernel).
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        A positive float, or a schedule ``step -> float`` (called with ``iterations``, 0 for the
+        first update, as in Keras).
+    weight_decay : float or None
+        None (off) or ``lambda >= 0``; decoupled: ``w -= w * lambda * lr`` before each update
+        (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization").
+    name : str or None
+        A label for ``repr`` and configs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = SGD(learning_rate=0.5)
+    >>> opt.apply_gradients([(np.array([1.0, 1.0]), w)])
+    1
+    >>> w
+    array([ 0.5, -2.5])
     """
 
     def __init__(self, learning_rate, weight_decay=None, name: str | None = None):
@@ -336,6 +350,24 @@ class SGD(Optimizer):
     Without momentum: ``w <- w - lr g``. With momentum ``mu`` (Polyak 1964; Nesterov form as in
     Sutskever et al. 2013): ``m <- mu m - lr g``, then ``w <- w + m`` or, Nesterov,
     ``w <- w + mu m - lr g``. State per variable: ``velocity`` m (zeros).
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        lr, or a schedule.
+    momentum : float
+        mu in [0, 1].
+    nesterov : bool
+        Nesterov's form.
+    weight_decay : float or None
+        Decoupled weight decay ``w -= w * weight_decay * lr`` before each update; None is off.
+    name : str or None
+        A label for ``repr`` and configs (the class name when None).
+
+    Examples
+    --------
+    >>> SGD(learning_rate=0.1, momentum=0.9).get_config()["momentum"]
+    0.9
     """
 
     def __init__(
@@ -387,6 +419,28 @@ class Adam(Optimizer):
     ``w <- w - lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`` with t = iterations + 1.
     (eps is added to sqrt(v) *before* the bias correction of v, so it differs slightly from
     PyTorch's ``sqrt(v / (1 - b2^t)) + eps``.) With ``weight_decay`` it is AdamW.
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        lr, or a schedule.
+    beta_1, beta_2 : float
+        b1, b2 in [0, 1).
+    epsilon : float
+        eps >= 0.
+    weight_decay : float or None
+        Decoupled weight decay ``w -= w * weight_decay * lr`` before each update; None is off.
+    name : str or None
+        A label for ``repr`` and configs (the class name when None).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([1.0])
+    >>> Adam(learning_rate=0.1).apply_gradients([(np.array([3.0]), w)])
+    1
+    >>> w.round(6)  # the first Adam step moves by about lr, whatever the gradient's size
+    array([0.9])
     """
 
     def __init__(
@@ -426,7 +480,26 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), on by default (0.004)."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), on by default (0.004).
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        lr, or a schedule.
+    weight_decay : float
+        The decoupled decay, >= 0.
+    beta_1, beta_2 : float
+        b1, b2 in [0, 1).
+    epsilon : float
+        eps >= 0.
+    name : str or None
+        A label for ``repr`` and configs.
+
+    Examples
+    --------
+    >>> AdamW().weight_decay
+    0.004
+    """
 
     def __init__(
         self,
@@ -456,6 +529,26 @@ class RMSprop(Optimizer):
 
     ``v <- rho v + (1 - rho) g^2``;  ``step = lr g / sqrt(v + eps)`` (eps inside the root);
     ``w <- w - step``, or with momentum ``mu``: ``velocity <- mu velocity + step; w -= velocity``.
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        lr, or a schedule.
+    rho : float
+        The decay of the running mean of g^2, in [0, 1).
+    momentum : float
+        mu in [0, 1].
+    epsilon : float
+        eps >= 0.
+    weight_decay : float or None
+        Decoupled weight decay ``w -= w * weight_decay * lr`` before each update; None is off.
+    name : str or None
+        A label for ``repr`` and configs (the class name when None).
+
+    Examples
+    --------
+    >>> RMSprop().get_config()["rho"]
+    0.9
     """
 
     def __init__(
@@ -504,6 +597,24 @@ class Adagrad(Optimizer):
 
     ``acc <- acc + g^2`` (acc starts at ``initial_accumulator_value``);
     ``w <- w - lr g / sqrt(acc + eps)`` (eps inside the root).
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        lr, or a schedule.
+    initial_accumulator_value : float
+        acc's start, >= 0.
+    epsilon : float
+        eps >= 0.
+    weight_decay : float or None
+        Decoupled weight decay ``w -= w * weight_decay * lr`` before each update; None is off.
+    name : str or None
+        A label for ``repr`` and configs (the class name when None).
+
+    Examples
+    --------
+    >>> Adagrad(learning_rate=0.01).learning_rate
+    0.01
     """
 
     def __init__(
@@ -543,16 +654,34 @@ for _cls in (SGD, Adam, AdamW, RMSprop, Adagrad):
 
 
 def serialize(optimizer: Optimizer) -> dict:
-    """``{"class_name": "Adam", "config": {...}}``, the form ``deserialize`` and ``get`` accept."""
+    """``{"class_name": "Adam", "config": {...}}``, the form ``deserialize`` and ``get`` accept.
+
+    Examples
+    --------
+    >>> serialize(SGD(0.1))["class_name"]
+    'SGD'
+    """
     return _REGISTRY.serialize(optimizer)
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
-    """The optimizer that ``serialize`` described, with fresh state."""
+    """The optimizer that ``serialize`` described, with fresh state.
+
+    Examples
+    --------
+    >>> deserialize(serialize(Adam(learning_rate=0.02))).learning_rate
+    0.02
+    """
     return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier) -> Optimizer:
     """An optimizer from a name ("adam", case-insensitive, with Keras defaults), a class, an
-    instance (returned as it is, state shared, as Keras does) or a ``serialize`` dict."""
+    instance (returned as it is, state shared, as Keras does) or a ``serialize`` dict.
+
+    Examples
+    --------
+    >>> get("rmsprop")
+    RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-07)
+    """
     return _REGISTRY.get(identifier)
