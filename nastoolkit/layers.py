@@ -1,24 +1,34 @@
-"""Keras-style layers: ``Dense``, ``Dropout``, ``Activation``.
+"""Keras-style layers: ``Dense``, ``Dropout``, ``Activation``, ``Flatten`` and ``Input``.
 
-A layer stores its configuration in ``__init__``, learns its input width in ``build``, and runs
+A layer stores its configuration in ``__init__``, learns its input shape in ``build``, and runs
 ``forward``/``backward`` through ``nastoolkit.kernels``. Inside a model its weights and gradients
 are views into the model's flat buffers (see ``bind``) and its outputs live in buffers preallocated
 by ``prepare``, so a training step allocates nothing. Used on its own, ``layer(x)`` builds the layer
 with arrays of its own.
+
+A model never asks a layer what type it is: layers answer small hooks instead
+(``on_build``/``on_fit_start`` for random streams, ``rng_state``/``set_rng_state`` for backups,
+``regularization_penalty``/``add_regularization_gradients``, ``work_size`` for the BLAS thread
+choice, ``fusable_activation`` for the fused softmax/sigmoid + cross-entropy gradient).
+
+Shapes: ``input_shape``/``output_shape`` include the batch axis as ``None`` (Keras's convention);
+``input_dim``/``output_dim`` are the widths of the flattened feature axes.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import activations, initializers, kernels, regularizers
+from . import _checks, activations, initializers, kernels, regularizers
 from .backend import array_module, to_numpy
 
-__all__ = ["Activation", "Dense", "Dropout", "Layer", "WeightSpec", "deserialize", "get"]
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer",
+           "WeightSpec", "deserialize", "get", "serialize"]
 
 _name_counters: dict[str, itertools.count] = {}
 
@@ -41,57 +51,142 @@ class WeightSpec:
     initializer: Callable
 
 
-def _input_width(input_shape, input_dim) -> int | None:
+def _feature_shape(input_shape, input_dim) -> tuple[int, ...] | None:
+    """The declared per-sample shape (no batch axis), checked: positive integers."""
     if input_dim is not None:
         input_shape = (input_dim,)
     if input_shape is None:
         return None
-    shape = tuple(input_shape) if not isinstance(input_shape, int) else (input_shape,)
-    if len(shape) != 1 or not isinstance(shape[0], (int, np.integer)) or shape[0] < 1:
-        raise ValueError("input_shape must be a 1-tuple with a positive width, e.g. (10,). "
-                         f"Received: input_shape={input_shape!r}")
-    return int(shape[0])
+    shape = (input_shape,) if _checks.is_integer(input_shape) else tuple(input_shape)
+    if not shape or not all(_checks.is_integer(d) and d >= 1 for d in shape):
+        raise ValueError("input_shape must be a tuple of positive integers without the batch "
+                         f"axis, e.g. (10,) or (28, 28). Received: input_shape={input_shape!r}")
+    return tuple(int(d) for d in shape)
+
+
+def _activation_name(activation) -> str:
+    """The name the kernels know (``activations.serialize`` gives it for names and functions)."""
+    return activations.serialize(activations.get(activation))
 
 
 class Layer:
-    """Base layer: naming, build bookkeeping, weight access and the standalone call path."""
+    """Base layer: naming, build bookkeeping, weight access, hooks and the standalone call path.
+
+    Parameters
+    ----------
+    name : str, optional
+        Unique within a model; generated from the class name when omitted.
+    input_shape : tuple of int, optional
+        Per-sample shape (no batch axis) for the first layer of a model, e.g. ``(10,)``.
+    input_dim : int, optional
+        Legacy shorthand for ``input_shape=(input_dim,)``.
+    dtype : str, optional
+        Weight and activation dtype; a model sets its own.
+    trainable : bool
+        Stored for Keras compatibility.
+
+    Examples
+    --------
+    >>> Dense(3, input_shape=(2,)).input_shape
+    (None, 2)
+    """
 
     def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, trainable=True):
         self.name = name or _unique_name(_snake(type(self).__name__))
-        self.input_width = _input_width(input_shape, input_dim)
+        self._input_shape_arg = _feature_shape(input_shape, input_dim)
         self.dtype = np.dtype(dtype or "float32")
         self.trainable = trainable
         self.built = False
-        self.input_dim: int | None = None
-        self.output_dim: int | None = None
+        self._in_features: tuple[int, ...] | None = None
+        self._out_features: tuple[int, ...] | None = None
         self.grads: dict[str, object] = {}
         self._capacity = 0
 
-    # --- shapes and weights -------------------------------------------------------------------
-    def compute_output_dim(self, input_dim: int) -> int:
-        return input_dim
+    # --- shapes -------------------------------------------------------------------------------
+    @property
+    def input_width(self) -> int | None:
+        """The declared flat input width (``input_shape=``), or None."""
+        return None if self._input_shape_arg is None else math.prod(self._input_shape_arg)
 
+    @property
+    def input_dim(self) -> int | None:
+        return None if self._in_features is None else math.prod(self._in_features)
+
+    @property
+    def output_dim(self) -> int | None:
+        return None if self._out_features is None else math.prod(self._out_features)
+
+    @property
+    def input_shape(self) -> tuple:
+        """``(None, *features)``: known once built or declared with ``input_shape=``."""
+        features = self._in_features or self._input_shape_arg
+        if features is None:
+            raise AttributeError(f"Layer {self.name!r} has no defined input shape yet: build it "
+                                 "or give it input_shape=(features,).")
+        return (None, *features)
+
+    @property
+    def output_shape(self) -> tuple:
+        """``(None, *features)`` of the output, known once the input shape is."""
+        return self.compute_output_shape(self.input_shape)
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        """The output shape for ``input_shape`` (batch axis first); the identity by default."""
+        return tuple(input_shape)
+
+    def _check_flat(self, features: tuple[int, ...]):
+        if len(features) != 1:
+            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) expects inputs of "
+                             f"shape (batch, features). Received: per-sample shape {features}. "
+                             "Put a Flatten() layer before it.")
+
+    def _set_input_shape(self, features: tuple[int, ...]):
+        """Fix the per-sample input shape (checked against ``input_shape=``) and the output's."""
+        features = tuple(int(d) for d in features)
+        declared = self._input_shape_arg
+        if declared is not None and features != declared:
+            width = declared[0] if len(declared) == 1 else declared
+            raise ValueError(f"Layer {self.name!r} expects inputs of per-sample shape {declared} "
+                             f"(width {width}). Received: shape {features}")
+        self._check_input(features)
+        self._in_features = features
+        self._out_features = tuple(self.compute_output_shape((None, *features))[1:])
+
+    def _check_input(self, features: tuple[int, ...]):
+        """Reject per-sample shapes this layer cannot take (flat inputs unless overridden)."""
+        self._check_flat(features)
+
+    # --- weights ------------------------------------------------------------------------------
     def weight_specs(self) -> list[WeightSpec]:
+        """The weights this layer needs once its input shape is known (none by default)."""
         return []
 
     def build(self, input_shape, rng=None, dtype=None):
-        """Create this layer's own weights for input of shape (batch, d) or (d,)."""
-        d = int(input_shape[-1]) if not isinstance(input_shape, int) else int(input_shape)
-        self._set_dims(d)
+        """Create this layer's own weights for inputs of shape (batch, *features) or (features,).
+
+        Parameters
+        ----------
+        input_shape : int or tuple
+            A width, a 1-tuple of features, or a shape whose first axis is the batch.
+        rng : int or numpy.random.Generator, optional
+            Seeds the initializers.
+        dtype : str, optional
+            Overrides the layer's dtype.
+        """
+        if _checks.is_integer(input_shape):
+            features = (int(input_shape),)
+        else:
+            shape = tuple(input_shape)
+            features = shape if len(shape) == 1 else shape[1:]
+        self._set_input_shape(features)
         self.dtype = np.dtype(dtype or self.dtype)
         rng = np.random.default_rng(rng)
         for spec in self.weight_specs():
             value = np.asarray(spec.initializer(spec.shape, dtype=self.dtype, rng=rng), self.dtype)
             setattr(self, spec.name, value)
             self.grads[spec.name] = np.zeros_like(value)
+        self.on_build(rng)
         self.built = True
-
-    def _set_dims(self, input_dim: int):
-        if self.input_width is not None and input_dim != self.input_width:
-            raise ValueError(f"Layer {self.name!r} expects inputs of width {self.input_width}. "
-                             f"Received: width {input_dim}")
-        self.input_dim = input_dim
-        self.output_dim = self.compute_output_dim(input_dim)
 
     def bind(self, weights: dict, grads: dict):
         """Point this layer's weights and gradients at views into a model's flat buffers."""
@@ -102,6 +197,7 @@ class Layer:
 
     @property
     def weights(self) -> list:
+        """The weight arrays (kernel, bias for Dense); empty before build."""
         return [getattr(self, spec.name) for spec in self.weight_specs()] if self.built else []
 
     def get_weights(self) -> list[np.ndarray]:
@@ -126,14 +222,37 @@ class Layer:
             w[...] = array_module(w).asarray(v, dtype=w.dtype)
 
     def count_params(self) -> int:
-        return int(sum(int(np.prod(s.shape)) for s in self.weight_specs())) if self.built else 0
+        """Number of weight elements (0 before build)."""
+        return int(sum(math.prod(s.shape) for s in self.weight_specs())) if self.built else 0
 
-    # --- regularization -----------------------------------------------------------------------
+    # --- hooks a model calls instead of checking types ----------------------------------------
+    def on_build(self, rng: np.random.Generator) -> None:
+        """Draw what the layer needs from the model's generator when the model builds."""
+
+    def on_fit_start(self, rng: np.random.Generator | None) -> None:
+        """Restart random streams from ``rng`` at the start of a seeded ``fit`` (None: keep)."""
+
+    def rng_state(self):
+        """JSON-able state of the layer's random stream for backups (None: it has none)."""
+
+    def set_rng_state(self, state) -> None:
+        """Restore what ``rng_state`` returned."""
+
     def regularization_penalty(self) -> float:
+        """The layer's regularization loss (0.0 without regularizers)."""
         return 0.0
 
     def add_regularization_gradients(self) -> None:
-        pass
+        """Add the penalty's gradient to ``grads`` (after the data gradient is written)."""
+
+    def work_size(self, batch_size: int) -> int:
+        """Multiply-adds of one forward pass over ``batch_size`` rows (for the BLAS thread choice)."""
+        return 0
+
+    @property
+    def fusable_activation(self) -> str | None:
+        """The activation this layer applies last, which a loss may fold into its gradient."""
+        return None
 
     # --- execution ----------------------------------------------------------------------------
     def prepare(self, batch_size: int, xp=np):
@@ -141,29 +260,36 @@ class Layer:
         self._capacity = batch_size
 
     def forward(self, x, training=False):
+        """The output for a batch ``x`` (kept for ``backward``)."""
         raise NotImplementedError
 
-    def backward(self, grad_y, need_grad_x=True):
+    def backward(self, grad_y, need_grad_x=True, activation_fused=False):
+        """dL/dx from dL/dy (dL/dz of the last activation when ``activation_fused``)."""
         raise NotImplementedError
 
     def __call__(self, x, training=False):
         """Standalone use: ``Dense(3)(x)`` builds the layer on first call and returns its output."""
         x = np.asarray(x) if not hasattr(x, "__cuda_array_interface__") else x
-        if x.ndim != 2:
-            raise ValueError(f"Layer {self.name!r} expects a 2-D input (batch, features). "
+        if x.ndim < 2:
+            raise ValueError(f"Layer {self.name!r} expects a batch (batch, features). "
                              f"Received: shape {x.shape}")
         if not self.built:
             self.build(x.shape, dtype=x.dtype if x.dtype.kind == "f" else None)
+        elif tuple(x.shape[1:]) != self._in_features:
+            raise ValueError(f"Layer {self.name!r} expects inputs of per-sample shape "
+                             f"{self._in_features}. Received: shape {x.shape[1:]}")
         return self.forward(x.astype(self.dtype, copy=False), training=training)
 
     def get_config(self) -> dict:
+        """Constructor arguments (Keras key names) as JSON-able data."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
-        if self.input_width is not None:
-            config["input_shape"] = (self.input_width,)
+        if self._input_shape_arg is not None:
+            config["input_shape"] = self._input_shape_arg
         return config
 
     @classmethod
     def from_config(cls, config):
+        """The layer ``get_config`` describes (unbuilt)."""
         return cls(**config)
 
     def __repr__(self):
@@ -171,47 +297,114 @@ class Layer:
 
 
 class InputLayer(Layer):
-    """Declares the input width, as ``keras.Input(shape=(10,))`` does as a model's first entry.
+    """Declares the per-sample input shape, as ``keras.Input(shape=(10,))`` does.
 
-    It has no weights and passes data through unchanged."""
+    A ``Sequential`` keeps it apart from ``model.layers`` (as Keras does); it has no weights and
+    passes data through unchanged.
 
-    def __init__(self, shape=None, **kwargs):
+    Parameters
+    ----------
+    shape : tuple of int
+        Per-sample shape, e.g. ``(10,)``.
+    batch_shape : tuple, optional
+        Keras's alternative: the shape with the batch axis first (``(None, 10)``).
+
+    Examples
+    --------
+    >>> InputLayer(shape=(4,)).batch_shape
+    (None, 4)
+    """
+
+    def __init__(self, shape=None, batch_shape=None, **kwargs):
+        if shape is None and batch_shape is not None:
+            shape = tuple(batch_shape)[1:]
         if shape is not None:
             kwargs.setdefault("input_shape", shape)
+        for unused in ("sparse", "ragged", "batch_size"):
+            kwargs.pop(unused, None)
         super().__init__(**kwargs)
-        if self.input_width is None:
+        if self._input_shape_arg is None:
             raise ValueError("Input needs shape=(features,), e.g. Input(shape=(10,)). "
                              "Received: shape=None")
+        self._set_input_shape(self._input_shape_arg)
+        self.built = True
+
+    def _check_input(self, features):
+        pass  # any per-sample shape; the next layer says whether it can take it
+
+    @property
+    def batch_shape(self) -> tuple:
+        return (None, *self._input_shape_arg)
 
     def forward(self, x, training=False):
         return x
 
-    def backward(self, grad_y, need_grad_x=True):
+    def backward(self, grad_y, need_grad_x=True, activation_fused=False):
         return grad_y
 
+    def get_config(self):
+        return {"batch_shape": self.batch_shape, "dtype": self.dtype.name, "sparse": False,
+                "name": self.name}
+
     def __repr__(self):
-        return f"Input(shape=({self.input_width},), name={self.name!r})"
+        return f"Input(shape={self._input_shape_arg}, name={self.name!r})"
 
 
-def Input(shape, name=None):  # noqa: N802  (Keras's name)
-    """``Input(shape=(features,))``: the first entry of a ``Sequential`` that fixes its width."""
-    return InputLayer(shape=shape, name=name)
+def Input(shape, name=None, dtype=None):  # Keras's capitalised name
+    """The first entry of a ``Sequential`` that fixes its per-sample input shape.
 
+    Parameters
+    ----------
+    shape : tuple of int
+        Per-sample shape, without the batch axis.
+    name : str, optional
+        The input's name.
+    dtype : str, optional
+        Stored for Keras compatibility (the model's dtype rules).
 
-def _positive_int(value, argument):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{argument} must be a positive integer. Received: {argument}={value!r}")
-    return int(value)
+    Returns
+    -------
+    InputLayer
+
+    Examples
+    --------
+    >>> Input(shape=(3,)).batch_shape
+    (None, 3)
+    """
+    return InputLayer(shape=shape, name=name, dtype=dtype)
 
 
 class Dense(Layer):
-    """y = activation(x @ kernel + bias); kernel (d_in, units), bias (units,)."""
+    """y = activation(x @ kernel + bias); kernel (d_in, units), bias (units,).
+
+    Parameters
+    ----------
+    units : int
+        Output width.
+    activation : str or callable, optional
+        A name from ``nastoolkit.activations`` (None: linear).
+    use_bias : bool
+        Whether to add ``bias``.
+    kernel_initializer, bias_initializer : str or initializer
+        As in Keras (``"glorot_uniform"``, ``"zeros"``).
+    kernel_regularizer, bias_regularizer : regularizer, optional
+        Penalties added to the loss (their gradients go into ``grads``).
+    **kwargs
+        ``name``, ``input_shape``, ``dtype`` (see ``Layer``).
+
+    Examples
+    --------
+    >>> layer = Dense(2, activation="relu")
+    >>> layer(np.ones((4, 3))).shape
+    (4, 2)
+    """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        self.units = _positive_int(units, "units")
+        self.units = _checks.positive_int("units", units, "Pass the output width, e.g. Dense(64).")
         self.activation = activations.get(activation)
+        self.activation_name = _activation_name(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -219,11 +412,11 @@ class Dense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel = None
         self.bias = None
-        # set by a model whose loss folds this (output) layer's activation gradient into its own
-        self.loss_fuses_activation = False
+        # activations whose derivative needs the pre-activation z keep it (interface 1)
+        self._keeps_z = self.activation_name in getattr(kernels, "NEEDS_PREACTIVATION", ())
 
-    def compute_output_dim(self, input_dim):
-        return self.units
+    def compute_output_shape(self, input_shape):
+        return (*tuple(input_shape)[:-1], self.units)
 
     def weight_specs(self):
         specs = [WeightSpec("kernel", (self.input_dim, self.units), self.kernel_initializer)]
@@ -231,31 +424,47 @@ class Dense(Layer):
             specs.append(WeightSpec("bias", (self.units,), self.bias_initializer))
         return specs
 
+    @property
+    def fusable_activation(self):
+        return self.activation_name
+
+    def work_size(self, batch_size):
+        return batch_size * self.input_dim * self.units
+
     def prepare(self, batch_size, xp=np):
         super().prepare(batch_size, xp)
         self._out = xp.empty((batch_size, self.units), self.dtype)
         self._grad_x = xp.empty((batch_size, self.input_dim), self.dtype)
+        self._z_buf = xp.empty((batch_size, self.units), self.dtype) if self._keeps_z else None
 
     def forward(self, x, training=False):
         n = x.shape[0]
-        out = self._out[:n] if n <= self._capacity else None
+        prepared = n <= self._capacity
         self._x = x
-        self._y = kernels.dense_forward(x, self.kernel, self.bias, self.activation.name, out=out)
+        extra = {}
+        if self._keeps_z:
+            self._z = self._z_buf[:n] if prepared else array_module(x).empty((n, self.units),
+                                                                             self.dtype)
+            extra["z_out"] = self._z
+        self._y = kernels.dense_forward(x, self.kernel, self.bias, self.activation_name,
+                                        out=self._out[:n] if prepared else None, **extra)
         return self._y
 
-    def backward(self, grad_y, need_grad_x=True):
+    def backward(self, grad_y, need_grad_x=True, activation_fused=False):
         """Writes dL/dkernel, dL/dbias (+ regularizer terms) into ``grads``; returns dL/dx.
 
-        ``grad_y`` is dL/dy, or dL/dz (pre-activation) when ``loss_fuses_activation`` is set."""
+        ``grad_y`` is dL/dy, or dL/dz (the pre-activation) when ``activation_fused``: the loss
+        already folded this layer's activation into its gradient."""
         n = grad_y.shape[0]
         prepared = n <= self._capacity
-        activation = "linear" if self.loss_fuses_activation else self.activation.name
+        activation = "linear" if activation_fused else self.activation_name
+        extra = {"z": self._z} if self._keeps_z and not activation_fused else {}
         grad_x, _, _ = kernels.dense_backward(
             self._x, self.kernel, self._y, grad_y, activation,
             grad_kernel=self.grads["kernel"], grad_bias=self.grads.get("bias"),
             grad_x=self._grad_x[:n] if prepared else None,
             grad_z=grad_y if prepared else None,  # in a model grad_y is scratch we own
-            need_grad_x=need_grad_x, use_bias=self.use_bias)
+            need_grad_x=need_grad_x, use_bias=self.use_bias, **extra)
         self.add_regularization_gradients()
         return grad_x
 
@@ -275,7 +484,7 @@ class Dense(Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,
-                "activation": self.activation.name, "use_bias": self.use_bias,
+                "activation": self.activation_name, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
@@ -285,29 +494,55 @@ class Dense(Layer):
     def from_config(cls, config):
         config = dict(config)
         for key in ("kernel_initializer", "bias_initializer"):
-            config[key] = initializers.deserialize(config[key])
+            if key in config:
+                config[key] = initializers.deserialize(config[key])
         for key in ("kernel_regularizer", "bias_regularizer"):
-            config[key] = regularizers.deserialize(config[key])
+            if key in config:
+                config[key] = regularizers.deserialize(config[key])
         return cls(**config)
 
     def __repr__(self):
-        return f"Dense({self.units}, activation={self.activation.name!r}, name={self.name!r})"
+        return f"Dense({self.units}, activation={self.activation_name!r}, name={self.name!r})"
+
+
+def _noise_shape(noise_shape) -> tuple | None:
+    if noise_shape is None:
+        return None
+    shape = tuple(noise_shape) if isinstance(noise_shape, (tuple, list)) else None
+    if not shape or not all(d is None or (_checks.is_integer(d) and d >= 1) for d in shape):
+        raise ValueError("noise_shape must be a tuple of positive integers or None, batch axis "
+                         f"first, e.g. (None, 1). Received: noise_shape={noise_shape!r}")
+    return tuple(None if d is None else int(d) for d in shape)
 
 
 class Dropout(Layer):
     """Inverted dropout: in training, zero each unit with probability ``rate`` and scale the rest
-    by 1 / (1 - rate), so the expected output equals the input; the identity in inference."""
+    by 1 / (1 - rate), so the expected output equals the input; the identity in inference.
+
+    Parameters
+    ----------
+    rate : float
+        Drop probability in [0, 1).
+    noise_shape : tuple, optional
+        Shape of the mask, batch axis first, broadcast over the input as in Keras: an axis of
+        size 1 shares one draw (``(None, 1)`` drops whole rows, ``(1, None)`` drops the same
+        features in every row); None entries take the input's size.
+    seed : int, optional
+        Seed of the mask stream (drawn from the model's seed when omitted).
+
+    Examples
+    --------
+    >>> float(Dropout(0.5, seed=0)(np.ones((2, 4)), training=False).sum())
+    8.0
+    """
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) \
-                or not 0.0 <= float(rate) < 1.0:
-            raise ValueError(f"rate must be a number in [0, 1). Received: rate={rate!r}")
-        if noise_shape is not None:
-            raise ValueError("noise_shape is not supported (masks are per element). "
-                             f"Received: noise_shape={noise_shape!r}")
-        self.rate = float(rate)
-        self.seed = seed
+        self.rate = _checks.number_in("rate", rate, 0.0, 1.0, high_open=True,
+                                      fix="Pass the fraction of units to drop, e.g. 0.5.")
+        self.noise_shape = _noise_shape(noise_shape)
+        self._seed_given = seed is not None
+        self.seed = None if seed is None else int(seed) & 0xFFFFFFFF
         self.counter = 0
         self._mask = None
 
@@ -316,10 +551,27 @@ class Dropout(Layer):
         self.seed = int(seed) & 0xFFFFFFFF
         self.counter = 0
 
-    def build(self, input_shape, rng=None, dtype=None):
-        super().build(input_shape, rng=rng, dtype=dtype)
-        if self.seed is None:
-            self.seed = int(np.random.default_rng(rng).integers(2**32))
+    def on_build(self, rng):
+        if not self._seed_given:
+            self.seed = int(rng.integers(2**32))
+            self.counter = 0
+
+    def on_fit_start(self, rng):
+        if rng is not None:
+            self.reseed(int(rng.integers(2**32)))
+
+    def rng_state(self):
+        return [self.seed, self.counter]
+
+    def set_rng_state(self, state):
+        self.seed, self.counter = int(state[0]), int(state[1])
+
+    def _check_input(self, features):
+        self._check_flat(features)
+        if self.noise_shape is not None and (len(self.noise_shape) != 2 or self.noise_shape[1]
+                                             not in (None, 1, features[0])):
+            raise ValueError(f"noise_shape must broadcast to the input (batch, {features[0]})."
+                                 f" Received: noise_shape={self.noise_shape}")
 
     def prepare(self, batch_size, xp=np):
         super().prepare(batch_size, xp)
@@ -343,20 +595,35 @@ class Dropout(Layer):
             self._block_start, self._block_seed, pos = self.counter, self.seed, 0
         return self._masks[pos, :n]
 
+    def _broadcast_mask(self, x):
+        """A mask of ``noise_shape`` (None -> the input's size), broadcast by the multiply."""
+        n = x.shape[0]
+        rows, cols = (size if s is None else s for s, size in zip(self.noise_shape, x.shape))
+        if rows not in (1, n):
+            raise ValueError(f"noise_shape {self.noise_shape} does not broadcast to a batch of "
+                             f"{n} rows; use None or 1 for the batch axis.")
+        mask = kernels.dropout_masks(rows, cols, self.rate, self.seed, self.counter, 1,
+                                     self.dtype)[0]
+        return array_module(x).asarray(mask)
+
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
             self._mask = None
             return x
         n = x.shape[0]
-        if n <= self._capacity:
+        out = self._out[:n] if n <= self._capacity else None
+        if self.noise_shape is not None:
+            self._mask = self._broadcast_mask(x)
+            out = array_module(x).multiply(x, self._mask, out=out)
+        elif out is not None:
             self._mask = self._block_mask(n)
-            out = array_module(x).multiply(x, self._mask, out=self._out[:n])
+            out = array_module(x).multiply(x, self._mask, out=out)
         else:
             out, self._mask = kernels.dropout(x, self.rate, self.seed, self.counter)
         self.counter += 1
         return out
 
-    def backward(self, grad_y, need_grad_x=True):
+    def backward(self, grad_y, need_grad_x=True, activation_fused=False):
         if self._mask is None:
             return grad_y
         if grad_y.shape[0] <= self._capacity:
@@ -365,18 +632,36 @@ class Dropout(Layer):
         return grad_y * self._mask
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate,
+                "seed": self.seed if self._seed_given else None, "noise_shape": self.noise_shape}
 
     def __repr__(self):
         return f"Dropout({self.rate}, name={self.name!r})"
 
 
 class Activation(Layer):
-    """Applies an activation function elementwise (softmax: per row)."""
+    """Applies an activation function elementwise (softmax: per row).
+
+    Parameters
+    ----------
+    activation : str or callable
+        A name from ``nastoolkit.activations``.
+
+    Examples
+    --------
+    >>> Activation("relu")(np.array([[-1.0, 2.0]]))
+    array([[0., 2.]])
+    """
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
+        self.activation_name = _activation_name(activation)
+        self._keeps_z = self.activation_name in getattr(kernels, "NEEDS_PREACTIVATION", ())
+
+    @property
+    def fusable_activation(self):
+        return self.activation_name
 
     def prepare(self, batch_size, xp=np):
         super().prepare(batch_size, xp)
@@ -385,25 +670,83 @@ class Activation(Layer):
     def forward(self, x, training=False):
         n = x.shape[0]
         out = self._out[:n] if n <= self._capacity else None
-        self._y = kernels.activation_forward(self.activation.name, x, out=out)
+        self._x = x
+        self._y = kernels.activation_forward(self.activation_name, x, out=out)
         return self._y
 
-    def backward(self, grad_y, need_grad_x=True):
+    def backward(self, grad_y, need_grad_x=True, activation_fused=False):
+        if activation_fused:
+            return grad_y  # the loss's gradient is already dL/dx of this activation
         out = grad_y if grad_y.shape[0] <= self._capacity else None
-        return kernels.activation_backward(self.activation.name, self._y, grad_y, out=out)
+        extra = {"z": self._x} if self._keeps_z else {}
+        return kernels.activation_backward(self.activation_name, self._y, grad_y, out=out,
+                                           **extra)
 
     def get_config(self):
-        return {**super().get_config(), "activation": self.activation.name}
+        return {**super().get_config(), "activation": self.activation_name}
 
     def __repr__(self):
-        return f"Activation({self.activation.name!r}, name={self.name!r})"
+        return f"Activation({self.activation_name!r}, name={self.name!r})"
 
 
-_LAYERS = {"InputLayer": InputLayer, "Dense": Dense, "Dropout": Dropout, "Activation": Activation}
+class Flatten(Layer):
+    """Reshapes each sample to one axis: (batch, d1, d2, ...) -> (batch, d1 * d2 * ...).
+
+    As a model's first layer, ``Flatten(input_shape=(8, 8))`` lets the model take image arrays.
+
+    Parameters
+    ----------
+    data_format : str, optional
+        Accepted for Keras compatibility; samples are flattened in C order either way
+        (``"channels_last"``, Keras's default).
+
+    Examples
+    --------
+    >>> Flatten()(np.zeros((2, 3, 4))).shape
+    (2, 12)
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError("Flatten supports data_format='channels_last' only. "
+                             f"Received: data_format={data_format!r}")
+        self.data_format = data_format or "channels_last"
+
+    def _check_input(self, features):
+        pass  # any per-sample shape
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        rest = shape[1:]
+        return (shape[0], None if None in rest else math.prod(rest))
+
+    def forward(self, x, training=False):
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad_y, need_grad_x=True, activation_fused=False):
+        return grad_y.reshape(grad_y.shape[0], *self._shape[1:])
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+    def __repr__(self):
+        return f"Flatten(name={self.name!r})"
+
+
+_LAYERS = {"InputLayer": InputLayer, "Dense": Dense, "Dropout": Dropout,
+           "Activation": Activation, "Flatten": Flatten}
 
 
 def deserialize(config: dict) -> Layer:
-    """Rebuild a layer from ``{"class_name": ..., "config": {...}}``."""
+    """Rebuild a layer from ``{"class_name": ..., "config": {...}}``.
+
+    Examples
+    --------
+    >>> deserialize({"class_name": "Dense", "config": {"units": 2}}).units
+    2
+    """
     try:
         cls = _LAYERS[config["class_name"]]
     except KeyError:
@@ -413,10 +756,24 @@ def deserialize(config: dict) -> Layer:
 
 
 def serialize(layer: Layer) -> dict:
+    """``{"class_name": ..., "config": layer.get_config()}``.
+
+    Examples
+    --------
+    >>> serialize(Flatten(name="f"))["class_name"]
+    'Flatten'
+    """
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
 def get(identifier) -> Layer:
+    """A layer from an instance (returned as is) or a serialized dict.
+
+    Examples
+    --------
+    >>> get({"class_name": "Dropout", "config": {"rate": 0.5}}).rate
+    0.5
+    """
     if isinstance(identifier, Layer):
         return identifier
     if isinstance(identifier, dict):

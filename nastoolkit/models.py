@@ -1,35 +1,37 @@
 """``Sequential``: a Keras-style stack of layers trained on one flat parameter buffer.
 
-``fit`` builds the layers once and lays every weight into one flat, aligned buffer (the layers'
-``kernel``/``bias`` are views into it) with a matching flat gradient buffer, so the optimizer does
-one kernel update per step over the whole model. A step is: gather the batch into a preallocated
-buffer -> forward through the layers into preallocated outputs -> loss and its gradient -> backward,
-each layer writing into its slice of the gradient buffer -> one optimizer update. Nothing is
-allocated inside the step and the same path runs on NumPy and CuPy.
+Building lays every weight into one flat, aligned buffer (the layers' ``kernel``/``bias`` are
+views into it) with a matching flat gradient buffer, so the optimizer does one kernel update per
+step over the whole model. One training step (``train_step``) is::
+
+    y_pred = forward(x)                      each layer into its preallocated output
+    loss, dL/dy_pred = loss(y, y_pred, w)    + the layers' regularization penalties
+    backward(dL/dy_pred)                     each layer into its slice of the gradient buffer
+    optimizer.apply_gradients([(grads, params)])
+
+Nothing is allocated inside the step and the same path runs on NumPy and CuPy. ``fit`` is the
+loop over epochs and batches around it; data checks, weighting, splitting and batching are the
+small functions of ``nastoolkit.training``.
 """
 
 from __future__ import annotations
 
-import io
-import json
+import contextlib
 import math
-import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import backend, kernels, losses, optimizers
+from . import _checks, backend, losses, optimizers, training
 from . import layers as layers_module
 from . import metrics as metrics_module
-from ._atomic import atomic_write
 from .callbacks import CallbackList, History, ProgressLogger
-from .layers import Dense, Dropout, Layer
+from .layers import InputLayer, Layer
 
 __all__ = ["NotCompiledError", "Sequential", "load_model"]
 
 ALIGN = 16  # elements: every tensor starts on a 64-byte boundary for float32 (float4 loads)
-FORMAT = "nastoolkit.Sequential/1"
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -41,61 +43,76 @@ class _Compiled:
     optimizer: optimizers.Optimizer
     loss: object
     metrics: list
+    weighted_metrics: list = field(default_factory=list)
+
+    @property
+    def all_metrics(self) -> list:
+        return self.metrics + self.weighted_metrics
 
 
-def _as_data(x, name: str, dtype, width: int | None = None):
-    """Validate a feature matrix: 2-D, non-empty, numeric, finite, of the expected width."""
-    if backend.is_cupy_array(x):
-        arr = x
-    else:
-        try:
-            arr = np.asarray(x)
-        except Exception as exc:
-            raise TypeError(f"{name} must be an array-like of numbers. Received: {type(x).__name__}") \
-                from exc
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers. Received: dtype {arr.dtype}")
-    if arr.ndim == 1 and width == 1:
-        arr = arr.reshape(-1, 1)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (samples, features). Received: shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty (0 samples). Pass at least one sample.")
-    if width is not None and arr.shape[1] != width:
-        raise ValueError(f"{name} has {arr.shape[1]} features but the model expects {width}. "
-                         f"Received: {name}.shape={arr.shape}")
-    xp = backend.array_module(arr)
-    if not bool(xp.isfinite(arr).all()):
-        raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first.")
-    return arr.astype(dtype, copy=False)
+class _RunningMean:
+    """The sample-weighted mean of per-batch losses so far (Keras's loss tracker)."""
+
+    def __init__(self):
+        self.total, self.count = 0.0, 0
+
+    def add(self, value: float, n: int):
+        self.total += value * n
+        self.count += n
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
 
 
-def _targets(loss, y, output_dim, dtype):
-    """Targets checked by the loss, floats cast once to the model dtype (no per-step casts)."""
-    y = loss.check_targets(y, output_dim)
-    return y.astype(dtype, copy=False) if y.dtype.kind == "f" else y
+def _set_params(cbs: CallbackList, **params):
+    """Give every callback the run's params once the batch size (and so ``steps``) is known."""
+    cbs.params = dict(params)
+    for cb in cbs.callbacks:
+        cb.set_params(cbs.params)
 
 
-def _check_lengths(x, y, xname="x", yname="y"):
-    if len(x) != len(y):
-        raise ValueError(f"{xname} and {yname} must have the same number of samples. "
-                         f"Received: {len(x)} and {len(y)}")
+@contextlib.contextmanager
+def _quiet_overflow():
+    """A diverging run is caught and reported by ``fit``; NumPy's overflow warnings are noise."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        yield
 
 
 class Sequential:
     """A linear stack of layers with Keras's ``compile/fit/evaluate/predict/summary/save``.
 
-    ``seed`` fixes weight initialisation (and, unless ``fit`` gets its own seed, shuffling and
-    dropout masks); ``dtype`` is the parameter and activation dtype (float32 or float64).
+    Parameters
+    ----------
+    layers : list of Layer, optional
+        The stack; an ``Input(shape=...)`` first (or ``input_shape=`` on the first layer) builds
+        the model at once, as in Keras.
+    name : str, optional
+        The model's name.
+    seed : int, optional
+        Fixes weight initialisation (and, unless ``fit`` gets its own seed, shuffling and
+        dropout masks).
+    dtype : str
+        Parameter and activation dtype (float32 or float64).
+
+    Examples
+    --------
+    >>> from nastoolkit.layers import Dense, Input
+    >>> model = Sequential([Input(shape=(3,)), Dense(2)], seed=0)
+    >>> model.built, len(model.layers), model.output_shape
+    (True, 1, (None, 2))
     """
 
     def __init__(self, layers=None, name=None, seed=None, dtype="float32"):
         self.name = name or "sequential"
-        self.layers: list[Layer] = []
         self.seed = seed
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
             raise ValueError(f"dtype must be a float dtype. Received: dtype={dtype!r}")
+        self._input: InputLayer | None = None
+        self._layers: list[Layer] = []
+        self._owned: set[int] = set()  # ids of layers whose weights live in our buffer
+        self._fresh = True  # weights are as initialised: never set, loaded or trained
+        self._features: tuple[int, ...] | None = None
         self.built = False
         self.stop_training = False
         self.stop_reason: str | None = None
@@ -105,88 +122,239 @@ class Sequential:
         self._fit_rng: np.random.Generator | None = None
         self._resume_epoch: int | None = None  # set by BackupAndRestore.on_train_begin
         for layer in layers or []:
-            self.add(layer)
+            self.add(layer, rebuild=False)
+        self._maybe_build()
 
     # --- construction -------------------------------------------------------------------------
-    def add(self, layer: Layer):
-        """Append a layer (the first one needs ``input_shape=`` unless the model builds from data)."""
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers, without the ``Input`` (as Keras's ``model.layers``)."""
+        return list(self._layers)
+
+    def add(self, layer: Layer, rebuild=True):
+        """Append a layer; the model builds as soon as its input shape is known.
+
+        Parameters
+        ----------
+        layer : Layer
+            A layer, or an ``Input`` as the very first entry.
+        rebuild : bool
+            Build now when the input shape is known (Keras's default).
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense
+        >>> model = Sequential(seed=0)
+        >>> model.add(Dense(4, input_shape=(3,)))
+        >>> model.built
+        True
+        """
         if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add expects a nastoolkit layer. Received: {layer!r}")
-        if self.built:
-            raise RuntimeError("Cannot add layers to a built model; build a new Sequential.")
-        self.layers.append(layer)
+            raise TypeError("Sequential.add expects a nastoolkit layer (e.g. Dense(8)). "
+                            f"Received: {layer!r} of type {type(layer).__name__}")
+        if any(other.name == layer.name for other in self._all_layers()):
+            raise ValueError("All layers added to a Sequential model should have unique names. "
+                             f"Name {layer.name!r} is already the name of a layer in this model. "
+                             "Update the `name` argument to pass a unique name.")
+        if isinstance(layer, InputLayer):
+            if self._input is not None or self._layers:
+                shape = self._input.batch_shape if self._input else "from its first layer"
+                raise ValueError(f"Sequential model {self.name!r} has already been configured "
+                                 f"to use input shape {shape}. You cannot add a different Input "
+                                 "layer to it; an Input must be the first entry.")
+            self._input = layer
+        else:
+            self._layers.append(layer)
+        self.built = False
+        if rebuild:
+            self._maybe_build()
+
+    def pop(self, rebuild=True) -> Layer:
+        """Remove and return the last layer; the others keep their weights.
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense, Input
+        >>> model = Sequential([Input(shape=(3,)), Dense(4), Dense(2)])
+        >>> model.pop().units, model.output_shape
+        (2, (None, 4))
+        """
+        if not self._layers:
+            raise IndexError(f"Sequential model {self.name!r} has no layers to pop.")
+        layer = self._layers.pop()
+        self._owned.discard(id(layer))
+        self.built = False
+        if rebuild:
+            self._maybe_build()
+        return layer
+
+    def _all_layers(self) -> list[Layer]:
+        return ([self._input] if self._input is not None else []) + self._layers
+
+    def _declared_features(self) -> tuple[int, ...] | None:
+        """The per-sample input shape an Input or the first layer's ``input_shape=`` declares."""
+        if self._input is not None:
+            return self._input._input_shape_arg
+        return self._layers[0]._input_shape_arg if self._layers else None
+
+    def _known_features(self) -> tuple[int, ...] | None:
+        return self._features or self._declared_features()
+
+    def _maybe_build(self):
+        if self._layers and self._known_features() is not None:
+            self.build()
+
+    @property
+    def input_shape(self) -> tuple:
+        """``(None, *features)`` of the inputs, once known."""
+        features = self._known_features()
+        if features is None:
+            raise AttributeError(f"Sequential model {self.name!r} has no defined input shape yet.")
+        return (None, *features)
+
+    @property
+    def output_shape(self) -> tuple:
+        """``(None, *features)`` of the outputs, once the input shape is known."""
+        if self._known_features() is None or not self._layers:
+            raise AttributeError(f"Sequential model {self.name!r} has no defined output shape "
+                                 "yet.")
+        return self.compute_output_shape(self.input_shape)
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        """The output shape for inputs of ``input_shape`` (batch axis first)."""
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = tuple(layer.compute_output_shape(shape))
+        return shape
 
     @property
     def input_dim(self) -> int | None:
-        return self.layers[0].input_dim if self.built else (
-            self.layers[0].input_width if self.layers else None)
+        features = self._known_features()
+        return None if features is None else math.prod(features)
 
     @property
     def output_dim(self) -> int | None:
-        return self.layers[-1].output_dim if self.built else None
+        return self._layers[-1].output_dim if self.built else None
 
-    def build(self, input_shape=None, rng=None):
-        """Fix every layer's shapes, allocate the flat parameter/gradient buffers and initialise."""
-        if self.built:
-            return
-        if not self.layers:
+    @property
+    def weights(self) -> list:
+        """Every layer's weight arrays (views into ``params``), in ``get_weights`` order."""
+        return [w for layer in self._layers for w in layer.weights]
+
+    def build(self, input_shape=None):
+        """Fix every layer's shapes, allocate the flat parameter/gradient buffers and initialise
+        the weights from the model's ``seed`` (layers built elsewhere keep theirs).
+
+        Parameters
+        ----------
+        input_shape : tuple, optional
+            ``(batch, *features)``; needed only when no ``Input``/``input_shape=`` declares it.
+        """
+        if not self._layers:
             raise ValueError("The model has no layers; add layers before building it.")
-        width = input_shape[-1] if input_shape is not None else self.layers[0].input_width
-        if width is None:
-            raise ValueError("The model does not know its input width: give the first layer "
-                             "input_shape=(features,) or call fit/predict with data.")
-        rng = np.random.default_rng(self.seed if rng is None else rng)
-        xp = backend.xp()
-        specs = []
-        d = int(width)
-        for i, layer in enumerate(self.layers):
-            if layer.built and layer.input_dim != d:
-                raise ValueError(f"Layer {layer.name!r} was built for width {layer.input_dim}, "
-                                 f"but receives width {d} in this model.")
+        features = self._features_for(input_shape)
+        if self.built and features == self._features:
+            return  # rebuilding would move the weights the optimizer's state refers to
+        specs, shape = [], features
+        for i, layer in enumerate(self._layers):
+            if layer.built and id(layer) not in self._owned and layer._in_features != shape:
+                raise ValueError(f"Layer {layer.name!r} was built for inputs of shape "
+                                 f"{layer._in_features}, but receives {shape} in this model.")
             layer.dtype = self.dtype
-            layer._set_dims(d)
+            layer._set_input_shape(shape)
             specs += [(i, spec) for spec in layer.weight_specs()]
-            d = layer.output_dim
+            shape = layer._out_features
+        kept = self._allocate(specs)
+        self._features = features
+        self._initialize(np.random.default_rng(self.seed), kept)
+        self._capacity = 0
+        self.built = True
+
+    def _features_for(self, input_shape) -> tuple[int, ...]:
+        declared = self._known_features()
+        if input_shape is None:
+            if declared is None:
+                raise ValueError("The model does not know its input shape: give the first layer "
+                                 "input_shape=(features,), start with Input(shape=...), or call "
+                                 "fit/predict with data.")
+            return declared
+        features = tuple(int(d) for d in tuple(input_shape)[1:])
+        if declared is not None and features != declared:
+            raise ValueError(f"Sequential model {self.name!r} expects inputs of per-sample shape "
+                             f"{declared}. You cannot build it with input_shape {input_shape}.")
+        return features
+
+    def _allocate(self, specs) -> set:
+        """Flat buffers and per-layer views; copies weights worth keeping into them. Returns the
+        (layer, weight) pairs that were kept."""
+        xp = backend.xp()
         offsets, total = [], 0
         for _, spec in specs:
             offsets.append(total)
-            total += -(-int(np.prod(spec.shape)) // ALIGN) * ALIGN
-        self.params = xp.zeros(total, self.dtype)
-        self.grads = xp.zeros(total, self.dtype)
-        views = [({}, {}) for _ in self.layers]  # by position: layer names need not be unique
+            total += -(-math.prod(spec.shape) // ALIGN) * ALIGN
+        params, grads = xp.zeros(total, self.dtype), xp.zeros(total, self.dtype)
+        views = [({}, {}) for _ in self._layers]  # by position: layer names need not be unique
+        kept = set()
         for (i, spec), offset in zip(specs, offsets):
-            layer, size = self.layers[i], int(np.prod(spec.shape))
-            w = self.params[offset:offset + size].reshape(spec.shape)
-            existing = getattr(layer, spec.name, None) if layer.built else None
-            value = existing if existing is not None else spec.initializer(
-                spec.shape, dtype=self.dtype, rng=rng)
-            w[...] = xp.asarray(value, dtype=self.dtype)
+            layer, size = self._layers[i], math.prod(spec.shape)
+            w = params[offset:offset + size].reshape(spec.shape)
+            old = getattr(layer, spec.name, None) if layer.built else None
+            # a fresh model re-draws its own layers (so adding layers one by one initialises
+            # exactly as building them at once); trained or foreign weights are kept
+            if old is not None and (not self._fresh or id(layer) not in self._owned):
+                w[...] = xp.asarray(old, dtype=self.dtype)
+                kept.add((i, spec.name))
             views[i][0][spec.name] = w
-            views[i][1][spec.name] = self.grads[offset:offset + size].reshape(spec.shape)
-        for layer, (weights, grads) in zip(self.layers, views):
-            layer.bind(weights, grads)
-            if isinstance(layer, Dropout) and layer.seed is None:
-                layer.seed = int(rng.integers(2**32))
-        self._xp = xp
-        self.built = True
+            views[i][1][spec.name] = grads[offset:offset + size].reshape(spec.shape)
+        for layer, (weights, layer_grads) in zip(self._layers, views):
+            layer.bind(weights, layer_grads)
+            self._owned.add(id(layer))
+        self.params, self.grads, self._xp = params, grads, xp
+        self._pairs = [(self.grads, self.params)]
+        return kept
+
+    def _initialize(self, rng: np.random.Generator, kept=frozenset()):
+        """Draw every weight from ``rng`` in layer order (kept ones are drawn and discarded, so
+        the stream does not depend on what was kept), then let layers draw their seeds."""
+        for i, layer in enumerate(self._layers):
+            for spec in layer.weight_specs():
+                value = spec.initializer(spec.shape, dtype=self.dtype, rng=rng)
+                if (i, spec.name) not in kept:
+                    getattr(layer, spec.name)[...] = self._xp.asarray(value, dtype=self.dtype)
+        for layer in self._layers:
+            layer.on_build(rng)
 
     def _ensure_capacity(self, batch_size: int):
         """(Re)allocate every layer's per-batch buffers for ``batch_size`` rows."""
         if batch_size <= self._capacity:
             return
-        for layer in self.layers:
+        for layer in self._layers:
             layer.prepare(batch_size, self._xp)
         self._grad_out = self._xp.empty((batch_size, self.output_dim), self.dtype)
         self._capacity = batch_size
 
     # --- compile ------------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
-        """Choose the optimizer, loss and metrics (instances or Keras strings such as "adam", "mse")."""
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None):
+        """Choose the optimizer, loss and metrics (instances or Keras strings such as "adam").
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer
+            Default ``"rmsprop"`` as in Keras.
+        loss : str or Loss
+            Required.
+        metrics : list, optional
+            Metrics computed without sample weights.
+        weighted_metrics : list, optional
+            Metrics that receive ``sample_weight``/``class_weight`` (Keras's ``weighted_metrics``).
+        """
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='mse' or losses.MeanSquaredError().")
         loss_obj = losses.get(loss)
-        metric_objs = [metrics_module.get(m, loss=loss_obj) for m in (metrics or [])]
-        self._compiled = _Compiled(optimizers.get(optimizer), loss_obj, metric_objs)
+        self._compiled = _Compiled(
+            optimizers.get(optimizer), loss_obj,
+            [metrics_module.get(m, loss=loss_obj) for m in (metrics or [])],
+            [metrics_module.get(m, loss=loss_obj) for m in (weighted_metrics or [])])
 
     @property
     def optimizer(self):
@@ -196,6 +364,11 @@ class Sequential:
     def loss(self):
         return self._compiled.loss if self._compiled else None
 
+    @property
+    def metrics(self) -> list:
+        """The compiled metrics (unweighted, then weighted)."""
+        return self._compiled.all_metrics if self._compiled else []
+
     def _require_compiled(self, what: str) -> _Compiled:
         if self._compiled is None:
             raise NotCompiledError(f"You must compile the model before calling {what}: "
@@ -204,238 +377,419 @@ class Sequential:
 
     # --- the step -----------------------------------------------------------------------------
     def _forward(self, x, training: bool):
-        for layer in self.layers:
+        for layer in self._layers:
             x = layer.forward(x, training=training)
         return x
 
-    def _backward(self, grad):
-        last = len(self.layers) - 1
-        for i in range(last, -1, -1):
-            grad = self.layers[i].backward(grad, need_grad_x=i > 0)
+    def _backward(self, grad, activation_fused: bool):
+        """Each layer's backward, last first; the last one gets the fused-activation flag."""
+        last = len(self._layers) - 1
+        grad = self._layers[last].backward(grad, need_grad_x=last > 0,
+                                           activation_fused=activation_fused)
+        for i in range(last - 1, -1, -1):
+            grad = self._layers[i].backward(grad, need_grad_x=i > 0)
 
     def _penalty(self) -> float:
-        return sum(layer.regularization_penalty() for layer in self.layers)
+        return sum(layer.regularization_penalty() for layer in self._layers)
 
-    def _loss_step(self, loss):
-        """The per-step loss function: fused with the output activation when the loss can fold
-        its gradient in (softmax + cross-entropy, sigmoid + binary cross-entropy), else plain."""
-        last = self.layers[-1]
-        fused = (isinstance(last, Dense) and loss.fused_activation is not None
-                 and last.activation.name == loss.fused_activation)
-        last.loss_fuses_activation = fused
-        return loss.value_and_fused_grad if fused else loss.value_and_grad
+    def _fuses_activation(self, loss) -> bool:
+        """Whether the loss folds the output activation's gradient into its own (softmax +
+        cross-entropy, sigmoid + binary cross-entropy): one short pass, no Jacobian."""
+        fused = getattr(loss, "fused_activation", None)
+        return fused is not None and self._layers[-1].fusable_activation == fused
 
-    def loss_and_gradients(self, x, y, training=False):
+    def _data_loss(self, y, y_pred, sample_weight, fused: bool):
+        """(loss, dL/dy_pred or dL/dz when ``fused``) of the compiled loss, written into the
+        preallocated gradient buffer."""
+        loss = self._compiled.loss
+        step = loss.value_and_fused_grad if fused else loss.value_and_grad
+        weights = {} if sample_weight is None else {"sample_weight": sample_weight}
+        value, grad = step(y, y_pred, grad_out=self._grad_out[:len(y_pred)], **weights)
+        return float(value), grad
+
+    def _update_metrics(self, y, y_pred, sample_weight):
+        for metric in self._compiled.metrics:
+            metric.update(y, y_pred)
+        for metric in self._compiled.weighted_metrics:
+            if sample_weight is None:
+                metric.update(y, y_pred)
+            else:
+                metric.update(y, y_pred, sample_weight=sample_weight)
+
+    def train_step(self, x_batch, y_batch, sample_weight=None) -> float:
+        """One step of gradient descent on a batch: forward, loss, backward, one update.
+
+        ``x_batch``/``y_batch`` are device arrays in the model's dtype (``y`` in the form the
+        loss's ``check_targets`` gives); returns the batch loss (data + regularization). A
+        non-finite loss returns at once, updating nothing.
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense
+        >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0, dtype="float64")
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x, y = np.ones((4, 2)), np.zeros((4, 1))
+        >>> model.train_step(x, y) > model.train_step(x, y)
+        True
+        """
+        self._ensure_capacity(len(x_batch))  # a no-op inside fit, which prepared the buffers
+        fused = self._fuses_activation(self._compiled.loss)
+        y_pred = self._forward(x_batch, training=True)
+        loss, grad = self._data_loss(y_batch, y_pred, sample_weight, fused)
+        loss += self._penalty()
+        if not math.isfinite(loss):
+            return loss
+        self._update_metrics(y_batch, y_pred, sample_weight)
+        self._backward(grad, fused)
+        self._compiled.optimizer.apply_gradients(self._pairs)
+        return loss
+
+    def loss_and_gradients(self, x, y, training=False, sample_weight=None):
         """Total loss (data + regularization) and a copy of the flat gradient (the layout of
         ``model.params``) for one batch, without updating anything: the pass ``fit`` makes, for
-        gradient checks and for plotting loss surfaces. ``y`` must be in ``check_targets`` form."""
+        gradient checks and for plotting loss surfaces. ``y`` must be in ``check_targets`` form.
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense
+        >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0, dtype="float64")
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> loss, grad = model.loss_and_gradients(np.ones((4, 2)), np.zeros((4, 1)))
+        >>> grad.shape == model.params.shape
+        True
+        """
+        compiled = self._require_compiled("loss_and_gradients")
+        self._require_built("loss_and_gradients")
+        x = self._xp.asarray(x, dtype=self.dtype)
         self._ensure_capacity(x.shape[0])
-        loss_obj = self._require_compiled("this")
+        fused = self._fuses_activation(compiled.loss)
         y_pred = self._forward(x, training)
-        value, grad = self._loss_step(loss_obj.loss)(y, y_pred, grad_out=self._grad_out[:x.shape[0]])
+        w = None if sample_weight is None else self._xp.asarray(sample_weight, dtype=self.dtype)
+        value, grad = self._data_loss(y, y_pred, w, fused)
         self.grads.fill(0)
-        self._backward(grad)
-        return float(value) + self._penalty(), self.grads.copy()
+        self._backward(grad, fused)
+        return value + self._penalty(), self.grads.copy()
 
     # --- fit ----------------------------------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0, seed=None):
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, seed=None):
         """Train for ``epochs`` passes over (x, y); returns a ``History`` of per-epoch logs.
 
+        Parameters
+        ----------
+        x, y : array-like
+            Inputs (batch, *features) and targets.
+        batch_size : int, optional
+            Rows per step (32 when None, as Keras).
+        epochs : int
+            Index of the last epoch (training runs from ``initial_epoch``).
+        verbose : "auto", 0, 1 or 2
+            Progress output.
+        callbacks : list of Callback, optional
+            Called with Keras's hooks and ``logs`` dicts; ``model.stop_training = True`` set in
+            any hook ends training after the current batch.
+        validation_split : float
+            Fraction in [0, 1) of the last samples held out (with their weights).
+        validation_data : tuple, optional
+            ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``.
+        shuffle : bool
+            A new permutation each epoch.
+        class_weight : dict, optional
+            ``{class: weight}``; each sample is weighted by its class (labels or one-hot rows).
+        sample_weight : array-like, optional
+            One weight per sample, passed to the loss and to ``weighted_metrics``.
+        initial_epoch : int
+            Epoch to start from.
+        seed : int, optional
+            Seeds shuffling and dropout; on a model not yet trained nor given weights it also
+            re-draws the initial weights (so one seed fixes a whole run).
+
+        Returns
+        -------
+        History
+
+        Notes
+        -----
         A NaN/inf loss stops training at once with a RuntimeWarning, puts back the weights from
         the start of that epoch, and records the reason in ``history.stopped_reason``.
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense
+        >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0)
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x, y = np.ones((8, 2)), np.ones(8)
+        >>> history = model.fit(x, y, epochs=2, sample_weight=np.linspace(0, 1, 8), verbose=0)
+        >>> sorted(history.history), len(history.history["loss"])
+        (['loss'], 2)
         """
-        compiled = self._require_compiled("fit")
-        batch_size = _check_positive_int(batch_size, "batch_size")
-        epochs = _check_positive_int(epochs, "epochs", allow_zero=True)
-        if not 0.0 <= float(validation_split) < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1). "
-                             f"Received: validation_split={validation_split!r}")
-        if x is None or y is None:
-            raise ValueError("fit needs both x and y.")
-        x = _as_data(x, "x", self.dtype, self.input_dim)
-        _check_lengths(x, y)
-        rng = np.random.default_rng(seed if seed is not None else self.seed)
-        self._fit_rng = rng
-        self.build(x.shape, rng=rng)
-        y = _targets(compiled.loss, y, self.output_dim, self.dtype)
-        if validation_data is None and validation_split:
-            split = int(len(x) * (1.0 - validation_split))
-            if split == 0 or split == len(x):
-                raise ValueError(f"validation_split={validation_split} leaves an empty split of "
-                                 f"{len(x)} samples.")
-            x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
-        val = self._validation_arrays(validation_data, compiled)
-        for layer in self.layers:
-            if isinstance(layer, Dropout) and seed is not None:
-                layer.reseed(int(rng.integers(2**32)))
-
-        xp = self._xp
-        x_dev, y_dev = xp.asarray(x), xp.asarray(y)
-        n = len(x)
-        batch_size = min(batch_size, n)
-        self._ensure_capacity(batch_size)
-        xb = xp.empty((batch_size, x.shape[1]), self.dtype)
-        yb = xp.empty((batch_size,) + tuple(y.shape[1:]), y.dtype)
-
-        history = History()
-        verbose = 1 if verbose == "auto" else int(verbose)
-        cbs = [history] + list(callbacks or [])
-        if verbose:
-            cbs.append(ProgressLogger(verbose))
-        cb = CallbackList(cbs, self, {"epochs": epochs, "steps": -(-n // batch_size),
-                                      "verbose": verbose, "initial_epoch": initial_epoch})
-        self.history = history
-        self.stop_training = False
-        self.stop_reason = None
-        optimizer, loss_obj = compiled.optimizer, compiled.loss
-        loss_step = self._loss_step(loss_obj)
-        has_penalty = any(getattr(layer, "kernel_regularizer", None) is not None
-                          or getattr(layer, "bias_regularizer", None) is not None
-                          for layer in self.layers)
-        snapshot = xp.empty_like(self.params)
-        pair = [(self.grads, self.params)]
-        cb.on_train_begin()
+        self._require_compiled("fit")
+        batch_size = 32 if batch_size is None else _checks.positive_int("batch_size", batch_size)
+        epochs = _checks.non_negative_int("epochs", epochs)
+        initial_epoch = _checks.non_negative_int("initial_epoch", initial_epoch)
+        validation_split = _checks.number_in("validation_split", validation_split, 0.0, 1.0,
+                                             high_open=True)
+        train, val = self._fit_data(x, y, sample_weight, class_weight, validation_split,
+                                    validation_data)
+        rng = self._start_fit(seed)
+        batches = training.Batches(train.to(self._xp), batch_size, shuffle, self._xp, self.dtype)
+        self._ensure_capacity(batches.size)
+        cbs = self._callbacks(callbacks, verbose, epochs, batches.steps, initial_epoch)
+        history = next(cb for cb in cbs.callbacks if isinstance(cb, History))
+        self.history, self.stop_training, self.stop_reason = history, False, None
+        self._snapshot = self._xp.empty_like(self.params)
+        logs: dict = {}
+        cbs.on_train_begin({})
+        # a BackupAndRestore callback's on_train_begin may have set the epoch to continue from
         first_epoch = initial_epoch if self._resume_epoch is None else self._resume_epoch
         self._resume_epoch = None
-        # a diverging run is caught and reported below; NumPy's overflow warnings would be noise
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
-                self._threads_for(batch_size):
+        with _quiet_overflow(), self._threads_for(batches.size):
             for epoch in range(first_epoch, epochs):
-                cb.on_epoch_begin(epoch)
-                for m in compiled.metrics:
-                    m.reset()
-                snapshot[...] = self.params
-                order = rng.permutation(n) if shuffle else np.arange(n)
-                order = xp.asarray(order)
-                total, seen = 0.0, 0
-                for step, start in enumerate(range(0, n, batch_size)):
-                    idx = order[start:start + batch_size]
-                    m = len(idx)
-                    xs, ys = xb[:m], yb[:m]
-                    kernels.gather_rows(x_dev, idx, out=xs)
-                    kernels.gather_rows(y_dev, idx, out=ys)
-                    if cb.wants_batches:
-                        cb.on_train_batch_begin(step)
-                    y_pred = self._forward(xs, True)
-                    value, grad = loss_step(ys, y_pred, grad_out=self._grad_out[:m])
-                    value = float(value)
-                    if has_penalty:
-                        value += self._penalty()
-                    if not math.isfinite(value):
-                        self._diverged(epoch, step, value, snapshot, optimizer)
-                        total, seen = math.nan, 1
-                        break
-                    for metric in compiled.metrics:
-                        metric.update(ys, y_pred)
-                    self._backward(grad)
-                    optimizer.apply_gradients(pair)
-                    total += value * m
-                    seen += m
-                    if cb.wants_batches:
-                        cb.on_train_batch_end(step, {"loss": value})
-                logs = {"loss": total / seen}
-                logs.update({metric.name: float(metric.result()) for metric in compiled.metrics})
+                logs = self._fit_epoch(epoch, batches, rng, cbs)
                 if val is not None and math.isfinite(logs["loss"]):
-                    val_logs = self._evaluate_arrays(*val, max(batch_size, 1024))
+                    val_logs = self._validate(val, batch_size, cbs)
                     logs.update({f"val_{key}": value for key, value in val_logs.items()})
-                cb.on_epoch_end(epoch, logs)
+                cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
         history.stopped_reason = self.stop_reason
-        cb.on_train_end()
+        cbs.on_train_end(dict(logs))
         return history
+
+    def _fit_data(self, x, y, sample_weight, class_weight, validation_split, validation_data):
+        """Checked (train, validation) datasets; builds the model from ``x`` when needed."""
+        if x is None or y is None:
+            raise ValueError("fit needs both x and y.")
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError("You cannot pass both class_weight and sample_weight to fit; "
+                             "multiply the class weights into sample_weight instead.")
+        x = training.as_data(x, "x", self.dtype, self._known_features())
+        training.check_lengths(x, y)
+        if not self.built:
+            self.build(x.shape)
+        compiled = self._compiled
+        y = training.targets(compiled.loss, y, self.output_dim, self.dtype)
+        if class_weight is not None:
+            sample_weight = training.class_weight_to_sample_weight(y, class_weight, self.dtype)
+        w = training.as_sample_weight(sample_weight, len(x), self.dtype)
+        data = training.Dataset(x, y, w)
+        if validation_data is None and validation_split:
+            data, val = training.split_validation(data, validation_split)
+        else:
+            val = self._validation_dataset(validation_data)
+        return data, None if val is None else val.to(self._xp)
+
+    def _validation_dataset(self, validation_data):
+        if validation_data is None:
+            return None
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                             f"sample_weight_val). Received: {type(validation_data).__name__}")
+        xv = training.as_data(validation_data[0], "validation_data[0]", self.dtype,
+                              self._features)
+        training.check_lengths(xv, validation_data[1], "validation_data[0]",
+                               "validation_data[1]")
+        yv = training.targets(self._compiled.loss, validation_data[1], self.output_dim,
+                              self.dtype)
+        wv = training.as_sample_weight(validation_data[2] if len(validation_data) == 3 else None,
+                                       len(xv), self.dtype, "validation_data[2]")
+        return training.Dataset(xv, yv, wv)
+
+    def _start_fit(self, seed) -> np.random.Generator:
+        """The run's generator (``seed``, else the model's); reseeds layers for a seeded fit."""
+        rng = np.random.default_rng(seed if seed is not None else self.seed)
+        if seed is not None and self._fresh:
+            self._initialize(rng)
+        self._fresh = False
+        for layer in self._layers:
+            layer.on_fit_start(rng if seed is not None else None)
+        self._fit_rng = rng
+        return rng
+
+    def _callbacks(self, callbacks, verbose, epochs, steps, initial_epoch) -> CallbackList:
+        """The user's callbacks, then History, then progress output (Keras's order: History
+        records what the callbacks before it added to the logs, such as ``learning_rate``)."""
+        verbose = 1 if verbose == "auto" else int(verbose)
+        cbs = list(callbacks or [])
+        if not any(isinstance(cb, History) for cb in cbs):
+            cbs.append(History())
+        if verbose and not any(isinstance(cb, ProgressLogger) for cb in cbs):
+            cbs.append(ProgressLogger(verbose))
+        return CallbackList(cbs, self, {"verbose": verbose, "epochs": epochs, "steps": steps,
+                                        "initial_epoch": initial_epoch})
+
+    def _fit_epoch(self, epoch, batches, rng, cbs) -> dict:
+        """One pass over the training data; returns the epoch's logs (running means, as Keras)."""
+        cbs.on_epoch_begin(epoch, {})
+        self._reset_metrics()
+        self._snapshot[...] = self.params
+        batch_hooks = cbs.wants_batches
+        loss = _RunningMean()
+        for step, (x, y, w) in enumerate(batches.epoch(rng)):
+            if batch_hooks:
+                cbs.on_train_batch_begin(step, {})
+            value = self.train_step(x, y, w)
+            if not math.isfinite(value):
+                self._diverged(epoch, step, value)
+                return self._logs(math.nan)
+            loss.add(value, len(x))
+            if batch_hooks:
+                cbs.on_train_batch_end(step, self._logs(loss.result()))
+            if self.stop_training:
+                break
+        return self._logs(loss.result())
+
+    def _logs(self, loss: float) -> dict:
+        logs = {"loss": loss}
+        logs.update({metric.name: float(metric.result()) for metric in self.metrics})
+        return logs
+
+    def _reset_metrics(self):
+        for metric in self.metrics:
+            metric.reset()
 
     def _threads_for(self, batch_size: int):
         """One BLAS thread for small models (see ``backend.SMALL_MATMUL``), the default else."""
-        largest = max((batch_size * layer.input_dim * layer.output_dim for layer in self.layers
-                       if isinstance(layer, Dense)), default=0)
+        largest = max((layer.work_size(batch_size) for layer in self._layers), default=0)
         return backend.single_blas_thread(largest < backend.SMALL_MATMUL)
 
-    def _diverged(self, epoch, step, value, snapshot, optimizer):
+    def _diverged(self, epoch, step, value):
         """Stop on a non-finite loss: restore the epoch-start weights, drop optimizer state, warn."""
-        self.params[...] = snapshot
+        self.params[...] = self._snapshot
+        optimizer = self._compiled.optimizer
         if hasattr(optimizer, "reset"):
             optimizer.reset()
         self.stop_training = True
         self.stop_reason = (f"loss became {value} at epoch {epoch + 1}, step {step + 1}: training "
                             "diverged (try a smaller learning rate); weights restored to the start "
                             "of that epoch")
-        warnings.warn(f"nastoolkit: {self.stop_reason}", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"nastoolkit: {self.stop_reason}", RuntimeWarning, stacklevel=4)
 
-    def _validation_arrays(self, validation_data, compiled):
-        if validation_data is None:
-            return None
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a tuple (x_val, y_val). "
-                             f"Received: {type(validation_data).__name__}")
-        xv = _as_data(validation_data[0], "validation_data[0]", self.dtype, self.input_dim)
-        _check_lengths(xv, validation_data[1], "validation_data[0]", "validation_data[1]")
-        yv = _targets(compiled.loss, validation_data[1], self.output_dim, self.dtype)
-        return self._xp.asarray(xv), self._xp.asarray(yv)
+    # --- evaluation and inference -------------------------------------------------------------
+    def _validate(self, val, batch_size, cbs) -> dict:
+        """Validation inside ``fit``: an evaluation with the same callbacks, as Keras does."""
+        if not cbs.wants_test_batches:
+            batch_size = max(batch_size, 1024)  # same numbers, fewer Python steps
+        return self._evaluate_dataset(val, batch_size, cbs)
 
-    # --- inference ----------------------------------------------------------------------------
-    def _evaluate_arrays(self, x, y, batch_size):
-        with self._threads_for(min(batch_size, len(x))):
-            return self._evaluate_batches(x, y, batch_size)
-
-    def _evaluate_batches(self, x, y, batch_size):
-        compiled = self._compiled
-        self._ensure_capacity(min(batch_size, len(x)))
-        for metric in compiled.metrics:
-            metric.reset()
-        total = 0.0
-        for start in range(0, len(x), batch_size):
-            xs, ys = x[start:start + batch_size], y[start:start + batch_size]
-            y_pred = self._forward(xs, False)
-            value, _ = compiled.loss.value_and_grad(ys, y_pred, grad_out=self._grad_out[:len(xs)])
-            total += float(value) * len(xs)
-            for metric in compiled.metrics:
-                metric.update(ys, y_pred)
-        logs = {"loss": total / len(x) + self._penalty()}
-        logs.update({metric.name: float(metric.result()) for metric in compiled.metrics})
+    def _evaluate_dataset(self, data, batch_size, cbs) -> dict:
+        batch_size = min(batch_size, len(data))
+        self._ensure_capacity(batch_size)
+        self._reset_metrics()
+        fused = False  # evaluation needs the loss only; the gradient buffer is scratch
+        loss = _RunningMean()
+        batch_hooks = cbs.wants_test_batches
+        cbs.on_test_begin({})
+        with self._threads_for(batch_size):
+            for step, start in enumerate(range(0, len(data), batch_size)):
+                batch = data.take(slice(start, start + batch_size))
+                if batch_hooks:
+                    cbs.on_test_batch_begin(step, {})
+                y_pred = self._forward(batch.x, False)
+                value, _ = self._data_loss(batch.y, y_pred, batch.w, fused)
+                loss.add(value, len(batch))
+                self._update_metrics(batch.y, y_pred, batch.w)
+                if batch_hooks:
+                    cbs.on_test_batch_end(step, self._logs(loss.result() + self._penalty()))
+        logs = self._logs(loss.result() + self._penalty())
+        cbs.on_test_end(dict(logs))
         return logs
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
-        """Loss (and metrics) on (x, y) in inference mode: a float, or [loss, *metrics] like Keras."""
-        compiled = self._require_compiled("evaluate")
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 callbacks=None, return_dict=False):
+        """Loss (and metrics) on (x, y) in inference mode: a float, or [loss, *metrics] like Keras.
+
+        Parameters
+        ----------
+        x, y : array-like
+            Inputs and targets.
+        batch_size : int, optional
+            Rows per step (larger steps give the same numbers faster when no callback watches
+            test batches).
+        verbose : "auto", 0 or 1
+            Print the results.
+        sample_weight : array-like, optional
+            One weight per sample, for the loss and ``weighted_metrics``.
+        callbacks : list of Callback, optional
+            Receive ``on_test_*`` hooks.
+        return_dict : bool
+            Return ``{"loss": ..., metric: ...}``.
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense
+        >>> model = Sequential([Dense(1, input_shape=(2,), kernel_initializer="zeros")])
+        >>> model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+        >>> model.evaluate(np.ones((2, 2)), np.array([1.0, 3.0]), verbose=0)
+        [5.0, 2.0]
+        """
+        self._require_compiled("evaluate")
         self._require_built("evaluate")
-        x = _as_data(x, "x", self.dtype, self.input_dim)
-        _check_lengths(x, y)
-        y = _targets(compiled.loss, y, self.output_dim, self.dtype)
-        batch_size = _check_positive_int(batch_size or 1024, "batch_size")
-        logs = self._evaluate_arrays(self._xp.asarray(x), self._xp.asarray(y), batch_size)
+        x = training.as_data(x, "x", self.dtype, self._features)
+        training.check_lengths(x, y)
+        y = training.targets(self._compiled.loss, y, self.output_dim, self.dtype)
+        w = training.as_sample_weight(sample_weight, len(x), self.dtype)
+        cbs = CallbackList(callbacks, self, {})
+        # without test-batch callbacks, larger batches give the same numbers in fewer steps
+        default = 32 if cbs.wants_test_batches else 1024
+        batch_size = _checks.positive_int("batch_size", batch_size or default)
+        _set_params(cbs, verbose=0 if verbose == "auto" else int(verbose), epochs=1,
+                    steps=-(-len(x) // batch_size))
+        logs = self._evaluate_dataset(training.Dataset(x, y, w).to(self._xp), batch_size, cbs)
         if verbose not in (0, "auto") and verbose:
             print(" - ".join(f"{k}: {v:.4g}" for k, v in logs.items()))
         if return_dict:
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
-    def predict(self, x, batch_size=None, verbose=0):
-        """Outputs for ``x`` (inference mode: dropout off), as an array of the backend."""
-        x = _as_data(x, "x", self.dtype, self.input_dim)
+    def predict(self, x, batch_size=None, verbose=0, callbacks=None):
+        """Outputs for ``x`` (inference mode: dropout off), as an array of the backend.
+
+        Examples
+        --------
+        >>> from nastoolkit.layers import Dense
+        >>> model = Sequential([Dense(3, input_shape=(2,))], seed=0)
+        >>> model.predict(np.ones((5, 2))).shape
+        (5, 3)
+        """
+        x = self._as_input(x)
         if not self.built:
             self.build(x.shape)
-        batch_size = _check_positive_int(batch_size or 1024, "batch_size")
+        cbs = CallbackList(callbacks, self, {})
+        batch_size = _checks.positive_int("batch_size", batch_size or
+                                          (32 if cbs.wants_predict_batches else 1024))
+        _set_params(cbs, verbose=0 if verbose == "auto" else int(verbose), epochs=1,
+                    steps=-(-len(x) // batch_size))
         x = self._xp.asarray(x)
         self._ensure_capacity(min(batch_size, len(x)))
         out = self._xp.empty((len(x), self.output_dim), self.dtype)
+        batch_hooks = cbs.wants_predict_batches
+        cbs.on_predict_begin({})
         with self._threads_for(min(batch_size, len(x))):
-            for start in range(0, len(x), batch_size):
+            for step, start in enumerate(range(0, len(x), batch_size)):
+                if batch_hooks:
+                    cbs.on_predict_batch_begin(step, {})
                 out[start:start + batch_size] = self._forward(x[start:start + batch_size], False)
+                if batch_hooks:
+                    cbs.on_predict_batch_end(step, {"outputs": out[start:start + batch_size]})
+        cbs.on_predict_end({})
         return out
 
     def __call__(self, x, training=False):
-        x = _as_data(x, "x", self.dtype, self.input_dim)
+        x = self._as_input(x)
         if not self.built:
             self.build(x.shape)
         self._ensure_capacity(len(x))
         return self._forward(self._xp.asarray(x), training).copy()
 
+    def _as_input(self, x):
+        return training.as_data(x, "x", self.dtype, self._known_features())
+
     def _require_built(self, what):
-        """Build now when the input width is known (as Keras does for ``input_shape=``); the
+        """Build now when the input shape is known (as Keras does for ``input_shape=``); the
         weights then come from the model's ``seed``. Otherwise say what is missing."""
-        if not self.built and self.layers and self.layers[0].input_width is not None:
+        if not self.built and self._layers and self._known_features() is not None:
             self.build()
         if not self.built:
             raise ValueError(f"The model is not built yet: give the first layer "
@@ -443,41 +797,55 @@ class Sequential:
 
     # --- weights, config, summary -------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
+        """Copies of every weight as NumPy arrays (kernel, bias per Dense)."""
         self._require_built("get_weights")
-        return [w for layer in self.layers for w in layer.get_weights()]
+        return [w for layer in self._layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
+        """Copy ``weights`` (``get_weights`` order and shapes) into the model in place."""
         self._require_built("set_weights")
         weights = list(weights)
-        expected = sum(len(layer.weights) for layer in self.layers)
+        expected = sum(len(layer.weights) for layer in self._layers)
         if len(weights) != expected:
             raise ValueError(f"set_weights expects {expected} arrays. Received: {len(weights)}")
         i = 0
-        for layer in self.layers:
+        for layer in self._layers:
             k = len(layer.weights)
             layer.set_weights(weights[i:i + k])
             i += k
+        self._fresh = False
 
     def count_params(self) -> int:
+        """Number of weight elements."""
         self._require_built("count_params")
-        return sum(layer.count_params() for layer in self.layers)
+        return sum(layer.count_params() for layer in self._layers)
 
     def get_config(self) -> dict:
-        return {"name": self.name, "seed": self.seed, "dtype": self.dtype.name,
-                "layers": [layers_module.serialize(layer) for layer in self.layers]}
+        """Name, seed, dtype, the layers (Input first when there is one) and, once built, the
+        input shape it was built for."""
+        config = {"name": self.name, "seed": self.seed, "dtype": self.dtype.name,
+                  "layers": [layers_module.serialize(layer) for layer in self._all_layers()]}
+        if self.built:
+            config["build_input_shape"] = [None, *self._features]
+        return config
 
     @classmethod
     def from_config(cls, config):
-        return cls([layers_module.deserialize(c) for c in config["layers"]], name=config["name"],
-                   seed=config.get("seed"), dtype=config.get("dtype", "float32"))
+        """The model ``get_config`` describes, built when the original was (as Keras)."""
+        model = cls([layers_module.deserialize(c) for c in config["layers"]], name=config["name"],
+                    seed=config.get("seed"), dtype=config.get("dtype", "float32"))
+        shape = config.get("build_input_shape")
+        if shape is not None and not model.built:
+            model.build(tuple(shape))
+        return model
 
     def summary(self, print_fn=print):
         """Print a table of layers, output shapes and parameter counts (Keras's layout)."""
-        if not self.built and self.layers and self.layers[0].input_width is not None:
+        if not self.built and self._layers and self._known_features() is not None:
             self.build()
         rows = [("Layer (type)", "Output Shape", "Param #")]
-        for layer in self.layers:
-            shape = f"(None, {layer.output_dim})" if layer.built else "(unbuilt)"
+        for layer in self._layers:
+            shape = str(layer.output_shape) if layer.built else "(unbuilt)"
             rows.append((f"{layer.name} ({type(layer).__name__})", shape,
                          f"{layer.count_params():,}"))
         widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
@@ -485,96 +853,72 @@ class Sequential:
         text = [f'Model: "{self.name}"', line,
                 "".join(c.ljust(w) for c, w in zip(rows[0], widths)), line]
         text += ["".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows[1:]]
-        total = sum(layer.count_params() for layer in self.layers)
+        total = sum(layer.count_params() for layer in self._layers)
         text += [line, f"Total params: {total:,}", f"Trainable params: {total:,}",
                  "Non-trainable params: 0"]
         print_fn("\n".join(text))
 
     def __repr__(self):
-        return f"Sequential(name={self.name!r}, layers={len(self.layers)}, built={self.built})"
+        return f"Sequential(name={self.name!r}, layers={len(self._layers)}, built={self.built})"
 
-    # --- persistence --------------------------------------------------------------------------
+    # --- persistence (the file formats live in nastoolkit.saving) -----------------------------
     def _backup_extra(self, epoch: int) -> dict:
-        """What an exact resume needs beyond weights and optimizer slots (JSON-able)."""
+        """What an exact resume needs beyond weights and optimizer slots (JSON-able): the epoch,
+        the shuffling generator and, under ``"dropout"``, the random stream of every layer that
+        has one (``rng_state()`` not None), in layer order."""
         return {"epoch": epoch, "rng": self._fit_rng.bit_generator.state if self._fit_rng else None,
-                "dropout": [[layer.seed, layer.counter] for layer in self.layers
-                            if isinstance(layer, Dropout)]}
+                "dropout": [state for state in (layer.rng_state() for layer in self._layers)
+                            if state is not None]}
 
-    def _restore_backup(self, filepath) -> int:
-        """Load weights, optimizer state, shuffling RNG and dropout streams saved by
-        ``save(..., extra=_backup_extra(epoch))``; returns the epoch to continue from."""
-        meta, weights, optimizer_state = _read_model_file(filepath)
-        self.set_weights(weights)
-        if optimizer_state:
-            self.optimizer.set_state(optimizer_state, variables=[self.params])
-        extra = meta.get("extra", {})
+    def _apply_backup_extra(self, extra: dict) -> int:
+        """Put back the shuffling generator and the layers' random streams saved by
+        ``_backup_extra`` (checked first: a mismatch changes nothing); returns the epoch to
+        continue from."""
+        streams = [layer for layer in self._layers if layer.rng_state() is not None]
+        states = list(extra.get("dropout", []))
+        if states and len(states) != len(streams):
+            raise ValueError(f"The backup holds {len(states)} layer random streams but this model "
+                             f"has {len(streams)} layers with one; it belongs to another model.")
         if extra.get("rng") is not None and self._fit_rng is not None:
             self._fit_rng.bit_generator.state = extra["rng"]
-        dropouts = [layer for layer in self.layers if isinstance(layer, Dropout)]
-        for layer, (seed, counter) in zip(dropouts, extra.get("dropout", [])):
-            layer.seed, layer.counter = seed, counter
+        for layer, state in zip(streams, states):
+            layer.set_rng_state(state)
+        self._fresh = False
         return int(extra["epoch"]) + 1
 
+    def _restore_backup(self, filepath) -> int:
+        """Load weights, optimizer state and random streams saved by
+        ``save(..., extra=_backup_extra(epoch))`` (validated first by
+        ``nastoolkit.saving.restore_backup``); returns the epoch to continue from."""
+        from . import saving  # saving imports this module: import it when used
+
+        return saving.restore_backup(self, filepath)
+
     def save(self, filepath, extra: dict | None = None):
-        """Write architecture, compile settings, weights and optimizer state to one ``.npz`` file
-        (JSON + arrays, no pickle), atomically: an interrupted save never leaves a half-written
-        file. ``extra`` is JSON-able data stored alongside (used by BackupAndRestore)."""
+        """Write the model to ``filepath``: ``.keras`` (an archive Keras opens) or ``.npz`` (with
+        the optimizer state); see ``nastoolkit.saving.save_model``. ``extra`` is JSON-able data
+        stored alongside in npz files (used by BackupAndRestore)."""
+        from . import saving
+
         self._require_built("save")
-        meta = {"format": FORMAT, "model": self.get_config(), "extra": extra or {}}
-        if self._compiled is not None:
-            meta["compile"] = {
-                "optimizer": optimizers.serialize(self._compiled.optimizer),
-                "loss": losses.serialize(self._compiled.loss),
-                "metrics": [m.name for m in self._compiled.metrics]}
-        arrays = {f"weight_{i:03d}": w for i, w in enumerate(self.get_weights())}
-        if self._compiled is not None and self._compiled.optimizer.variables:
-            # optimizer slots too, so a loaded model resumes training exactly where it stopped
-            state = self._compiled.optimizer.get_state()
-            meta["optimizer_iterations"] = int(state.pop("iterations"))
-            arrays.update({f"optimizer/{key}": value for key, value in state.items()})
-        arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        atomic_write(filepath, buf.getvalue())
-
-
-def _read_model_file(filepath):
-    """(meta, weights, optimizer_state) of a model file; a clear ValueError for anything else."""
-    try:
-        with np.load(os.fspath(filepath), allow_pickle=False) as data:
-            meta = json.loads(bytes(data["__meta__"]).decode())
-            weights = [data[k] for k in sorted(k for k in data.files if k.startswith("weight_"))]
-            optimizer_state = {k.split("/", 1)[1]: data[k] for k in data.files
-                               if k.startswith("optimizer/")}
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{filepath!s} is not a readable nastoolkit model file ({exc}).") from exc
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{filepath!s} has format {meta.get('format')!r}; expected {FORMAT!r}.")
-    if not weights:
-        raise ValueError(f"{filepath!s} holds no weights.")
-    if optimizer_state:
-        optimizer_state["iterations"] = meta.get("optimizer_iterations", 0)
-    return meta, weights, optimizer_state
+        saving.save_model(self, filepath, extra=extra)
 
 
 def load_model(filepath, compile=True) -> Sequential:
-    """Load a model written by ``Sequential.save`` (``allow_pickle=False``: data, never code)."""
-    meta, weights, optimizer_state = _read_model_file(filepath)
-    model = Sequential.from_config(meta["model"])
-    model.build((None, weights[0].shape[0]))
-    model.set_weights(weights)
-    if compile and "compile" in meta:
-        c = meta["compile"]
-        model.compile(optimizer=optimizers.deserialize(c["optimizer"]),
-                      loss=losses.deserialize(c["loss"]), metrics=c["metrics"])
-        if optimizer_state:
-            model.optimizer.set_state(optimizer_state, variables=[model.params])
-    return model
+    """Load a model written by ``Sequential.save`` or a Keras ``.keras`` file of the layers this
+    package has (``nastoolkit.saving.load_model``: data, never code).
 
+    Parameters
+    ----------
+    filepath : str or path
+        The file.
+    compile : bool
+        Restore the optimizer (with its state), loss and metrics.
 
-def _check_positive_int(value, name, allow_zero=False):
-    low = 0 if allow_zero else 1
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{name} must be a {kind} integer. Received: {name}={value!r}")
-    return int(value)
+    Returns
+    -------
+    Sequential
+    """
+    from . import saving
+
+    return saving.load_model(filepath, compile=compile)

@@ -38,7 +38,7 @@ def test_dense_gradients_match_finite_differences(activation):
     g = rng.standard_normal((6, 4))
     layer.forward(x)
     grad_x = layer.backward(g.copy())
-    f = lambda: _objective(layer, x, g)  # noqa: E731
+    f = lambda: _objective(layer, x, g)
     np.testing.assert_allclose(layer.grads["kernel"], _numeric_grad(f, layer.kernel), atol=1e-7)
     np.testing.assert_allclose(layer.grads["bias"], _numeric_grad(f, layer.bias), atol=1e-7)
     np.testing.assert_allclose(grad_x, _numeric_grad(f, x), atol=1e-7)
@@ -54,7 +54,7 @@ def test_dense_regularizer_gradient_is_added(regularizer):
     g = rng.standard_normal((4, 3))
     layer.forward(x)
     layer.backward(g.copy())
-    f = lambda: _objective(layer, x, g) + layer.regularization_penalty()  # noqa: E731
+    f = lambda: _objective(layer, x, g) + layer.regularization_penalty()
     np.testing.assert_allclose(layer.grads["kernel"], _numeric_grad(f, layer.kernel), atol=1e-7)
     np.testing.assert_allclose(layer.grads["bias"], _numeric_grad(f, layer.bias), atol=1e-7)
 
@@ -74,7 +74,7 @@ def test_activation_layer_gradient():
         g = rng.standard_normal((3, 5))
         layer.forward(x)
         grad_x = layer.backward(g.copy())
-        np.testing.assert_allclose(grad_x, _numeric_grad(lambda: _objective(layer, x, g), x),
+        np.testing.assert_allclose(grad_x, _numeric_grad(lambda layer=layer, x=x, g=g: _objective(layer, x, g), x),
                                    atol=1e-7, err_msg=name)
 
 
@@ -176,7 +176,7 @@ def test_dropout_masks_kernel_matches_dropout():
 
 def test_keras_style_input_fixes_the_width():
     from nastoolkit.layers import Input
-    from nastoolkit.models import Sequential, load_model
+    from nastoolkit.models import Sequential
 
     model = Sequential([Input(shape=(4,)), Dense(3, activation="relu"), Dense(1)], seed=0)
     assert model.count_params() == 4 * 3 + 3 + 3 + 1

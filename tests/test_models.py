@@ -120,7 +120,7 @@ def test_classification_with_accuracy_metric():
     model.compile(optimizer=Adam(0.02), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     h = model.fit(X, y, epochs=40, batch_size=32, validation_data=(Xv, yv), verbose=0, seed=0)
-    loss, acc = model.evaluate(Xv, yv, verbose=0)
+    _loss, acc = model.evaluate(Xv, yv, verbose=0)
     assert acc == pytest.approx(h.history["val_accuracy"][-1])
     assert acc == pytest.approx(np.mean(model.predict(Xv).argmax(1) == yv))
     assert acc > 0.9
@@ -315,9 +315,13 @@ def test_known_input_width_builds_on_demand_like_keras():
         Sequential([Dense(4)]).count_params()
 
 
-def test_layers_with_the_same_name_get_their_own_weights():
-    model = Sequential([Dense(3, input_shape=(2,), name="h"), Dense(3, name="h"), Dense(1)], seed=0)
-    model.build()
+def test_duplicate_layer_names_are_an_error_as_in_keras():
+    with pytest.raises(ValueError, match="unique names"):
+        Sequential([Dense(3, input_shape=(2,), name="h"), Dense(3, name="h"), Dense(1)], seed=0)
+
+
+def test_each_layer_gets_its_own_view_of_the_flat_buffer():
+    model = Sequential([Dense(3, input_shape=(2,)), Dense(3), Dense(1)], seed=0)
     first, second = model.layers[0], model.layers[1]
     assert first.kernel.shape == (2, 3) and second.kernel.shape == (3, 3)
     assert not np.shares_memory(first.kernel, second.kernel)

@@ -19,13 +19,13 @@ updated; then ``iterations += 1``. Adam's bias correction uses the 1-based step 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from . import kernels
-from ._registry import Registry
-from .backend import array_module, to_numpy
+from .. import _checks, kernels
+from .._registry import Registry
+from ..backend import array_module, to_numpy
+from . import schedules  # keras.optimizers.schedules's spelling of nastoolkit.schedules
 
 __all__ = [
     "SGD",
@@ -36,77 +36,72 @@ __all__ = [
     "RMSprop",
     "deserialize",
     "get",
+    "schedules",
     "serialize",
 ]
 
 
-# --- hyper-parameter checks: each names the argument, the expectation and what arrived ----------
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+# --- hyper-parameter checks: the shared ones (name, value, limit) from _checks ------------------
 
 
 def _check_learning_rate(learning_rate):
     if callable(learning_rate):
         return learning_rate
-    if not _is_number(learning_rate) or learning_rate <= 0:
-        raise ValueError(
-            "learning_rate must be a positive number or a schedule (a callable step -> float, "
-            f"e.g. nastoolkit.schedules.ExponentialDecay). Received: learning_rate={learning_rate!r}")
-    return float(learning_rate)
-
-
-def _check_non_negative(name: str, value) -> float:
-    if not _is_number(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0. Received: {name}={value!r}")
-    return float(value)
+    return _checks.positive(
+        "learning_rate",
+        learning_rate,
+        fix="Or pass a schedule (a callable step -> float, e.g. "
+        "nastoolkit.schedules.ExponentialDecay).",
+    )
 
 
 def _check_fraction(name: str, value, include_one: bool) -> float:
     """value in [0, 1] (include_one) or [0, 1) - the range of a decay rate or momentum."""
-    upper_ok = value <= 1 if include_one else value < 1
-    if not _is_number(value) or value < 0 or not upper_ok:
-        interval = "[0, 1]" if include_one else "[0, 1)"
-        raise ValueError(f"{name} must be a number in {interval}. Received: {name}={value!r}")
-    return float(value)
+    return _checks.number_in(name, value, 0.0, 1.0, high_open=not include_one)
 
 
 def _check_weight_decay(weight_decay):
     if weight_decay is None:
         return None
-    return _check_non_negative("weight_decay", weight_decay)
+    return _checks.non_negative("weight_decay", weight_decay)
 
 
 def _pair_error(grad, variable, index: int) -> ValueError | None:
-    """Why ``(grad, variable)``, pair number ``index`` of grads_and_vars, cannot be applied, or None."""
+    """Why ``(grad, variable)``, pair ``index`` of grads_and_vars, cannot be applied, or None."""
     where = f"grads_and_vars[{index}]"
     if grad is None:
         return ValueError(
             f"{where} has gradient None: every variable needs a gradient array. Drop the pairs "
-            "of variables that do not affect the loss before calling apply_gradients.")
+            "of variables that do not affect the loss before calling apply_gradients."
+        )
     for role, array in (("gradient", grad), ("variable", variable)):
         dtype = getattr(array, "dtype", None)
         if dtype is None or not hasattr(array, "shape"):
             return ValueError(
                 f"{where} must be a (gradient, variable) pair of NumPy or CuPy arrays. "
-                f"Received: {role} of type {type(array).__name__}")
+                f"Received: {role} of type {type(array).__name__}"
+            )
         if dtype.kind != "f":
             return ValueError(
                 f"{where}: the {role} must have a floating dtype (float32 or float64). "
-                f"Received: {role}.dtype={dtype}")
+                f"Received: {role}.dtype={dtype}"
+            )
     if grad.shape != variable.shape:
         return ValueError(
             f"{where}: the gradient shape must equal the variable shape. "
-            f"Received: gradient.shape={grad.shape}, variable.shape={variable.shape}")
+            f"Received: gradient.shape={grad.shape}, variable.shape={variable.shape}"
+        )
     flags = getattr(variable, "flags", None)
     if flags is not None and not flags.writeable:
         return ValueError(
             f"{where}: the variable is read-only and is updated in place; pass a writeable array "
-            "(e.g. variable.copy()).")
+            "(e.g. variable.copy())."
+        )
     return None
 
 
 # --- learning-rate schedules in configs --------------------------------------------------------
+
 
 def _serialize_learning_rate(learning_rate):
     if not callable(learning_rate):
@@ -119,16 +114,16 @@ def _serialize_learning_rate(learning_rate):
 def _deserialize_learning_rate(value, custom_objects: dict | None = None):
     if not isinstance(value, dict):
         return value
-    from . import schedules  # level 2, loaded only when a config holds a schedule
-
     try:
         return schedules.deserialize(value, custom_objects)
     except ValueError as error:
-        raise ValueError(f"Unknown learning-rate schedule in learning_rate={value!r}: {error}") \
-            from None
+        raise ValueError(
+            f"Unknown learning-rate schedule in learning_rate={value!r}: {error}"
+        ) from None
 
 
 # --- the base class: the loop, the step counter, the learning rate, the config ----------------
+
 
 class _Slot(NamedTuple):
     """One variable's entry: the variable itself (keeps its id valid) and its named state."""
@@ -140,16 +135,30 @@ class _Slot(NamedTuple):
 class Optimizer:
     """Base class: applies ``(gradient, variable)`` pairs in place with per-variable state.
 
-    Args:
-        learning_rate: a positive float, or a schedule ``step -> float`` (called with
-            ``iterations``, 0 for the first update, as in Keras).
-        weight_decay: None (off) or ``lambda >= 0``; decoupled: ``w -= w * lambda * lr`` before
-            each update (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization").
-        name: a label for ``repr`` and configs.
-
     Subclasses define ``_hyper_parameters()`` (their config entries), ``_init_state(variable)``
     (a NamedTuple of zero buffers shaped like the variable, including one scratch ``work`` buffer
     so that a step allocates nothing) and ``_update(grad, variable, state, lr, wd)`` (one kernel).
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        A positive float, or a schedule ``step -> float`` (called with ``iterations``, 0 for the
+        first update, as in Keras).
+    weight_decay : float or None
+        None (off) or ``lambda >= 0``; decoupled: ``w -= w * lambda * lr`` before each update
+        (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization").
+    name : str or None
+        A label for ``repr`` and configs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = SGD(learning_rate=0.5)
+    >>> opt.apply_gradients([(np.array([1.0, 1.0]), w)])
+    1
+    >>> w
+    array([ 0.5, -2.5])
     """
 
     def __init__(self, learning_rate, weight_decay=None, name: str | None = None):
@@ -215,7 +224,8 @@ class Optimizer:
         if count == 0:
             raise ValueError(
                 "grads_and_vars must hold at least one (gradient, variable) pair. Received: an "
-                "empty iterable (a zip over empty lists, or an exhausted generator?)")
+                "empty iterable (a zip over empty lists, or an exhausted generator?)"
+            )
         self.iterations += 1
         return self.iterations
 
@@ -266,7 +276,7 @@ class Optimizer:
         return state
 
     def set_state(self, state: dict, variables: Iterable | None = None) -> None:
-        """Restore ``get_state()`` output for ``variables`` (default: those already seen), in order."""
+        """Restore ``get_state()`` output for ``variables`` (default: those seen), in order."""
         if variables is not None:
             self.build(variables)
         slots = list(self._slots.values())
@@ -278,12 +288,14 @@ class Optimizer:
             if index >= len(slots):
                 raise ValueError(
                     f"state has an entry {key!r} for variable {index} but the optimizer knows "
-                    f"{len(slots)} variables; pass variables=[...] in the order of get_state().")
+                    f"{len(slots)} variables; pass variables=[...] in the order of get_state()."
+                )
             target = getattr(slots[index].state, field)
             if target is None or target.shape != value.shape:
                 raise ValueError(
                     f"state[{key!r}] does not fit variable {index}: expected shape "
-                    f"{None if target is None else target.shape}, received {value.shape}.")
+                    f"{None if target is None else target.shape}, received {value.shape}."
+                )
             target[...] = array_module(target).asarray(value)
         self.iterations = int(state.get("iterations", 0))
 
@@ -303,7 +315,8 @@ class Optimizer:
         config = dict(config)
         if "learning_rate" in config:
             config["learning_rate"] = _deserialize_learning_rate(
-                config["learning_rate"], custom_objects)
+                config["learning_rate"], custom_objects
+            )
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -325,6 +338,7 @@ def _zeros(variable, fill: float = 0.0):
 
 # --- the optimizers: state initialisation and one kernel call each ----------------------------
 
+
 class SGDState(NamedTuple):
     velocity: Any  # None without momentum
     work: Any
@@ -336,10 +350,34 @@ class SGD(Optimizer):
     Without momentum: ``w <- w - lr g``. With momentum ``mu`` (Polyak 1964; Nesterov form as in
     Sutskever et al. 2013): ``m <- mu m - lr g``, then ``w <- w + m`` or, Nesterov,
     ``w <- w + mu m - lr g``. State per variable: ``velocity`` m (zeros).
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        lr, or a schedule.
+    momentum : float
+        mu in [0, 1].
+    nesterov : bool
+        Nesterov's form.
+    weight_decay : float or None
+        Decoupled weight decay ``w -= w * weight_decay * lr`` before each update; None is off.
+    name : str or None
+        A label for ``repr`` and configs (the class name when None).
+
+    Examples
+    --------
+    >>> SGD(learning_rate=0.1, momentum=0.9).get_config()["momentum"]
+    0.9
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
-                 name: str | None = None):
+    def __init__(
+        self,
+        learning_rate=0.01,
+        momentum=0.0,
+        nesterov=False,
+        weight_decay=None,
+        name: str | None = None,
+    ):
         super().__init__(learning_rate, weight_decay, name)
         self.momentum = _check_fraction("momentum", momentum, include_one=True)
         if not isinstance(nesterov, bool):
@@ -356,8 +394,16 @@ class SGD(Optimizer):
         if state.velocity is None:
             kernels.sgd_update(variable, grad, lr, wd, work=state.work)
         else:
-            kernels.momentum_update(variable, grad, state.velocity, lr, self.momentum,
-                                    self.nesterov, wd, work=state.work)
+            kernels.momentum_update(
+                variable,
+                grad,
+                state.velocity,
+                lr,
+                self.momentum,
+                self.nesterov,
+                wd,
+                work=state.work,
+            )
 
 
 class AdamState(NamedTuple):
@@ -373,14 +419,43 @@ class Adam(Optimizer):
     ``w <- w - lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`` with t = iterations + 1.
     (eps is added to sqrt(v) *before* the bias correction of v, so it differs slightly from
     PyTorch's ``sqrt(v / (1 - b2^t)) + eps``.) With ``weight_decay`` it is AdamW.
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        lr, or a schedule.
+    beta_1, beta_2 : float
+        b1, b2 in [0, 1).
+    epsilon : float
+        eps >= 0.
+    weight_decay : float or None
+        Decoupled weight decay ``w -= w * weight_decay * lr`` before each update; None is off.
+    name : str or None
+        A label for ``repr`` and configs (the class name when None).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([1.0])
+    >>> Adam(learning_rate=0.1).apply_gradients([(np.array([3.0]), w)])
+    1
+    >>> w.round(6)  # the first Adam step moves by about lr, whatever the gradient's size
+    array([0.9])
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 weight_decay=None, name: str | None = None):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        weight_decay=None,
+        name: str | None = None,
+    ):
         super().__init__(learning_rate, weight_decay, name)
         self.beta_1 = _check_fraction("beta_1", beta_1, include_one=False)
         self.beta_2 = _check_fraction("beta_2", beta_2, include_one=False)
-        self.epsilon = _check_non_negative("epsilon", epsilon)
+        self.epsilon = _checks.non_negative("epsilon", epsilon)
 
     def _hyper_parameters(self) -> dict:
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
@@ -389,19 +464,57 @@ class Adam(Optimizer):
         return AdamState(_zeros(variable), _zeros(variable), _zeros(variable))
 
     def _update(self, grad, variable, state, lr, wd):
-        kernels.adam_update(variable, grad, state.m, state.v, self.iterations + 1, lr,
-                            self.beta_1, self.beta_2, self.epsilon, wd, work=state.work)
+        kernels.adam_update(
+            variable,
+            grad,
+            state.m,
+            state.v,
+            self.iterations + 1,
+            lr,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            wd,
+            work=state.work,
+        )
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), on by default (0.004)."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), on by default (0.004).
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, name: str | None = None):
+    Parameters
+    ----------
+    learning_rate : float or callable
+        lr, or a schedule.
+    weight_decay : float
+        The decoupled decay, >= 0.
+    beta_1, beta_2 : float
+        b1, b2 in [0, 1).
+    epsilon : float
+        eps >= 0.
+    name : str or None
+        A label for ``repr`` and configs.
+
+    Examples
+    --------
+    >>> AdamW().weight_decay
+    0.004
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        name: str | None = None,
+    ):
         if weight_decay is None:
             raise ValueError(
                 "AdamW needs a weight_decay (a number >= 0). Received: weight_decay=None. "
-                "Use Adam for no weight decay.")
+                "Use Adam for no weight decay."
+            )
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name)
 
 
@@ -416,14 +529,41 @@ class RMSprop(Optimizer):
 
     ``v <- rho v + (1 - rho) g^2``;  ``step = lr g / sqrt(v + eps)`` (eps inside the root);
     ``w <- w - step``, or with momentum ``mu``: ``velocity <- mu velocity + step; w -= velocity``.
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        lr, or a schedule.
+    rho : float
+        The decay of the running mean of g^2, in [0, 1).
+    momentum : float
+        mu in [0, 1].
+    epsilon : float
+        eps >= 0.
+    weight_decay : float or None
+        Decoupled weight decay ``w -= w * weight_decay * lr`` before each update; None is off.
+    name : str or None
+        A label for ``repr`` and configs (the class name when None).
+
+    Examples
+    --------
+    >>> RMSprop().get_config()["rho"]
+    0.9
     """
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
-                 weight_decay=None, name: str | None = None):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        rho=0.9,
+        momentum=0.0,
+        epsilon=1e-7,
+        weight_decay=None,
+        name: str | None = None,
+    ):
         super().__init__(learning_rate, weight_decay, name)
         self.rho = _check_fraction("rho", rho, include_one=False)
         self.momentum = _check_fraction("momentum", momentum, include_one=True)
-        self.epsilon = _check_non_negative("epsilon", epsilon)
+        self.epsilon = _checks.non_negative("epsilon", epsilon)
 
     def _hyper_parameters(self) -> dict:
         return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon}
@@ -433,8 +573,18 @@ class RMSprop(Optimizer):
         return RMSpropState(_zeros(variable), velocity, _zeros(variable))
 
     def _update(self, grad, variable, state, lr, wd):
-        kernels.rmsprop_update(variable, grad, state.v, lr, self.rho, self.epsilon, self.momentum,
-                               state.velocity, wd, work=state.work)
+        kernels.rmsprop_update(
+            variable,
+            grad,
+            state.v,
+            lr,
+            self.rho,
+            self.epsilon,
+            self.momentum,
+            state.velocity,
+            wd,
+            work=state.work,
+        )
 
 
 class AdagradState(NamedTuple):
@@ -447,25 +597,53 @@ class Adagrad(Optimizer):
 
     ``acc <- acc + g^2`` (acc starts at ``initial_accumulator_value``);
     ``w <- w - lr g / sqrt(acc + eps)`` (eps inside the root).
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        lr, or a schedule.
+    initial_accumulator_value : float
+        acc's start, >= 0.
+    epsilon : float
+        eps >= 0.
+    weight_decay : float or None
+        Decoupled weight decay ``w -= w * weight_decay * lr`` before each update; None is off.
+    name : str or None
+        A label for ``repr`` and configs (the class name when None).
+
+    Examples
+    --------
+    >>> Adagrad(learning_rate=0.01).learning_rate
+    0.01
     """
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
-                 weight_decay=None, name: str | None = None):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        initial_accumulator_value=0.1,
+        epsilon=1e-7,
+        weight_decay=None,
+        name: str | None = None,
+    ):
         super().__init__(learning_rate, weight_decay, name)
-        self.initial_accumulator_value = _check_non_negative(
-            "initial_accumulator_value", initial_accumulator_value)
-        self.epsilon = _check_non_negative("epsilon", epsilon)
+        self.initial_accumulator_value = _checks.non_negative(
+            "initial_accumulator_value", initial_accumulator_value
+        )
+        self.epsilon = _checks.non_negative("epsilon", epsilon)
 
     def _hyper_parameters(self) -> dict:
-        return {"initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
+        return {
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
 
     def _init_state(self, variable) -> AdagradState:
         return AdagradState(_zeros(variable, self.initial_accumulator_value), _zeros(variable))
 
     def _update(self, grad, variable, state, lr, wd):
-        kernels.adagrad_update(variable, grad, state.accumulator, lr, self.epsilon, wd,
-                               work=state.work)
+        kernels.adagrad_update(
+            variable, grad, state.accumulator, lr, self.epsilon, wd, work=state.work
+        )
 
 
 # --- lookup by name and (de)serialisation ------------------------------------------------------
@@ -476,16 +654,34 @@ for _cls in (SGD, Adam, AdamW, RMSprop, Adagrad):
 
 
 def serialize(optimizer: Optimizer) -> dict:
-    """``{"class_name": "Adam", "config": {...}}``, the form ``deserialize`` and ``get`` accept."""
+    """``{"class_name": "Adam", "config": {...}}``, the form ``deserialize`` and ``get`` accept.
+
+    Examples
+    --------
+    >>> serialize(SGD(0.1))["class_name"]
+    'SGD'
+    """
     return _REGISTRY.serialize(optimizer)
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
-    """The optimizer that ``serialize`` described, with fresh state."""
+    """The optimizer that ``serialize`` described, with fresh state.
+
+    Examples
+    --------
+    >>> deserialize(serialize(Adam(learning_rate=0.02))).learning_rate
+    0.02
+    """
     return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier) -> Optimizer:
     """An optimizer from a name ("adam", case-insensitive, with Keras defaults), a class, an
-    instance (returned as it is, state shared, as Keras does) or a ``serialize`` dict."""
+    instance (returned as it is, state shared, as Keras does) or a ``serialize`` dict.
+
+    Examples
+    --------
+    >>> get("rmsprop")
+    RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-07)
+    """
     return _REGISTRY.get(identifier)
