@@ -25,7 +25,7 @@ import zipfile
 
 import numpy as np
 
-from . import activations, initializers, layers, losses, optimizers, regularizers
+from . import activations, initializers, layers, losses, metrics, optimizers, regularizers
 from ._atomic import atomic_write
 
 __all__ = [
@@ -188,6 +188,9 @@ def _npz_bytes(model, extra) -> bytes:
         meta["compile"] = {"optimizer": optimizers.serialize(compiled.optimizer),
                            "loss": losses.serialize(compiled.loss),
                            "metrics": [m.name for m in compiled.metrics]}
+        weighted = getattr(compiled, "weighted_metrics", None)
+        if weighted:
+            meta["compile"]["weighted_metrics"] = [m.name for m in weighted]
     arrays = {f"weight_{i:03d}": w for i, w in enumerate(model.get_weights())}
     if compiled is not None and compiled.optimizer.variables:
         # optimizer slots too, so a loaded model resumes training exactly where it stopped
@@ -239,9 +242,11 @@ def _check_meta(path, meta: dict) -> None:
         comp = _require(path, meta, "compile", dict, "the metadata")
         _require(path, comp, "optimizer", dict, "the compile settings")
         _require(path, comp, "loss", (dict, str), "the compile settings")
-        metrics = _require(path, comp, "metrics", list, "the compile settings")
-        if not all(isinstance(m, str) for m in metrics):
-            raise ModelFileError(path, f"compile metrics must be names. Received: {metrics!r}")
+        for key in ("metrics", "weighted_metrics"):
+            if key == "metrics" or key in comp:
+                names = _require(path, comp, key, list, "the compile settings")
+                if not all(isinstance(m, str) for m in names):
+                    raise ModelFileError(path, f"compile {key} must be names. Received: {names!r}")
 
 
 def _model_from_meta(path, meta: dict, weights: list):
@@ -567,7 +572,8 @@ def _keras_layer(layer, input_shape: tuple) -> dict:
 
 def _keras_config(model) -> dict:
     shape = _input_shape(model)
-    inputs = [layer for layer in model.layers if type(layer).__name__ == "InputLayer"]
+    inputs = [layer for layer in [getattr(model, "_input", None), *model.layers]
+              if type(layer).__name__ == "InputLayer"]
     entries = [{"module": "keras.layers", "class_name": "InputLayer",
                 "config": {"batch_shape": [None, *shape], "dtype": model.dtype.name,
                            "sparse": False, "ragged": False,
@@ -591,7 +597,8 @@ def _keras_config(model) -> dict:
         opt["config"]["name"] = _snake(opt["class_name"])
         config["compile_config"] = {
             "optimizer": opt, "loss": _keras_object("keras.losses", loss), "loss_weights": None,
-            "metrics": [m.name for m in compiled.metrics] or None, "weighted_metrics": None,
+            "metrics": [m.name for m in compiled.metrics] or None,
+            "weighted_metrics": [m.name for m in getattr(compiled, "weighted_metrics", [])] or None,
             "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
     return config
 
@@ -954,25 +961,41 @@ def _keras_weight_arrays(path, data: bytes, model) -> list:
     return weights
 
 
+def _keras_metrics(path, key: str, entries) -> list:
+    """Metric names or nastoolkit metrics from Keras's ``metrics``/``weighted_metrics`` entry."""
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise ModelFileError(path, f"compile_config {key} must be a list. Received: {entries!r}")
+    out = []
+    for entry in entries:
+        if isinstance(entry, str):
+            out.append(entry)
+        else:
+            out.append(_serialized_kind(path, f"compile_config {key} entry", metrics.deserialize,
+                                        entry, {"dtype": "float32"}))
+    return out
+
+
 def _compile_from_keras(path, model, compile_config) -> None:
     if not isinstance(compile_config, dict):
         raise ModelFileError(path, f"compile_config must be an object. Received: "
                                    f"{compile_config!r}")
-    for key in ("loss_weights", "weighted_metrics"):
-        if compile_config.get(key) not in (None, [], {}):
-            raise ModelFileError(path, f"compile_config sets {key}={compile_config[key]!r}, which "
-                                       "nastoolkit's load_model does not read; load with "
-                                       "compile=False and compile the model yourself.")
+    if compile_config.get("loss_weights") not in (None, [], {}):
+        raise ModelFileError(path, f"compile_config sets loss_weights="
+                                   f"{compile_config['loss_weights']!r}, which a single-output "
+                                   "nastoolkit model does not use; load with compile=False and "
+                                   "compile the model yourself.")
     optimizer = _serialized_kind(path, "compile_config optimizer", optimizers.get,
                                  compile_config.get("optimizer", "rmsprop"), _OPTIMIZER_DEFAULTS)
     loss = _serialized_kind(path, "compile_config loss", losses.get, compile_config.get("loss"),
                             _LOSS_DEFAULTS)
-    metrics = compile_config.get("metrics") or []
-    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
-        raise ModelFileError(path, f"compile_config metrics must be a list of names. Received: "
-                                   f"{metrics!r}")
+    chosen = {key: _keras_metrics(path, key, compile_config.get(key))
+              for key in ("metrics", "weighted_metrics")}
+    if not chosen["weighted_metrics"]:
+        del chosen["weighted_metrics"]  # so a compile without weighted_metrics= still works
     try:
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        model.compile(optimizer=optimizer, loss=loss, **chosen)
     except Exception as exc:
         raise ModelFileError(path, f"compile_config cannot be applied ({type(exc).__name__}: "
                                    f"{exc}).") from exc
@@ -1093,7 +1116,9 @@ def load_model(filepath, compile=True):
             model.compile(optimizer=optimizers.deserialize(settings["optimizer"]),
                           loss=losses.deserialize(settings["loss"])
                           if isinstance(settings["loss"], dict) else settings["loss"],
-                          metrics=settings["metrics"])
+                          metrics=settings["metrics"],
+                          **({"weighted_metrics": settings["weighted_metrics"]}
+                             if settings.get("weighted_metrics") else {}))
         except Exception as exc:
             raise ModelFileError(path, f"the compile settings cannot be applied "
                                        f"({type(exc).__name__}: {exc}).") from exc

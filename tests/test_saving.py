@@ -127,6 +127,17 @@ def _edited_keras_file(tmp_path, source, edit):
     return path
 
 
+def test_keras_metric_objects_and_weighted_metrics_are_read(tmp_path):
+    mae = {"module": "keras.metrics", "class_name": "MeanAbsoluteError",
+           "config": {"name": "mean_absolute_error", "dtype": "float32"}, "registered_name": None}
+
+    def edit(config):
+        config["compile_config"].update(metrics=[mae], weighted_metrics=["accuracy"])
+    model = saving.load_model(_edited_keras_file(tmp_path, "mlp_adam.keras", edit))
+    assert [type(m).__name__ for m in model._compiled.metrics] == ["MeanAbsoluteError"]
+    assert [m.name for m in model._compiled.weighted_metrics] == ["accuracy"]
+
+
 def _layer(config, index):
     return config["config"]["layers"][index]["config"]
 
@@ -145,6 +156,8 @@ def _layer(config, index):
     (lambda c: c["compile_config"].update(loss_weights=[0.5]), "loss_weights"),
     (lambda c: c["compile_config"]["optimizer"]["config"].update(clipnorm=1.0), "clipnorm"),
     (lambda c: _layer(c, 0).update(batch_shape=[None, 0]), "batch_shape"),
+    (lambda c: c["compile_config"].update(metrics=[{"class_name": "NoSuchMetric",
+                                                     "config": {}}]), "NoSuchMetric"),
 ])
 def test_keras_file_with_something_nastoolkit_lacks_says_what(tmp_path, edit, message):
     path = _edited_keras_file(tmp_path, "mlp_adam.keras", edit)
@@ -267,13 +280,15 @@ import json, sys, warnings
 import numpy as np
 import keras
 out = {}
-for path in sys.argv[2:]:
-    x = np.load(sys.argv[1])
+for pair in sys.argv[1:]:
+    xfile, path = pair.split("::")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = keras.models.load_model(path)
-    out[path] = {"y": np.asarray(model.predict(x, verbose=0)).tolist(),
+    compiled = model.get_compile_config() if model.compiled else {}
+    out[path] = {"y": np.asarray(model.predict(np.load(xfile), verbose=0)).tolist(),
                  "optimizer": type(model.optimizer).__name__ if model.compiled else None,
+                 "weighted_metrics": compiled.get("weighted_metrics"),
                  "layers": [type(layer).__name__ for layer in model.layers]}
 print(json.dumps(out))
 """
@@ -286,44 +301,46 @@ def test_keras_opens_nastoolkit_archives_and_predicts_the_same(tmp_path):
                     "keras and torch); the structure test above still compares with Keras's file")
     rng = np.random.default_rng(0)
     x = rng.normal(scale=0.8, size=(16, 6)).astype("float32")
-    names = [name for name in activations.names() if name != "softmax"]
-    models = {}
-    for i, name in enumerate(names):
+    cases = {}
+    for i, name in enumerate(n for n in activations.names() if n != "softmax"):
         model = Sequential([Dense(7, activation=name, input_shape=(6,)), Dropout(0.2),
                             Activation(name), Dense(3, activation="softmax")], seed=i)
-        models[name] = model
+        cases[name] = (model, x)
     regularized = Sequential([Dense(5, activation="tanh", input_shape=(6,),
                                     kernel_regularizer=L2(0.01), use_bias=False),
                               Dense(2)], seed=9, dtype="float64")
     regularized.compile(optimizer=SGD(learning_rate=0.05, momentum=0.9), loss="mse")
     regularized.fit(x, rng.normal(size=(16, 2)), epochs=2, verbose=0)
-    models["regularized"] = regularized
+    cases["regularized"] = (regularized, x)
+    if hasattr(layers, "Flatten"):
+        flat = Sequential([layers.Input(shape=(2, 3)), layers.Flatten(),
+                           Dense(2, activation="sigmoid")], seed=4)
+        flat.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"],
+                     weighted_metrics=["mae"])
+        cases["flatten"] = (flat, x.reshape(16, 2, 3))
     trained = _reference_model()
     trained.compile(optimizer=Adam(learning_rate=0.01), loss="mse", metrics=["mae"])
-    models["trained"] = trained
-    paths = []
-    for name, model in models.items():
-        paths.append(str(tmp_path / f"{name}.keras"))
-        saving.save_model(model, paths[-1])
-    np.save(tmp_path / "x6.npy", x)
-    np.save(tmp_path / "x4.npy", x[:, :4])
-    result = {}
-    for xfile, group in (("x6.npy", paths[:-1]), ("x4.npy", paths[-1:])):
-        done = subprocess.run([python, "-c", KERAS_OPENS, str(tmp_path / xfile), *group],
-                              capture_output=True, text=True, timeout=600, check=False,
-                              env={**os.environ, "KERAS_BACKEND": "torch"})
-        assert done.returncode == 0, done.stderr[-3000:]
-        result.update(json.loads(done.stdout.strip().splitlines()[-1]))
-    for (name, model), path in zip(models.items(), paths):
-        inputs = x[:, :4] if name == "trained" else x
+    cases["trained"] = (trained, x[:, :4])
+    pairs = []
+    for name, (model, inputs) in cases.items():
+        saving.save_model(model, tmp_path / f"{name}.keras")
+        np.save(tmp_path / f"{name}.npy", inputs)
+        pairs.append(f"{tmp_path / name}.npy::{tmp_path / name}.keras")
+    done = subprocess.run([python, "-c", KERAS_OPENS, *pairs], capture_output=True, text=True,
+                          timeout=600, check=False, env={**os.environ, "KERAS_BACKEND": "torch"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for name, (model, inputs) in cases.items():
+        got = result[f"{tmp_path / name}.keras"]
         want = np.asarray(model.predict(inputs), np.float64)
-        np.testing.assert_allclose(result[path]["y"], want, rtol=2e-5, atol=2e-6, err_msg=name)
-        expected = [type(layer).__name__ for layer in model.layers
-                    if type(layer).__name__ != "InputLayer"]
-        assert result[path]["layers"] == expected
-    assert result[paths[-1]]["optimizer"] == "Adam"
-    assert result[paths[-2]]["optimizer"] == "SGD"
-    assert result[paths[0]]["optimizer"] is None
+        np.testing.assert_allclose(got["y"], want, rtol=2e-5, atol=2e-6, err_msg=name)
+        assert got["layers"] == [type(layer).__name__ for layer in model.layers
+                                 if type(layer).__name__ != "InputLayer"]
+    assert result[f"{tmp_path / 'trained'}.keras"]["optimizer"] == "Adam"
+    assert result[f"{tmp_path / 'regularized'}.keras"]["optimizer"] == "SGD"
+    assert result[f"{tmp_path / 'linear'}.keras"]["optimizer"] is None
+    if "flatten" in cases:
+        assert result[f"{tmp_path / 'flatten'}.keras"]["weighted_metrics"] == ["mae"]
 
 
 KERAS_RESUMES = """
@@ -416,6 +433,10 @@ def test_npz_round_trip_keeps_weights_compile_settings_and_optimizer_state(tmp_p
         np.testing.assert_array_equal(state[key], copied[key])
     record = saving.read_model_file(path)
     assert record.meta["format"] == saving.FORMAT and record.meta["input_shape"] == [3]
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"], weighted_metrics=["mse"])
+    saving.save_model(model, path)
+    clone = saving.load_model(path)
+    assert [m.name for m in clone._compiled.weighted_metrics] == ["mse"]
     assert not saving.load_model(path, compile=False)._compiled
 
 
