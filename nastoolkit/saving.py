@@ -387,6 +387,17 @@ def read_model_file(filepath) -> ModelFile:
     [(3, 2), (2,)]
     """
     path = os.fspath(filepath)
+    try:
+        return _read_npz(path)
+    except ModelFileError:
+        raise
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError, OverflowError) as exc:
+        raise _malformed(path, exc) from exc
+
+
+def _read_npz(filepath) -> ModelFile:
+    """``read_model_file`` without the last-resort net."""
+    path = os.fspath(filepath)
     archive = _open_zip(path, _read_bytes(path))
     if _is_keras_archive(archive):
         raise ModelFileError(
@@ -955,7 +966,7 @@ def save_model(model, filepath, extra: dict | None = None) -> None:
 def _plain(value):
     """Keras's ``{"module", "class_name", "config", "registered_name"}`` objects, recursively, as
     nastoolkit's ``{"class_name", "config"}``."""
-    if isinstance(value, dict) and "class_name" in value and "config" in value:
+    if isinstance(value, dict) and "class_name" in value and isinstance(value.get("config"), dict):
         return {
             "class_name": value["class_name"],
             "config": {k: _plain(v) for k, v in value["config"].items()},
@@ -986,9 +997,15 @@ def _serialized_kind(path, where, factory, value, defaults):
             return factory(value)
         except Exception as exc:
             raise ModelFileError(path, f"{where}: nastoolkit has no {value!r} ({exc}).") from exc
-    if not isinstance(value, dict) or "class_name" not in value:
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("class_name"), str)
+        or not isinstance(value.get("config"), dict)
+    ):
         raise ModelFileError(
-            path, f"{where} must be a name or a serialized object. Received: {value!r}"
+            path,
+            f"{where} must be a name or a serialized object {{'class_name': str, 'config': "
+            f"dict}}. Received: {value!r}",
         )
     plain = _plain(value)
     return _build(
@@ -1264,7 +1281,22 @@ def _compile_from_keras(path, model, compile_config) -> None:
         ) from exc
 
 
+def _malformed(path, exc: Exception) -> ModelFileError:
+    """The last-resort error for a structure the specific checks did not foresee: still a
+    ValueError naming the file, with what Python tripped over."""
+    return ModelFileError(path, f"the file's structure is malformed ({type(exc).__name__}: {exc}).")
+
+
 def _load_keras(path, archive: zipfile.ZipFile, compile: bool):
+    try:
+        return _read_keras(path, archive, compile)
+    except ModelFileError:
+        raise
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError, OverflowError) as exc:
+        raise _malformed(path, exc) from exc
+
+
+def _read_keras(path, archive: zipfile.ZipFile, compile: bool):
     from .models import Sequential
 
     _json(path, _member(path, archive, _METADATA), _METADATA)
@@ -1282,7 +1314,8 @@ def _load_keras(path, archive: zipfile.ZipFile, compile: bool):
     shape = None
     if entries[0].get("class_name") == "InputLayer" if isinstance(entries[0], dict) else False:
         first = entries.pop(0)
-        batch_shape = first.get("config", {}).get("batch_shape")
+        first_config = first.get("config")
+        batch_shape = first_config.get("batch_shape") if isinstance(first_config, dict) else None
         if (
             not isinstance(batch_shape, list)
             or len(batch_shape) < 2
