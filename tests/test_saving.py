@@ -306,6 +306,27 @@ def test_written_archive_reads_back_identically(tmp_path):
     assert [m.name for m in clone._compiled.metrics] == ["mae"]
 
 
+def test_keras_archive_names_a_layer_keras_files_cannot_hold(tmp_path):
+    class Scale(layers.Layer):
+        def forward(self, x, training=False):
+            return 2 * x
+
+    model = Sequential([Dense(2, input_shape=(3,)), Scale(name="doubler")], seed=0)
+    with pytest.raises(ValueError, match="layer 'doubler' of class 'Scale'.*npz"):
+        saving.save_model(model, tmp_path / "m.keras")
+    assert not (tmp_path / "m.keras").exists()
+
+
+def test_npz_files_from_before_input_shape_was_stored_still_load(tmp_path):
+    model, x, _ = _trained()
+    path = tmp_path / "old.npz"
+    saving.save_model(model, path)
+    members = _npz_members(path)
+    _edit_meta(lambda meta: meta.pop("input_shape"))(members)
+    _write_members(path, members)
+    np.testing.assert_array_equal(saving.load_model(path).predict(x), model.predict(x))
+
+
 def test_keras_archive_refuses_backup_extras(tmp_path):
     with pytest.raises(ValueError, match="extra= is for nastoolkit's .npz"):
         saving.save_model(_reference_model(), tmp_path / "m.keras", extra={"epoch": 1})
