@@ -1330,8 +1330,9 @@ def _read_keras(path, archive: zipfile.ZipFile, compile: bool):
             )
         shape = tuple(batch_shape[1:])
     else:
-        build = config.get("build_input_shape") or (root.get("build_config") or {}).get(
-            "input_shape"
+        build_config = root.get("build_config")
+        build = config.get("build_input_shape") or (
+            build_config.get("input_shape") if isinstance(build_config, dict) else None
         )
         if (
             isinstance(build, list)
