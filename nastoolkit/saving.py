@@ -21,6 +21,7 @@ import datetime
 import io
 import json
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -169,8 +170,11 @@ def _is_keras_archive(archive: zipfile.ZipFile) -> bool:
 
 
 def _snake(name: str) -> str:
-    """Keras's ``naming.to_snake_case`` for class names (``InputLayer`` -> ``input_layer``)."""
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
+    """Keras's ``naming.to_snake_case`` (``InputLayer`` -> ``input_layer``, ``RMSprop`` ->
+    ``rm_sprop``): the names of the weight-file groups and of optimizers in Keras's files."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _input_shape(model) -> tuple:

@@ -15,6 +15,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -283,6 +284,36 @@ def test_written_archive_matches_the_keras_written_reference(tmp_path):
         assert (got[1], got[2]) == (shape, dtype), name
         if values is not None:
             np.testing.assert_array_equal(got[3], values, err_msg=name)
+
+
+@pytest.mark.parametrize("case", RESUME_CASES)
+def test_rewritten_keras_file_has_keras_optimizer_layout(tmp_path, case):
+    """Load a file Keras wrote after training and write it again: every group, attribute,
+    dataset, dtype and value of model.weights.h5 (optimizer slots in Keras's order included)
+    must come out as Keras wrote it."""
+    source = KERAS_FILES / f"{case}.keras"
+    path = tmp_path / f"{case}.keras"
+    saving.save_model(saving.load_model(source), path)
+    with zipfile.ZipFile(source) as theirs, zipfile.ZipFile(path) as ours:
+        keras_tree = _h5_tree(theirs.read("model.weights.h5"))
+        ours_tree = _h5_tree(ours.read("model.weights.h5"))
+        keras_config = json.loads(theirs.read("config.json"))
+        ours_config = json.loads(ours.read("config.json"))
+    assert sorted(ours_tree) == sorted(keras_tree)
+    assert len([n for n in keras_tree if n.startswith("optimizer/vars/")]) > 2
+    for name, (attrs, shape, dtype, values) in keras_tree.items():
+        got = ours_tree[name]
+        if name == "optimizer/vars":  # Keras numbers auto-named optimizers: "rm_sprop_2"
+            assert got[0]["name"] == re.sub(r"_\d+$", "", attrs["name"])
+        else:
+            assert got[0] == attrs, name
+        assert (got[1], got[2]) == (shape, dtype), name
+        if values is not None:
+            np.testing.assert_array_equal(got[3], values, err_msg=name)
+    theirs_opt = keras_config["compile_config"]["optimizer"]
+    ours_opt = ours_config["compile_config"]["optimizer"]
+    assert ours_opt["class_name"] == theirs_opt["class_name"]
+    assert ours_opt["config"]["name"] == re.sub(r"_\d+$", "", theirs_opt["config"]["name"])
 
 
 def test_written_archive_reads_back_identically(tmp_path):
