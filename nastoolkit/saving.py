@@ -34,6 +34,7 @@ __all__ = [
     "KERAS_VERSION",
     "ModelFile",
     "ModelFileError",
+    "ModelFileNotFoundError",
     "load_model",
     "read_model_file",
     "restore_backup",
@@ -50,7 +51,26 @@ _NPZ_META = "__meta__.npy"
 
 
 class ModelFileError(ValueError):
-    """A model or backup file that cannot be read: the message names the file and the problem."""
+    """A model or backup file that cannot be read: the message names the file and the problem.
+
+    Parameters
+    ----------
+    filepath : str or os.PathLike
+        The file (kept as ``.filepath``).
+    problem : str
+        What is wrong with it (kept as ``.problem``).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "empty.npz")
+    >>> open(path, "wb").close()
+    >>> try:
+    ...     load_model(path)
+    ... except ValueError as error:
+    ...     print(error.problem)
+    the file is empty (0 bytes): it was never written completely. Save the model again.
+    """
 
     def __init__(self, filepath, problem: str):
         self.filepath = os.fspath(filepath) if filepath is not None else None
@@ -75,6 +95,17 @@ class ModelFile:
         The weights in ``model.get_weights()`` order, finite floats.
     optimizer_state : dict
         ``optimizer.get_state()`` form (``"iterations"`` and ``"<i>/<field>"`` arrays), or empty.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from nastoolkit.layers import Dense
+    >>> from nastoolkit.models import Sequential
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+    >>> save_model(Sequential([Dense(2, input_shape=(3,))], seed=0), path)
+    >>> record = read_model_file(path)
+    >>> record.meta["format"], record.optimizer_state
+    ('nastoolkit.Sequential/1', {})
     """
 
     def __init__(self, path, meta, weights, optimizer_state):
