@@ -129,8 +129,12 @@ def probe_gpu(refresh: bool = False) -> GpuProbe:
     try:
         import cupy  # lazy on purpose: the package's only CuPy import
     except Exception as exc:  # noqa: BLE001  (ImportError, or NotADirectoryError for a bad cache dir)
-        _probe_cache = GpuProbe(False, f"CuPy is not importable ({type(exc).__name__}: {exc}); "
-                                       "install it with `pip install nastoolkit[gpu]`", False)
+        _probe_cache = GpuProbe(
+            False,
+            f"CuPy is not importable ({type(exc).__name__}: {exc}); "
+            "install it with `pip install nastoolkit[gpu]`",
+            False,
+        )
         return _probe_cache
     try:
         count = cupy.cuda.runtime.getDeviceCount()
@@ -147,9 +151,15 @@ def probe_gpu(refresh: bool = False) -> GpuProbe:
         ok = bool((x.get() == np.array([1, 3, 5, 7], np.float32)).all())
     except Exception as exc:  # noqa: BLE001  (any failure here means: no usable GPU)
         text = _short(exc)
-        cause = "NVRTC (the CUDA runtime compiler) is missing" if "nvrtc" in text.lower() else (
-            "the CUDA driver is too old for this CuPy" if "insufficient" in text.lower()
-            else "a test kernel failed to compile or run")
+        cause = (
+            "NVRTC (the CUDA runtime compiler) is missing"
+            if "nvrtc" in text.lower()
+            else (
+                "the CUDA driver is too old for this CuPy"
+                if "insufficient" in text.lower()
+                else "a test kernel failed to compile or run"
+            )
+        )
         _probe_cache = GpuProbe(False, f"{cause} ({text})", True)
         return _probe_cache
     if not ok:
@@ -210,13 +220,21 @@ def use(name: str | None = None) -> BackendInfo:
         _current = BackendInfo("cupy", cupy, probe.detail)
         return _current
     if requested == "cupy":
-        raise BackendError(f"backend 'cupy' was requested but no GPU is usable: {probe.detail}. "
-                           f"Use backend 'numpy' (or 'auto'), or fix the GPU setup.")
+        raise BackendError(
+            f"backend 'cupy' was requested but no GPU is usable: {probe.detail}. "
+            f"Use backend 'numpy' (or 'auto'), or fix the GPU setup."
+        )
     if probe.installed:
-        warnings.warn(f"nastoolkit: falling back to NumPy because {probe.detail}",
-                      RuntimeWarning, stacklevel=2)
-    _current = BackendInfo("numpy", np, probe.detail if probe.installed else "no GPU stack installed "
-                           "(CuPy is not importable)")
+        warnings.warn(
+            f"nastoolkit: falling back to NumPy because {probe.detail}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    _current = BackendInfo(
+        "numpy",
+        np,
+        probe.detail if probe.installed else "no GPU stack installed (CuPy is not importable)",
+    )
     return _current
 
 

@@ -16,9 +16,12 @@ gradient; the classes only bind parameters and plotting hints. Everything is flo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from . import _checks
 
 __all__ = [
     "NAMES",
@@ -45,20 +48,52 @@ def _split(theta):
     if theta.ndim == 0 or theta.shape[-1] != 2:
         raise ValueError(
             "theta must have shape (2,) or (..., 2): points (x, y) on the last axis. "
-            f"Received: theta.shape={theta.shape}")
+            f"Received: theta.shape={theta.shape}"
+        )
     return theta[..., 0], theta[..., 1]
 
 
 # --- the surfaces as pure functions, each beside its gradient ----------------------------------
 
+
 def quadratic(theta):
-    """f = (x^2 + y^2) / 2: a round bowl, Hessian = I, minimum 0 at (0, 0)."""
+    """f = (x^2 + y^2) / 2: a round bowl, Hessian = I, minimum 0 at (0, 0).
+
+    Parameters
+    ----------
+    theta : array_like, shape (2,) or (..., 2)
+        Points (x, y) on the last axis.
+
+    Returns
+    -------
+    ndarray, shape theta.shape[:-1]
+
+    Examples
+    --------
+    >>> float(quadratic([3.0, 4.0]))
+    12.5
+    """
     x, y = _split(theta)
     return 0.5 * (x * x + y * y)
 
 
 def quadratic_gradient(theta):
-    """grad f = (x, y)."""
+    """grad f = (x, y) of ``quadratic``.
+
+    Parameters
+    ----------
+    theta : array_like, shape (2,) or (..., 2)
+        Points (x, y) on the last axis.
+
+    Returns
+    -------
+    ndarray, theta's shape
+
+    Examples
+    --------
+    >>> quadratic_gradient([3.0, 4.0])
+    array([3., 4.])
+    """
     x, y = _split(theta)
     return np.stack([x, y], axis=-1)
 
@@ -68,43 +103,140 @@ def ill_conditioned_quadratic(theta, condition_number=10.0):
 
     Gradient descent converges only for lr < 2 / kappa and then crawls along x at rate
     (1 - lr) per step: the classic zig-zag that momentum and adaptive methods fix.
+
+    Parameters
+    ----------
+    theta : array_like, shape (2,) or (..., 2)
+        Points (x, y) on the last axis.
+    condition_number : float, default 10.0
+        kappa, the ratio of the largest to the smallest curvature.
+
+    Returns
+    -------
+    ndarray, shape theta.shape[:-1]
+
+    Examples
+    --------
+    >>> float(ill_conditioned_quadratic([1.0, 1.0], condition_number=100.0))
+    50.5
     """
     x, y = _split(theta)
     return 0.5 * (x * x + condition_number * y * y)
 
 
 def ill_conditioned_quadratic_gradient(theta, condition_number=10.0):
-    """grad f = (x, kappa y)."""
+    """grad f = (x, kappa y) of ``ill_conditioned_quadratic``.
+
+    Parameters
+    ----------
+    theta : array_like, shape (2,) or (..., 2)
+        Points (x, y) on the last axis.
+    condition_number : float, default 10.0
+        kappa.
+
+    Returns
+    -------
+    ndarray, theta's shape
+
+    Examples
+    --------
+    >>> ill_conditioned_quadratic_gradient([1.0, 1.0], condition_number=100.0)
+    array([  1., 100.])
+    """
     x, y = _split(theta)
     return np.stack([x, condition_number * y], axis=-1)
 
 
 def rosenbrock(theta, a=1.0, b=100.0):
-    """f = (a - x)^2 + b (y - x^2)^2 (Rosenbrock 1960): a curved valley, minimum 0 at (a, a^2)."""
+    """f = (a - x)^2 + b (y - x^2)^2 (Rosenbrock 1960): a curved valley, minimum 0 at (a, a^2).
+
+    Parameters
+    ----------
+    theta : array_like, shape (2,) or (..., 2)
+        Points (x, y) on the last axis.
+    a, b : float, default 1.0 and 100.0
+        Where the minimum lies, and how steep the valley's walls are.
+
+    Returns
+    -------
+    ndarray, shape theta.shape[:-1]
+
+    Examples
+    --------
+    >>> float(rosenbrock([1.0, 1.0])), float(rosenbrock([0.0, 0.0]))
+    (0.0, 1.0)
+    """
     x, y = _split(theta)
     return (a - x) ** 2 + b * (y - x * x) ** 2
 
 
 def rosenbrock_gradient(theta, a=1.0, b=100.0):
-    """grad f = (-2 (a - x) - 4 b x (y - x^2),  2 b (y - x^2))."""
+    """grad f = (-2 (a - x) - 4 b x (y - x^2),  2 b (y - x^2)) of ``rosenbrock``.
+
+    Parameters
+    ----------
+    theta : array_like, shape (2,) or (..., 2)
+        Points (x, y) on the last axis.
+    a, b : float, default 1.0 and 100.0
+
+    Returns
+    -------
+    ndarray, theta's shape
+
+    Examples
+    --------
+    >>> rosenbrock_gradient([0.0, 0.0])
+    array([-2.,  0.])
+    """
     x, y = _split(theta)
     r = y - x * x
     return np.stack([-2.0 * (a - x) - 4.0 * b * x * r, 2.0 * b * r], axis=-1)
 
 
 def saddle(theta):
-    """f = x^2 - y^2: a saddle at (0, 0), unbounded below along y."""
+    """f = x^2 - y^2: a saddle at (0, 0), unbounded below along y.
+
+    Parameters
+    ----------
+    theta : array_like, shape (2,) or (..., 2)
+        Points (x, y) on the last axis.
+
+    Returns
+    -------
+    ndarray, shape theta.shape[:-1]
+
+    Examples
+    --------
+    >>> saddle([[1.0, 0.0], [0.0, 1.0]])
+    array([ 1., -1.])
+    """
     x, y = _split(theta)
     return x * x - y * y
 
 
 def saddle_gradient(theta):
-    """grad f = (2x, -2y)."""
+    """grad f = (2x, -2y) of ``saddle``.
+
+    Parameters
+    ----------
+    theta : array_like, shape (2,) or (..., 2)
+        Points (x, y) on the last axis.
+
+    Returns
+    -------
+    ndarray, theta's shape
+
+    Examples
+    --------
+    >>> saddle_gradient([1.0, 1.0])
+    array([ 2., -2.])
+    """
     x, y = _split(theta)
     return np.stack([2.0 * x, -2.0 * y], axis=-1)
 
 
 # --- objectives: parameters bound to the functions, plus plotting hints ------------------------
+
 
 def _point(x, y):
     point = np.array([x, y], dtype=np.float64)
@@ -116,8 +248,22 @@ def _point(x, y):
 class Objective:
     """A 2-D surface: ``value``, ``gradient``, the known ``minimum`` and plotting hints.
 
-    ``start`` and ``minimum`` are read-only arrays; take ``surface.start.copy()`` to optimise
-    from it in place.
+    Subclasses bind a surface's parameters to its pure functions. ``start`` and ``minimum`` are
+    read-only arrays; take ``surface.start.copy()`` to optimise from it in place.
+
+    Attributes
+    ----------
+    name : str
+        The name ``get`` knows it by.
+
+    Examples
+    --------
+    >>> surface = get("rosenbrock")
+    >>> float(surface.value(surface.minimum))
+    0.0
+    >>> X, Y, Z = surface.grid(5)
+    >>> Z.shape
+    (5, 5)
     """
 
     name: str = field(init=False, default="objective")
@@ -154,7 +300,13 @@ class Objective:
 
 @dataclass(frozen=True)
 class Quadratic(Objective):
-    """f = (x^2 + y^2) / 2 (see ``quadratic``)."""
+    """f = (x^2 + y^2) / 2 (see ``quadratic``).
+
+    Examples
+    --------
+    >>> Quadratic().gradient([1.0, -2.0])
+    array([ 1., -2.])
+    """
 
     name: str = field(init=False, default="quadratic")
 
@@ -175,16 +327,30 @@ class Quadratic(Objective):
 
 @dataclass(frozen=True)
 class IllConditionedQuadratic(Objective):
-    """f = (x^2 + kappa y^2) / 2 with kappa = ``condition_number`` >= 1 (see the function)."""
+    """f = (x^2 + kappa y^2) / 2 with kappa = ``condition_number`` (see the function).
+
+    Parameters
+    ----------
+    condition_number : float, default 10.0
+        kappa, a finite number >= 1.
+
+    Examples
+    --------
+    >>> IllConditionedQuadratic(condition_number=4.0).gradient([1.0, 1.0])
+    array([1., 4.])
+    """
 
     condition_number: float = 10.0
     name: str = field(init=False, default="ill_conditioned_quadratic")
 
     def __post_init__(self):
-        if not np.isfinite(self.condition_number) or self.condition_number < 1:
-            raise ValueError(
-                "condition_number must be a finite number >= 1 (the ratio of the largest to the "
-                f"smallest curvature). Received: condition_number={self.condition_number!r}")
+        _checks.number_in(
+            "condition_number",
+            self.condition_number,
+            1.0,
+            math.inf,
+            fix="It is the ratio of the largest to the smallest curvature.",
+        )
 
     def value(self, theta):
         return ill_conditioned_quadratic(theta, self.condition_number)
@@ -207,7 +373,17 @@ class IllConditionedQuadratic(Objective):
 
 @dataclass(frozen=True)
 class Rosenbrock(Objective):
-    """f = (a - x)^2 + b (y - x^2)^2 (see ``rosenbrock``); minimum at (a, a^2)."""
+    """f = (a - x)^2 + b (y - x^2)^2 (see ``rosenbrock``); minimum at (a, a^2).
+
+    Parameters
+    ----------
+    a, b : float, default 1.0 and 100.0
+
+    Examples
+    --------
+    >>> Rosenbrock(a=2.0).minimum
+    array([2., 4.])
+    """
 
     a: float = 1.0
     b: float = 100.0
@@ -234,7 +410,13 @@ class Rosenbrock(Objective):
 
 @dataclass(frozen=True)
 class Saddle(Objective):
-    """f = x^2 - y^2 (see ``saddle``): no minimum; (0, 0) is a stationary point, not a minimum."""
+    """f = x^2 - y^2 (see ``saddle``): no minimum; (0, 0) is a stationary point, not a minimum.
+
+    Examples
+    --------
+    >>> Saddle().minimum is None
+    True
+    """
 
     name: str = field(init=False, default="saddle")
 
@@ -263,8 +445,26 @@ NAMES = tuple(_BY_NAME)
 
 
 def get(identifier, **parameters) -> Objective:
-    """An objective by name (``NAMES``, case-insensitive; keyword parameters such as
-    ``condition_number=100`` are passed on), or an ``Objective`` returned as it is."""
+    """An objective by name, or an ``Objective`` returned as it is.
+
+    Parameters
+    ----------
+    identifier : str or Objective
+        One of ``NAMES`` (any case) or an objective.
+    **parameters
+        Passed to the class, such as ``condition_number=100``.
+
+    Returns
+    -------
+    Objective
+
+    Examples
+    --------
+    >>> get("ill_conditioned_quadratic", condition_number=100.0)
+    IllConditionedQuadratic(name='ill_conditioned_quadratic', condition_number=100.0)
+    >>> NAMES
+    ('quadratic', 'ill_conditioned_quadratic', 'rosenbrock', 'saddle')
+    """
     if isinstance(identifier, Objective):
         return identifier
     cls = _BY_NAME.get(str(identifier).lower()) if isinstance(identifier, str) else None
