@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["surface_grid", "plot_surface", "plot_descent", "plot_race", "loss_axis_scale"]
+__all__ = ["loss_axis_scale", "plot_descent", "plot_race", "plot_surface", "surface_grid"]
 
 FIGURE_WIDTH = 9.5  # inches: fits a laptop screen beside JupyterLab's side bar
 
@@ -23,6 +23,29 @@ def surface_grid(objective, bounds=None, resolution: int = 120):
 
     Uses the objective's own ``grid(resolution)`` when it has one and ``bounds`` is not given
     (a model slice caches its grid: each point is a forward pass).
+
+    Parameters
+    ----------
+    objective : Objective
+        A surface with ``value(theta)`` and ``bounds`` (see the module docstring).
+    bounds : tuple, optional
+        ``((x_min, x_max), (y_min, y_max))``; the objective's own by default.
+    resolution : int, default 120
+        Points per axis.
+
+    Returns
+    -------
+    x : ndarray, shape (resolution,)
+    y : ndarray, shape (resolution,)
+    Z : ndarray, shape (resolution, resolution)
+        ``Z[i, j]`` is the loss at ``(x[j], y[i])``.
+
+    Examples
+    --------
+    >>> from nastoolkit import objectives
+    >>> x, y, Z = surface_grid(objectives.get("quadratic"), bounds=((-1, 1), (0, 2)), resolution=3)
+    >>> float(Z[0, 1]), float(Z[2, 2])
+    (0.0, 2.5)
     """
     if bounds is None and hasattr(objective, "grid"):
         X, Y, Z = objective.grid(resolution)
@@ -43,15 +66,41 @@ def _contour_levels(values: np.ndarray, count: int = 18) -> np.ndarray:
 
 
 def plot_surface(ax, objective, bounds=None, resolution: int = 80) -> None:
-    """Draw filled contours of ``objective`` on ``ax`` (and its minimum, when known, as a star)."""
+    """Draw filled contours of ``objective`` on ``ax`` (and its minimum, when known, as a star).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    objective : Objective
+    bounds : tuple, optional
+        ``((x_min, x_max), (y_min, y_max))``; the objective's own by default.
+    resolution : int, default 80
+        Grid points per axis.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> from nastoolkit import objectives
+    >>> ax = Figure().subplots()
+    >>> plot_surface(ax, objectives.get("rosenbrock"))
+    >>> [float(limit) for limit in ax.get_xlim()]
+    [-2.0, 2.0]
+    """
     x, y, values = surface_grid(objective, bounds, resolution)
     levels = _contour_levels(values)
     ax.contourf(x, y, values, levels=levels, cmap="viridis", alpha=0.55, extend="both")
     ax.contour(x, y, values, levels=levels, colors="k", linewidths=0.4, alpha=0.5)
     minimum = getattr(objective, "minimum", None)
     if minimum is not None:
-        ax.plot(*np.asarray(minimum, dtype=float), marker="*", markersize=15, color="gold",
-                markeredgecolor="k", linestyle="none", label="minimum")
+        ax.plot(
+            *np.asarray(minimum, dtype=float),
+            marker="*",
+            markersize=15,
+            color="gold",
+            markeredgecolor="k",
+            linestyle="none",
+            label="minimum",
+        )
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(y[0], y[-1])
     ax.set_xlabel(r"$\theta_1$")
@@ -59,7 +108,22 @@ def plot_surface(ax, objective, bounds=None, resolution: int = 80) -> None:
 
 
 def loss_axis_scale(losses) -> str:
-    """"log" when every finite loss is positive (the usual case), else "symlog" (a saddle)."""
+    """The y scale for a loss curve: "log" when every finite loss is positive, else "symlog".
+
+    Parameters
+    ----------
+    losses : iterable of float
+
+    Returns
+    -------
+    {"log", "symlog"}
+        "symlog" for a saddle's negative losses.
+
+    Examples
+    --------
+    >>> loss_axis_scale([3.0, 1.0, float("inf")]), loss_axis_scale([1.0, -4.0])
+    ('log', 'symlog')
+    """
     finite = np.asarray([value for value in losses if np.isfinite(value)], dtype=float)
     return "log" if finite.size and finite.min() > 0 else "symlog"
 
@@ -94,21 +158,48 @@ def _plot_losses(ax, losses_by_name: dict, colors: dict, tolerance=None) -> None
     ax.grid(True, which="major", alpha=0.3)
 
 
-def plot_descent(objective, path, losses, gradient=None, learning_rate=None, message=None,
-                 title=None) -> Figure:
-    """Gradient descent on one surface: contour with the path and gradient arrow | loss vs step.
+def plot_descent(
+    objective, path, losses, gradient=None, learning_rate=None, message=None, title=None
+) -> Figure:
+    """Gradient descent on one surface: the path on the contours, and the loss per step.
 
-    ``path`` is (k, 2) thetas from the start, ``losses`` the k values J(theta), ``gradient`` the
-    gradient at the last point (drawn as the direction of the next step, -grad J), ``message`` a
-    status line (e.g. a divergence warning) shown in red.
+    Parameters
+    ----------
+    objective : Objective
+    path : array_like, shape (k, 2)
+        The thetas visited, from the start.
+    losses : array_like, shape (k,)
+        J(theta) at each of them.
+    gradient : array_like, shape (2,), optional
+        The gradient at the last point, drawn as the next step's direction, -grad J.
+    learning_rate : float, optional
+        Shown in the title.
+    message : str, optional
+        A status line (a divergence warning, say) shown in red.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two axes: contours with the path (left), loss against step (right).
+
+    Examples
+    --------
+    >>> from nastoolkit import objectives
+    >>> surface = objectives.get("quadratic")
+    >>> path = [[-4.0, 3.0], [-2.0, 1.5], [-1.0, 0.75]]
+    >>> figure = plot_descent(surface, path, surface.value(path), learning_rate=0.5)
+    >>> len(figure.axes)
+    2
     """
     path = np.asarray(path, dtype=float).reshape(-1, 2)
     figure = Figure(figsize=(FIGURE_WIDTH, 4.0), layout="constrained")
     contour_ax, loss_ax = figure.subplots(1, 2, width_ratios=[1.1, 1.0])
     plot_surface(contour_ax, objective)
     shown = _visible(path, objective.bounds)
-    contour_ax.plot(shown[:, 0], shown[:, 1], "-o", color="crimson", markersize=3, linewidth=1.5,
-                    label="path")
+    contour_ax.plot(
+        shown[:, 0], shown[:, 1], "-o", color="crimson", markersize=3, linewidth=1.5, label="path"
+    )
     contour_ax.plot(*path[0], "s", color="white", markeredgecolor="k", markersize=8, label="start")
     current = shown[-1] if len(shown) else path[0]
     contour_ax.plot(*current, "o", color="crimson", markeredgecolor="k", markersize=8)
@@ -118,39 +209,81 @@ def plot_descent(objective, path, losses, gradient=None, learning_rate=None, mes
         # the title, since lr * grad can be far smaller or larger than the plot.
         direction = -np.asarray(gradient, dtype=float) / np.linalg.norm(gradient)
         length = 0.15 * min(x_max - x_min, y_max - y_min)
-        contour_ax.annotate("", xy=current + length * direction, xytext=current,
-                            arrowprops=dict(arrowstyle="-|>", color="black", linewidth=2))
+        contour_ax.annotate(
+            "",
+            xy=current + length * direction,
+            xytext=current,
+            arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 2},
+        )
         contour_ax.plot([], [], color="black", label=r"$-\nabla J$ direction")
     contour_ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
     name = _display_name(objective)
-    contour_ax.set_title(title or f"{name}: {_steps(len(path) - 1)}"
-                         + (f", lr = {learning_rate:.3g}" if learning_rate is not None else ""))
+    contour_ax.set_title(
+        title
+        or f"{name}: {_steps(len(path) - 1)}"
+        + (f", lr = {learning_rate:.3g}" if learning_rate is not None else "")
+    )
     _plot_losses(loss_ax, {"gradient descent": losses}, {"gradient descent": "crimson"})
     loss_ax.set_title(r"loss vs step: $\theta \leftarrow \theta - \alpha \nabla J(\theta)$")
     if message:
         # Above both panels, so it never hides the curve it explains.
-        figure.suptitle(textwrap.fill(message, 110), color="darkred", fontsize=10,
-                        backgroundcolor="mistyrose")
+        figure.suptitle(
+            textwrap.fill(message, 110), color="darkred", fontsize=10, backgroundcolor="mistyrose"
+        )
     return figure
 
 
-def plot_race(objective, paths: dict, losses: dict, tolerance=None, colors=None,
-              title=None) -> Figure:
-    """Several optimizers on one surface: their paths on the contour | their losses vs step.
+def plot_race(
+    objective, paths: dict, losses: dict, tolerance=None, colors=None, title=None
+) -> Figure:
+    """Several optimizers on one surface: their paths on the contours, and their losses per step.
 
-    ``paths`` and ``losses`` map a racer's name to its (k, 2) thetas and k losses; ``tolerance``
-    (a loss value) is drawn as a dashed line on the loss plot.
+    Parameters
+    ----------
+    objective : Objective
+    paths : dict of str to array_like, shape (k, 2)
+        A racer's name mapped to the thetas it visited.
+    losses : dict of str to array_like, shape (k,)
+        The same names mapped to their losses.
+    tolerance : float, optional
+        A loss value drawn as a dashed line on the loss plot (the finish line).
+    colors : dict of str to str, optional
+        A matplotlib colour per racer; a fixed palette by default.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from nastoolkit import objectives
+    >>> surface = objectives.get("quadratic")
+    >>> paths = {"slow": [[-4.0, 3.0], [-3.0, 2.25]], "fast": [[-4.0, 3.0], [-1.0, 0.75]]}
+    >>> losses = {name: surface.value(path) for name, path in paths.items()}
+    >>> figure = plot_race(surface, paths, losses, tolerance=1e-3)
+    >>> len(figure.axes)
+    2
     """
-    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
-               "tab:pink", "tab:olive"]
+    palette = [
+        "tab:blue",
+        "tab:orange",
+        "tab:green",
+        "tab:red",
+        "tab:purple",
+        "tab:brown",
+        "tab:pink",
+        "tab:olive",
+    ]
     colors = colors or {name: palette[i % len(palette)] for i, name in enumerate(paths)}
     figure = Figure(figsize=(FIGURE_WIDTH, 4.2), layout="constrained")
     contour_ax, loss_ax = figure.subplots(1, 2, width_ratios=[1.1, 1.0])
     plot_surface(contour_ax, objective)
     for name, path in paths.items():
         shown = _visible(np.asarray(path, dtype=float).reshape(-1, 2), objective.bounds)
-        contour_ax.plot(shown[:, 0], shown[:, 1], "-", color=colors[name], linewidth=1.8,
-                        label=name)
+        contour_ax.plot(
+            shown[:, 0], shown[:, 1], "-", color=colors[name], linewidth=1.8, label=name
+        )
         if len(shown):
             contour_ax.plot(*shown[-1], "o", color=colors[name], markeredgecolor="k")
     first = np.asarray(next(iter(paths.values())), dtype=float).reshape(-1, 2)[0]
