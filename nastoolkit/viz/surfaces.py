@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["loss_axis_scale", "plot_descent", "plot_race", "plot_surface", "surface_grid"]
+__all__ = ["surface_grid", "plot_surface", "plot_descent", "plot_race", "loss_axis_scale"]
 
 FIGURE_WIDTH = 9.5  # inches: fits a laptop screen beside JupyterLab's side bar
 
@@ -92,15 +92,8 @@ def plot_surface(ax, objective, bounds=None, resolution: int = 80) -> None:
     ax.contour(x, y, values, levels=levels, colors="k", linewidths=0.4, alpha=0.5)
     minimum = getattr(objective, "minimum", None)
     if minimum is not None:
-        ax.plot(
-            *np.asarray(minimum, dtype=float),
-            marker="*",
-            markersize=15,
-            color="gold",
-            markeredgecolor="k",
-            linestyle="none",
-            label="minimum",
-        )
+        ax.plot(*np.asarray(minimum, dtype=float), marker="*", markersize=15, color="gold",
+                markeredgecolor="k", linestyle="none", label="minimum")
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(y[0], y[-1])
     ax.set_xlabel(r"$\theta_1$")
@@ -158,9 +151,8 @@ def _plot_losses(ax, losses_by_name: dict, colors: dict, tolerance=None) -> None
     ax.grid(True, which="major", alpha=0.3)
 
 
-def plot_descent(
-    objective, path, losses, gradient=None, learning_rate=None, message=None, title=None
-) -> Figure:
+def plot_descent(objective, path, losses, gradient=None, learning_rate=None, message=None,
+                 title=None) -> Figure:
     """Gradient descent on one surface: the path on the contours, and the loss per step.
 
     Parameters
@@ -197,9 +189,8 @@ def plot_descent(
     contour_ax, loss_ax = figure.subplots(1, 2, width_ratios=[1.1, 1.0])
     plot_surface(contour_ax, objective)
     shown = _visible(path, objective.bounds)
-    contour_ax.plot(
-        shown[:, 0], shown[:, 1], "-o", color="crimson", markersize=3, linewidth=1.5, label="path"
-    )
+    contour_ax.plot(shown[:, 0], shown[:, 1], "-o", color="crimson", markersize=3, linewidth=1.5,
+                    label="path")
     contour_ax.plot(*path[0], "s", color="white", markeredgecolor="k", markersize=8, label="start")
     current = shown[-1] if len(shown) else path[0]
     contour_ax.plot(*current, "o", color="crimson", markeredgecolor="k", markersize=8)
@@ -209,33 +200,24 @@ def plot_descent(
         # the title, since lr * grad can be far smaller or larger than the plot.
         direction = -np.asarray(gradient, dtype=float) / np.linalg.norm(gradient)
         length = 0.15 * min(x_max - x_min, y_max - y_min)
-        contour_ax.annotate(
-            "",
-            xy=current + length * direction,
-            xytext=current,
-            arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 2},
-        )
+        contour_ax.annotate("", xy=current + length * direction, xytext=current,
+                            arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 2})
         contour_ax.plot([], [], color="black", label=r"$-\nabla J$ direction")
     contour_ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
     name = _display_name(objective)
-    contour_ax.set_title(
-        title
-        or f"{name}: {_steps(len(path) - 1)}"
-        + (f", lr = {learning_rate:.3g}" if learning_rate is not None else "")
-    )
+    contour_ax.set_title(title or f"{name}: {_steps(len(path) - 1)}"
+                         + (f", lr = {learning_rate:.3g}" if learning_rate is not None else ""))
     _plot_losses(loss_ax, {"gradient descent": losses}, {"gradient descent": "crimson"})
     loss_ax.set_title(r"loss vs step: $\theta \leftarrow \theta - \alpha \nabla J(\theta)$")
     if message:
         # Above both panels, so it never hides the curve it explains.
-        figure.suptitle(
-            textwrap.fill(message, 110), color="darkred", fontsize=10, backgroundcolor="mistyrose"
-        )
+        figure.suptitle(textwrap.fill(message, 110), color="darkred", fontsize=10,
+                        backgroundcolor="mistyrose")
     return figure
 
 
-def plot_race(
-    objective, paths: dict, losses: dict, tolerance=None, colors=None, title=None
-) -> Figure:
+def plot_race(objective, paths: dict, losses: dict, tolerance=None, colors=None,
+              title=None) -> Figure:
     """Several optimizers on one surface: their paths on the contours, and their losses per step.
 
     Parameters
@@ -265,25 +247,16 @@ def plot_race(
     >>> len(figure.axes)
     2
     """
-    palette = [
-        "tab:blue",
-        "tab:orange",
-        "tab:green",
-        "tab:red",
-        "tab:purple",
-        "tab:brown",
-        "tab:pink",
-        "tab:olive",
-    ]
+    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
+               "tab:pink", "tab:olive"]
     colors = colors or {name: palette[i % len(palette)] for i, name in enumerate(paths)}
     figure = Figure(figsize=(FIGURE_WIDTH, 4.2), layout="constrained")
     contour_ax, loss_ax = figure.subplots(1, 2, width_ratios=[1.1, 1.0])
     plot_surface(contour_ax, objective)
     for name, path in paths.items():
         shown = _visible(np.asarray(path, dtype=float).reshape(-1, 2), objective.bounds)
-        contour_ax.plot(
-            shown[:, 0], shown[:, 1], "-", color=colors[name], linewidth=1.8, label=name
-        )
+        contour_ax.plot(shown[:, 0], shown[:, 1], "-", color=colors[name], linewidth=1.8,
+                        label=name)
         if len(shown):
             contour_ax.plot(*shown[-1], "o", color=colors[name], markeredgecolor="k")
     first = np.asarray(next(iter(paths.values())), dtype=float).reshape(-1, 2)[0]
