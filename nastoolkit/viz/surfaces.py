@@ -201,7 +201,7 @@ def plot_descent(objective, path, losses, gradient=None, learning_rate=None, mes
         direction = -np.asarray(gradient, dtype=float) / np.linalg.norm(gradient)
         length = 0.15 * min(x_max - x_min, y_max - y_min)
         contour_ax.annotate("", xy=current + length * direction, xytext=current,
-                            arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 2})
+                            arrowprops=dict(arrowstyle="-|>", color="black", linewidth=2))
         contour_ax.plot([], [], color="black", label=r"$-\nabla J$ direction")
     contour_ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
     name = _display_name(objective)
