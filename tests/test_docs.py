@@ -50,8 +50,9 @@ def test_python_snippet_runs_as_written(path, code, tmp_path):
 
     The README's architecture search runs at its written sizes (12 x 5 genomes, 3 folds, 10
     epochs, 2 worker processes): about 40 s on a shared 2-core machine, and a smaller search would
-    not be the one a reader runs. Running it as a script also checks its ``__main__`` guard,
-    without which the spawned workers would re-run the file.
+    not be the one a reader runs. Running it as a script also checks that its worker processes
+    do not re-run the script (spawned workers re-import ``__main__`` unless it is guarded or the
+    pool avoids it).
     """
     script = tmp_path / "snippet.py"
     script.write_text(code)
@@ -62,7 +63,7 @@ def test_python_snippet_runs_as_written(path, code, tmp_path):
         env=_environment(),
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=300,
     )
     assert result.returncode == 0, f"{path.name} snippet failed:\n{result.stderr[-3000:]}"
     if "GeneticSearch" in code:  # it promises a checkpoint file and a trained best model
@@ -77,10 +78,14 @@ def test_every_python_snippet_is_covered():
 
 
 def _readme_search_command() -> str:
-    text = " ".join(README.read_text().split())  # the command wraps over two lines
-    match = re.search(r"`(nastoolkit search [^`]*)`", text)
-    assert match, "the README no longer shows a `nastoolkit search ...` command"
-    return match.group(1)
+    """The README's first ``nastoolkit search --dataset ...`` command, inline or in a bash block."""
+    text = re.sub(r"\\\n\s*", " ", README.read_text())  # shell line continuations
+    inline = re.search(r"`(nastoolkit search --dataset[^`]*)`", text)
+    block = re.search(r"^(nastoolkit search --dataset[^\n#]*)", text, flags=re.MULTILINE)
+    found = [m for m in (inline, block) if m]
+    assert found, "the README no longer shows a `nastoolkit search --dataset ...` command"
+    first = min(found, key=lambda m: m.start())
+    return " ".join(first.group(1).split())
 
 
 @pytest.mark.slow
