@@ -17,12 +17,14 @@ from .. import objectives, optimizers
 from ..viz.surfaces import plot_descent
 from ._view import FigureView, WidgetApp
 
-__all__ = ["GradientDescent", "GradientDescentApp", "ModelSlice", "model_slice", "SURFACES"]
+__all__ = ["GradientDescent", "GradientDescentApp", "ModelSlice", "model_slice", "SURFACES",
+           "stop_reason"]
 
 # Beyond this |loss| (or a non-finite value) a run is called diverged: float64 would soon overflow
 # and the plot could show nothing useful anyway.
 DIVERGENCE_LOSS = 1e10
-# A path that leaves the plotted box by more than this many box widths has escaped (the saddle).
+# A path more than this many box widths outside the plotted box has diverged (on a surface with a
+# minimum); on a surface without one, leaving the box downhill at all is an escape.
 ESCAPE_FACTOR = 3.0
 # Below this gradient norm the path has (numerically) stopped moving.
 CONVERGED_GRADIENT = 1e-8
@@ -96,31 +98,67 @@ class GradientDescent:
 
     def _check_stop(self, loss: float) -> None:
         lr = self.learning_rate
-        blown_up = (not np.isfinite(loss) or abs(loss) > DIVERGENCE_LOSS
-                    or not np.all(np.isfinite(self.theta)))
-        if blown_up or _outside(self.theta, self.objective.bounds):
-            # Leaving the box downhill on a surface with no minimum (the saddle) is an escape;
-            # anywhere else the steps overshoot further each time: divergence.
-            falling = np.isfinite(loss) and loss < self.losses[0]
-            if getattr(self.objective, "minimum", None) is None and falling:
-                self.status = "escaped"
-                self.message = (f"Escaped after {self.num_steps} steps: theta left the plotted "
-                                f"region going downhill (J = {loss:.3g}); this surface has no "
-                                "minimum in that direction.")
-            else:
-                self.status = "diverged"
-                self.message = (f"Diverged after {self.num_steps} steps: the loss grew from "
-                                f"{self.losses[0]:.3g} to {loss:.3g}. lr = {lr:.3g} is too large "
-                                "for this surface: lower it and press Reset.")
+        verdict = stop_reason(self.objective, self.theta, loss, self.losses[0])
+        if verdict == "escaped":
+            self.status = "escaped"
+            self.message = (f"Escaped after {self.num_steps} steps: theta left the plotted "
+                            f"region going downhill (J = {loss:.3g}); this surface has no "
+                            "minimum in that direction.")
+        elif verdict == "diverged":
+            self.status = "diverged"
+            self.message = (f"Diverged after {self.num_steps} steps: the loss grew from "
+                            f"{self.losses[0]:.3g} to {loss:.3g}. lr = {lr:.3g} is too large "
+                            "for this surface: lower it and press Reset.")
         elif np.linalg.norm(self.gradient) < CONVERGED_GRADIENT:
             self.status = "converged"
             self.message = f"Converged after {self.num_steps} steps: the gradient is ~0."
+        elif _outside(self.theta, self.objective.bounds, pad=0.0):
+            # Not (yet) a verdict: a bounded loss (a tanh model) can wander far without blowing
+            # up, and the learner must still be told why the path left the picture.
+            self.message = (f"Off the plot at step {self.num_steps}: theta = "
+                            f"[{self.theta[0]:.3g}, {self.theta[1]:.3g}] (J = {loss:.3g}). "
+                            f"Steps of lr = {lr:.3g} overshoot the valley; a run that leaves "
+                            "the plot has not converged.")
+        else:
+            self.message = ""
 
 
-def _outside(theta, bounds) -> bool:
+def stop_reason(objective, theta, loss: float, start_loss: float) -> str | None:
+    """Why a run on ``objective`` must stop at ``theta``: "diverged", "escaped" or None.
+
+    Escaped: the surface has no minimum (a saddle) and theta left the plotted box with the loss
+    below where it started, which is success. Diverged: the loss or theta is not finite, |loss|
+    exceeds ``DIVERGENCE_LOSS``, or theta is more than ``ESCAPE_FACTOR`` box widths outside the
+    box on a surface that has a minimum. Gradient descent and the race share this one rule, so
+    both notebooks use the same three words (converged is decided by each caller's tolerance).
+
+    Examples
+    --------
+    >>> from nastoolkit import objectives
+    >>> saddle = objectives.get("saddle")
+    >>> stop_reason(saddle, np.array([0.0, 5.0]), -25.0, 6.25)
+    'escaped'
+    >>> bowl = objectives.get("quadratic")
+    >>> stop_reason(bowl, np.array([1e6, 0.0]), 5e11, 1.0)
+    'diverged'
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    blown_up = (not np.isfinite(loss) or abs(loss) > DIVERGENCE_LOSS
+                or not np.all(np.isfinite(theta)))
+    no_minimum = getattr(objective, "minimum", None) is None
+    if no_minimum and not blown_up and loss < start_loss \
+            and _outside(theta, objective.bounds, pad=0.0):
+        return "escaped"
+    if blown_up or _outside(theta, objective.bounds):
+        falling = np.isfinite(loss) and loss < start_loss
+        return "escaped" if no_minimum and falling else "diverged"
+    return None
+
+
+def _outside(theta, bounds, pad: float = ESCAPE_FACTOR) -> bool:
     (x_min, x_max), (y_min, y_max) = bounds
-    x_pad = ESCAPE_FACTOR * (x_max - x_min)
-    y_pad = ESCAPE_FACTOR * (y_max - y_min)
+    x_pad = pad * (x_max - x_min)
+    y_pad = pad * (y_max - y_min)
     return not (x_min - x_pad <= theta[0] <= x_max + x_pad
                 and y_min - y_pad <= theta[1] <= y_max + y_pad)
 
@@ -363,12 +401,14 @@ class GradientDescentApp(WidgetApp):
     def redraw(self) -> None:
         """Draw the model's current state and update the status line."""
         model = self.model
+        # The verdict is shown once, in the status line below the controls, not in the figure.
         figure = plot_descent(model.objective, model.path, model.losses, gradient=model.gradient,
-                              learning_rate=model.learning_rate, message=model.message)
+                              learning_rate=model.learning_rate)
         self.view.show(figure)
         theta, loss = model.path[-1], model.losses[-1]
         line = (f"step {model.num_steps}: θ = [{theta[0]:.4g}, {theta[1]:.4g}], "
                 f"J(θ) = {loss:.4g}, |∇J| = {np.linalg.norm(model.gradient):.3g}")
-        color = "darkred" if model.status in ("diverged", "escaped") else "black"
+        color = {"diverged": "darkred", "escaped": "darkgreen",
+                 "converged": "darkgreen"}.get(model.status, "darkorange")
         extra = f"<br><b style='color:{color}'>{model.message}</b>" if model.message else ""
         self.status.value = f"<span style='font-family:monospace'>{line}</span>{extra}"
