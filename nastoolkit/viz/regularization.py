@@ -13,14 +13,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Polygon
 
 __all__ = [
-    "plot_polynomial_fit",
-    "plot_error_vs_lambda",
-    "plot_weight_magnitudes",
-    "plot_regularization_paths",
     "plot_constraint_regions",
-    "plot_dropout_units",
     "plot_dropout_outputs",
+    "plot_dropout_units",
+    "plot_error_vs_lambda",
     "plot_loss_curves",
+    "plot_polynomial_fit",
+    "plot_regularization_paths",
+    "plot_weight_magnitudes",
 ]
 
 TRAIN_COLOR = "tab:blue"

@@ -13,8 +13,14 @@ import textwrap
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["surface_grid", "plot_surface", "plot_descent", "plot_race", "loss_axis_scale",
-           "loss_axis_limits"]
+__all__ = [
+    "loss_axis_limits",
+    "loss_axis_scale",
+    "plot_descent",
+    "plot_race",
+    "plot_surface",
+    "surface_grid",
+]
 
 FIGURE_WIDTH = 9.5  # inches: fits a laptop screen beside JupyterLab's side bar
 
@@ -172,7 +178,8 @@ def plot_descent(objective, path, losses, gradient=None, learning_rate=None, mes
         direction = -np.asarray(gradient, dtype=float) / np.linalg.norm(gradient)
         length = 0.15 * min(x_max - x_min, y_max - y_min)
         contour_ax.annotate("", xy=current + length * direction, xytext=current,
-                            arrowprops=dict(arrowstyle="-|>", color="black", linewidth=2))
+                            arrowprops={"arrowstyle": "-|>", "color": "black",
+                                        "linewidth": 2})
         contour_ax.plot([], [], color="black", label=r"$-\nabla J$ direction")
     # Outside the axes, so the legend never hides the path it explains.
     contour_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=10,

@@ -17,8 +17,14 @@ from .. import objectives, optimizers
 from ..viz.surfaces import plot_descent
 from ._view import FigureView, WidgetApp
 
-__all__ = ["GradientDescent", "GradientDescentApp", "ModelSlice", "model_slice", "SURFACES",
-           "stop_reason"]
+__all__ = [
+    "SURFACES",
+    "GradientDescent",
+    "GradientDescentApp",
+    "ModelSlice",
+    "model_slice",
+    "stop_reason",
+]
 
 # Beyond this |loss| (or a non-finite value) a run is called diverged: float64 would soon overflow
 # and the plot could show nothing useful anyway.
@@ -210,7 +216,7 @@ class ModelSlice:
 
     def __init__(self, hidden_units: int = 8, num_samples: int = 64, num_epochs: int = 150,
                  span: float = 3.0, seed: int = 0):
-        from .. import layers, models  # noqa: PLC0415  (level 4; only this surface needs them)
+        from .. import layers, models
 
         rng = np.random.default_rng(seed)
         self.X = rng.uniform(-2.0, 2.0, size=(num_samples, 1))

@@ -17,7 +17,7 @@ from .. import kernels
 from ..viz import regularization as plots
 from ._view import FigureView, WidgetApp
 
-__all__ = ["DropoutModel", "DropoutApp"]
+__all__ = ["DropoutApp", "DropoutModel"]
 
 MODES = ("train", "inference")
 

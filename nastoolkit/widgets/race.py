@@ -19,7 +19,7 @@ from ..viz.surfaces import plot_race
 from ._view import FigureView, WidgetApp
 from .descent import SURFACE_LABELS, _objective, stop_reason
 
-__all__ = ["HYPERPARAMETERS", "OptimizerRace", "OptimizerRaceApp", "RACERS", "UPDATE_RULES"]
+__all__ = ["HYPERPARAMETERS", "RACERS", "UPDATE_RULES", "OptimizerRace", "OptimizerRaceApp"]
 
 # The hyperparameters a learner can move beside the rate (sliders in the app), with their
 # defaults. Momentum's 0.5 is near the best heavy-ball choice for the kappa = 10 valley,
