@@ -15,6 +15,6 @@ from .._lazy import lazy_namespace
 
 # Submodules, in tutorial order; their ``__all__`` names resolve here on first access.
 _SUBMODULES = ("_view", "descent", "race", "schedules", "training", "regularization", "dropout",
-               "nas")
+               "moons", "nas")
 
 __getattr__, __dir__ = lazy_namespace(__name__, _SUBMODULES, search_submodules=True)
