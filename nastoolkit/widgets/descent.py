@@ -70,6 +70,7 @@ class GradientDescent:
         self.gradient = np.asarray(self.objective.gradient(self.theta), dtype=np.float64)
         self.status = "ready"
         self.message = ""
+        self.left_plot_at: int | None = None  # first step outside the plotted box, if any
 
     @property
     def num_steps(self) -> int:
@@ -118,15 +119,23 @@ class GradientDescent:
         elif np.linalg.norm(self.gradient) < CONVERGED_GRADIENT:
             self.status = "converged"
             self.message = f"Converged after {self.num_steps} steps: the gradient is ~0."
-        elif _outside(self.theta, self.objective.bounds, pad=0.0):
-            # Not (yet) a verdict: a bounded loss (a tanh model) can wander far without blowing
-            # up, and the learner must still be told why the path left the picture.
-            self.message = (f"Off the plot at step {self.num_steps}: theta = "
-                            f"[{self.theta[0]:.3g}, {self.theta[1]:.3g}] (J = {loss:.3g}). "
-                            f"Steps of lr = {lr:.3g} overshoot the valley; a run that leaves "
-                            "the plot has not converged.")
         else:
+            self._note_left_plot(loss)
+
+    def _note_left_plot(self, loss: float) -> None:
+        # Not a verdict: a bounded loss (a tanh model) can wander far without blowing up. But the
+        # learner must be told why the path left the picture, and it stays said once it happened.
+        outside = _outside(self.theta, self.objective.bounds, pad=0.0)
+        if outside and self.left_plot_at is None:
+            self.left_plot_at = self.num_steps
+        if self.left_plot_at is None:
             self.message = ""
+            return
+        where = (f"theta = [{self.theta[0]:.3g}, {self.theta[1]:.3g}] is off the plot"
+                 if outside else "it is back on the plot now")
+        self.message = (f"The path left the plot at step {self.left_plot_at} ({where}, "
+                        f"J = {loss:.3g}): steps of lr = {self.learning_rate:.3g} overshoot, "
+                        "so this run does not converge to the star. Lower the rate.")
 
 
 def stop_reason(objective, theta, loss: float, start_loss: float) -> str | None:
@@ -414,6 +423,9 @@ class GradientDescentApp(WidgetApp):
         theta, loss = model.path[-1], model.losses[-1]
         line = (f"step {model.num_steps}: θ = [{theta[0]:.4g}, {theta[1]:.4g}], "
                 f"J(θ) = {loss:.4g}, |∇J| = {np.linalg.norm(model.gradient):.3g}")
+        minimum = getattr(model.objective, "minimum", None)
+        if minimum is not None:
+            line += f", distance to ★ = {np.linalg.norm(theta - np.asarray(minimum)):.3g}"
         color = {"diverged": "darkred", "escaped": "darkgreen",
                  "converged": "darkgreen"}.get(model.status, "darkorange")
         extra = f"<br><b style='color:{color}'>{model.message}</b>" if model.message else ""
