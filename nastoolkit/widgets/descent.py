@@ -72,6 +72,10 @@ class GradientDescent:
         self.message = ""
         self.left_plot_at: int | None = None  # first step outside the plotted box, if any
 
+    def set_start(self, point) -> None:
+        """Start again from ``point`` (e.g. where the learner clicked), same rate."""
+        self.reset(start=point)
+
     @property
     def num_steps(self) -> int:
         """Steps taken since the last reset."""
@@ -362,6 +366,9 @@ class GradientDescentApp(WidgetApp):
                                             tooltip="take steps/Run steps", button_style="success")
         self.reset_button = ipywidgets.Button(description="Reset", icon="undo",
                                               tooltip="back to the start point")
+        # Play animates: each frame advances steps_per_frame steps (Pause is the same button).
+        self.play = ipywidgets.Play(value=0, min=0, max=200, interval=300, description="Play",
+                                    tooltip="animate: one step per frame")
         self.status = ipywidgets.HTML()
         self.surface_dropdown.observe(self._on_surface, names="value")
         for control in (self.learning_rate_slider, self.start_x_slider, self.start_y_slider):
@@ -369,10 +376,11 @@ class GradientDescentApp(WidgetApp):
         self.step_button.on_click(lambda _: self._advance(1))
         self.run_button.on_click(lambda _: self._advance(self.steps_per_run_slider.value))
         self.reset_button.on_click(lambda _: self._on_setting(None))
+        self.play.observe(self._on_play, names="value")
         self.widget = ipywidgets.VBox([
             ipywidgets.HBox([self.surface_dropdown, self.learning_rate_slider]),
             ipywidgets.HBox([self.start_x_slider, self.start_y_slider]),
-            ipywidgets.HBox([self.step_button, self.run_button, self.reset_button,
+            ipywidgets.HBox([self.play, self.step_button, self.run_button, self.reset_button,
                              self.steps_per_run_slider]),
             self.status,
             self.view.output,
@@ -384,6 +392,20 @@ class GradientDescentApp(WidgetApp):
 
 
     # callbacks --------------------------------------------------------------------------------
+    def click(self, x: float, y: float) -> None:
+        """A click on the contour plot at data point (x, y): the new start (sliders follow)."""
+        self._quiet = True
+        try:
+            self.start_x_slider.value = float(np.clip(x, self.start_x_slider.min,
+                                                      self.start_x_slider.max))
+            self.start_y_slider.value = float(np.clip(y, self.start_y_slider.min,
+                                                      self.start_y_slider.max))
+        finally:
+            self._quiet = False
+        self.model.set_start([self.start_x_slider.value, self.start_y_slider.value])
+        self.play.value = 0
+        self.redraw()
+
     def _on_surface(self, change) -> None:
         name = change["new"]
         if name not in self._objectives:
@@ -407,6 +429,11 @@ class GradientDescentApp(WidgetApp):
         self.model.reset(start=[self.start_x_slider.value, self.start_y_slider.value],
                          learning_rate=self.learning_rate_slider.value)
         self.redraw()
+
+    def _on_play(self, change) -> None:
+        frames = change["new"] - change["old"]
+        if frames > 0:  # the Play widget rewinding to 0 is not a step back
+            self._advance(frames)
 
     def _advance(self, num_steps: int) -> None:
         self.model.run(num_steps)

@@ -223,6 +223,8 @@ class OptimizerRaceApp(WidgetApp):
         self.step_button = ipywidgets.Button(description="Step", icon="step-forward")
         self.run_button = ipywidgets.Button(description="Run", icon="play", button_style="success")
         self.reset_button = ipywidgets.Button(description="Reset", icon="undo")
+        # Play animates the race: each frame advances every racer one step.
+        self.play = ipywidgets.Play(value=0, min=0, max=300, interval=200, description="Play")
         self.leaderboard = ipywidgets.HTML()
         # Sliders beside the rate for each rule's own constants (Distill's "Why momentum works").
         self.hyperparameter_sliders = {
@@ -246,11 +248,12 @@ class OptimizerRaceApp(WidgetApp):
         self.step_button.on_click(lambda _: self._advance(1))
         self.run_button.on_click(lambda _: self._advance(self.steps_per_run_slider.value))
         self.reset_button.on_click(lambda _: self._on_setting(None))
+        self.play.observe(self._on_play, names="value")
         self.widget = ipywidgets.VBox([
             ipywidgets.HBox([self.surface_dropdown, self.learning_rate_scale_slider]),
             ipywidgets.HBox(list(self.hyperparameter_sliders.values())[:2]),
             ipywidgets.HBox(list(self.hyperparameter_sliders.values())[2:]),
-            ipywidgets.HBox([self.step_button, self.run_button, self.reset_button,
+            ipywidgets.HBox([self.play, self.step_button, self.run_button, self.reset_button,
                              self.steps_per_run_slider]),
             self.view.output,
             self.leaderboard,
@@ -268,6 +271,11 @@ class OptimizerRaceApp(WidgetApp):
                                    tolerance=self.model.tolerance,
                                    hyperparameters=hyperparameters)
         self.redraw()
+
+    def _on_play(self, change) -> None:
+        frames = change["new"] - change["old"]
+        if frames > 0:  # the Play widget rewinding to 0 is not a step back
+            self._advance(frames)
 
     def _advance(self, num_steps: int) -> None:
         self.model.run(num_steps)
