@@ -44,6 +44,7 @@ class CheckResult:
 class _Question:
     prompt: str
     grade: Callable[[object], tuple[bool, str]]
+    hint: str = ""  # shown instead of the graded message for a wrong answer (keeps it secret)
 
 
 def _number(answer, name: str) -> float:
@@ -212,31 +213,48 @@ def _grade_adam_second_step(answer):
 
 
 QUESTIONS = {
-    "parameter_count": _Question("How many parameters has the quickstart MLP (count_params)?",
-                                 _grade_parameter_count),
-    "dense_relu": _Question("Write dense_relu(x, W, b) in NumPy: one Dense layer with relu.",
-                            _grade_dense_relu),
-    "gradient_step": _Question("theta after one SGD step (lr 0.1) from (1, 1) on the kappa = 10 "
-                               "valley J = (theta_1^2 + 10 theta_2^2) / 2.",
-                               _grade_gradient_step),
-    "largest_stable_rate": _Question("The largest rate for which gradient descent converges on "
-                                     "the kappa = 10 valley.", _grade_largest_stable_rate),
-    "model_slice_rate": _Question("The largest rate that still converges to the star on the "
-                                  "model slice.", _grade_model_slice_rate),
-    "momentum_step": _Question("Write momentum_step(theta, velocity, g, lr, mu) -> (theta, "
-                               "velocity), Keras's SGD(momentum=mu) rule.", _grade_momentum_step),
-    "optimal_momentum": _Question("The best heavy-ball momentum beta for kappa = 10.",
-                                  _grade_optimal_momentum),
-    "l1_zeros": _Question("How many of the 8 lasso weights are exactly 0 at lambda = 30?",
-                          _grade_l1_zeros),
-    "best_lambda": _Question("The lambda with the lowest validation error for the degree-9 "
-                             "polynomial.", _grade_best_lambda),
-    "dropout_scale": _Question("By what factor are kept units scaled at dropout rate 0.2?",
-                               _grade_dropout_scale),
-    "dense_tanh": _Question("Write dense_tanh(x, W, b) in NumPy: one Dense layer with tanh.",
-                            _grade_dense_tanh),
-    "adam_second_step": _Question("theta after two Adam steps (see notebook 6).",
-                                  _grade_adam_second_step),
+    "parameter_count": _Question(
+        "How many parameters has the quickstart MLP (count_params)?", _grade_parameter_count,
+        hint="count (inputs + 1) x units for each Dense layer and add them up."),
+    "dense_relu": _Question(
+        "Write dense_relu(x, W, b) in NumPy: one Dense layer with relu.", _grade_dense_relu),
+    "gradient_step": _Question(
+        "theta after one SGD step (lr 0.1) from (1, 1) on the kappa = 10 valley "
+        "J = (theta_1^2 + 10 theta_2^2) / 2.", _grade_gradient_step,
+        hint="the gradient of J is (theta_1, 10 theta_2); step against it: "
+             "theta - 0.1 grad J."),
+    "largest_stable_rate": _Question(
+        "The largest rate for which gradient descent converges on the kappa = 10 valley.",
+        _grade_largest_stable_rate,
+        hint="along a direction of curvature lambda a step multiplies the error by "
+             "(1 - lr lambda); that must stay in (-1, 1) for the largest lambda."),
+    "model_slice_rate": _Question(
+        "The largest rate that still converges to the star on the model slice.",
+        _grade_model_slice_rate,
+        hint="near the star the loss is nearly quadratic: find its largest curvature L "
+             "(objectives.hessian) and use the quadratic rule."),
+    "momentum_step": _Question(
+        "Write momentum_step(theta, velocity, g, lr, mu) -> (theta, velocity), Keras's "
+        "SGD(momentum=mu) rule.", _grade_momentum_step),
+    "optimal_momentum": _Question(
+        "The best heavy-ball momentum beta for kappa = 10.", _grade_optimal_momentum,
+        hint="beta* = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2."),
+    "l1_zeros": _Question(
+        "How many of the 8 lasso weights are exactly 0 at lambda = 30?", _grade_l1_zeros,
+        hint="print rp.lasso_fit(X, y, lam=30.0) and count the entries that are exactly 0."),
+    "best_lambda": _Question(
+        "The lambda with the lowest validation error for the degree-9 polynomial.",
+        _grade_best_lambda,
+        hint="move the polynomial app's lambda slider to the circled point of the error "
+             "panel."),
+    "dropout_scale": _Question(
+        "By what factor are kept units scaled at dropout rate 0.2?", _grade_dropout_scale,
+        hint="inverted dropout keeps E[mask] = 1: (1 - p) x scale = 1."),
+    "dense_tanh": _Question(
+        "Write dense_tanh(x, W, b) in NumPy: one Dense layer with tanh.", _grade_dense_tanh),
+    "adam_second_step": _Question(
+        "theta after two Adam steps (see notebook 6).", _grade_adam_second_step,
+        hint="apply the formula above twice; bias correction uses step = 1, then step = 2."),
 }
 
 
@@ -272,7 +290,10 @@ def check(question: str, answer) -> CheckResult:
     >>> bool(check("dropout_scale", 1.25))
     True
     """
-    correct, message = _lookup(question).grade(answer)
+    entry = _lookup(question)
+    correct, message = entry.grade(answer)
+    if not correct and entry.hint:
+        message = f"you answered {answer!r}. Hint: {entry.hint}"
     return CheckResult(question, bool(correct), message)
 
 
