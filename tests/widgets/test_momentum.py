@@ -94,7 +94,7 @@ def test_app_play_advances_and_sliders_move_the_point():
     app.momentum_slider.value = 0.27
     assert app.model.num_steps == 0 and app.model.momentum == pytest.approx(0.27)
     map_ax = app.view.last_figure.axes[0]
-    you = [line for line in map_ax.get_lines() if line.get_label() == "you"][0]
+    you = next(line for line in map_ax.get_lines() if line.get_label() == "you")
     assert you.get_ydata()[0] == pytest.approx(0.27)
     app.step_button.click()
     assert app.model.num_steps == 1
