@@ -203,6 +203,9 @@ def plot_race(objective, paths: dict, losses: dict, tolerance=None, colors=None,
     ``paths`` and ``losses`` map a racer's name to its (k, 2) thetas and k losses; ``tolerance``
     (a loss value) is drawn as a dashed line on the loss plot.
     """
+    if not paths:
+        raise ValueError("paths must map at least one racer's name to its (k, 2) thetas. "
+                         "Received: paths={}")
     palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
                "tab:pink", "tab:olive"]
     colors = colors or {name: palette[i % len(palette)] for i, name in enumerate(paths)}

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import objectives, optimizers
 from ..viz.surfaces import plot_descent
-from ._view import FigureView, WidgetApp
+from ._view import WidgetApp, make_view
 
 __all__ = [
     "SURFACES",
@@ -344,7 +344,10 @@ class GradientDescentApp(WidgetApp):
         self.model = GradientDescent(_objective(surface), learning_rate, start)
         self._objectives = {surface: self.model.objective}  # a model slice is built only once
         self._quiet = False
-        self.view = FigureView()
+        # A live canvas (ipympl), so a click on the contour plot picks the start point.
+        self.view = make_view(clickable=True)
+        if hasattr(self.view, "on_click"):
+            self.view.on_click(self._on_plot_click)
         (x_min, x_max), (y_min, y_max) = self.model.objective.bounds
         self.surface_dropdown = ipywidgets.Dropdown(
             options=[(label, name) for name, label in SURFACE_LABELS.items()], value=surface,
@@ -392,6 +395,10 @@ class GradientDescentApp(WidgetApp):
 
 
     # callbacks --------------------------------------------------------------------------------
+    def _on_plot_click(self, axes_index: int, x: float, y: float) -> None:
+        if axes_index == 0:  # the contour map; clicks on the loss panel mean nothing
+            self.click(x, y)
+
     def click(self, x: float, y: float) -> None:
         """A click on the contour plot at data point (x, y): the new start (sliders follow)."""
         self._quiet = True

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from .. import _checks, objectives, optimizers
 from ..viz.surfaces import plot_surface
-from ._view import FigureView, WidgetApp
+from ._view import WidgetApp, make_view
 
 __all__ = ["HeavyBallModel", "MomentumApp"]
 
@@ -153,7 +153,8 @@ class MomentumApp(WidgetApp):
     """α and β sliders, Step / Play / Reset, and the three panels of ``plot_momentum``.
 
     ``play`` is an ``ipywidgets.Play``: each frame it advances ``steps_per_frame`` steps (the
-    test sets ``play.value`` as the browser would).
+    test sets ``play.value`` as the browser would). With ipympl, a click on the map picks
+    (alpha, beta) and a click on the contour plot picks the start point.
     """
 
     def __init__(self, learning_rate: float = 0.05, momentum: float = 0.9,
@@ -174,7 +175,9 @@ class MomentumApp(WidgetApp):
                                              layout=ipywidgets.Layout(width="auto"))
         self.reset_button = ipywidgets.Button(description="Reset", icon="undo",
                                               layout=ipywidgets.Layout(width="auto"))
-        self.view = FigureView()
+        self.view = make_view(clickable=True, figsize=(10.5, 3.7))
+        if hasattr(self.view, "on_click"):
+            self.view.on_click(self._on_plot_click)
         self.learning_rate_slider.observe(self._on_setting, names="value")
         self.momentum_slider.observe(self._on_setting, names="value")
         self.play.observe(self._on_play, names="value")
@@ -194,6 +197,16 @@ class MomentumApp(WidgetApp):
                                     start=self.model.start)
         self.play.value = 0
         self.redraw()
+
+    def _on_plot_click(self, axes_index: int, x: float, y: float) -> None:
+        if axes_index == 0:  # the (alpha, beta) map: the click picks the settings
+            self.learning_rate_slider.value = float(np.clip(x, self.learning_rate_slider.min,
+                                                            self.learning_rate_slider.max))
+            self.momentum_slider.value = float(np.clip(y, 0.0, self.momentum_slider.max))
+        elif axes_index == 1:  # the contour map (the colour bar comes last)
+            self.model.set_start([x, y])
+            self.play.value = 0
+            self.redraw()
 
     def _on_play(self, change) -> None:
         frames = change["new"] - change["old"]

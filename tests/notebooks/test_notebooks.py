@@ -17,7 +17,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from notebook_helpers import NOTEBOOK_DIR, error_outputs  # noqa: E402
+from notebook_helpers import NOTEBOOK_DIR, error_outputs
 
 # Tutorials that must exist (skipped with a reason until written); every other
 # notebooks/*.ipynb (e.g. 04, 05) is found by the glob and executed too.

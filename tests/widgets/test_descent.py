@@ -5,8 +5,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from nastoolkit import objectives  # noqa: E402
-from nastoolkit.widgets.descent import GradientDescent, GradientDescentApp, ModelSlice  # noqa: E402
+from nastoolkit import objectives
+from nastoolkit.widgets.descent import GradientDescent, GradientDescentApp, ModelSlice
 
 
 def test_first_step_matches_the_equation_on_the_quadratic():
@@ -146,3 +146,22 @@ def test_leaving_the_plot_is_reported_even_after_coming_back():
     saddle = GradientDescent("saddle").objective
     assert stop_reason(saddle, np.array([0.0, 3.5]), -12.0, 6.0) == "escaped"
     assert stop_reason(saddle, np.array([0.0, 1.0]), -1.0, 6.0) is None
+
+
+def test_a_click_on_the_contour_canvas_sets_the_start():
+    pytest.importorskip("ipympl")
+    from matplotlib.backend_bases import MouseEvent
+
+    app = GradientDescentApp("quadratic", learning_rate=0.1)
+    app.run_button.click()
+    canvas = app.view.canvas
+    canvas.draw()
+    contour = app.view.last_figure.axes[0]
+    x, y = contour.transData.transform((1.0, -1.5))
+    MouseEvent("button_press_event", canvas, x, y, button=1)._process()
+    assert app.model.num_steps == 0
+    np.testing.assert_allclose(app.model.start, [1.0, -1.5], atol=0.06)  # slider step 0.05
+    canvas.draw()
+    x, y = app.view.last_figure.axes[1].transData.transform((3.0, 1.0))
+    MouseEvent("button_press_event", canvas, x, y, button=1)._process()  # loss panel: ignored
+    np.testing.assert_allclose(app.model.start, [1.0, -1.5], atol=0.06)

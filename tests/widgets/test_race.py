@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from nastoolkit import objectives, optimizers  # noqa: E402
-from nastoolkit.widgets.race import RACERS, OptimizerRace, OptimizerRaceApp  # noqa: E402
+from nastoolkit import objectives, optimizers
+from nastoolkit.widgets.race import RACERS, OptimizerRace, OptimizerRaceApp
 
 
 def test_each_racer_follows_its_optimizer_exactly():
