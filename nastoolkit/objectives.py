@@ -456,6 +456,15 @@ def _eigenvalues(eigenvalues) -> np.ndarray:
 def largest_stable_rate(eigenvalues) -> float:
     """2 / L: plain gradient descent on a quadratic converges iff lr < 2 / max(eigenvalues).
 
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (n,)
+        The curvatures lambda_i of the quadratic, positive.
+
+    Returns
+    -------
+    float
+
     Examples
     --------
     >>> largest_stable_rate([1.0, 10.0])
@@ -467,8 +476,22 @@ def largest_stable_rate(eigenvalues) -> float:
 def gradient_descent_errors(learning_rate, eigenvalues, start, num_steps: int) -> np.ndarray:
     """Error along each eigendirection after k steps of plain descent: (1 - lr lambda_i)^k x_i.
 
-    ``start`` holds the starting coordinates in the eigenbasis (for ``IllConditionedQuadratic``
-    that is theta itself). Returns shape (num_steps + 1, n_eigenvalues), the start first.
+    Parameters
+    ----------
+    learning_rate : float
+        alpha.
+    eigenvalues : array_like, shape (n,)
+        The curvatures lambda_i of the quadratic, positive.
+    start : array_like, shape (n,)
+        The starting coordinates in the eigenbasis (for ``IllConditionedQuadratic`` that is
+        theta itself).
+    num_steps : int
+        k, the last step.
+
+    Returns
+    -------
+    ndarray, shape (num_steps + 1, n)
+        The errors after 0 .. k steps, the start first.
 
     Examples
     --------
@@ -487,8 +510,22 @@ def heavy_ball_rate(learning_rate, momentum, eigenvalue):
     The iteration x_{k+1} = x_k - alpha lambda x_k + beta (x_k - x_{k-1}) (Keras's
     ``SGD(momentum=beta)``: v <- beta v - alpha g, x <- x + v) is the linear map
     [[1 + beta - alpha lambda, -beta], [1, 0]]; its eigenvalues are the roots of
-    z^2 - (1 + beta - alpha lambda) z + beta = 0, and the error shrinks like max|z|^k.
-    Broadcasts over its three arguments. beta = 0 gives plain descent, |1 - alpha lambda|.
+    z^2 - (1 + beta - alpha lambda) z + beta = 0, and the error shrinks like max abs(z)^k.
+    beta = 0 gives plain descent, abs(1 - alpha lambda).
+
+    Parameters
+    ----------
+    learning_rate : float or array_like
+        alpha.
+    momentum : float or array_like
+        beta.
+    eigenvalue : float or array_like
+        lambda. The three arguments broadcast against each other.
+
+    Returns
+    -------
+    ndarray
+        The spectral radius max abs(z), of the broadcast shape.
 
     Examples
     --------
@@ -511,6 +548,18 @@ def heavy_ball_convergence_map(learning_rates, momenta, eigenvalues) -> np.ndarr
     A value below 1 means momentum converges there; the region is exactly
     0 <= beta < 1 and 0 < alpha lambda_max < 2 (1 + beta).
 
+    Parameters
+    ----------
+    learning_rates : array_like, shape (a,)
+    momenta : array_like, shape (b,)
+    eigenvalues : array_like, shape (n,)
+        The curvatures lambda_i of the quadratic, positive.
+
+    Returns
+    -------
+    ndarray, shape (b, a)
+        ``heavy_ball_rate`` maximised over the eigenvalues.
+
     Examples
     --------
     >>> grid = heavy_ball_convergence_map([0.1, 0.3], [0.0, 0.9], [1.0, 10.0])
@@ -530,6 +579,16 @@ def optimal_heavy_ball(eigenvalues) -> tuple[float, float]:
     the rate is then sqrt(beta*) = (sqrt(kappa) - 1) / (sqrt(kappa) + 1) per step, against
     (kappa - 1) / (kappa + 1) for plain descent at its best rate 2 / (L + mu).
 
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (n,)
+        The curvatures lambda_i of the quadratic, positive.
+
+    Returns
+    -------
+    tuple of float
+        ``(alpha*, beta*)``.
+
     Examples
     --------
     >>> alpha, beta = optimal_heavy_ball([1.0, 10.0])
@@ -546,6 +605,19 @@ def optimal_heavy_ball(eigenvalues) -> tuple[float, float]:
 
 def hessian(objective, theta, step: float = 1e-5) -> np.ndarray:
     """The 2x2 Hessian of ``objective`` at ``theta`` by central differences of its gradient.
+
+    Parameters
+    ----------
+    objective : Objective
+        Anything with ``gradient(theta)``.
+    theta : array_like, shape (2,)
+    step : float, default 1e-5
+        The finite-difference step.
+
+    Returns
+    -------
+    ndarray, shape (2, 2)
+        Symmetrised.
 
     Examples
     --------

@@ -410,9 +410,25 @@ def plot_decision_boundaries(grid_x, grid_y, probabilities, X_train, y_train, ti
                              axes=None):
     """Heat maps of P(class 1) over a grid, one panel per model, with the training points.
 
-    ``probabilities`` maps a model's name to its (len(grid_y), len(grid_x)) predictions on the
-    grid (the caller predicts; nothing here trains); the 0.5 contour is the decision boundary.
-    ``titles`` maps a name to its panel title (default: the name). Returns the figure.
+    The 0.5 contour is the decision boundary. The caller predicts; nothing here trains.
+
+    Parameters
+    ----------
+    grid_x : array_like, shape (a,)
+    grid_y : array_like, shape (b,)
+    probabilities : dict of str to array_like, shape (b, a)
+        A model's name mapped to its predicted P(class 1) on the grid.
+    X_train : array_like, shape (m, 2)
+    y_train : array_like, shape (m,)
+        Labels 0 and 1.
+    titles : dict of str to str, optional
+        A panel title per model (default: the name).
+    axes : sequence of matplotlib.axes.Axes, optional
+        One per model; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
 
     Examples
     --------

@@ -152,8 +152,20 @@ SYMLOG_LABEL = "symlog: linear in [-1, 1], log beyond"
 def loss_axis_limits(losses_by_name: dict, scale: str) -> tuple[float, float] | None:
     """(bottom, top) for the loss axis, or None to let matplotlib choose.
 
-    Top is ``10**CLIP_DECADES`` times the largest starting |loss| whenever some curve goes
+    Top is ``10**CLIP_DECADES`` times the largest starting abs(loss) whenever some curve goes
     above it (a divergence), so the other curves keep their height; bottom is left free.
+
+    Parameters
+    ----------
+    losses_by_name : dict of str to array_like
+        Each curve's losses per step.
+    scale : {"log", "symlog"}
+        The axis scale (``loss_axis_scale``).
+
+    Returns
+    -------
+    tuple or None
+        ``(None, top)``, or None when no curve diverged.
 
     Examples
     --------
