@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent if (HERE.parent / "nastoolkit").is_dir() else None
 if ROOT is not None and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE / "_ext"))
 
 # imported after the path is set, so a checkout documents itself
 import nastoolkit
@@ -45,6 +46,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_nb",
+    "nastoolkit_sphinx",  # docs/_ext: pipes in docstring prose, public base classes
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 exclude_patterns = ["_build", "images/README*", "**.ipynb_checkpoints"]
@@ -252,57 +254,3 @@ def _copy_notebooks() -> None:
 
 _generate_api()
 _copy_notebooks()
-
-
-# --- docstring hooks ---------------------------------------------------------------------------
-
-
-def _escape_pipes(lines: list[str]) -> None:
-    """Escape ``|`` in prose so math like ``|w|`` or ``||x||`` is text, not a substitution.
-
-    The project never uses reST substitutions in docstrings, while ``|x|`` for an absolute value
-    is everywhere; pipes stay as they are in literal and doctest blocks and in ``inline code``.
-    """
-    literal_indent = None  # indentation of the line that opened a literal block
-    in_doctest = False
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip())
-        if literal_indent is not None and stripped and indent <= literal_indent:
-            literal_indent = None
-        if stripped.startswith(">>>"):
-            in_doctest = True
-        elif not stripped:
-            in_doctest = False
-        if literal_indent is None and not in_doctest and "|" in line:
-            parts = line.split("``")
-            parts[::2] = [part.replace("|", r"\|") for part in parts[::2]]
-            lines[index] = "``".join(parts)
-        if literal_indent is None and stripped.endswith("::"):
-            literal_indent = indent
-
-
-def _process_docstring(app, what, name, obj, options, lines) -> None:
-    _escape_pipes(lines)
-
-
-def _public_bases(app, name, obj, options, bases) -> None:
-    """Show a class's nearest public ancestors instead of private helper bases."""
-    public = []
-    for base in bases:
-        if base.__name__.startswith("_") or not _public(getattr(base, "__module__", "")):
-            public += [
-                b
-                for b in base.__mro__[1:]
-                if not b.__name__.startswith("_") and _public(b.__module__) and b is not object
-            ][:1]
-        else:
-            public.append(base)
-    bases[:] = public or [object]
-
-
-def setup(app):
-    # numpydoc converts its sections first (priority 500 < ours); pipes are escaped afterwards
-    app.connect("autodoc-process-docstring", _process_docstring, priority=600)
-    app.connect("autodoc-process-bases", _public_bases)
-    return {"parallel_read_safe": True}

@@ -7,6 +7,7 @@ the README's search section, and the virtual-environment instructions.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -222,3 +223,48 @@ def test_sphinx_site_builds_with_warnings_as_errors(tmp_path):
     for notebook in sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")):
         rendered = (html / "tutorials" / f"{notebook.stem}.html").read_text()
         assert "cell_output" in rendered, f"{notebook.name} rendered without outputs"
+
+
+def _sphinx_extension():
+    spec = importlib.util.spec_from_file_location(
+        "nastoolkit_sphinx", ROOT / "docs" / "_ext" / "nastoolkit_sphinx.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pipes_are_escaped_in_prose_only():
+    """``|w|`` in prose becomes text; literal blocks, doctests and code spans keep their pipes."""
+    lines = [
+        "P(w) = l1 sum |w| and ||x||_2, see ``a | b`` and :math:`|x|`.",
+        "",
+        "Formula::",
+        "",
+        "    y = |x|",
+        "",
+        ">>> abs(-1) | 2",
+        "3",
+        "",
+        "after |z|",
+    ]
+    _sphinx_extension().escape_pipes(lines)
+    assert lines[0] == r"P(w) = l1 sum \|w\| and \|\|x\|\|_2, see ``a | b`` and :math:`|x|`."
+    assert lines[4] == "    y = |x|"
+    assert lines[6:8] == [">>> abs(-1) | 2", "3"]
+    assert lines[9] == r"after \|z\|"
+
+
+def test_private_base_classes_show_their_public_ancestor():
+    class Public:
+        pass
+
+    class _Helper(Public):
+        pass
+
+    class Other:
+        pass
+
+    public_bases = _sphinx_extension().public_bases
+    assert public_bases([_Helper, Other]) == [Public, Other]
+    assert public_bases([type("_Lonely", (), {})]) == [object]

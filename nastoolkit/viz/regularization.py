@@ -364,8 +364,8 @@ def plot_dropout_outputs(train_outputs, inference_output, current_output=None, b
     current_output : float, optional
         The output under the mask of the current step, marked in red.
     band : tuple of float, optional
-        ``(low, high)``: shades where the mean of this many random masks may fall (e.g. mean
-        +- 3 standard errors), so a visible gap can be judged as sampling noise or not.
+        ``(low, high)``: shades where the mean of this many random masks may fall (the mean
+        plus or minus 3 standard errors, say), so a visible gap can be judged as noise or not.
     ax : matplotlib.axes.Axes, optional
         Draw here; a new figure by default.
 
