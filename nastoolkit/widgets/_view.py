@@ -14,8 +14,9 @@ import io
 import ipywidgets
 import matplotlib.pyplot as plt
 from IPython.display import Image, display
+from matplotlib.figure import Figure
 
-__all__ = ["FigureView", "WidgetApp"]
+__all__ = ["CanvasView", "FigureView", "WidgetApp", "make_view"]
 
 DPI = 100  # a 9.5-inch figure is then 950 px wide: fits a laptop JupyterLab at 100 % zoom
 
@@ -65,3 +66,71 @@ class WidgetApp:
 
     def _ipython_display_(self) -> None:
         display(self.widget)
+
+
+class CanvasView:
+    """A live ipympl canvas with ``FigureView``'s interface, that also reports clicks.
+
+    ``show(figure)`` puts ``figure`` on the canvas (the canvas keeps one widget, the figure is
+    swapped), ``on_click(callback)`` calls ``callback(axes_index, x, y)`` in data coordinates
+    when the learner clicks inside an axes. ``output`` is the widget to place in a layout.
+    Without ipympl, use ``FigureView`` (``make_view`` chooses).
+    """
+
+    def __init__(self, figsize=(9.5, 4.0)):
+        from ipympl.backend_nbagg import Canvas, FigureManager  # optional: widgets extra
+
+        self._figure = Figure(figsize=figsize)
+        self.canvas = Canvas(self._figure)
+        self.manager = FigureManager(self.canvas, 0)
+        self.canvas.header_visible = False
+        self.canvas.footer_visible = False
+        self.canvas.toolbar_visible = False
+        self.canvas.resizable = False
+        self.canvas.capture_scroll = False
+        self.output = self.canvas
+        self.last_figure = None
+        self.draw_count = 0
+        self._callbacks = []
+
+    def __repr__(self) -> str:
+        return f"CanvasView(draw_count={self.draw_count})"
+
+    def on_click(self, callback) -> None:
+        """Call ``callback(axes_index, x, y)`` for each click inside one of the axes."""
+        self._callbacks.append(callback)
+        self._connect()
+
+    def _connect(self) -> None:
+        # Matplotlib keeps canvas callbacks on the figure, so each new figure is connected anew.
+        if self._callbacks:
+            self.canvas.mpl_connect("button_press_event", self._on_press)
+
+    def _on_press(self, event) -> None:
+        if event.inaxes is None or event.xdata is None:
+            return
+        index = self.canvas.figure.axes.index(event.inaxes)
+        for callback in self._callbacks:
+            callback(index, float(event.xdata), float(event.ydata))
+
+    def show(self, figure) -> None:
+        """Swap ``figure`` onto the canvas and redraw it."""
+        figure.set_canvas(self.canvas)
+        self.canvas.figure = figure
+        self._connect()
+        self.canvas.draw_idle()
+        self.last_figure = figure
+        self.draw_count += 1
+
+    def _ipython_display_(self) -> None:
+        display(self.output)
+
+
+def make_view(clickable: bool = False, figsize=(9.5, 4.0)):
+    """A ``CanvasView`` when ``clickable`` and ipympl is installed, else a ``FigureView``."""
+    if clickable:
+        try:
+            return CanvasView(figsize)
+        except ImportError:
+            pass
+    return FigureView()

@@ -17,12 +17,12 @@ from ..viz import regularization as plots
 from ._view import FigureView, WidgetApp
 
 __all__ = [
-    "PolynomialRegularizationModel",
-    "PolynomialRegularizationApp",
-    "RegularizationPathModel",
-    "RegularizationPathApp",
-    "ConstraintRegionModel",
     "ConstraintRegionApp",
+    "ConstraintRegionModel",
+    "PolynomialRegularizationApp",
+    "PolynomialRegularizationModel",
+    "RegularizationPathApp",
+    "RegularizationPathModel",
 ]
 
 

@@ -16,7 +16,7 @@ from .. import objectives, optimizers, schedules
 from ..viz.schedules import plot_schedules
 from ._view import FigureView, WidgetApp
 
-__all__ = ["ScheduleExplorer", "ScheduleApp", "make_schedules"]
+__all__ = ["ScheduleApp", "ScheduleExplorer", "make_schedules"]
 
 
 def make_schedules(initial_learning_rate: float, num_steps: int, decay_rate: float = 0.1,
@@ -48,8 +48,8 @@ class ScheduleExplorer:
         if not initial_learning_rate > 0:
             raise ValueError("initial_learning_rate must be positive. "
                              f"Received: initial_learning_rate={initial_learning_rate!r}")
-        self.settings = dict(initial_learning_rate=initial_learning_rate, num_steps=num_steps,
-                             decay_rate=decay_rate, noise=noise, seed=seed)
+        self.settings = {"initial_learning_rate": initial_learning_rate, "num_steps": num_steps,
+                         "decay_rate": decay_rate, "noise": noise, "seed": seed}
         self.schedules = make_schedules(initial_learning_rate, num_steps, decay_rate)
         self.learning_rates = {name: schedules.values(schedule, num_steps)
                                for name, schedule in self.schedules.items()}
