@@ -200,9 +200,16 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars: Iterable) -> int:
         """Update each variable in place from its gradient; returns the new ``iterations``.
 
-        Args:
-            grads_and_vars: an iterable of ``(gradient, variable)`` pairs of float NumPy or CuPy
-                arrays of equal shape, e.g. ``zip(grads, variables)``.
+        Parameters
+        ----------
+        grads_and_vars : iterable of (array, array)
+            ``(gradient, variable)`` pairs of float NumPy or CuPy arrays of equal shape, e.g.
+            ``zip(grads, variables)``.
+
+        Returns
+        -------
+        int
+            The optimizer's step count after this update.
         """
         lr = self._learning_rate_at(self.iterations)
         wd = self.weight_decay or 0.0
