@@ -177,6 +177,7 @@ class Search:
                 to_train[key] = genome
         trained = self._map.map(list(to_train.values())) if to_train else []
         for key, result in zip(to_train, trained):
+            result = result.to_dict() if hasattr(result, "to_dict") else result  # Outcome
             self.cache.store(self._fingerprint, key, result)
             results[key] = result
         # Records go in in batch order, whatever the cache held, so runs stay comparable.
