@@ -50,7 +50,10 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
                      "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 _GUARD_HINT = ('Put the code that starts the search under  if __name__ == "__main__":  in your '
                'script, as in the README.')
-_WORKER_CODE = "from nastoolkit.nas.parallel import _worker_main; _worker_main()"
+# SIGINT is ignored before anything else: Ctrl-C in a terminal reaches the whole process group,
+# and the search, not its workers, decides what happens then.
+_WORKER_CODE = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                "from nastoolkit.nas.parallel import _worker_main; _worker_main()")
 # A worker gets this long to import nastoolkit and load the evaluator before it counts as broken.
 _START_SECONDS = 120.0
 
@@ -188,8 +191,6 @@ def _watch_parent(parent: int) -> None:
 
 def _worker_main() -> None:
     """Body of a worker process: load the evaluator, then evaluate genomes until told to stop."""
-    # Ctrl-C in a terminal reaches the whole process group; the search decides, not its workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     inbox = sys.stdin.buffer
     outbox = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # evaluator prints must not hit the pipe
@@ -334,7 +335,11 @@ class ProcessPoolMap:
         outcomes = [None] * len(genomes)
         attempts = [0] * len(genomes)
         waiting = collections.deque(range(len(genomes)))
-        while waiting or any(worker.state == "busy" for worker in self._pool):
+        while True:
+            if self._pool is None:  # terminate() from another thread
+                raise RuntimeError("the map was terminated while it was evaluating.")
+            if not waiting and all(worker.state != "busy" for worker in self._pool):
+                return outcomes
             now = time.monotonic()
             for worker in self._pool:
                 if worker.state == "idle" and waiting:
@@ -363,7 +368,6 @@ class ProcessPoolMap:
                 outcomes[message[1]] = message[2]
                 worker.state, worker.task, worker.deadline = "idle", None, None
             self._expire(time.monotonic(), outcomes, waiting)
-        return outcomes
 
     def _wait_seconds(self, now: float) -> float:
         # Wake for the nearest time limit; otherwise poll twice a second, which keeps Ctrl-C
