@@ -354,6 +354,8 @@ class ProcessPoolMap:
             except queue.Empty:
                 self._expire(time.monotonic(), outcomes, waiting)
                 continue
+            if self._pool is None:
+                raise RuntimeError("the map was terminated while it was evaluating.")
             if worker not in self._pool or worker.state == "dead":
                 continue  # an answer or exit notice from a worker already killed
             if message is None:
@@ -425,14 +427,13 @@ class ProcessPoolMap:
 
     def terminate(self) -> None:
         """Kill every worker now (SIGKILL) and reap them: no process is left behind."""
-        if self._pool is None:
-            return
-        for worker in self._pool:
+        pool, self._pool = self._pool, None  # first: a map() in another thread stops here
+        for worker in pool or ():
+            worker.state = "dead"
             if worker.process.poll() is None:
                 worker.process.kill()
-        for worker in self._pool:
+        for worker in pool or ():
             worker.kill()
-        self._pool = None
 
     def __del__(self):
         try:
