@@ -294,9 +294,11 @@ def test_a_script_without_the_main_guard_works(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_in_the_cli_stops_cleanly_and_says_how_to_resume(tmp_path):
     checkpoint = tmp_path / "run.json"
+    # random search: fresh candidates every generation (no cache hits), so it is still running
     command = [sys.executable, "-m", "nastoolkit.cli", "search", "--dataset", "moons",
-               "--population", "4", "--generations", "200", "--folds", "0", "--epochs", "3",
-               "--workers", "2", "--checkpoint", str(checkpoint), "--no-progress"]
+               "--strategy", "random", "--population", "4", "--generations", "100000",
+               "--folds", "0", "--epochs", "30", "--patience", "30", "--workers", "2",
+               "--checkpoint", str(checkpoint), "--no-progress"]
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     # A session of its own, so the signal can go to the whole group as a terminal's Ctrl-C does.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
