@@ -479,8 +479,15 @@ class DaskMap:
         self._owned, self._futures = [], []
         if client is None:
             if cluster in (None, "local"):
-                local = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
-                                     processes=True, dashboard_address=None)
+                try:
+                    local = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
+                                         processes=True, dashboard_address=None)
+                except Exception as error:
+                    # Its worker processes re-import the caller's script (spawn): without the
+                    # guard they fail at once, and this is the message that tells why.
+                    raise RuntimeError(
+                        f"could not start a Dask LocalCluster ({type(error).__name__}: {error})."
+                        f" If this runs as a script: {_GUARD_HINT}") from error
                 self._owned.append(local)
                 client = Client(local)
             else:

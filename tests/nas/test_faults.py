@@ -290,6 +290,31 @@ def test_a_script_without_the_main_guard_works(tmp_path):
     assert "Error" not in out.stderr
 
 
+@pytest.mark.slow
+def test_a_dask_local_cluster_script_without_the_guard_fails_fast_and_shows_the_guard(tmp_path):
+    pytest.importorskip("distributed")
+    script = tmp_path / "no_guard_dask.py"
+    script.write_text(textwrap.dedent("""
+        from nastoolkit.datasets import make_moons
+        from nastoolkit.nas import GeneticSearch, HoldoutEvaluator, SearchSpace
+
+        (X, y), _ = make_moons(n_samples=80, seed=0)
+        result = GeneticSearch(SearchSpace(max_layers=1), HoldoutEvaluator(X, y, epochs=2),
+                               population_size=2, generations=1, seed=0, cluster="local",
+                               progress=False).run()
+        print("best", result.best_score)
+    """))
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.monotonic()
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=90, env=environment, cwd=tmp_path, check=False)
+    assert time.monotonic() - start < 60
+    if out.returncode != 0:  # spawned Dask workers re-import the script: it must say why
+        last = out.stderr.strip().splitlines()[-1]
+        assert "could not start a Dask LocalCluster" in last
+        assert 'if __name__ == "__main__":' in last
+
+
 # -- Ctrl-C in the command line ------------------------------------------------------------------
 @pytest.mark.slow
 def test_ctrl_c_in_the_cli_stops_cleanly_and_says_how_to_resume(tmp_path):
