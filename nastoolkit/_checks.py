@@ -94,9 +94,8 @@ def number_in(name: str, value, low: float, high: float, low_open: bool = False,
               high_open: bool = False, fix: str = "") -> float:
     """``value`` as a float, checked to lie in the interval from ``low`` to ``high``; each end is
     closed unless ``low_open``/``high_open`` (so ``[0, 1)`` is ``high_open=True``)."""
-    above = value > low if low_open else value >= low
-    below = value < high if high_open else value <= high
-    if not is_number(value) or not (above and below):
+    if not is_number(value) or not ((value > low if low_open else value >= low)
+                                    and (value < high if high_open else value <= high)):
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         raise _fail(name, f"a number in {interval}", value, fix)
     return float(value)

@@ -19,7 +19,6 @@ from .build import count_parameters, genome_to_model
 from .cache import EvaluationCache
 from .checkpoint import CheckpointError
 from .evaluators import (
-                         FAILED_SCORE,
                          CrossValidationEvaluator,
                          Evaluator,
                          HoldoutEvaluator,
@@ -27,7 +26,8 @@ from .evaluators import (
 )
 from .genome import GenomeError, describe_genome, genome_key, make_genome
 from .operators import crossover, mutate, sample_genome
-from .result import SearchResult, pareto_front
+from .outcome import FAILED_SCORE, Outcome
+from .result import Candidate, SearchResult, pareto_front
 from .space import SearchSpace
 from .strategies import (
                          GeneticSearch,
@@ -42,6 +42,7 @@ __all__ = [
                          "FAILED_SCORE",
                          "AutoClassifier",
                          "AutoRegressor",
+                         "Candidate",
                          "CheckpointError",
                          "CrossValidationEvaluator",
                          "EvaluationCache",
@@ -50,6 +51,7 @@ __all__ = [
                          "GenomeError",
                          "HoldoutEvaluator",
                          "NSGA2Search",
+                         "Outcome",
                          "RandomSearch",
                          "RegularizedEvolution",
                          "Search",

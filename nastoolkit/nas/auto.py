@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import int_at_least, non_negative_int, number_in, positive, positive_int
+from .checkpoint import check_checkpoint_target
 from .evaluators import CrossValidationEvaluator, HoldoutEvaluator
 from .space import SearchSpace
 from .strategies import RegularizedEvolution
@@ -14,30 +16,56 @@ __all__ = ["AutoClassifier", "AutoRegressor"]
 
 class _AutoModel:
     """Search for an MLP with aging evolution under a trial budget, then retrain the best one on
-    all the data. ``folds`` >= 2 scores by cross-validation, else a holdout split."""
+    all the data. ``folds`` >= 2 scores by cross-validation, else a holdout split.
+    ``timeout`` limits each candidate's training (seconds; enforced by the parallel maps);
+    ``checkpoint`` saves the search after every generation, refusing to replace an existing file
+    unless ``overwrite=True``. Arguments are checked here, the data at :meth:`fit`."""
 
     task = ""
 
     def __init__(self, space: SearchSpace | None = None, validation_split=0.2, folds=None,
                  epochs=20, patience=5, seed=0, workers=None, client=None, cluster=None,
-                 progress=True):
+                 progress=True, timeout=None, checkpoint=None, overwrite=False):
+        if space is not None and not isinstance(space, SearchSpace):
+            raise TypeError(f"space must be a nastoolkit.nas.SearchSpace or None. Received: "
+                            f"{type(space).__name__}. Build one with SearchSpace(max_layers=...).")
         self.space = space or SearchSpace(max_layers=3, units=(16, 32, 64, 128),
                                           learning_rate=(1e-4, 3e-2), optimizers=("adam",))
-        self.validation_split, self.folds = validation_split, folds
-        self.epochs, self.patience, self.seed = epochs, patience, seed
+        self.validation_split = number_in(
+            "validation_split", validation_split, 0.0, 1.0, low_open=True, high_open=True,
+            fix="Pass e.g. validation_split=0.2.")
+        self.folds = None if folds is None else int_at_least(
+            "folds", folds, 2, "Pass e.g. folds=5, or folds=None for a holdout split.")
+        self.epochs = positive_int("epochs", epochs, "Pass e.g. epochs=20.")
+        self.patience = non_negative_int("patience", patience, "Pass e.g. patience=5.")
+        self.seed = non_negative_int("seed", seed, "Pass e.g. seed=0.")
+        self.timeout = None if timeout is None else positive(
+            "timeout", timeout, "Give seconds per candidate (e.g. timeout=60), or None.")
+        if workers is not None:
+            workers = int_at_least("workers", workers, 1, "Pass e.g. workers=2, or None.")
+        for name, flag in (("progress", progress), ("overwrite", overwrite)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False. Received: {name}={flag!r}")
+        if checkpoint is not None:
+            checkpoint = check_checkpoint_target(checkpoint, overwrite, type(self).__name__)
+        self.checkpoint, self.overwrite = checkpoint, overwrite
         self.options = {"workers": workers, "client": client, "cluster": cluster,
-                        "progress": progress}
+                        "progress": progress, "checkpoint": checkpoint, "overwrite": overwrite}
         self.result_ = None
         self.model_ = None
 
     def fit(self, X, y, max_trials: int = 20, validation_data=None):
         """Evaluate up to ``max_trials`` distinct architectures, keep the best, retrain it on all
-        the data (training + validation) and return ``self``."""
-        if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 2:
-            raise ValueError(f"max_trials must be an integer >= 2. Received: "
-                             f"max_trials={max_trials!r}")
+        the data (training + validation) and return ``self``. The data is checked before any
+        candidate trains (numeric, finite, matching lengths, at least 2 classes, enough samples
+        per class for the folds)."""
+        max_trials = int_at_least("max_trials", max_trials, 2, "Pass e.g. max_trials=20.")
+        if validation_data is not None and self.folds:
+            raise ValueError(f"validation_data is used by the holdout split only, but this "
+                             f"{type(self).__name__} has folds={self.folds}. Pass folds=None "
+                             f"to score on validation_data, or drop validation_data.")
         common = {"task": self.task, "epochs": self.epochs, "patience": self.patience,
-                  "seed": self.seed}
+                  "seed": self.seed, "timeout": self.timeout}
         if self.folds:
             evaluator = CrossValidationEvaluator(X, y, folds=self.folds, **common)
         else:

@@ -1,26 +1,31 @@
 """JSON checkpoints of a search, written atomically, and array <-> JSON encoding.
 
 Never pickle: a checkpoint is readable, diffable and safe to load from anywhere. A write goes to a
-temporary file in the same folder, is flushed to disk, then ``os.replace``-d over the old one, so a
-process killed at any moment leaves either the previous checkpoint or the new one, never half.
+temporary file ``.<name>.<random>.tmp`` in the same folder, is flushed to disk, then
+``os.replace``-d over the old one, so a process killed at any moment leaves either the previous
+checkpoint or the new one, never half; the next successful write removes temporary files a killed
+write left behind. A write that fails (disk full, no permission) is a :class:`CheckpointError`
+naming the path, and :func:`check_checkpoint_target` finds a missing or read-only folder, or
+another run's checkpoint, before a search trains anything.
 """
 
 from __future__ import annotations
 
 import base64
+import glob
 import hashlib
 import json
 import os
+import tempfile
 
 import numpy as np
-
-from .._atomic import atomic_write
 
 __all__ = [
     "FORMAT",
     "VERSION",
     "CheckpointError",
     "array_fingerprint",
+    "check_checkpoint_target",
     "decode_array",
     "decode_rng_state",
     "encode_array",
@@ -30,7 +35,8 @@ __all__ = [
 ]
 
 FORMAT = "nastoolkit.nas.checkpoint"
-VERSION = 1
+# 2: evaluations are Candidate records holding an Outcome; 1 (flat dicts) is upgraded on read.
+VERSION = 2
 REQUIRED = ("format", "version", "strategy", "config", "evaluator", "state")
 
 
@@ -38,12 +44,89 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt, of another format, or does not match the search."""
 
 
+def _temporary_prefix(path: str) -> str:
+    """Temporary files of ``path``'s writes start with this (hidden, named after the target so
+    a cleanup never touches another file's write in progress)."""
+    return f".{os.path.basename(path)}."
+
+
+def check_checkpoint_target(path, overwrite: bool = False, owner: str = "the search") -> str:
+    """``path`` as a string once it is known that a checkpoint can be written there: its folder
+    exists and is writable, it is not a folder, and it does not hold a file already (unless
+    ``overwrite``). Raises :class:`CheckpointError` naming the path and the way on.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> check_checkpoint_target(os.path.join(folder, "run.json")).endswith("run.json")
+    True
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path (str or pathlib.Path) or None. "
+                        f"Received: checkpoint={path!r}")
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CheckpointError(f"cannot write checkpoint {path!r}: its folder {folder!r} does not "
+                              f"exist. Create it (os.makedirs) or choose another path.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CheckpointError(f"cannot write checkpoint {path!r}: no permission to write in "
+                              f"{folder!r}. Choose a writable folder.")
+    if os.path.isdir(path):
+        raise CheckpointError(f"checkpoint {path!r} is a folder; give a file path such as "
+                              f"{os.path.join(path, 'search.json')!r}.")
+    if os.path.exists(path) and not overwrite:
+        raise CheckpointError(
+            f"checkpoint {path!r} already holds {_describe(path)}; {owner} will not overwrite "
+            f"it. To continue that run: nastoolkit.nas.load_search({path!r}) (or "
+            f"<Strategy>.resume({path!r})); to replace it: pass overwrite=True; or choose "
+            f"another checkpoint path.")
+    return path
+
+
+def _describe(path: str) -> str:
+    """A few words on what a file holds, for the collision message."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            document = json.load(stream)
+        state = document["state"]
+        return (f"a {document['strategy']} run (generation {state['generation']} of "
+                f"{document['config']['generations']}, {len(state['evaluations'])} candidates)")
+    except Exception:  # noqa: BLE001  (any unreadable file is described the same way)
+        return "a file of another run"
+
+
 def save_checkpoint(path, payload: dict) -> None:
-    """Write ``payload`` (plus format and version) to ``path`` atomically."""
+    """Write ``payload`` (plus format and version) to ``path`` atomically; a write that fails is
+    a :class:`CheckpointError` naming the path (the previous checkpoint stays)."""
     path = os.fspath(path)
     document = {"format": FORMAT, "version": VERSION, **payload}
     text = json.dumps(document, separators=(",", ":"), allow_nan=False)
-    atomic_write(path, text)
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix = _temporary_prefix(path)
+    temporary = None
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(text.encode("utf-8"))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+        temporary = None
+    except OSError as error:
+        raise CheckpointError(f"could not write checkpoint {path!r}: {error.strerror or error}. "
+                              f"Free disk space or fix the folder's permissions; the previous "
+                              f"checkpoint (if any) is unchanged.") from error
+    finally:
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)
+    # Leftovers of writes killed before their rename (kill -9, power loss).
+    for leftover in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + "*.tmp")):
+        try:
+            os.unlink(leftover)
+        except OSError:
+            pass
 
 
 def load_checkpoint(path) -> dict:
@@ -63,6 +146,8 @@ def load_checkpoint(path) -> dict:
         found = document.get("format") if isinstance(document, dict) else type(document).__name__
         raise CheckpointError(f"{path!r} is not a nastoolkit search checkpoint: expected "
                               f"format={FORMAT!r}, found {found!r}.")
+    if document.get("version") == 1:
+        document = _upgrade_version_1(document)
     if document.get("version") != VERSION:
         raise CheckpointError(f"checkpoint {path!r} has version {document.get('version')!r}; this "
                               f"nastoolkit reads version {VERSION}. Resume it with the nastoolkit "
@@ -71,6 +156,21 @@ def load_checkpoint(path) -> dict:
     if missing:
         raise CheckpointError(f"checkpoint {path!r} is incomplete: missing {missing}.")
     return document
+
+
+def _upgrade_version_1(document: dict) -> dict:
+    """Version 1 kept each evaluation flat (status, score, reason, metrics beside the genome);
+    version 2 nests them as the record's ``outcome``."""
+    state = document.get("state")
+    records = state.get("evaluations") if isinstance(state, dict) else None
+    if isinstance(records, list):
+        outcome_fields = ("status", "score", "reason", "metrics")
+        state["evaluations"] = [
+            {**{k: v for k, v in record.items() if k not in outcome_fields},
+             "outcome": {k: record[k] for k in outcome_fields if k in record}}
+            if isinstance(record, dict) and "outcome" not in record else record
+            for record in records]
+    return {**document, "version": VERSION}
 
 
 def encode_array(array) -> dict:

@@ -17,9 +17,11 @@ import warnings
 
 import numpy as np
 
+from .._checks import int_at_least, non_negative_int, number_in, positive, positive_int
 from .build import check_task, count_parameters, genome_to_model
 from .checkpoint import array_fingerprint, decode_array, encode_array
 from .genome import genome_key, genome_seed
+from .outcome import FAILED_SCORE, CandidateFailed, Outcome
 
 __all__ = [
     "FAILED_SCORE",
@@ -30,14 +32,6 @@ __all__ = [
     "holdout_split",
     "kfold_splits",
 ]
-
-# Finite so that NSGA-II's crowding distances and JSON stay well defined; worse than any error.
-FAILED_SCORE = 1e300
-
-
-class CandidateFailed(RuntimeError):
-    """Training produced no usable score (e.g. the loss diverged)."""
-
 
 def _class_order(y, seed):
     """Per-class index lists, each shuffled by ``seed`` (stratification keeps class balance)."""
@@ -72,33 +66,100 @@ def holdout_split(y, validation_split: float, seed: int, stratify: bool) -> tupl
     return train, validation
 
 
+def _check_features(name: str, X, minimum: int = 2) -> np.ndarray:
+    """``X`` as a 2-D numeric, finite array of at least ``minimum`` samples."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers. Received: dtype {X.dtype}. Encode text or "
+                        f"categories as numbers first (e.g. one-hot columns).")
+    if X.ndim != 2 or len(X) < minimum:
+        raise ValueError(f"{name} must be a 2-D array (samples, features) with at least "
+                         f"{minimum} samples. Received: shape {X.shape}. Reshape with "
+                         f"{name}.reshape(len({name}), -1).")
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        raise ValueError(f"{name} must be finite. Received: NaN or inf in {len(rows)} rows "
+                         f"(first: row {rows[0]}). Drop or impute those rows first.")
+    return X
+
+
+def _check_targets(name: str, y, task: str, samples: int, x_name: str) -> np.ndarray:
+    """``y`` checked for ``task``: one entry per sample, finite numbers for regression, 1-D
+    sortable labels without NaN for classification."""
+    y = np.asarray(y)
+    if y.ndim == 0 or len(y) != samples:
+        count = "a scalar" if y.ndim == 0 else f"{len(y)}"
+        raise ValueError(f"{x_name} and {name} must have the same number of samples. Received: "
+                         f"{samples} rows in {x_name} and {count} in {name}.")
+    if task == "regression":
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"regression targets {name} must be numbers. Received: dtype "
+                            f"{y.dtype}. For labels use task='classification'.")
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise ValueError(f"{name} must be finite. Received: "
+                             f"{int((~np.isfinite(y)).sum())} NaN or inf values. Drop or impute "
+                             f"those samples first.")
+        return y
+    if y.ndim != 1:
+        raise ValueError(f"classification labels {name} must be 1-D (one label per sample). "
+                         f"Received: shape {y.shape}. For one-hot {name} use "
+                         f"{name}.argmax(axis=1).")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(f"classification labels {name} must not be NaN or inf. Received: "
+                         f"{int((~np.isfinite(y)).sum())} such labels. Drop those samples.")
+    try:
+        np.unique(y)
+    except TypeError:
+        raise TypeError(f"classification labels {name} must be of one sortable kind (all "
+                        f"numbers or all strings). Received: dtype {y.dtype} with mixed "
+                        f"values.") from None
+    return y
+
+
+def _check_validation_data(validation_data, X, task: str) -> tuple:
+    """``validation_data`` as checked ``(X_val, y_val)`` arrays matching ``X``'s features."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise TypeError(f"validation_data must be a pair (X_val, y_val). Received: "
+                        f"{type(validation_data).__name__} {validation_data!r:.60}")
+    X_val = _check_features("X_val", validation_data[0], minimum=1)
+    y_val = _check_targets("y_val", validation_data[1], task, len(X_val), "X_val")
+    features = np.shape(X)[1:] if np.ndim(X) == 2 else None
+    if features is not None and X_val.shape[1:] != features:
+        raise ValueError(f"X_val must have the {features[0]} features of X. Received: "
+                         f"{X_val.shape[1]} features.")
+    return X_val, y_val
+
+
+def _check_data(X, y, task: str) -> tuple:
+    X = _check_features("X", X)
+    y = _check_targets("y", y, task, len(X), "X")
+    if task == "classification":
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(f"y holds a single class ({classes[0]!r}); classification needs "
+                             f"at least 2 classes. For numeric targets use task='regression'.")
+    return X, y
+
+
 class Evaluator:
     """Data, task, epoch budget and seed shared by the holdout and cross-validation evaluators.
 
     Subclasses only say how the data is split (:meth:`splits`) and how they are configured.
     """
 
-    def __init__(self, X, y, task="classification", epochs=20, patience=5, seed=0):
+    def __init__(self, X, y, task="classification", epochs=20, patience=5, seed=0,
+                 timeout=None):
         check_task(task)
-        X = np.asarray(X)
-        if X.ndim != 2 or len(X) < 2:
-            raise ValueError(f"X must be a 2-D array (samples, features) with at least 2 samples. "
-                             f"Received: shape {X.shape}. Reshape with X.reshape(len(X), -1).")
-        y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"X and y must have the same number of samples. Received: "
-                             f"{len(X)} rows in X and {len(y)} in y.")
-        for name, value, low in (("epochs", epochs, 1), ("patience", patience, 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}. Received: {name}={value!r}")
+        X, y = _check_data(X, y, task)
+        self.epochs = positive_int("epochs", epochs, "Pass e.g. epochs=20.")
+        self.patience = non_negative_int("patience", patience, "Pass e.g. patience=5.")
+        self.seed = non_negative_int("seed", seed, "Pass e.g. seed=0.")
+        self.timeout = None if timeout is None else positive(
+            "timeout", timeout, "Give seconds per candidate (e.g. timeout=60), or None.")
         self.X, self.y_original = X, y
-        self.task, self.epochs = task, int(epochs)
-        self.patience, self.seed = int(patience), int(seed)
+        self.task = task
         self.input_dim = X.shape[1]
         if task == "classification":
-            if y.ndim != 1:
-                raise ValueError(f"classification labels y must be 1-D (one label per sample). "
-                                 f"Received: shape {y.shape}. For one-hot y use y.argmax(axis=1).")
             self.classes_, self.y = np.unique(y, return_inverse=True)
             self.output_dim = len(self.classes_)
         else:
@@ -127,7 +188,8 @@ class Evaluator:
         """JSON-ready description that :func:`evaluator_from_config` rebuilds (data included, as
         exact base64 bytes, unless ``include_data=False``)."""
         config = {"class": type(self).__name__, "task": self.task, "epochs": self.epochs,
-                  "patience": self.patience, "seed": self.seed, **self._split_config()}
+                  "patience": self.patience, "seed": self.seed, "timeout": self.timeout,
+                  **self._split_config()}
         if include_data:
             config["X"], config["y"] = encode_array(self.X), encode_array(self.y_original)
         return config
@@ -171,22 +233,21 @@ class Evaluator:
                 "val_metric": float(metric), "epochs": len(losses),
                 "best_epoch": int(np.nanargmin(val_losses)) + 1}
 
-    def evaluate(self, genome: dict) -> dict:
+    def evaluate(self, genome: dict) -> Outcome:
         """Train and score ``genome`` on every split; never raises.
 
-        Returns ``{"status": "ok"|"failed", "score", "reason", "metrics"}`` where ``score`` is the
-        mean validation error over splits (or :data:`FAILED_SCORE`), and ``metrics`` holds
-        ``val_error``, ``val_error_std``, ``fold_errors``, ``val_loss``, ``val_accuracy`` or
-        ``val_mse``, ``epochs`` and ``best_epoch``.
+        Returns an :class:`~nastoolkit.nas.outcome.Outcome` whose ``score`` is the mean
+        validation error over splits (or :data:`FAILED_SCORE` with the ``reason`` when training
+        failed), whose ``metrics`` hold ``val_error``, ``val_error_std``, ``fold_errors``,
+        ``val_loss``, ``val_accuracy`` or ``val_mse``, ``epochs`` and ``best_epoch``. Its
+        ``seconds`` stay 0: the map that runs it measures the time (``Outcome.with_seconds``).
         """
         seed = genome_seed(genome_key(genome), self.seed)
         try:
             folds = [self._score_fold(genome, train, validation, seed + index)
                      for index, (train, validation) in enumerate(self.splits())]
         except Exception as error:  # noqa: BLE001  (any failure is the candidate's, not the search's)
-            reason = str(error) if isinstance(error, CandidateFailed) else \
-                f"{type(error).__name__}: {error}"
-            return {"status": "failed", "score": FAILED_SCORE, "reason": reason, "metrics": {}}
+            return Outcome.from_exception(error)
         errors = [fold["error"] for fold in folds]
         metric_name = "val_accuracy" if self.task == "classification" else "val_mse"
         metrics = {
@@ -198,7 +259,7 @@ class Evaluator:
             "epochs": float(np.mean([fold["epochs"] for fold in folds])),
             "best_epoch": round(float(np.median([fold["best_epoch"] for fold in folds]))),
         }
-        return {"status": "ok", "score": metrics["val_error"], "reason": None, "metrics": metrics}
+        return Outcome("ok", metrics["val_error"], None, metrics)
 
     def count_parameters(self, genome: dict) -> int:
         """Weights and biases of ``genome``'s network on this data."""
@@ -215,7 +276,8 @@ class Evaluator:
         settings = ", ".join(f"{k}={v!r}" for k, v in self._split_config().items())
         return (f"{type(self).__name__}(samples={len(self.X)}, features={self.input_dim}, "
                 f"task={self.task!r}, {settings}, epochs={self.epochs}, "
-                f"patience={self.patience}, seed={self.seed})")
+                f"patience={self.patience}, seed={self.seed}"
+                + (f", timeout={self.timeout:g}" if self.timeout is not None else "") + ")")
 
 
 class HoldoutEvaluator(Evaluator):
@@ -223,19 +285,19 @@ class HoldoutEvaluator(Evaluator):
     classification), or an explicit ``validation_data=(X_val, y_val)``."""
 
     def __init__(self, X, y, task="classification", validation_split=0.2, validation_data=None,
-                 epochs=20, patience=5, seed=0):
+                 epochs=20, patience=5, seed=0, timeout=None):
         self.validation_size = None
         if validation_data is not None:
-            X_val, y_val = validation_data
+            X_val, y_val = _check_validation_data(validation_data, X, task)
             self.validation_size = len(X_val)
-            X = np.concatenate([np.asarray(X), np.asarray(X_val)])
-            y = np.concatenate([np.asarray(y), np.asarray(y_val)])
-        elif not 0.0 < float(validation_split) < 1.0:
-            raise ValueError(f"validation_split must be in (0, 1). Received: "
-                             f"validation_split={validation_split!r}. Pass e.g. 0.2, or "
-                             f"validation_data=(X_val, y_val).")
+            X = np.concatenate([np.asarray(X), X_val])
+            y = np.concatenate([np.asarray(y), y_val])
+        else:
+            number_in("validation_split", validation_split, 0.0, 1.0, low_open=True,
+                      high_open=True, fix="Pass e.g. 0.2, or validation_data=(X_val, y_val).")
         self.validation_split = float(validation_split)
-        super().__init__(X, y, task=task, epochs=epochs, patience=patience, seed=seed)
+        super().__init__(X, y, task=task, epochs=epochs, patience=patience, seed=seed,
+                         timeout=timeout)
         if self.validation_size is not None:
             n = len(self.X)
             cut = n - self.validation_size
@@ -259,14 +321,22 @@ class CrossValidationEvaluator(Evaluator):
     """Score as the mean validation error over ``folds`` folds (stratified for classification);
     the standard deviation over folds is kept in the metrics."""
 
-    def __init__(self, X, y, task="classification", folds=5, epochs=20, patience=5, seed=0):
-        if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
-            raise ValueError(f"folds must be an integer >= 2. Received: folds={folds!r}. "
-                             f"For a single split use HoldoutEvaluator.")
-        super().__init__(X, y, task=task, epochs=epochs, patience=patience, seed=seed)
+    def __init__(self, X, y, task="classification", folds=5, epochs=20, patience=5, seed=0,
+                 timeout=None):
+        folds = int_at_least("folds", folds, 2, "For a single split use HoldoutEvaluator.")
+        super().__init__(X, y, task=task, epochs=epochs, patience=patience, seed=seed,
+                         timeout=timeout)
         if folds > len(self.X):
             raise ValueError(f"folds={folds} exceeds the {len(self.X)} samples; use fewer folds.")
-        self.folds = int(folds)
+        if task == "classification":
+            counts = np.bincount(self.y, minlength=self.output_dim)
+            smallest = int(counts.argmin())
+            if counts[smallest] < folds:
+                raise ValueError(
+                    f"class {self.classes_[smallest].tolist()!r} has {counts[smallest]} samples, fewer "
+                    f"than folds={folds}: every validation fold needs each class. Use "
+                    f"folds={max(2, int(counts[smallest]))} or fewer, or more data.")
+        self.folds = folds
         labels = self.y_original if task == "classification" else self.y[:, 0]
         self._splits = kfold_splits(labels, self.folds, self.seed,
                                     stratify=task == "classification")
@@ -291,7 +361,7 @@ def evaluator_from_config(config: dict) -> Evaluator:
                          f"evaluator explicitly: resume(path, evaluator=...).")
     X, y = decode_array(config["X"]), decode_array(config["y"])
     common = {"task": config["task"], "epochs": config["epochs"], "patience": config["patience"],
-              "seed": config["seed"]}
+              "seed": config["seed"], "timeout": config.get("timeout")}
     if kind == "CrossValidationEvaluator":
         return CrossValidationEvaluator(X, y, folds=config["folds"], **common)
     size = config.get("validation_size")

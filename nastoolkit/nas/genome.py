@@ -17,6 +17,8 @@ import json
 import math
 from typing import Any
 
+from .._checks import non_negative, number_in, positive, positive_int
+
 __all__ = [
     "GLOBAL_GENES",
     "LAYER_GENES",
@@ -46,17 +48,65 @@ def round_learning_rate(learning_rate: float) -> float:
 
 
 def make_genome(layers, learning_rate=1e-3, l2=0.0, optimizer="adam", batch_size=32) -> dict:
-    """Build a genome from ``layers`` = [(units, activation, dropout), ...] and the global genes."""
+    """Build a genome from ``layers`` = [(units, activation, dropout), ...] and the global genes.
+
+    Every gene is checked here (positive units, a known activation and optimizer, dropout in
+    [0, 1), a finite learning rate > 0, l2 >= 0, a positive batch size), so a mistake is an error
+    now rather than a failed candidate later.
+
+    Examples
+    --------
+    >>> make_genome([(64, "relu", 0.25)], learning_rate=3e-3)["layers"]
+    [{'units': 64, 'activation': 'relu', 'dropout': 0.25}]
+    """
+    if isinstance(layers, (str, dict)) or not isinstance(layers, (list, tuple)):
+        raise TypeError(f"layers must be a list of (units, activation, dropout) tuples. "
+                        f"Received: layers={layers!r:.80}. Pass e.g. [(64, 'relu', 0.0)].")
+    genes = []
+    for index, layer in enumerate(layers):
+        if isinstance(layer, (str, dict)) or not isinstance(layer, (list, tuple)) \
+                or len(layer) != 3:
+            raise ValueError(f"layers[{index}] must be a (units, activation, dropout) tuple. "
+                             f"Received: {layer!r:.80}. Pass e.g. (64, 'relu', 0.0).")
+        units, activation, dropout = layer
+        genes.append({
+            "units": positive_int(f"layers[{index}] units", units),
+            "activation": _check_activation(f"layers[{index}] activation", activation),
+            "dropout": number_in(f"layers[{index}] dropout", dropout, 0.0, 1.0,
+                                 high_open=True),
+        })
     return {
-        "layers": [
-            {"units": int(units), "activation": str(activation), "dropout": float(dropout)}
-            for units, activation, dropout in layers
-        ],
-        "learning_rate": round_learning_rate(learning_rate),
-        "l2": float(l2),
-        "optimizer": str(optimizer),
-        "batch_size": int(batch_size),
+        "layers": genes,
+        "learning_rate": round_learning_rate(positive("learning_rate", learning_rate)),
+        "l2": non_negative("l2", l2),
+        "optimizer": _check_optimizer("optimizer", optimizer),
+        "batch_size": positive_int("batch_size", batch_size),
     }
+
+
+def _check_name(kind: str, getter, name: str, value) -> str:
+    """``value`` if ``getter`` (``activations.get`` / ``optimizers.get``) knows the name."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be the name of {kind} (a string such as 'relu' or "
+                        f"'adam'). Received: {name}={value!r}")
+    try:
+        getter(value)
+    except (ValueError, KeyError) as error:
+        raise ValueError(f"{name}={value!r} is not a known {kind.split()[-1]}: {error}") \
+            from None
+    return value
+
+
+def _check_activation(name: str, value) -> str:
+    from .. import activations
+
+    return _check_name("an activation", activations.get, name, value)
+
+
+def _check_optimizer(name: str, value) -> str:
+    from .. import optimizers
+
+    return _check_name("an optimizer", optimizers.get, name, value)
 
 
 def copy_genome(genome: dict) -> dict:

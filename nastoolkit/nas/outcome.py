@@ -16,16 +16,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["FAILED_SCORE", "Outcome", "OutcomeError"]
+__all__ = ["FAILED_SCORE", "CandidateFailed", "Outcome", "OutcomeError", "as_outcome"]
 
 # Finite so that NSGA-II's crowding distances and JSON stay well defined; worse than any error.
 FAILED_SCORE = 1e300
 
 _STATUSES = ("ok", "failed")
+_FIELDS = ("status", "score", "reason", "metrics", "seconds")
 
 
 class OutcomeError(ValueError):
     """A serialized outcome that is not one (a damaged or edited checkpoint, say)."""
+
+
+class CandidateFailed(RuntimeError):
+    """Training produced no usable score (e.g. the loss diverged); its message is the reason."""
 
 
 @dataclass(frozen=True)
@@ -39,16 +44,34 @@ class Outcome:
     score: float
     reason: str | None = None
     metrics: dict = field(default_factory=dict)
-    seconds: float = 0.0
+    # Timing is a measurement, not a result: two runs of one search are equal whatever it took.
+    seconds: float = field(default=0.0, compare=False)
 
     @classmethod
     def failure(cls, reason: str, seconds: float = 0.0) -> Outcome:
         """The one way to record a failed candidate."""
-        return cls("failed", FAILED_SCORE, str(reason), {}, float(seconds))
+        return cls("failed", FAILED_SCORE, str(reason) or "failed (no reason given)", {},
+                   float(seconds))
+
+    @classmethod
+    def from_exception(cls, error: BaseException, seconds: float = 0.0) -> Outcome:
+        """The failure an exception stands for: a :class:`CandidateFailed` gives its message as
+        the reason, anything else ``"TypeName: message"`` (so evaluator bugs are recognisable)."""
+        reason = str(error) if isinstance(error, CandidateFailed) else \
+            f"{type(error).__name__}: {error}"
+        return cls.failure(reason, seconds)
 
     @property
     def ok(self) -> bool:
+        """True when the candidate trained and was scored."""
         return self.status == "ok"
+
+    def __getitem__(self, name: str):
+        """Read-only ``outcome["score"]`` access, so code written for the former dict results
+        keeps working; prefer the attributes."""
+        if name not in _FIELDS:
+            raise KeyError(f"{name!r} is not a field of Outcome; fields: {_FIELDS}")
+        return getattr(self, name)
 
     def with_seconds(self, seconds: float) -> Outcome:
         """The same outcome with its training time set (the map measures it, not the evaluator)."""
@@ -73,9 +96,15 @@ class Outcome:
             raise OutcomeError(f"{where}.status must be one of {_STATUSES}. Received: {status!r}")
         if isinstance(score, bool) or not isinstance(score, (int, float)) or math.isnan(score):
             raise OutcomeError(f"{where}.score must be a number. Received: {score!r}")
+        if status == "ok" and not math.isfinite(score):
+            raise OutcomeError(f"{where}.score of a successful candidate must be finite. "
+                               f"Received: {score!r}")
         reason = data.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise OutcomeError(f"{where}.reason must be a string or null. Received: {reason!r}")
+        if status == "failed" and not reason:
+            raise OutcomeError(f"{where}.reason must say why the candidate failed. "
+                               f"Received: {reason!r}")
         metrics = data.get("metrics", {})
         if not isinstance(metrics, dict):
             raise OutcomeError(f"{where}.metrics must be an object. Received: {metrics!r}")
@@ -83,3 +112,25 @@ class Outcome:
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
             raise OutcomeError(f"{where}.seconds must be a number >= 0. Received: {seconds!r}")
         return cls(status, float(score), reason, dict(metrics), float(seconds))
+
+
+def as_outcome(value, where: str = "evaluate() result") -> Outcome:
+    """``value`` as an :class:`Outcome`: an Outcome unchanged, a dict in :meth:`Outcome.to_dict`
+    form (older custom evaluators) rebuilt, anything else a failure saying what arrived.
+
+    >>> as_outcome({"status": "ok", "score": 0.5}).score
+    0.5
+    >>> as_outcome(0.5).reason
+    'evaluate() result must be an Outcome. Received: float'
+    >>> as_outcome(Outcome("ok", float("nan"))).reason
+    'evaluate() result.score must be a number. Received: nan'
+    """
+    if not isinstance(value, (Outcome, dict)):
+        return Outcome.failure(f"{where} must be an Outcome. Received: {type(value).__name__}")
+    try:
+        # An Outcome is checked too: a NaN score from a custom evaluator would break selection.
+        checked = Outcome.from_dict(value.to_dict() if isinstance(value, Outcome) else value,
+                                    where=where)
+    except OutcomeError as error:
+        return Outcome.failure(str(error))
+    return value if isinstance(value, Outcome) else checked

@@ -35,7 +35,7 @@ import threading
 import time
 
 from ..backend import single_blas_thread
-from .outcome import Outcome
+from .outcome import Outcome, as_outcome
 
 __all__ = [
     "DaskMap",
@@ -58,13 +58,6 @@ _WORKER_CODE = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
 _START_SECONDS = 120.0
 
 
-def _as_outcome(result) -> Outcome:
-    """An evaluator's answer as an :class:`Outcome` (evaluators may still return the dict form)."""
-    if isinstance(result, Outcome):
-        return result
-    return Outcome.from_dict(result, where="evaluator result")
-
-
 def evaluator_timeout(evaluator) -> float | None:
     """``evaluator.timeout`` (seconds per candidate) checked, or None when unset.
 
@@ -84,9 +77,11 @@ def evaluator_timeout(evaluator) -> float | None:
 
 
 def evaluate_genome(evaluator, genome: dict) -> Outcome:
-    """``evaluator.evaluate(genome)`` on one BLAS thread, as an :class:`Outcome` with its
-    wall-clock seconds; any exception becomes a failed outcome, so a worker never raises into
-    the search.
+    """``evaluator.evaluate(genome)`` on one BLAS thread, as an :class:`Outcome`; any exception
+    becomes a failed outcome, so a worker never raises into the search.
+
+    The outcome's ``seconds`` are left as the evaluator gave them: the searches' determinism
+    tests compare ``SearchResult.to_dict()``, which includes timing.
 
     Examples
     --------
@@ -96,13 +91,11 @@ def evaluate_genome(evaluator, genome: dict) -> Outcome:
     >>> evaluate_genome(Broken(), {}).reason
     'RuntimeError: evaluator bug'
     """
-    start = time.perf_counter()
     try:
         with single_blas_thread():
-            outcome = _as_outcome(evaluator.evaluate(genome))
+            return as_outcome(evaluator.evaluate(genome))
     except Exception as error:  # noqa: BLE001  (an evaluator bug must not kill a long search)
-        outcome = Outcome.failure(f"{type(error).__name__}: {error}")
-    return outcome.with_seconds(time.perf_counter() - start)
+        return Outcome.from_exception(error)
 
 
 class SerialMap:
@@ -509,7 +502,7 @@ class DaskMap:
         outcomes = []
         for future in self._futures:
             if future.status == "finished":
-                outcomes.append(_as_outcome(future.result()))
+                outcomes.append(as_outcome(future.result()))
             else:
                 error = future.exception()
                 outcomes.append(Outcome.failure(f"{type(error).__name__}: {error}"))

@@ -1,4 +1,5 @@
-"""SearchResult: what every strategy returns, plus Pareto and table helpers (pure functions)."""
+"""SearchResult: what every strategy returns, the :class:`Candidate` record it holds, plus Pareto
+and table helpers (pure functions)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,111 @@ import math
 from dataclasses import dataclass, field
 
 from .genome import describe_genome
+from .outcome import Outcome, OutcomeError
 
-__all__ = ["SearchResult", "dominates", "format_table", "pareto_front", "rank_records"]
+__all__ = ["Candidate", "SearchResult", "dominates", "format_table", "pareto_front",
+           "rank_records"]
+
+_CANDIDATE_FIELDS = ("index", "key", "genome", "generation", "params")
 
 
-def _ok(record: dict) -> bool:
-    return record["status"] == "ok"
+@dataclass(frozen=True)
+class Candidate:
+    """One distinct genome a search evaluated: where it stands in the search and its
+    :class:`~nastoolkit.nas.outcome.Outcome`.
+
+    ``index`` is its position in evaluation order, ``key`` its :func:`~nastoolkit.nas.genome_key`,
+    ``generation`` the generation that first asked for it, ``params`` its weight count. The
+    outcome's fields read through (``candidate.score``, ``candidate.status``, ...).
+
+    Examples
+    --------
+    >>> genome = {"layers": [{"units": 8, "activation": "relu", "dropout": 0.0}],
+    ...           "learning_rate": 0.001, "l2": 0.0, "optimizer": "adam", "batch_size": 32}
+    >>> candidate = Candidate(0, "k", genome, 0, 131, Outcome("ok", 0.25))
+    >>> candidate.score, candidate.ok
+    (0.25, True)
+    >>> Candidate.from_dict(candidate.to_dict()) == candidate
+    True
+    """
+
+    index: int
+    key: str
+    genome: dict
+    generation: int
+    params: int
+    outcome: Outcome
+
+    @property
+    def status(self) -> str:
+        """"ok" or "failed"."""
+        return self.outcome.status
+
+    @property
+    def score(self) -> float:
+        """Validation error (lower is better); ``FAILED_SCORE`` for failures."""
+        return self.outcome.score
+
+    @property
+    def reason(self) -> str | None:
+        """Why the candidate failed, else None."""
+        return self.outcome.reason
+
+    @property
+    def metrics(self) -> dict:
+        """The outcome's metrics (``val_loss``, ``fold_errors``, ...)."""
+        return self.outcome.metrics
+
+    @property
+    def seconds(self) -> float:
+        """Wall-clock training time in seconds."""
+        return self.outcome.seconds
+
+    @property
+    def ok(self) -> bool:
+        """True when the candidate trained and was scored."""
+        return self.outcome.ok
+
+    def __getitem__(self, name: str):
+        """Read-only ``candidate["score"]`` access, so code written for the former dict records
+        keeps working; prefer the attributes."""
+        if name in _CANDIDATE_FIELDS or name == "outcome":
+            return getattr(self, name)
+        return self.outcome[name]
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (used by checkpoints and :meth:`SearchResult.to_dict`)."""
+        return {"index": self.index, "key": self.key, "genome": copy.deepcopy(self.genome),
+                "generation": self.generation, "params": self.params,
+                "outcome": self.outcome.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data, where: str = "candidate") -> Candidate:
+        """Rebuild from :meth:`to_dict` output, checking the types of every field (the genome is
+        checked against a search space by the checkpoint reader, which knows the space)."""
+        if not isinstance(data, dict):
+            raise OutcomeError(f"{where} must be an object. Received: {type(data).__name__}")
+        missing = [name for name in (*_CANDIDATE_FIELDS, "outcome") if name not in data]
+        if missing:
+            raise OutcomeError(f"{where} lacks {missing}")
+        for name, kind in (("index", int), ("generation", int), ("params", int)):
+            value = data[name]
+            if isinstance(value, bool) or not isinstance(value, kind) or value < 0:
+                raise OutcomeError(f"{where}.{name} must be an integer >= 0. "
+                                   f"Received: {value!r}")
+        if not isinstance(data["key"], str):
+            raise OutcomeError(f"{where}.key must be a string. Received: {data['key']!r}")
+        if not isinstance(data["genome"], dict):
+            raise OutcomeError(f"{where}.genome must be an object. Received: "
+                               f"{data['genome']!r:.60}")
+        outcome = Outcome.from_dict(data["outcome"], where=f"{where}.outcome")
+        return cls(data["index"], data["key"], copy.deepcopy(data["genome"]),
+                   data["generation"], data["params"], outcome)
 
 
 def rank_records(records: list) -> list:
     """Successful records, best first: lowest score, then fewest parameters, then earliest."""
-    return sorted((r for r in records if _ok(r)),
-                  key=lambda r: (r["score"], r["params"], r["index"]))
+    return sorted((r for r in records if r.ok), key=lambda r: (r.score, r.params, r.index))
 
 
 def dominates(first: tuple, second: tuple) -> bool:
@@ -29,11 +123,11 @@ def dominates(first: tuple, second: tuple) -> bool:
 def pareto_front(records: list) -> list:
     """Successful records not dominated in (validation error, parameter count), sorted by error.
     Records with identical objectives are all kept."""
-    candidates = [r for r in records if _ok(r)]
-    points = [(r["score"], r["params"]) for r in candidates]
+    candidates = [r for r in records if r.ok]
+    points = [(r.score, r.params) for r in candidates]
     front = [record for record, point in zip(candidates, points)
              if not any(dominates(other, point) for other in points)]
-    return sorted(front, key=lambda r: (r["score"], r["params"], r["index"]))
+    return sorted(front, key=lambda r: (r.score, r.params, r.index))
 
 
 def format_table(records: list, title: str = "") -> str:
@@ -41,10 +135,9 @@ def format_table(records: list, title: str = "") -> str:
     lines = [title] if title else []
     lines.append(f"{'rank':>4}  {'val_error':>9}  {'± std':>7}  {'params':>8}  architecture")
     for rank, record in enumerate(records, start=1):
-        metrics = record["metrics"]
-        spread = metrics.get("val_error_std", 0.0)
-        lines.append(f"{rank:>4}  {record['score']:>9.4f}  {spread:>7.4f}"
-                     f"  {record['params']:>8d}  {describe_genome(record['genome'])}")
+        spread = record.metrics.get("val_error_std", 0.0)
+        lines.append(f"{rank:>4}  {record.score:>9.4f}  {spread:>7.4f}"
+                     f"  {record.params:>8d}  {describe_genome(record.genome)}")
     return "\n".join(lines)
 
 
@@ -52,9 +145,10 @@ def format_table(records: list, title: str = "") -> str:
 class SearchResult:
     """The outcome of a search, the same for every strategy.
 
-    ``evaluations`` holds every distinct candidate evaluated, in evaluation order, as a dict with
-    ``index``, ``key``, ``genome``, ``generation``, ``status`` ("ok"/"failed"), ``score``
-    (validation error, lower is better), ``params``, ``reason`` and ``metrics``. ``history`` holds
+    ``evaluations`` holds every distinct candidate evaluated, in evaluation order, as
+    :class:`Candidate` records (``index``, ``key``, ``genome``, ``generation``, ``params`` and
+    the :class:`~nastoolkit.nas.outcome.Outcome`, whose ``status``, ``score`` (validation error,
+    lower is better), ``reason`` and ``metrics`` read through). ``history`` holds
     one dict of statistics per generation (``best``, ``mean``, ``std``, ``median`` of the
     population's scores, ``failed``, ``trained``, ``cache_hits``, ``evaluations``,
     ``best_so_far``). ``population`` is the final population's genomes.
@@ -68,7 +162,8 @@ class SearchResult:
     evaluator: object = field(default=None, repr=False, compare=False)
 
     @property
-    def best_record(self) -> dict | None:
+    def best_record(self) -> Candidate | None:
+        """The best successful :class:`Candidate` (None if every candidate failed)."""
         ranked = rank_records(self.evaluations)
         return ranked[0] if ranked else None
 
@@ -76,13 +171,13 @@ class SearchResult:
     def best_genome(self) -> dict | None:
         """The genome with the lowest validation error (ties: fewer parameters, found first)."""
         best = self.best_record
-        return copy.deepcopy(best["genome"]) if best else None
+        return copy.deepcopy(best.genome) if best else None
 
     @property
     def best_score(self) -> float:
         """The best validation error (``inf`` if every candidate failed)."""
         best = self.best_record
-        return best["score"] if best else math.inf
+        return best.score if best else math.inf
 
     @property
     def pareto_front(self) -> list:
@@ -97,7 +192,7 @@ class SearchResult:
     @property
     def failures(self) -> list:
         """Failed records, each with its ``reason``."""
-        return [r for r in self.evaluations if not _ok(r)]
+        return [r for r in self.evaluations if not r.ok]
 
     def best_model(self, epochs: int | None = None):
         """The best genome retrained on all the evaluator's data, as a compiled ``Sequential``.
@@ -110,8 +205,8 @@ class SearchResult:
         if self.evaluator is None or not hasattr(self.evaluator, "fit_final"):
             raise RuntimeError("this result has no evaluator that can retrain; build the model "
                                "with nastoolkit.nas.genome_to_model(result.best_genome, ...).")
-        epochs = epochs or best["metrics"].get("best_epoch") or None
-        return self.evaluator.fit_final(best["genome"], epochs=epochs)
+        epochs = epochs or best.metrics.get("best_epoch") or None
+        return self.evaluator.fit_final(best.genome, epochs=epochs)
 
     def table(self, top: int = 5) -> str:
         """The ``top`` best architectures as a plain-text table."""
@@ -120,8 +215,10 @@ class SearchResult:
                                   f"{len(self.failures)} failed")
 
     def to_dict(self) -> dict:
-        """JSON-ready copy of everything but the evaluator."""
-        return copy.deepcopy({"strategy": self.strategy, "evaluations": self.evaluations,
+        """JSON-ready copy of everything but the evaluator (candidates as
+        :meth:`Candidate.to_dict`). Compare results with ``==``, which ignores timing."""
+        return copy.deepcopy({"strategy": self.strategy,
+                              "evaluations": [r.to_dict() for r in self.evaluations],
                               "history": self.history, "population": self.population,
                               "hall_of_fame_size": self.hall_of_fame_size})
 

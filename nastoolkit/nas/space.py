@@ -4,11 +4,52 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
-from .genome import GenomeError, _check_shape, copy_genome, round_learning_rate
+import numpy as np
+
+from .._checks import (
+    int_at_least,
+    non_negative,
+    number_in,
+    positive,
+    positive_int,
+)
+from .genome import (
+    GenomeError,
+    _check_activation,
+    _check_optimizer,
+    _check_shape,
+    copy_genome,
+    round_learning_rate,
+)
 
 __all__ = ["SearchSpace"]
+
+_TUPLE_FIELDS = ("units", "activations", "dropout", "learning_rate", "l2", "optimizers",
+                 "batch_size")
+_EXAMPLES = {"units": "(32, 64)", "activations": "('relu', 'tanh')", "dropout": "(0.0, 0.25)",
+             "learning_rate": "(1e-4, 1e-1)", "l2": "(0.0, 1e-4)",
+             "optimizers": "('adam', 'sgd')", "batch_size": "(32, 64)"}
+
+
+def _as_tuple(name: str, value) -> tuple:
+    """``value`` (a tuple, list or 1-D array) as a non-empty tuple of Python scalars. A bare
+    string or number is refused: ``activations="relu"`` would otherwise be read letter by
+    letter."""
+    example = _EXAMPLES[name]
+    if isinstance(value, str):
+        raise TypeError(f"{name} must be a tuple, not a bare string. Received: {name}={value!r}. "
+                        f"Write {name}=({value!r},) for one choice, or e.g. {name}={example}.")
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of choices. Received: {name}={value!r} "
+                        f"({type(value).__name__}). Pass e.g. {name}={example}.")
+    if not value:
+        raise ValueError(f"{name} must not be empty. Received: {name}={value!r}. "
+                         f"Pass e.g. {name}={example}.")
+    return tuple(v.item() if isinstance(v, np.generic) else v for v in value)
 
 
 def _nearest(value, choices, log=False):
@@ -39,40 +80,43 @@ class SearchSpace:
     batch_size: tuple = (32, 64, 128)
 
     def __post_init__(self):
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, list):
-                object.__setattr__(self, field.name, tuple(value))
+        for name in _TUPLE_FIELDS:
+            object.__setattr__(self, name, _as_tuple(name, getattr(self, name)))
         self._check_arguments()
 
     def _check_arguments(self) -> None:
-        def fail(name, expected, fix):
-            raise ValueError(f"SearchSpace({name}=...) expected {expected}. "
-                             f"Received: {name}={getattr(self, name)!r}. {fix}")
-
-        if not (isinstance(self.min_layers, int) and self.min_layers >= 1):
-            fail("min_layers", "an integer >= 1", "Pass e.g. min_layers=1.")
-        if not (isinstance(self.max_layers, int) and self.max_layers >= self.min_layers):
-            fail("max_layers", f"an integer >= min_layers={self.min_layers}",
-                 "Pass e.g. max_layers=4.")
-        for name in ("units", "batch_size"):
-            values = getattr(self, name)
-            if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                                     for v in values):
-                fail(name, "a non-empty tuple of positive integers", f"Pass e.g. {name}=(32, 64).")
-        for name in ("activations", "optimizers"):
-            values = getattr(self, name)
-            if not values or not all(isinstance(v, str) and v for v in values):
-                fail(name, "a non-empty tuple of names", f"Pass e.g. {name}=({values[:1]!r}).")
-        if not self.dropout or not all(0.0 <= float(v) < 1.0 for v in self.dropout):
-            fail("dropout", "a non-empty tuple of rates in [0, 1)",
-                 "Pass e.g. dropout=(0.0, 0.25).")
-        if not self.l2 or not all(float(v) >= 0.0 for v in self.l2):
-            fail("l2", "a non-empty tuple of factors >= 0", "Pass e.g. l2=(0.0, 1e-4).")
+        object.__setattr__(self, "min_layers", int_at_least(
+            "min_layers", self.min_layers, 1, "Pass e.g. min_layers=1."))
+        object.__setattr__(self, "max_layers", int_at_least(
+            "max_layers", self.max_layers, self.min_layers,
+            f"It must be at least min_layers={self.min_layers}; pass e.g. max_layers=4."))
+        for name, example in (("units", "(32, 64)"), ("batch_size", "(32, 64)")):
+            values = tuple(positive_int(f"{name}[{index}]", value,
+                                        f"Pass e.g. {name}={example}.")
+                           for index, value in enumerate(getattr(self, name)))
+            object.__setattr__(self, name, values)
+        for name, check in (("activations", _check_activation), ("optimizers", _check_optimizer)):
+            for index, value in enumerate(getattr(self, name)):
+                check(f"{name}[{index}]", value)
+        object.__setattr__(self, "dropout", tuple(
+            number_in(f"dropout[{index}]", value, 0.0, 1.0, high_open=True,
+                      fix="Pass e.g. dropout=(0.0, 0.25).")
+            for index, value in enumerate(self.dropout)))
+        object.__setattr__(self, "l2", tuple(
+            non_negative(f"l2[{index}]", value, "Pass e.g. l2=(0.0, 1e-4).")
+            for index, value in enumerate(self.l2)))
         lr = self.learning_rate
-        if not (len(lr) == 2 and 0.0 < float(lr[0]) <= float(lr[1])):
-            fail("learning_rate", "a (low, high) range with 0 < low <= high",
-                 "Pass e.g. learning_rate=(1e-4, 1e-1).")
+        fix = "Pass e.g. learning_rate=(1e-4, 1e-1)."
+        if len(lr) != 2:
+            raise ValueError(f"learning_rate must be a (low, high) range of 2 numbers. Received: "
+                             f"learning_rate={lr!r}. {fix}")
+        low = positive("learning_rate[0]", lr[0], fix)
+        high = positive("learning_rate[1]", lr[1], fix)
+        if low > high:
+            raise ValueError(f"learning_rate must be a (low, high) range with low <= high. "
+                             f"Received: learning_rate={lr!r}. Swap them: "
+                             f"learning_rate=({lr[1]!r}, {lr[0]!r}).")
+        object.__setattr__(self, "learning_rate", (low, high))
 
     # -- sampling ------------------------------------------------------------------------------
     def sample_layer(self, rng: random.Random) -> dict:

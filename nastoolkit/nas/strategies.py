@@ -19,22 +19,26 @@ Strategies:
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 from dataclasses import dataclass, field
 
+from .._checks import int_at_least, probability
 from .build import count_parameters
 from .cache import EvaluationCache
 from .checkpoint import (
     CheckpointError,
+    check_checkpoint_target,
     decode_rng_state,
     encode_rng_state,
     load_checkpoint,
     save_checkpoint,
 )
 from .genome import copy_genome, genome_key
+from .outcome import as_outcome
 from .parallel import make_map
-from .result import SearchResult, rank_records
+from .result import Candidate, SearchResult, rank_records
 from .space import SearchSpace
 
 __all__ = [
@@ -50,22 +54,19 @@ __all__ = [
 ]
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
-    return value
-
-
-def _check_probability(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1]. Received: {name}={value!r}")
-    return float(value)
+def _offspring_size(value, population_size: int) -> int:
+    """``offspring_size`` (None: as many as the population), checked."""
+    if value is None:
+        return population_size
+    return int_at_least("offspring_size", value, 1, "Pass e.g. offspring_size=None (the "
+                        "population size).")
 
 
 def population_statistics(records: list) -> dict:
-    """best / mean / std / median of the successful scores of ``records``, and the failure
-    count (failed candidates carry a sentinel score that would swamp the mean)."""
-    scores = [r["score"] for r in records if r["status"] == "ok"]
+    """best / mean / std / median of the successful scores of ``records`` (:class:`Candidate`
+    records), and the failure count (failed candidates carry a sentinel score that would swamp
+    the mean)."""
+    scores = [r.score for r in records if r.ok]
     failed = len(records) - len(scores)
     if not scores:
         return {"best": None, "mean": None, "std": None, "median": None, "failed": failed}
@@ -78,7 +79,8 @@ def population_statistics(records: list) -> dict:
 class SearchState:
     """Everything a search needs to continue: the last completed generation (-1 before the
     first), the population as genome keys (in strategy order: oldest first for aging
-    evolution), every evaluation by key in evaluation order, and the statistics so far."""
+    evolution), every evaluation (a :class:`Candidate`) by key in evaluation order, and the
+    statistics so far."""
 
     generation: int = -1
     population: list = field(default_factory=list)
@@ -92,12 +94,14 @@ class Search:
     ``workers`` > 1 evaluates on a process pool, ``client`` (a ``dask.distributed.Client``) or
     ``cluster`` (``"local"`` or a scheduler address) on Dask; results do not depend on which.
     ``checkpoint`` is a JSON path written after every generation; :meth:`resume` continues from
-    it. ``cache`` (an :class:`EvaluationCache`) may be shared between searches.
+    it. A search never replaces a file already at ``checkpoint`` (another run's, say) unless
+    ``overwrite=True``; a missing or read-only folder is an error here, before anything trains.
+    ``cache`` (an :class:`EvaluationCache`) may be shared between searches.
     """
 
     def __init__(self, space: SearchSpace, evaluator, population_size=20, generations=10, seed=0,
                  workers=None, client=None, cluster=None, checkpoint=None, cache=None,
-                 progress=True, hall_of_fame_size=5):
+                 progress=True, hall_of_fame_size=5, overwrite=False):
         if not isinstance(space, SearchSpace):
             raise TypeError(f"space must be a nastoolkit.nas.SearchSpace. Received: "
                             f"{type(space).__name__}. Build one with SearchSpace(max_layers=...).")
@@ -107,14 +111,31 @@ class Search:
                                 f"HoldoutEvaluator). Received: {type(evaluator).__name__}")
         self.space = space
         self.evaluator = evaluator
-        self.population_size = _check_int("population_size", population_size, 2)
-        self.generations = _check_int("generations", generations, 0)
-        self.seed = _check_int("seed", seed, 0)
-        self.hall_of_fame_size = _check_int("hall_of_fame_size", hall_of_fame_size, 1)
+        self.population_size = int_at_least("population_size", population_size, 2)
+        self.generations = int_at_least("generations", generations, 0)
+        self.seed = int_at_least("seed", seed, 0, "Pass e.g. seed=0.")
+        self.hall_of_fame_size = int_at_least("hall_of_fame_size", hall_of_fame_size, 1)
         if workers is not None:
-            _check_int("workers", workers, 1)
+            workers = int_at_least("workers", workers, 1, "Pass e.g. workers=2, or None.")
+        if cluster is not None and client is None and not isinstance(cluster, str) \
+                and not hasattr(cluster, "scheduler_address"):
+            raise TypeError(f"cluster must be 'local', a scheduler address such as "
+                            f"'tcp://127.0.0.1:8786', or a dask cluster object. Received: "
+                            f"cluster={cluster!r}")
+        if cache is not None and not isinstance(cache, EvaluationCache):
+            raise TypeError(f"cache must be a nastoolkit.nas.EvaluationCache or None. Received: "
+                            f"{type(cache).__name__}")
+        for name, flag in (("progress", progress), ("overwrite", overwrite)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False. Received: {name}={flag!r}")
         self.workers, self.client, self.cluster = workers, client, cluster
-        self.checkpoint = checkpoint
+        self.checkpoint = (None if checkpoint is None
+                           else check_checkpoint_target(checkpoint, overwrite,
+                                                        type(self).__name__))
+        self.overwrite = overwrite
+        # Set once this search has written (or resumed from) its checkpoint: from then on the
+        # file is this run's own and each generation replaces it.
+        self._owns_checkpoint = overwrite
         self.cache = cache if cache is not None else EvaluationCache()
         self.progress = progress
         self.state = SearchState()
@@ -142,7 +163,9 @@ class Search:
         """Run (or continue) the search to ``generations`` and return its :class:`SearchResult`.
 
         Generation 0 evaluates the first population; generations 1..``generations`` each make
-        and evaluate offspring. A checkpoint is written after each generation."""
+        and evaluate offspring. A checkpoint is written after each generation. On
+        ``KeyboardInterrupt`` (Ctrl-C) the map's workers are terminated at once, the last
+        finished generation's checkpoint stays, and the interrupt is re-raised."""
         from tqdm.auto import tqdm
 
         bar = tqdm(total=self.generations + 1, initial=self.state.generation + 1,
@@ -156,8 +179,16 @@ class Search:
             for generation in range(self.state.generation + 1, self.generations + 1):
                 self._generation(generation)
                 self._finish_generation(generation, bar)
+        except KeyboardInterrupt:
+            # Stop the workers now rather than wait for their candidates; the checkpoint of the
+            # last finished generation is already on disk, so the run can be resumed.
+            stop = getattr(self._map, "terminate", None) or self._map.close
+            self._map = None
+            stop()
+            raise
         finally:
-            self._map.close()
+            if self._map is not None:
+                self._map.close()
             self._map = None
             bar.close()
         return self.result()
@@ -177,9 +208,9 @@ class Search:
                 to_train[key] = genome
         trained = self._map.map(list(to_train.values())) if to_train else []
         for key, result in zip(to_train, trained):
-            result = result.to_dict() if hasattr(result, "to_dict") else result  # Outcome
-            self.cache.store(self._fingerprint, key, result)
-            results[key] = result
+            outcome = as_outcome(result)
+            self.cache.store(self._fingerprint, key, outcome)
+            results[key] = outcome
         # Records go in in batch order, whatever the cache held, so runs stay comparable.
         for key, genome in zip(keys, genomes):
             if key in results and key not in self.state.evaluations:
@@ -188,16 +219,13 @@ class Search:
         self._counts["trained"] += len(to_train)
         return keys
 
-    def _add_record(self, key, genome, result, generation) -> None:
+    def _add_record(self, key, genome, outcome, generation) -> None:
         if hasattr(self.evaluator, "count_parameters"):
             params = int(self.evaluator.count_parameters(genome))
         else:
             params = count_parameters(genome, self.evaluator.input_dim, self.evaluator.output_dim)
-        self.state.evaluations[key] = {
-            "index": len(self.state.evaluations), "key": key, "genome": copy_genome(genome),
-            "generation": generation, "status": result["status"], "score": float(result["score"]),
-            "params": params, "reason": result.get("reason"), "metrics": result.get("metrics", {}),
-        }
+        self.state.evaluations[key] = Candidate(len(self.state.evaluations), key,
+                                                copy_genome(genome), generation, params, outcome)
 
     def _finish_generation(self, generation: int, bar) -> None:
         records = [self.state.evaluations[key] for key in self.state.population]
@@ -206,30 +234,34 @@ class Search:
                  "requested": self._counts["requested"], "trained": self._counts["trained"],
                  "cache_hits": self._counts["requested"] - self._counts["trained"],
                  "evaluations": len(self.state.evaluations),
-                 "best_so_far": best[0]["score"] if best else None}
+                 "best_so_far": best[0].score if best else None}
         self._counts = {"requested": 0, "trained": 0}
         self.state.history.append(stats)
         self.state.generation = generation
         if self.checkpoint:
+            if not self._owns_checkpoint:
+                # A file that appeared since construction (another run started meanwhile).
+                check_checkpoint_target(self.checkpoint, False, type(self).__name__)
             self.save(self.checkpoint)
+            self._owns_checkpoint = True
         if stats["best_so_far"] is not None:
             bar.set_postfix(best=f"{stats['best_so_far']:.4f}", mean=f"{stats['mean']:.4f}"
                             if stats["mean"] is not None else "-", refresh=False)
         bar.update(1)
 
     # -- population helpers for strategies ------------------------------------------------------
-    def _record(self, key: str) -> dict:
+    def _record(self, key: str) -> Candidate:
         return self.state.evaluations[key]
 
     def _genome(self, key: str) -> dict:
-        return self.state.evaluations[key]["genome"]
+        return self.state.evaluations[key].genome
 
     # -- results --------------------------------------------------------------------------------
     def result(self) -> SearchResult:
         """The result so far (complete once :meth:`run` returns)."""
         return SearchResult(
             strategy=type(self).__name__,
-            evaluations=[dict(record) for record in self.state.evaluations.values()],
+            evaluations=list(self.state.evaluations.values()),
             history=[dict(stats) for stats in self.state.history],
             population=[copy_genome(self._genome(key)) for key in self.state.population],
             hall_of_fame_size=self.hall_of_fame_size, evaluator=self.evaluator)
@@ -256,25 +288,29 @@ class Search:
                           "cluster": self.cluster if isinstance(self.cluster, str) else None},
             "state": {"generation": self.state.generation, "population": self.state.population,
                       "rng_state": encode_rng_state(self.rng.getstate()),
-                      "evaluations": list(self.state.evaluations.values()),
+                      "evaluations": [record.to_dict()
+                                      for record in self.state.evaluations.values()],
                       "history": self.state.history},
         })
 
     @classmethod
     def resume(cls, path, evaluator=None, workers=None, client=None, cluster=None,
-               checkpoint=None, progress=True, cache=None, generations=None) -> Search:
+               checkpoint=None, progress=True, cache=None, generations=None,
+               overwrite=False) -> Search:
         """The search saved at ``path``, ready to :meth:`run` to the end.
 
         The evaluator is rebuilt from the checkpoint (built-in evaluators store their data) unless
         one is passed; either way its fingerprint must match the checkpoint's. ``generations``
         extends (or keeps) the run's length; ``workers``/``client``/``cluster`` choose where the
-        rest runs (default: as saved). New checkpoints go to ``checkpoint`` (default ``path``).
+        rest runs (default: as saved). New checkpoints go to ``checkpoint`` (default ``path``);
+        a ``checkpoint`` other than ``path`` that already exists is refused unless
+        ``overwrite=True``.
         """
+        from ._schema import validate_checkpoint
+
         document = load_checkpoint(path)
-        strategy = STRATEGIES.get(document["strategy"])
-        if strategy is None:
-            raise CheckpointError(f"checkpoint {path!r} is for unknown strategy "
-                                  f"{document['strategy']!r}; known: {sorted(STRATEGIES)}.")
+        validate_checkpoint(path, document, STRATEGIES)
+        strategy = STRATEGIES[document["strategy"]]
         if cls is not Search and strategy is not cls:
             raise CheckpointError(f"checkpoint {path!r} was written by {strategy.__name__}, not "
                                   f"{cls.__name__}. Use {strategy.__name__}.resume(...) or "
@@ -289,14 +325,17 @@ class Search:
             try:
                 evaluator = evaluator_from_config(saved["config"])
             except (KeyError, TypeError, ValueError) as error:
-                raise CheckpointError(f"checkpoint {path!r}: cannot rebuild its evaluator "
-                                      f"({error}). Pass evaluator=... to resume.") from None
+                raise CheckpointError(f"checkpoint {path!r}: field evaluator.config cannot "
+                                      f"rebuild its evaluator ({type(error).__name__}: "
+                                      f"{error}). Pass evaluator=... to resume.") from None
         if evaluator.fingerprint() != saved.get("fingerprint"):
             raise CheckpointError(
                 f"checkpoint {path!r} was made with another evaluator setup (data, task, epochs, "
                 f"patience, folds or seed differ: fingerprint {saved.get('fingerprint')!r:.20}, "
                 f"given {evaluator.fingerprint()!r:.20}). Resume with the same evaluator settings.")
         config = dict(document["config"])
+        target = checkpoint or path
+        same_file = os.path.abspath(os.fspath(target)) == os.path.abspath(os.fspath(path))
         try:
             space = SearchSpace.from_config(config.pop("space"))
             execution = document.get("execution") or {}
@@ -305,17 +344,36 @@ class Search:
                               client=client,
                               cluster=cluster if cluster is not None or client is not None
                               else execution.get("cluster"),
-                              checkpoint=checkpoint or path, progress=progress, cache=cache)
+                              checkpoint=target, progress=progress, cache=cache,
+                              overwrite=overwrite or same_file)
             search._restore(document["state"])
         except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"checkpoint {path!r} does not match {strategy.__name__} "
-                                  f"({type(error).__name__}: {error}).") from None
+            raise CheckpointError(f"checkpoint {path!r}: field config does not fit "
+                                  f"{strategy.__name__} ({type(error).__name__}: {error}).") \
+                from None
+        search._check_parameter_counts(path)
         if generations is not None:
-            search.generations = _check_int("generations", generations, search.state.generation)
+            search.generations = int_at_least(
+                "generations", generations, search.state.generation,
+                f"The checkpoint has finished generation {search.state.generation}; give at "
+                f"least that many (more extends the run).")
         return search
 
+    def _check_parameter_counts(self, path) -> None:
+        """Each record's ``params`` must be what the evaluator counts (NSGA-II selects on it)."""
+        if not hasattr(self.evaluator, "count_parameters"):
+            return
+        for record in self.state.evaluations.values():
+            expected = int(self.evaluator.count_parameters(record.genome))
+            if record.params != expected:
+                raise CheckpointError(
+                    f"checkpoint {path!r} is damaged or was edited: field "
+                    f"state.evaluations[{record.index}].params must be {expected} (the "
+                    f"evaluator's count for its genome). Found: {record.params}.")
+
     def _restore(self, state: dict) -> None:
-        evaluations = {record["key"]: record for record in state["evaluations"]}
+        records = [Candidate.from_dict(record) for record in state["evaluations"]]
+        evaluations = {record.key: record for record in records}
         missing = [key for key in state["population"] if key not in evaluations]
         if missing:
             raise ValueError(f"population members without evaluations: {missing[:2]}")
@@ -325,9 +383,7 @@ class Search:
         self.rng.setstate(decode_rng_state(state["rng_state"]))
         for key, record in evaluations.items():
             if (self._fingerprint, key) not in self.cache:
-                self.cache.store(self._fingerprint, key, {
-                    "status": record["status"], "score": record["score"],
-                    "reason": record["reason"], "metrics": record["metrics"]})
+                self.cache.store(self._fingerprint, key, record.outcome)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(population_size={self.population_size}, generations="
@@ -348,16 +404,16 @@ class GeneticSearch(Search):
                  crossover_probability=0.5, mutation_probability=0.4, tournament_size=3,
                  offspring_size=None, **options):
         super().__init__(space, evaluator, population_size, generations, seed, **options)
-        self.crossover_probability = _check_probability("crossover_probability",
+        self.crossover_probability = probability("crossover_probability",
                                                         crossover_probability)
-        self.mutation_probability = _check_probability("mutation_probability",
+        self.mutation_probability = probability("mutation_probability",
                                                        mutation_probability)
         if self.crossover_probability + self.mutation_probability > 1.0:
             raise ValueError(f"crossover_probability + mutation_probability must be <= 1 (the "
                              f"rest is plain copying). Received: {crossover_probability} + "
                              f"{mutation_probability}.")
-        self.tournament_size = _check_int("tournament_size", tournament_size, 1)
-        self.offspring_size = _check_int("offspring_size", offspring_size or population_size, 1)
+        self.tournament_size = int_at_least("tournament_size", tournament_size, 1)
+        self.offspring_size = _offspring_size(offspring_size, self.population_size)
 
     def _strategy_config(self) -> dict:
         return {"crossover_probability": self.crossover_probability,
@@ -368,7 +424,7 @@ class GeneticSearch(Search):
         individuals = []
         for key in keys:
             individual = toolbox.individual(self._genome(key))
-            individual.fitness.values = (self._record(key)["score"],)
+            individual.fitness.values = (self._record(key).score,)
             individuals.append(individual)
         return individuals
 
@@ -397,11 +453,12 @@ class RegularizedEvolution(Search):
     def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
                  sample_size=5, offspring_size=None, **options):
         super().__init__(space, evaluator, population_size, generations, seed, **options)
-        self.sample_size = _check_int("sample_size", sample_size, 1)
+        self.sample_size = int_at_least("sample_size", sample_size, 1)
         if self.sample_size > self.population_size:
             raise ValueError(f"sample_size must be <= population_size={population_size}. "
-                             f"Received: sample_size={sample_size}.")
-        self.offspring_size = _check_int("offspring_size", offspring_size or population_size, 1)
+                             f"Received: sample_size={sample_size}. Pass e.g. "
+                             f"sample_size={max(1, self.population_size // 2)}.")
+        self.offspring_size = _offspring_size(offspring_size, self.population_size)
 
     def _strategy_config(self) -> dict:
         return {"sample_size": self.sample_size, "offspring_size": self.offspring_size}
@@ -413,7 +470,7 @@ class RegularizedEvolution(Search):
         children = []
         for _ in range(self.offspring_size):
             sample = self.rng.sample(population, self.sample_size)
-            parent = min(sample, key=lambda key: self._record(key)["score"])
+            parent = min(sample, key=lambda key: self._record(key).score)
             children.append(mutate(self._genome(parent), self.space, self.rng))
         keys = self._evaluate(children, generation)
         self.state.population = (population + keys)[-self.population_size:]
@@ -439,9 +496,9 @@ class NSGA2Search(Search):
     def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
                  crossover_probability=0.8, mutation_probability=0.5, **options):
         super().__init__(space, evaluator, population_size, generations, seed, **options)
-        self.crossover_probability = _check_probability("crossover_probability",
+        self.crossover_probability = probability("crossover_probability",
                                                         crossover_probability)
-        self.mutation_probability = _check_probability("mutation_probability",
+        self.mutation_probability = probability("mutation_probability",
                                                        mutation_probability)
 
     def _strategy_config(self) -> dict:
@@ -452,8 +509,8 @@ class NSGA2Search(Search):
         individuals = []
         for key in keys:
             record = self._record(key)
-            individual = toolbox.individual(record["genome"])
-            individual.fitness.values = (record["score"], float(record["params"]))
+            individual = toolbox.individual(record.genome)
+            individual.fitness.values = (record.score, float(record.params))
             individuals.append(individual)
         return individuals
 
@@ -477,7 +534,28 @@ STRATEGIES = {strategy.__name__: strategy
               for strategy in (GeneticSearch, RegularizedEvolution, RandomSearch, NSGA2Search)}
 
 
-def load_search(path, **options) -> Search:
-    """Resume whichever strategy wrote the checkpoint at ``path`` (options as
-    :meth:`Search.resume`)."""
-    return Search.resume(path, **options)
+def load_search(path, evaluator=None, generations=None, **options) -> Search:
+    """Resume whichever strategy wrote the checkpoint at ``path``.
+
+    The checkpoint is validated field by field first (a damaged or edited file is a
+    :class:`CheckpointError` naming the file and the field). ``evaluator`` defaults to the one
+    rebuilt from the checkpoint; ``generations`` above the saved count extends a finished run.
+    Other ``options`` as :meth:`Search.resume` (``workers``, ``checkpoint``, ``overwrite``, ...).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from nastoolkit.nas import RandomSearch, SearchSpace
+    >>> from nastoolkit.nas.outcome import Outcome
+    >>> class Size:  # scores by size instead of training, to keep the example instant
+    ...     input_dim, output_dim = 4, 2
+    ...     def fingerprint(self): return "size"
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> path = os.path.join(tempfile.mkdtemp(), "search.json")
+    >>> _ = RandomSearch(SearchSpace(), Size(), population_size=2, generations=1,
+    ...                  checkpoint=path, progress=False).run()
+    >>> search = load_search(path, evaluator=Size(), generations=3, progress=False)
+    >>> len(search.run().history)
+    4
+    """
+    return Search.resume(path, evaluator=evaluator, generations=generations, **options)

@@ -1,7 +1,7 @@
 """Figures for tutorial 5: architectures as diagrams, fitness per generation, the hall of fame,
 the Pareto front of error vs parameters, and holdout vs k-fold estimates.
 
-Data in (genomes as ``nastoolkit.nas`` dicts, search records, per-generation statistics),
+Data in (genomes as ``nastoolkit.nas`` dicts, ``Candidate`` records, per-generation statistics),
 ``matplotlib.figure.Figure`` out; nothing here trains or searches. Plot functions that draw one
 panel take an optional ``ax``; without one they make their own ``Figure`` (not pyplot).
 """
@@ -18,13 +18,13 @@ from ..nas.genome import describe_genome
 
 __all__ = [
     "ACTIVATION_COLORS",
+    "plot_estimates",
+    "plot_fitness_history",
     "plot_genome",
     "plot_genomes",
-    "plot_fitness_history",
-    "plot_population",
     "plot_hall_of_fame",
     "plot_pareto_front",
-    "plot_estimates",
+    "plot_population",
 ]
 
 ACTIVATION_COLORS = {"relu": "#8ecae6", "tanh": "#ffb703", "sigmoid": "#90be6d",
@@ -151,23 +151,24 @@ def plot_fitness_history(history, ax=None, title="Validation error per generatio
 def plot_population(records, generation: int, ax=None):
     """One generation's population as horizontal bars of validation error, best at the top.
 
-    ``records`` are search records (``genome``, ``score``, ``status``, ``generation``); members
+    ``records`` are :class:`~nastoolkit.nas.Candidate` records (``SearchResult.evaluations``
+    or a search's population); members
     born in ``generation`` (new children) are coloured apart from survivors of earlier ones, so a
     step shows what selection kept. Failed members are drawn at the worst score, hatched.
     """
     ax = _axes(ax, (6, 0.5 + 0.35 * len(records)))
-    ordered = sorted(records, key=lambda r: (r["status"] != "ok", r["score"]))
-    scores = [r["score"] for r in ordered if r["status"] == "ok"]
+    ordered = sorted(records, key=lambda r: (not r.ok, r.score))
+    scores = [r.score for r in ordered if r.ok]
     worst = max(scores) if scores else 1.0
     positions = np.arange(len(ordered))[::-1]
     for position, record in zip(positions, ordered):
-        failed = record["status"] != "ok"
-        width = worst if failed else record["score"]
+        failed = not record.ok
+        width = worst if failed else record.score
         ax.barh(position, width, alpha=0.85, hatch="xx" if failed else None,
-                color="tab:orange" if record["generation"] == generation else "tab:blue")
-        ax.text(width, position, " failed" if failed else f" {record['score']:.3f}",
+                color="tab:orange" if record.generation == generation else "tab:blue")
+        ax.text(width, position, " failed" if failed else f" {record.score:.3f}",
                 va="center", fontsize="x-small")
-    ax.set_yticks(positions, [describe_genome(r["genome"]) for r in ordered], fontsize="x-small")
+    ax.set_yticks(positions, [describe_genome(r.genome) for r in ordered], fontsize="x-small")
     ax.set_xlim(0, 1.25 * worst)
     ax.set_xlabel("validation error")
     ax.set_title(f"Population after generation {generation}")
@@ -180,9 +181,9 @@ def plot_population(records, generation: int, ax=None):
 def plot_hall_of_fame(records, columns: int = 2, input_dim=None, output_dim=None, width=10.0):
     """The best records (``SearchResult.hall_of_fame``) as diagrams titled with rank, validation
     error and parameter count."""
-    titles = [f"#{rank}: error {record['score']:.4f}, {record['params']:,} parameters"
+    titles = [f"#{rank}: error {record.score:.4f}, {record.params:,} parameters"
               for rank, record in enumerate(records, start=1)]
-    return plot_genomes([record["genome"] for record in records], titles=titles, columns=columns,
+    return plot_genomes([record.genome for record in records], titles=titles, columns=columns,
                         input_dim=input_dim, output_dim=output_dim, width=width)
 
 
@@ -190,18 +191,18 @@ def plot_pareto_front(records, front, ax=None, label_front: bool = True):
     """Every successful candidate as a point (parameters on a log axis, validation error), the
     non-dominated ones (``front``, e.g. ``SearchResult.pareto_front``) joined by a staircase."""
     ax = _axes(ax, (6.5, 4))
-    ok = [record for record in records if record["status"] == "ok"]
-    ax.scatter([r["params"] for r in ok], [r["score"] for r in ok], s=25, color="0.6",
+    ok = [record for record in records if record.ok]
+    ax.scatter([r.params for r in ok], [r.score for r in ok], s=25, color="0.6",
                label=f"all candidates ({len(ok)})")
-    front = sorted(front, key=lambda record: record["params"])
-    front_params = [r["params"] for r in front]
-    front_scores = [r["score"] for r in front]
+    front = sorted(front, key=lambda record: record.params)
+    front_params = [r.params for r in front]
+    front_scores = [r.score for r in front]
     ax.step(front_params, front_scores, where="post", color="tab:red", linewidth=1.5)
     ax.scatter(front_params, front_scores, s=60, color="tab:red", edgecolor="k", zorder=3,
                label=f"Pareto front ({len(front)})")
     if label_front:
         for record in front:
-            ax.annotate(f"{record['params']:,}", (record["params"], record["score"]),
+            ax.annotate(f"{record.params:,}", (record.params, record.score),
                         textcoords="offset points", xytext=(4, 4), fontsize="x-small")
     ax.set_xscale("log")
     ax.set_xlabel("number of parameters (log scale)")

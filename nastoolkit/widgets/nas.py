@@ -23,12 +23,12 @@ from ._view import FigureView, WidgetApp
 
 __all__ = [
     "OPERATIONS",
+    "GenerationStepperApp",
+    "GenerationStepperModel",
+    "OperatorApp",
+    "OperatorModel",
     "layer_origins",
     "mutation_changes",
-    "OperatorModel",
-    "OperatorApp",
-    "GenerationStepperModel",
-    "GenerationStepperApp",
 ]
 
 OPERATIONS = ("crossover", "mutation")
@@ -250,7 +250,8 @@ class GenerationStepperModel:
 
     @property
     def population_records(self) -> list:
-        """The current population's evaluation records (genome, score, generation born, ...)."""
+        """The current population's :class:`~nastoolkit.nas.Candidate` records (genome, score,
+        generation born, ...)."""
         evaluations = self.search.state.evaluations
         return [evaluations[key] for key in self.search.state.population]
 
@@ -258,19 +259,19 @@ class GenerationStepperModel:
         """Every member lies in the search space and has a record."""
         records = self.population_records
         return (len(records) == self.search.population_size
-                and all(self.search.space.contains(r["genome"]) for r in records)
-                and all(r["key"] == genome_key(r["genome"]) for r in records))
+                and all(self.search.space.contains(r.genome) for r in records)
+                and all(r.key == genome_key(r.genome) for r in records))
 
     def summary(self) -> str:
         if self.generation < 0:
             return "No generation yet: press the button to train the first population."
         records = self.population_records
-        born = sum(r["generation"] == self.generation for r in records)
+        born = sum(r.generation == self.generation for r in records)
         stats = self.search.state.history[-1]
-        best = min(records, key=lambda r: r["score"])
+        best = min(records, key=lambda r: r.score)
         return (f"Generation {self.generation}: {stats['trained']} candidates trained, "
                 f"{stats['cache_hits']} reused; {born} of {len(records)} survivors are new. "
-                f"Best so far: {stats['best_so_far']:.4f} ({describe_genome(best['genome'])})")
+                f"Best so far: {stats['best_so_far']:.4f} ({describe_genome(best.genome)})")
 
 
 class GenerationStepperApp(WidgetApp):

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from nastoolkit.nas.build import count_parameters
+from nastoolkit.nas.outcome import Outcome
 
 
 class FormulaEvaluator:
@@ -28,21 +29,19 @@ class FormulaEvaluator:
     def count_parameters(self, genome) -> int:
         return count_parameters(genome, self.input_dim, self.output_dim)
 
-    def evaluate(self, genome) -> dict:
+    def evaluate(self, genome) -> Outcome:
         self.trainings += 1
         if self.delay:
             time.sleep(self.delay)
         if any(layer["units"] in self.failing_units for layer in genome["layers"]):
-            return {"status": "failed", "score": 1e300, "reason": "loss diverged (fake)",
-                    "metrics": {}}
+            return Outcome.failure("loss diverged (fake)")
         layers = genome["layers"]
         score = (abs(math.log10(genome["learning_rate"]) - math.log10(3e-3)) / 3
                  + 0.05 * abs(len(layers) - 3)
                  + sum(abs(math.log2(layer["units"]) - 6) for layer in layers) / (10 * len(layers))
                  + sum(layer["dropout"] for layer in layers) / 10
                  + (0.02 if genome["optimizer"] != "adam" else 0.0))
-        return {"status": "ok", "score": score, "reason": None,
-                "metrics": {"val_error": score, "best_epoch": 1}}
+        return Outcome("ok", score, None, {"val_error": score, "best_epoch": 1})
 
 
 def blobs(samples=90, features=6, classes=3, seed=0):

@@ -2,7 +2,7 @@
 
 from nas_fakes import FormulaEvaluator
 
-from nastoolkit.nas import EvaluationCache, GeneticSearch, RandomSearch, SearchSpace
+from nastoolkit.nas import EvaluationCache, GeneticSearch, Outcome, RandomSearch, SearchSpace
 
 TINY = SearchSpace(max_layers=1, units=(8, 16), activations=("relu",), dropout=(0.0,),
                    learning_rate=(1e-3, 1e-3), l2=(0.0,), optimizers=("adam",),
@@ -11,14 +11,14 @@ TINY = SearchSpace(max_layers=1, units=(8, 16), activations=("relu",), dropout=(
 
 def test_cache_returns_copies_and_counts_hits():
     cache = EvaluationCache()
-    result = {"status": "ok", "score": 0.5, "metrics": {"a": [1]}}
+    outcome = Outcome("ok", 0.5, None, {"a": [1]})
     assert cache.lookup("f", "k") is None
-    cache.store("f", "k", result)
-    result["metrics"]["a"].append(2)
+    cache.store("f", "k", outcome)
+    outcome.metrics["a"].append(2)
     found = cache.lookup("f", "k")
-    assert found["metrics"]["a"] == [1]
-    found["score"] = 0.0
-    assert cache.lookup("f", "k")["score"] == 0.5
+    assert found.metrics["a"] == [1] and found.score == 0.5
+    found.metrics["a"].append(3)
+    assert cache.lookup("f", "k").metrics["a"] == [1]
     assert cache.lookup("other-fingerprint", "k") is None
     assert (cache.hits, cache.misses, cache.hit_rate) == (2, 2, 0.5)
 

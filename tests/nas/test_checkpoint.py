@@ -122,7 +122,7 @@ def test_a_damaged_state_is_a_clear_error(tmp_path):
     document = json.loads(path.read_text())
     document["state"]["evaluations"] = document["state"]["evaluations"][:1]
     path.write_text(json.dumps(document))
-    with pytest.raises(CheckpointError, match="does not match"):
+    with pytest.raises(CheckpointError, match="field state.population"):
         GeneticSearch.resume(path, evaluator=FormulaEvaluator())
 
 

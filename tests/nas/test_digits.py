@@ -20,8 +20,8 @@ def test_short_ga_on_digits_beats_the_median_random_architecture():
                        progress=False).run()
     random_ = RandomSearch(space, evaluator, population_size=6, generations=3, seed=1,
                            progress=False).run()
-    random_scores = [r["score"] for r in random_.evaluations if r["status"] == "ok"]
-    final_scores = [evaluator.evaluate(genome)["score"] for genome in ga.population]
+    random_scores = [r.score for r in random_.evaluations if r.ok]
+    final_scores = [evaluator.evaluate(genome).score for genome in ga.population]
     assert ga.best_score < statistics.median(random_scores)
     # selection pressure: the final population as a whole is better than random architectures
     assert statistics.median(final_scores) < statistics.median(random_scores)

@@ -5,15 +5,16 @@ from nas_fakes import FormulaEvaluator, blobs
 
 from nastoolkit.models import Sequential
 from nastoolkit.nas import GeneticSearch, HoldoutEvaluator, SearchSpace
-from nastoolkit.nas.result import SearchResult, dominates, pareto_front, rank_records
+from nastoolkit.nas.outcome import Outcome
+from nastoolkit.nas.result import Candidate, SearchResult, dominates, pareto_front, rank_records
 
 
 def _record(index, score, params, status="ok"):
     genome = {"layers": [{"units": 8, "activation": "relu", "dropout": 0.0}],
               "learning_rate": 1e-3, "l2": 0.0, "optimizer": "adam", "batch_size": 32}
-    return {"index": index, "key": str(index), "genome": genome, "generation": 0,
-            "status": status, "score": score, "params": params, "reason": None,
-            "metrics": {"val_error_std": 0.0}}
+    outcome = (Outcome(status, score, None, {"val_error_std": 0.0}) if status == "ok"
+               else Outcome.failure("diverged"))
+    return Candidate(index, str(index), genome, 0, params, outcome)
 
 
 def test_dominates_is_strict_pareto_dominance():
@@ -26,13 +27,13 @@ def test_pareto_front_by_hand():
     records = [_record(0, 0.10, 500), _record(1, 0.20, 100), _record(2, 0.15, 600),
                _record(3, 0.30, 50), _record(4, 0.05, 900, status="failed"),
                _record(5, 0.20, 100)]
-    assert [r["index"] for r in pareto_front(records)] == [0, 1, 5, 3]
+    assert [r.index for r in pareto_front(records)] == [0, 1, 5, 3]
 
 
 def test_ranking_breaks_ties_by_size_then_order():
     records = [_record(0, 0.2, 300), _record(1, 0.2, 100), _record(2, 0.1, 900),
                _record(3, 0.2, 100)]
-    assert [r["index"] for r in rank_records(records)] == [2, 1, 3, 0]
+    assert [r.index for r in rank_records(records)] == [2, 1, 3, 0]
 
 
 def test_all_failed_result_has_no_best_and_says_why():

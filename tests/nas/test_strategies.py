@@ -37,13 +37,13 @@ def test_result_has_one_statistics_row_per_generation_and_a_consistent_best(stra
     result = _run(strategy, generations=3)
     assert [row["generation"] for row in result.history] == [0, 1, 2, 3]
     assert len(result.population) == 8
-    ok = [r for r in result.evaluations if r["status"] == "ok"]
-    assert result.best_score == min(r["score"] for r in ok)
-    assert result.best_genome == min(ok, key=lambda r: r["score"])["genome"]
-    assert [r["index"] for r in result.evaluations] == list(range(len(result.evaluations)))
-    assert len({r["key"] for r in result.evaluations}) == len(result.evaluations)
+    ok = [r for r in result.evaluations if r.ok]
+    assert result.best_score == min(r.score for r in ok)
+    assert result.best_genome == min(ok, key=lambda r: r.score).genome
+    assert [r.index for r in result.evaluations] == list(range(len(result.evaluations)))
+    assert len({r.key for r in result.evaluations}) == len(result.evaluations)
     assert result.history[-1]["best_so_far"] == result.best_score
-    scores = [r["score"] for r in result.hall_of_fame]
+    scores = [r.score for r in result.hall_of_fame]
     assert scores == sorted(scores) and scores[0] == result.best_score
 
 
@@ -57,7 +57,7 @@ def test_evolution_beats_random_sampling_on_a_known_landscape(strategy):
 
 def test_genetic_search_keeps_population_size_and_selects_from_parents_and_children():
     result = _run(GeneticSearch, generations=3)
-    generation_of = {r["key"]: r["generation"] for r in result.evaluations}
+    generation_of = {r.key: r.generation for r in result.evaluations}
     from nastoolkit.nas.genome import genome_key
     assert any(generation_of[genome_key(g)] > 0 for g in result.population)
 
@@ -68,7 +68,7 @@ def test_regularized_evolution_removes_the_oldest():
     search.run()
     # 6 initial members, 2 + 2 children appended: the 4 oldest are gone, in order
     assert len(search.state.population) == 6
-    first_generation = [r["key"] for r in search.state.evaluations.values() if r["generation"] == 0]
+    first_generation = [r.key for r in search.state.evaluations.values() if r.generation == 0]
     assert search.state.population[:2] == first_generation[4:6]
 
 
@@ -76,17 +76,17 @@ def test_failed_candidates_do_not_stop_the_search_and_are_never_best():
     evaluator = FormulaEvaluator(failing_units=(64, 128))
     result = _run(GeneticSearch, evaluator=evaluator, generations=3)
     failed = result.failures
-    assert failed and all(r["reason"] == "loss diverged (fake)" for r in failed)
+    assert failed and all(r.reason == "loss diverged (fake)" for r in failed)
     assert not {64, 128} & {layer["units"] for layer in result.best_genome["layers"]}
     assert all(row["failed"] >= 0 for row in result.history)
-    assert result.history[0]["failed"] == sum(r["status"] == "failed" and r["generation"] == 0
+    assert result.history[0]["failed"] == sum(r.status == "failed" and r.generation == 0
                                               for r in result.evaluations)
 
 
 def test_nsga2_front_is_non_dominated_and_dominates_the_rest():
     result = _run(NSGA2Search, generations=5)
-    points = {r["key"]: (r["score"], r["params"]) for r in result.evaluations}
-    front = {r["key"] for r in result.pareto_front}
+    points = {r.key: (r.score, r.params) for r in result.evaluations}
+    front = {r.key for r in result.pareto_front}
     assert len(front) >= 2
     for key in front:
         assert not any(dominates(points[other], points[key]) for other in points)
@@ -97,8 +97,8 @@ def test_nsga2_front_is_non_dominated_and_dominates_the_rest():
 
 def test_nsga2_population_spreads_along_the_front():
     result = _run(NSGA2Search, generations=5)
-    params = {r["params"] for r in result.evaluations
-              if r["genome"] in result.population}
+    params = {r.params for r in result.evaluations
+              if r.genome in result.population}
     assert len(params) >= 3
 
 
@@ -169,8 +169,8 @@ def test_real_diverging_candidates_are_recorded_and_the_search_goes_on():
     result = GeneticSearch(space, HoldoutEvaluator(X, y, epochs=3, seed=0), population_size=6,
                            generations=1, seed=0, progress=False).run()
     assert result.failures, "expected some huge learning rates to diverge"
-    assert all("diverged" in record["reason"] for record in result.failures)
-    assert result.best_record["status"] == "ok" and result.best_score < 1.0
+    assert all("diverged" in record.reason for record in result.failures)
+    assert result.best_record.ok and result.best_score < 1.0
     assert len(result.history) == 2
 
 

@@ -5,7 +5,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from nastoolkit.nas import make_genome
+from nastoolkit.nas import Candidate, Outcome, make_genome
 from nastoolkit.viz import nas as plots
 
 GENOME = make_genome([(64, "relu", 0.25), (16, "tanh", 0.0)], learning_rate=3e-3, l2=1e-4,
@@ -13,8 +13,8 @@ GENOME = make_genome([(64, "relu", 0.25), (16, "tanh", 0.0)], learning_rate=3e-3
 
 
 def _record(index, score, params, generation=0, status="ok", genome=GENOME):
-    return {"index": index, "score": score, "params": params, "generation": generation,
-            "status": status, "genome": genome, "metrics": {}}
+    outcome = Outcome(status, score) if status == "ok" else Outcome.failure("diverged")
+    return Candidate(index, str(index), genome, generation, params, outcome)
 
 
 def _boxes(ax):

@@ -1,5 +1,6 @@
 """Tutorial-5 apps: operators on two parents and a search stepped one generation per click."""
 
+import itertools
 import random
 
 import numpy as np
@@ -8,10 +9,15 @@ import pytest
 pytest.importorskip("ipywidgets")
 pytest.importorskip("deap")
 
-from nastoolkit.nas import (GeneticSearch, HoldoutEvaluator, SearchSpace,  # noqa: E402
-                            make_genome)
-from nastoolkit.widgets.nas import (GenerationStepperApp, GenerationStepperModel,  # noqa: E402
-                                    OperatorApp, OperatorModel, layer_origins, mutation_changes)
+from nastoolkit.nas import GeneticSearch, HoldoutEvaluator, Outcome, SearchSpace, make_genome
+from nastoolkit.widgets.nas import (
+    GenerationStepperApp,
+    GenerationStepperModel,
+    OperatorApp,
+    OperatorModel,
+    layer_origins,
+    mutation_changes,
+)
 
 SPACE = SearchSpace(max_layers=3, units=(8, 16, 32), dropout=(0.0, 0.5),
                     optimizers=("adam", "sgd"), batch_size=(16, 32), l2=(0.0, 1e-4))
@@ -28,7 +34,7 @@ class StubEvaluator:
 
     def evaluate(self, genome):
         score = 1.0 / genome["layers"][0]["units"] + 0.01 * len(genome["layers"])
-        return {"status": "ok", "score": score, "reason": None, "metrics": {"val_error": score}}
+        return Outcome("ok", score, None, {"val_error": score})
 
 
 def _genome(*units, learning_rate=1e-3):
@@ -103,7 +109,7 @@ def test_step_button_advances_one_generation_and_keeps_population_valid():
         best_so_far.append(app.model.search.state.history[-1]["best_so_far"])
         assert f"Generation {expected}" in app.status.value
     assert app.view.draw_count == 5
-    assert all(a >= b for a, b in zip(best_so_far, best_so_far[1:]))  # elitist (mu + lambda)
+    assert all(a >= b for a, b in itertools.pairwise(best_so_far))  # elitist (mu + lambda)
     assert app.model.result.history == app.model.search.state.history
     assert not app.step_button.disabled
 
@@ -129,7 +135,7 @@ def test_stepper_with_a_real_evaluator_trains_small_networks():
     model.step()
     records = model.population_records
     assert model.generation == 0 and len(records) == 3
-    assert all(0.0 <= r["score"] <= 1.0 for r in records if r["status"] == "ok")
+    assert all(0.0 <= r.score <= 1.0 for r in records if r.ok)
 
 
 def test_stepper_rejects_non_search():
