@@ -285,26 +285,21 @@ def _find_test_set(evaluator, seed: int):
 
 # -- search --------------------------------------------------------------------------------------
 def _new_search(args):
-    import inspect
-
     from . import nas
 
     (X, y), test, task = _load(args.dataset, args.test_split, args.seed)
-    common = {"task": task, "epochs": args.epochs, "patience": args.patience, "seed": args.seed}
+    common = {"task": task, "epochs": args.epochs, "patience": args.patience, "seed": args.seed,
+              "timeout": args.timeout}
     if args.folds >= 2:
         evaluator = nas.CrossValidationEvaluator(X, y, folds=args.folds, **common)
     else:
         evaluator = nas.HoldoutEvaluator(X, y, validation_split=args.validation_split, **common)
-    evaluator.timeout = args.timeout
     space = nas.SearchSpace(max_layers=args.max_layers)
     strategy = getattr(nas, STRATEGY_NAMES[args.strategy])
-    options = {}
-    if "overwrite" in inspect.signature(nas.Search.__init__).parameters:
-        options["overwrite"] = args.overwrite
     search = strategy(space, evaluator, population_size=args.population,
                       generations=args.generations, seed=args.seed, workers=args.workers,
                       cluster=args.dask, checkpoint=args.checkpoint,
-                      progress=not args.no_progress, **options)
+                      progress=not args.no_progress, overwrite=args.overwrite)
     return search, test
 
 
