@@ -290,6 +290,26 @@ def test_a_script_without_the_main_guard_works(tmp_path):
     assert "Error" not in out.stderr
 
 
+def test_the_readmes_search_example_runs_as_a_script(tmp_path):
+    """The README's search (guard, timeout, workers=2, checkpoint), with a tiny budget."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+                if "GeneticSearch" in block)
+    assert 'if __name__ == "__main__":' in code and "timeout=" in code and "workers=2" in code
+    for old, new in (("epochs=10", "epochs=1"), ("generations=5", "generations=1"),
+                     ("population_size=12", "population_size=2"), ("folds=3", "folds=2")):
+        assert old in code
+        code = code.replace(old, new)
+    (tmp_path / "readme_search.py").write_text(code + "\n    print(result.best_score)\n")
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "readme_search.py"], capture_output=True, text=True,
+                         timeout=120, env=environment, cwd=tmp_path, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 0 <= float(out.stdout.split()[-1]) < 1 and (tmp_path / "search.json").exists()
+
+
 @pytest.mark.slow
 def test_a_dask_local_cluster_script_without_the_guard_fails_fast_and_shows_the_guard(tmp_path):
     pytest.importorskip("distributed")
