@@ -114,6 +114,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also what ``nastoolkit --help`` prints).
 
+    Returns
+    -------
+    argparse.ArgumentParser
+        With the ``info`` and ``search`` commands; its errors are one line, exit status 2.
+
     Examples
     --------
     >>> build_parser().parse_args(["search", "--population", "8"]).population
@@ -179,9 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_arguments(argv=None) -> argparse.Namespace:
-    """Parse and check ``argv`` (default: ``sys.argv[1:]``): option values and the options that
-    exclude each other; exits with status 2 and one line on any mistake. Search defaults are
-    filled in for new searches and left as None with ``--resume`` (they come from the checkpoint).
+    """Parse and check the command line: option values and the options that exclude each other.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    argparse.Namespace
+        Search defaults filled in for a new search, left as None with ``--resume`` (they come
+        from the checkpoint). Any mistake exits with status 2 and one line instead.
 
     Examples
     --------
@@ -420,8 +434,24 @@ def _info() -> int:
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``nastoolkit`` console script; returns the exit status (0 done,
-    1 error, 2 bad command line, 130 interrupted)."""
+    """Entry point of the ``nastoolkit`` console script.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 1 error, 2 bad command line, 130 interrupted (Ctrl-C).
+
+    Examples
+    --------
+    >>> main(["info"])  # doctest: +ELLIPSIS
+    nastoolkit ...
+    0
+    """
     args = parse_arguments(argv)
     if args.command == "info":
         return _info()

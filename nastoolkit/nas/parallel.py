@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 
+from .._checks import positive, positive_int
 from ..backend import single_blas_thread
 from .outcome import Outcome, as_outcome
 
@@ -59,8 +60,20 @@ _START_SECONDS = 120.0
 
 
 def evaluator_timeout(evaluator) -> float | None:
-    """``evaluator.timeout`` (seconds per candidate) checked, or None when unset.
+    """The per-candidate time limit an evaluator asks for, checked.
 
+    Parameters
+    ----------
+    evaluator : object
+        Anything with ``evaluate(genome)``; its optional ``timeout`` attribute is read.
+
+    Returns
+    -------
+    float or None
+        ``evaluator.timeout`` in seconds, or None when it is absent or None.
+
+    Examples
+    --------
     >>> class Slow:
     ...     timeout = 30
     >>> evaluator_timeout(Slow())
@@ -69,19 +82,27 @@ def evaluator_timeout(evaluator) -> float | None:
     timeout = getattr(evaluator, "timeout", None)
     if timeout is None:
         return None
-    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-            or not 0 < timeout < float("inf")):
-        raise ValueError(f"evaluator.timeout must be a finite number of seconds > 0 or None. "
-                         f"Received: timeout={timeout!r}. Use e.g. timeout=600.")
-    return float(timeout)
+    return positive("evaluator.timeout", timeout,
+                    "Give seconds per candidate (e.g. timeout=600), or None for no limit.")
 
 
 def evaluate_genome(evaluator, genome: dict) -> Outcome:
-    """``evaluator.evaluate(genome)`` on one BLAS thread, as an :class:`Outcome`; any exception
-    becomes a failed outcome, so a worker never raises into the search.
+    """Evaluate one genome on one BLAS thread, turning any exception into a failed outcome (so a
+    worker never raises into the search).
 
-    The outcome's ``seconds`` are left as the evaluator gave them: the searches' determinism
-    tests compare ``SearchResult.to_dict()``, which includes timing.
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(genome)`` returning an :class:`Outcome` (or its dict form).
+    genome : dict
+        The architecture to train and score.
+
+    Returns
+    -------
+    Outcome
+        The evaluator's outcome, or ``Outcome.from_exception(error)``. Its ``seconds`` are left
+        as the evaluator gave them: the searches' determinism tests compare
+        ``SearchResult.to_dict()``, which includes timing.
 
     Examples
     --------
@@ -102,6 +123,11 @@ class SerialMap:
     """Evaluate one genome after another in this process; with ``evaluator.timeout`` set, in one
     worker process instead, so that a candidate past its limit can be killed.
 
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(genome)``; ``evaluator.timeout`` (seconds, optional) limits each one.
+
     Examples
     --------
     >>> class Constant:
@@ -117,15 +143,18 @@ class SerialMap:
         self._pool = ProcessPoolMap(evaluator, 1) if self.timeout is not None else None
 
     def map(self, genomes: list) -> list:
+        """The :class:`Outcome` of each genome, in order."""
         if self._pool is not None:
             return self._pool.map(genomes)
         return [evaluate_genome(self.evaluator, genome) for genome in genomes]
 
     def close(self) -> None:
+        """Stop the worker process, if one was started for the time limit."""
         if self._pool is not None:
             self._pool.close()
 
     def terminate(self) -> None:
+        """Kill the worker process at once, if one was started for the time limit."""
         if self._pool is not None:
             self._pool.terminate()
 
@@ -273,6 +302,14 @@ class ProcessPoolMap:
     has its worker killed and is recorded as timed out. No ``if __name__ == "__main__":`` guard
     is needed (workers never import the caller's script), though it does no harm.
 
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(genome)``; pickled once (by value via cloudpickle when its class is
+        defined in ``__main__``) and loaded by every worker.
+    workers : int
+        Number of worker processes, each on one BLAS thread.
+
     Examples
     --------
     >>> import random
@@ -289,7 +326,7 @@ class ProcessPoolMap:
     def __init__(self, evaluator, workers: int):
         from .._checks import positive_int
 
-        self.workers = positive_int("workers", workers, "Use workers=2 for two processes.")
+        self.workers = positive_int("workers", workers, "Use e.g. workers=2 for two processes.")
         self.timeout = evaluator_timeout(evaluator)
         self._payload = _dump_evaluator(evaluator)
         self._answers: queue.Queue = queue.Queue()
@@ -315,6 +352,8 @@ class ProcessPoolMap:
         self._start_worker()
 
     def map(self, genomes: list) -> list:
+        """The :class:`Outcome` of each genome, in order; on any exception (Ctrl-C included)
+        the workers are killed before it propagates."""
         if self._pool is None:
             raise RuntimeError("this ProcessPoolMap is closed; make a new one.")
         try:
@@ -463,6 +502,18 @@ class DaskMap:
     A task whose worker dies is rerun elsewhere by the scheduler; one that keeps killing workers
     (``distributed.scheduler.allowed-failures``) or raises is recorded as failed. With
     ``evaluator.timeout`` each Dask worker evaluates in a child process it can kill.
+
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(genome)``; scattered to every worker once.
+    client : dask.distributed.Client, optional
+        A client to use (left open by :meth:`close`).
+    cluster : str or cluster object, optional
+        ``"local"`` (default when no client) or a scheduler address such as
+        ``"tcp://127.0.0.1:8786"``.
+    workers : int, optional
+        Worker processes of a LocalCluster (default 2).
     """
 
     def __init__(self, evaluator, client=None, cluster=None, workers: int | None = None):
@@ -490,6 +541,8 @@ class DaskMap:
         self._evaluator = client.scatter(evaluator, broadcast=True, hash=False)
 
     def map(self, genomes: list) -> list:
+        """The :class:`Outcome` of each genome, in order; a task that raised or whose workers
+        kept dying is a failed outcome naming the error."""
         from dask.distributed import wait
 
         self._futures = self.client.map(_evaluate_on_dask, genomes, evaluator=self._evaluator,
@@ -510,6 +563,7 @@ class DaskMap:
         return outcomes
 
     def close(self) -> None:
+        """Close the client and LocalCluster made here (a client passed in stays open)."""
         for owned in self._owned:
             owned.close()
         self._owned = []
@@ -533,6 +587,22 @@ def make_map(evaluator, workers=None, client=None, cluster=None):
     """The map for these settings: Dask when ``client`` or ``cluster`` is given, a process pool
     when ``workers`` > 1, else serial.
 
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(genome)`` and optionally ``timeout`` (seconds per candidate).
+    workers : int, optional
+        Processes (or LocalCluster workers); None or 1 evaluates serially.
+    client : dask.distributed.Client, optional
+        Evaluate on this client's cluster.
+    cluster : str or cluster object, optional
+        ``"local"`` or a scheduler address.
+
+    Returns
+    -------
+    SerialMap, ProcessPoolMap or DaskMap
+        All three have ``map(genomes) -> list[Outcome]``, ``close()`` and ``terminate()``.
+
     Examples
     --------
     >>> class Constant:
@@ -541,10 +611,9 @@ def make_map(evaluator, workers=None, client=None, cluster=None):
     >>> make_map(Constant(), workers=1)
     SerialMap()
     """
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise ValueError(f"workers must be a positive integer or None. Received: "
-                         f"workers={workers!r}. Use workers=2 for two processes.")
+    if workers is not None:
+        workers = positive_int("workers", workers, "Use e.g. workers=2 for two processes, or "
+                                                   "None to evaluate in this process.")
     evaluator_timeout(evaluator)
     if client is not None or cluster is not None:
         return DaskMap(evaluator, client=client, cluster=cluster, workers=workers)

@@ -203,9 +203,10 @@ def test_a_candidate_past_the_time_limit_is_recorded_and_its_worker_killed(worke
 
 
 def test_timeout_must_be_a_positive_number():
-    with pytest.raises(ValueError, match=r"evaluator.timeout must be a finite number of seconds"):
+    with pytest.raises(ValueError, match=r"evaluator.timeout must be a finite number > 0\. "
+                                         r"Received: evaluator.timeout=0\. Give seconds"):
         make_map(Sleeper(hang=8, timeout=0), workers=2)
-    with pytest.raises(ValueError, match=r"Received: timeout='5'"):
+    with pytest.raises(ValueError, match=r"Received: evaluator.timeout='5'"):
         make_map(Sleeper(hang=8, timeout="5"))
 
 
