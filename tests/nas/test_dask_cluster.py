@@ -112,3 +112,38 @@ def test_killing_a_worker_mid_generation_still_ends_with_the_serial_result(clust
     assert killed, "no worker was killed"
     assert next(p for p in workers if p.pid == killed[0]).wait(5) == -signal.SIGKILL
     assert _summary(remote) == _summary(serial)
+
+
+class Hanging(FormulaEvaluator):
+    """Hangs on genomes whose first layer has 99 units; ``timeout`` seconds per candidate."""
+
+    def __init__(self, timeout):
+        super().__init__(tag="hanging")
+        self.timeout = timeout
+
+    def evaluate(self, genome):
+        if genome["layers"][0]["units"] == 99:
+            time.sleep(3600)
+        return super().evaluate(genome)
+
+
+def test_a_time_limit_holds_on_dask_workers_too(cluster):
+    import json
+    import random
+
+    from nastoolkit.nas.parallel import DaskMap, SerialMap
+
+    address, _ = cluster
+    rng = random.Random(0)
+    genomes = [json.loads(json.dumps(SPACE.sample(rng))) for _ in range(3)]
+    genomes[1]["layers"][0]["units"] = 99
+    dask_map = DaskMap(Hanging(timeout=2), cluster=address)
+    start = time.monotonic()
+    try:
+        outcomes = dask_map.map(genomes)
+    finally:
+        dask_map.close()
+    assert time.monotonic() - start < 30
+    assert outcomes[1].reason == "timed out after 2 s"
+    expected = SerialMap(FormulaEvaluator()).map([genomes[0], genomes[2]])
+    assert [outcomes[0], outcomes[2]] == expected
