@@ -251,11 +251,17 @@ class _Worker:
             [sys.executable, "-c", _WORKER_CODE],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
         self.pid = self.process.pid
-        _write_frame(self.process.stdin, ("init", list(sys.path), payload))
-        self._reader = threading.Thread(target=self._read, args=(answers,), daemon=True)
+        self._writing = threading.Lock()
+        # The evaluator (with its data) is written from the reader thread: a payload larger than
+        # the pipe buffer blocks until the worker has imported nastoolkit, and workers should
+        # start side by side, not one after another.
+        self._reader = threading.Thread(target=self._read, args=(answers, payload), daemon=True)
         self._reader.start()
 
-    def _read(self, answers: queue.Queue) -> None:
+    def _read(self, answers: queue.Queue, payload: bytes) -> None:
+        if not self.send(("init", list(sys.path), payload)):
+            answers.put((self, None))
+            return
         stream = self.process.stdout
         while True:
             try:
@@ -268,7 +274,8 @@ class _Worker:
 
     def send(self, message) -> bool:
         try:
-            _write_frame(self.process.stdin, message)
+            with self._writing:
+                _write_frame(self.process.stdin, message)
             return True
         except (BrokenPipeError, OSError, ValueError):
             return False
