@@ -17,6 +17,7 @@ import pytest
 from nas_fakes import FormulaEvaluator
 
 from nastoolkit.nas import GeneticSearch, SearchSpace
+from nastoolkit.nas.outcome import Outcome
 from nastoolkit.nas.parallel import ProcessPoolMap, SerialMap, make_map
 
 SPACE = SearchSpace(max_layers=2, units=(8, 16, 32))
@@ -71,9 +72,8 @@ pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the pr
 
 
 class Killer(FormulaEvaluator):
-    """Kills its own process (SIGKILL) on genomes with a layer of ``always`` units, and on those
-    whose first layer has ``once`` units the first time only (a marker file remembers across
-    processes)."""
+    """Kills its own process (SIGKILL) on genomes whose first layer has ``always`` units, and on
+    those with ``once`` units the first time only (a marker file remembers across processes)."""
 
     def __init__(self, marker, always=None, once=None, timeout=None):
         super().__init__(tag="killer")
@@ -81,7 +81,7 @@ class Killer(FormulaEvaluator):
 
     def evaluate(self, genome):
         units = genome["layers"][0]["units"]
-        if any(layer["units"] == self.always for layer in genome["layers"]):
+        if units == self.always:
             os.kill(os.getpid(), signal.SIGKILL)
         if units == self.once and not os.path.exists(self.marker):
             Path(self.marker).touch()
@@ -165,12 +165,27 @@ def test_a_worker_killed_from_outside_mid_candidate_changes_no_result():
     assert _scores(box["outcomes"]) == _scores(SerialMap(FormulaEvaluator()).map(genomes))
 
 
+class FirstLayerFails(FormulaEvaluator):
+    """Fails (as a training failure would) genomes whose first layer has ``units`` units."""
+
+    def __init__(self, units):
+        super().__init__(tag="first-layer")
+        self.units = units
+
+    def evaluate(self, genome):
+        if genome["layers"][0]["units"] == self.units:
+            return Outcome.failure("loss diverged (fake)")
+        return super().evaluate(genome)
+
+
 def test_a_search_goes_on_when_candidates_kill_their_workers(tmp_path):
-    """Genomes with 32 units kill their worker; the search ends as one where they fail."""
-    killing = GeneticSearch(SPACE, Killer(tmp_path / "unused", always=32), population_size=4,
-                            generations=2, seed=0, workers=2, progress=False).run()
-    failing = GeneticSearch(SPACE, FormulaEvaluator(failing_units=(32,)), population_size=4,
-                            generations=2, seed=0, progress=False).run()
+    """Genomes whose first layer has 64 units kill their worker; the search ends as one where
+    they fail."""
+    space = SearchSpace(max_layers=2, units=(8, 16, 32, 64))
+    options = {"population_size": 4, "generations": 1, "seed": 0, "progress": False}
+    killing = GeneticSearch(space, Killer(tmp_path / "unused", always=64), workers=2,
+                            **options).run()
+    failing = GeneticSearch(space, FirstLayerFails(64), **options).run()
     killed = [r for r in killing.evaluations if r["status"] == "failed"]
     assert killed and all("killed by SIGKILL" in r["reason"] for r in killed)
 
@@ -242,7 +257,8 @@ def test_workers_exit_when_the_search_process_is_killed(tmp_path):
     script.write_text(textwrap.dedent("""
         import sys, time
         from nas_fakes import FormulaEvaluator
-        from nastoolkit.nas.parallel import ProcessPoolMap
+        from nastoolkit.nas.outcome import Outcome
+from nastoolkit.nas.parallel import ProcessPoolMap
         pool = ProcessPoolMap(FormulaEvaluator(delay=3600), workers=2)
         print(*pool.pids, flush=True)
         pool.map([{"layers": []}])
