@@ -141,7 +141,8 @@ def test_a_candidate_that_always_kills_its_worker_fails_with_the_reason(tmp_path
     finally:
         pool.close()
     assert not outcomes[1].ok
-    assert outcomes[1].reason == "worker process died while evaluating it (killed by SIGKILL), twice"
+    assert outcomes[1].reason == \
+        "worker process died while evaluating it (killed by SIGKILL), twice"
     expected = _scores(SerialMap(FormulaEvaluator()).map(genomes))
     assert [s for i, s in enumerate(_scores(outcomes)) if i != 1] == expected[:1] + expected[2:]
     assert _scores(again) == expected[2:]
@@ -257,8 +258,7 @@ def test_workers_exit_when_the_search_process_is_killed(tmp_path):
     script.write_text(textwrap.dedent("""
         import sys, time
         from nas_fakes import FormulaEvaluator
-        from nastoolkit.nas.outcome import Outcome
-from nastoolkit.nas.parallel import ProcessPoolMap
+        from nastoolkit.nas.parallel import ProcessPoolMap
         pool = ProcessPoolMap(FormulaEvaluator(delay=3600), workers=2)
         print(*pool.pids, flush=True)
         pool.map([{"layers": []}])
