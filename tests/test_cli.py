@@ -234,3 +234,44 @@ def test_errors_while_searching_are_one_line(tmp_path, capsys):
     assert main(["search", "--checkpoint", str(path), "--resume"]) == 1
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "not a nastoolkit search checkpoint" in err
+
+
+_RESUMABLE = {}
+
+
+def _finished_checkpoint():
+    """A finished tiny run (made once): resuming it only retrains the best and tests it."""
+    if "path" not in _RESUMABLE:
+        path = os.path.join(tempfile.mkdtemp(prefix="nastoolkit-cli-resume-"), "run.json")
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(SMALL + ["--generations", "0", "--checkpoint", path]) == 0
+        _RESUMABLE["path"] = path
+    return _RESUMABLE["path"]
+
+
+_RESUME_OPTIONS = st.lists(st.tuples(
+    st.sampled_from(["--dataset", "--strategy", "--population", "--seed", "--epochs", "--patience",
+                     "--folds", "--validation-split", "--test-split", "--max-layers", "--top",
+                     "--timeout"]),
+    st.sampled_from(["moons", "circles", "ga", "nsga2", "0", "1", "2", "3", "5", "0.2", "0.3",
+                     "-1", "x"])).map(list), max_size=3)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_RESUME_OPTIONS)
+def test_fuzzed_options_with_resume_are_accepted_or_refused_in_one_line(pairs):
+    path = _finished_checkpoint()
+    argv = ["search", "--checkpoint", path, "--resume", "--no-progress"]
+    argv += [x for pair in pairs for x in pair]
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try:
+            status = main(argv)
+        except SystemExit as exit_:
+            status = exit_.code
+    assert status in (0, 2), (argv, err.getvalue())
+    if status == 2:
+        lines = err.getvalue().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("nastoolkit"), (argv, lines)
+    else:
+        assert "test accuracy" in out.getvalue()
