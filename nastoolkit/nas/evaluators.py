@@ -145,6 +145,11 @@ class Evaluator:
     """Data, task, epoch budget and seed shared by the holdout and cross-validation evaluators.
 
     Subclasses only say how the data is split (:meth:`splits`) and how they are configured.
+    The data is checked here, before any candidate trains: ``X`` numeric, 2-D and finite, one
+    target per sample, finite numbers for regression, at least 2 classes for classification.
+    ``timeout`` (seconds per candidate, or None) is kept as ``evaluator.timeout`` for the
+    parallel maps, which record a candidate past it as failed; it is not part of the
+    :meth:`fingerprint`.
     """
 
     def __init__(self, X, y, task="classification", epochs=20, patience=5, seed=0,

@@ -214,11 +214,16 @@ class SearchResult:
                             title=f"{self.strategy}: {len(self.evaluations)} candidates evaluated, "
                                   f"{len(self.failures)} failed")
 
-    def to_dict(self) -> dict:
+    def to_dict(self, timing: bool = False) -> dict:
         """JSON-ready copy of everything but the evaluator (candidates as
-        :meth:`Candidate.to_dict`). Compare results with ``==``, which ignores timing."""
-        return copy.deepcopy({"strategy": self.strategy,
-                              "evaluations": [r.to_dict() for r in self.evaluations],
+        :meth:`Candidate.to_dict`). Training times differ between runs of the same search, so
+        they are left out unless ``timing=True``: equal searches give equal dicts (as ``==``
+        on results, which ignores timing)."""
+        evaluations = [record.to_dict() for record in self.evaluations]
+        if not timing:
+            for record in evaluations:
+                del record["outcome"]["seconds"]
+        return copy.deepcopy({"strategy": self.strategy, "evaluations": evaluations,
                               "history": self.history, "population": self.population,
                               "hall_of_fame_size": self.hall_of_fame_size})
 

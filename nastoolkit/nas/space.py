@@ -43,6 +43,8 @@ def _as_tuple(name: str, value) -> tuple:
                         f"Write {name}=({value!r},) for one choice, or e.g. {name}={example}.")
     if isinstance(value, np.ndarray):
         value = value.tolist()
+    if isinstance(value, range):
+        value = list(value)
     if not isinstance(value, (tuple, list)):
         raise TypeError(f"{name} must be a tuple of choices. Received: {name}={value!r} "
                         f"({type(value).__name__}). Pass e.g. {name}={example}.")
@@ -67,6 +69,20 @@ class SearchSpace:
     ``learning_rate`` is a ``(low, high)`` range sampled log-uniformly; every other gene is a tuple
     of allowed values. Genomes are validated with :meth:`validate` and brought back inside the
     space with :meth:`repair`, so every operator can end with ``space.repair(child)``.
+
+    Every choice is checked at construction: activation and optimizer names must be known to
+    ``nastoolkit.activations`` / ``nastoolkit.optimizers``, a bare string where a tuple is meant
+    is refused, ranges must be finite with ``low <= high``, units and batch sizes positive.
+
+    Examples
+    --------
+    >>> space = SearchSpace(max_layers=2, units=(16, 32), activations=("relu", "tanh"))
+    >>> space.contains(space.sample(random.Random(0)))
+    True
+    >>> SearchSpace(activations="relu")
+    Traceback (most recent call last):
+    ...
+    TypeError: activations must be a tuple, not a bare string. Received: activations='relu'. Write activations=('relu',) for one choice, or e.g. activations=('relu', 'tanh').
     """
 
     max_layers: int = 4

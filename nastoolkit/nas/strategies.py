@@ -109,6 +109,15 @@ class Search:
             if not callable(getattr(evaluator, method, None)):
                 raise TypeError(f"evaluator must have an {method}() method (e.g. a "
                                 f"HoldoutEvaluator). Received: {type(evaluator).__name__}")
+        if not callable(getattr(evaluator, "count_parameters", None)) and not (
+                hasattr(evaluator, "input_dim") and hasattr(evaluator, "output_dim")):
+            raise TypeError(f"evaluator must have a count_parameters(genome) method or "
+                            f"input_dim and output_dim attributes (to count each candidate's "
+                            f"weights). Received: {type(evaluator).__name__}")
+        fingerprint = evaluator.fingerprint()
+        if not isinstance(fingerprint, str):
+            raise TypeError(f"evaluator.fingerprint() must return a string. Received: "
+                            f"{type(fingerprint).__name__}")
         self.space = space
         self.evaluator = evaluator
         self.population_size = int_at_least("population_size", population_size, 2)
@@ -140,7 +149,7 @@ class Search:
         self.progress = progress
         self.state = SearchState()
         self.rng = random.Random(self.seed)
-        self._fingerprint = evaluator.fingerprint()
+        self._fingerprint = fingerprint
         self._evaluator_config = None
         self._map = None
         self._counts = {"requested": 0, "trained": 0}

@@ -171,3 +171,14 @@ def test_ctrl_c_terminates_the_map_keeps_the_checkpoint_and_resumes_exactly(
                                          sample_size=2,
                                          generations=4, seed=0, progress=False).run()
     assert resumed == uninterrupted and resumed.to_dict() == uninterrupted.to_dict()
+
+
+def test_auto_models_refuse_another_runs_checkpoint_unless_overwrite(tmp_path):
+    from nastoolkit.nas import AutoClassifier
+
+    path = tmp_path / "auto.json"
+    _search(path).run()
+    with pytest.raises(CheckpointError, match="already holds a GeneticSearch run"):
+        AutoClassifier(checkpoint=path, progress=False)
+    auto = AutoClassifier(checkpoint=path, overwrite=True, progress=False, timeout=30)
+    assert auto.options["checkpoint"] == str(path) and auto.timeout == 30.0

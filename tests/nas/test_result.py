@@ -68,3 +68,14 @@ def test_best_model_needs_an_evaluator_that_can_retrain():
                            progress=False).run()
     with pytest.raises(RuntimeError, match="genome_to_model"):
         result.best_model()
+
+
+def test_results_compare_equal_whatever_the_training_took():
+    fast = SearchResult("RandomSearch", [_record(0, 0.3, 10)], [], [])
+    slow_record = _record(0, 0.3, 10)
+    slow = SearchResult("RandomSearch", [Candidate(
+        0, "0", slow_record.genome, 0, 10, slow_record.outcome.with_seconds(12.5))], [], [])
+    assert fast == slow and fast.to_dict() == slow.to_dict()
+    assert slow.to_dict(timing=True)["evaluations"][0]["outcome"]["seconds"] == 12.5
+    assert "seconds" not in fast.to_dict()["evaluations"][0]["outcome"]
+    assert fast != SearchResult("RandomSearch", [_record(0, 0.31, 10)], [], [])
