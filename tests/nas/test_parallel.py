@@ -30,6 +30,23 @@ def test_evaluate_genome_turns_evaluator_errors_into_failed_results():
     assert result.score == FAILED_SCORE and result.seconds >= 0
 
 
+class _Slow:
+    def evaluate(self, genome):
+        import time
+
+        time.sleep(0.2)
+        return {"status": "ok", "score": 0.5}
+
+
+def test_maps_measure_the_seconds_each_evaluation_took():
+    for evaluation_map in (SerialMap(_Slow()), ProcessPoolMap(_Slow(), workers=2)):
+        try:
+            outcomes = evaluation_map.map([{}, {}])
+        finally:
+            evaluation_map.close()
+        assert all(0.2 <= outcome.seconds < 5 for outcome in outcomes)
+
+
 def test_make_map_chooses_by_settings():
     evaluator = FormulaEvaluator()
     assert isinstance(make_map(evaluator), SerialMap)
