@@ -196,6 +196,38 @@ def test_a_search_goes_on_when_candidates_kill_their_workers(tmp_path):
     assert summary(killing) == summary(failing)
 
 
+def _refuse_to_load():
+    raise ImportError("this evaluator only exists in the parent")
+
+
+class Unloadable(FormulaEvaluator):
+    """Pickles fine but cannot be rebuilt in a worker."""
+
+    def __reduce__(self):
+        return (_refuse_to_load, ())
+
+
+def test_an_evaluator_a_worker_cannot_load_is_an_error_at_once():
+    pool = ProcessPoolMap(Unloadable(), workers=2)
+    pids = pool.pids
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"a worker process could not load the evaluator: "
+                                           r"ImportError: this evaluator only exists"):
+        pool.map(_genomes(2))
+    assert time.monotonic() - start < 30
+    assert _wait_until(lambda: not any(_alive(pid) for pid in pids), 5)
+
+
+def test_workers_that_cannot_start_fail_fast_and_name_the_guard(monkeypatch):
+    from nastoolkit.nas import parallel
+
+    monkeypatch.setattr(parallel, "_WORKER_CODE", "import sys; sys.exit(3)")
+    pool = ProcessPoolMap(FormulaEvaluator(), workers=2)
+    with pytest.raises(RuntimeError, match=r"exited \(exit code 3\) before it was ready.*"
+                                           r'if __name__ == "__main__":'):
+        pool.map(_genomes(2))
+
+
 # -- time limits ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_candidate_past_the_time_limit_is_recorded_and_its_worker_killed(workers):
