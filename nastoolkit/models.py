@@ -111,7 +111,9 @@ class Sequential:
         self._input: InputLayer | None = None
         self._layers: list[Layer] = []
         self._owned: set[int] = set()  # ids of layers whose weights live in our buffer
-        self._fresh = True  # weights are as initialised: never set, loaded or trained
+        # weights as initialised and not yet seen, set, loaded or trained: a seeded fit may
+        # re-draw them from its seed (as before Keras-style eager building)
+        self._fresh = True
         self._features: tuple[int, ...] | None = None
         self.built = False
         self.stop_training = False
@@ -239,6 +241,7 @@ class Sequential:
     @property
     def weights(self) -> list:
         """Every layer's weight arrays (views into ``params``), in ``get_weights`` order."""
+        self._fresh = False
         return [w for layer in self._layers for w in layer.weights]
 
     def build(self, input_shape=None):
@@ -433,6 +436,7 @@ class Sequential:
         True
         """
         self._ensure_capacity(len(x_batch))  # a no-op inside fit, which prepared the buffers
+        self._fresh = False
         fused = self._fuses_activation(self._compiled.loss)
         y_pred = self._forward(x_batch, training=True)
         loss, grad = self._data_loss(y_batch, y_pred, sample_weight, fused)
@@ -460,6 +464,7 @@ class Sequential:
         """
         compiled = self._require_compiled("loss_and_gradients")
         self._require_built("loss_and_gradients")
+        self._fresh = False
         x = self._xp.asarray(x, dtype=self.dtype)
         self._ensure_capacity(x.shape[0])
         fused = self._fuses_activation(compiled.loss)
@@ -726,6 +731,7 @@ class Sequential:
         """
         self._require_compiled("evaluate")
         self._require_built("evaluate")
+        self._fresh = False
         x = training.as_data(x, "x", self.dtype, self._features)
         training.check_lengths(x, y)
         y = training.targets(self._compiled.loss, y, self.output_dim, self.dtype)
@@ -762,6 +768,7 @@ class Sequential:
         _set_params(cbs, verbose=0 if verbose == "auto" else int(verbose), epochs=1,
                     steps=-(-len(x) // batch_size))
         x = self._xp.asarray(x)
+        self._fresh = False
         self._ensure_capacity(min(batch_size, len(x)))
         out = self._xp.empty((len(x), self.output_dim), self.dtype)
         batch_hooks = cbs.wants_predict_batches
@@ -781,6 +788,7 @@ class Sequential:
         if not self.built:
             self.build(x.shape)
         self._ensure_capacity(len(x))
+        self._fresh = False
         return self._forward(self._xp.asarray(x), training).copy()
 
     def _as_input(self, x):
@@ -799,6 +807,7 @@ class Sequential:
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every weight as NumPy arrays (kernel, bias per Dense)."""
         self._require_built("get_weights")
+        self._fresh = False
         return [w for layer in self._layers for w in layer.get_weights()]
 
     def set_weights(self, weights):

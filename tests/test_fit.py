@@ -344,3 +344,22 @@ def test_history_comes_after_the_users_callbacks_and_records_what_they_add():
     history = model.fit(np.ones((4, 2)), np.ones(4), epochs=2, verbose=0, callbacks=[AddsKey()])
     assert history.history["seen_by_history"] == [0.0, 1.0]
     assert model.history is history
+
+
+def test_a_seeded_fit_redraws_only_weights_nobody_has_seen():
+    def model():
+        m = Sequential([Input(shape=(2,)), Dense(3), Dense(1)], seed=0)
+        m.compile(optimizer="sgd", loss="mse")
+        return m
+
+    x, y = np.ones((4, 2)), np.ones(4)
+    seen = model()
+    before = seen.get_weights()
+    seen.fit(x, y, epochs=0, verbose=0, seed=5)  # epochs=0: starts a run, trains nothing
+    for a, b in zip(seen.get_weights(), before):
+        np.testing.assert_array_equal(a, b)  # the weights the user looked at are the start
+    unseen, by_seed = model(), Sequential([Input(shape=(2,)), Dense(3), Dense(1)], seed=5)
+    unseen.fit(x, y, epochs=0, verbose=0, seed=5)
+    for a, b, c in zip(unseen.get_weights(), by_seed.get_weights(), before):
+        np.testing.assert_array_equal(a, b)  # one seed fixes the whole run (as NAS relies on)
+        assert not np.array_equal(a, c)
