@@ -362,4 +362,4 @@ def test_a_seeded_fit_redraws_only_weights_nobody_has_seen():
     unseen.fit(x, y, epochs=0, verbose=0, seed=5)
     for a, b, c in zip(unseen.get_weights(), by_seed.get_weights(), before):
         np.testing.assert_array_equal(a, b)  # one seed fixes the whole run (as NAS relies on)
-        assert not np.array_equal(a, c)
+        assert not np.array_equal(a, c) or not c.any()  # kernels differ (biases start at 0)
