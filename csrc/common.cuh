@@ -1,8 +1,9 @@
 // Shared helpers for every kernel family: math overloads per dtype and the grid-stride loop.
 //
 // Only what NVRTC provides is used (no <cmath>, no <cstdint>): the math builtins sqrtf/sqrt,
-// tanhf/tanh, expm1f/expm1, and plain integer types. On the CPU the same text is compiled by g++
-// through cpu_shim.h, which defines __host__/__device__/__global__ away and supplies float4/double2.
+// tanhf/tanh, expm1f/expm1, expf/exp, log1pf/log1p, erfcf/erfc, and plain integer types. On the
+// CPU the same text is compiled by g++ through cpu_shim.h, which defines
+// __host__/__device__/__global__ away and supplies float4/double2.
 //
 // Rounding: these kernels are compiled with fused multiply-add contraction off (NVRTC/nvcc
 // `--fmad=false`, g++ `-ffp-contract=off`) so that every + - * / sqrt rounds once, exactly like the
@@ -20,6 +21,10 @@ NK_HD float nk_expm1(float x) { return expm1f(x); }
 NK_HD double nk_expm1(double x) { return expm1(x); }
 NK_HD float nk_exp(float x) { return expf(x); }
 NK_HD double nk_exp(double x) { return exp(x); }
+NK_HD float nk_log1p(float x) { return log1pf(x); }
+NK_HD double nk_log1p(double x) { return log1p(x); }
+NK_HD float nk_erfc(float x) { return erfcf(x); }
+NK_HD double nk_erfc(double x) { return erfc(x); }
 
 // Grid-stride loop bounds for thread (blockIdx.x, threadIdx.x): start at the global thread id and
 // step by the total number of threads, so any grid covers any n (the launcher caps the grid size).

@@ -7,22 +7,27 @@
 #include "activations.cuh"
 
 // y[r, c] = act(z[r, c] + bias[c]); bias is ignored (may be any pointer) when has_bias == 0.
+// With keep_pre, pre[r, c] = z[r, c] + bias[c] is stored too (the pre-activation that GELU and
+// SiLU gradients read); pre may be z itself. z and y may alias.
 template <typename T>
-__device__ void bias_activation_loop(const T* z, const T* bias, T* y, long long rows,
-                                     long long cols, int has_bias, int act) {
+__device__ void bias_activation_loop(const T* z, const T* bias, T* y, T* pre, long long rows,
+                                     long long cols, int has_bias, int keep_pre, int act) {
     const long long n = rows * cols, stride = nk_thread_count();
     for (long long i = nk_thread_id(); i < n; i += stride) {
-        T pre = has_bias ? z[i] + bias[i % cols] : z[i];
-        y[i] = activation_forward_element(act, pre);
+        T value = has_bias ? z[i] + bias[i % cols] : z[i];
+        if (keep_pre) pre[i] = value;
+        y[i] = activation_forward_element(act, value);
     }
 }
 
-// grad_z[i] = grad_y[i] act'(z[i]) from y[i]; grad_z may alias grad_y.
+// grad_z[i] = grad_y[i] act'(z[i]) from y[i] (and z[i], read only for GELU and SiLU; the
+// launcher passes y in its place otherwise); grad_z may alias grad_y.
 template <typename T>
-__device__ void activation_grad_loop(const T* y, const T* grad_y, T* grad_z, long long n, int act) {
+__device__ void activation_grad_loop(const T* y, const T* z, const T* grad_y, T* grad_z,
+                                     long long n, int act) {
     const long long stride = nk_thread_count();
     for (long long i = nk_thread_id(); i < n; i += stride)
-        grad_z[i] = activation_backward_element(act, y[i], grad_y[i]);
+        grad_z[i] = activation_backward_element(act, y[i], z[i], grad_y[i]);
 }
 
 // out[r, c] = e^(z[r, c] - row_max[r]); the caller divides by the row sums afterwards.
@@ -43,48 +48,27 @@ __device__ void softmax_grad_loop(const T* y, const T* grad_y, const T* row_dot,
         grad_z[i] = softmax_backward_element(y[i], grad_y[i], row_dot[i / cols]);
 }
 
-// --- extern "C" entry points, one per dtype ------------------------------------------------
+// --- extern "C" entry points: NK_DENSE_ENTRIES(S, T) writes <name>_S for element type T -------
+// (nastoolkit.kernels._sources.entry_points reads these signatures for the launch checks)
 
-extern "C" __global__ void bias_activation_f32(const float* z, const float* bias, float* y,
-                                               long long rows, long long cols, int has_bias,
-                                               int act) {
-    bias_activation_loop<float>(z, bias, y, rows, cols, has_bias, act);
-}
+#define NK_DENSE_ENTRIES(S, T)                                                                    \
+    extern "C" __global__ void bias_activation_##S(const T* z, const T* bias, T* y, T* pre,      \
+                                                   long long rows, long long cols, int has_bias, \
+                                                   int keep_pre, int act) {                      \
+        bias_activation_loop<T>(z, bias, y, pre, rows, cols, has_bias, keep_pre, act);           \
+    }                                                                                             \
+    extern "C" __global__ void activation_grad_##S(const T* y, const T* z, const T* grad_y,      \
+                                                   T* grad_z, long long n, int act) {            \
+        activation_grad_loop<T>(y, z, grad_y, grad_z, n, act);                                    \
+    }                                                                                             \
+    extern "C" __global__ void softmax_numerator_##S(const T* z, const T* row_max, T* out,       \
+                                                     long long rows, long long cols) {           \
+        softmax_numerator_loop<T>(z, row_max, out, rows, cols);                                   \
+    }                                                                                             \
+    extern "C" __global__ void softmax_grad_##S(const T* y, const T* grad_y, const T* row_dot,   \
+                                                T* grad_z, long long rows, long long cols) {     \
+        softmax_grad_loop<T>(y, grad_y, row_dot, grad_z, rows, cols);                             \
+    }
 
-extern "C" __global__ void bias_activation_f64(const double* z, const double* bias, double* y,
-                                               long long rows, long long cols, int has_bias,
-                                               int act) {
-    bias_activation_loop<double>(z, bias, y, rows, cols, has_bias, act);
-}
-
-extern "C" __global__ void activation_grad_f32(const float* y, const float* grad_y, float* grad_z,
-                                               long long n, int act) {
-    activation_grad_loop<float>(y, grad_y, grad_z, n, act);
-}
-
-extern "C" __global__ void activation_grad_f64(const double* y, const double* grad_y,
-                                               double* grad_z, long long n, int act) {
-    activation_grad_loop<double>(y, grad_y, grad_z, n, act);
-}
-
-extern "C" __global__ void softmax_numerator_f32(const float* z, const float* row_max, float* out,
-                                                 long long rows, long long cols) {
-    softmax_numerator_loop<float>(z, row_max, out, rows, cols);
-}
-
-extern "C" __global__ void softmax_numerator_f64(const double* z, const double* row_max,
-                                                 double* out, long long rows, long long cols) {
-    softmax_numerator_loop<double>(z, row_max, out, rows, cols);
-}
-
-extern "C" __global__ void softmax_grad_f32(const float* y, const float* grad_y,
-                                            const float* row_dot, float* grad_z, long long rows,
-                                            long long cols) {
-    softmax_grad_loop<float>(y, grad_y, row_dot, grad_z, rows, cols);
-}
-
-extern "C" __global__ void softmax_grad_f64(const double* y, const double* grad_y,
-                                            const double* row_dot, double* grad_z, long long rows,
-                                            long long cols) {
-    softmax_grad_loop<double>(y, grad_y, row_dot, grad_z, rows, cols);
-}
+NK_DENSE_ENTRIES(f32, float)
+NK_DENSE_ENTRIES(f64, double)

@@ -118,62 +118,34 @@ __device__ void adagrad_loop(T* __restrict__ w, const T* __restrict__ g, T* __re
         adagrad_element(w[i], g[i], acc[i], decay, lr, eps);
 }
 
-// --- extern "C" entry points, one per dtype ------------------------------------------------
+// --- extern "C" entry points: NK_OPTIM_ENTRIES(S, T) writes <name>_S for element type T -------
+// (one statement of each signature, as cpu/native_optim.cpp; nastoolkit.kernels._sources
+// .entry_points reads them for the launch checks)
 
-extern "C" __global__ void sgd_update_f32(float* w, const float* g, long long n, float decay,
-                                      float lr) {
-    sgd_loop<float>(w, g, n, decay, lr);
-}
+#define NK_OPTIM_ENTRIES(S, T)                                                                    \
+    extern "C" __global__ void sgd_update_##S(T* w, const T* g, long long n, T decay, T lr) {    \
+        sgd_loop<T>(w, g, n, decay, lr);                                                          \
+    }                                                                                             \
+    extern "C" __global__ void momentum_update_##S(T* w, const T* g, T* velocity, long long n,   \
+                                                   T decay, T lr, T mu, int nesterov) {          \
+        momentum_loop<T>(w, g, velocity, n, decay, lr, mu, nesterov != 0);                        \
+    }                                                                                             \
+    extern "C" __global__ void adam_update_##S(T* w, const T* g, T* m, T* v, long long n,        \
+                                               T decay, T one_minus_beta_1, T one_minus_beta_2,  \
+                                               T eps, T alpha) {                                 \
+        adam_loop<T>(w, g, m, v, n, decay, one_minus_beta_1, one_minus_beta_2, eps, alpha);       \
+    }                                                                                             \
+    extern "C" __global__ void rmsprop_update_##S(T* w, const T* g, T* v, T* velocity,           \
+                                                  long long n, T decay, T lr, T rho,             \
+                                                  T one_minus_rho, T eps, T momentum,            \
+                                                  int use_momentum) {                            \
+        rmsprop_loop<T>(w, g, v, velocity, n, decay, lr, rho, one_minus_rho, eps, momentum,      \
+                        use_momentum != 0);                                                       \
+    }                                                                                             \
+    extern "C" __global__ void adagrad_update_##S(T* w, const T* g, T* acc, long long n,         \
+                                                  T decay, T lr, T eps) {                        \
+        adagrad_loop<T>(w, g, acc, n, decay, lr, eps);                                            \
+    }
 
-extern "C" __global__ void momentum_update_f32(float* w, const float* g, float* velocity, long long n,
-                                           float decay, float lr, float mu, int nesterov) {
-    momentum_loop<float>(w, g, velocity, n, decay, lr, mu, nesterov != 0);
-}
-
-extern "C" __global__ void adam_update_f32(float* w, const float* g, float* m, float* v, long long n,
-                                       float decay, float one_minus_beta_1, float one_minus_beta_2,
-                                       float eps, float alpha) {
-    adam_loop<float>(w, g, m, v, n, decay, one_minus_beta_1, one_minus_beta_2, eps, alpha);
-}
-
-extern "C" __global__ void rmsprop_update_f32(float* w, const float* g, float* v, float* velocity,
-                                          long long n, float decay, float lr, float rho,
-                                          float one_minus_rho, float eps, float momentum,
-                                          int use_momentum) {
-    rmsprop_loop<float>(w, g, v, velocity, n, decay, lr, rho, one_minus_rho, eps, momentum,
-                     use_momentum != 0);
-}
-
-extern "C" __global__ void adagrad_update_f32(float* w, const float* g, float* acc, long long n,
-                                          float decay, float lr, float eps) {
-    adagrad_loop<float>(w, g, acc, n, decay, lr, eps);
-}
-
-extern "C" __global__ void sgd_update_f64(double* w, const double* g, long long n, double decay,
-                                      double lr) {
-    sgd_loop<double>(w, g, n, decay, lr);
-}
-
-extern "C" __global__ void momentum_update_f64(double* w, const double* g, double* velocity, long long n,
-                                           double decay, double lr, double mu, int nesterov) {
-    momentum_loop<double>(w, g, velocity, n, decay, lr, mu, nesterov != 0);
-}
-
-extern "C" __global__ void adam_update_f64(double* w, const double* g, double* m, double* v, long long n,
-                                       double decay, double one_minus_beta_1, double one_minus_beta_2,
-                                       double eps, double alpha) {
-    adam_loop<double>(w, g, m, v, n, decay, one_minus_beta_1, one_minus_beta_2, eps, alpha);
-}
-
-extern "C" __global__ void rmsprop_update_f64(double* w, const double* g, double* v, double* velocity,
-                                          long long n, double decay, double lr, double rho,
-                                          double one_minus_rho, double eps, double momentum,
-                                          int use_momentum) {
-    rmsprop_loop<double>(w, g, v, velocity, n, decay, lr, rho, one_minus_rho, eps, momentum,
-                     use_momentum != 0);
-}
-
-extern "C" __global__ void adagrad_update_f64(double* w, const double* g, double* acc, long long n,
-                                          double decay, double lr, double eps) {
-    adagrad_loop<double>(w, g, acc, n, decay, lr, eps);
-}
+NK_OPTIM_ENTRIES(f32, float)
+NK_OPTIM_ENTRIES(f64, double)

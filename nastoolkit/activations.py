@@ -210,8 +210,10 @@ def softmax(x, axis=-1):
     """
     x = _as_float_array(x)
     if not _checks.is_integer(axis) or not -max(x.ndim, 1) <= axis < max(x.ndim, 1):
-        raise ValueError(f"axis must be an integer in [-{x.ndim}, {x.ndim}) for an input of "
-                         f"{x.ndim} dimensions. Received: axis={axis!r}")
+        raise ValueError(
+            f"axis must be an integer in [-{x.ndim}, {x.ndim}) for an input of "
+            f"{x.ndim} dimensions. Received: axis={axis!r}"
+        )
     if x.ndim == 0 or axis % x.ndim == x.ndim - 1:
         return kernels.activation_forward("softmax", x)
     xp = array_module(x)
@@ -239,8 +241,7 @@ def gelu(x, approximate=False):
     array([0.8412])
     """
     if not isinstance(approximate, bool):
-        raise TypeError(f"approximate must be True or False. Received: "
-                        f"approximate={approximate!r}")
+        raise TypeError(f"approximate must be True or False. Received: approximate={approximate!r}")
     if not approximate:
         return _apply("gelu", x)
     x = _as_float_array(x)
@@ -307,9 +308,25 @@ def exponential(x):
     return _apply("exponential", x)
 
 
-_FUNCTIONS = {f.__name__: f for f in (
-    linear, relu, tanh, sigmoid, softmax, leaky_relu, elu, selu, gelu, silu, softplus, softsign,
-    hard_sigmoid, exponential)}
+_FUNCTIONS = {
+    f.__name__: f
+    for f in (
+        linear,
+        relu,
+        tanh,
+        sigmoid,
+        softmax,
+        leaky_relu,
+        elu,
+        selu,
+        gelu,
+        silu,
+        softplus,
+        softsign,
+        hard_sigmoid,
+        exponential,
+    )
+}
 _BY_NAME = {**_FUNCTIONS, "swish": silu}
 _NAME_OF = {f: name for name, f in _FUNCTIONS.items()}
 # Until every layer reads names through serialize(), each function also answers ``.name``.
@@ -355,22 +372,28 @@ def get(identifier=None):
     if isinstance(identifier, str):
         function = _BY_NAME.get(identifier) or _BY_NAME.get(identifier.lower())
         if function is None:
-            raise ValueError(f"Unknown activation {identifier!r}: expected one of "
-                             f"{list(names())}. Received: activation={identifier!r}")
+            raise ValueError(
+                f"Unknown activation {identifier!r}: expected one of "
+                f"{list(names())}. Received: activation={identifier!r}"
+            )
         return function
     if isinstance(identifier, dict):
         name = identifier.get("config", identifier.get("name"))
         if isinstance(name, dict):  # {"class_name": ..., "config": {"name": "relu"}}
             name = name.get("name")
         if not isinstance(name, str):
-            raise TypeError(f"A serialized activation must name a function, as "
-                            f"{{'class_name': 'function', 'config': 'relu'}}. Received: "
-                            f"{identifier!r}")
+            raise TypeError(
+                f"A serialized activation must name a function, as "
+                f"{{'class_name': 'function', 'config': 'relu'}}. Received: "
+                f"{identifier!r}"
+            )
         return get(name)
     if callable(identifier):
         return identifier
-    raise TypeError(f"activation must be a name, a function or None. Received: "
-                    f"activation={identifier!r} (of type {type(identifier).__name__})")
+    raise TypeError(
+        f"activation must be a name, a function or None. Received: "
+        f"activation={identifier!r} (of type {type(identifier).__name__})"
+    )
 
 
 def serialize(activation) -> str:
@@ -384,9 +407,11 @@ def serialize(activation) -> str:
     function = get(activation)
     name = _NAME_OF.get(function)
     if name is None:
-        raise ValueError(f"activation must be one of nastoolkit.activations' functions to be "
-                         f"serialized (layers pass the name to the kernels). Received: "
-                         f"{activation!r}; use one of {list(names())}.")
+        raise ValueError(
+            f"activation must be one of nastoolkit.activations' functions to be "
+            f"serialized (layers pass the name to the kernels). Received: "
+            f"{activation!r}; use one of {list(names())}."
+        )
     return name
 
 

@@ -82,6 +82,7 @@ _LOG_2 = math.log(2.0)
 # pass the gradient needs anyway). With ``rows=False`` it may return sum(t) as a float instead,
 # where that saves a pass (the seed model's MSE step).
 
+
 def _row_sum_of_squares(xp, a):
     """sum_k a[..., k]^2: one ufunc on NumPy >= 2 (vecdot), a product and a sum elsewhere."""
     return xp.vecdot(a, a) if hasattr(xp, "vecdot") else (a * a).sum(axis=-1)
@@ -111,7 +112,8 @@ def _absolute_error(y, p, out, scale, rows=True):
 
 
 def _huber(y, p, out, scale, delta, rows=True):
-    """t = sum_k h(e), h = e^2/2 (|e| <= delta) or delta |e| - delta^2/2;  dt/dp = clip(e, +-delta)."""
+    """t = sum_k h(e), h = e^2/2 (|e| <= delta) or delta |e| - delta^2/2;
+    dt/dp = clip(e, -delta, delta)."""
     xp = array_module(p)
     e = xp.subtract(p, y, out=out)
     a = xp.abs(e)
@@ -247,6 +249,7 @@ def _sparse_categorical_crossentropy_logits(labels, z, out, scale, rows=True):
 # the clip is active (p below 1e-7 for the true class), where it keeps pushing instead of
 # vanishing.
 
+
 def _fused_sparse_softmax(labels, p, out, scale, rows=True):
     """t_i = -log clip(p_i,label);  dt/dz = p - onehot(label)."""
     xp = array_module(p)
@@ -281,21 +284,26 @@ def _fused_binary_sigmoid(y, p, out, scale, rows=True):
 
 # --- sample weights and reduction ---------------------------------------------------------------
 
+
 def _sample_weights(sample_weight, shape: tuple, xp, dtype):
     """``sample_weight`` as an array of the per-sample loss shape (a scalar, (n,) or (n, 1))."""
     try:
         w = xp.asarray(sample_weight, dtype=dtype)
     except (TypeError, ValueError) as error:
-        raise TypeError(f"sample_weight must be an array of numbers, one per sample. Received: "
-                        f"sample_weight of type {type(sample_weight).__name__}") from error
+        raise TypeError(
+            f"sample_weight must be an array of numbers, one per sample. Received: "
+            f"sample_weight of type {type(sample_weight).__name__}"
+        ) from error
     if w.ndim == len(shape) + 1 and w.shape[-1] == 1:
         w = w.reshape(w.shape[:-1])
     if w.ndim == 0:
         w = xp.broadcast_to(w, shape)
     if w.shape != shape:
-        raise ValueError(f"sample_weight must hold one weight per sample: shape {shape} or "
-                         f"{shape + (1,)} for these predictions. Received: "
-                         f"sample_weight.shape={w.shape}. Pass one weight per row of y.")
+        raise ValueError(
+            f"sample_weight must hold one weight per sample: shape {shape} or "
+            f"{shape + (1,)} for these predictions. Received: "
+            f"sample_weight.shape={w.shape}. Pass one weight per row of y."
+        )
     return w
 
 
@@ -313,8 +321,7 @@ def _reduce(math_fn, y, p, grad_out, sample_weight, reduction, mean_over_last_ax
         t = math_fn(y, p, out, scale, False)
         return scale * (t if isinstance(t, float) else float(t.sum())), out
     shape = p.shape[:-1]
-    weights = None if sample_weight is None else _sample_weights(sample_weight, shape, xp,
-                                                                 p.dtype)
+    weights = None if sample_weight is None else _sample_weights(sample_weight, shape, xp, p.dtype)
     if reduction is None or reduction == "none":
         values = math_fn(y, p, out, row) * row
         if weights is not None:
@@ -337,11 +344,17 @@ def _reduce(math_fn, y, p, grad_out, sample_weight, reduction, mean_over_last_ax
 
 # --- target validation (once, before training) -------------------------------------------------
 
+
 def _check_output_dim(output_dim) -> int:
-    if isinstance(output_dim, bool) or not isinstance(output_dim, (int, np.integer)) \
-            or output_dim < 1:
-        raise ValueError(f"output_dim must be a positive integer (the model's output width). "
-                         f"Received: output_dim={output_dim!r}")
+    if (
+        isinstance(output_dim, bool)
+        or not isinstance(output_dim, (int, np.integer))
+        or output_dim < 1
+    ):
+        raise ValueError(
+            f"output_dim must be a positive integer (the model's output width). "
+            f"Received: output_dim={output_dim!r}"
+        )
     return int(output_dim)
 
 
@@ -354,15 +367,21 @@ def _dense_targets(y, output_dim, hint: str = "", unit_interval: bool = False) -
     if y.ndim == 1 and output_dim == 1:
         y = y.reshape(-1, 1)
     if y.ndim != 2 or y.shape[1] != output_dim:
-        raise ValueError(f"y must have shape (n, {output_dim}) to match the model's output width "
-                         f"{output_dim}{hint}. Received: y.shape={y.shape}")
+        raise ValueError(
+            f"y must have shape (n, {output_dim}) to match the model's output width "
+            f"{output_dim}{hint}. Received: y.shape={y.shape}"
+        )
     y = y if y.dtype.kind == "f" else y.astype(np.float32)
     if not np.all(np.isfinite(y)):
-        raise ValueError("y must be finite; drop or impute the rows with NaN or inf. "
-                         f"Received: {int(np.sum(~np.isfinite(y)))} non-finite values")
+        raise ValueError(
+            "y must be finite; drop or impute the rows with NaN or inf. "
+            f"Received: {int(np.sum(~np.isfinite(y)))} non-finite values"
+        )
     if unit_interval and y.size and (y.min() < 0 or y.max() > 1):
-        raise ValueError(f"y must hold probabilities in [0, 1] for this loss{hint}. "
-                         f"Received: values in [{y.min()}, {y.max()}]")
+        raise ValueError(
+            f"y must hold probabilities in [0, 1] for this loss{hint}. "
+            f"Received: values in [{y.min()}, {y.max()}]"
+        )
     return y
 
 
@@ -373,19 +392,26 @@ def _sparse_targets(y, output_dim) -> np.ndarray:
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.reshape(-1)
     if y.ndim != 1:
-        raise ValueError(f"y must be integer class labels of shape (n,) or (n, 1) for "
-                         f"SparseCategoricalCrossentropy (use CategoricalCrossentropy for one-hot "
-                         f"rows). Received: y.shape={y.shape}")
+        raise ValueError(
+            f"y must be integer class labels of shape (n,) or (n, 1) for "
+            f"SparseCategoricalCrossentropy (use CategoricalCrossentropy for one-hot "
+            f"rows). Received: y.shape={y.shape}"
+        )
     if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0)):
-        raise ValueError(f"y must hold integer class labels. Received: y.dtype={y.dtype} with "
-                         f"values such as {y[:3].tolist()}")
+        raise ValueError(
+            f"y must hold integer class labels. Received: y.dtype={y.dtype} with "
+            f"values such as {y[:3].tolist()}"
+        )
     if y.size and (y.min() < 0 or y.max() >= output_dim):
-        raise ValueError(f"y must hold class labels in [0, {output_dim}) for a model with "
-                         f"{output_dim} outputs. Received: labels in [{y.min()}, {y.max()}]")
+        raise ValueError(
+            f"y must hold class labels in [0, {output_dim}) for a model with "
+            f"{output_dim} outputs. Received: labels in [{y.min()}, {y.max()}]"
+        )
     return y.astype(np.int64)
 
 
 # --- loss objects ------------------------------------------------------------------------------
+
 
 class Loss:
     """Base class: ``loss(y_true, y_pred, sample_weight=None)`` and ``value_and_grad``.
@@ -410,37 +436,94 @@ class Loss:
 
     def __init__(self, reduction="sum_over_batch_size", name: str | None = None):
         self.reduction = _checks.one_of(
-            "reduction", reduction, REDUCTIONS,
-            fix='Use "sum_over_batch_size" (the mean over the batch) unless you need another.')
+            "reduction",
+            reduction,
+            REDUCTIONS,
+            fix='Use "sum_over_batch_size" (the mean over the batch) unless you need another.',
+        )
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string. Received: name={name!r}")
         self.name = self.default_name if name is None else name
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The reduced loss: a float, or an array of per-sample losses for reduction "none"."""
+        """The loss of a batch, as Keras's ``loss(y_true, y_pred, sample_weight)``.
+
+        Parameters
+        ----------
+        y_true : array_like
+            Targets, shape of y_pred ((n,) is accepted for (n, 1); integer labels for the
+            sparse loss).
+        y_pred : array_like
+            Predictions, (n, d).
+        sample_weight : array_like, optional
+            One weight per sample ((n,) or (n, 1)) or a scalar, scaling each sample's loss
+            before the reduction.
+
+        Returns
+        -------
+        float or array
+            The reduced loss; the (n,) weighted per-sample losses for reduction "none"/None.
+
+        Examples
+        --------
+        >>> MeanSquaredError()([[0.0], [0.0]], [[1.0], [3.0]], sample_weight=[1.0, 0.5])
+        2.75
+        """
         return self.value_and_grad(y_true, y_pred, sample_weight=sample_weight)[0]
 
     def value_and_grad(self, y_true, y_pred, grad_out=None, sample_weight=None):
-        """(loss, dL/dy_pred); the gradient is written into ``grad_out`` when given.
+        """The loss and its gradient with respect to ``y_pred``, in one pass.
 
-        ``sample_weight`` (one weight per sample, or a scalar) scales each sample's loss before
-        the reduction, as in Keras.
+        Parameters
+        ----------
+        y_true, y_pred, sample_weight
+            As for ``__call__``.
+        grad_out : array, optional
+            Where to write the gradient (y_pred's shape and dtype); a new array otherwise.
+
+        Returns
+        -------
+        (float or array, array)
+            The value of ``__call__`` and dL/dy_pred. For reduction "none" row i of the
+            gradient is d(w_i l_i)/dy_pred_i, the gradient of the per-sample values' sum.
+
+        Examples
+        --------
+        >>> value, grad = MeanSquaredError(reduction="sum").value_and_grad([[0.0]], [[2.0]])
+        >>> value, grad.tolist()
+        (4.0, [[4.0]])
         """
         y_pred = _as_float(y_pred)
         y_true = self._targets(y_true, y_pred)
-        return _reduce(self._math, y_true, y_pred, grad_out, sample_weight, self.reduction,
-                       self.mean_over_last_axis)
+        return _reduce(
+            self._math,
+            y_true,
+            y_pred,
+            grad_out,
+            sample_weight,
+            self.reduction,
+            self.mean_over_last_axis,
+        )
 
     def value_and_fused_grad(self, y_true, y_pred, grad_out=None, sample_weight=None):
         """(loss, dL/dz) where y_pred = act(z) with act = ``fused_activation``: the loss and the
         activation's backward in one short pass."""
         if self.fused_activation is None:
-            raise ValueError(f"{type(self).__name__} has no fused output activation "
-                             f"(fused_activation is None); call value_and_grad instead.")
+            raise ValueError(
+                f"{type(self).__name__} has no fused output activation "
+                f"(fused_activation is None); call value_and_grad instead."
+            )
         y_pred = _as_float(y_pred)
         y_true = self._targets(y_true, y_pred)
-        return _reduce(self._fused_math, y_true, y_pred, grad_out, sample_weight,
-                       self.reduction, self.mean_over_last_axis)
+        return _reduce(
+            self._fused_math,
+            y_true,
+            y_pred,
+            grad_out,
+            sample_weight,
+            self.reduction,
+            self.mean_over_last_axis,
+        )
 
     def check_targets(self, y, output_dim: int) -> np.ndarray:
         """Validate targets once before training; returns them as ``value_and_grad`` wants."""
@@ -455,9 +538,11 @@ class Loss:
         y_true = array_module(y_pred).asarray(y_true)
         if y_true.shape != y_pred.shape:
             if y_true.size != y_pred.size:
-                raise ValueError(f"y_true and y_pred must have the same shape for {self.name}. "
-                                 f"Received: y_true.shape={y_true.shape}, "
-                                 f"y_pred.shape={y_pred.shape}")
+                raise ValueError(
+                    f"y_true and y_pred must have the same shape for {self.name}. "
+                    f"Received: y_true.shape={y_true.shape}, "
+                    f"y_pred.shape={y_pred.shape}"
+                )
             y_true = y_true.reshape(y_pred.shape)
         return y_true.astype(y_pred.dtype, copy=False)
 
@@ -473,18 +558,22 @@ class Loss:
 
     @classmethod
     def from_config(cls, config: dict) -> Loss:
-        """The loss a ``get_config`` dict describes (Keras's own keys ``fn``/``dtype`` and the
-        default ``axis=-1``/``ignore_class=None`` are accepted and dropped)."""
-        config = {k: v for k, v in config.items() if k not in ("fn", "dtype")}
-        for key, default in (("axis", -1), ("ignore_class", None)):
-            if key in config and config.pop(key) != default:
-                raise ValueError(f"{cls.__name__} supports only {key}={default!r}. Received: "
-                                 f"{key}={config.get(key)!r} in the config")
-        return cls(**config)
+        """The loss a ``get_config`` dict (ours or Keras's) describes; Keras's ``fn`` and
+        ``dtype`` keys are accepted and dropped."""
+        return cls(**{k: v for k, v in config.items() if k not in ("fn", "dtype")})
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _check_axis(axis) -> int:
+    """The class axis: only the last one (-1), as every model here produces (n, classes)."""
+    if axis != -1 or not _checks.is_integer(axis):
+        raise ValueError(
+            f"axis must be -1 (the last axis holds the classes). Received: axis={axis!r}"
+        )
+    return -1
 
 
 def _as_float(x):
@@ -546,8 +635,9 @@ class Huber(Loss):
 
     default_name = "huber_loss"
 
-    def __init__(self, delta: float = 1.0, reduction="sum_over_batch_size",
-                 name: str | None = None):
+    def __init__(
+        self, delta: float = 1.0, reduction="sum_over_batch_size", name: str | None = None
+    ):
         super().__init__(reduction=reduction, name=name)
         self.delta = _checks.positive("delta", delta)
 
@@ -596,13 +686,21 @@ class KLDivergence(Loss):
 class _ProbabilisticLoss(Loss):
     """A cross-entropy on probabilities or, with ``from_logits=True``, on raw scores."""
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
-                 reduction="sum_over_batch_size", name: str | None = None):
+    def __init__(
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction="sum_over_batch_size",
+        name: str | None = None,
+    ):
         super().__init__(reduction=reduction, name=name)
         if not isinstance(from_logits, (bool, np.bool_)):
-            raise TypeError(f"from_logits must be True or False. Received: "
-                            f"from_logits={from_logits!r}")
+            raise TypeError(
+                f"from_logits must be True or False. Received: from_logits={from_logits!r}"
+            )
         self.from_logits = bool(from_logits)
+        self.axis = _check_axis(axis)
         # finite_number first: number_in compares before it checks the type
         _checks.finite_number("label_smoothing", label_smoothing, fix="Use a number in [0, 1].")
         self.label_smoothing = _checks.probability("label_smoothing", label_smoothing)
@@ -615,8 +713,12 @@ class _ProbabilisticLoss(Loss):
         return y * (1.0 - s) + s * self._smoothing_share(y) if s else y
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing}
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
+        }
 
 
 class BinaryCrossentropy(_ProbabilisticLoss):
@@ -628,6 +730,8 @@ class BinaryCrossentropy(_ProbabilisticLoss):
         True when ``y_pred`` holds raw scores (p = sigmoid(y_pred), computed stably).
     label_smoothing : float, default 0.0
         In [0, 1]: targets become ``y (1 - label_smoothing) + label_smoothing / 2``.
+    axis : int, default -1
+        The axis the per-sample mean runs over (only -1, the outputs).
     reduction, name
         As for ``Loss``.
 
@@ -662,6 +766,8 @@ class CategoricalCrossentropy(_ProbabilisticLoss):
         True when ``y_pred`` holds raw scores (p = softmax(y_pred), computed stably).
     label_smoothing : float, default 0.0
         In [0, 1]: targets become ``y (1 - label_smoothing) + label_smoothing / classes``.
+    axis : int, default -1
+        The class axis (only -1).
     reduction, name
         As for ``Loss``.
 
@@ -677,7 +783,7 @@ class CategoricalCrossentropy(_ProbabilisticLoss):
     _fused_math = staticmethod(_fused_categorical_softmax)
 
     def check_targets(self, y, output_dim: int) -> np.ndarray:
-        hint = (" (one-hot rows; for integer labels use SparseCategoricalCrossentropy)")
+        hint = " (one-hot rows; for integer labels use SparseCategoricalCrossentropy)"
         return _dense_targets(y, output_dim, hint=hint, unit_interval=True)
 
     @staticmethod
@@ -685,8 +791,9 @@ class CategoricalCrossentropy(_ProbabilisticLoss):
         return 1.0 / y.shape[-1]
 
     def _math(self, y_true, y_pred, out, scale, rows=True):
-        math_fn = (_categorical_crossentropy_logits if self.from_logits
-                   else _categorical_crossentropy)
+        math_fn = (
+            _categorical_crossentropy_logits if self.from_logits else _categorical_crossentropy
+        )
         return math_fn(y_true, y_pred, out, scale, rows)
 
 
@@ -697,6 +804,8 @@ class SparseCategoricalCrossentropy(Loss):
     ----------
     from_logits : bool, default False
         True when ``y_pred`` holds raw scores (p = softmax(y_pred), computed stably).
+    ignore_class : None
+        Keras's label masking is not supported (give such samples ``sample_weight=0``).
     reduction, name
         As for ``Loss``.
 
@@ -711,13 +820,26 @@ class SparseCategoricalCrossentropy(Loss):
     fused_activation = "softmax"
     _fused_math = staticmethod(_fused_sparse_softmax)
 
-    def __init__(self, from_logits: bool = False, reduction="sum_over_batch_size",
-                 name: str | None = None):
+    def __init__(
+        self,
+        from_logits: bool = False,
+        ignore_class: int | None = None,
+        reduction="sum_over_batch_size",
+        name: str | None = None,
+    ):
         super().__init__(reduction=reduction, name=name)
         if not isinstance(from_logits, (bool, np.bool_)):
-            raise TypeError(f"from_logits must be True or False. Received: "
-                            f"from_logits={from_logits!r}")
+            raise TypeError(
+                f"from_logits must be True or False. Received: from_logits={from_logits!r}"
+            )
+        if ignore_class is not None:
+            raise ValueError(
+                f"ignore_class is not supported (Keras's masking of a label); it "
+                f"must be None. Received: ignore_class={ignore_class!r}. Give "
+                f"those samples sample_weight=0 instead."
+            )
         self.from_logits = bool(from_logits)
+        self.ignore_class = None
         if self.from_logits:
             self.fused_activation = None
 
@@ -727,8 +849,10 @@ class SparseCategoricalCrossentropy(Loss):
     def _align(self, y_true, y_pred):
         labels = array_module(y_pred).asarray(y_true).reshape(-1)
         if y_pred.ndim != 2 or labels.shape[0] != y_pred.shape[0]:
-            raise ValueError(f"y_true must hold one integer label per row of y_pred (n, classes)."
-                             f" Received: {labels.shape[0]} labels, y_pred.shape={y_pred.shape}")
+            raise ValueError(
+                f"y_true must hold one integer label per row of y_pred (n, classes)."
+                f" Received: {labels.shape[0]} labels, y_pred.shape={y_pred.shape}"
+            )
         return labels if labels.dtype.kind in "iu" else labels.astype(np.int64)
 
     def _math(self, y_true, y_pred, out, scale, rows=True):
@@ -737,10 +861,15 @@ class SparseCategoricalCrossentropy(Loss):
         return _sparse_categorical_crossentropy(y_true, y_pred, out, scale, rows)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "from_logits": self.from_logits}
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "ignore_class": self.ignore_class,
+        }
 
 
 # --- function forms (Keras's ``keras.losses.mean_squared_error`` ...): per-sample values ---------
+
 
 def mean_squared_error(y_true, y_pred):
     """Per-sample mean squared error, shape ``y_pred.shape[:-1]`` (no reduction over samples).
@@ -806,8 +935,9 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
     >>> binary_crossentropy([[1.0]], [[0.5]]).round(6)
     array([0.693147])
     """
-    return BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
-                              reduction=None)(y_true, y_pred)
+    return BinaryCrossentropy(
+        from_logits=from_logits, label_smoothing=label_smoothing, reduction=None
+    )(y_true, y_pred)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
@@ -818,8 +948,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     >>> categorical_crossentropy([[0.0, 1.0]], [[0.5, 0.5]]).round(6)
     array([0.693147])
     """
-    return CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
-                                   reduction=None)(y_true, y_pred)
+    return CategoricalCrossentropy(
+        from_logits=from_logits, label_smoothing=label_smoothing, reduction=None
+    )(y_true, y_pred)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
@@ -834,9 +965,13 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
 
 
 _FUNCTION_CLASSES = {
-    mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
-    huber: Huber, log_cosh: LogCosh, kl_divergence: KLDivergence,
-    binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
+    mean_squared_error: MeanSquaredError,
+    mean_absolute_error: MeanAbsoluteError,
+    huber: Huber,
+    log_cosh: LogCosh,
+    kl_divergence: KLDivergence,
+    binary_crossentropy: BinaryCrossentropy,
+    categorical_crossentropy: CategoricalCrossentropy,
     sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
 }
 
@@ -845,12 +980,14 @@ _REGISTRY.add(MeanSquaredError, "mse", "mean_squared_error", "meansquarederror")
 _REGISTRY.add(MeanAbsoluteError, "mae", "mean_absolute_error", "meanabsoluteerror")
 _REGISTRY.add(Huber, "huber", "huber_loss")
 _REGISTRY.add(LogCosh, "log_cosh", "logcosh")
-_REGISTRY.add(KLDivergence, "kl_divergence", "kld", "kullback_leibler_divergence",
-              "kldivergence")
+_REGISTRY.add(KLDivergence, "kl_divergence", "kld", "kullback_leibler_divergence", "kldivergence")
 _REGISTRY.add(BinaryCrossentropy, "binary_crossentropy", "binarycrossentropy")
 _REGISTRY.add(CategoricalCrossentropy, "categorical_crossentropy", "categoricalcrossentropy")
-_REGISTRY.add(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy",
-              "sparsecategoricalcrossentropy")
+_REGISTRY.add(
+    SparseCategoricalCrossentropy,
+    "sparse_categorical_crossentropy",
+    "sparsecategoricalcrossentropy",
+)
 
 
 def get(identifier):
@@ -881,9 +1018,11 @@ def get(identifier):
     if callable(identifier) and not isinstance(identifier, type):
         if identifier in _FUNCTION_CLASSES:
             return _FUNCTION_CLASSES[identifier]()
-        raise TypeError(f"loss must be a name, a Loss object or one of nastoolkit.losses' "
-                        f"functions: a plain function has no gradient here. Received: "
-                        f"loss={identifier!r}. Subclass losses.Loss (write _math) instead.")
+        raise TypeError(
+            f"loss must be a name, a Loss object or one of nastoolkit.losses' "
+            f"functions: a plain function has no gradient here. Received: "
+            f"loss={identifier!r}. Subclass losses.Loss (write _math) instead."
+        )
     return _REGISTRY.get(identifier)
 
 

@@ -1,15 +1,32 @@
 """activations: forward against float64 closed forms, backward against central differences,
 Keras's function semantics (get/serialize) and options."""
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nastoolkit import activations, kernels
 
-NAMES = ("linear", "relu", "tanh", "sigmoid", "softmax", "leaky_relu", "elu", "selu", "gelu",
-         "silu", "swish", "softplus", "softsign", "hard_sigmoid", "exponential")
+NAMES = (
+    "linear",
+    "relu",
+    "tanh",
+    "sigmoid",
+    "softmax",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "exponential",
+)
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 _erf = np.vectorize(math.erf)
 
@@ -24,12 +41,15 @@ def reference(name, x):
         "relu": lambda: np.where(x > 0, x, 0.0),
         "tanh": lambda: np.tanh(x),
         "sigmoid": lambda: sigmoid,
-        "softmax": lambda: np.exp(x - x.max(-1, keepdims=True))
-        / np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True),
+        "softmax": lambda: (
+            np.exp(x - x.max(-1, keepdims=True))
+            / np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True)
+        ),
         "leaky_relu": lambda: np.where(x > 0, x, 0.2 * x),
         "elu": lambda: np.where(x > 0, x, np.exp(np.minimum(x, 0)) - 1.0),
-        "selu": lambda: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * (np.exp(np.minimum(x, 0))
-                                                                     - 1.0)),
+        "selu": lambda: (
+            SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * (np.exp(np.minimum(x, 0)) - 1.0))
+        ),
         "gelu": lambda: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
         "silu": lambda: x * sigmoid,
         "swish": lambda: x * sigmoid,
@@ -115,8 +135,12 @@ def test_gradient_matches_finite_differences(name):
     rng = np.random.default_rng(2)
     x = sample(rng, (4, 5))
     grad_y = rng.normal(size=x.shape)
-    np.testing.assert_allclose(gradient(name, x, grad_y), finite_difference(name, x, grad_y),
-                               rtol=RTOL.get(name, 1e-6), atol=1e-8)
+    np.testing.assert_allclose(
+        gradient(name, x, grad_y),
+        finite_difference(name, x, grad_y),
+        rtol=RTOL.get(name, 1e-6),
+        atol=1e-8,
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -146,8 +170,9 @@ def test_needs_preactivation_is_exactly_the_non_invertible_ones():
         x = sample(rng, (2, 3))
         y = kernels.activation_forward(name, x)
         g = rng.normal(size=x.shape)
-        np.testing.assert_array_equal(kernels.activation_backward(name, y, g),
-                                      kernels.activation_backward(name, y, g, z=x))
+        np.testing.assert_array_equal(
+            kernels.activation_backward(name, y, g), kernels.activation_backward(name, y, g, z=x)
+        )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -196,12 +221,22 @@ def test_float32_gelu_is_accurate_to_float32_resolution():
 X = np.array([-10.0, -5.0, -1.0, 0.0, 0.5, 2.0, 5.0, 10.0])
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"negative_slope": 0.1}, {"max_value": 6.0}, {"threshold": 1.0},
-    {"negative_slope": 0.5, "max_value": 5.0, "threshold": 1.0}, {"max_value": 0.0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"negative_slope": 0.1},
+        {"max_value": 6.0},
+        {"threshold": 1.0},
+        {"negative_slope": 0.5, "max_value": 5.0, "threshold": 1.0},
+        {"max_value": 0.0},
+    ],
+)
 def test_relu_options_follow_keras_formula(kwargs):
-    slope, cap, t = kwargs.get("negative_slope", 0.0), kwargs.get("max_value"), \
-        kwargs.get("threshold", 0.0)
+    slope, cap, t = (
+        kwargs.get("negative_slope", 0.0),
+        kwargs.get("max_value"),
+        kwargs.get("threshold", 0.0),
+    )
     expected = np.where(X > t, X, 0.0)
     if cap is not None:
         expected = np.minimum(expected, cap)
@@ -210,10 +245,12 @@ def test_relu_options_follow_keras_formula(kwargs):
 
 
 def test_leaky_relu_elu_gelu_options():
-    np.testing.assert_allclose(activations.leaky_relu(X, negative_slope=0.3),
-                               np.where(X >= 0, X, 0.3 * X))
-    np.testing.assert_allclose(activations.elu(X, alpha=2.0),
-                               np.where(X > 0, X, 2.0 * np.expm1(np.minimum(X, 0))))
+    np.testing.assert_allclose(
+        activations.leaky_relu(X, negative_slope=0.3), np.where(X >= 0, X, 0.3 * X)
+    )
+    np.testing.assert_allclose(
+        activations.elu(X, alpha=2.0), np.where(X > 0, X, 2.0 * np.expm1(np.minimum(X, 0)))
+    )
     tanh_form = 0.5 * X * (1 + np.tanh(np.sqrt(2 / np.pi) * (X + 0.044715 * X**3)))
     np.testing.assert_allclose(activations.gelu(X, approximate=True), tanh_form, rtol=1e-15)
     assert np.max(np.abs(activations.gelu(X, approximate=True) - activations.gelu(X))) < 1e-3
@@ -223,26 +260,31 @@ def test_softmax_axis():
     x = np.random.default_rng(6).normal(size=(3, 4, 5))
     for axis in (0, 1, -1, 2, -3):
         e = np.exp(x - x.max(axis=axis, keepdims=True))
-        np.testing.assert_allclose(activations.softmax(x, axis=axis),
-                                   e / e.sum(axis=axis, keepdims=True), rtol=1e-12)
+        np.testing.assert_allclose(
+            activations.softmax(x, axis=axis), e / e.sum(axis=axis, keepdims=True), rtol=1e-12
+        )
     with pytest.raises(ValueError, match=r"axis must be an integer in \[-3, 3\).*axis=3"):
         activations.softmax(x, axis=3)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: activations.relu(X, negative_slope=-1.0), "negative_slope"),
-    (lambda: activations.relu(X, max_value=-1.0), "max_value"),
-    (lambda: activations.relu(X, threshold="a"), "threshold"),
-    (lambda: activations.leaky_relu(X, negative_slope=None), "negative_slope"),
-    (lambda: activations.elu(X, alpha=float("nan")), "alpha"),
-    (lambda: activations.gelu(X, approximate="yes"), "approximate"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: activations.relu(X, negative_slope=-1.0), "negative_slope"),
+        (lambda: activations.relu(X, max_value=-1.0), "max_value"),
+        (lambda: activations.relu(X, threshold="a"), "threshold"),
+        (lambda: activations.leaky_relu(X, negative_slope=None), "negative_slope"),
+        (lambda: activations.elu(X, alpha=float("nan")), "alpha"),
+        (lambda: activations.gelu(X, approximate="yes"), "approximate"),
+    ],
+)
 def test_bad_options_name_themselves(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
 
 
 # --- get / serialize as Keras --------------------------------------------------------------------
+
 
 def test_get_returns_the_functions():
     assert activations.get("relu") is activations.relu
@@ -278,3 +320,32 @@ def test_serialize_round_trip():
         assert activations.deserialize(activations.serialize(function)) is function
     with pytest.raises(ValueError, match="serialized"):
         activations.serialize(lambda x: x)
+
+
+# --- Keras 3.15 itself (recorded by tests/fixtures/record_keras_activations_losses.py) --------
+
+KERAS = json.loads(
+    (Path(__file__).parent / "fixtures" / "keras_activations_losses.json").read_text()
+)["activations"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    KERAS["cases"],
+    ids=lambda c: c["name"] + "".join(f"-{k}={v}" for k, v in c["options"].items()),
+)
+def test_matches_keras(case):
+    """Outputs of keras.activations.<name>(x, **options) and, for the names a layer uses, the
+    gradient Keras's autograd gives, in float32 (float32 tolerance)."""
+    x = np.array(KERAS["x"], np.float32)
+    y = getattr(activations, case["name"])(x, **case["options"])
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, case["y"], rtol=1e-5, atol=1e-6)
+    if not case["options"]:
+        grad_y = np.array(KERAS["grad_y"], np.float32)
+        grad = kernels.activation_backward(case["name"], y, grad_y, z=x)
+        np.testing.assert_allclose(grad, case["grad_x"], rtol=1e-5, atol=1e-6)
+
+
+def test_every_activation_has_a_keras_case():
+    assert {c["name"] for c in KERAS["cases"]} == set(NAMES)

@@ -105,13 +105,36 @@ def dense_forward(x, kernel, bias, activation="linear", out=None, z_out=None):
     return implementation(x).dense_forward(x, kernel, bias, activation, out=out, z_out=z_out)
 
 
-def dense_backward(x, kernel, y, grad_y, activation="linear", grad_kernel=None, grad_bias=None,
-                   grad_x=None, grad_z=None, need_grad_x=True, use_bias=True, z=None):
+def dense_backward(
+    x,
+    kernel,
+    y,
+    grad_y,
+    activation="linear",
+    grad_kernel=None,
+    grad_bias=None,
+    grad_x=None,
+    grad_z=None,
+    need_grad_x=True,
+    use_bias=True,
+    z=None,
+):
     """(grad_x, grad_kernel, grad_bias) of a dense layer from x, W, y = act(xW + b) and dL/dy
     (and the pre-activation z for ``NEEDS_PREACTIVATION``)."""
     return implementation(x).dense_backward(
-        x, kernel, y, grad_y, activation, grad_kernel=grad_kernel, grad_bias=grad_bias,
-        grad_x=grad_x, grad_z=grad_z, need_grad_x=need_grad_x, use_bias=use_bias, z=z)
+        x,
+        kernel,
+        y,
+        grad_y,
+        activation,
+        grad_kernel=grad_kernel,
+        grad_bias=grad_bias,
+        grad_x=grad_x,
+        grad_z=grad_z,
+        need_grad_x=need_grad_x,
+        use_bias=use_bias,
+        z=z,
+    )
 
 
 def dropout(x, rate, seed, counter=0, out=None, mask=None, work=None):
@@ -119,12 +142,14 @@ def dropout(x, rate, seed, counter=0, out=None, mask=None, work=None):
     return implementation(x).dropout(x, rate, seed, counter, out=out, mask=mask, work=work)
 
 
-def dropout_masks(rows, cols, rate, seed, counter, count, dtype="float32", out=None, work=None,
-                  like=None):
+def dropout_masks(
+    rows, cols, rate, seed, counter, count, dtype="float32", out=None, work=None, like=None
+):
     """Masks of ``count`` consecutive dropout calls at once, shape (count, rows, cols); on the
     device of ``like`` (or of ``out``)."""
     return implementation(out if out is not None else like).dropout_masks(
-        rows, cols, rate, seed, counter, count, dtype, out=out, work=work)
+        rows, cols, rate, seed, counter, count, dtype, out=out, work=work
+    )
 
 
 def sgd_update(param, grad, learning_rate, weight_decay=0.0, work=None):
@@ -132,29 +157,57 @@ def sgd_update(param, grad, learning_rate, weight_decay=0.0, work=None):
     return _update_impl(param, grad).sgd_update(param, grad, learning_rate, weight_decay, work=work)
 
 
-def momentum_update(param, grad, velocity, learning_rate, momentum=0.9, nesterov=False,
-                    weight_decay=0.0, work=None):
+def momentum_update(
+    param, grad, velocity, learning_rate, momentum=0.9, nesterov=False, weight_decay=0.0, work=None
+):
     """In place: heavy-ball or Nesterov momentum (Keras form)."""
-    return _update_impl(param, grad, velocity).momentum_update(param, grad, velocity, learning_rate, momentum,
-                                                 nesterov, weight_decay, work=work)
+    return _update_impl(param, grad, velocity).momentum_update(
+        param, grad, velocity, learning_rate, momentum, nesterov, weight_decay, work=work
+    )
 
 
-def adam_update(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
-                epsilon=1e-7, weight_decay=0.0, work=None):
-    """In place: Adam (AdamW with weight_decay > 0), Keras 3 epsilon placement and bias correction."""
-    return _update_impl(param, grad, m, v).adam_update(param, grad, m, v, step, learning_rate, beta_1,
-                                             beta_2, epsilon, weight_decay, work=work)
+def adam_update(
+    param,
+    grad,
+    m,
+    v,
+    step,
+    learning_rate=0.001,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-7,
+    weight_decay=0.0,
+    work=None,
+):
+    """In place: Adam (AdamW with weight_decay > 0), Keras 3 epsilon placement and bias
+    correction."""
+    return _update_impl(param, grad, m, v).adam_update(
+        param, grad, m, v, step, learning_rate, beta_1, beta_2, epsilon, weight_decay, work=work
+    )
 
 
-def rmsprop_update(param, grad, v, learning_rate=0.001, rho=0.9, epsilon=1e-7, momentum=0.0,
-                   velocity=None, weight_decay=0.0, work=None):
+def rmsprop_update(
+    param,
+    grad,
+    v,
+    learning_rate=0.001,
+    rho=0.9,
+    epsilon=1e-7,
+    momentum=0.0,
+    velocity=None,
+    weight_decay=0.0,
+    work=None,
+):
     """In place: RMSprop (Keras 3: eps inside the square root), optional momentum."""
-    return _update_impl(param, grad, v, velocity if momentum > 0 else None).rmsprop_update(param, grad, v, learning_rate, rho, epsilon,
-                                                momentum, velocity, weight_decay, work=work)
+    return _update_impl(param, grad, v, velocity if momentum > 0 else None).rmsprop_update(
+        param, grad, v, learning_rate, rho, epsilon, momentum, velocity, weight_decay, work=work
+    )
 
 
-def adagrad_update(param, grad, accumulator, learning_rate=0.001, epsilon=1e-7, weight_decay=0.0,
-                   work=None):
+def adagrad_update(
+    param, grad, accumulator, learning_rate=0.001, epsilon=1e-7, weight_decay=0.0, work=None
+):
     """In place: Adagrad (Keras 3: eps inside the square root)."""
-    return _update_impl(param, grad, accumulator).adagrad_update(param, grad, accumulator, learning_rate, epsilon,
-                                                weight_decay, work=work)
+    return _update_impl(param, grad, accumulator).adagrad_update(
+        param, grad, accumulator, learning_rate, epsilon, weight_decay, work=work
+    )

@@ -57,13 +57,25 @@ __all__ = [
 ENV_SWITCH = "NASTOOLKIT_NATIVE"
 SOURCE = "cpu/native_optim.cpp"
 HEADERS = ("common.cuh", "optim.cuh", "cpu_shim.h")
-FLAGS = ("-std=c++17", "-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno",
-         "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror")
+FLAGS = (
+    "-std=c++17",
+    "-O3",
+    "-march=native",
+    "-fopenmp",
+    "-ffp-contract=off",
+    "-fno-math-errno",
+    "-fPIC",
+    "-shared",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+)
 DEFAULT_MAX_THREADS = 2
 
 
 # --- host-side scalars (shared with _cuda): Keras 3 formulas, computed in double ----------------
 # Each is cast to the array dtype at the call, as NumPy does with a Python float scalar.
+
 
 def _decay(learning_rate: float, weight_decay: float) -> float:
     """Decoupled weight decay factor: w <- w (1 - weight_decay lr), 1 when there is none."""
@@ -82,12 +94,15 @@ def momentum_scalars(learning_rate, momentum=0.9, weight_decay=0.0):
     return _decay(lr, weight_decay), lr, float(momentum)
 
 
-def adam_scalars(step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 weight_decay=0.0):
-    """(decay, 1 - beta_1, 1 - beta_2, eps, alpha), alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)."""
+def adam_scalars(
+    step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0
+):
+    """(decay, 1 - beta_1, 1 - beta_2, eps, alpha),
+    alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)."""
     if int(step) < 1:
-        raise ValueError(f"step must be a positive integer (1 for the first update). Received: "
-                         f"step={step!r}")
+        raise ValueError(
+            f"step must be a positive integer (1 for the first update). Received: step={step!r}"
+        )
     lr = float(learning_rate)
     alpha = lr * sqrt(1.0 - beta_2 ** int(step)) / (1.0 - beta_1 ** int(step))
     return _decay(lr, weight_decay), 1.0 - beta_1, 1.0 - beta_2, float(epsilon), alpha
@@ -126,7 +141,10 @@ def _cache_dir() -> Path:
             return path
     except OSError:
         pass
-    path = Path(tempfile.gettempdir()) / f"nastoolkit-native-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    path = (
+        Path(tempfile.gettempdir())
+        / f"nastoolkit-native-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -143,8 +161,9 @@ def _cpu_signature() -> str:
 
 def _compiler_version(compiler: str) -> str:
     try:
-        return subprocess.run([compiler, "--version"], check=False, capture_output=True, text=True,
-                              timeout=30).stdout.splitlines()[0]
+        return subprocess.run(
+            [compiler, "--version"], check=False, capture_output=True, text=True, timeout=30
+        ).stdout.splitlines()[0]
     except (OSError, subprocess.SubprocessError, IndexError):
         return "unknown"
 
@@ -155,18 +174,30 @@ def _build() -> ctypes.CDLL:
     if compiler is None:
         raise RuntimeError("no C++ compiler found (set $CXX or install g++)")
     csrc = _sources.csrc_dir()
-    key = _sources.fingerprint((SOURCE, *HEADERS), " ".join(FLAGS), _compiler_version(compiler),
-                               _cpu_signature())
+    key = _sources.fingerprint(
+        (SOURCE, *HEADERS), " ".join(FLAGS), _compiler_version(compiler), _cpu_signature()
+    )
     target = _cache_dir() / f"nastoolkit_optim_{key}.so"
     if not target.exists():
         fd, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(fd)
-        command = [compiler, *FLAGS, "-include", str(csrc / "cpu_shim.h"), str(csrc / SOURCE),
-                   "-o", partial]
+        command = [
+            compiler,
+            *FLAGS,
+            "-include",
+            str(csrc / "cpu_shim.h"),
+            str(csrc / SOURCE),
+            "-o",
+            partial,
+        ]
         try:
-            result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+            result = subprocess.run(
+                command, capture_output=True, text=True, check=False, timeout=300
+            )
             if result.returncode != 0:
-                raise RuntimeError(f"g++ failed ({' '.join(command)}): {result.stderr.strip()[-800:]}")
+                raise RuntimeError(
+                    f"g++ failed ({' '.join(command)}): {result.stderr.strip()[-800:]}"
+                )
             os.replace(partial, target)  # atomic: a concurrent process sees all or nothing
         finally:
             if os.path.exists(partial):
@@ -243,38 +274,56 @@ def set_num_threads(threads: int | None) -> None:
     """Fix the thread count for this process (None: back to the environment default)."""
     global _threads
     if threads is not None and (int(threads) != threads or threads < 1):
-        raise ValueError(f"threads must be a positive integer or None. Received: threads={threads!r}")
+        raise ValueError(
+            f"threads must be a positive integer or None. Received: threads={threads!r}"
+        )
     _threads = None if threads is None else int(threads)
 
 
 # --- updates (signatures of _numpy; `work` is accepted and unused) -----------------------------
 
+
 def supports(*arrays) -> bool:
     """True when the compiled path can update these arrays in place (see module docstring)."""
     first = arrays[0]
-    return all(
-        type(a) is np.ndarray and a.dtype == first.dtype and a.shape == first.shape
-        and a.flags.c_contiguous and a.flags.aligned for a in arrays
-    ) and first.dtype in (np.float32, np.float64) and all(
-        a.flags.writeable for a in arrays[:1]) and _load() is not None
+    return (
+        all(
+            type(a) is np.ndarray
+            and a.dtype == first.dtype
+            and a.shape == first.shape
+            and a.flags.c_contiguous
+            and a.flags.aligned
+            for a in arrays
+        )
+        and first.dtype in (np.float32, np.float64)
+        and all(a.flags.writeable for a in arrays[:1])
+        and _load() is not None
+    )
 
 
 def _check(names, arrays):
     """Validate before calling into C: wrong memory in C is a crash, not an exception."""
     param = arrays[0]
     if type(param) is not np.ndarray or param.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{names[0]} must be a NumPy float32 or float64 array. Received: "
-                        f"{type(param).__name__} of dtype {getattr(param, 'dtype', None)}")
+        raise TypeError(
+            f"{names[0]} must be a NumPy float32 or float64 array. Received: "
+            f"{type(param).__name__} of dtype {getattr(param, 'dtype', None)}"
+        )
     for name, array in zip(names, arrays):
         if type(array) is not np.ndarray or array.dtype != param.dtype:
-            raise TypeError(f"{name} must be a NumPy array of dtype {param.dtype} like {names[0]}. "
-                            f"Received: {type(array).__name__} of dtype {getattr(array, 'dtype', None)}")
+            raise TypeError(
+                f"{name} must be a NumPy array of dtype {param.dtype} like {names[0]}. "
+                f"Received: {type(array).__name__} of dtype {getattr(array, 'dtype', None)}"
+            )
         if array.shape != param.shape:
-            raise ValueError(f"{name} must have the shape of {names[0]} {param.shape}. "
-                             f"Received: {array.shape}")
+            raise ValueError(
+                f"{name} must have the shape of {names[0]} {param.shape}. Received: {array.shape}"
+            )
         if not (array.flags.c_contiguous and array.flags.aligned):
-            raise ValueError(f"{name} must be C-contiguous and aligned; pass "
-                             f"np.ascontiguousarray({name}) (and copy results back).")
+            raise ValueError(
+                f"{name} must be C-contiguous and aligned; pass "
+                f"np.ascontiguousarray({name}) (and copy results back)."
+            )
         if name != "grad" and not array.flags.writeable:
             raise ValueError(f"{name} is updated in place and must be writeable.")
     library = _load()
@@ -292,31 +341,70 @@ def sgd_update(param, grad, learning_rate, weight_decay=0.0, work=None):
     """w <- w - lr g, in place (see ``_numpy.sgd_update``)."""
     library, suffix, scalar = _check(("param", "grad"), (param, grad))
     decay, lr = (scalar(s) for s in sgd_scalars(learning_rate, weight_decay))
-    getattr(library, f"nk_sgd_{suffix}")(_ptr(param), _ptr(grad), param.size, decay, lr,
-                                         num_threads())
+    getattr(library, f"nk_sgd_{suffix}")(
+        _ptr(param), _ptr(grad), param.size, decay, lr, num_threads()
+    )
 
 
-def momentum_update(param, grad, velocity, learning_rate, momentum=0.9, nesterov=False,
-                    weight_decay=0.0, work=None):
+def momentum_update(
+    param, grad, velocity, learning_rate, momentum=0.9, nesterov=False, weight_decay=0.0, work=None
+):
     """Heavy-ball or Nesterov momentum, in place (see ``_numpy.momentum_update``)."""
     library, suffix, scalar = _check(("param", "grad", "velocity"), (param, grad, velocity))
     decay, lr, mu = (scalar(s) for s in momentum_scalars(learning_rate, momentum, weight_decay))
-    getattr(library, f"nk_momentum_{suffix}")(_ptr(param), _ptr(grad), _ptr(velocity), param.size,
-                                              decay, lr, mu, int(bool(nesterov)), num_threads())
+    getattr(library, f"nk_momentum_{suffix}")(
+        _ptr(param),
+        _ptr(grad),
+        _ptr(velocity),
+        param.size,
+        decay,
+        lr,
+        mu,
+        int(bool(nesterov)),
+        num_threads(),
+    )
 
 
-def adam_update(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
-                epsilon=1e-7, weight_decay=0.0, work=None):
+def adam_update(
+    param,
+    grad,
+    m,
+    v,
+    step,
+    learning_rate=0.001,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-7,
+    weight_decay=0.0,
+    work=None,
+):
     """Adam / AdamW, in place, Keras 3 form (see ``_numpy.adam_update``); step is 1-based."""
     library, suffix, scalar = _check(("param", "grad", "m", "v"), (param, grad, m, v))
     scalars = adam_scalars(step, learning_rate, beta_1, beta_2, epsilon, weight_decay)
-    getattr(library, f"nk_adam_{suffix}")(_ptr(param), _ptr(grad), _ptr(m), _ptr(v), param.size,
-                                          *(scalar(s) for s in scalars), num_threads())
+    getattr(library, f"nk_adam_{suffix}")(
+        _ptr(param),
+        _ptr(grad),
+        _ptr(m),
+        _ptr(v),
+        param.size,
+        *(scalar(s) for s in scalars),
+        num_threads(),
+    )
 
 
-def rmsprop_update(param, grad, v, learning_rate=0.001, rho=0.9, epsilon=1e-7, momentum=0.0,
-                   velocity=None, weight_decay=0.0, work=None):
-    """RMSprop (eps inside the root), optional momentum, in place (see ``_numpy.rmsprop_update``)."""
+def rmsprop_update(
+    param,
+    grad,
+    v,
+    learning_rate=0.001,
+    rho=0.9,
+    epsilon=1e-7,
+    momentum=0.0,
+    velocity=None,
+    weight_decay=0.0,
+    work=None,
+):
+    """RMSprop (eps inside the root), optional momentum, in place (``_numpy.rmsprop_update``)."""
     use_momentum = momentum > 0
     if use_momentum and velocity is None:
         raise ValueError("rmsprop_update with momentum > 0 needs a `velocity` buffer.")
@@ -326,14 +414,23 @@ def rmsprop_update(param, grad, v, learning_rate=0.001, rho=0.9, epsilon=1e-7, m
     library, suffix, scalar = _check(names, arrays)
     scalars = rmsprop_scalars(learning_rate, rho, epsilon, momentum, weight_decay)
     getattr(library, f"nk_rmsprop_{suffix}")(
-        _ptr(param), _ptr(grad), _ptr(v), _ptr(velocity) if use_momentum else None, param.size,
-        *(scalar(s) for s in scalars), int(use_momentum), num_threads())
+        _ptr(param),
+        _ptr(grad),
+        _ptr(v),
+        _ptr(velocity) if use_momentum else None,
+        param.size,
+        *(scalar(s) for s in scalars),
+        int(use_momentum),
+        num_threads(),
+    )
 
 
-def adagrad_update(param, grad, accumulator, learning_rate=0.001, epsilon=1e-7, weight_decay=0.0,
-                   work=None):
+def adagrad_update(
+    param, grad, accumulator, learning_rate=0.001, epsilon=1e-7, weight_decay=0.0, work=None
+):
     """Adagrad (eps inside the root), in place (see ``_numpy.adagrad_update``)."""
     library, suffix, scalar = _check(("param", "grad", "accumulator"), (param, grad, accumulator))
     decay, lr, eps = (scalar(s) for s in adagrad_scalars(learning_rate, epsilon, weight_decay))
-    getattr(library, f"nk_adagrad_{suffix}")(_ptr(param), _ptr(grad), _ptr(accumulator),
-                                             param.size, decay, lr, eps, num_threads())
+    getattr(library, f"nk_adagrad_{suffix}")(
+        _ptr(param), _ptr(grad), _ptr(accumulator), param.size, decay, lr, eps, num_threads()
+    )

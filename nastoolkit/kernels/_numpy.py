@@ -27,6 +27,7 @@ _INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
 # output y, all a fused dense layer keeps, except for the names in NEEDS_PREACTIVATION, whose
 # output does not determine z (gelu, silu): those read the pre-activation z.
 
+
 def _linear(z, out):
     if out is not z:
         np.copyto(out, z)
@@ -119,44 +120,71 @@ def _selu_grad(y, grad_y, out, z):  # scale where y > 0 else y + scale alpha
     return np.multiply(grad_y, t, out=out)
 
 
-_erf_exact = np.frompyfunc(math.erf, 1, 1)
+_erfc_exact = np.frompyfunc(math.erfc, 1, 1)
 
 
-def _erf(x):
-    """erf(x): exact (math.erf) for float64; for float32, Numerical Recipes' erfc Chebyshev fit
-    (1.2e-7 relative, float32 resolution, as the GPU's erff) without a Python loop."""
+def _erfc(x):
+    """erfc(x) = 1 - erf(x): exact (math.erfc) for float64; for float32, Numerical Recipes'
+    Chebyshev fit (1.2e-7 relative, float32 resolution, as the GPU's erfcf) without a Python
+    loop. Computing erfc, not 1 - erf, keeps the relative accuracy of small tails."""
     if x.dtype == np.float64:
-        return _erf_exact(x).astype(np.float64)
+        return _erfc_exact(x).astype(np.float64)
     t = 1.0 / (1.0 + 0.5 * np.abs(x))
-    poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277))))))))
-    erfc = t * np.exp(-x * x + poly)
-    return np.where(x >= 0, 1.0 - erfc, erfc - 1.0).astype(x.dtype, copy=False)
+    poly = -1.26551223 + t * (
+        1.00002368
+        + t
+        * (
+            0.37409196
+            + t
+            * (
+                0.09678418
+                + t
+                * (
+                    -0.18628806
+                    + t
+                    * (
+                        0.27886807
+                        + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))
+                    )
+                )
+            )
+        )
+    )
+    tail = t * np.exp(-x * x + poly)
+    return np.where(x >= 0, tail, 2.0 - tail).astype(x.dtype, copy=False)
 
 
-def _gelu(z, out):  # z Phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2: Keras's exact form
-    cdf = _erf(z * _SQRT_HALF)
-    cdf += 1
+def _normal_cdf(z):
+    """Phi(z) = erfc(-z / sqrt 2) / 2, accurate in both tails."""
+    cdf = _erfc(z * -_SQRT_HALF)
     cdf *= 0.5
-    return np.multiply(z, cdf, out=out)
+    return cdf
+
+
+def _sigmoid_accurate(z):
+    """sigmoid(z) to full relative accuracy for negative z too: (1 or e^-|z|) / (1 + e^-|z|)."""
+    e = np.exp(-np.abs(z))
+    numerator = np.where(z >= 0, 1.0, e).astype(z.dtype, copy=False)
+    e += 1
+    return np.divide(numerator, e, out=e)
+
+
+def _gelu(z, out):  # z Phi(z), Phi the standard normal CDF: Keras's exact form
+    return np.multiply(z, _normal_cdf(z), out=out)
 
 
 def _gelu_grad(y, grad_y, out, z):  # Phi(z) + z phi(z), phi the standard normal density
-    slope = _erf(z * _SQRT_HALF)
-    slope += 1
-    slope *= 0.5
+    slope = _normal_cdf(z)
     slope += z * np.exp(-0.5 * z * z) * _INV_SQRT_2PI
     return np.multiply(grad_y, slope, out=out)
 
 
 def _silu(z, out):  # z sigmoid(z)  (Keras "silu", also named "swish")
-    s = _sigmoid(z, np.empty_like(z))
-    return np.multiply(z, s, out=out)
+    return np.multiply(z, _sigmoid_accurate(z), out=out)
 
 
 def _silu_grad(y, grad_y, out, z):  # s (1 + z (1 - s)), s = sigmoid(z)
-    s = _sigmoid(z, np.empty_like(z))
+    s = _sigmoid_accurate(z)
     t = np.subtract(1, s)
     t *= z
     t += 1
@@ -255,8 +283,13 @@ def activation_forward(name: str, z: np.ndarray, out: np.ndarray | None = None) 
     return forward(z, np.empty_like(z) if out is None else out)
 
 
-def activation_backward(name: str, y: np.ndarray, grad_y: np.ndarray,
-                        out: np.ndarray | None = None, z: np.ndarray | None = None) -> np.ndarray:
+def activation_backward(
+    name: str,
+    y: np.ndarray,
+    grad_y: np.ndarray,
+    out: np.ndarray | None = None,
+    z: np.ndarray | None = None,
+) -> np.ndarray:
     """dL/dz from the output y = act(z) and dL/dy (and z itself for ``NEEDS_PREACTIVATION``).
     ``out`` may alias ``grad_y``."""
     try:
@@ -264,9 +297,11 @@ def activation_backward(name: str, y: np.ndarray, grad_y: np.ndarray,
     except (KeyError, TypeError):
         raise _unknown_activation(name) from None
     if z is None and name in NEEDS_PREACTIVATION:
-        raise ValueError(f"activation {name!r} needs the pre-activation z for its gradient (its "
-                         f"output does not determine z). Received: z=None; keep z with "
-                         f"dense_forward(..., z_out=buffer) and pass z=buffer.")
+        raise ValueError(
+            f"activation {name!r} needs the pre-activation z for its gradient (its "
+            f"output does not determine z). Received: z=None; keep z with "
+            f"dense_forward(..., z_out=buffer) and pass z=buffer."
+        )
     return backward(y, grad_y, np.empty_like(y) if out is None else out, z)
 
 
@@ -283,6 +318,7 @@ def gather_rows(src, indices, out):
 
 # --- dense layer -------------------------------------------------------------------------------
 
+
 def dense_forward(x, kernel, bias, activation: str = "linear", out=None, z_out=None):
     """out = act(x @ kernel + bias): x (n, d_in), kernel (d_in, d_out), bias (d_out,) -> (n, d_out).
 
@@ -298,9 +334,20 @@ def dense_forward(x, kernel, bias, activation: str = "linear", out=None, z_out=N
     return activation_forward(activation, z, out=out)
 
 
-def dense_backward(x, kernel, y, grad_y, activation: str = "linear", grad_kernel=None,
-                   grad_bias=None, grad_x=None, grad_z=None, need_grad_x: bool = True,
-                   use_bias: bool = True, z=None):
+def dense_backward(
+    x,
+    kernel,
+    y,
+    grad_y,
+    activation: str = "linear",
+    grad_kernel=None,
+    grad_bias=None,
+    grad_x=None,
+    grad_z=None,
+    need_grad_x: bool = True,
+    use_bias: bool = True,
+    z=None,
+):
     """Gradients of a dense layer from its input x, weights, output y = act(xW + b) and dL/dy.
 
     Returns ``(grad_x, grad_kernel, grad_bias)`` with shapes of x, kernel and bias; writes into the
@@ -398,8 +445,17 @@ def dropout(x, rate: float, seed: int, counter: int = 0, out=None, mask=None, wo
     return out, mask
 
 
-def dropout_masks(rows, cols, rate: float, seed: int, counter: int, count: int, dtype="float32",
-                  out=None, work=None):
+def dropout_masks(
+    rows,
+    cols,
+    rate: float,
+    seed: int,
+    counter: int,
+    count: int,
+    dtype="float32",
+    out=None,
+    work=None,
+):
     """The masks of ``count`` consecutive ``dropout`` calls on (rows, cols) arrays, at once.
 
     ``out[k]`` equals the mask of ``dropout(x, rate, seed, counter + k)`` bit for bit, and its
@@ -414,20 +470,25 @@ def dropout_masks(rows, cols, rate: float, seed: int, counter: int, count: int, 
     if rate == 0.0:
         out.fill(1)
         return out
-    h = np.empty((count, size), np.uint32) if work is None else work[: count * size].reshape(
-        count, size)
+    h = (
+        np.empty((count, size), np.uint32)
+        if work is None
+        else work[: count * size].reshape(count, size)
+    )
     keys = np.array([dropout_key(seed, counter + k) for k in range(count)], np.uint32)
     np.bitwise_xor(_iota(size)[None, :], keys[:, None], out=h)
     t = np.empty_like(h)
     _hash32(h, t)
-    keep = np.greater_equal(h, np.uint32(dropout_threshold(rate) << 8), out=t.view(np.bool_)[
-        :, :size])
+    keep = np.greater_equal(
+        h, np.uint32(dropout_threshold(rate) << 8), out=t.view(np.bool_)[:, :size]
+    )
     np.multiply(keep.reshape(count, rows, cols), 1.0 / (1.0 - rate), out=out, casting="unsafe")
     return out
 
 
 # --- optimizer updates (in place; Keras 3 semantics) ------------------------------------------
 # Decoupled weight decay as Keras applies it: w -= w * weight_decay * lr, before the update.
+
 
 def _decay(param, learning_rate, weight_decay):
     if weight_decay:
@@ -446,8 +507,9 @@ def sgd_update(param, grad, learning_rate, weight_decay=0.0, work=None):
     param -= w
 
 
-def momentum_update(param, grad, velocity, learning_rate, momentum=0.9, nesterov=False,
-                    weight_decay=0.0, work=None):
+def momentum_update(
+    param, grad, velocity, learning_rate, momentum=0.9, nesterov=False, weight_decay=0.0, work=None
+):
     """m <- mu m - lr g;  w <- w + m (classic) or w <- w + mu m - lr g (Nesterov)."""
     _decay(param, learning_rate, weight_decay)
     w = _scratch(param, work)
@@ -462,8 +524,19 @@ def momentum_update(param, grad, velocity, learning_rate, momentum=0.9, nesterov
         param += velocity
 
 
-def adam_update(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
-                epsilon=1e-7, weight_decay=0.0, work=None):
+def adam_update(
+    param,
+    grad,
+    m,
+    v,
+    step,
+    learning_rate=0.001,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-7,
+    weight_decay=0.0,
+    work=None,
+):
     """Adam (Kingma & Ba 2015) as Keras 3 writes it; AdamW when weight_decay > 0.
 
     m <- m + (1 - b1)(g - m);  v <- v + (1 - b2)(g^2 - v)
@@ -471,7 +544,7 @@ def adam_update(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2
     """
     _decay(param, learning_rate, weight_decay)
     # a Python float, so float32 buffers are scaled in float32 (as the compiled kernels do)
-    alpha = float(learning_rate * np.sqrt(1.0 - beta_2 ** step) / (1.0 - beta_1 ** step))
+    alpha = float(learning_rate * np.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step))
     w = _scratch(param, work)
     np.subtract(grad, m, out=w)
     w *= 1.0 - beta_1
@@ -487,8 +560,18 @@ def adam_update(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2
     param -= w
 
 
-def rmsprop_update(param, grad, v, learning_rate=0.001, rho=0.9, epsilon=1e-7, momentum=0.0,
-                   velocity=None, weight_decay=0.0, work=None):
+def rmsprop_update(
+    param,
+    grad,
+    v,
+    learning_rate=0.001,
+    rho=0.9,
+    epsilon=1e-7,
+    momentum=0.0,
+    velocity=None,
+    weight_decay=0.0,
+    work=None,
+):
     """v <- rho v + (1 - rho) g^2;  step = lr g / sqrt(v + eps);  w <- w - step.
 
     With momentum > 0 (``velocity`` required): velocity <- momentum velocity + step; w -= velocity.
@@ -513,8 +596,9 @@ def rmsprop_update(param, grad, v, learning_rate=0.001, rho=0.9, epsilon=1e-7, m
         param -= w
 
 
-def adagrad_update(param, grad, accumulator, learning_rate=0.001, epsilon=1e-7, weight_decay=0.0,
-                   work=None):
+def adagrad_update(
+    param, grad, accumulator, learning_rate=0.001, epsilon=1e-7, weight_decay=0.0, work=None
+):
     """acc <- acc + g^2;  w <- w - lr g / sqrt(acc + eps)  (Keras 3 places eps inside the root)."""
     _decay(param, learning_rate, weight_decay)
     w = _scratch(param, work)

@@ -33,14 +33,30 @@ UPDATE_CASES = (
     UpdateCase("sgd", (), {"learning_rate": 0.1}),
     UpdateCase("sgd", (), {"learning_rate": 0.05, "weight_decay": 0.2}),
     UpdateCase("momentum", ("velocity",), {"learning_rate": 0.1, "momentum": 0.9}),
-    UpdateCase("momentum", ("velocity",), {"learning_rate": 0.1, "momentum": 0.8,
-                                           "nesterov": True, "weight_decay": 0.1}),
+    UpdateCase(
+        "momentum",
+        ("velocity",),
+        {"learning_rate": 0.1, "momentum": 0.8, "nesterov": True, "weight_decay": 0.1},
+    ),
     UpdateCase("adam", ("m", "v"), {"step": 1, "learning_rate": 0.1}),
-    UpdateCase("adam", ("m", "v"), {"step": 7, "learning_rate": 0.05, "beta_1": 0.8,
-                                    "beta_2": 0.99, "epsilon": 1e-3, "weight_decay": 0.1}),
+    UpdateCase(
+        "adam",
+        ("m", "v"),
+        {
+            "step": 7,
+            "learning_rate": 0.05,
+            "beta_1": 0.8,
+            "beta_2": 0.99,
+            "epsilon": 1e-3,
+            "weight_decay": 0.1,
+        },
+    ),
     UpdateCase("rmsprop", ("v",), {"learning_rate": 0.05, "rho": 0.8, "epsilon": 1e-3}),
-    UpdateCase("rmsprop", ("v", "velocity"), {"learning_rate": 0.05, "rho": 0.9,
-                                              "momentum": 0.5, "weight_decay": 0.1}),
+    UpdateCase(
+        "rmsprop",
+        ("v", "velocity"),
+        {"learning_rate": 0.05, "rho": 0.9, "momentum": 0.5, "weight_decay": 0.1},
+    ),
     UpdateCase("adagrad", ("accumulator",), {"learning_rate": 0.1, "epsilon": 1e-3}),
     UpdateCase("adagrad", ("accumulator",), {"learning_rate": 0.1, "weight_decay": 0.1}),
 )
@@ -117,15 +133,29 @@ def assert_update_matches(actual: dict, arrays: dict, case: UpdateCase, what: st
     for key, value in actual.items():
         assert value.dtype == dtype, f"{what}: {key} changed dtype"
         assert np.isfinite(value).all(), f"{what}: {key} has non-finite values"
-        np.testing.assert_allclose(value, twin[key], rtol=rtol_twin, atol=rtol_twin,
-                                   err_msg=f"{what}: {key} differs from kernels._numpy")
-        np.testing.assert_allclose(value, exact[key], rtol=rtol_ref, atol=rtol_ref,
-                                   err_msg=f"{what}: {key} differs from the float64 reference")
+        np.testing.assert_allclose(
+            value,
+            twin[key],
+            rtol=rtol_twin,
+            atol=rtol_twin,
+            err_msg=f"{what}: {key} differs from kernels._numpy",
+        )
+        np.testing.assert_allclose(
+            value,
+            exact[key],
+            rtol=rtol_ref,
+            atol=rtol_ref,
+            err_msg=f"{what}: {key} differs from the float64 reference",
+        )
 
 
 @pytest.fixture
 def update_tools():
     """The helpers above, for tests (conftest modules are not imported directly)."""
-    return SimpleNamespace(cases=UPDATE_CASES, make_arrays=make_update_arrays,
-                           assert_matches=assert_update_matches, reference=reference_update,
-                           numpy_update=numpy_update)
+    return SimpleNamespace(
+        cases=UPDATE_CASES,
+        make_arrays=make_update_arrays,
+        assert_matches=assert_update_matches,
+        reference=reference_update,
+        numpy_update=numpy_update,
+    )

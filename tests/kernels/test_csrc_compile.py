@@ -18,21 +18,42 @@ import pytest
 from nastoolkit.kernels import _sources
 
 NVCC = shutil.which("nvcc")
-pytestmark = pytest.mark.skipif(NVCC is None, reason="nvcc not found on PATH: cannot check that "
-                                "csrc/*.cu compile (install the CUDA toolkit to run this check)")
+pytestmark = pytest.mark.skipif(
+    NVCC is None,
+    reason="nvcc not found on PATH: cannot check that "
+    "csrc/*.cu compile (install the CUDA toolkit to run this check)",
+)
 ARCHS = ("sm_80", "sm_90")
-OPTIONS = ["-std=c++17", "-fmad=false", "-Werror", "all-warnings", "-Xptxas",
-           "-warn-spills,-warn-lmem-usage", "--resource-usage"]
-FUNCTION = re.compile(r"Function properties for (\w+)\s*\n\s*(\d+) bytes stack frame, "
-                      r"(\d+) bytes spill stores, (\d+) bytes spill loads")
+OPTIONS = [
+    "-std=c++17",
+    "-fmad=false",
+    "-Werror",
+    "all-warnings",
+    "-Xptxas",
+    "-warn-spills,-warn-lmem-usage",
+    "--resource-usage",
+]
+FUNCTION = re.compile(
+    r"Function properties for (\w+)\s*\n\s*(\d+) bytes stack frame, "
+    r"(\d+) bytes spill stores, (\d+) bytes spill loads"
+)
 REGISTERS = re.compile(r"Function properties for (\w+).*?Used (\d+) registers", re.DOTALL)
 
 
 def compile_cubin(cu_file: str, arch: str, tmp_dir) -> subprocess.CompletedProcess:
     source = tmp_dir / f"{arch}-{cu_file}"
     source.write_text(_sources.expand_includes(cu_file))
-    command = [NVCC, "-cubin", f"-arch={arch}", *OPTIONS, "-x", "cu", str(source), "-o",
-               str(source.with_suffix(".cubin"))]
+    command = [
+        NVCC,
+        "-cubin",
+        f"-arch={arch}",
+        *OPTIONS,
+        "-x",
+        "cu",
+        str(source),
+        "-o",
+        str(source.with_suffix(".cubin")),
+    ]
     return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
 
 
@@ -44,8 +65,12 @@ def resource_usage(output: str) -> dict[str, tuple[int, int, int, int]]:
         frame = FUNCTION.search(text)
         registers = re.search(r"Used (\d+) registers", text)
         if frame and registers:
-            usage[frame.group(1)] = (int(registers.group(1)), int(frame.group(2)),
-                                     int(frame.group(3)), int(frame.group(4)))
+            usage[frame.group(1)] = (
+                int(registers.group(1)),
+                int(frame.group(2)),
+                int(frame.group(3)),
+                int(frame.group(4)),
+            )
     return usage
 
 
@@ -62,11 +87,15 @@ def test_every_kernel_compiles_without_warnings_or_spills(tmp_path, capsys):
         usage = resource_usage(output)
         expected = {f"{name}_{s}" for name in _sources.KERNELS[cu_file] for s in ("f32", "f64")}
         if set(usage) != expected:
-            failures.append(f"{cu_file} ({arch}) defines {sorted(usage)}; _sources.KERNELS "
-                            f"lists {sorted(expected)}")
+            failures.append(
+                f"{cu_file} ({arch}) defines {sorted(usage)}; _sources.KERNELS "
+                f"lists {sorted(expected)}"
+            )
         for kernel, (registers, stack, stores, loads) in sorted(usage.items()):
-            rows.append(f"{arch}  {kernel:24s} {registers:4d} regs  {stack:4d} B stack  "
-                        f"{stores:4d} B spill st  {loads:4d} B spill ld")
+            rows.append(
+                f"{arch}  {kernel:24s} {registers:4d} regs  {stack:4d} B stack  "
+                f"{stores:4d} B spill st  {loads:4d} B spill ld"
+            )
             if stores or loads:
                 failures.append(f"{kernel} ({arch}) spills {stores} B / {loads} B")
     with capsys.disabled():

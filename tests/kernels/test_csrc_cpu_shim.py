@@ -13,8 +13,8 @@ kernel in a subprocess (ASan must be loaded first, so not into this interpreter)
 from __future__ import annotations
 
 import ctypes
+import math
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -30,32 +30,64 @@ pytestmark = pytest.mark.skipif(GXX is None, reason="g++ not found: the CPU shim
 
 CSRC = _sources.csrc_dir()
 CU_FILES = sorted(p.name for p in CSRC.glob("*.cu"))
-ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)')
-CTYPES = {"float*": ctypes.c_void_p, "double*": ctypes.c_void_p, "long long": ctypes.c_longlong,
-          "int": ctypes.c_int, "unsigned int": ctypes.c_uint, "float": ctypes.c_float,
-          "double": ctypes.c_double}
-FLAGS = ["-std=c++17", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-Wall", "-Wextra",
-         "-Werror", "-fno-strict-aliasing"]
+CTYPES = {
+    "float*": ctypes.c_void_p,
+    "double*": ctypes.c_void_p,
+    "long long": ctypes.c_longlong,
+    "int": ctypes.c_int,
+    "unsigned int": ctypes.c_uint,
+    "float": ctypes.c_float,
+    "double": ctypes.c_double,
+}
+FLAGS = [
+    "-std=c++17",
+    "-O1",
+    "-ffp-contract=off",
+    "-fPIC",
+    "-shared",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-fno-strict-aliasing",
+]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
 GRIDS = [(1, 1), (2, 32), (3, 64), (64, 128)]  # (blocks, threads); most smaller than the data
-ACTS = ("linear", "relu", "tanh", "sigmoid", "leaky_relu", "elu")
+ACTS = (
+    "linear",
+    "relu",
+    "tanh",
+    "sigmoid",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "exponential",
+)
 CODES = {name: code for code, name in enumerate(ACTS)}  # enum NkActivation order
+NEEDS_Z = _numpy.NEEDS_PREACTIVATION
 # The kernels the tests below compare with NumPy (each as _f32 and _f64).
-COMPARED = ("bias_activation", "activation_grad", "softmax_numerator", "softmax_grad", "dropout",
-            "sgd_update", "momentum_update", "adam_update", "rmsprop_update", "adagrad_update")
+COMPARED = (
+    "bias_activation",
+    "activation_grad",
+    "softmax_numerator",
+    "softmax_grad",
+    "dropout",
+    "sgd_update",
+    "momentum_update",
+    "adam_update",
+    "rmsprop_update",
+    "adagrad_update",
+)
 
 
 def parse_entries(source: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """[(kernel name, [(C type, parameter name), ...]), ...] of the extern "C" entry points."""
-    entries = []
-    for name, params in ENTRY.findall(source):
-        parsed = []
-        for param in params.split(","):
-            words = param.replace("*", " * ").replace("const ", "").split()
-            ctype = " ".join(words[:-1]).replace(" *", "*")
-            parsed.append((ctype, words[-1]))
-        entries.append((name, parsed))
-    return entries
+    """[(kernel name, [(C type, parameter name), ...]), ...] of the extern "C" entry points
+    (written once per file by NK_<FAMILY>_ENTRIES macros, expanded here)."""
+    return _sources.entry_points(source)
 
 
 def launcher_source(cu_file: str) -> str:
@@ -64,8 +96,10 @@ def launcher_source(cu_file: str) -> str:
     for name, params in parse_entries(_sources.read_source(cu_file)):
         decl = ", ".join(f"{t} {p}" for t, p in params)
         call = ", ".join(p for _, p in params)
-        lines.append(f'extern "C" void nk_launch_{name}(unsigned int grid, unsigned int block, '
-                     f"{decl}) {{ nk_launch(grid, block, {name}, {call}); }}")
+        lines.append(
+            f'extern "C" void nk_launch_{name}(unsigned int grid, unsigned int block, '
+            f"{decl}) {{ nk_launch(grid, block, {name}, {call}); }}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -73,8 +107,16 @@ def build(cu_file: str, out_dir: Path, extra=()) -> Path:
     source = out_dir / (cu_file + ".shim.cpp")
     source.write_text(launcher_source(cu_file))
     target = out_dir / (cu_file + ("-asan" if extra else "") + ".so")
-    command = [GXX, *FLAGS, *extra, "-include", str(CSRC / "cpu_shim.h"), str(source), "-o",
-               str(target)]
+    command = [
+        GXX,
+        *FLAGS,
+        *extra,
+        "-include",
+        str(CSRC / "cpu_shim.h"),
+        str(source),
+        "-o",
+        str(target),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, f"g++ failed for {cu_file}:\n{result.stderr}"
     return target
@@ -119,13 +161,16 @@ def suffix(dtype) -> str:
     return "f32" if np.dtype(dtype) == np.float32 else "f64"
 
 
-def tolerance(dtype):
-    # float32: libm's tanhf/expm1f vs NumPy's own SIMD functions differ by a few ulp.
-    return {"rtol": 2e-6, "atol": 1e-7} if np.dtype(dtype) == np.float32 else {"rtol": 1e-13,
-                                                                               "atol": 1e-15}
+def tolerance(dtype, act=None):
+    # float32: libm's tanhf/expm1f vs NumPy's own SIMD functions differ by a few ulp; NumPy's
+    # float32 gelu uses a rational erfc fit good to 1.2e-7 relative where C calls erfcf.
+    if np.dtype(dtype) == np.float32:
+        return {"rtol": 2e-6, "atol": 1e-7}
+    return {"rtol": 1e-13, "atol": 1e-15}
 
 
 # --- bias + activation, activation gradient, softmax halves ------------------------------------
+
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("act", ACTS)
@@ -137,16 +182,54 @@ def test_bias_activation_matches_numpy(shim, dtype, act, rows, cols):
     expected = _numpy.activation_forward(act, z + bias)
     reference = _numpy.activation_forward(act, z.astype(np.float64) + bias)
     for grid, block in GRIDS:
-        y = np.full_like(z, np.nan)
-        shim.run(f"bias_activation_{suffix(dtype)}", grid, block, z, bias, y, rows, cols, 1,
-                 CODES[act])
-        np.testing.assert_allclose(y, expected, **tolerance(dtype), err_msg=f"{grid}x{block}")
-        np.testing.assert_allclose(y, reference, rtol=1e-5 if dtype == np.float32 else 1e-13,
-                                   atol=1e-6 if dtype == np.float32 else 1e-15)
+        y, pre = np.full_like(z, np.nan), np.full_like(z, np.nan)
+        shim.run(
+            f"bias_activation_{suffix(dtype)}",
+            grid,
+            block,
+            z,
+            bias,
+            y,
+            pre,
+            rows,
+            cols,
+            1,
+            1,
+            CODES[act],
+        )
+        np.testing.assert_allclose(y, expected, **tolerance(dtype, act), err_msg=f"{grid}x{block}")
+        np.testing.assert_allclose(
+            y,
+            reference,
+            rtol=1e-5 if dtype == np.float32 else 1e-13,
+            atol=1e-6 if dtype == np.float32 else 1e-15,
+        )
+        np.testing.assert_array_equal(pre, z + bias)  # keep_pre: the pre-activation, exactly
     in_place = z.copy()  # no bias, output over the input: the activation_forward path
-    shim.run(f"bias_activation_{suffix(dtype)}", 3, 32, in_place, in_place, in_place, 1, z.size,
-             0, CODES[act])
-    np.testing.assert_allclose(in_place, _numpy.activation_forward(act, z), **tolerance(dtype))
+    untouched = np.full_like(z, np.nan)  # keep_pre = 0: pre is never written
+    shim.run(
+        f"bias_activation_{suffix(dtype)}",
+        3,
+        32,
+        in_place,
+        in_place,
+        in_place,
+        untouched,
+        1,
+        z.size,
+        0,
+        0,
+        CODES[act],
+    )
+    np.testing.assert_allclose(in_place, _numpy.activation_forward(act, z), **tolerance(dtype, act))
+    assert np.isnan(untouched).all()
+    kept = z.copy()  # z_out: the GEMM wrote into pre, which the kernel reads and overwrites
+    y = np.full_like(z, np.nan)
+    shim.run(
+        f"bias_activation_{suffix(dtype)}", 2, 32, kept, bias, y, kept, rows, cols, 1, 1, CODES[act]
+    )
+    np.testing.assert_array_equal(kept, z + bias)
+    np.testing.assert_allclose(y, expected, **tolerance(dtype, act))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -154,17 +237,76 @@ def test_bias_activation_matches_numpy(shim, dtype, act, rows, cols):
 @pytest.mark.parametrize("size", [1, 37, 1025])
 def test_activation_grad_matches_numpy(shim, dtype, act, size):
     rng = np.random.default_rng(size)
-    y = _numpy.activation_forward(act, (2 * rng.standard_normal(size)).astype(dtype))
+    z = (2 * rng.standard_normal(size)).astype(dtype)
+    y = _numpy.activation_forward(act, z)
     grad_y = rng.standard_normal(size).astype(dtype)
-    expected = _numpy.activation_backward(act, y, grad_y)
+    expected = _numpy.activation_backward(act, y, grad_y, z=z)
+    # the launcher passes y in z's place where the derivative does not read z
+    z_arg = z if act in NEEDS_Z else y
     for grid, block in GRIDS:
         grad_z = np.full_like(y, np.nan)
-        shim.run(f"activation_grad_{suffix(dtype)}", grid, block, y, grad_y, grad_z, size,
-                 CODES[act])
-        np.testing.assert_allclose(grad_z, expected, **tolerance(dtype), err_msg=f"{grid}x{block}")
+        shim.run(
+            f"activation_grad_{suffix(dtype)}",
+            grid,
+            block,
+            y,
+            z_arg,
+            grad_y,
+            grad_z,
+            size,
+            CODES[act],
+        )
+        np.testing.assert_allclose(
+            grad_z, expected, **tolerance(dtype, act), err_msg=f"{grid}x{block}"
+        )
     aliased = grad_y.copy()  # grad_z may be grad_y itself
-    shim.run(f"activation_grad_{suffix(dtype)}", 2, 32, y, aliased, aliased, size, CODES[act])
-    np.testing.assert_allclose(aliased, expected, **tolerance(dtype))
+    shim.run(
+        f"activation_grad_{suffix(dtype)}", 2, 32, y, z_arg, aliased, aliased, size, CODES[act]
+    )
+    np.testing.assert_allclose(aliased, expected, **tolerance(dtype, act))
+
+
+def closed_form(name, x):
+    """Each activation in float64, written from its definition (Keras 3's)."""
+    sigmoid = 1.0 / (1.0 + np.exp(-x))
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    return {
+        "linear": x,
+        "relu": np.maximum(x, 0.0),
+        "tanh": np.tanh(x),
+        "sigmoid": sigmoid,
+        "leaky_relu": np.where(x > 0, x, 0.2 * x),
+        "elu": np.where(x > 0, x, np.expm1(x)),
+        "selu": scale * np.where(x > 0, x, alpha * np.expm1(x)),
+        "gelu": x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))) / 2,
+        "silu": x * sigmoid,
+        "softplus": np.log1p(np.exp(x)),
+        "softsign": x / (1 + np.abs(x)),
+        "hard_sigmoid": np.clip(x / 6 + 0.5, 0, 1),
+        "exponential": np.exp(x),
+    }[name]
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_element_functions_match_float64_closed_forms(shim, act):
+    """The C element functions in double against the float64 formulas of the activations
+    tests (and, for the gradient, central differences of the C forward itself)."""
+    z = np.linspace(-6.5, 6.5, 263)
+    z = z[(np.abs(np.abs(z) - 3.0) > 0.02) & (np.abs(z) > 0.02)]  # off the kinks at 0 and +-3
+    y = np.full_like(z, np.nan)
+    shim.run("bias_activation_f64", 2, 64, z, z, y, y, 1, z.size, 0, 0, CODES[act])
+    np.testing.assert_allclose(y, closed_form(act, z), rtol=1e-13, atol=1e-15)
+    h = 1e-6
+    forward = {}
+    for sign in (1, -1):
+        shifted, out = z + sign * h, np.full_like(z, np.nan)
+        shim.run(
+            "bias_activation_f64", 2, 64, shifted, shifted, out, out, 1, z.size, 0, 0, CODES[act]
+        )
+        forward[sign] = out
+    grad = np.full_like(z, np.nan)
+    shim.run("activation_grad_f64", 2, 64, y, z, np.ones_like(z), grad, z.size, CODES[act])
+    np.testing.assert_allclose(grad, (forward[1] - forward[-1]) / (2 * h), rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -182,25 +324,39 @@ def test_softmax_halves_match_numpy(shim, dtype, rows, cols):
     row_dot = np.einsum("ij,ij->i", grad_y, y)
     for grid, block in GRIDS:
         grad_z = np.full_like(z, np.nan)
-        shim.run(f"softmax_grad_{suffix(dtype)}", grid, block, y, grad_y, row_dot, grad_z, rows, cols)
-        np.testing.assert_allclose(grad_z, _numpy.activation_backward("softmax", y, grad_y),
-                                   **tolerance(dtype))
+        shim.run(
+            f"softmax_grad_{suffix(dtype)}", grid, block, y, grad_y, row_dot, grad_z, rows, cols
+        )
+        np.testing.assert_allclose(
+            grad_z, _numpy.activation_backward("softmax", y, grad_y), **tolerance(dtype)
+        )
 
 
 # --- dropout: the very same mask bits -----------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("rate, seed, counter", [(0.0, 1, 0), (0.5, 42, 3), (0.9, 7, 1000),
-                                                 (0.25, 2**31 + 5, 2**20)])
+@pytest.mark.parametrize(
+    "rate, seed, counter", [(0.0, 1, 0), (0.5, 42, 3), (0.9, 7, 1000), (0.25, 2**31 + 5, 2**20)]
+)
 @pytest.mark.parametrize("size", [1, 257, 4099])
 def test_dropout_mask_bits_equal_numpy(shim, dtype, rate, seed, counter, size):
     x = np.random.default_rng(size).standard_normal(size).astype(dtype)
     expected_out, expected_mask = _numpy.dropout(x, rate, seed, counter)
     for grid, block in GRIDS:
         out, mask = np.full_like(x, np.nan), np.full_like(x, np.nan)
-        shim.run(f"dropout_{suffix(dtype)}", grid, block, x, out, mask, size,
-                 _numpy.dropout_key(seed, counter), _numpy.dropout_threshold(rate),
-                 np.dtype(dtype).type(1.0 / (1.0 - rate)))
+        shim.run(
+            f"dropout_{suffix(dtype)}",
+            grid,
+            block,
+            x,
+            out,
+            mask,
+            size,
+            _numpy.dropout_key(seed, counter),
+            _numpy.dropout_threshold(rate),
+            np.dtype(dtype).type(1.0 / (1.0 - rate)),
+        )
         np.testing.assert_array_equal(mask, expected_mask, err_msg=f"{grid}x{block}")
         np.testing.assert_array_equal(out, expected_out, err_msg=f"{grid}x{block}")
     if rate > 0 and size > 1000:  # the draw is a fair coin at the requested rate
@@ -208,6 +364,7 @@ def test_dropout_mask_bits_equal_numpy(shim, dtype, rate, seed, counter, size):
 
 
 # --- optimizer updates ----------------------------------------------------------------------------
+
 
 def kernel_arguments(case, arrays, dtype):
     """Pointer and scalar arguments of <case>_update_<dtype> from the _native host scalars."""
@@ -217,19 +374,35 @@ def kernel_arguments(case, arrays, dtype):
     if case.name == "momentum":
         h = dict(h)
         nesterov = h.pop("nesterov", False)
-        return ([arrays["param"], arrays["grad"], arrays["velocity"]],
-                _native.momentum_scalars(**h), [int(nesterov)])
+        return (
+            [arrays["param"], arrays["grad"], arrays["velocity"]],
+            _native.momentum_scalars(**h),
+            [int(nesterov)],
+        )
     if case.name == "adam":
-        return ([arrays["param"], arrays["grad"], arrays["m"], arrays["v"]],
-                _native.adam_scalars(**h), [])
+        return (
+            [arrays["param"], arrays["grad"], arrays["m"], arrays["v"]],
+            _native.adam_scalars(**h),
+            [],
+        )
     if case.name == "rmsprop":
         use = h.get("momentum", 0.0) > 0
-        return ([arrays["param"], arrays["grad"], arrays["v"],
-                 arrays["velocity"] if use else arrays["param"]],
-                _native.rmsprop_scalars(**h), [int(use)])
+        return (
+            [
+                arrays["param"],
+                arrays["grad"],
+                arrays["v"],
+                arrays["velocity"] if use else arrays["param"],
+            ],
+            _native.rmsprop_scalars(**h),
+            [int(use)],
+        )
     if case.name == "adagrad":
-        return ([arrays["param"], arrays["grad"], arrays["accumulator"]],
-                _native.adagrad_scalars(**h), [])
+        return (
+            [arrays["param"], arrays["grad"], arrays["accumulator"]],
+            _native.adagrad_scalars(**h),
+            [],
+        )
     raise AssertionError(scalar)
 
 
@@ -242,14 +415,22 @@ def run_update(shim, case, arrays, dtype, grid, block, offset=0):
     views, buffers = {}, {}
     for key, value in arrays.items():
         buffer = np.full(offset + size + guard, np.nan, dtype)
-        buffer[offset:offset + size] = value
-        buffers[key], views[key] = buffer, buffer[offset:offset + size]
+        buffer[offset : offset + size] = value
+        buffers[key], views[key] = buffer, buffer[offset : offset + size]
     pointers, scalars, flags = kernel_arguments(case, views, dtype)
-    shim.run(f"{case.name}_update_{suffix(dtype)}", grid, block, *pointers, size,
-             *(np.dtype(dtype).type(s) for s in scalars), *flags)
+    shim.run(
+        f"{case.name}_update_{suffix(dtype)}",
+        grid,
+        block,
+        *pointers,
+        size,
+        *(np.dtype(dtype).type(s) for s in scalars),
+        *flags,
+    )
     for key, buffer in buffers.items():
-        assert np.isnan(buffer[:offset]).all() and np.isnan(buffer[offset + size:]).all(), (
-            f"{case} wrote outside {key}[{offset}:{offset + size}]")
+        assert np.isnan(buffer[:offset]).all() and np.isnan(buffer[offset + size :]).all(), (
+            f"{case} wrote outside {key}[{offset}:{offset + size}]"
+        )
     return views
 
 
@@ -261,8 +442,12 @@ def test_update_matches_numpy_and_reference(shim, update_case, update_tools, dty
     for offset in (0, 1):
         for grid, block in GRIDS:
             actual = run_update(shim, update_case, arrays, dtype, grid, block, offset)
-            update_tools.assert_matches(actual, arrays, update_case,
-                                        f"{update_case} n={size} offset={offset} {grid}x{block}")
+            update_tools.assert_matches(
+                actual,
+                arrays,
+                update_case,
+                f"{update_case} n={size} offset={offset} {grid}x{block}",
+            )
 
 
 def test_every_kernel_has_a_comparison_test():
@@ -273,6 +458,7 @@ def test_every_kernel_has_a_comparison_test():
 
 # --- the sanitizer run --------------------------------------------------------------------------
 
+
 def asan_case(library_dir: Path) -> None:
     """Every kernel once on >= 1 KiB arrays of exact size (out-of-bounds hits ASan's redzones)."""
     kernels = Kernels([(library_dir / (f + "-asan.so"), f) for f in CU_FILES])
@@ -282,8 +468,8 @@ def asan_case(library_dir: Path) -> None:
         a = lambda size=n, dtype=dtype: rng.uniform(0.1, 1.0, size).astype(dtype)
         scalar = np.dtype(dtype).type
         rows, cols = 43, 7
-        kernels.run(f"bias_activation_{s}", 3, 32, a(), a(cols), a(), rows, cols, 1, 3)
-        kernels.run(f"activation_grad_{s}", 3, 32, a(), a(), a(), n, 5)
+        kernels.run(f"bias_activation_{s}", 3, 32, a(), a(cols), a(), a(), rows, cols, 1, 1, 7)
+        kernels.run(f"activation_grad_{s}", 3, 32, a(), a(), a(), a(), n, 8)
         kernels.run(f"softmax_numerator_{s}", 3, 32, a(), a(rows), a(), rows, cols)
         kernels.run(f"softmax_grad_{s}", 3, 32, a(), a(), a(rows), a(), rows, cols)
         kernels.run(f"dropout_{s}", 3, 32, a(), a(), a(), n, 12345, 1 << 23, scalar(2.0))
@@ -299,18 +485,30 @@ def asan_case(library_dir: Path) -> None:
 
 
 def test_sanitized_build_runs_clean(tmp_path):
-    libasan = subprocess.run([GXX, "-print-file-name=libasan.so"], capture_output=True, text=True,
-                             check=False).stdout.strip()
+    libasan = subprocess.run(
+        [GXX, "-print-file-name=libasan.so"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     if not os.path.isabs(libasan):
         pytest.skip(f"g++ has no AddressSanitizer runtime ({libasan!r})")
     for f in CU_FILES:
         build(f, tmp_path, SANITIZE)
-    env = {**os.environ, "LD_PRELOAD": libasan, "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
-           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
-    result = subprocess.run([sys.executable, __file__, "--asan-case", str(tmp_path)], env=env,
-                            capture_output=True, text=True, check=False, timeout=300)
+    env = {
+        **os.environ,
+        "LD_PRELOAD": libasan,
+        "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
+        "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+    }
+    result = subprocess.run(
+        [sys.executable, __file__, "--asan-case", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode == 0 and "asan case ok" in result.stdout, (
-        f"sanitized run failed (rc {result.returncode}):\n{result.stdout}\n{result.stderr[-4000:]}")
+        f"sanitized run failed (rc {result.returncode}):\n{result.stdout}\n{result.stderr[-4000:]}"
+    )
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--asan-case"]:

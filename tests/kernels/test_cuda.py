@@ -9,7 +9,6 @@ a whole ``Sequential.fit`` on CuPy vs NumPy.
 from __future__ import annotations
 
 import importlib
-import re
 import sys
 import types
 
@@ -17,12 +16,15 @@ import numpy as np
 import pytest
 
 from nastoolkit import backend
+from nastoolkit.kernels import _sources
 
 PROBE = backend.probe_gpu()
 # Every test but the last (launcher arguments vs the C signatures, on a stand-in CuPy, no GPU
 # needed) is marked gpu and skipped where no GPU is usable.
-GPU = [pytest.mark.gpu,
-       pytest.mark.skipif(not PROBE.usable, reason=f"no usable GPU: {PROBE.detail}")]
+GPU = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not PROBE.usable, reason=f"no usable GPU: {PROBE.detail}"),
+]
 
 
 def gpu(test):
@@ -30,7 +32,25 @@ def gpu(test):
         test = mark(test)
     return test
 
-ACTS = ("linear", "relu", "tanh", "sigmoid", "softmax", "leaky_relu", "elu")
+
+ACTS = (
+    "linear",
+    "relu",
+    "tanh",
+    "sigmoid",
+    "softmax",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "exponential",
+)
+NEEDS_Z = {"gelu", "silu", "swish"}  # kernels.NEEDS_PREACTIVATION
 DTYPES = [np.float32, np.float64]
 
 
@@ -63,8 +83,9 @@ def test_warmup_compiles_every_kernel(cuda):
     from nastoolkit.kernels import _sources
 
     names = cuda.warmup()
-    assert sorted(names) == sorted(f"{n}_{s}" for ns in _sources.KERNELS.values() for n in ns
-                                   for s in ("f32", "f64"))
+    assert sorted(names) == sorted(
+        f"{n}_{s}" for ns in _sources.KERNELS.values() for n in ns for s in ("f32", "f64")
+    )
 
 
 @gpu
@@ -81,33 +102,60 @@ def test_activation_forward_backward_match_numpy(cp, cuda, dtype, act, shape):
     y_ref = _np().activation_forward(act, z)
     np.testing.assert_allclose(y.get(), y_ref, **tol(dtype))
     dz = cp.full(shape, cp.nan, dtype)
-    cuda.activation_backward(act, cp.asarray(y_ref), cp.asarray(grad_y), out=dz)
-    np.testing.assert_allclose(dz.get(), _np().activation_backward(act, y_ref, grad_y), **tol(dtype))
+    cuda.activation_backward(act, cp.asarray(y_ref), cp.asarray(grad_y), out=dz, z=cp.asarray(z))
+    np.testing.assert_allclose(
+        dz.get(), _np().activation_backward(act, y_ref, grad_y, z=z), **tol(dtype)
+    )
+    if act in NEEDS_Z:
+        with pytest.raises(ValueError, match="pre-activation z"):
+            cuda.activation_backward(act, cp.asarray(y_ref), cp.asarray(grad_y))
 
 
 @gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("n, d_in, d_out, use_bias", [(1, 1, 1, True), (33, 17, 9, True),
-                                                      (64, 10, 7, False)])
+@pytest.mark.parametrize(
+    "n, d_in, d_out, use_bias", [(1, 1, 1, True), (33, 17, 9, True), (64, 10, 7, False)]
+)
 def test_dense_forward_backward_match_numpy(cp, cuda, dtype, act, n, d_in, d_out, use_bias):
     rng = np.random.default_rng(n + d_out)
-    x, w = (rng.standard_normal((n, d_in)).astype(dtype),
-            rng.standard_normal((d_in, d_out)).astype(dtype))
+    x, w = (
+        rng.standard_normal((n, d_in)).astype(dtype),
+        rng.standard_normal((d_in, d_out)).astype(dtype),
+    )
     b = rng.standard_normal(d_out).astype(dtype) if use_bias else None
     grad_y = rng.standard_normal((n, d_out)).astype(dtype)
-    y_ref = _np().dense_forward(x, w, b, act)
+    z_ref = np.empty((n, d_out), dtype)
+    y_ref = _np().dense_forward(x, w, b, act, z_out=z_ref)
     y = cp.full((n, d_out), cp.nan, dtype)
-    cuda.dense_forward(cp.asarray(x), cp.asarray(w), None if b is None else cp.asarray(b), act,
-                       out=y)
+    z = cp.full((n, d_out), cp.nan, dtype)
+    cuda.dense_forward(
+        cp.asarray(x), cp.asarray(w), None if b is None else cp.asarray(b), act, out=y, z_out=z
+    )
     np.testing.assert_allclose(y.get(), y_ref, **dense_tol(dtype))
-    expected = _np().dense_backward(x, w, y_ref, grad_y, act, use_bias=use_bias)
-    buffers = {"grad_kernel": cp.full(w.shape, cp.nan, dtype),
-               "grad_x": cp.full(x.shape, cp.nan, dtype),
-               "grad_z": cp.full(grad_y.shape, cp.nan, dtype),
-               "grad_bias": cp.full(d_out, cp.nan, dtype) if use_bias else None}
-    got = cuda.dense_backward(cp.asarray(x), cp.asarray(w), cp.asarray(y_ref), cp.asarray(grad_y),
-                              act, use_bias=use_bias, **buffers)
+    np.testing.assert_allclose(z.get(), z_ref, **dense_tol(dtype))
+    plain = cp.full((n, d_out), cp.nan, dtype)  # without z_out: in place in out
+    cuda.dense_forward(
+        cp.asarray(x), cp.asarray(w), None if b is None else cp.asarray(b), act, out=plain
+    )
+    np.testing.assert_allclose(plain.get(), y_ref, **dense_tol(dtype))
+    expected = _np().dense_backward(x, w, y_ref, grad_y, act, use_bias=use_bias, z=z_ref)
+    buffers = {
+        "grad_kernel": cp.full(w.shape, cp.nan, dtype),
+        "grad_x": cp.full(x.shape, cp.nan, dtype),
+        "grad_z": cp.full(grad_y.shape, cp.nan, dtype),
+        "grad_bias": cp.full(d_out, cp.nan, dtype) if use_bias else None,
+    }
+    got = cuda.dense_backward(
+        cp.asarray(x),
+        cp.asarray(w),
+        cp.asarray(y_ref),
+        cp.asarray(grad_y),
+        act,
+        use_bias=use_bias,
+        z=cp.asarray(z_ref),
+        **buffers,
+    )
     for name, actual, want in zip(("grad_x", "grad_kernel", "grad_bias"), got, expected):
         if want is None:
             assert actual is None, name
@@ -137,13 +185,13 @@ def test_update_matches_numpy(cp, cuda, update_case, update_tools, dtype, size, 
     buffers, views = {}, {}
     for key, value in arrays.items():
         buffer = cp.full(offset + size + 5, cp.nan, dtype)
-        buffer[offset:offset + size] = cp.asarray(value)
-        buffers[key], views[key] = buffer, buffer[offset:offset + size]
+        buffer[offset : offset + size] = cp.asarray(value)
+        buffers[key], views[key] = buffer, buffer[offset : offset + size]
     getattr(cuda, f"{update_case.name}_update")(**views, **update_case.hyper)
     actual = {key: view.get() for key, view in views.items()}
     update_tools.assert_matches(actual, arrays, update_case, f"cuda {update_case} offset={offset}")
     for key, buffer in buffers.items():
-        guards = cp.concatenate([buffer[:offset], buffer[offset + size:]]).get()
+        guards = cp.concatenate([buffer[:offset], buffer[offset + size :]]).get()
         assert np.isnan(guards).all(), f"{update_case} wrote outside {key}"
 
 
@@ -169,7 +217,9 @@ def test_launchers_reject_bad_arguments_before_launching(cp, cuda):
     with pytest.raises(ValueError, match=r"x must be C-contiguous"):
         cuda.dropout(x.T, 0.5, 0)
     with pytest.raises(ValueError, match=r"activation must be one of"):
-        cuda.activation_forward("swish", x)
+        cuda.activation_forward("swishy", x)
+    with pytest.raises(ValueError, match=r"z must have shape"):
+        cuda.activation_backward("gelu", x, x, z=cp.zeros((8, 5), cp.float32))
 
 
 @gpu
@@ -185,8 +235,14 @@ def test_sequential_fit_on_cupy_matches_numpy():
     def train(name, weights=None):
         backend.use(name)
         try:
-            model = Sequential([Dense(64, activation="relu", input_shape=(10,)), Dropout(0.5),
-                                Dense(32, activation="relu"), Dense(1, activation="linear")])
+            model = Sequential(
+                [
+                    Dense(64, activation="relu", input_shape=(10,)),
+                    Dropout(0.5),
+                    Dense(32, activation="relu"),
+                    Dense(1, activation="linear"),
+                ]
+            )
             model.compile(optimizer=Adam(learning_rate=0.01), loss="mse")
             if weights is not None:
                 model.set_weights(weights)
@@ -215,14 +271,20 @@ def _np():
 def test_activation_on_empty_array_writes_nothing(cp, cuda, act):
     z = cp.empty((0, 5), cp.float32)
     assert cuda.activation_forward(act, z).shape == (0, 5)
-    assert cuda.activation_backward(act, z, z).shape == (0, 5)
+    assert cuda.activation_backward(act, z, z, z=z).shape == (0, 5)
 
 
 # --- no GPU needed: every launch's arguments against the extern "C" signature in csrc/ ----------
 
-_C_TYPES = {"float*": np.float32, "double*": np.float64, "float": np.float32,
-            "double": np.float64, "long long": np.int64, "int": np.int32,
-            "unsigned int": np.uint32}
+_C_TYPES = {
+    "float*": np.float32,
+    "double*": np.float64,
+    "float": np.float32,
+    "double": np.float64,
+    "long long": np.int64,
+    "int": np.int32,
+    "unsigned int": np.uint32,
+}
 
 
 class _FakeArray(np.ndarray):
@@ -238,10 +300,11 @@ def _fake_cupy(launches):
     class RawModule:
         def __init__(self, code, options=()):
             assert isinstance(options, tuple)
+            # entry points are written once per file by NK_<FAMILY>_ENTRIES(S, T) macros
             self.signatures = {
-                m.group(1): [re.sub(r"\s*\w+$", "", p.strip()).replace("const ", "")
-                             .replace(" *", "*").strip() for p in m.group(2).split(",")]
-                for m in re.finditer(r'extern "C" __global__ void (\w+)\(([^)]*)\)', code)}
+                name: [c_type for c_type, _ in params]
+                for name, params in _sources.entry_points(code)
+            }
 
         def get_function(self, name):
             signature = self.signatures[name]
@@ -256,23 +319,26 @@ def _fake_cupy(launches):
                     else:
                         assert type(arg) is _C_TYPES[c_type], (name, k, type(arg), c_type)
                 launches.append(name)
+
             return launch
 
     device = types.SimpleNamespace(id=0, attributes={"MultiProcessorCount": 132})
     return types.SimpleNamespace(
-        ndarray=_FakeArray, RawModule=RawModule,
+        ndarray=_FakeArray,
+        RawModule=RawModule,
         cuda=types.SimpleNamespace(Device=lambda *_: device),
         empty=lambda shape, dtype=float: wrap(np.empty(shape, dtype)),
         ones=lambda shape, dtype=float: wrap(np.ones(shape, dtype)),
         empty_like=lambda a: wrap(np.empty_like(a)),
         matmul=lambda a, b, out=None: np.matmul(a, b, out=out),
         sum=lambda a, axis=None, out=None: np.sum(a, axis=axis, out=out),
-        take=lambda a, idx, axis=None, out=None: np.take(a, idx, axis=axis, out=out))
+        take=lambda a, idx, axis=None, out=None: np.take(a, idx, axis=axis, out=out),
+    )
 
 
 @pytest.fixture
 def fake_cuda():
-    """nastoolkit.kernels._cuda imported against a stand-in CuPy; the real modules restored after."""
+    """nastoolkit.kernels._cuda imported against a stand-in CuPy; real modules restored after."""
     saved = {key: sys.modules.get(key) for key in ("cupy", "nastoolkit.kernels._cuda")}
     package = importlib.import_module("nastoolkit.kernels")
     had_attr, old_attr = hasattr(package, "_cuda"), getattr(package, "_cuda", None)
@@ -296,8 +362,9 @@ def fake_cuda():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_launch_arguments_match_c_signatures(fake_cuda, dtype):
     cuda, launches = fake_cuda
-    assert sorted(cuda.warmup()) == sorted(f"{n}_{s}" for ns in cuda.KERNELS.values() for n in ns
-                                           for s in ("f32", "f64"))
+    assert sorted(cuda.warmup()) == sorted(
+        f"{n}_{s}" for ns in cuda.KERNELS.values() for n in ns for s in ("f32", "f64")
+    )
 
     def arr(*shape):
         return np.random.default_rng(0).standard_normal(shape).astype(dtype).view(_FakeArray)
@@ -305,12 +372,28 @@ def test_launch_arguments_match_c_signatures(fake_cuda, dtype):
     for act in ACTS:
         z = arr(5, 7)
         cuda.activation_forward(act, z, out=arr(5, 7))
-        cuda.activation_backward(act, z, arr(5, 7), out=arr(5, 7))
+        cuda.activation_backward(act, z, arr(5, 7), out=arr(5, 7), z=arr(5, 7))
         x, w, b = arr(4, 3), arr(3, 5), arr(5)
         y = cuda.dense_forward(x, w, b, act)
-        cuda.dense_forward(x, w, None, act, out=arr(4, 5))
-        cuda.dense_backward(x, w, y, arr(4, 5), act, grad_kernel=arr(3, 5), grad_bias=arr(5),
-                            grad_x=arr(4, 3), grad_z=arr(4, 5))
+        pre = arr(4, 5)
+        cuda.dense_forward(x, w, None, act, out=arr(4, 5), z_out=pre)
+        cuda.dense_backward(
+            x,
+            w,
+            y,
+            arr(4, 5),
+            act,
+            grad_kernel=arr(3, 5),
+            grad_bias=arr(5),
+            grad_x=arr(4, 3),
+            grad_z=arr(4, 5),
+            z=pre,
+        )
+        if act not in NEEDS_Z:
+            cuda.dense_backward(x, w, y, arr(4, 5), act)
+        else:
+            with pytest.raises(ValueError, match="pre-activation z"):
+                cuda.dense_backward(x, w, y, arr(4, 5), act)
     cuda.dropout(arr(5, 7), 0.3, 1, 2)
     cuda.dropout_masks(3, 4, 0.5, 1, 0, 2, dtype)
     p = arr(10)
@@ -321,5 +404,6 @@ def test_launch_arguments_match_c_signatures(fake_cuda, dtype):
     cuda.rmsprop_update(p, arr(10), np.abs(arr(10)), momentum=0.5, velocity=arr(10))
     cuda.adagrad_update(p, arr(10), np.abs(arr(10)))
     suffix = "f32" if dtype == np.float32 else "f64"
-    assert {name for name in launches} == {f"{n}_{suffix}" for ns in cuda.KERNELS.values()
-                                            for n in ns}
+    assert {name for name in launches} == {
+        f"{n}_{suffix}" for ns in cuda.KERNELS.values() for n in ns
+    }

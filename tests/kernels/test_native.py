@@ -1,4 +1,4 @@
-"""The compiled CPU optimizer updates (kernels/_native.py) against _numpy and a float64 reference."""
+"""The compiled CPU optimizer updates (kernels/_native.py) vs _numpy and a float64 reference."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 
 from nastoolkit.kernels import _native
 
-pytestmark = pytest.mark.skipif(not _native.available(),
-                                reason=f"compiled CPU updates unavailable: {_native.reason()}")
+pytestmark = pytest.mark.skipif(
+    not _native.available(), reason=f"compiled CPU updates unavailable: {_native.reason()}"
+)
 
 # Odd sizes, lengths that are not a multiple of the SIMD width, and one above the one-thread limit
 # so the OpenMP split (2 threads) runs too.
@@ -25,7 +26,9 @@ def test_update_matches_numpy_and_reference(update_case, update_tools, dtype, si
     arrays = update_tools.make_arrays(update_case, size, dtype, seed=size)
     actual = {key: value.copy() for key, value in arrays.items()}
     getattr(_native, f"{update_case.name}_update")(**actual, **update_case.hyper)
-    update_tools.assert_matches(actual, arrays, update_case, f"_native {update_case} {np.dtype(dtype)} n={size}")
+    update_tools.assert_matches(
+        actual, arrays, update_case, f"_native {update_case} {np.dtype(dtype)} n={size}"
+    )
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
@@ -55,12 +58,15 @@ def test_view_into_flat_buffer_updates_only_that_slice():
     np.testing.assert_array_equal(flat[500:], np.float32(7.0))
 
 
-@pytest.mark.parametrize("bad, error, words", [
-    (lambda p: p[::2], ValueError, "C-contiguous"),
-    (lambda p: p.astype(np.float64), TypeError, "dtype float32"),
-    (lambda p: p[:-1], ValueError, "shape"),
-    (lambda p: list(p), TypeError, "NumPy array"),
-])
+@pytest.mark.parametrize(
+    "bad, error, words",
+    [
+        (lambda p: p[::2], ValueError, "C-contiguous"),
+        (lambda p: p.astype(np.float64), TypeError, "dtype float32"),
+        (lambda p: p[:-1], ValueError, "shape"),
+        (lambda p: list(p), TypeError, "NumPy array"),
+    ],
+)
 def test_bad_arguments_raise_naming_the_argument(bad, error, words):
     param = np.zeros(16, np.float32)
     grad = np.zeros(32, np.float32)[:16] if words != "C-contiguous" else np.zeros(32, np.float32)
@@ -84,20 +90,39 @@ def test_adam_rejects_step_zero():
 
 
 def test_disabled_by_environment_variable():
-    code = ("from nastoolkit.kernels import _native; "
-            "print(_native.available(), _native.reason())")
-    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
-                            env={**os.environ, "NASTOOLKIT_NATIVE": "0"}, timeout=60)
-    assert result.stdout.startswith("False disabled by $NASTOOLKIT_NATIVE"), result.stdout + result.stderr
+    code = "from nastoolkit.kernels import _native; print(_native.available(), _native.reason())"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NASTOOLKIT_NATIVE": "0"},
+        timeout=60,
+    )
+    assert result.stdout.startswith("False disabled by $NASTOOLKIT_NATIVE"), (
+        result.stdout + result.stderr
+    )
 
 
 def test_missing_compiler_reports_a_reason(tmp_path):
-    code = ("from nastoolkit.kernels import _native; "
-            "print(_native.available()); print(_native.reason())")
-    env = {**os.environ, "CXX": "no-such-compiler", "PATH": str(tmp_path),
-           "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env,
-                            timeout=60)
+    code = (
+        "from nastoolkit.kernels import _native; "
+        "print(_native.available()); print(_native.reason())"
+    )
+    env = {
+        **os.environ,
+        "CXX": "no-such-compiler",
+        "PATH": str(tmp_path),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     lines = result.stdout.splitlines()
     assert lines[0] == "False", result.stdout + result.stderr
     assert "compiler" in lines[1]

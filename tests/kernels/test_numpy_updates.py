@@ -1,8 +1,8 @@
 """The NumPy optimizer kernels against a float64 reference of the published (Keras 3) rules.
 
 The reference functions below return new arrays and are written from the equations, not from the
-kernels: decoupled weight decay first (w <- w - w * wd * lr), then the rule. tests/test_optimizers.py
-reuses them for the optimizer classes.
+kernels: decoupled weight decay first (w <- w - w * wd * lr), then the rule.
+tests/test_optimizers.py reuses them for the optimizer classes.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ SHAPE = (7, 5)
 
 
 # --- float64 references of the published rules ------------------------------------------------
+
 
 def decayed(w, lr, weight_decay):
     return w - w * weight_decay * lr
@@ -82,13 +83,35 @@ CASES = {
     "sgd_wd": {"learning_rate": 0.05, "weight_decay": 0.3},
     "momentum": {"learning_rate": 0.03, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0},
     "nesterov_wd": {"learning_rate": 0.03, "momentum": 0.7, "nesterov": True, "weight_decay": 0.2},
-    "adam": {"learning_rate": 0.01, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "weight_decay": 0.0},
+    "adam": {
+        "learning_rate": 0.01,
+        "beta_1": 0.9,
+        "beta_2": 0.999,
+        "epsilon": 1e-7,
+        "weight_decay": 0.0,
+    },
     # a large epsilon makes its placement (outside the root, before bias correction) visible
-    "adamw_big_eps": {"learning_rate": 0.02, "beta_1": 0.8, "beta_2": 0.95, "epsilon": 0.1,
-                          "weight_decay": 0.1},
-    "rmsprop": {"learning_rate": 0.01, "rho": 0.9, "epsilon": 1e-7, "momentum": 0.0, "weight_decay": 0.0},
-    "rmsprop_momentum": {"learning_rate": 0.01, "rho": 0.8, "epsilon": 0.1, "momentum": 0.6,
-                             "weight_decay": 0.05},
+    "adamw_big_eps": {
+        "learning_rate": 0.02,
+        "beta_1": 0.8,
+        "beta_2": 0.95,
+        "epsilon": 0.1,
+        "weight_decay": 0.1,
+    },
+    "rmsprop": {
+        "learning_rate": 0.01,
+        "rho": 0.9,
+        "epsilon": 1e-7,
+        "momentum": 0.0,
+        "weight_decay": 0.0,
+    },
+    "rmsprop_momentum": {
+        "learning_rate": 0.01,
+        "rho": 0.8,
+        "epsilon": 0.1,
+        "momentum": 0.6,
+        "weight_decay": 0.05,
+    },
     "adagrad": {"learning_rate": 0.1, "epsilon": 1e-7, "weight_decay": 0.0},
     "adagrad_big_eps": {"learning_rate": 0.1, "epsilon": 0.5, "weight_decay": 0.1},
 }
@@ -110,18 +133,47 @@ def run_kernel(case, dtype, steps=STEPS, use_work=True):
         if case.startswith("sgd"):
             kernels.sgd_update(w, g, h["learning_rate"], h["weight_decay"], work=work)
         elif case in ("momentum", "nesterov_wd"):
-            kernels.momentum_update(w, g, state[0], h["learning_rate"], h["momentum"],
-                                    h["nesterov"], h["weight_decay"], work=work)
+            kernels.momentum_update(
+                w,
+                g,
+                state[0],
+                h["learning_rate"],
+                h["momentum"],
+                h["nesterov"],
+                h["weight_decay"],
+                work=work,
+            )
         elif case.startswith("adam"):
-            kernels.adam_update(w, g, state[0], state[1], t + 1, h["learning_rate"],
-                                h["beta_1"], h["beta_2"], h["epsilon"], h["weight_decay"],
-                                work=work)
+            kernels.adam_update(
+                w,
+                g,
+                state[0],
+                state[1],
+                t + 1,
+                h["learning_rate"],
+                h["beta_1"],
+                h["beta_2"],
+                h["epsilon"],
+                h["weight_decay"],
+                work=work,
+            )
         elif case.startswith("rmsprop"):
-            kernels.rmsprop_update(w, g, state[0], h["learning_rate"], h["rho"], h["epsilon"],
-                                   h["momentum"], state[1], h["weight_decay"], work=work)
+            kernels.rmsprop_update(
+                w,
+                g,
+                state[0],
+                h["learning_rate"],
+                h["rho"],
+                h["epsilon"],
+                h["momentum"],
+                state[1],
+                h["weight_decay"],
+                work=work,
+            )
         else:
-            kernels.adagrad_update(w, g, state[0], h["learning_rate"], h["epsilon"],
-                                   h["weight_decay"], work=work)
+            kernels.adagrad_update(
+                w, g, state[0], h["learning_rate"], h["epsilon"], h["weight_decay"], work=work
+            )
     return w, state
 
 
@@ -137,14 +189,34 @@ def run_reference(case, steps=STEPS):
         if case.startswith("sgd"):
             w = sgd_reference(w, g, h["learning_rate"], h["weight_decay"])
         elif case in ("momentum", "nesterov_wd"):
-            w, a = momentum_reference(w, g, a, h["learning_rate"], h["momentum"], h["nesterov"],
-                                      h["weight_decay"])
+            w, a = momentum_reference(
+                w, g, a, h["learning_rate"], h["momentum"], h["nesterov"], h["weight_decay"]
+            )
         elif case.startswith("adam"):
-            w, a, b = adam_reference(w, g, a, b, t + 1, h["learning_rate"], h["beta_1"],
-                                     h["beta_2"], h["epsilon"], h["weight_decay"])
+            w, a, b = adam_reference(
+                w,
+                g,
+                a,
+                b,
+                t + 1,
+                h["learning_rate"],
+                h["beta_1"],
+                h["beta_2"],
+                h["epsilon"],
+                h["weight_decay"],
+            )
         elif case.startswith("rmsprop"):
-            w, a, b = rmsprop_reference(w, g, a, b, h["learning_rate"], h["rho"], h["epsilon"],
-                                        h["momentum"], h["weight_decay"])
+            w, a, b = rmsprop_reference(
+                w,
+                g,
+                a,
+                b,
+                h["learning_rate"],
+                h["rho"],
+                h["epsilon"],
+                h["momentum"],
+                h["weight_decay"],
+            )
         else:
             w, a = adagrad_reference(w, g, a, h["learning_rate"], h["epsilon"], h["weight_decay"])
     return w, [a, b]
@@ -199,8 +271,9 @@ def test_updates_are_in_place_on_the_given_objects():
     np.testing.assert_allclose(v, 0.001 * g * g)
     # first Adam step: lr sqrt(1 - b2) / (1 - b1) * (1 - b1) g / (sqrt(1 - b2) |g| + eps),
     # i.e. about lr sign(g), with eps scaled by 1 / sqrt(1 - b2) (Keras placement)
-    np.testing.assert_allclose(w, before - 0.1 * g / (np.abs(g) + 1e-7 / np.sqrt(0.001)),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        w, before - 0.1 * g / (np.abs(g) + 1e-7 / np.sqrt(0.001)), rtol=1e-12
+    )
 
     v.fill(0)
     kernels.rmsprop_update(w, g, v, 0.1, rho=0.9)
