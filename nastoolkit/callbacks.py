@@ -33,9 +33,11 @@ __all__ = [
 ]
 
 
-_BATCH_HOOKS = {"train": ("on_train_batch_begin", "on_train_batch_end"),
-                "test": ("on_test_batch_begin", "on_test_batch_end"),
-                "predict": ("on_predict_batch_begin", "on_predict_batch_end")}
+_BATCH_HOOKS = {
+    "train": ("on_train_batch_begin", "on_train_batch_end"),
+    "test": ("on_test_batch_begin", "on_test_batch_end"),
+    "predict": ("on_predict_batch_begin", "on_predict_batch_end"),
+}
 
 
 class Callback:
@@ -103,21 +105,26 @@ def _overrides(callback: Callback, *hooks: str) -> bool:
     """True when ``callback`` answers one of ``hooks`` (its class or, as a ``LambdaCallback``
     does, the instance replaces the base class's no-op)."""
     cls = type(callback)
-    return any(hook in vars(callback) or getattr(cls, hook) is not getattr(Callback, hook)
-               for hook in hooks)
+    return any(
+        hook in vars(callback) or getattr(cls, hook) is not getattr(Callback, hook)
+        for hook in hooks
+    )
 
 
 def _pythonify(logs) -> dict:
-    """A fresh dict whose scalar values are Python floats, as Keras's ``pythonify_logs``."""
-    if not logs:
-        return {}
-    out = {}
-    for key, value in logs.items():
-        if isinstance(value, (np.floating, np.integer)) or (
-                getattr(value, "ndim", None) == 0 and hasattr(value, "item")):
+    """Keras's ``pythonify_logs``: a fresh dict, keys sorted, nested dicts flattened, and every
+    value that ``float()`` accepts (NumPy scalars, 0-d arrays) made a Python float."""
+    result = {}
+    for key, value in sorted((logs or {}).items()):
+        if isinstance(value, dict):
+            result.update(_pythonify(value))
+            continue
+        try:
             value = float(value)
-        out[key] = value
-    return out
+        except (TypeError, ValueError):
+            pass  # kept as it is, e.g. predict's batch of outputs
+        result[key] = value
+    return result
 
 
 class CallbackList:
@@ -126,9 +133,10 @@ class CallbackList:
     Every callback gets ``set_model(model)`` and ``set_params(params)`` once. Batch hooks go only
     to callbacks that override them, so a loop can skip building batch logs when
     ``wants_batches`` (train), ``wants_test_batches`` or ``wants_predict_batches`` is False.
-    ``logs`` reach the callbacks as one shared dict of Python floats (``{}`` for None), so a
-    callback that adds a key (``LearningRateScheduler`` adds ``learning_rate``) is seen by the
-    callbacks after it, as in Keras, where ``History`` comes last.
+    ``logs`` reach the callbacks as one shared dict per hook, made as Keras makes it (keys
+    sorted, values as Python floats where possible, ``{}`` for None), so a key that a callback
+    adds (``LearningRateScheduler`` adds ``learning_rate``) is seen by the callbacks after it;
+    Keras puts ``History`` after the user's callbacks for that reason.
 
     Parameters
     ----------
@@ -154,9 +162,11 @@ class CallbackList:
         self.callbacks = list(callbacks or [])
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
-                raise TypeError("callbacks must be nastoolkit.callbacks.Callback instances "
-                                f"(subclass Callback or use LambdaCallback). Received: "
-                                f"{type(cb).__name__}")
+                raise TypeError(
+                    "callbacks must be nastoolkit.callbacks.Callback instances "
+                    f"(subclass Callback or use LambdaCallback). Received: "
+                    f"{type(cb).__name__}"
+                )
         self.model = model
         self.params = dict(params or {})
         for cb in self.callbacks:
@@ -241,7 +251,16 @@ class CallbackList:
 class History(Callback):
     """Records every epoch's logs: ``history.history["loss"][i]`` is epoch i's mean training loss.
 
-    ``stopped_reason`` says why training ended early (NaN loss, early stopping), else None.
+    ``fit`` returns it. ``epoch`` lists the epoch indices seen; ``stopped_reason`` says why
+    training ended early (NaN loss, early stopping), else None.
+
+    Examples
+    --------
+    >>> history = History()
+    >>> history.on_train_begin()
+    >>> history.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.75})
+    >>> history.history, history.epoch
+    ({'loss': [0.5], 'val_loss': [0.75]}, [0])
     """
 
     def __init__(self):
@@ -304,8 +323,10 @@ class _MonitorCallback(Callback):
     def __init__(self, monitor="val_loss", mode="auto", min_delta=0.0):
         super().__init__()
         if not isinstance(monitor, str):
-            raise TypeError(f"monitor must be the name of a logs key such as 'val_loss'. "
-                            f"Received: monitor={monitor!r}")
+            raise TypeError(
+                f"monitor must be the name of a logs key such as 'val_loss'. "
+                f"Received: monitor={monitor!r}"
+            )
         self.monitor = monitor
         self.mode = _resolve_mode(mode, monitor)
         self.min_delta = abs(_checks.finite_number("min_delta", min_delta))
@@ -317,7 +338,8 @@ class _MonitorCallback(Callback):
             if mode is None:
                 raise ValueError(
                     f"{type(self).__name__} received monitor={self.monitor!r}, but cannot tell "
-                    "whether it should be minimized or maximized. Pass mode='max' or mode='min'.")
+                    "whether it should be minimized or maximized. Pass mode='max' or mode='min'."
+                )
             self.mode = mode
         return self.mode
 
@@ -328,9 +350,13 @@ class _MonitorCallback(Callback):
     def _monitored(self, logs, what: str):
         current = (logs or {}).get(self.monitor)
         if current is None:
-            warnings.warn(f"{what} is conditioned on {self.monitor!r}, which is not in the logs. "
-                          f"Available: {sorted(logs or {})}. Pass validation data or change "
-                          "monitor.", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"{what} is conditioned on {self.monitor!r}, which is not in the logs. "
+                f"Available: {sorted(logs or {})}. Pass validation data or change "
+                "monitor.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         return current
 
 
@@ -369,8 +395,17 @@ class EarlyStopping(_MonitorCallback):
     'max'
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
-                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__(monitor, mode, min_delta)
         self.patience = _checks.non_negative_int("patience", patience)
         self.verbose = verbose
@@ -409,17 +444,21 @@ class EarlyStopping(_MonitorCallback):
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            self.model.stop_reason = (f"early stopping: {self.monitor} did not improve for "
-                                      f"{self.wait} epochs (best {self.best:.6g} at epoch "
-                                      f"{self.best_epoch + 1})")
+            self.model.stop_reason = (
+                f"early stopping: {self.monitor} did not improve for "
+                f"{self.wait} epochs (best {self.best:.6g} at epoch "
+                f"{self.best_epoch + 1})"
+            )
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print("Restoring model weights from the end of the best epoch: "
-                      f"{self.best_epoch + 1}.")
+                print(
+                    "Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}."
+                )
             self.model.set_weights(self.best_weights)
 
 
@@ -434,9 +473,11 @@ def _learning_rate_of(optimizer) -> float:
 
 def _set_learning_rate(optimizer, value: float, who: str) -> None:
     if callable(optimizer.learning_rate):
-        raise TypeError(f"{who} cannot set the learning rate of an optimizer created with a "
-                        f"schedule ({type(optimizer.learning_rate).__name__}); give the "
-                        "optimizer a float learning_rate, or drop the callback.")
+        raise TypeError(
+            f"{who} cannot set the learning rate of an optimizer created with a "
+            f"schedule ({type(optimizer.learning_rate).__name__}); give the "
+            "optimizer a float learning_rate, or drop the callback."
+        )
     optimizer.learning_rate = float(value)
 
 
@@ -464,8 +505,9 @@ class LearningRateScheduler(Callback):
     def __init__(self, schedule, verbose=0):
         super().__init__()
         if not callable(schedule):
-            raise TypeError("schedule must be a function (epoch, lr) -> float. "
-                            f"Received: schedule={schedule!r}")
+            raise TypeError(
+                f"schedule must be a function (epoch, lr) -> float. Received: schedule={schedule!r}"
+            )
         self.schedule = schedule
         self.verbose = verbose
 
@@ -478,11 +520,14 @@ class LearningRateScheduler(Callback):
         if not isinstance(learning_rate, (float, np.floating)):
             # ValueError, not TypeError: the error Keras raises here
             raise ValueError(  # noqa: TRY004
-                f"The output of the `schedule` function should be a float. Got: {learning_rate!r}")
+                f"The output of the `schedule` function should be a float. Got: {learning_rate!r}"
+            )
         _set_learning_rate(optimizer, learning_rate, "LearningRateScheduler")
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
-                  f"{learning_rate}.")
+            print(
+                f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
+                f"{learning_rate}."
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
@@ -522,11 +567,27 @@ class ReduceLROnPlateau(_MonitorCallback):
     (0.2, 5)
     """
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
-                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
         super().__init__(monitor, mode, min_delta)
-        self.factor = _checks.number_in("factor", factor, 0.0, 1.0, low_open=True,
-                                        high_open=True, fix="ReduceLROnPlateau only reduces.")
+        self.factor = _checks.number_in(
+            "factor",
+            factor,
+            0.0,
+            1.0,
+            low_open=True,
+            high_open=True,
+            fix="ReduceLROnPlateau only reduces.",
+        )
         self.patience = _checks.non_negative_int("patience", patience)
         self.verbose = verbose
         self.cooldown = _checks.non_negative_int("cooldown", cooldown)
@@ -603,8 +664,10 @@ class CSVLogger(Callback):
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         if not isinstance(separator, str) or len(separator) != 1:
-            raise ValueError("separator must be a one-character string such as ',' or ';'. "
-                             f"Received: separator={separator!r}")
+            raise ValueError(
+                "separator must be a one-character string such as ',' or ';'. "
+                f"Received: separator={separator!r}"
+            )
         self.sep = separator
         self.filename = os.fspath(filename)
         self.append = bool(append)
@@ -632,8 +695,9 @@ class CSVLogger(Callback):
                 self.keys += [f"val_{key}" for key in self.keys]
         if self.writer is None:
             dialect = type("Dialect", (csv.excel,), {"delimiter": self.sep})
-            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch", *self.keys],
-                                         dialect=dialect)
+            self.writer = csv.DictWriter(
+                self.csv_file, fieldnames=["epoch", *self.keys], dialect=dialect
+            )
             if self.append_header:
                 self.writer.writeheader()
         row = {"epoch": epoch}
@@ -655,10 +719,22 @@ def _csv_value(value):
     return value
 
 
-_LAMBDA_HOOKS = ("on_epoch_begin", "on_epoch_end", "on_train_begin", "on_train_end",
-                 "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
-                 "on_test_batch_begin", "on_test_batch_end", "on_predict_begin",
-                 "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end")
+_LAMBDA_HOOKS = (
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_begin",
+    "on_train_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+)
 
 
 class LambdaCallback(Callback):
@@ -688,24 +764,37 @@ class LambdaCallback(Callback):
     [0.5]
     """
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
-                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
-                 **kwargs):
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+        **kwargs,
+    ):
         super().__init__()
         unknown = sorted(set(kwargs) - set(_LAMBDA_HOOKS))
         if unknown:
-            raise TypeError(f"LambdaCallback got unknown hooks {unknown}; expected names from "
-                            f"{list(_LAMBDA_HOOKS)}.")
-        hooks = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end,
-                 "on_train_begin": on_train_begin, "on_train_end": on_train_end,
-                 "on_train_batch_begin": on_train_batch_begin,
-                 "on_train_batch_end": on_train_batch_end, **kwargs}
+            raise TypeError(
+                f"LambdaCallback got unknown hooks {unknown}; expected names from "
+                f"{list(_LAMBDA_HOOKS)}."
+            )
+        hooks = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
+            **kwargs,
+        }
         for name, function in hooks.items():
             if function is None:
                 continue
             if not callable(function):
-                raise TypeError(f"{name} must be a function or None. "
-                                f"Received: {name}={function!r}")
+                raise TypeError(f"{name} must be a function or None. Received: {name}={function!r}")
             setattr(self, name, function)
 
     def __repr__(self):
@@ -726,12 +815,14 @@ class ModelCheckpoint(_MonitorCallback):
         Where to save, formatted with the epoch and the logs.
     monitor : str
         The logs key that decides "best" with ``save_best_only``.
+    verbose : int
+        1 prints each save.
     save_best_only : bool
         Save only when ``monitor`` improves on the best so far.
     mode : {"auto", "min", "max"}
         Direction of improvement.
-    verbose : int
-        1 prints each save.
+    initial_value_threshold : float or None
+        The value the first save must beat (with ``save_best_only``).
 
     Examples
     --------
@@ -739,11 +830,28 @@ class ModelCheckpoint(_MonitorCallback):
     'max'
     """
 
-    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        mode="auto",
+        initial_value_threshold=None,
+    ):
         super().__init__(monitor, mode, 0.0)
         self.filepath = os.fspath(filepath)
         self.save_best_only = bool(save_best_only)
         self.verbose = verbose
+        self.initial_value_threshold = (
+            None
+            if initial_value_threshold is None
+            else _checks.finite_number("initial_value_threshold", initial_value_threshold)
+        )
+        self.best = self.initial_value_threshold
+
+    def on_train_begin(self, logs=None):
+        self.best = self.initial_value_threshold
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -766,6 +874,20 @@ class BackupAndRestore(Callback):
     slots, the shuffling RNG and the dropout streams, so an interrupted and resumed run ends with
     exactly the weights of an uninterrupted one. It is deleted when training completes
     (``delete_checkpoint=True``), as in Keras.
+
+    Parameters
+    ----------
+    backup_dir : str or path-like
+        The folder for ``backup.npz`` (created if missing).
+    delete_checkpoint : bool
+        Remove the backup once training completes.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> backup = BackupAndRestore(os.path.join(tempfile.mkdtemp(), "bk"))
+    >>> os.path.basename(backup.path)
+    'backup.npz'
     """
 
     def __init__(self, backup_dir, delete_checkpoint=True):
@@ -793,7 +915,20 @@ class BackupAndRestore(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training when an epoch's loss is NaN or infinite (``fit`` also does this itself)."""
+    """Stop training at the batch whose loss is NaN or infinite, as Keras's does (``fit`` also
+    stops on a non-finite loss by itself, restoring the epoch's starting weights).
+
+    Examples
+    --------
+    >>> TerminateOnNaN()
+    TerminateOnNaN()
+    """
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
@@ -807,7 +942,21 @@ def format_logs(logs: dict) -> str:
 
 
 class ProgressLogger(Callback):
-    """verbose=1: one tqdm bar over epochs showing the latest logs; verbose=2: a line per epoch."""
+    """Progress output for ``fit(verbose=...)``: 1 is one tqdm bar over epochs showing the latest
+    logs; 2 is one printed line per epoch.
+
+    Parameters
+    ----------
+    verbose : int
+        1 or 2.
+
+    Examples
+    --------
+    >>> logger = ProgressLogger(verbose=2)
+    >>> logger.set_params({"epochs": 3})
+    >>> logger.on_epoch_end(0, {"loss": 0.25})
+    Epoch 1/3 - loss: 0.25
+    """
 
     def __init__(self, verbose=1):
         super().__init__()
@@ -819,9 +968,13 @@ class ProgressLogger(Callback):
             from tqdm.auto import tqdm  # imported late: only verbose fits need it; .auto picks
             # the notebook bar inside Jupyter
 
-            self._bar = tqdm(total=self.params.get("epochs"),
-                             initial=self.params.get("initial_epoch", 0), unit="epoch", desc="fit",
-                             leave=True)
+            self._bar = tqdm(
+                total=self.params.get("epochs"),
+                initial=self.params.get("initial_epoch", 0),
+                unit="epoch",
+                desc="fit",
+                leave=True,
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         if self._bar is not None:

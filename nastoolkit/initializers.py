@@ -77,18 +77,33 @@ TRUNCATED_NORMAL_STDDEV = 0.87962566103423978  # stddev of N(0, 1) truncated to 
 
 # --- pure pieces -------------------------------------------------------------------------------
 
+
 def compute_fans(shape: tuple[int, ...], input_axes=None, output_axes=None) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight shape, as Keras computes them.
 
-    With both ``input_axes`` and ``output_axes``, each fan is the product of those axes' sizes.
+    Parameters
+    ----------
+    shape : tuple of int
+        The weight's shape.
+    input_axes, output_axes : list of int or None
+        With both, each fan is the product of those axes' sizes.
 
+    Returns
+    -------
+    tuple of int
+        (fan_in, fan_out).
+
+    Examples
+    --------
     >>> compute_fans((3, 3, 16, 32))
     (144, 288)
     """
     shape = tuple(int(s) for s in shape)
     if input_axes is not None and output_axes is not None:
-        return (math.prod(shape[axis] for axis in input_axes),
-                math.prod(shape[axis] for axis in output_axes))
+        return (
+            math.prod(shape[axis] for axis in input_axes),
+            math.prod(shape[axis] for axis in output_axes),
+        )
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -113,8 +128,10 @@ def _as_generator(rng) -> np.random.Generator:
         return rng
     if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
         return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None. "
-                    f"Received: rng={rng!r} (of type {type(rng).__name__})")
+    raise TypeError(
+        f"rng must be a numpy.random.Generator, an int seed or None. "
+        f"Received: rng={rng!r} (of type {type(rng).__name__})"
+    )
 
 
 def _check_shape(shape) -> tuple[int, ...]:
@@ -127,17 +144,32 @@ def _check_shape(shape) -> tuple[int, ...]:
 def _check_dtype(dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
-        raise ValueError(f"dtype must be a floating dtype such as 'float32'. Received: "
-                         f"dtype={dtype}")
+        raise ValueError(
+            f"dtype must be a floating dtype such as 'float32'. Received: dtype={dtype}"
+        )
     return dtype
 
 
 # --- initializer objects -----------------------------------------------------------------------
 
+
 class Initializer:
     """Base class: ``init(shape, dtype="float32", rng=None) -> numpy.ndarray``.
 
-    Subclasses implement ``_sample(shape, rng) -> float64 array``.
+    Subclasses implement ``_sample(shape, rng) -> float64 array`` and ``get_config()``.
+
+    Parameters
+    ----------
+    seed : int or None
+        Used when no ``rng`` is passed to the call (the same draw every time).
+
+    Examples
+    --------
+    >>> class Halves(Initializer):
+    ...     def _sample(self, shape, rng):
+    ...         return np.full(shape, 0.5)
+    >>> Halves()((2,))
+    array([0.5, 0.5], dtype=float32)
     """
 
     def __init__(self, seed: int | None = None):
@@ -187,8 +219,9 @@ class RandomUniform(Initializer):
         self.minval = _checks.finite_number("minval", minval)
         self.maxval = _checks.finite_number("maxval", maxval)
         if self.maxval < self.minval:
-            raise ValueError(f"maxval must be >= minval. Received: minval={minval!r}, "
-                             f"maxval={maxval!r}")
+            raise ValueError(
+                f"maxval must be >= minval. Received: minval={minval!r}, maxval={maxval!r}"
+            )
 
     def _sample(self, shape, rng) -> np.ndarray:
         return rng.uniform(self.minval, self.maxval, size=shape)
@@ -279,8 +312,15 @@ class VarianceScaling(Initializer):
     0.04
     """
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
-                 input_axes=None, output_axes=None):
+    def __init__(
+        self,
+        scale=1.0,
+        mode="fan_in",
+        distribution="truncated_normal",
+        seed=None,
+        input_axes=None,
+        output_axes=None,
+    ):
         super().__init__(seed)
         self.scale = _checks.positive("scale", scale)
         self.mode = _checks.one_of("mode", mode, _MODES)
@@ -308,9 +348,14 @@ class VarianceScaling(Initializer):
         return stddev * truncated_standard_normal(rng, shape)
 
     def get_config(self) -> dict:
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                "seed": self.seed, "input_axes": self.input_axes,
-                "output_axes": self.output_axes}
+        return {
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            "seed": self.seed,
+            "input_axes": self.input_axes,
+            "output_axes": self.output_axes,
+        }
 
 
 class _NamedScaling(VarianceScaling):
@@ -323,8 +368,7 @@ class _NamedScaling(VarianceScaling):
         super().__init__(scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self) -> dict:
-        return {"seed": self.seed, "input_axes": self.input_axes,
-                "output_axes": self.output_axes}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class GlorotUniform(_NamedScaling):
@@ -427,8 +471,10 @@ class Orthogonal(Initializer):
 
     def _sample(self, shape, rng) -> np.ndarray:
         if len(shape) < 2:
-            raise ValueError("The tensor to initialize must be at least two-dimensional. "
-                             f"Received: shape={shape} of rank {len(shape)}.")
+            raise ValueError(
+                "The tensor to initialize must be at least two-dimensional. "
+                f"Received: shape={shape} of rank {len(shape)}."
+            )
         rows, cols = math.prod(shape[:-1]), shape[-1]
         q, r = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
         q = q * np.sign(np.diag(r))
@@ -441,7 +487,13 @@ class Orthogonal(Initializer):
 
 
 class Zeros(Initializer):
-    """All zeros (the default bias initializer)."""
+    """All zeros (the default bias initializer).
+
+    Examples
+    --------
+    >>> Zeros()((2,))
+    array([0., 0.], dtype=float32)
+    """
 
     def __init__(self):
         super().__init__(None)
@@ -454,7 +506,13 @@ class Zeros(Initializer):
 
 
 class Ones(Zeros):
-    """All ones."""
+    """All ones.
+
+    Examples
+    --------
+    >>> Ones()((2,))
+    array([1., 1.], dtype=float32)
+    """
 
     def _sample(self, shape, rng) -> np.ndarray:
         return np.ones(shape)
@@ -497,8 +555,10 @@ class Identity(Zeros):
 
     def _sample(self, shape, rng) -> np.ndarray:
         if len(shape) != 2:
-            raise ValueError("Identity initializer requires a 2D shape. "
-                             f"Received: shape={shape} of rank {len(shape)}.")
+            raise ValueError(
+                "Identity initializer requires a 2D shape. "
+                f"Received: shape={shape} of rank {len(shape)}."
+            )
         return self.gain * np.eye(*shape)
 
     def get_config(self) -> dict:
@@ -506,9 +566,23 @@ class Identity(Zeros):
 
 
 _REGISTRY = Registry("initializer", Initializer)
-for _cls in (GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal,
-             RandomUniform, RandomNormal, TruncatedNormal, VarianceScaling, Orthogonal, Zeros,
-             Ones, Constant, Identity):
+for _cls in (
+    GlorotUniform,
+    GlorotNormal,
+    HeUniform,
+    HeNormal,
+    LecunUniform,
+    LecunNormal,
+    RandomUniform,
+    RandomNormal,
+    TruncatedNormal,
+    VarianceScaling,
+    Orthogonal,
+    Zeros,
+    Ones,
+    Constant,
+    Identity,
+):
     # Keras accepts the class name and its snake_case (matched case-insensitively here)
     _snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in _cls.__name__).lstrip("_")
     _REGISTRY.add(_cls, _snake, _cls.__name__.lower())
@@ -535,10 +609,22 @@ def get(identifier) -> Initializer:
 
 
 def serialize(initializer: Initializer) -> dict:
-    """``{"class_name": ..., "config": ...}``: JSON-ready."""
+    """``{"class_name": ..., "config": ...}``: JSON-ready.
+
+    Examples
+    --------
+    >>> serialize(Orthogonal(gain=2.0))
+    {'class_name': 'Orthogonal', 'config': {'gain': 2.0, 'seed': None}}
+    """
     return _REGISTRY.serialize(get(initializer))
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Initializer:
-    """The inverse of ``serialize``."""
+    """The inverse of ``serialize``.
+
+    Examples
+    --------
+    >>> deserialize({"class_name": "Constant", "config": {"value": 3.0}})((2,))
+    array([3., 3.], dtype=float32)
+    """
     return _REGISTRY.deserialize(config, custom_objects)

@@ -6,6 +6,7 @@ and ``sample_weight`` w_i weights each sample:
 
     result = (sum over batches of sum_i w_i m_i) / (sum over batches of sum_i w_i),   with
 
+- Accuracy:                    m_i = mean_k [ p_ik == y_ik ]   (labels predicted directly)
 - BinaryAccuracy:              m_i = mean_k [ (p_ik > t) == (y_ik > t) ],  t = 0.5
 - CategoricalAccuracy:         m_i = [ argmax_k p_ik == argmax_k y_ik ]
 - SparseCategoricalAccuracy:   m_i = [ argmax_k p_ik == label_i ]
@@ -41,6 +42,7 @@ from .backend import array_module, to_numpy
 __all__ = [
     "AUC",
     "Accuracy",
+    "AutoAccuracy",
     "BinaryAccuracy",
     "CategoricalAccuracy",
     "MeanAbsoluteError",
@@ -51,6 +53,7 @@ __all__ = [
     "Recall",
     "RootMeanSquaredError",
     "SparseCategoricalAccuracy",
+    "accuracy",
     "binary_accuracy",
     "categorical_accuracy",
     "deserialize",
@@ -64,6 +67,7 @@ __all__ = [
 
 # --- pure per-sample values: (y_true, y_pred) -> array of shape (n,) --------------------------
 
+
 def _rows(y_true, y_pred):
     """Both as (n, k) arrays on y_pred's device (y_true reshaped to y_pred's shape)."""
     xp = array_module(y_pred)
@@ -71,47 +75,135 @@ def _rows(y_true, y_pred):
     y_pred = y_pred.reshape(y_pred.shape[0], -1)
     y_true = xp.asarray(y_true)
     if y_true.size != y_pred.size:
-        raise ValueError(f"y_true must have as many values as y_pred. Received: "
-                         f"y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}")
+        raise ValueError(
+            f"y_true must have as many values as y_pred. Received: "
+            f"y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
+        )
     return y_true.reshape(y_pred.shape), y_pred
 
 
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5):
-    """m_i = mean_k [(p_ik > threshold) == (y_ik > threshold)] (as Keras for 0/1 labels)."""
+    """Per-sample binary accuracy m_i = mean_k [(p_ik > t) == (y_ik > t)], t = ``threshold``.
+
+    Parameters
+    ----------
+    y_true : array, shape (n,) or (n, k)
+        0/1 labels.
+    y_pred : array, shape (n, k)
+        Probabilities (or scores compared with ``threshold``).
+    threshold : float
+        The decision threshold.
+
+    Returns
+    -------
+    array, shape (n,)
+
+    Examples
+    --------
+    >>> binary_accuracy(np.array([[1.0], [0.0]]), np.array([[0.7], [0.6]]))
+    array([1., 0.])
+    """
     y_true, y_pred = _rows(y_true, y_pred)
     return ((y_pred > threshold) == (y_true > threshold)).mean(axis=-1)
 
 
 def categorical_accuracy(y_true, y_pred):
-    """m_i = [argmax_k p_ik == argmax_k y_ik]."""
+    """Per-sample m_i = [argmax_k p_ik == argmax_k y_ik] for one-hot targets.
+
+    Parameters
+    ----------
+    y_true : array, shape (n, k)
+        One-hot targets.
+    y_pred : array, shape (n, k)
+        Scores.
+
+    Returns
+    -------
+    array, shape (n,)
+
+    Examples
+    --------
+    >>> categorical_accuracy(np.eye(2), np.array([[0.9, 0.1], [0.8, 0.2]]))
+    array([1., 0.])
+    """
     y_true, y_pred = _rows(y_true, y_pred)
     return (y_pred.argmax(axis=-1) == y_true.argmax(axis=-1)).astype(np.float64)
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
-    """m_i = [argmax_k p_ik == label_i], labels of shape (n,) or (n, 1)."""
+    """Per-sample m_i = [argmax_k p_ik == label_i], labels of shape (n,) or (n, 1).
+
+    Parameters
+    ----------
+    y_true : array, shape (n,) or (n, 1)
+        Integer labels.
+    y_pred : array, shape (n, k)
+        Scores.
+
+    Returns
+    -------
+    array, shape (n,)
+
+    Examples
+    --------
+    >>> sparse_categorical_accuracy(np.array([0, 0]), np.array([[0.9, 0.1], [0.2, 0.8]]))
+    array([1., 0.])
+    """
     xp = array_module(y_pred)
     y_pred = xp.asarray(y_pred)
     labels = xp.asarray(y_true).reshape(-1)
     if labels.shape[0] != y_pred.shape[0]:
-        raise ValueError(f"y_true must hold one label per row of y_pred. Received: "
-                         f"{labels.shape[0]} labels, y_pred.shape={y_pred.shape}")
+        raise ValueError(
+            f"y_true must hold one label per row of y_pred. Received: "
+            f"{labels.shape[0]} labels, y_pred.shape={y_pred.shape}"
+        )
     return (y_pred.argmax(axis=-1) == labels).astype(np.float64)
 
 
 def mean_absolute_error(y_true, y_pred):
-    """m_i = mean_k |p_ik - y_ik|."""
+    """Per-sample m_i = mean_k |p_ik - y_ik|.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n, k)
+        Targets and predictions (``y_true`` may have any shape with as many values).
+
+    Returns
+    -------
+    array, shape (n,)
+
+    Examples
+    --------
+    >>> mean_absolute_error(np.array([[0.0, 2.0]]), np.array([[1.0, 1.0]]))
+    array([1.])
+    """
     y_true, y_pred = _rows(y_true, y_pred)
     return array_module(y_pred).abs(y_pred - y_true).mean(axis=-1)
 
 
 def mean_squared_error(y_true, y_pred):
-    """m_i = mean_k (p_ik - y_ik)^2."""
+    """Per-sample m_i = mean_k (p_ik - y_ik)^2.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n, k)
+        Targets and predictions (``y_true`` may have any shape with as many values).
+
+    Returns
+    -------
+    array, shape (n,)
+
+    Examples
+    --------
+    >>> mean_squared_error(np.array([[0.0, 2.0]]), np.array([[1.0, 1.0]]))
+    array([1.])
+    """
     y_true, y_pred = _rows(y_true, y_pred)
     return ((y_pred - y_true) ** 2).mean(axis=-1)
 
 
 # --- stateful metrics ----------------------------------------------------------------------------
+
 
 def _same_rank(x1, x2, expand_rank_1=True):
     """Keras's ``squeeze_or_expand_to_same_rank``: fix a rank difference of one in the last axis."""
@@ -143,9 +235,10 @@ def _weighted_samples(values, sample_weight):
         try:
             weight = xp.broadcast_to(weight, values.shape)
         except ValueError:
-            raise ValueError(f"sample_weight must broadcast to the per-sample values of shape "
-                             f"{values.shape}. Received: sample_weight.shape={weight.shape}") \
-                from None
+            raise ValueError(
+                f"sample_weight must broadcast to the per-sample values of shape "
+                f"{values.shape}. Received: sample_weight.shape={weight.shape}"
+            ) from None
         values = values * weight
         if weight.ndim > 1:
             weight = weight.mean(axis=tuple(range(1, weight.ndim)))
@@ -250,8 +343,9 @@ class MeanMetricWrapper(Metric):
 
     def __init__(self, fn, name: str | None = None, **kwargs):
         if not callable(fn):
-            raise TypeError(f"fn must be a function (y_true, y_pred) -> per-sample values. "
-                            f"Received: fn={fn!r}")
+            raise TypeError(
+                f"fn must be a function (y_true, y_pred) -> per-sample values. Received: fn={fn!r}"
+            )
         self._fn = fn
         self._fn_kwargs = kwargs
         super().__init__(getattr(fn, "__name__", type(fn).__name__) if name is None else name)
@@ -261,9 +355,11 @@ class MeanMetricWrapper(Metric):
         xp = array_module(y_pred)
         values = xp.asarray(values, dtype=np.float64)
         if values.ndim == 0:
-            raise ValueError(f"The metric function {self.name!r} returned a single number; it "
-                             "must return one value per sample (shape (n,)), e.g. "
-                             "mean(..., axis=-1) instead of mean(...).")
+            raise ValueError(
+                f"The metric function {self.name!r} returned a single number; it "
+                "must return one value per sample (shape (n,)), e.g. "
+                "mean(..., axis=-1) instead of mean(...)."
+            )
         return values
 
     def get_config(self) -> dict:
@@ -271,13 +367,31 @@ class MeanMetricWrapper(Metric):
 
 
 class BinaryAccuracy(Metric):
-    """Fraction of outputs with (p > threshold) == (y > threshold), labels y in {0, 1}."""
+    """Fraction of outputs with (p > threshold) == (y > threshold), labels y in {0, 1}.
+
+    Parameters
+    ----------
+    name : str or None
+        ``"binary_accuracy"`` when None.
+    dtype : None
+        Accepted for Keras compatibility; results are float64.
+    threshold : float
+        The decision threshold.
+
+    Examples
+    --------
+    >>> metric = BinaryAccuracy()
+    >>> metric.update([[1], [0], [1]], [[0.9], [0.2], [0.3]])
+    >>> round(metric.result(), 4)
+    0.6667
+    """
 
     default_name = "binary_accuracy"
     direction = "up"
 
-    def __init__(self, name: str | None = None, threshold: float = 0.5):
-        self.threshold = float(threshold)
+    def __init__(self, name: str | None = None, dtype=None, threshold: float = 0.5):
+        self.threshold = _checks.finite_number("threshold", threshold)
+        self.dtype = dtype
         super().__init__(name)
 
     def values(self, y_true, y_pred):
@@ -288,7 +402,20 @@ class BinaryAccuracy(Metric):
 
 
 class CategoricalAccuracy(Metric):
-    """Fraction of rows whose argmax matches the one-hot target's argmax."""
+    """Fraction of rows whose argmax matches the one-hot target's argmax.
+
+    Parameters
+    ----------
+    name : str or None
+        ``"categorical_accuracy"`` when None.
+
+    Examples
+    --------
+    >>> metric = CategoricalAccuracy()
+    >>> metric.update(np.eye(2), [[0.9, 0.1], [0.8, 0.2]])
+    >>> metric.result()
+    0.5
+    """
 
     default_name = "categorical_accuracy"
     direction = "up"
@@ -298,7 +425,20 @@ class CategoricalAccuracy(Metric):
 
 
 class SparseCategoricalAccuracy(Metric):
-    """Fraction of rows whose argmax equals the integer label."""
+    """Fraction of rows whose argmax equals the integer label.
+
+    Parameters
+    ----------
+    name : str or None
+        ``"sparse_categorical_accuracy"`` when None.
+
+    Examples
+    --------
+    >>> metric = SparseCategoricalAccuracy()
+    >>> metric.update([0, 1], [[0.9, 0.1], [0.8, 0.2]])
+    >>> metric.result()
+    0.5
+    """
 
     default_name = "sparse_categorical_accuracy"
     direction = "up"
@@ -319,16 +459,29 @@ def _accuracy_kind(y_true, y_pred) -> str:
     return "categorical"
 
 
-_ACCURACY_VALUES = {"binary": binary_accuracy, "sparse": sparse_categorical_accuracy,
-                    "categorical": categorical_accuracy}
+_ACCURACY_VALUES = {
+    "binary": binary_accuracy,
+    "sparse": sparse_categorical_accuracy,
+    "categorical": categorical_accuracy,
+}
 
 
-class Accuracy(Metric):
-    """``"accuracy"`` with no known loss: binary, sparse or categorical, fixed by the first batch's
-    shapes (see ``_accuracy_kind``) and kept until ``reset``."""
+class AutoAccuracy(Metric):
+    """``"accuracy"`` in ``compile`` with no loss that decides it: binary, sparse or categorical,
+    fixed by the first batch's shapes (see ``_accuracy_kind``) and kept until ``reset``, as
+    Keras's ``compile`` resolves the string.
+
+    Examples
+    --------
+    >>> metric = AutoAccuracy()
+    >>> metric.update([2, 0], [[0.1, 0.2, 0.7], [0.1, 0.8, 0.1]])
+    >>> metric.kind, metric.result()
+    ('sparse', 0.5)
+    """
 
     default_name = "accuracy"
     direction = "up"
+
     def values(self, y_true, y_pred):
         if self.kind is None:
             self.kind = _accuracy_kind(y_true, y_pred)
@@ -339,8 +492,62 @@ class Accuracy(Metric):
         self.kind = None
 
 
+def accuracy(y_true, y_pred):
+    """Per-sample m_i = mean_k [y_pred_ik == y_true_ik]: exact matches (Keras's ``accuracy``).
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n, k)
+        Labels and predicted labels.
+
+    Returns
+    -------
+    array, shape (n,)
+
+    Examples
+    --------
+    >>> accuracy(np.array([[1.0, 2.0]]), np.array([[1.0, 3.0]]))
+    array([0.5])
+    """
+    y_true, y_pred = _rows(y_true, y_pred)
+    return (y_pred == y_true).astype(np.float64).mean(axis=-1)
+
+
+class Accuracy(Metric):
+    """How often predictions equal the labels exactly (``keras.metrics.Accuracy``), for
+    predictions that are already class labels; ``compile(metrics=["accuracy"])`` picks the
+    binary/categorical/sparse accuracy instead (``AutoAccuracy``).
+
+    Examples
+    --------
+    >>> metric = Accuracy()
+    >>> metric.update([[1], [2], [3], [4]], [[0], [2], [3], [4]])
+    >>> metric.result()
+    0.75
+    """
+
+    default_name = "accuracy"
+    direction = "up"
+
+    def values(self, y_true, y_pred):
+        return accuracy(y_true, y_pred)
+
+
 class MeanAbsoluteError(Metric):
-    """mean |y_pred - y_true| over samples and outputs."""
+    """The (weighted) mean of |y_pred - y_true| over samples and outputs.
+
+    Parameters
+    ----------
+    name : str or None
+        ``"mean_absolute_error"`` when None (``get("mae")`` names it ``"mae"``).
+
+    Examples
+    --------
+    >>> metric = MeanAbsoluteError()
+    >>> metric.update([[0.0], [1.0]], [[1.0], [3.0]])
+    >>> metric.result()
+    1.5
+    """
 
     default_name = "mean_absolute_error"
 
@@ -349,7 +556,20 @@ class MeanAbsoluteError(Metric):
 
 
 class MeanSquaredError(Metric):
-    """mean (y_pred - y_true)^2 over samples and outputs."""
+    """The (weighted) mean of (y_pred - y_true)^2 over samples and outputs.
+
+    Parameters
+    ----------
+    name : str or None
+        ``"mean_squared_error"`` when None (``get("mse")`` names it ``"mse"``).
+
+    Examples
+    --------
+    >>> metric = MeanSquaredError()
+    >>> metric.update([[0.0], [1.0]], [[1.0], [3.0]])
+    >>> metric.result()
+    2.5
+    """
 
     default_name = "mean_squared_error"
 
@@ -393,8 +613,16 @@ def _top_k_only(y_pred, k: int):
     return xp.where(keep, y_pred, _NEG_INF)
 
 
-def _confusion(y_true, y_pred, thresholds, sample_weight=None, top_k=None, class_id=None,
-               multi_label=False, label_weights=None):
+def _confusion(
+    y_true,
+    y_pred,
+    thresholds,
+    sample_weight=None,
+    top_k=None,
+    class_id=None,
+    multi_label=False,
+    label_weights=None,
+):
     """Weighted counts (tp, fp, tn, fn), each of shape (T,) or (T, labels) with multi_label.
 
     A prediction is positive at threshold t when p > t; a label is positive when y != 0.
@@ -404,8 +632,10 @@ def _confusion(y_true, y_pred, thresholds, sample_weight=None, top_k=None, class
     y_true = xp.asarray(y_true, dtype=np.float64)
     y_pred, y_true = _same_rank(y_pred, y_true)
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true must have the shape of y_pred. Received: "
-                         f"y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}")
+        raise ValueError(
+            f"y_true must have the shape of y_pred. Received: "
+            f"y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
+        )
     weight = xp.ones(y_pred.shape)
     if sample_weight is not None:
         sw = xp.asarray(sample_weight, dtype=np.float64)[..., None]
@@ -415,20 +645,26 @@ def _confusion(y_true, y_pred, thresholds, sample_weight=None, top_k=None, class
         y_pred = _top_k_only(y_pred, top_k)
     if class_id is not None:
         if y_pred.ndim == 1:
-            raise ValueError("When class_id is provided, y_pred must be a 2D array with shape "
-                             f"(num_samples, num_classes). Received: y_pred.shape={y_pred.shape}")
+            raise ValueError(
+                "When class_id is provided, y_pred must be a 2D array with shape "
+                f"(num_samples, num_classes). Received: y_pred.shape={y_pred.shape}"
+            )
         y_true, y_pred, weight = (a[..., class_id, None] for a in (y_true, y_pred, weight))
     if multi_label:  # one column per label: count over samples only
-        flat = (lambda a: a.reshape(a.shape[0], -1))
+        flat = lambda a: a.reshape(a.shape[0], -1)
     else:
-        flat = (lambda a: a.reshape(-1, 1))
+        flat = lambda a: a.reshape(-1, 1)
         if label_weights is not None:
             weight = weight * xp.asarray(label_weights, dtype=np.float64)
     pred, label, weight = flat(y_pred), flat(y_true) != 0, flat(weight)
     t = xp.asarray(thresholds, dtype=np.float64).reshape(-1, 1, 1)
     above = pred[None] > t  # (T, n, labels)
-    counts = [(weight * (above & label)).sum(axis=1), (weight * (above & ~label)).sum(axis=1),
-              (weight * (~above & ~label)).sum(axis=1), (weight * (~above & label)).sum(axis=1)]
+    counts = [
+        (weight * (above & label)).sum(axis=1),
+        (weight * (above & ~label)).sum(axis=1),
+        (weight * (~above & ~label)).sum(axis=1),
+        (weight * (~above & label)).sum(axis=1),
+    ]
     return [c if multi_label else c[:, 0] for c in counts]
 
 
@@ -455,8 +691,7 @@ class _PrecisionRecall(Metric):
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         self.init_thresholds = thresholds
         self.top_k = None if top_k is None else _checks.positive_int("top_k", top_k)
-        self.class_id = None if class_id is None else _checks.non_negative_int("class_id",
-                                                                                 class_id)
+        self.class_id = None if class_id is None else _checks.non_negative_int("class_id", class_id)
         self.thresholds = _thresholds_arg(thresholds, 0.5 if top_k is None else _NEG_INF)
         self.dtype = dtype
         super().__init__(name)
@@ -464,11 +699,15 @@ class _PrecisionRecall(Metric):
     def reset(self) -> None:
         zeros = np.zeros(len(self.thresholds))
         self.true_positives, self.false_positives, self.false_negatives = (
-            zeros.copy(), zeros.copy(), zeros.copy())
+            zeros.copy(),
+            zeros.copy(),
+            zeros.copy(),
+        )
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
-        tp, fp, _, fn = _confusion(y_true, y_pred, self.thresholds, sample_weight, self.top_k,
-                                   self.class_id)
+        tp, fp, _, fn = _confusion(
+            y_true, y_pred, self.thresholds, sample_weight, self.top_k, self.class_id
+        )
         self.true_positives += to_numpy(tp)
         self.false_positives += to_numpy(fp)
         self.false_negatives += to_numpy(fn)
@@ -478,8 +717,12 @@ class _PrecisionRecall(Metric):
         return float(result[0]) if len(self.thresholds) == 1 else result
 
     def get_config(self) -> dict:
-        return {"name": self.name, "thresholds": self.init_thresholds, "top_k": self.top_k,
-                "class_id": self.class_id}
+        return {
+            "name": self.name,
+            "thresholds": self.init_thresholds,
+            "top_k": self.top_k,
+            "class_id": self.class_id,
+        }
 
 
 class Precision(_PrecisionRecall):
@@ -590,12 +833,23 @@ class AUC(Metric):
     default_name = "auc"
     direction = "up"
 
-    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
-                 name=None, dtype=None, thresholds=None, multi_label=False, num_labels=None,
-                 label_weights=None, from_logits=False):
+    def __init__(
+        self,
+        num_thresholds=200,
+        curve="ROC",
+        summation_method="interpolation",
+        name=None,
+        dtype=None,
+        thresholds=None,
+        multi_label=False,
+        num_labels=None,
+        label_weights=None,
+        from_logits=False,
+    ):
         self.curve = _checks.one_of("curve", str(curve).upper(), _CURVES)
-        self.summation_method = _checks.one_of("summation_method",
-                                               str(summation_method).lower(), _SUMMATIONS)
+        self.summation_method = _checks.one_of(
+            "summation_method", str(summation_method).lower(), _SUMMATIONS
+        )
         self._init_from_thresholds = thresholds is not None
         if thresholds is not None:
             inner = sorted(_thresholds_arg(thresholds, 0.5))
@@ -607,10 +861,13 @@ class AUC(Metric):
         self._thresholds = np.array([0.0 - _EPSILON, *inner, 1.0 + _EPSILON])
         self.multi_label = bool(multi_label)
         if num_labels is not None and not self.multi_label:
-            raise ValueError("`num_labels` is needed only when `multi_label` is True. "
-                             f"Received: num_labels={num_labels!r}, multi_label={multi_label!r}")
-        self.num_labels = None if num_labels is None else _checks.positive_int("num_labels",
-                                                                               num_labels)
+            raise ValueError(
+                "`num_labels` is needed only when `multi_label` is True. "
+                f"Received: num_labels={num_labels!r}, multi_label={multi_label!r}"
+            )
+        self.num_labels = (
+            None if num_labels is None else _checks.positive_int("num_labels", num_labels)
+        )
         self.label_weights = None if label_weights is None else np.asarray(label_weights, float)
         self.from_logits = bool(from_logits)
         self.dtype = dtype
@@ -622,29 +879,43 @@ class AUC(Metric):
         return list(self._thresholds)
 
     def reset(self) -> None:
-        shape = (self.num_thresholds, self.num_labels) if self.multi_label and self.num_labels \
+        shape = (
+            (self.num_thresholds, self.num_labels)
+            if self.multi_label and self.num_labels
             else (self.num_thresholds,)
+        )
         self.true_positives, self.false_positives, self.true_negatives, self.false_negatives = (
-            np.zeros(shape) for _ in range(4))
+            np.zeros(shape) for _ in range(4)
+        )
         self._fresh = True
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
         xp = array_module(y_pred)
         y_pred = xp.asarray(y_pred, dtype=np.float64)
         if self.multi_label and y_pred.ndim != 2:
-            raise ValueError("`y_pred` must have rank 2 when `multi_label=True`. "
-                             f"Received: y_pred.shape={y_pred.shape}")
+            raise ValueError(
+                "`y_pred` must have rank 2 when `multi_label=True`. "
+                f"Received: y_pred.shape={y_pred.shape}"
+            )
         if self.from_logits:
             y_pred = 1.0 / (1.0 + xp.exp(-y_pred))
-        counts = _confusion(y_true, y_pred, self._thresholds, sample_weight,
-                            multi_label=self.multi_label,
-                            label_weights=None if self.multi_label else self.label_weights)
+        counts = _confusion(
+            y_true,
+            y_pred,
+            self._thresholds,
+            sample_weight,
+            multi_label=self.multi_label,
+            label_weights=None if self.multi_label else self.label_weights,
+        )
         if self._fresh and self.multi_label:
-            self.true_positives, self.false_positives, self.true_negatives, \
-                self.false_negatives = (np.zeros(counts[0].shape) for _ in range(4))
+            self.true_positives, self.false_positives, self.true_negatives, self.false_negatives = (
+                np.zeros(counts[0].shape) for _ in range(4)
+            )
         self._fresh = False
-        for total, count in zip((self.true_positives, self.false_positives,
-                                 self.true_negatives, self.false_negatives), counts):
+        for total, count in zip(
+            (self.true_positives, self.false_positives, self.true_negatives, self.false_negatives),
+            counts,
+        ):
             total += to_numpy(count)
 
     def _by_label(self, terms):
@@ -653,8 +924,9 @@ class AUC(Metric):
         by_label = terms.sum(axis=0)
         if self.label_weights is None:
             return float(by_label.mean())
-        return float(_divide_no_nan((by_label * self.label_weights).sum(),
-                                    self.label_weights.sum()))
+        return float(
+            _divide_no_nan((by_label * self.label_weights).sum(), self.label_weights.sum())
+        )
 
     def _interpolate_pr_auc(self):
         """Davis & Goadrich (2006): precision interpolated as P = TP + FP varies linearly."""
@@ -666,15 +938,20 @@ class AUC(Metric):
         intercept = tp[1:] - slope * p[1:]
         both = (p[:-1] > 0) & (p[1:] > 0)
         ratio = np.where(both, _divide_no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
-        increments = _divide_no_nan(slope * (dtp + intercept * np.log(ratio)),
-                                    np.maximum(tp[1:] + fn[1:], 0))
+        increments = _divide_no_nan(
+            slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0)
+        )
         return self._by_label(increments)
 
     def result(self) -> float:
         if self.curve == "PR" and self.summation_method == "interpolation":
             return self._interpolate_pr_auc()
-        tp, fp, tn, fn = (self.true_positives, self.false_positives, self.true_negatives,
-                          self.false_negatives)
+        tp, fp, tn, fn = (
+            self.true_positives,
+            self.false_positives,
+            self.true_negatives,
+            self.false_negatives,
+        )
         recall = _divide_no_nan(tp, tp + fn)
         if self.curve == "ROC":
             x, y = _divide_no_nan(fp, fp + tn), recall
@@ -694,23 +971,37 @@ class AUC(Metric):
         return self._by_label((x[:-1] - x[1:]) * heights)
 
     def get_config(self) -> dict:
-        config = {"name": self.name, "num_thresholds": self.num_thresholds, "curve": self.curve,
-                  "summation_method": self.summation_method, "multi_label": self.multi_label,
-                  "num_labels": self.num_labels,
-                  "label_weights": None if self.label_weights is None
-                  else self.label_weights.tolist(),
-                  "from_logits": self.from_logits}
+        config = {
+            "name": self.name,
+            "num_thresholds": self.num_thresholds,
+            "curve": self.curve,
+            "summation_method": self.summation_method,
+            "multi_label": self.multi_label,
+            "num_labels": self.num_labels,
+            "label_weights": None if self.label_weights is None else self.label_weights.tolist(),
+            "from_logits": self.from_logits,
+        }
         if self._init_from_thresholds:
             config["thresholds"] = self.thresholds[1:-1]
         return config
 
 
 _REGISTRY = Registry("metric", Metric)
-for _cls in (BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MeanAbsoluteError,
-             MeanSquaredError, RootMeanSquaredError, Precision, Recall, AUC):
+for _cls in (
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    RootMeanSquaredError,
+    Precision,
+    Recall,
+    AUC,
+):
     _REGISTRY.add(_cls, _cls.default_name)
-_REGISTRY.add(Accuracy, "accuracy")
-_REGISTRY.add(functools.partial(Accuracy, name="acc"), "acc")
+_REGISTRY.add(AutoAccuracy, "accuracy")
+_REGISTRY.add(functools.partial(AutoAccuracy, name="acc"), "acc")
+_REGISTRY.add(Accuracy)  # deserializable; the string "accuracy" means AutoAccuracy (see get)
 _REGISTRY.add(functools.partial(MeanAbsoluteError, name="mae"), "mae")
 _REGISTRY.add(functools.partial(MeanSquaredError, name="mse"), "mse")
 
@@ -754,7 +1045,7 @@ def get(identifier, loss=None) -> Metric | None:
     if identifier is None:
         return None
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
-        cls = _ACCURACY_FOR_LOSS.get(_loss_key(loss), Accuracy)
+        cls = _ACCURACY_FOR_LOSS.get(_loss_key(loss), AutoAccuracy)
         return cls(name=identifier.lower())
     if callable(identifier) and not isinstance(identifier, (Metric, type)):
         return MeanMetricWrapper(identifier)
@@ -762,10 +1053,22 @@ def get(identifier, loss=None) -> Metric | None:
 
 
 def serialize(metric: Metric) -> dict:
-    """``{"class_name": ..., "config": ...}``: JSON-ready (state is not saved)."""
+    """``{"class_name": ..., "config": ...}``: JSON-ready (state is not saved).
+
+    Examples
+    --------
+    >>> serialize(Precision(thresholds=0.3))["config"]["thresholds"]
+    0.3
+    """
     return _REGISTRY.serialize(get(metric))
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Metric:
-    """The inverse of ``serialize`` (a fresh metric with no state)."""
+    """The inverse of ``serialize`` (a fresh metric with no state).
+
+    Examples
+    --------
+    >>> deserialize({"class_name": "AUC", "config": {"num_thresholds": 50}}).num_thresholds
+    50
+    """
     return _REGISTRY.deserialize(config, custom_objects)

@@ -53,6 +53,7 @@ __all__ = [
 
 # --- argument checks (the shared ones from _checks) ----------------------------------------------
 
+
 def _number(name: str, value, strict: bool = False) -> float:
     """``value`` as a finite float >= 0 (> 0 if strict), else ValueError."""
     return _checks.positive(name, value) if strict else _checks.non_negative(name, value)
@@ -71,12 +72,14 @@ def _name(name) -> str:
 def _step(step) -> float:
     step = float(step)
     if not step >= 0:  # also rejects NaN
-        raise ValueError(f"step must be a number >= 0 (optimizer updates so far). "
-                         f"Received: step={step!r}")
+        raise ValueError(
+            f"step must be a number >= 0 (optimizer updates so far). Received: step={step!r}"
+        )
     return step
 
 
 # --- schedules -----------------------------------------------------------------------------------
+
 
 class LearningRateSchedule:
     """Base class: subclasses implement ``learning_rate(step: float) -> float`` and
@@ -133,8 +136,14 @@ class ExponentialDecay(LearningRateSchedule):
     0.025
     """
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
-                 staircase: bool = False, name: str = "ExponentialDecay"):
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        decay_rate: float,
+        staircase: bool = False,
+        name: str = "ExponentialDecay",
+    ):
         self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive_int("decay_steps", decay_steps)
         self.decay_rate = _number("decay_rate", decay_rate, strict=True)
@@ -145,12 +154,16 @@ class ExponentialDecay(LearningRateSchedule):
         exponent = step / self.decay_steps
         if self.staircase:
             exponent = math.floor(exponent)
-        return self.initial_learning_rate * self.decay_rate ** exponent
+        return self.initial_learning_rate * self.decay_rate**exponent
 
     def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -175,13 +188,16 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     def __init__(self, boundaries, values, name: str = "PiecewiseConstant"):
         boundaries, values = list(boundaries), list(values)
         if len(values) != len(boundaries) + 1:
-            raise ValueError(f"values must have exactly one more entry than boundaries. "
-                             f"Received: len(boundaries)={len(boundaries)}, "
-                             f"len(values)={len(values)}")
+            raise ValueError(
+                f"values must have exactly one more entry than boundaries. "
+                f"Received: len(boundaries)={len(boundaries)}, "
+                f"len(values)={len(values)}"
+            )
         self.boundaries = [_number("boundaries", b) for b in boundaries]
         if any(b1 <= b0 for b0, b1 in zip(self.boundaries, self.boundaries[1:])):
-            raise ValueError(f"boundaries must be strictly increasing. "
-                             f"Received: boundaries={boundaries}")
+            raise ValueError(
+                f"boundaries must be strictly increasing. Received: boundaries={boundaries}"
+            )
         self.values = [_number("values", v) for v in values]
         self.name = _name(name)
 
@@ -189,8 +205,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return self.values[bisect.bisect_left(self.boundaries, step)]
 
     def get_config(self) -> dict:
-        return {"boundaries": list(self.boundaries), "values": list(self.values),
-                "name": self.name}
+        return {"boundaries": list(self.boundaries), "values": list(self.values), "name": self.name}
 
 
 class StepDecay(LearningRateSchedule):
@@ -214,8 +229,13 @@ class StepDecay(LearningRateSchedule):
     0.025
     """
 
-    def __init__(self, initial_learning_rate: float, step_size: int, factor: float = 0.5,
-                 name: str = "StepDecay"):
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        step_size: int,
+        factor: float = 0.5,
+        name: str = "StepDecay",
+    ):
         self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate)
         self.step_size = _positive_int("step_size", step_size)
         self.factor = _number("factor", factor, strict=True)
@@ -225,8 +245,12 @@ class StepDecay(LearningRateSchedule):
         return self.initial_learning_rate * self.factor ** math.floor(step / self.step_size)
 
     def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "step_size": self.step_size, "factor": self.factor, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "step_size": self.step_size,
+            "factor": self.factor,
+            "name": self.name,
+        }
 
 
 def _cosine(step: float, decay_steps: int, alpha: float, start: float) -> float:
@@ -260,15 +284,22 @@ class CosineDecay(LearningRateSchedule):
     0.55
     """
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
-                 name: str = "CosineDecay", warmup_target: float | None = None,
-                 warmup_steps: int = 0):
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        alpha: float = 0.0,
+        name: str = "CosineDecay",
+        warmup_target: float | None = None,
+        warmup_steps: int = 0,
+    ):
         self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive_int("decay_steps", decay_steps)
         self.alpha = _number("alpha", alpha)
         self.name = _name(name)
-        self.warmup_target = (None if warmup_target is None
-                              else _number("warmup_target", warmup_target))
+        self.warmup_target = (
+            None if warmup_target is None else _number("warmup_target", warmup_target)
+        )
         self.warmup_steps = _checks.non_negative_int("warmup_steps", warmup_steps)
 
     def learning_rate(self, step: float) -> float:
@@ -277,13 +308,19 @@ class CosineDecay(LearningRateSchedule):
         if step < self.warmup_steps:
             fraction = step / self.warmup_steps
             return self.initial_learning_rate + fraction * (
-                self.warmup_target - self.initial_learning_rate)
+                self.warmup_target - self.initial_learning_rate
+            )
         return _cosine(step - self.warmup_steps, self.decay_steps, self.alpha, self.warmup_target)
 
     def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
-                "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "alpha": self.alpha,
+            "name": self.name,
+            "warmup_target": self.warmup_target,
+            "warmup_steps": self.warmup_steps,
+        }
 
 
 class PolynomialDecay(LearningRateSchedule):
@@ -314,9 +351,15 @@ class PolynomialDecay(LearningRateSchedule):
     0.5
     """
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int,
-                 end_learning_rate: float = 0.0001, power: float = 1.0, cycle: bool = False,
-                 name: str = "PolynomialDecay"):
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        end_learning_rate: float = 0.0001,
+        power: float = 1.0,
+        cycle: bool = False,
+        name: str = "PolynomialDecay",
+    ):
         self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive_int("decay_steps", decay_steps)
         self.end_learning_rate = _number("end_learning_rate", end_learning_rate)
@@ -331,13 +374,19 @@ class PolynomialDecay(LearningRateSchedule):
         else:
             step = min(step, period)
         remaining = (1.0 - step / period) ** self.power
-        return (self.initial_learning_rate - self.end_learning_rate) * remaining \
-            + self.end_learning_rate
+        return (
+            self.initial_learning_rate - self.end_learning_rate
+        ) * remaining + self.end_learning_rate
 
     def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate,
-                "power": self.power, "cycle": self.cycle, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+            "cycle": self.cycle,
+            "name": self.name,
+        }
 
 
 class InverseTimeDecay(LearningRateSchedule):
@@ -362,8 +411,14 @@ class InverseTimeDecay(LearningRateSchedule):
     0.5
     """
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
-                 staircase: bool = False, name: str = "InverseTimeDecay"):
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        decay_rate: float,
+        staircase: bool = False,
+        name: str = "InverseTimeDecay",
+    ):
         self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive_int("decay_steps", decay_steps)
         self.decay_rate = _number("decay_rate", decay_rate)
@@ -377,9 +432,13 @@ class InverseTimeDecay(LearningRateSchedule):
         return self.initial_learning_rate / (1.0 + self.decay_rate * ratio)
 
     def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
 
 
 class CosineDecayRestarts(LearningRateSchedule):
@@ -413,9 +472,15 @@ class CosineDecayRestarts(LearningRateSchedule):
     (0.5, 0.5, 0.25)
     """
 
-    def __init__(self, initial_learning_rate: float, first_decay_steps: int,
-                 t_mul: float = 2.0, m_mul: float = 1.0, alpha: float = 0.0,
-                 name: str = "SGDRDecay"):
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        first_decay_steps: int,
+        t_mul: float = 2.0,
+        m_mul: float = 1.0,
+        alpha: float = 0.0,
+        name: str = "SGDRDecay",
+    ):
         self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate)
         self.first_decay_steps = _positive_int("first_decay_steps", first_decay_steps)
         self.t_mul = _number("t_mul", t_mul, strict=True)
@@ -430,21 +495,41 @@ class CosineDecayRestarts(LearningRateSchedule):
             done -= restart
         else:
             restart = math.floor(math.log(1.0 - done * (1.0 - self.t_mul)) / math.log(self.t_mul))
-            before = (1.0 - self.t_mul ** restart) / (1.0 - self.t_mul)
-            done = (done - before) / self.t_mul ** restart
-        cosine = 0.5 * self.m_mul ** restart * (1.0 + math.cos(math.pi * done))
+            before = (1.0 - self.t_mul**restart) / (1.0 - self.t_mul)
+            done = (done - before) / self.t_mul**restart
+        cosine = 0.5 * self.m_mul**restart * (1.0 + math.cos(math.pi * done))
         return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
 
     def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "first_decay_steps": self.first_decay_steps, "t_mul": self.t_mul,
-                "m_mul": self.m_mul, "alpha": self.alpha, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self.t_mul,
+            "m_mul": self.m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+        }
 
 
 def values(schedule, steps) -> np.ndarray:
     """The schedule at each step: ``steps`` is a count (steps 0..steps-1) or an iterable of steps.
 
-    Returns a float64 array, e.g. for ``plt.plot(values(schedule, 1000))``.
+    Parameters
+    ----------
+    schedule : callable
+        ``step -> float``.
+    steps : int or iterable of int
+        How many steps from 0, or the steps themselves.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 learning rates, e.g. for ``plt.plot(values(schedule, 1000))``.
+
+    Examples
+    --------
+    >>> values(StepDecay(1.0, step_size=2), 5)
+    array([1.  , 1.  , 0.5 , 0.5 , 0.25])
     """
     if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
         steps = range(int(steps))
@@ -452,27 +537,55 @@ def values(schedule, steps) -> np.ndarray:
 
 
 _REGISTRY = Registry("schedule", LearningRateSchedule)
-for _cls in (ExponentialDecay, PiecewiseConstantDecay, StepDecay, CosineDecay, PolynomialDecay,
-             InverseTimeDecay, CosineDecayRestarts):
+for _cls in (
+    ExponentialDecay,
+    PiecewiseConstantDecay,
+    StepDecay,
+    CosineDecay,
+    PolynomialDecay,
+    InverseTimeDecay,
+    CosineDecayRestarts,
+):
     _REGISTRY.add(_cls, _cls.__name__.lower())  # names only for deserialize; get() refuses them
 
 
 def get(identifier) -> LearningRateSchedule:
     """A schedule from an instance or a serialized dict (schedules have required arguments, so
-    a bare name is not enough)."""
+    a bare name is not enough).
+
+    Examples
+    --------
+    >>> get({"class_name": "InverseTimeDecay",
+    ...      "config": {"initial_learning_rate": 0.1, "decay_steps": 1, "decay_rate": 1.0}})(1)
+    0.05
+    """
     if isinstance(identifier, str):
-        raise TypeError(f"schedule must be a LearningRateSchedule object or a serialized dict; "
-                         f"a name is not enough because schedules need arguments, e.g. "
-                         f"ExponentialDecay(0.01, decay_steps=1000, decay_rate=0.9). "
-                         f"Received: schedule={identifier!r}")
+        raise TypeError(
+            f"schedule must be a LearningRateSchedule object or a serialized dict; "
+            f"a name is not enough because schedules need arguments, e.g. "
+            f"ExponentialDecay(0.01, decay_steps=1000, decay_rate=0.9). "
+            f"Received: schedule={identifier!r}"
+        )
     return _REGISTRY.get(identifier)
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
-    """``{"class_name": ..., "config": ...}``: JSON-ready."""
+    """``{"class_name": ..., "config": ...}``: JSON-ready.
+
+    Examples
+    --------
+    >>> serialize(PolynomialDecay(0.1, 100))["config"]["end_learning_rate"]
+    0.0001
+    """
     return _REGISTRY.serialize(schedule)
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRateSchedule:
-    """The schedule a ``serialize`` dict describes (``custom_objects`` for your own classes)."""
+    """The schedule a ``serialize`` dict describes (``custom_objects`` for your own classes).
+
+    Examples
+    --------
+    >>> deserialize(serialize(CosineDecay(0.1, 10, name="warm"))).name
+    'warm'
+    """
     return _REGISTRY.deserialize(config, custom_objects)

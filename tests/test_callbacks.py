@@ -89,8 +89,9 @@ def test_batch_hooks_are_called_per_step():
 
     model = Sequential([Dense(1, input_shape=(2,))])
     model.compile(optimizer="sgd", loss="mse")
-    model.fit(np.ones((10, 2)), np.ones((10, 1)), batch_size=4, epochs=2, callbacks=[Count()],
-              verbose=0)
+    model.fit(
+        np.ones((10, 2)), np.ones((10, 1)), batch_size=4, epochs=2, callbacks=[Count()], verbose=0
+    )
     assert [b for b, _ in steps] == [0, 1, 2, 0, 1, 2]
 
 
@@ -126,8 +127,9 @@ def test_backup_and_restore_resumes_exactly_after_interruption(tmp_path):
     y = np.sin(X[:, :1]) + X[:, 1:2]
 
     def fresh():
-        model = Sequential([Dense(8, activation="relu", input_shape=(3,)), Dropout(0.3),
-                            Dense(1)], seed=0)
+        model = Sequential(
+            [Dense(8, activation="relu", input_shape=(3,)), Dropout(0.3), Dense(1)], seed=0
+        )
         model.compile(optimizer=Adam(learning_rate=0.01), loss="mse")
         return model
 
@@ -142,12 +144,18 @@ def test_backup_and_restore_resumes_exactly_after_interruption(tmp_path):
     backup = BackupAndRestore(tmp_path / "bk")
     model = fresh()
     with pytest.raises(KeyboardInterrupt):
-        model.fit(X, y, epochs=6, batch_size=16, verbose=0, seed=3,
-                  callbacks=[backup, Interrupt()])
+        model.fit(X, y, epochs=6, batch_size=16, verbose=0, seed=3, callbacks=[backup, Interrupt()])
     assert (tmp_path / "bk" / "backup.npz").exists()
     model = fresh()  # a new process would start from scratch like this
-    hist = model.fit(X, y, epochs=6, batch_size=16, verbose=0, seed=3,
-                     callbacks=[BackupAndRestore(tmp_path / "bk")])
+    hist = model.fit(
+        X,
+        y,
+        epochs=6,
+        batch_size=16,
+        verbose=0,
+        seed=3,
+        callbacks=[BackupAndRestore(tmp_path / "bk")],
+    )
     assert hist.epoch == [3, 4, 5]
     assert hist.history["loss"] == ref_hist.history["loss"][3:]
     for a, b in zip(model.get_weights(), reference.get_weights()):
@@ -172,6 +180,7 @@ def _recording_hook(name):
     def hook(self, *args):
         index, logs = (args[0], args[1]) if len(args) == 2 else (None, args[0] if args else None)
         self.events.append({"hook": name, "arg": index, "logs": logs})
+
     return hook
 
 
@@ -186,8 +195,11 @@ def _trace_model():
     model = Sequential([Dense(1, input_shape=(3,))])
     model.build((None, 3))
     model.set_weights([np.asarray(case["kernel"], "float32"), np.asarray(case["bias"], "float32")])
-    model.compile(optimizer=SGD(learning_rate=case["learning_rate"]), loss=case["loss"],
-                  metrics=case["metrics"])
+    model.compile(
+        optimizer=SGD(learning_rate=case["learning_rate"]),
+        loss=case["loss"],
+        metrics=case["metrics"],
+    )
     return model, {key: np.asarray(case[key], "float32") for key in ("x", "y", "x_val", "y_val")}
 
 
@@ -198,8 +210,13 @@ def _assert_same_trace(events, expected):
         assert isinstance(got["logs"], dict), f"{where}: logs must be a dict, got {got['logs']!r}"
         assert sorted(got["logs"]) == sorted(want["logs"]), where
         for key, value in want["logs"].items():
-            np.testing.assert_allclose(np.asarray(got["logs"][key], float), value, rtol=2e-5,
-                                       atol=1e-6, err_msg=f"{where}: logs[{key!r}]")
+            np.testing.assert_allclose(
+                np.asarray(got["logs"][key], float),
+                value,
+                rtol=2e-5,
+                atol=1e-6,
+                err_msg=f"{where}: logs[{key!r}]",
+            )
 
 
 def test_callback_list_offers_every_keras_hook_and_passes_dict_logs():
@@ -214,8 +231,34 @@ def test_callback_list_offers_every_keras_hook_and_passes_dict_logs():
             getattr(calls, name)()
     assert [e["hook"] for e in rec.events] == HOOKS
     assert all(e["logs"] == {} for e in rec.events)  # Keras turns logs=None into {}
-    calls.on_epoch_end(0, {"loss": np.float32(0.25)})
-    assert type(rec.events[-1]["logs"]["loss"]) is float
+    calls.on_epoch_end(
+        0,
+        {
+            "val_loss": np.float32(0.5),
+            "loss": np.array(0.25),
+            "extra": {"lr": np.float64(0.1)},
+            "outputs": np.zeros((2, 1)),
+        },
+    )
+    logs = rec.events[-1]["logs"]
+    # sorted by the outer keys, a nested dict flattened in its place ("extra"), as Keras does
+    assert list(logs) == ["lr", "loss", "outputs", "val_loss"]
+    assert [type(logs[key]) for key in ("loss", "lr", "val_loss")] == [float] * 3
+    assert logs["outputs"].shape == (2, 1)  # not a number: kept
+
+
+def test_a_key_added_by_one_callback_reaches_the_next():
+    from nastoolkit.callbacks import LearningRateScheduler
+    from nastoolkit.optimizers import SGD
+
+    history = History()
+    model = StandIn(SGD(learning_rate=0.1))
+    calls = CallbackList([LearningRateScheduler(lambda epoch, lr: lr / 2), history], model, {})
+    calls.on_train_begin()
+    for epoch in range(2):
+        calls.on_epoch_begin(epoch)
+        calls.on_epoch_end(epoch, {"loss": 1.0})
+    assert history.history["learning_rate"] == pytest.approx([0.05, 0.025])
 
 
 def test_callback_list_skips_batch_hooks_nobody_overrides():
@@ -238,9 +281,16 @@ def test_callback_list_skips_batch_hooks_nobody_overrides():
 def test_fit_makes_the_keras_callback_trace():
     model, data = _trace_model()
     case, rec = TRACE["case"], Recorder()
-    model.fit(data["x"], data["y"], batch_size=case["batch_size"], epochs=case["epochs"],
-              validation_data=(data["x_val"], data["y_val"]), shuffle=False, verbose=0,
-              callbacks=[rec])
+    model.fit(
+        data["x"],
+        data["y"],
+        batch_size=case["batch_size"],
+        epochs=case["epochs"],
+        validation_data=(data["x_val"], data["y_val"]),
+        shuffle=False,
+        verbose=0,
+        callbacks=[rec],
+    )
     for key, value in TRACE["params"]["fit"].items():
         assert rec.params.get(key) == value, key
     _assert_same_trace(rec.events, TRACE["traces"]["fit"])
@@ -250,11 +300,17 @@ def test_evaluate_and_predict_make_the_keras_callback_trace():
     case = TRACE["case"]
     model, data = _trace_model()
     # the recorded evaluate/predict ran after the recorded fit, on the trained weights
-    model.fit(data["x"], data["y"], batch_size=case["batch_size"], epochs=case["epochs"],
-              validation_data=(data["x_val"], data["y_val"]), shuffle=False, verbose=0)
+    model.fit(
+        data["x"],
+        data["y"],
+        batch_size=case["batch_size"],
+        epochs=case["epochs"],
+        validation_data=(data["x_val"], data["y_val"]),
+        shuffle=False,
+        verbose=0,
+    )
     rec = Recorder()
-    model.evaluate(data["x"], data["y"], batch_size=case["batch_size"], verbose=0,
-                   callbacks=[rec])
+    model.evaluate(data["x"], data["y"], batch_size=case["batch_size"], verbose=0, callbacks=[rec])
     _assert_same_trace(rec.events, TRACE["traces"]["evaluate"])
     rec = Recorder()
     model.predict(data["x"], batch_size=case["batch_size"], verbose=0, callbacks=[rec])
@@ -262,8 +318,9 @@ def test_evaluate_and_predict_make_the_keras_callback_trace():
 
 
 # --- EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, CSVLogger against Keras -----------
-KERAS = json.loads((Path(__file__).parent / "fixtures" / "keras_metrics_schedules.json")
-                   .read_text())["callbacks"]
+KERAS = json.loads(
+    (Path(__file__).parent / "fixtures" / "keras_metrics_schedules.json").read_text()
+)["callbacks"]
 
 
 class StandIn(FakeModel):
@@ -298,7 +355,10 @@ def test_early_stopping_decides_as_keras(case):
     seen = drive_logs(stop, model, case["values"], case["kwargs"].get("monitor", "val_loss"))
     assert len(seen) == case["epochs_run"]
     assert (stop.stopped_epoch, stop.best_epoch, stop.wait) == (
-        case["stopped_epoch"], case["best_epoch"], case["wait"])
+        case["stopped_epoch"],
+        case["best_epoch"],
+        case["wait"],
+    )
     assert stop.best == pytest.approx(case["best"])
     assert model.weights[0][0] == case["final_weight"]  # restored best epoch, or the last
 
@@ -312,13 +372,14 @@ def test_reduce_lr_on_plateau_reduces_as_keras(case):
     model = StandIn(SGD(learning_rate=case["learning_rate"]))
     seen = drive_logs(reduce, model, case["values"], case["kwargs"].get("monitor", "val_loss"))
     # Keras keeps the rate in float32: compare to its precision
-    np.testing.assert_allclose([logs["learning_rate"] for logs in seen], case["logged"],
-                               rtol=1e-6)
+    np.testing.assert_allclose([logs["learning_rate"] for logs in seen], case["logged"], rtol=1e-6)
     assert model.optimizer.learning_rate == pytest.approx(case["final"], rel=1e-6)
 
 
-SCHEDULES = {"halve_after_2": lambda epoch, lr: lr if epoch < 2 else lr * 0.5,
-             "one_argument": lambda epoch: 0.1 / (1 + epoch)}
+SCHEDULES = {
+    "halve_after_2": lambda epoch, lr: lr if epoch < 2 else lr * 0.5,
+    "one_argument": lambda epoch: 0.1 / (1 + epoch),
+}
 
 
 @pytest.mark.parametrize("case", KERAS["scheduler"], ids=lambda c: c["schedule"])
@@ -329,8 +390,7 @@ def test_learning_rate_scheduler_sets_rates_as_keras(case):
     scheduler = LearningRateScheduler(SCHEDULES[case["schedule"]])
     model = StandIn(SGD(learning_rate=case["learning_rate"]))
     seen = drive_logs(scheduler, model, [1.0] * len(case["logged"]), "loss")
-    np.testing.assert_allclose([logs["learning_rate"] for logs in seen], case["logged"],
-                               rtol=1e-6)
+    np.testing.assert_allclose([logs["learning_rate"] for logs in seen], case["logged"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("case", KERAS["csv"], ids=lambda c: json.dumps(c["kwargs"]))
@@ -364,10 +424,13 @@ def test_learning_rate_scheduler_changes_the_rate_fit_uses():
     from nastoolkit.callbacks import LambdaCallback, LearningRateScheduler
 
     used = []
-    watch = LambdaCallback(on_epoch_end=lambda epoch, logs: used.append(
-        (logs["learning_rate"], watch.model.optimizer.learning_rate)))
-    _small_fit([LearningRateScheduler(lambda epoch, lr: 0.1 * 0.5 ** epoch), watch])
-    assert used == [(0.1 * 0.5 ** e, pytest.approx(0.1 * 0.5 ** e)) for e in range(4)]
+    watch = LambdaCallback(
+        on_epoch_end=lambda epoch, logs: used.append(
+            (logs["learning_rate"], watch.model.optimizer.learning_rate)
+        )
+    )
+    _small_fit([LearningRateScheduler(lambda epoch, lr: 0.1 * 0.5**epoch), watch])
+    assert used == [(0.1 * 0.5**e, pytest.approx(0.1 * 0.5**e)) for e in range(4)]
     frozen, _ = _small_fit([LearningRateScheduler(lambda epoch, lr: 1e-9)])
     moving, _ = _small_fit([])
     assert frozen.get_weights()[0].tolist() != moving.get_weights()[0].tolist()
@@ -390,9 +453,14 @@ def test_learning_rate_scheduler_rejects_non_float_and_schedules():
 def test_reduce_lr_on_plateau_bad_arguments_name_themselves():
     from nastoolkit.callbacks import ReduceLROnPlateau
 
-    for kwargs, name in [({"factor": 1.0}, "factor"), ({"factor": 0.0}, "factor"),
-                         ({"patience": -1}, "patience"), ({"cooldown": 1.5}, "cooldown"),
-                         ({"min_lr": -1.0}, "min_lr"), ({"mode": "down"}, "mode")]:
+    for kwargs, name in [
+        ({"factor": 1.0}, "factor"),
+        ({"factor": 0.0}, "factor"),
+        ({"patience": -1}, "patience"),
+        ({"cooldown": 1.5}, "cooldown"),
+        ({"min_lr": -1.0}, "min_lr"),
+        ({"mode": "down"}, "mode"),
+    ]:
         with pytest.raises(ValueError, match=f"{name}.*Received: {name}="):
             ReduceLROnPlateau(**kwargs)
 
@@ -401,18 +469,23 @@ def test_reduce_lr_on_plateau_in_fit_lowers_the_rate():
     from nastoolkit.callbacks import ReduceLROnPlateau
 
     # the training loss of SGD on this problem only falls: min_delta=10 makes every epoch a plateau
-    model, _ = _small_fit([ReduceLROnPlateau(monitor="loss", patience=1, min_delta=10.0,
-                                             factor=0.5)], epochs=4, learning_rate=0.08)
-    assert model.optimizer.learning_rate == pytest.approx(0.08 * 0.5 ** 3)
+    model, _ = _small_fit(
+        [ReduceLROnPlateau(monitor="loss", patience=1, min_delta=10.0, factor=0.5)],
+        epochs=4,
+        learning_rate=0.08,
+    )
+    assert model.optimizer.learning_rate == pytest.approx(0.08 * 0.5**3)
 
 
 def test_lambda_callback_hooks_and_errors():
     from nastoolkit.callbacks import LambdaCallback
 
     calls = []
-    callback = LambdaCallback(on_train_begin=lambda logs: calls.append("begin"),
-                              on_train_batch_end=lambda batch, logs: calls.append(batch),
-                              on_test_end=lambda logs: calls.append("test"))
+    callback = LambdaCallback(
+        on_train_begin=lambda logs: calls.append("begin"),
+        on_train_batch_end=lambda batch, logs: calls.append(batch),
+        on_test_end=lambda logs: calls.append("test"),
+    )
     listed = CallbackList([callback], model=None, params={})
     assert listed.wants_batches and not listed.wants_test_batches
     listed.on_train_begin()
@@ -450,3 +523,38 @@ def test_monitor_mode_auto_follows_keras_directions():
     stop.on_train_begin()
     with pytest.raises(ValueError, match="mode='max'"):
         stop.on_epoch_end(0, {"val_my_score": 1.0})
+
+
+def test_model_checkpoint_keras_argument_order_and_threshold(tmp_path):
+    ckpt = ModelCheckpoint(tmp_path / "m.npz", "loss", 0, True, initial_value_threshold=0.5)
+    assert (ckpt.monitor, ckpt.verbose, ckpt.save_best_only) == ("loss", 0, True)
+    saved = []
+    ckpt.set_model(type("Saver", (), {"save": lambda self, path: saved.append(path)})())
+    ckpt.on_train_begin()
+    for epoch, loss in enumerate([0.9, 0.4, 0.45, 0.3]):
+        ckpt.on_epoch_end(epoch, {"loss": loss})
+    assert len(saved) == 2 and ckpt.best == 0.3  # 0.9 does not beat the threshold 0.5
+
+
+def test_terminate_on_nan_stops_at_the_batch():
+    from nastoolkit.callbacks import TerminateOnNaN
+
+    model = FakeModel()
+    calls = CallbackList([TerminateOnNaN()], model, {})
+    assert calls.wants_batches
+    calls.on_train_batch_end(0, {"loss": 1.0})
+    assert not model.stop_training
+    calls.on_train_batch_end(1, {"loss": float("inf")})
+    assert model.stop_training
+
+
+def test_history_records_the_learning_rate_the_lr_callbacks_log():
+    from nastoolkit.callbacks import LearningRateScheduler, ReduceLROnPlateau
+
+    _, history = _small_fit([LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))])
+    assert history.history["learning_rate"] == pytest.approx([0.1 / (e + 1) for e in range(4)])
+    plateau = ReduceLROnPlateau(monitor="loss", patience=1, min_delta=10.0, factor=0.5)
+    _, history = _small_fit([plateau], learning_rate=0.08)
+    # logged at each epoch's end before that epoch's reduction; epoch 0 is an improvement (the
+    # first value always is, as in Keras), so the first reduction comes after epoch 1
+    assert history.history["learning_rate"] == pytest.approx([0.08, 0.08, 0.04, 0.02])

@@ -25,19 +25,21 @@ def test_compute_fans():
     assert initializers.compute_fans((3, 3, 16, 32)) == (144, 288)
 
 
-@pytest.mark.parametrize("name, limit", [
-    ("glorot_uniform", math.sqrt(6 / (FAN_IN + FAN_OUT))),
-    ("he_uniform", math.sqrt(6 / FAN_IN))])
+@pytest.mark.parametrize(
+    "name, limit",
+    [("glorot_uniform", math.sqrt(6 / (FAN_IN + FAN_OUT))), ("he_uniform", math.sqrt(6 / FAN_IN))],
+)
 def test_uniform_limits_and_variance(name, limit):
     w = initializers.get(name)(SHAPE, dtype="float64", rng=0)
     assert np.abs(w).max() <= limit
     assert np.abs(w).max() > 0.999 * limit
-    assert w.var() == pytest.approx(limit ** 2 / 3, rel=0.02)
+    assert w.var() == pytest.approx(limit**2 / 3, rel=0.02)
     assert abs(w.mean()) < 0.01 * limit
 
 
-@pytest.mark.parametrize("name, variance", [
-    ("glorot_normal", 2 / (FAN_IN + FAN_OUT)), ("he_normal", 2 / FAN_IN)])
+@pytest.mark.parametrize(
+    "name, variance", [("glorot_normal", 2 / (FAN_IN + FAN_OUT)), ("he_normal", 2 / FAN_IN)]
+)
 def test_truncated_normal_variance_and_cut(name, variance):
     w = initializers.get(name)(SHAPE, dtype="float64", rng=1)
     bound = 2 * math.sqrt(variance) / TRUNC  # Keras: stddev = sqrt(var) / 0.8796, cut at 2 sd
@@ -54,8 +56,9 @@ def test_truncated_standard_normal_moments():
     assert z.std() == pytest.approx(TRUNC, rel=0.01)
 
 
-@pytest.mark.parametrize("name", ["glorot_uniform", "glorot_normal", "he_normal", "he_uniform",
-                                  "zeros", "ones"])
+@pytest.mark.parametrize(
+    "name", ["glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "zeros", "ones"]
+)
 def test_shapes_and_dtypes(name):
     init = initializers.get(name)
     w = init((4, 3), rng=0)
@@ -69,8 +72,15 @@ def test_constants():
     np.testing.assert_array_equal(initializers.Ones()((2,), dtype="float64"), [1.0, 1.0])
 
 
-@pytest.mark.parametrize("cls", [initializers.GlorotUniform, initializers.GlorotNormal,
-                                 initializers.HeNormal, initializers.HeUniform])
+@pytest.mark.parametrize(
+    "cls",
+    [
+        initializers.GlorotUniform,
+        initializers.GlorotNormal,
+        initializers.HeNormal,
+        initializers.HeUniform,
+    ],
+)
 def test_determinism(cls):
     init = cls()
     np.testing.assert_array_equal(init((5, 4), rng=7), init((5, 4), rng=7))
@@ -103,26 +113,29 @@ def test_get_and_round_trip():
     init = initializers.HeUniform(seed=5)
     config = json.loads(json.dumps(initializers.serialize(init)))
     # Keras 3.15's config: the fan axes too
-    assert config == {"class_name": "HeUniform",
-                      "config": {"seed": 5, "input_axes": None, "output_axes": None}}
+    assert config == {
+        "class_name": "HeUniform",
+        "config": {"seed": 5, "input_axes": None, "output_axes": None},
+    }
     again = initializers.deserialize(config)
     np.testing.assert_array_equal(again((3, 3)), init((3, 3)))
 
 
 # --- Keras 3.15's formulas and names (recorded by tests/fixtures/record_keras_metrics_schedules.py)
-KERAS = json.loads((Path(__file__).parent / "fixtures" / "keras_metrics_schedules.json")
-                   .read_text())["initializers"]
+KERAS = json.loads(
+    (Path(__file__).parent / "fixtures" / "keras_metrics_schedules.json").read_text()
+)["initializers"]
 
 
 @pytest.mark.parametrize("case", KERAS["fans"], ids=lambda c: str(c["shape"]))
 def test_compute_fans_as_keras(case):
-    fans = initializers.compute_fans(case["shape"], case.get("input_axes"),
-                                     case.get("output_axes"))
+    fans = initializers.compute_fans(case["shape"], case.get("input_axes"), case.get("output_axes"))
     assert list(fans) == case["fans"]
 
 
-@pytest.mark.parametrize("case", KERAS["cases"],
-                         ids=lambda c: f"{c['class_name']}-{json.dumps(c['kwargs'])}")
+@pytest.mark.parametrize(
+    "case", KERAS["cases"], ids=lambda c: f"{c['class_name']}-{json.dumps(c['kwargs'])}"
+)
 def test_statistics_and_config_match_keras(case):
     """Our draw and Keras's (both 240k values) agree in mean and std to a few standard errors,
     and in the support's ends; a wrong fan or a missing truncation correction moves the std by
@@ -140,12 +153,17 @@ def test_statistics_and_config_match_keras(case):
         assert w.max() == pytest.approx(case["max"], abs=1e-3 * spread)
     if "Orthogonal" in case["class_name"]:
         gain = case["kwargs"].get("gain", 1.0)
-        np.testing.assert_allclose(w @ w.T, gain ** 2 * np.eye(len(w)), atol=1e-10)
+        np.testing.assert_allclose(w @ w.T, gain**2 * np.eye(len(w)), atol=1e-10)
 
 
-@pytest.mark.parametrize("name, mean, bound", [
-    ("TruncatedNormal", 0.0, 2 * 0.05), ("GlorotNormal", 0.0, 2 * math.sqrt(2 / 1100) / TRUNC),
-    ("LecunNormal", 0.0, 2 * math.sqrt(1 / 300) / TRUNC)])
+@pytest.mark.parametrize(
+    "name, mean, bound",
+    [
+        ("TruncatedNormal", 0.0, 2 * 0.05),
+        ("GlorotNormal", 0.0, 2 * math.sqrt(2 / 1100) / TRUNC),
+        ("LecunNormal", 0.0, 2 * math.sqrt(1 / 300) / TRUNC),
+    ],
+)
 def test_truncated_draws_stay_within_two_stddevs(name, mean, bound):
     # Keras's torch backend keeps the first of four draws inside the cut, so about 1 in 240k of
     # its values escapes; TensorFlow and JAX (and this package) redraw until inside
@@ -163,8 +181,9 @@ def test_variance_scaling_formulas():
     shape = (30, 70)
     for mode, n in (("fan_in", 30), ("fan_out", 70), ("fan_avg", 50)):
         assert initializers.VarianceScaling(3.0, mode).variance(shape) == pytest.approx(3.0 / n)
-    w = initializers.VarianceScaling(0.5, "fan_out", "untruncated_normal")((300, 800), rng=0,
-                                                                           dtype="float64")
+    w = initializers.VarianceScaling(0.5, "fan_out", "untruncated_normal")(
+        (300, 800), rng=0, dtype="float64"
+    )
     assert w.std() == pytest.approx(math.sqrt(0.5 / 800), rel=0.01)
     assert np.abs(w).max() > 2.5 * math.sqrt(0.5 / 800)  # not truncated
 
@@ -182,16 +201,16 @@ def test_orthogonal_for_tall_wide_and_stacked_shapes():
 def test_constant_identity_and_bad_arguments():
     np.testing.assert_array_equal(initializers.Constant(2.5)((2, 2)), np.full((2, 2), 2.5))
     np.testing.assert_array_equal(initializers.Identity()((2, 2)), np.eye(2))
-    for make, name in [(lambda: initializers.VarianceScaling(scale=0.0), "scale"),
-                       (lambda: initializers.VarianceScaling(mode="fan"), "mode"),
-                       (lambda: initializers.VarianceScaling(distribution="cauchy"),
-                        "distribution"),
-                       (lambda: initializers.RandomUniform(1.0, 0.0), "maxval"),
-                       (lambda: initializers.RandomNormal(stddev=-1.0), "stddev"),
-                       (lambda: initializers.Orthogonal(gain="x"), "gain")]:
+    for make, name in [
+        (lambda: initializers.VarianceScaling(scale=0.0), "scale"),
+        (lambda: initializers.VarianceScaling(mode="fan"), "mode"),
+        (lambda: initializers.VarianceScaling(distribution="cauchy"), "distribution"),
+        (lambda: initializers.RandomUniform(1.0, 0.0), "maxval"),
+        (lambda: initializers.RandomNormal(stddev=-1.0), "stddev"),
+        (lambda: initializers.Orthogonal(gain="x"), "gain"),
+    ]:
         with pytest.raises(ValueError, match=name):
             make()
     for cls in (initializers.RandomUniform, initializers.Orthogonal, initializers.LecunUniform):
         config = json.loads(json.dumps(initializers.serialize(cls(seed=3))))
-        np.testing.assert_array_equal(initializers.deserialize(config)((4, 4)),
-                                      cls(seed=3)((4, 4)))
+        np.testing.assert_array_equal(initializers.deserialize(config)((4, 4)), cls(seed=3)((4, 4)))

@@ -70,15 +70,20 @@ def test_mse_and_mae_per_sample_mean_over_outputs():
     assert (mse.name, mae.name) == ("mse", "mae")
 
 
-@pytest.mark.parametrize("loss, cls", [
-    (losses.BinaryCrossentropy(), metrics.BinaryAccuracy),
-    (losses.BinaryCrossentropy(from_logits=True, name="custom"), metrics.BinaryAccuracy),
-    ("binary_crossentropy", metrics.BinaryAccuracy),
-    (losses.SparseCategoricalCrossentropy(), metrics.SparseCategoricalAccuracy),
-    ("sparse_categorical_crossentropy", metrics.SparseCategoricalAccuracy),
-    (losses.CategoricalCrossentropy(), metrics.CategoricalAccuracy),
-    ("categorical_crossentropy", metrics.CategoricalAccuracy),
-    ("mse", metrics.Accuracy), (None, metrics.Accuracy)])
+@pytest.mark.parametrize(
+    "loss, cls",
+    [
+        (losses.BinaryCrossentropy(), metrics.BinaryAccuracy),
+        (losses.BinaryCrossentropy(from_logits=True, name="custom"), metrics.BinaryAccuracy),
+        ("binary_crossentropy", metrics.BinaryAccuracy),
+        (losses.SparseCategoricalCrossentropy(), metrics.SparseCategoricalAccuracy),
+        ("sparse_categorical_crossentropy", metrics.SparseCategoricalAccuracy),
+        (losses.CategoricalCrossentropy(), metrics.CategoricalAccuracy),
+        ("categorical_crossentropy", metrics.CategoricalAccuracy),
+        ("mse", metrics.AutoAccuracy),
+        (None, metrics.AutoAccuracy),
+    ],
+)
 def test_accuracy_resolved_from_the_loss(loss, cls):
     metric = metrics.get("accuracy", loss=loss)
     assert type(metric) is cls
@@ -86,11 +91,15 @@ def test_accuracy_resolved_from_the_loss(loss, cls):
     assert metrics.get("acc", loss=loss).name == "acc"
 
 
-@pytest.mark.parametrize("y_true, y_pred, kind, expected", [
-    (np.array([1, 0]), np.array([[0.6], [0.6]]), "binary", 0.5),
-    (np.array([2, 0]), np.array([[0.1, 0.2, 0.7], [0.1, 0.8, 0.1]]), "sparse", 0.5),
-    (np.array([[2], [1]]), np.array([[0.1, 0.2, 0.7], [0.1, 0.8, 0.1]]), "sparse", 1.0),
-    (np.eye(3)[[2, 0]], np.array([[0.1, 0.2, 0.7], [0.1, 0.8, 0.1]]), "categorical", 0.5)])
+@pytest.mark.parametrize(
+    "y_true, y_pred, kind, expected",
+    [
+        (np.array([1, 0]), np.array([[0.6], [0.6]]), "binary", 0.5),
+        (np.array([2, 0]), np.array([[0.1, 0.2, 0.7], [0.1, 0.8, 0.1]]), "sparse", 0.5),
+        (np.array([[2], [1]]), np.array([[0.1, 0.2, 0.7], [0.1, 0.8, 0.1]]), "sparse", 1.0),
+        (np.eye(3)[[2, 0]], np.array([[0.1, 0.2, 0.7], [0.1, 0.8, 0.1]]), "categorical", 0.5),
+    ],
+)
 def test_accuracy_without_a_loss_decides_from_shapes(y_true, y_pred, kind, expected):
     metric = metrics.get("accuracy")
     metric.update(y_true, y_pred)
@@ -120,19 +129,29 @@ def test_serialize_round_trip():
 
 
 # --- Keras 3.15's numbers (recorded by tests/fixtures/record_keras_metrics_schedules.py) ---------
-KERAS = json.loads((Path(__file__).parent / "fixtures" / "keras_metrics_schedules.json")
-                   .read_text())["metrics"]
+KERAS = json.loads(
+    (Path(__file__).parent / "fixtures" / "keras_metrics_schedules.json").read_text()
+)["metrics"]
 
 
-@pytest.mark.parametrize("case", KERAS, ids=lambda c: f"{c['class_name']}-{json.dumps(c['kwargs'])}"
-                         f"-{'weighted' if c['batches'][0]['sample_weight'] else 'plain'}")
+@pytest.mark.parametrize(
+    "case",
+    KERAS,
+    ids=lambda c: (
+        f"{c['class_name']}-{json.dumps(c['kwargs'])}"
+        f"-{'weighted' if c['batches'][0]['sample_weight'] else 'plain'}"
+    ),
+)
 def test_metric_results_match_keras(case):
     metric = getattr(metrics, case["class_name"])(**case["kwargs"])
     assert metric.name == re.sub(r"_\d+$", "", case["name"])  # Keras numbers repeated names
     for batch, expected in zip(case["batches"], case["results"]):
         weight = batch["sample_weight"]
-        metric.update_state(np.asarray(batch["y_true"]), np.asarray(batch["y_pred"]),
-                            sample_weight=None if weight is None else np.asarray(weight))
+        metric.update_state(
+            np.asarray(batch["y_true"]),
+            np.asarray(batch["y_pred"]),
+            sample_weight=None if weight is None else np.asarray(weight),
+        )
         # Keras accumulates in float32
         np.testing.assert_allclose(metric.result(), expected, rtol=2e-5, atol=1e-6)
     metric.reset_state()
@@ -173,10 +192,12 @@ def test_get_none_and_new_names():
     assert type(metrics.get("precision")) is metrics.Precision
     assert type(metrics.get("recall")) is metrics.Recall
     assert type(metrics.get("root_mean_squared_error")) is metrics.RootMeanSquaredError
-    assert [metrics.get(n).direction for n in ("auc", "precision", "recall", "accuracy")] == \
-        ["up"] * 4
-    assert [metrics.get(n).direction for n in ("mae", "mse", "root_mean_squared_error")] == \
-        ["down"] * 3
+    assert [metrics.get(n).direction for n in ("auc", "precision", "recall", "accuracy")] == [
+        "up"
+    ] * 4
+    assert [metrics.get(n).direction for n in ("mae", "mse", "root_mean_squared_error")] == [
+        "down"
+    ] * 3
 
 
 def test_auc_default_thresholds_and_config_round_trip():
@@ -206,15 +227,59 @@ def test_auc_of_a_perfect_and_an_inverted_ranking():
     assert roc.result() == pytest.approx(0.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("make, name", [
-    (lambda: metrics.AUC(num_thresholds=1), "num_thresholds"),
-    (lambda: metrics.AUC(curve="XY"), "curve"),
-    (lambda: metrics.AUC(summation_method="simpson"), "summation_method"),
-    (lambda: metrics.AUC(num_labels=3), "num_labels"),
-    (lambda: metrics.Precision(thresholds=1.5), "thresholds"),
-    (lambda: metrics.Recall(top_k=0), "top_k"),
-    (lambda: metrics.Recall(class_id=-1), "class_id"),
-])
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: metrics.AUC(num_thresholds=1), "num_thresholds"),
+        (lambda: metrics.AUC(curve="XY"), "curve"),
+        (lambda: metrics.AUC(summation_method="simpson"), "summation_method"),
+        (lambda: metrics.AUC(num_labels=3), "num_labels"),
+        (lambda: metrics.Precision(thresholds=1.5), "thresholds"),
+        (lambda: metrics.Recall(top_k=0), "top_k"),
+        (lambda: metrics.Recall(class_id=-1), "class_id"),
+    ],
+)
 def test_bad_arguments_name_themselves(make, name):
     with pytest.raises(ValueError, match=name):
         make()
+
+
+def test_accuracy_class_is_keras_exact_match_accuracy():
+    metric = metrics.Accuracy()
+    metric.update([[1], [2], [3], [4]], [[0], [2], [3], [4]], sample_weight=[1, 1, 0, 0])
+    assert metric.result() == pytest.approx(0.5)
+    assert metric.name == "accuracy" and metric.direction == "up"
+    again = metrics.deserialize(metrics.serialize(metrics.Accuracy(name="exact")))
+    assert type(again) is metrics.Accuracy and again.name == "exact"
+
+
+def test_new_metrics_in_compile_fit_and_evaluate():
+    from nastoolkit.layers import Dense
+    from nastoolkit.models import Sequential
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 3))
+    y = (X @ np.array([1.0, -2.0, 0.5]) + 0.3 * rng.standard_normal(120) > 0).astype(float)
+
+    def abs_error(y_true, y_pred):
+        return np.abs(np.asarray(y_true) - np.asarray(y_pred)).mean(axis=-1)
+
+    model = Sequential([Dense(1, activation="sigmoid", input_shape=(3,))], seed=0)
+    model.compile(
+        optimizer="adam",
+        loss="binary_crossentropy",
+        metrics=["auc", "precision", metrics.Recall(thresholds=0.3), abs_error],
+    )
+    history = model.fit(X, y, epochs=2, batch_size=32, verbose=0, seed=0)
+    assert {"auc", "precision", "recall", "abs_error"} <= set(history.history)
+    # evaluate in batches of 50 equals one pass over all 120 predictions: the counts add up
+    logs = model.evaluate(X, y, batch_size=50, verbose=0, return_dict=True)
+    p = model.predict(X)
+    for name, metric in [
+        ("auc", metrics.AUC()),
+        ("precision", metrics.Precision()),
+        ("recall", metrics.Recall(thresholds=0.3)),
+        ("abs_error", metrics.get(abs_error)),
+    ]:
+        metric.update(y.reshape(-1, 1), p)
+        assert logs[name] == pytest.approx(metric.result(), rel=1e-6), name  # float32 sums

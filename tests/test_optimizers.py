@@ -22,7 +22,8 @@ def _load_references():
     """The float64 references of the published rules live beside the kernel tests; load that file
     by path so the two test directories need no package or conftest between them."""
     spec = importlib.util.spec_from_file_location(
-        "_optimizer_references", HERE / "kernels" / "test_numpy_updates.py")
+        "_optimizer_references", HERE / "kernels" / "test_numpy_updates.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -45,16 +46,19 @@ class ExponentialDecayStandIn:
         exponent = step / self.decay_steps
         if self.staircase:
             exponent = math.floor(exponent)
-        return self.initial_learning_rate * self.decay_rate ** exponent
+        return self.initial_learning_rate * self.decay_rate**exponent
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+        }
 
 
 def exponential_decay_class():
@@ -67,6 +71,7 @@ def exponential_decay_class():
 
 
 # --- (a) each optimizer class against the float64 reference for 100 steps ---------------------
+
 
 class Reference:
     """A float64 replay of one optimizer's rule on one variable, from the kernel-test references."""
@@ -86,11 +91,13 @@ class Reference:
         if isinstance(o, SGD):
             w, self.a = ref.momentum_reference(w, g, self.a, lr, o.momentum, o.nesterov, wd)
         elif isinstance(o, Adam):
-            w, self.a, self.b = ref.adam_reference(w, g, self.a, self.b, t, lr, o.beta_1,
-                                                   o.beta_2, o.epsilon, wd)
+            w, self.a, self.b = ref.adam_reference(
+                w, g, self.a, self.b, t, lr, o.beta_1, o.beta_2, o.epsilon, wd
+            )
         elif isinstance(o, RMSprop):
-            w, self.a, self.b = ref.rmsprop_reference(w, g, self.a, self.b, lr, o.rho, o.epsilon,
-                                                      o.momentum, wd)
+            w, self.a, self.b = ref.rmsprop_reference(
+                w, g, self.a, self.b, lr, o.rho, o.epsilon, o.momentum, wd
+            )
         else:
             w, self.a = ref.adagrad_reference(w, g, self.a, lr, o.epsilon, wd)
         return w
@@ -111,8 +118,17 @@ def make_optimizers(learning_rate=0.02):
     ]
 
 
-OPTIMIZER_IDS = ["sgd", "momentum_wd", "nesterov", "adam_big_eps", "adam_wd", "adamw",
-                 "rmsprop_big_eps", "rmsprop_momentum_wd", "adagrad_wd"]
+OPTIMIZER_IDS = [
+    "sgd",
+    "momentum_wd",
+    "nesterov",
+    "adam_big_eps",
+    "adam_wd",
+    "adamw",
+    "rmsprop_big_eps",
+    "rmsprop_momentum_wd",
+    "adagrad_wd",
+]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -130,8 +146,7 @@ def test_optimizer_matches_float64_reference_with_two_variables(index, dtype):
         grads = [ref.noisy_gradient(e, t, rng_seed=i) for i, e in enumerate(expected)]
         lr = optimizer.current_learning_rate
         expected = [r.step(e, g, lr, t + 1) for r, e, g in zip(references, expected, grads)]
-        optimizer.apply_gradients(
-            [(g.astype(dtype), v) for g, v in zip(grads, variables)])
+        optimizer.apply_gradients([(g.astype(dtype), v) for g, v in zip(grads, variables)])
     assert optimizer.iterations == 100
     assert variables[0] is kernel and kernel.dtype == dtype
     for variable, wanted in zip(variables, expected):
@@ -150,10 +165,16 @@ FIXTURE = json.loads((HERE / "fixtures" / "optimizer_trajectories.json").read_te
 # observed 9e-7 over 30 steps with eps=1e-7. torch RMSprop/Adagrad use sqrt(v) + eps, Keras
 # sqrt(v + eps): observed 4e-8.
 TOLERANCE = {
-    ("keras", "SGD"): 1e-12, ("keras", "Adam"): 1e-12, ("keras", "AdamW"): 1e-12,
-    ("keras", "RMSprop"): 1e-12, ("keras", "Adagrad"): 1e-12,
-    ("torch", "SGD"): 1e-12, ("torch", "Adam"): 1e-5, ("torch", "AdamW"): 1e-5,
-    ("torch", "RMSprop"): 1e-6, ("torch", "Adagrad"): 1e-6,
+    ("keras", "SGD"): 1e-12,
+    ("keras", "Adam"): 1e-12,
+    ("keras", "AdamW"): 1e-12,
+    ("keras", "RMSprop"): 1e-12,
+    ("keras", "Adagrad"): 1e-12,
+    ("torch", "SGD"): 1e-12,
+    ("torch", "Adam"): 1e-5,
+    ("torch", "AdamW"): 1e-5,
+    ("torch", "RMSprop"): 1e-6,
+    ("torch", "Adagrad"): 1e-6,
 }
 
 
@@ -166,9 +187,11 @@ def build_recorded_optimizer(case):
     return getattr(optimizers, case["optimizer"])(**arguments)
 
 
-@pytest.mark.parametrize("case", FIXTURE["cases"],
-                         ids=[f"{c['source']}-{c['optimizer']}-{i}"
-                              for i, c in enumerate(FIXTURE["cases"])])
+@pytest.mark.parametrize(
+    "case",
+    FIXTURE["cases"],
+    ids=[f"{c['source']}-{c['optimizer']}-{i}" for i, c in enumerate(FIXTURE["cases"])],
+)
 def test_matches_recorded_reference_trajectory(case):
     optimizer = build_recorded_optimizer(case)
     curvature, center = np.array(FIXTURE["curvature"]), np.array(FIXTURE["center"])
@@ -181,8 +204,9 @@ def test_matches_recorded_reference_trajectory(case):
     recorded = np.array(case["trajectory"])
     scale = np.abs(recorded - start).max()
     tolerance = TOLERANCE[(case["source"], case["optimizer"])]
-    np.testing.assert_allclose(np.array(trajectory) - start, recorded - start, rtol=0,
-                               atol=tolerance * scale)
+    np.testing.assert_allclose(
+        np.array(trajectory) - start, recorded - start, rtol=0, atol=tolerance * scale
+    )
 
 
 def test_fixture_covers_every_optimizer_and_stays_small():
@@ -198,7 +222,8 @@ QUADRATICS = [objectives.Quadratic(), objectives.IllConditionedQuadratic(conditi
 ROSENBROCK = objectives.Rosenbrock()
 
 # (id, factory, learning rate on the quadratics, on Rosenbrock); tuned by hand: each converges
-# in well under half its step budget (steps needed, measured: quadratics <= 530, Rosenbrock <= 6000).
+# in well under half its step budget (steps needed, measured: quadratics <= 530,
+# Rosenbrock <= 6000).
 TABLE = [
     ("sgd", lambda lr: SGD(lr), 0.1, 0.002),
     ("momentum", lambda lr: SGD(lr, momentum=0.9), 0.01, 0.001),
@@ -221,15 +246,17 @@ def steps_to_converge(optimizer, surface, budget, tolerance):
 
 
 @pytest.mark.parametrize("surface", QUADRATICS, ids=lambda s: s.name)
-@pytest.mark.parametrize("name, factory, quadratic_lr, rosenbrock_lr", TABLE,
-                         ids=[row[0] for row in TABLE])
+@pytest.mark.parametrize(
+    "name, factory, quadratic_lr, rosenbrock_lr", TABLE, ids=[row[0] for row in TABLE]
+)
 def test_converges_on_quadratics(name, factory, quadratic_lr, rosenbrock_lr, surface):
     steps = steps_to_converge(factory(quadratic_lr), surface, budget=2000, tolerance=1e-3)
     assert steps is not None, f"{name} did not reach the minimum of {surface.name} in 2000 steps"
 
 
-@pytest.mark.parametrize("name, factory, quadratic_lr, rosenbrock_lr", TABLE,
-                         ids=[row[0] for row in TABLE])
+@pytest.mark.parametrize(
+    "name, factory, quadratic_lr, rosenbrock_lr", TABLE, ids=[row[0] for row in TABLE]
+)
 def test_converges_on_rosenbrock(name, factory, quadratic_lr, rosenbrock_lr):
     steps = steps_to_converge(factory(rosenbrock_lr), ROSENBROCK, budget=12000, tolerance=1e-2)
     assert steps is not None, f"{name} did not reach (1, 1) on Rosenbrock in 12000 steps"
@@ -246,6 +273,7 @@ def test_plain_sgd_diverges_above_two_over_the_largest_curvature():
 
 
 # --- (d) schedules, weight decay, state, configs and errors ------------------------------------
+
 
 def test_schedule_is_called_with_iterations_before_the_update():
     calls = []
@@ -270,7 +298,7 @@ def test_exponential_decay_schedule_as_learning_rate():
     w = np.ones(3)
     for _ in range(4):
         optimizer.apply_gradients([(np.ones(3), w)])
-    assert optimizer.current_learning_rate == pytest.approx(0.1 * 0.5 ** 2)
+    assert optimizer.current_learning_rate == pytest.approx(0.1 * 0.5**2)
     # each Adam step moves ~lr when the gradient is constant: sum of lr over steps 0..3
     expected = 1 - sum(0.1 * 0.5 ** (t / 2) for t in range(4))
     np.testing.assert_allclose(w, expected, rtol=1e-5)
@@ -295,10 +323,21 @@ def test_adamw_defaults_and_requires_weight_decay():
 
 
 def test_keras_defaults():
-    assert SGD().get_config() == {"name": "SGD", "learning_rate": 0.01, "weight_decay": None,
-                                  "momentum": 0.0, "nesterov": False}
-    assert Adam().get_config() == {"name": "Adam", "learning_rate": 0.001, "weight_decay": None,
-                                   "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
+    assert SGD().get_config() == {
+        "name": "SGD",
+        "learning_rate": 0.01,
+        "weight_decay": None,
+        "momentum": 0.0,
+        "nesterov": False,
+    }
+    assert Adam().get_config() == {
+        "name": "Adam",
+        "learning_rate": 0.001,
+        "weight_decay": None,
+        "beta_1": 0.9,
+        "beta_2": 0.999,
+        "epsilon": 1e-7,
+    }
     assert RMSprop().get_config()["rho"] == 0.9 and RMSprop().learning_rate == 0.001
     assert Adagrad().get_config()["initial_accumulator_value"] == 0.1
 
@@ -369,8 +408,11 @@ def test_schedule_config_round_trip_by_class_name():
     config = optimizer.get_config()
     assert config["learning_rate"]["class_name"] == schedule_class.__name__
     json.dumps(config)
-    custom = {} if schedule_class is not ExponentialDecayStandIn else {
-        "ExponentialDecayStandIn": ExponentialDecayStandIn}
+    custom = (
+        {}
+        if schedule_class is not ExponentialDecayStandIn
+        else {"ExponentialDecayStandIn": ExponentialDecayStandIn}
+    )
     clone = SGD.from_config(config, custom_objects=custom)
     assert isinstance(clone.learning_rate, schedule_class)
     assert clone.get_config() == config
@@ -405,21 +447,27 @@ def test_learning_rate_can_be_set_later():
         optimizer.learning_rate = -1
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: SGD(learning_rate=0), r"learning_rate must be a finite number > 0.*Or pass a schedule"),
-    (lambda: SGD(learning_rate=-1), r"Received: learning_rate=-1"),
-    (lambda: Adam(learning_rate=float("nan")), "learning_rate"),
-    (lambda: Adam(learning_rate="fast"), "learning_rate"),
-    (lambda: Adam(beta_1=1.0), r"beta_1 must be a number in \[0, 1\)"),
-    (lambda: Adam(beta_2=-0.1), "beta_2"),
-    (lambda: Adam(epsilon=-1e-7), "epsilon must be a finite number >= 0"),
-    (lambda: SGD(momentum=1.5), r"momentum must be a number in \[0, 1\]"),
-    (lambda: RMSprop(rho=1.0), "rho"),
-    (lambda: RMSprop(momentum=-0.5), "momentum"),
-    (lambda: Adagrad(initial_accumulator_value=-1), "initial_accumulator_value"),
-    (lambda: Adam(weight_decay=-0.1), "weight_decay must be a finite number >= 0"),
-    (lambda: SGD(learning_rate=True), "learning_rate"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: SGD(learning_rate=0),
+            r"learning_rate must be a finite number > 0.*Or pass a schedule",
+        ),
+        (lambda: SGD(learning_rate=-1), r"Received: learning_rate=-1"),
+        (lambda: Adam(learning_rate=float("nan")), "learning_rate"),
+        (lambda: Adam(learning_rate="fast"), "learning_rate"),
+        (lambda: Adam(beta_1=1.0), r"beta_1 must be a number in \[0, 1\)"),
+        (lambda: Adam(beta_2=-0.1), "beta_2"),
+        (lambda: Adam(epsilon=-1e-7), "epsilon must be a finite number >= 0"),
+        (lambda: SGD(momentum=1.5), r"momentum must be a number in \[0, 1\]"),
+        (lambda: RMSprop(rho=1.0), "rho"),
+        (lambda: RMSprop(momentum=-0.5), "momentum"),
+        (lambda: Adagrad(initial_accumulator_value=-1), "initial_accumulator_value"),
+        (lambda: Adam(weight_decay=-0.1), "weight_decay must be a finite number >= 0"),
+        (lambda: SGD(learning_rate=True), "learning_rate"),
+    ],
+)
 def test_bad_hyper_parameters_are_named(make, message):
     with pytest.raises(ValueError, match=message):
         make()
@@ -430,14 +478,17 @@ def test_nesterov_must_be_a_bool():
         SGD(momentum=0.9, nesterov="yes")
 
 
-@pytest.mark.parametrize("pairs, message", [
-    ([(None, np.zeros(2))], r"grads_and_vars\[0\] has gradient None"),
-    ([(np.zeros(3), np.zeros(2))], r"gradient.shape=\(3,\), variable.shape=\(2,\)"),
-    ([(np.zeros(2, int), np.zeros(2))], "floating dtype"),
-    ([(np.zeros(2), np.zeros(2, int))], "floating dtype"),
-    ([(np.zeros(2), [0.0, 0.0])], "NumPy or CuPy arrays"),
-    ([], "at least one"),
-])
+@pytest.mark.parametrize(
+    "pairs, message",
+    [
+        ([(None, np.zeros(2))], r"grads_and_vars\[0\] has gradient None"),
+        ([(np.zeros(3), np.zeros(2))], r"gradient.shape=\(3,\), variable.shape=\(2,\)"),
+        ([(np.zeros(2, int), np.zeros(2))], "floating dtype"),
+        ([(np.zeros(2), np.zeros(2, int))], "floating dtype"),
+        ([(np.zeros(2), [0.0, 0.0])], "NumPy or CuPy arrays"),
+        ([], "at least one"),
+    ],
+)
 def test_bad_gradients_are_named(pairs, message):
     with pytest.raises(ValueError, match=message):
         Adam().apply_gradients(pairs)

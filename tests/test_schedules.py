@@ -29,7 +29,8 @@ def test_piecewise_constant_boundaries_are_right_closed():
 def test_step_decay():
     schedule = schedules.StepDecay(0.8, step_size=3)
     assert [schedule(s) for s in range(8)] == pytest.approx(
-        [0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2, 0.2])
+        [0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2, 0.2]
+    )
     assert schedules.StepDecay(1.0, 2, factor=0.1)(5) == pytest.approx(1e-2)
 
 
@@ -60,17 +61,20 @@ def test_values_over_a_range_and_an_iterable():
     np.testing.assert_allclose(schedules.values(schedule, [0, 4, 8]), [1, 0.25, 0.0625])
 
 
-@pytest.mark.parametrize("make, argument", [
-    (lambda: schedules.ExponentialDecay(0.1, 0, 0.5), "decay_steps"),
-    (lambda: schedules.ExponentialDecay(0.1, 10, 0.0), "decay_rate"),
-    (lambda: schedules.ExponentialDecay(-0.1, 10, 0.5), "initial_learning_rate"),
-    (lambda: schedules.PiecewiseConstantDecay([1, 2], [1.0, 0.5]), "values"),
-    (lambda: schedules.PiecewiseConstantDecay([2, 1], [1.0, 0.5, 0.1]), "increasing"),
-    (lambda: schedules.StepDecay(0.1, 2.5), "step_size"),
-    (lambda: schedules.StepDecay(0.1, 2, factor=-1), "factor"),
-    (lambda: schedules.CosineDecay(0.1, -5), "decay_steps"),
-    (lambda: schedules.CosineDecay(0.1, 5, warmup_target=1.0, warmup_steps=-1), "warmup_steps"),
-])
+@pytest.mark.parametrize(
+    "make, argument",
+    [
+        (lambda: schedules.ExponentialDecay(0.1, 0, 0.5), "decay_steps"),
+        (lambda: schedules.ExponentialDecay(0.1, 10, 0.0), "decay_rate"),
+        (lambda: schedules.ExponentialDecay(-0.1, 10, 0.5), "initial_learning_rate"),
+        (lambda: schedules.PiecewiseConstantDecay([1, 2], [1.0, 0.5]), "values"),
+        (lambda: schedules.PiecewiseConstantDecay([2, 1], [1.0, 0.5, 0.1]), "increasing"),
+        (lambda: schedules.StepDecay(0.1, 2.5), "step_size"),
+        (lambda: schedules.StepDecay(0.1, 2, factor=-1), "factor"),
+        (lambda: schedules.CosineDecay(0.1, -5), "decay_steps"),
+        (lambda: schedules.CosineDecay(0.1, 5, warmup_target=1.0, warmup_steps=-1), "warmup_steps"),
+    ],
+)
 def test_invalid_arguments(make, argument):
     with pytest.raises(ValueError, match=argument):
         make()
@@ -81,12 +85,16 @@ def test_negative_step_is_rejected():
         schedules.StepDecay(0.1, 2)(-1)
 
 
-@pytest.mark.parametrize("schedule", [
-    schedules.ExponentialDecay(0.1, 10, 0.9, staircase=True),
-    schedules.PiecewiseConstantDecay([5, 10], [0.3, 0.2, 0.1]),
-    schedules.StepDecay(0.5, 4, factor=0.25),
-    schedules.CosineDecay(0.1, 50, alpha=0.05, warmup_target=0.2, warmup_steps=5),
-], ids=lambda s: type(s).__name__)
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        schedules.ExponentialDecay(0.1, 10, 0.9, staircase=True),
+        schedules.PiecewiseConstantDecay([5, 10], [0.3, 0.2, 0.1]),
+        schedules.StepDecay(0.5, 4, factor=0.25),
+        schedules.CosineDecay(0.1, 50, alpha=0.05, warmup_target=0.2, warmup_steps=5),
+    ],
+    ids=lambda s: type(s).__name__,
+)
 def test_serialize_round_trip(schedule):
     config = json.loads(json.dumps(schedules.serialize(schedule)))
     assert config["class_name"] == type(schedule).__name__
@@ -118,17 +126,20 @@ def test_custom_schedule_round_trip_and_errors():
 
 
 # --- Keras 3.15's numbers (recorded by tests/fixtures/record_keras_metrics_schedules.py) ---------
-KERAS = json.loads((Path(__file__).parent / "fixtures" / "keras_metrics_schedules.json")
-                   .read_text())["schedules"]
+KERAS = json.loads(
+    (Path(__file__).parent / "fixtures" / "keras_metrics_schedules.json").read_text()
+)["schedules"]
 
 
-@pytest.mark.parametrize("case", KERAS,
-                         ids=lambda c: f"{c['class_name']}-{json.dumps(c['kwargs'])}")
+@pytest.mark.parametrize(
+    "case", KERAS, ids=lambda c: f"{c['class_name']}-{json.dumps(c['kwargs'])}"
+)
 def test_schedules_match_keras(case):
     schedule = getattr(schedules, case["class_name"])(**case["kwargs"])
     # Keras computes in float32
-    np.testing.assert_allclose(schedules.values(schedule, case["steps"]), case["values"],
-                               rtol=3e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        schedules.values(schedule, case["steps"]), case["values"], rtol=3e-6, atol=1e-9
+    )
     assert schedule.get_config() == case["config"]  # same keys, names and defaults as Keras
     again = schedules.deserialize(json.loads(json.dumps(schedules.serialize(schedule))))
     assert again.get_config() == schedule.get_config()
@@ -141,15 +152,23 @@ def test_optimizers_schedules_is_keras_spelling():
 
     assert CosineDecayRestarts is schedules.CosineDecayRestarts
     assert optimizers.schedules is keras_spelling
-    for name in ("ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay", "PolynomialDecay",
-                 "InverseTimeDecay", "CosineDecayRestarts", "LearningRateSchedule", "serialize",
-                 "deserialize"):
+    for name in (
+        "ExponentialDecay",
+        "PiecewiseConstantDecay",
+        "CosineDecay",
+        "PolynomialDecay",
+        "InverseTimeDecay",
+        "CosineDecayRestarts",
+        "LearningRateSchedule",
+        "serialize",
+        "deserialize",
+    ):
         assert getattr(keras_spelling, name) is getattr(schedules, name)
 
 
 def test_polynomial_decay_closed_form_and_cycle():
     decay = schedules.PolynomialDecay(1.0, decay_steps=10, end_learning_rate=0.2, power=2.0)
-    assert decay(4) == pytest.approx(0.8 * 0.6 ** 2 + 0.2)
+    assert decay(4) == pytest.approx(0.8 * 0.6**2 + 0.2)
     assert decay(10) == decay(50) == pytest.approx(0.2)
     cycled = schedules.PolynomialDecay(1.0, decay_steps=10, end_learning_rate=0.0, cycle=True)
     assert cycled(0) == 1.0 and cycled(10) == pytest.approx(0.0)
@@ -164,14 +183,17 @@ def test_cosine_decay_restarts_periods_grow_and_restart_lower():
     assert sgdr(30.5) == pytest.approx(0.25, rel=1e-3)  # third period starts at 0.25
 
 
-@pytest.mark.parametrize("make, argument", [
-    (lambda: schedules.PolynomialDecay(0.1, 0), "decay_steps"),
-    (lambda: schedules.PolynomialDecay(0.1, 10, power=-1.0), "power"),
-    (lambda: schedules.InverseTimeDecay(0.1, 10, decay_rate=-0.5), "decay_rate"),
-    (lambda: schedules.CosineDecayRestarts(0.1, 0), "first_decay_steps"),
-    (lambda: schedules.CosineDecayRestarts(0.1, 10, t_mul=0.0), "t_mul"),
-    (lambda: schedules.ExponentialDecay(0.1, 10, 0.5, name=3), "name"),
-])
+@pytest.mark.parametrize(
+    "make, argument",
+    [
+        (lambda: schedules.PolynomialDecay(0.1, 0), "decay_steps"),
+        (lambda: schedules.PolynomialDecay(0.1, 10, power=-1.0), "power"),
+        (lambda: schedules.InverseTimeDecay(0.1, 10, decay_rate=-0.5), "decay_rate"),
+        (lambda: schedules.CosineDecayRestarts(0.1, 0), "first_decay_steps"),
+        (lambda: schedules.CosineDecayRestarts(0.1, 10, t_mul=0.0), "t_mul"),
+        (lambda: schedules.ExponentialDecay(0.1, 10, 0.5, name=3), "name"),
+    ],
+)
 def test_new_schedules_reject_bad_arguments(make, argument):
     with pytest.raises((ValueError, TypeError), match=argument):
         make()

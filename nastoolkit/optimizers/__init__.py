@@ -43,12 +43,16 @@ __all__ = [
 
 # --- hyper-parameter checks: the shared ones (name, value, limit) from _checks ------------------
 
+
 def _check_learning_rate(learning_rate):
     if callable(learning_rate):
         return learning_rate
-    return _checks.positive("learning_rate", learning_rate,
-                            fix="Or pass a schedule (a callable step -> float, e.g. "
-                                "nastoolkit.schedules.ExponentialDecay).")
+    return _checks.positive(
+        "learning_rate",
+        learning_rate,
+        fix="Or pass a schedule (a callable step -> float, e.g. "
+        "nastoolkit.schedules.ExponentialDecay).",
+    )
 
 
 def _check_fraction(name: str, value, include_one: bool) -> float:
@@ -68,30 +72,36 @@ def _pair_error(grad, variable, index: int) -> ValueError | None:
     if grad is None:
         return ValueError(
             f"{where} has gradient None: every variable needs a gradient array. Drop the pairs "
-            "of variables that do not affect the loss before calling apply_gradients.")
+            "of variables that do not affect the loss before calling apply_gradients."
+        )
     for role, array in (("gradient", grad), ("variable", variable)):
         dtype = getattr(array, "dtype", None)
         if dtype is None or not hasattr(array, "shape"):
             return ValueError(
                 f"{where} must be a (gradient, variable) pair of NumPy or CuPy arrays. "
-                f"Received: {role} of type {type(array).__name__}")
+                f"Received: {role} of type {type(array).__name__}"
+            )
         if dtype.kind != "f":
             return ValueError(
                 f"{where}: the {role} must have a floating dtype (float32 or float64). "
-                f"Received: {role}.dtype={dtype}")
+                f"Received: {role}.dtype={dtype}"
+            )
     if grad.shape != variable.shape:
         return ValueError(
             f"{where}: the gradient shape must equal the variable shape. "
-            f"Received: gradient.shape={grad.shape}, variable.shape={variable.shape}")
+            f"Received: gradient.shape={grad.shape}, variable.shape={variable.shape}"
+        )
     flags = getattr(variable, "flags", None)
     if flags is not None and not flags.writeable:
         return ValueError(
             f"{where}: the variable is read-only and is updated in place; pass a writeable array "
-            "(e.g. variable.copy()).")
+            "(e.g. variable.copy())."
+        )
     return None
 
 
 # --- learning-rate schedules in configs --------------------------------------------------------
+
 
 def _serialize_learning_rate(learning_rate):
     if not callable(learning_rate):
@@ -107,11 +117,13 @@ def _deserialize_learning_rate(value, custom_objects: dict | None = None):
     try:
         return schedules.deserialize(value, custom_objects)
     except ValueError as error:
-        raise ValueError(f"Unknown learning-rate schedule in learning_rate={value!r}: {error}") \
-            from None
+        raise ValueError(
+            f"Unknown learning-rate schedule in learning_rate={value!r}: {error}"
+        ) from None
 
 
 # --- the base class: the loop, the step counter, the learning rate, the config ----------------
+
 
 class _Slot(NamedTuple):
     """One variable's entry: the variable itself (keeps its id valid) and its named state."""
@@ -198,7 +210,8 @@ class Optimizer:
         if count == 0:
             raise ValueError(
                 "grads_and_vars must hold at least one (gradient, variable) pair. Received: an "
-                "empty iterable (a zip over empty lists, or an exhausted generator?)")
+                "empty iterable (a zip over empty lists, or an exhausted generator?)"
+            )
         self.iterations += 1
         return self.iterations
 
@@ -261,12 +274,14 @@ class Optimizer:
             if index >= len(slots):
                 raise ValueError(
                     f"state has an entry {key!r} for variable {index} but the optimizer knows "
-                    f"{len(slots)} variables; pass variables=[...] in the order of get_state().")
+                    f"{len(slots)} variables; pass variables=[...] in the order of get_state()."
+                )
             target = getattr(slots[index].state, field)
             if target is None or target.shape != value.shape:
                 raise ValueError(
                     f"state[{key!r}] does not fit variable {index}: expected shape "
-                    f"{None if target is None else target.shape}, received {value.shape}.")
+                    f"{None if target is None else target.shape}, received {value.shape}."
+                )
             target[...] = array_module(target).asarray(value)
         self.iterations = int(state.get("iterations", 0))
 
@@ -286,7 +301,8 @@ class Optimizer:
         config = dict(config)
         if "learning_rate" in config:
             config["learning_rate"] = _deserialize_learning_rate(
-                config["learning_rate"], custom_objects)
+                config["learning_rate"], custom_objects
+            )
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -308,6 +324,7 @@ def _zeros(variable, fill: float = 0.0):
 
 # --- the optimizers: state initialisation and one kernel call each ----------------------------
 
+
 class SGDState(NamedTuple):
     velocity: Any  # None without momentum
     work: Any
@@ -321,8 +338,14 @@ class SGD(Optimizer):
     ``w <- w + mu m - lr g``. State per variable: ``velocity`` m (zeros).
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
-                 name: str | None = None):
+    def __init__(
+        self,
+        learning_rate=0.01,
+        momentum=0.0,
+        nesterov=False,
+        weight_decay=None,
+        name: str | None = None,
+    ):
         super().__init__(learning_rate, weight_decay, name)
         self.momentum = _check_fraction("momentum", momentum, include_one=True)
         if not isinstance(nesterov, bool):
@@ -339,8 +362,16 @@ class SGD(Optimizer):
         if state.velocity is None:
             kernels.sgd_update(variable, grad, lr, wd, work=state.work)
         else:
-            kernels.momentum_update(variable, grad, state.velocity, lr, self.momentum,
-                                    self.nesterov, wd, work=state.work)
+            kernels.momentum_update(
+                variable,
+                grad,
+                state.velocity,
+                lr,
+                self.momentum,
+                self.nesterov,
+                wd,
+                work=state.work,
+            )
 
 
 class AdamState(NamedTuple):
@@ -358,8 +389,15 @@ class Adam(Optimizer):
     PyTorch's ``sqrt(v / (1 - b2^t)) + eps``.) With ``weight_decay`` it is AdamW.
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 weight_decay=None, name: str | None = None):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        weight_decay=None,
+        name: str | None = None,
+    ):
         super().__init__(learning_rate, weight_decay, name)
         self.beta_1 = _check_fraction("beta_1", beta_1, include_one=False)
         self.beta_2 = _check_fraction("beta_2", beta_2, include_one=False)
@@ -372,19 +410,38 @@ class Adam(Optimizer):
         return AdamState(_zeros(variable), _zeros(variable), _zeros(variable))
 
     def _update(self, grad, variable, state, lr, wd):
-        kernels.adam_update(variable, grad, state.m, state.v, self.iterations + 1, lr,
-                            self.beta_1, self.beta_2, self.epsilon, wd, work=state.work)
+        kernels.adam_update(
+            variable,
+            grad,
+            state.m,
+            state.v,
+            self.iterations + 1,
+            lr,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            wd,
+            work=state.work,
+        )
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019), on by default (0.004)."""
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, name: str | None = None):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        name: str | None = None,
+    ):
         if weight_decay is None:
             raise ValueError(
                 "AdamW needs a weight_decay (a number >= 0). Received: weight_decay=None. "
-                "Use Adam for no weight decay.")
+                "Use Adam for no weight decay."
+            )
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, name)
 
 
@@ -401,8 +458,15 @@ class RMSprop(Optimizer):
     ``w <- w - step``, or with momentum ``mu``: ``velocity <- mu velocity + step; w -= velocity``.
     """
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
-                 weight_decay=None, name: str | None = None):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        rho=0.9,
+        momentum=0.0,
+        epsilon=1e-7,
+        weight_decay=None,
+        name: str | None = None,
+    ):
         super().__init__(learning_rate, weight_decay, name)
         self.rho = _check_fraction("rho", rho, include_one=False)
         self.momentum = _check_fraction("momentum", momentum, include_one=True)
@@ -416,8 +480,18 @@ class RMSprop(Optimizer):
         return RMSpropState(_zeros(variable), velocity, _zeros(variable))
 
     def _update(self, grad, variable, state, lr, wd):
-        kernels.rmsprop_update(variable, grad, state.v, lr, self.rho, self.epsilon, self.momentum,
-                               state.velocity, wd, work=state.work)
+        kernels.rmsprop_update(
+            variable,
+            grad,
+            state.v,
+            lr,
+            self.rho,
+            self.epsilon,
+            self.momentum,
+            state.velocity,
+            wd,
+            work=state.work,
+        )
 
 
 class AdagradState(NamedTuple):
@@ -432,23 +506,33 @@ class Adagrad(Optimizer):
     ``w <- w - lr g / sqrt(acc + eps)`` (eps inside the root).
     """
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
-                 weight_decay=None, name: str | None = None):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        initial_accumulator_value=0.1,
+        epsilon=1e-7,
+        weight_decay=None,
+        name: str | None = None,
+    ):
         super().__init__(learning_rate, weight_decay, name)
         self.initial_accumulator_value = _checks.non_negative(
-            "initial_accumulator_value", initial_accumulator_value)
+            "initial_accumulator_value", initial_accumulator_value
+        )
         self.epsilon = _checks.non_negative("epsilon", epsilon)
 
     def _hyper_parameters(self) -> dict:
-        return {"initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
+        return {
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
 
     def _init_state(self, variable) -> AdagradState:
         return AdagradState(_zeros(variable, self.initial_accumulator_value), _zeros(variable))
 
     def _update(self, grad, variable, state, lr, wd):
-        kernels.adagrad_update(variable, grad, state.accumulator, lr, self.epsilon, wd,
-                               work=state.work)
+        kernels.adagrad_update(
+            variable, grad, state.accumulator, lr, self.epsilon, wd, work=state.work
+        )
 
 
 # --- lookup by name and (de)serialisation ------------------------------------------------------
