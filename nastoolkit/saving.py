@@ -25,7 +25,7 @@ import zipfile
 
 import numpy as np
 
-from . import activations, initializers, layers, losses, optimizers, regularizers
+from . import activations, initializers, layers, losses, metrics, optimizers, regularizers
 from ._atomic import atomic_write
 
 __all__ = [
@@ -85,8 +85,10 @@ class ModelFile:
         return self.meta.get("extra", {})
 
     def __repr__(self):
-        return (f"ModelFile({self.path!r}, layers={len(self.meta['model']['layers'])}, "
-                f"weights={len(self.weights)}, optimizer_state={bool(self.optimizer_state)})")
+        return (
+            f"ModelFile({self.path!r}, layers={len(self.meta['model']['layers'])}, "
+            f"weights={len(self.weights)}, optimizer_state={bool(self.optimizer_state)})"
+        )
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -99,8 +101,10 @@ def _read_bytes(filepath) -> bytes:
     with open(path, "rb") as stream:
         data = stream.read()
     if not data:
-        raise ModelFileError(path, "the file is empty (0 bytes): it was never written completely. "
-                                   "Save the model again.")
+        raise ModelFileError(
+            path,
+            "the file is empty (0 bytes): it was never written completely. Save the model again.",
+        )
     return data
 
 
@@ -109,8 +113,11 @@ def _open_zip(path, data: bytes) -> zipfile.ZipFile:
         archive = zipfile.ZipFile(io.BytesIO(data))
         bad = archive.testzip()  # checks every member's CRC: truncation and flipped bytes
     except Exception as exc:  # zipfile raises BadZipFile, EOFError, OSError, ValueError, ...
-        raise ModelFileError(path, f"not a readable zip archive ({type(exc).__name__}: {exc}); "
-                                   "the file is truncated, damaged or of another kind.") from exc
+        raise ModelFileError(
+            path,
+            f"not a readable zip archive ({type(exc).__name__}: {exc}); "
+            "the file is truncated, damaged or of another kind.",
+        ) from exc
     if bad is not None:
         raise ModelFileError(path, f"archive member {bad!r} is damaged (CRC mismatch).")
     return archive
@@ -131,8 +138,9 @@ def _json(path, data: bytes, what: str) -> dict:
     except (UnicodeDecodeError, ValueError) as exc:
         raise ModelFileError(path, f"{what} is not valid JSON ({exc}).") from exc
     if not isinstance(value, dict):
-        raise ModelFileError(path, f"{what} must be a JSON object. Received: "
-                                   f"{type(value).__name__}")
+        raise ModelFileError(
+            path, f"{what} must be a JSON object. Received: {type(value).__name__}"
+        )
     return value
 
 
@@ -168,8 +176,12 @@ def _snake(name: str) -> str:
 def _input_shape(model) -> tuple:
     """The model's input shape without the batch axis: ``(features,)`` or, with Flatten, more."""
     shape = getattr(model, "input_shape", None)
-    if isinstance(shape, (tuple, list)) and shape and all(
-            isinstance(d, (int, np.integer)) for d in shape[1:]) and len(shape) > 1:
+    if (
+        isinstance(shape, (tuple, list))
+        and shape
+        and all(isinstance(d, (int, np.integer)) for d in shape[1:])
+        and len(shape) > 1
+    ):
         return tuple(int(d) for d in shape[1:])
     return (int(model.input_dim),)
 
@@ -181,13 +193,22 @@ def _own_layers(model) -> list:
 
 # --- the npz format ---------------------------------------------------------------------------
 def _npz_bytes(model, extra) -> bytes:
-    meta = {"format": FORMAT, "model": model.get_config(), "input_shape": list(_input_shape(model)),
-            "extra": extra or {}}
+    meta = {
+        "format": FORMAT,
+        "model": model.get_config(),
+        "input_shape": list(_input_shape(model)),
+        "extra": extra or {},
+    }
     compiled = getattr(model, "_compiled", None)
     if compiled is not None:
-        meta["compile"] = {"optimizer": optimizers.serialize(compiled.optimizer),
-                           "loss": losses.serialize(compiled.loss),
-                           "metrics": [m.name for m in compiled.metrics]}
+        meta["compile"] = {
+            "optimizer": optimizers.serialize(compiled.optimizer),
+            "loss": losses.serialize(compiled.loss),
+            "metrics": [m.name for m in compiled.metrics],
+        }
+        weighted = getattr(compiled, "weighted_metrics", None)
+        if weighted:
+            meta["compile"]["weighted_metrics"] = [m.name for m in weighted]
     arrays = {f"weight_{i:03d}": w for i, w in enumerate(model.get_weights())}
     if compiled is not None and compiled.optimizer.variables:
         # optimizer slots too, so a loaded model resumes training exactly where it stopped
@@ -207,8 +228,9 @@ def _npz_arrays(path, archive: zipfile.ZipFile) -> dict:
         if not name.endswith(".npy"):
             raise ModelFileError(path, f"unexpected archive member {name!r} in an npz model file.")
         try:
-            arrays[name[:-4]] = np.lib.format.read_array(io.BytesIO(archive.read(name)),
-                                                         allow_pickle=False)
+            arrays[name[:-4]] = np.lib.format.read_array(
+                io.BytesIO(archive.read(name)), allow_pickle=False
+            )
         except Exception as exc:  # numpy raises ValueError, OSError, EOFError, ...
             raise ModelFileError(path, f"array {name[:-4]!r} cannot be read ({exc}).") from exc
     return arrays
@@ -223,25 +245,38 @@ def _check_meta(path, meta: dict) -> None:
     if not layer_list:
         raise ModelFileError(path, "the model config lists no layers.")
     for i, entry in enumerate(layer_list):
-        if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str) \
-                or not isinstance(entry.get("config"), dict):
-            raise ModelFileError(path, f"layer {i} of the model config must be "
-                                       f"{{'class_name': str, 'config': dict}}. Received: {entry!r}")
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("class_name"), str)
+            or not isinstance(entry.get("config"), dict)
+        ):
+            raise ModelFileError(
+                path,
+                f"layer {i} of the model config must be "
+                f"{{'class_name': str, 'config': dict}}. Received: {entry!r}",
+            )
     if not isinstance(meta.get("extra", {}), dict):
         raise ModelFileError(path, f"metadata 'extra' must be a dict. Received: {meta['extra']!r}")
     if "input_shape" in meta:
         shape = meta["input_shape"]
-        if not isinstance(shape, list) or not shape or not all(
-                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-            raise ModelFileError(path, f"metadata 'input_shape' must be a list of positive "
-                                       f"integers. Received: {shape!r}")
+        if (
+            not isinstance(shape, list)
+            or not shape
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+        ):
+            raise ModelFileError(
+                path,
+                f"metadata 'input_shape' must be a list of positive integers. Received: {shape!r}",
+            )
     if "compile" in meta:
         comp = _require(path, meta, "compile", dict, "the metadata")
         _require(path, comp, "optimizer", dict, "the compile settings")
         _require(path, comp, "loss", (dict, str), "the compile settings")
-        metrics = _require(path, comp, "metrics", list, "the compile settings")
-        if not all(isinstance(m, str) for m in metrics):
-            raise ModelFileError(path, f"compile metrics must be names. Received: {metrics!r}")
+        for key in ("metrics", "weighted_metrics"):
+            if key == "metrics" or key in comp:
+                names = _require(path, comp, key, list, "the compile settings")
+                if not all(isinstance(m, str) for m in names):
+                    raise ModelFileError(path, f"compile {key} must be names. Received: {names!r}")
 
 
 def _model_from_meta(path, meta: dict, weights: list):
@@ -251,19 +286,26 @@ def _model_from_meta(path, meta: dict, weights: list):
     try:
         model = Sequential.from_config(meta["model"])
     except Exception as exc:  # a config this version cannot build: say which part
-        raise ModelFileError(path, f"the model config cannot be rebuilt ({type(exc).__name__}: "
-                                   f"{exc}).") from exc
+        raise ModelFileError(
+            path, f"the model config cannot be rebuilt ({type(exc).__name__}: {exc})."
+        ) from exc
     shape = meta.get("input_shape")
     if shape is None:  # files from before input_shape was stored: the first kernel's rows
         if not weights or weights[0].ndim != 2:
-            raise ModelFileError(path, "the input width cannot be found: no 'input_shape' in the "
-                                       "metadata and no 2-D first weight.")
+            raise ModelFileError(
+                path,
+                "the input width cannot be found: no 'input_shape' in the "
+                "metadata and no 2-D first weight.",
+            )
         shape = [int(weights[0].shape[0])]
     try:
         model.build((None, *shape))
     except Exception as exc:
-        raise ModelFileError(path, f"the model config cannot be built for input shape "
-                                   f"{tuple(shape)} ({type(exc).__name__}: {exc}).") from exc
+        raise ModelFileError(
+            path,
+            f"the model config cannot be built for input shape "
+            f"{tuple(shape)} ({type(exc).__name__}: {exc}).",
+        ) from exc
     return model
 
 
@@ -271,20 +313,24 @@ def _check_weights_fit(path, model, weights: list, what: str) -> None:
     expected = [tuple(np.shape(w)) for w in model.get_weights()]
     found = [tuple(w.shape) for w in weights]
     if len(found) != len(expected):
-        raise ModelFileError(path, f"holds {len(found)} weight arrays but {what} has "
-                                   f"{len(expected)} (shapes {expected}).")
+        raise ModelFileError(
+            path,
+            f"holds {len(found)} weight arrays but {what} has {len(expected)} (shapes {expected}).",
+        )
     for i, (want, got) in enumerate(zip(expected, found)):
         if want != got:
-            raise ModelFileError(path, f"weight array {i} has shape {got} but {what} expects "
-                                       f"{want}: the file belongs to another architecture.")
+            raise ModelFileError(
+                path,
+                f"weight array {i} has shape {got} but {what} expects "
+                f"{want}: the file belongs to another architecture.",
+            )
 
 
 def _expected_optimizer_state(optimizer, size: int, dtype) -> dict:
     """Keys and shapes ``optimizer.get_state()`` has after building on one flat buffer."""
     probe = optimizers.deserialize(optimizers.serialize(optimizer))
     probe.build([np.zeros(size, dtype)])
-    return {key: np.shape(value) for key, value in probe.get_state().items()
-            if key != "iterations"}
+    return {key: np.shape(value) for key, value in probe.get_state().items() if key != "iterations"}
 
 
 def _check_optimizer_state(path, state: dict, optimizer, params) -> None:
@@ -294,13 +340,19 @@ def _check_optimizer_state(path, state: dict, optimizer, params) -> None:
     missing = sorted(set(expected) - set(found))
     unknown = sorted(set(found) - set(expected))
     if missing or unknown:
-        raise ModelFileError(path, f"optimizer state does not fit this model's {name} "
-                                   f"(missing {missing}, unexpected {unknown}): the file was "
-                                   "written by another optimizer or architecture.")
+        raise ModelFileError(
+            path,
+            f"optimizer state does not fit this model's {name} "
+            f"(missing {missing}, unexpected {unknown}): the file was "
+            "written by another optimizer or architecture.",
+        )
     for key, shape in expected.items():
         if found[key] != tuple(shape):
-            raise ModelFileError(path, f"optimizer array {key!r} has shape {found[key]} but this "
-                                       f"model's {name} needs {tuple(shape)}.")
+            raise ModelFileError(
+                path,
+                f"optimizer array {key!r} has shape {found[key]} but this "
+                f"model's {name} needs {tuple(shape)}.",
+            )
 
 
 def read_model_file(filepath) -> ModelFile:
@@ -337,24 +389,34 @@ def read_model_file(filepath) -> ModelFile:
     path = os.fspath(filepath)
     archive = _open_zip(path, _read_bytes(path))
     if _is_keras_archive(archive):
-        raise ModelFileError(path, "is a Keras .keras archive, not a nastoolkit .npz model file; "
-                                   "open it with load_model.")
+        raise ModelFileError(
+            path,
+            "is a Keras .keras archive, not a nastoolkit .npz model file; open it with load_model.",
+        )
     arrays = _npz_arrays(path, archive)
     if "__meta__" not in arrays:
         raise ModelFileError(path, "has no '__meta__' entry: not a nastoolkit model file.")
     raw = arrays.pop("__meta__")
     if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ModelFileError(path, f"'__meta__' must be 1-D uint8 JSON bytes. Received: dtype "
-                                   f"{raw.dtype}, shape {raw.shape}")
+        raise ModelFileError(
+            path,
+            f"'__meta__' must be 1-D uint8 JSON bytes. Received: dtype "
+            f"{raw.dtype}, shape {raw.shape}",
+        )
     meta = _json(path, raw.tobytes(), "the metadata")
     _check_meta(path, meta)
     weight_keys = sorted(k for k in arrays if k.startswith("weight_"))
     if weight_keys != [f"weight_{i:03d}" for i in range(len(weight_keys))]:
-        raise ModelFileError(path, f"weight arrays must be weight_000, weight_001, ... without "
-                                   f"gaps. Received: {weight_keys}")
+        raise ModelFileError(
+            path,
+            f"weight arrays must be weight_000, weight_001, ... without "
+            f"gaps. Received: {weight_keys}",
+        )
     weights = [_float_array(path, k, arrays.pop(k)) for k in weight_keys]
-    state = {k.split("/", 1)[1]: _float_array(path, k, arrays.pop(k))
-             for k in sorted(k for k in arrays if k.startswith("optimizer/"))}
+    state = {
+        k.split("/", 1)[1]: _float_array(path, k, arrays.pop(k))
+        for k in sorted(k for k in arrays if k.startswith("optimizer/"))
+    }
     if arrays:
         raise ModelFileError(path, f"unexpected arrays {sorted(arrays)}.")
     model = _model_from_meta(path, meta, weights)
@@ -364,8 +426,11 @@ def read_model_file(filepath) -> ModelFile:
             raise ModelFileError(path, "holds optimizer state but no compile settings.")
         iterations = meta.get("optimizer_iterations")
         if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 0:
-            raise ModelFileError(path, f"metadata 'optimizer_iterations' must be a non-negative "
-                                       f"integer. Received: {iterations!r}")
+            raise ModelFileError(
+                path,
+                f"metadata 'optimizer_iterations' must be a non-negative "
+                f"integer. Received: {iterations!r}",
+            )
         try:
             optimizer = optimizers.deserialize(meta["compile"]["optimizer"])
         except Exception as exc:
@@ -381,29 +446,40 @@ def _check_extra(path, extra: dict) -> None:
     if "epoch" in extra:
         epoch = extra["epoch"]
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-            raise ModelFileError(path, f"extra 'epoch' must be a non-negative integer. "
-                                       f"Received: {epoch!r}")
+            raise ModelFileError(
+                path, f"extra 'epoch' must be a non-negative integer. Received: {epoch!r}"
+            )
     rng = extra.get("rng")
     if rng is not None:
         try:
             probe = getattr(np.random, rng["bit_generator"])()
             probe.state = rng
         except Exception as exc:
-            raise ModelFileError(path, f"extra 'rng' is not a NumPy bit-generator state "
-                                       f"({type(exc).__name__}: {exc}).") from exc
+            raise ModelFileError(
+                path,
+                f"extra 'rng' is not a NumPy bit-generator state ({type(exc).__name__}: {exc}).",
+            ) from exc
     dropout = extra.get("dropout", [])
     if not isinstance(dropout, list) or not all(
-            isinstance(pair, list) and len(pair) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in pair)
-            for pair in dropout):
-        raise ModelFileError(path, f"extra 'dropout' must be a list of [seed, counter] pairs of "
-                                   f"non-negative integers. Received: {dropout!r}")
+        isinstance(pair, list)
+        and len(pair) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in pair)
+        for pair in dropout
+    ):
+        raise ModelFileError(
+            path,
+            f"extra 'dropout' must be a list of [seed, counter] pairs of "
+            f"non-negative integers. Received: {dropout!r}",
+        )
 
 
 def _layer_signature(config: dict) -> list:
     """What must agree between a backup and the model it restores: classes and activations."""
-    return [(c["class_name"], c["config"].get("activation"))
-            for c in config["layers"] if c["class_name"] != "InputLayer"]
+    return [
+        (c["class_name"], c["config"].get("activation"))
+        for c in config["layers"]
+        if c["class_name"] != "InputLayer"
+    ]
 
 
 def restore_backup(model, filepath) -> int:
@@ -446,31 +522,44 @@ def restore_backup(model, filepath) -> int:
     path = os.fspath(filepath)
     record = read_model_file(path)
     if not getattr(model, "built", False):
-        raise ModelFileError(path, "cannot restore into a model that is not built yet; build or "
-                                   "fit it first.")
+        raise ModelFileError(
+            path, "cannot restore into a model that is not built yet; build or fit it first."
+        )
     saved, current = _layer_signature(record.meta["model"]), _layer_signature(model.get_config())
     if saved != current:
-        raise ModelFileError(path, f"the backup was made from another architecture: layers "
-                                   f"{saved}, but this model has {current}.")
+        raise ModelFileError(
+            path,
+            f"the backup was made from another architecture: layers "
+            f"{saved}, but this model has {current}.",
+        )
     _check_weights_fit(path, model, record.weights, "this model")
     extra = record.extra
     if "epoch" not in extra:
-        raise ModelFileError(path, "is a saved model, not a training backup: it has no 'epoch' in "
-                                   "its extras.")
+        raise ModelFileError(
+            path, "is a saved model, not a training backup: it has no 'epoch' in its extras."
+        )
     optimizer = model.optimizer
     if record.optimizer_state:
         if optimizer is None:
             raise ModelFileError(path, "holds optimizer state but the model is not compiled.")
         saved_name = record.meta["compile"]["optimizer"].get("class_name")
         if saved_name != type(optimizer).__name__:
-            raise ModelFileError(path, f"the backup was made with optimizer {saved_name!r}, but "
-                                       f"this model uses {type(optimizer).__name__!r}.")
+            raise ModelFileError(
+                path,
+                f"the backup was made with optimizer {saved_name!r}, but "
+                f"this model uses {type(optimizer).__name__!r}.",
+            )
         _check_optimizer_state(path, record.optimizer_state, optimizer, model.params)
     dropouts = [layer for layer in model.layers if type(layer).__name__ == "Dropout"]
-    if not hasattr(model, "_apply_backup_extra") and \
-            len(extra.get("dropout", [])) not in (0, len(dropouts)):
-        raise ModelFileError(path, f"extra 'dropout' has {len(extra['dropout'])} streams; this "
-                                   f"model has {len(dropouts)} Dropout layers.")
+    if not hasattr(model, "_apply_backup_extra") and len(extra.get("dropout", [])) not in (
+        0,
+        len(dropouts),
+    ):
+        raise ModelFileError(
+            path,
+            f"extra 'dropout' has {len(extra['dropout'])} streams; this "
+            f"model has {len(dropouts)} Dropout layers.",
+        )
     # validated: from here on nothing can fail for a reason the file could cause
     model.set_weights(record.weights)
     if record.optimizer_state:
@@ -486,31 +575,50 @@ def restore_backup(model, filepath) -> int:
 
 # --- the Keras format: writing ----------------------------------------------------------------
 def _policy(dtype) -> dict:
-    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": np.dtype(dtype).name},
-            "registered_name": None}
+    return {
+        "module": "keras",
+        "class_name": "DTypePolicy",
+        "config": {"name": np.dtype(dtype).name},
+        "registered_name": None,
+    }
 
 
 def _keras_object(module: str, serialized: dict | None) -> dict | None:
     """nastoolkit's ``{"class_name", "config"}`` in Keras's form, nested objects included."""
     if serialized is None:
         return None
-    config = {key: (_keras_object(module, value) if _is_serialized(value) else value)
-              for key, value in serialized["config"].items()}
-    return {"module": module, "class_name": serialized["class_name"], "config": config,
-            "registered_name": None}
+    config = {
+        key: (_keras_object(module, value) if _is_serialized(value) else value)
+        for key, value in serialized["config"].items()
+    }
+    return {
+        "module": module,
+        "class_name": serialized["class_name"],
+        "config": config,
+        "registered_name": None,
+    }
 
 
 # Keras 3.15's variance-scaling initializers write these axes (None for dense kernels) in configs
 _FAN_AXES = {"input_axes": None, "output_axes": None}
-_VARIANCE_SCALING = {"VarianceScaling", "GlorotUniform", "GlorotNormal", "LecunNormal",
-                     "LecunUniform", "HeNormal", "HeUniform"}
+_VARIANCE_SCALING = {
+    "VarianceScaling",
+    "GlorotUniform",
+    "GlorotNormal",
+    "LecunNormal",
+    "LecunUniform",
+    "HeNormal",
+    "HeUniform",
+}
 
 
 def _keras_initializer(initializer) -> dict:
     entry = _keras_object("keras.initializers", initializers.serialize(initializer))
     if entry["class_name"] in _VARIANCE_SCALING:
-        entry["config"] = {**entry["config"], **{k: v for k, v in _FAN_AXES.items()
-                                                  if k not in entry["config"]}}
+        entry["config"] = {
+            **entry["config"],
+            **{k: v for k, v in _FAN_AXES.items() if k not in entry["config"]},
+        }
     return entry
 
 
@@ -532,19 +640,30 @@ def _activation_name(layer) -> str:
 def _keras_layer(layer, input_shape: tuple) -> dict:
     """One layer's entry in Keras's ``config.json`` (keys in the order Keras 3.15 writes them)."""
     kind = type(layer).__name__
-    base = {"name": layer.name, "trainable": bool(getattr(layer, "trainable", True)),
-            "dtype": _policy(layer.dtype)}
+    base = {
+        "name": layer.name,
+        "trainable": bool(getattr(layer, "trainable", True)),
+        "dtype": _policy(layer.dtype),
+    }
     build = {"input_shape": [None, *input_shape]}
     if kind == "Dense":
-        config = {**base, "units": int(layer.units), "activation": _activation_name(layer),
-                  "use_bias": bool(layer.use_bias),
-                  "kernel_initializer": _keras_initializer(layer.kernel_initializer),
-                  "bias_initializer": _keras_initializer(layer.bias_initializer),
-                  "kernel_regularizer": _keras_object(
-                      "keras.regularizers", regularizers.serialize(layer.kernel_regularizer)),
-                  "bias_regularizer": _keras_object(
-                      "keras.regularizers", regularizers.serialize(layer.bias_regularizer)),
-                  "kernel_constraint": None, "bias_constraint": None, "quantization_config": None}
+        config = {
+            **base,
+            "units": int(layer.units),
+            "activation": _activation_name(layer),
+            "use_bias": bool(layer.use_bias),
+            "kernel_initializer": _keras_initializer(layer.kernel_initializer),
+            "bias_initializer": _keras_initializer(layer.bias_initializer),
+            "kernel_regularizer": _keras_object(
+                "keras.regularizers", regularizers.serialize(layer.kernel_regularizer)
+            ),
+            "bias_regularizer": _keras_object(
+                "keras.regularizers", regularizers.serialize(layer.bias_regularizer)
+            ),
+            "kernel_constraint": None,
+            "bias_constraint": None,
+            "quantization_config": None,
+        }
     elif kind == "Dropout":
         # the seed names nastoolkit's mask stream, which means nothing to Keras
         config = {**base, "rate": float(layer.rate), "seed": None, "noise_shape": None}
@@ -555,11 +674,17 @@ def _keras_layer(layer, input_shape: tuple) -> dict:
     elif kind == "Flatten":
         config = {**base, "data_format": "channels_last"}
     else:
-        raise ValueError(f"save_model cannot write layer {layer.name!r} of class {kind!r} to a "
-                         ".keras file (Keras archives are written for Dense, Dropout, Activation, "
-                         "InputLayer and Flatten). Save it with a .npz suffix instead.")
-    entry = {"module": "keras.layers", "class_name": kind, "config": config,
-             "registered_name": None}
+        raise ValueError(
+            f"save_model cannot write layer {layer.name!r} of class {kind!r} to a "
+            ".keras file (Keras archives are written for Dense, Dropout, Activation, "
+            "InputLayer and Flatten). Save it with a .npz suffix instead."
+        )
+    entry = {
+        "module": "keras.layers",
+        "class_name": kind,
+        "config": config,
+        "registered_name": None,
+    }
     if build is not None:
         entry["build_config"] = build
     return entry
@@ -567,22 +692,44 @@ def _keras_layer(layer, input_shape: tuple) -> dict:
 
 def _keras_config(model) -> dict:
     shape = _input_shape(model)
-    inputs = [layer for layer in model.layers if type(layer).__name__ == "InputLayer"]
-    entries = [{"module": "keras.layers", "class_name": "InputLayer",
-                "config": {"batch_shape": [None, *shape], "dtype": model.dtype.name,
-                           "sparse": False, "ragged": False,
-                           "name": inputs[0].name if inputs else "input_layer",
-                           "optional": False},
-                "registered_name": None}]
+    inputs = [
+        layer
+        for layer in [getattr(model, "_input", None), *model.layers]
+        if type(layer).__name__ == "InputLayer"
+    ]
+    entries = [
+        {
+            "module": "keras.layers",
+            "class_name": "InputLayer",
+            "config": {
+                "batch_shape": [None, *shape],
+                "dtype": model.dtype.name,
+                "sparse": False,
+                "ragged": False,
+                "name": inputs[0].name if inputs else "input_layer",
+                "optional": False,
+            },
+            "registered_name": None,
+        }
+    ]
     width = shape
     for layer in _own_layers(model):
         entries.append(_keras_layer(layer, width))
         width = (int(layer.output_dim),)
-    config = {"module": "keras", "class_name": "Sequential",
-              "config": {"name": model.name, "trainable": True, "dtype": _policy(model.dtype),
-                         "layers": entries, "build_input_shape": [None, *shape]},
-              "registered_name": None, "build_config": {"input_shape": [None, *shape]},
-              "compile_config": {}}  # what Keras writes for a model that is not compiled
+    config = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": {
+            "name": model.name,
+            "trainable": True,
+            "dtype": _policy(model.dtype),
+            "layers": entries,
+            "build_input_shape": [None, *shape],
+        },
+        "registered_name": None,
+        "build_config": {"input_shape": [None, *shape]},
+        "compile_config": {},
+    }  # what Keras writes for a model that is not compiled
     compiled = getattr(model, "_compiled", None)
     if compiled is not None:
         loss = losses.serialize(compiled.loss)
@@ -590,9 +737,15 @@ def _keras_config(model) -> dict:
         opt["module"] = "keras.optimizers"
         opt["config"]["name"] = _snake(opt["class_name"])
         config["compile_config"] = {
-            "optimizer": opt, "loss": _keras_object("keras.losses", loss), "loss_weights": None,
-            "metrics": [m.name for m in compiled.metrics] or None, "weighted_metrics": None,
-            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+            "optimizer": opt,
+            "loss": _keras_object("keras.losses", loss),
+            "loss_weights": None,
+            "metrics": [m.name for m in compiled.metrics] or None,
+            "weighted_metrics": [m.name for m in getattr(compiled, "weighted_metrics", [])] or None,
+            "run_eagerly": False,
+            "steps_per_execution": 1,
+            "jit_compile": False,
+        }
     return config
 
 
@@ -624,9 +777,13 @@ def _keras_weights(model) -> bytes:
 # Keras 3.15's optimizer variables after ``iterations`` and ``learning_rate``, as nastoolkit slot
 # fields: "interleaved" lists, for each weight, one variable per field (Adam's m, v); "grouped"
 # lists, for each field, one variable per weight (RMSprop's velocities, then its momentums).
-_KERAS_SLOTS = {"SGD": ("grouped", ("velocity",)), "Adam": ("interleaved", ("m", "v")),
-                "AdamW": ("interleaved", ("m", "v")), "RMSprop": ("grouped", ("v", "velocity")),
-                "Adagrad": ("grouped", ("accumulator",))}
+_KERAS_SLOTS = {
+    "SGD": ("grouped", ("velocity",)),
+    "Adam": ("interleaved", ("m", "v")),
+    "AdamW": ("interleaved", ("m", "v")),
+    "RMSprop": ("grouped", ("v", "velocity")),
+    "Adagrad": ("grouped", ("accumulator",)),
+}
 
 
 def _address(array) -> int:
@@ -637,8 +794,11 @@ def _address(array) -> int:
 def _weight_slices(model) -> list:
     """(offset, shape) of each weight (``get_weights`` order) inside ``model.params``."""
     base, size = _address(model.params), np.dtype(model.params.dtype).itemsize
-    return [((_address(w) - base) // size, tuple(w.shape))
-            for layer in _own_layers(model) for w in layer.weights]
+    return [
+        ((_address(w) - base) // size, tuple(w.shape))
+        for layer in _own_layers(model)
+        for w in layer.weights
+    ]
 
 
 def _keras_slot_order(optimizer, fields, count: int) -> list:
@@ -663,8 +823,11 @@ def _keras_optimizer_arrays(model, optimizer) -> list:
     state for exactly this model's parameters (else Keras starts its slots from zero)."""
     arrays = _keras_base_arrays(optimizer)
     variables = optimizer.variables
-    if type(optimizer).__name__ not in _KERAS_SLOTS or len(variables) != 1 \
-            or variables[0] is not model.params:
+    if (
+        type(optimizer).__name__ not in _KERAS_SLOTS
+        or len(variables) != 1
+        or variables[0] is not model.params
+    ):
         return arrays
     state = optimizer.get_state()
     fields = {key.split("/", 1)[1] for key in state if key != "iterations"}
@@ -672,7 +835,7 @@ def _keras_optimizer_arrays(model, optimizer) -> list:
     for field, i in _keras_slot_order(optimizer, fields, len(slices)):
         offset, shape = slices[i]
         flat = np.asarray(state[f"0/{field}"])
-        arrays.append(flat[offset:offset + int(np.prod(shape))].reshape(shape).copy())
+        arrays.append(flat[offset : offset + int(np.prod(shape))].reshape(shape).copy())
     return arrays
 
 
@@ -692,32 +855,43 @@ def _keras_optimizer_state(path, h5, model):
         return None
     iterations = arrays[0]
     if iterations.shape != () or iterations.dtype.kind not in "iu" or int(iterations) < 0:
-        raise ModelFileError(path, f"{_WEIGHTS} optimizer/vars/0 must be the iteration count (a "
-                                   f"non-negative integer). Received: {iterations!r}")
+        raise ModelFileError(
+            path,
+            f"{_WEIGHTS} optimizer/vars/0 must be the iteration count (a "
+            f"non-negative integer). Received: {iterations!r}",
+        )
     probe = optimizers.deserialize(optimizers.serialize(optimizer))
     probe.build([np.zeros(int(np.size(model.params)), model.dtype)])
     fields = {key.split("/", 1)[1] for key in probe.get_state() if key != "iterations"}
     slices = _weight_slices(model)
     order = _keras_slot_order(optimizer, fields, len(slices))
     if len(arrays) != base + len(order):
-        raise ModelFileError(path, f"{_WEIGHTS} holds {len(arrays)} optimizer variables; a "
-                                   f"{type(optimizer).__name__} for this model has "
-                                   f"{base + len(order)}: the file is inconsistent.")
+        raise ModelFileError(
+            path,
+            f"{_WEIGHTS} holds {len(arrays)} optimizer variables; a "
+            f"{type(optimizer).__name__} for this model has "
+            f"{base + len(order)}: the file is inconsistent.",
+        )
     state = {f"0/{field}": np.zeros(int(np.size(model.params)), model.dtype) for field in fields}
     for k, ((field, i), array) in enumerate(zip(order, arrays[base:])):
         offset, shape = slices[i]
         _float_array(path, f"optimizer/vars/{base + k}", array)
         if array.shape != shape:
-            raise ModelFileError(path, f"{_WEIGHTS} optimizer {field} slot of weight {i} has "
-                                       f"shape {array.shape}; expected {shape}.")
-        state[f"0/{field}"][offset:offset + array.size] = array.ravel()
+            raise ModelFileError(
+                path,
+                f"{_WEIGHTS} optimizer {field} slot of weight {i} has "
+                f"shape {array.shape}; expected {shape}.",
+            )
+        state[f"0/{field}"][offset : offset + array.size] = array.ravel()
     state["iterations"] = int(iterations)
     return state
 
 
 def _keras_bytes(model) -> bytes:
-    metadata = {"keras_version": KERAS_VERSION,
-                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    metadata = {
+        "keras_version": KERAS_VERSION,
+        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+    }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         with archive.open(_METADATA, "w") as stream:
@@ -760,13 +934,17 @@ def save_model(model, filepath, extra: dict | None = None) -> None:
     if hasattr(model, "_require_built"):
         model._require_built("save")
     if extra is not None and not isinstance(extra, dict):
-        raise TypeError(f"extra must be a dict of JSON-able values or None. Received: "
-                        f"extra={type(extra).__name__}")
+        raise TypeError(
+            f"extra must be a dict of JSON-able values or None. Received: "
+            f"extra={type(extra).__name__}"
+        )
     if path.endswith(".keras"):
         if extra:
-            raise ValueError("extra= is for nastoolkit's .npz backups; a .keras archive holds "
-                             "only what Keras reads. Received: extra with keys "
-                             f"{sorted(extra)}. Use a .npz path for backups.")
+            raise ValueError(
+                "extra= is for nastoolkit's .npz backups; a .keras archive holds "
+                "only what Keras reads. Received: extra with keys "
+                f"{sorted(extra)}. Use a .npz path for backups."
+            )
         data = _keras_bytes(model)
     else:
         data = _npz_bytes(model, extra)
@@ -778,8 +956,10 @@ def _plain(value):
     """Keras's ``{"module", "class_name", "config", "registered_name"}`` objects, recursively, as
     nastoolkit's ``{"class_name", "config"}``."""
     if isinstance(value, dict) and "class_name" in value and "config" in value:
-        return {"class_name": value["class_name"],
-                "config": {k: _plain(v) for k, v in value["config"].items()}}
+        return {
+            "class_name": value["class_name"],
+            "config": {k: _plain(v) for k, v in value["config"].items()},
+        }
     return value
 
 
@@ -793,8 +973,10 @@ def _build(path, where: str, factory, config: dict, defaults: dict):
         try:
             return factory(trimmed)
         except Exception:  # noqa: BLE001  (reported with the first, more telling, error)
-            raise ModelFileError(path, f"{where}: nastoolkit cannot read {config!r} "
-                                       f"({type(first).__name__}: {first}).") from first
+            raise ModelFileError(
+                path,
+                f"{where}: nastoolkit cannot read {config!r} ({type(first).__name__}: {first}).",
+            ) from first
 
 
 def _serialized_kind(path, where, factory, value, defaults):
@@ -805,25 +987,56 @@ def _serialized_kind(path, where, factory, value, defaults):
         except Exception as exc:
             raise ModelFileError(path, f"{where}: nastoolkit has no {value!r} ({exc}).") from exc
     if not isinstance(value, dict) or "class_name" not in value:
-        raise ModelFileError(path, f"{where} must be a name or a serialized object. "
-                                   f"Received: {value!r}")
+        raise ModelFileError(
+            path, f"{where} must be a name or a serialized object. Received: {value!r}"
+        )
     plain = _plain(value)
-    return _build(path, where, lambda c: factory({"class_name": plain["class_name"], "config": c}),
-                  plain["config"], defaults)
+    return _build(
+        path,
+        where,
+        lambda c: factory({"class_name": plain["class_name"], "config": c}),
+        plain["config"],
+        defaults,
+    )
 
 
 _INITIALIZER_DEFAULTS = {"seed": None, "input_axes": None, "output_axes": None}
-_LOSS_DEFAULTS = {"reduction": "sum_over_batch_size", "from_logits": False, "label_smoothing": 0.0,
-                  "axis": -1, "dtype": None, "ignore_class": None}
-_OPTIMIZER_DEFAULTS = {"clipnorm": None, "global_clipnorm": None, "clipvalue": None,
-                       "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
-                       "loss_scale_factor": None, "gradient_accumulation_steps": None,
-                       "amsgrad": False, "centered": False, "weight_decay": None, "name": None}
+_LOSS_DEFAULTS = {
+    "reduction": "sum_over_batch_size",
+    "from_logits": False,
+    "label_smoothing": 0.0,
+    "axis": -1,
+    "dtype": None,
+    "ignore_class": None,
+}
+_OPTIMIZER_DEFAULTS = {
+    "clipnorm": None,
+    "global_clipnorm": None,
+    "clipvalue": None,
+    "use_ema": False,
+    "ema_momentum": 0.99,
+    "ema_overwrite_frequency": None,
+    "loss_scale_factor": None,
+    "gradient_accumulation_steps": None,
+    "amsgrad": False,
+    "centered": False,
+    "weight_decay": None,
+    "name": None,
+}
 # options of a Keras layer nastoolkit has no use for, at the values that change nothing
-_LAYER_NEUTRAL = {"kernel_constraint": None, "bias_constraint": None, "quantization_config": None,
-                  "lora_rank": None, "lora_alpha": None, "noise_shape": None,
-                  "data_format": "channels_last", "activity_regularizer": None,
-                  "sparse": False, "ragged": False, "optional": False}
+_LAYER_NEUTRAL = {
+    "kernel_constraint": None,
+    "bias_constraint": None,
+    "quantization_config": None,
+    "lora_rank": None,
+    "lora_alpha": None,
+    "noise_shape": None,
+    "data_format": "channels_last",
+    "activity_regularizer": None,
+    "sparse": False,
+    "ragged": False,
+    "optional": False,
+}
 
 
 def _layer_dtype(path, where, config) -> str:
@@ -831,20 +1044,25 @@ def _layer_dtype(path, where, config) -> str:
     if isinstance(dtype, dict):
         dtype = (dtype.get("config") or {}).get("name")
     if dtype not in ("float32", "float64"):
-        raise ModelFileError(path, f"{where} has dtype policy {dtype!r}; nastoolkit computes in "
-                                   "float32 or float64.")
+        raise ModelFileError(
+            path, f"{where} has dtype policy {dtype!r}; nastoolkit computes in float32 or float64."
+        )
     return dtype
 
 
 def _activation(path, where, name):
     if not isinstance(name, str):
-        raise ModelFileError(path, f"{where} has a custom activation {name!r}; nastoolkit reads "
-                                   f"built-in activation names only.")
+        raise ModelFileError(
+            path,
+            f"{where} has a custom activation {name!r}; nastoolkit reads "
+            f"built-in activation names only.",
+        )
     try:
         activations.get(name)
     except Exception as exc:
-        raise ModelFileError(path, f"{where} uses activation {name!r}, which nastoolkit does not "
-                                   f"have ({exc}).") from exc
+        raise ModelFileError(
+            path, f"{where} uses activation {name!r}, which nastoolkit does not have ({exc})."
+        ) from exc
     return name
 
 
@@ -854,15 +1072,18 @@ def _reject_unknown(path, where, config: dict, known: set) -> None:
             continue
         if key in _LAYER_NEUTRAL and _LAYER_NEUTRAL[key] == value:
             continue
-        raise ModelFileError(path, f"{where} sets {key}={value!r}, which nastoolkit does not "
-                                   "support.")
+        raise ModelFileError(
+            path, f"{where} sets {key}={value!r}, which nastoolkit does not support."
+        )
 
 
 def _nastoolkit_layer(path, index: int, entry: dict, input_shape: tuple | None):
     """The nastoolkit layer for one entry of a Keras ``config.json``."""
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
-        raise ModelFileError(path, f"layer {index} of config.json must be an object with a "
-                                   f"'config'. Received: {entry!r}")
+        raise ModelFileError(
+            path,
+            f"layer {index} of config.json must be an object with a 'config'. Received: {entry!r}",
+        )
     kind, config = entry.get("class_name"), entry["config"]
     name = config.get("name")
     where = f"layer {index} ({kind} {name!r})"
@@ -871,21 +1092,38 @@ def _nastoolkit_layer(path, index: int, entry: dict, input_shape: tuple | None):
         base["input_shape"] = tuple(input_shape)
     common = {"name", "trainable", "dtype"}
     if kind == "Dense":
-        _reject_unknown(path, where, config, common | {
-            "units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
-            "kernel_regularizer", "bias_regularizer"})
+        _reject_unknown(
+            path,
+            where,
+            config,
+            common
+            | {
+                "units",
+                "activation",
+                "use_bias",
+                "kernel_initializer",
+                "bias_initializer",
+                "kernel_regularizer",
+                "bias_regularizer",
+            },
+        )
         units = config.get("units")
         if not isinstance(units, int) or isinstance(units, bool) or units < 1:
             raise ModelFileError(path, f"{where} has units={units!r}; expected a positive integer.")
-        kwargs = {"units": units, "activation": _activation(path, where, config.get("activation")),
-                  "use_bias": bool(config.get("use_bias", True))}
+        kwargs = {
+            "units": units,
+            "activation": _activation(path, where, config.get("activation")),
+            "use_bias": bool(config.get("use_bias", True)),
+        }
         for key in ("kernel_initializer", "bias_initializer"):
             if key in config:
-                kwargs[key] = _serialized_kind(path, f"{where} {key}", initializers.get,
-                                               config[key], _INITIALIZER_DEFAULTS)
+                kwargs[key] = _serialized_kind(
+                    path, f"{where} {key}", initializers.get, config[key], _INITIALIZER_DEFAULTS
+                )
         for key in ("kernel_regularizer", "bias_regularizer"):
-            kwargs[key] = _serialized_kind(path, f"{where} {key}", regularizers.get,
-                                           config.get(key), {})
+            kwargs[key] = _serialized_kind(
+                path, f"{where} {key}", regularizers.get, config.get(key), {}
+            )
         factory = layers.Dense
     elif kind == "Dropout":
         _reject_unknown(path, where, config, common | {"rate", "seed"})
@@ -905,15 +1143,19 @@ def _nastoolkit_layer(path, index: int, entry: dict, input_shape: tuple | None):
         if input_shape is not None:
             base["input_shape"] = tuple(input_shape)
     else:
-        raise ModelFileError(path, f"{where}: nastoolkit cannot read layer class {kind!r}; it "
-                                   "reads Sequentials of InputLayer, Dense, Dropout, Activation "
-                                   "and Flatten.")
+        raise ModelFileError(
+            path,
+            f"{where}: nastoolkit cannot read layer class {kind!r}; it "
+            "reads Sequentials of InputLayer, Dense, Dropout, Activation "
+            "and Flatten.",
+        )
     _layer_dtype(path, where, config)
     try:
         return factory(**kwargs, **base)
     except Exception as exc:
-        raise ModelFileError(path, f"{where} cannot be built ({type(exc).__name__}: {exc}).") \
-            from exc
+        raise ModelFileError(
+            path, f"{where} cannot be built ({type(exc).__name__}: {exc})."
+        ) from exc
 
 
 def _keras_weight_arrays(path, data: bytes, model) -> list:
@@ -937,45 +1179,89 @@ def _keras_weight_arrays(path, data: bytes, model) -> list:
                 keys = sorted(holder.keys(), key=lambda k: int(k) if k.isdigit() else -1)
                 arrays = [np.asarray(holder[k][()]) for k in keys]
             except Exception as exc:
-                raise ModelFileError(path, f"{_WEIGHTS} has no readable group {group!r} for layer "
-                                           f"{layer.name!r} ({type(exc).__name__}: {exc}).") \
-                    from exc
+                raise ModelFileError(
+                    path,
+                    f"{_WEIGHTS} has no readable group {group!r} for layer "
+                    f"{layer.name!r} ({type(exc).__name__}: {exc}).",
+                ) from exc
             if keys != [str(i) for i in range(len(expected))]:
-                raise ModelFileError(path, f"{_WEIGHTS} group {group!r} (layer {layer.name!r}) "
-                                           f"holds {keys}; expected {len(expected)} arrays "
-                                           f"named 0..{len(expected) - 1}.")
+                raise ModelFileError(
+                    path,
+                    f"{_WEIGHTS} group {group!r} (layer {layer.name!r}) "
+                    f"holds {keys}; expected {len(expected)} arrays "
+                    f"named 0..{len(expected) - 1}.",
+                )
             for i, (array, shape) in enumerate(zip(arrays, expected)):
                 _float_array(path, f"{group}/vars/{i}", array)
                 if array.shape != tuple(shape):
-                    raise ModelFileError(path, f"{_WEIGHTS} array {group}/vars/{i} has shape "
-                                               f"{array.shape}; layer {layer.name!r} needs "
-                                               f"{tuple(shape)}.")
+                    raise ModelFileError(
+                        path,
+                        f"{_WEIGHTS} array {group}/vars/{i} has shape "
+                        f"{array.shape}; layer {layer.name!r} needs "
+                        f"{tuple(shape)}.",
+                    )
                 weights.append(array)
     return weights
 
 
+def _keras_metrics(path, key: str, entries) -> list:
+    """Metric names or nastoolkit metrics from Keras's ``metrics``/``weighted_metrics`` entry."""
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise ModelFileError(path, f"compile_config {key} must be a list. Received: {entries!r}")
+    out = []
+    for entry in entries:
+        if isinstance(entry, str):
+            out.append(entry)
+        else:
+            out.append(
+                _serialized_kind(
+                    path,
+                    f"compile_config {key} entry",
+                    metrics.deserialize,
+                    entry,
+                    {"dtype": "float32"},
+                )
+            )
+    return out
+
+
 def _compile_from_keras(path, model, compile_config) -> None:
     if not isinstance(compile_config, dict):
-        raise ModelFileError(path, f"compile_config must be an object. Received: "
-                                   f"{compile_config!r}")
-    for key in ("loss_weights", "weighted_metrics"):
-        if compile_config.get(key) not in (None, [], {}):
-            raise ModelFileError(path, f"compile_config sets {key}={compile_config[key]!r}, which "
-                                       "nastoolkit's load_model does not read; load with "
-                                       "compile=False and compile the model yourself.")
-    optimizer = _serialized_kind(path, "compile_config optimizer", optimizers.get,
-                                 compile_config.get("optimizer", "rmsprop"), _OPTIMIZER_DEFAULTS)
-    loss = _serialized_kind(path, "compile_config loss", losses.get, compile_config.get("loss"),
-                            _LOSS_DEFAULTS)
-    metrics = compile_config.get("metrics") or []
-    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
-        raise ModelFileError(path, f"compile_config metrics must be a list of names. Received: "
-                                   f"{metrics!r}")
+        raise ModelFileError(
+            path, f"compile_config must be an object. Received: {compile_config!r}"
+        )
+    if compile_config.get("loss_weights") not in (None, [], {}):
+        raise ModelFileError(
+            path,
+            f"compile_config sets loss_weights="
+            f"{compile_config['loss_weights']!r}, which a single-output "
+            "nastoolkit model does not use; load with compile=False and "
+            "compile the model yourself.",
+        )
+    optimizer = _serialized_kind(
+        path,
+        "compile_config optimizer",
+        optimizers.get,
+        compile_config.get("optimizer", "rmsprop"),
+        _OPTIMIZER_DEFAULTS,
+    )
+    loss = _serialized_kind(
+        path, "compile_config loss", losses.get, compile_config.get("loss"), _LOSS_DEFAULTS
+    )
+    chosen = {
+        key: _keras_metrics(path, key, compile_config.get(key))
+        for key in ("metrics", "weighted_metrics")
+    }
+    if not chosen["weighted_metrics"]:
+        del chosen["weighted_metrics"]  # so a compile without weighted_metrics= still works
     try:
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        model.compile(optimizer=optimizer, loss=loss, **chosen)
     except Exception as exc:
-        raise ModelFileError(path, f"compile_config cannot be applied ({type(exc).__name__}: "
-                                   f"{exc}).") from exc
+        raise ModelFileError(
+            path, f"compile_config cannot be applied ({type(exc).__name__}: {exc})."
+        ) from exc
 
 
 def _load_keras(path, archive: zipfile.ZipFile, compile: bool):
@@ -984,8 +1270,11 @@ def _load_keras(path, archive: zipfile.ZipFile, compile: bool):
     _json(path, _member(path, archive, _METADATA), _METADATA)
     root = _json(path, _member(path, archive, _CONFIG), _CONFIG)
     if root.get("class_name") != "Sequential":
-        raise ModelFileError(path, f"holds a Keras {root.get('class_name')!r} model; nastoolkit "
-                                   "reads Sequential models only.")
+        raise ModelFileError(
+            path,
+            f"holds a Keras {root.get('class_name')!r} model; nastoolkit "
+            "reads Sequential models only.",
+        )
     config = _require(path, root, "config", dict, _CONFIG)
     entries = _require(path, config, "layers", list, f"{_CONFIG} config")
     if not entries:
@@ -994,20 +1283,35 @@ def _load_keras(path, archive: zipfile.ZipFile, compile: bool):
     if entries[0].get("class_name") == "InputLayer" if isinstance(entries[0], dict) else False:
         first = entries.pop(0)
         batch_shape = first.get("config", {}).get("batch_shape")
-        if not isinstance(batch_shape, list) or len(batch_shape) < 2 or not all(
-                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in batch_shape[1:]):
-            raise ModelFileError(path, f"InputLayer batch_shape must be [null, d1, ...] with "
-                                       f"positive sizes. Received: {batch_shape!r}")
+        if (
+            not isinstance(batch_shape, list)
+            or len(batch_shape) < 2
+            or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in batch_shape[1:]
+            )
+        ):
+            raise ModelFileError(
+                path,
+                f"InputLayer batch_shape must be [null, d1, ...] with "
+                f"positive sizes. Received: {batch_shape!r}",
+            )
         shape = tuple(batch_shape[1:])
     else:
         build = config.get("build_input_shape") or (root.get("build_config") or {}).get(
-            "input_shape")
-        if isinstance(build, list) and len(build) >= 2 and all(
-                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in build[1:]):
+            "input_shape"
+        )
+        if (
+            isinstance(build, list)
+            and len(build) >= 2
+            and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in build[1:])
+        ):
             shape = tuple(build[1:])
     if shape is None:
-        raise ModelFileError(path, "the model's input shape is not recorded (no InputLayer and no "
-                                   "build_input_shape): Keras saved it before it was built.")
+        raise ModelFileError(
+            path,
+            "the model's input shape is not recorded (no InputLayer and no "
+            "build_input_shape): Keras saved it before it was built.",
+        )
     built = []
     for index, entry in enumerate(entries):
         built.append(_nastoolkit_layer(path, index + 1, entry, shape if index == 0 else None))
@@ -1017,8 +1321,10 @@ def _load_keras(path, archive: zipfile.ZipFile, compile: bool):
         model = Sequential(built, name=name, dtype=dtype)
         model.build((None, *shape))
     except Exception as exc:
-        raise ModelFileError(path, f"the layers cannot be stacked for input shape {shape} "
-                                   f"({type(exc).__name__}: {exc}).") from exc
+        raise ModelFileError(
+            path,
+            f"the layers cannot be stacked for input shape {shape} ({type(exc).__name__}: {exc}).",
+        ) from exc
     weights_h5 = _member(path, archive, _WEIGHTS)
     weights = _keras_weight_arrays(path, weights_h5, model)
     state = None
@@ -1032,8 +1338,10 @@ def _load_keras(path, archive: zipfile.ZipFile, compile: bool):
         except ModelFileError:
             raise
         except Exception as exc:
-            raise ModelFileError(path, f"{_WEIGHTS} optimizer variables cannot be read "
-                                       f"({type(exc).__name__}: {exc}).") from exc
+            raise ModelFileError(
+                path,
+                f"{_WEIGHTS} optimizer variables cannot be read ({type(exc).__name__}: {exc}).",
+            ) from exc
     model.set_weights(weights)
     if state is not None:
         model.optimizer.set_state(state, variables=[model.params])
@@ -1090,13 +1398,22 @@ def load_model(filepath, compile=True):
     if compile and "compile" in record.meta:
         settings = record.meta["compile"]
         try:
-            model.compile(optimizer=optimizers.deserialize(settings["optimizer"]),
-                          loss=losses.deserialize(settings["loss"])
-                          if isinstance(settings["loss"], dict) else settings["loss"],
-                          metrics=settings["metrics"])
+            model.compile(
+                optimizer=optimizers.deserialize(settings["optimizer"]),
+                loss=losses.deserialize(settings["loss"])
+                if isinstance(settings["loss"], dict)
+                else settings["loss"],
+                metrics=settings["metrics"],
+                **(
+                    {"weighted_metrics": settings["weighted_metrics"]}
+                    if settings.get("weighted_metrics")
+                    else {}
+                ),
+            )
         except Exception as exc:
-            raise ModelFileError(path, f"the compile settings cannot be applied "
-                                       f"({type(exc).__name__}: {exc}).") from exc
+            raise ModelFileError(
+                path, f"the compile settings cannot be applied ({type(exc).__name__}: {exc})."
+            ) from exc
         if record.optimizer_state:
             model.optimizer.set_state(record.optimizer_state, variables=[model.params])
     return model

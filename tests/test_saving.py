@@ -34,13 +34,22 @@ from nastoolkit.regularizers import L2
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KERAS_FILES = FIXTURES / "keras_files"
-NEW_ACTIVATIONS = ["gelu", "silu", "swish", "softplus", "softsign", "selu", "hard_sigmoid",
-                   "exponential"]
+NEW_ACTIVATIONS = [
+    "gelu",
+    "silu",
+    "swish",
+    "softplus",
+    "softsign",
+    "selu",
+    "hard_sigmoid",
+    "exponential",
+]
 
 
 def _recorder():
-    spec = importlib.util.spec_from_file_location("record_keras_files",
-                                                  FIXTURES / "record_keras_files.py")
+    spec = importlib.util.spec_from_file_location(
+        "record_keras_files", FIXTURES / "record_keras_files.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -57,8 +66,15 @@ def _missing_activations(names):
 
 # --- .keras files written by Keras ------------------------------------------------------------
 RESUME_CASES = ["resume_adam", "resume_rmsprop", "resume_sgd"]
-KERAS_CASES = ["mlp_adam", "activations_core", "activations_new", "flatten_sgd", "plain",
-               "reference", *RESUME_CASES]
+KERAS_CASES = [
+    "mlp_adam",
+    "activations_core",
+    "activations_new",
+    "flatten_sgd",
+    "plain",
+    "reference",
+    *RESUME_CASES,
+]
 
 
 @pytest.mark.parametrize("case", KERAS_CASES)
@@ -106,8 +122,9 @@ def test_keras_written_compile_settings_are_read():
     assert model.optimizer.learning_rate == pytest.approx(0.005)
     assert type(model.loss).__name__ == "CategoricalCrossentropy"
     assert [m.name for m in model._compiled.metrics] == ["accuracy"]
-    assert [type(layer).__name__ for layer in model.layers if
-            type(layer).__name__ != "InputLayer"] == ["Dense", "Dropout", "Dense", "Activation"]
+    assert [
+        type(layer).__name__ for layer in model.layers if type(layer).__name__ != "InputLayer"
+    ] == ["Dense", "Dropout", "Dense", "Activation"]
     assert model.layers[-1].get_config()["activation"] == "softmax"
     assert saving.load_model(KERAS_FILES / "mlp_adam.keras", compile=False).optimizer is None
     assert saving.load_model(KERAS_FILES / "plain.keras").optimizer is None  # Keras wrote {}
@@ -127,25 +144,54 @@ def _edited_keras_file(tmp_path, source, edit):
     return path
 
 
+def test_keras_metric_objects_and_weighted_metrics_are_read(tmp_path):
+    mae = {
+        "module": "keras.metrics",
+        "class_name": "MeanAbsoluteError",
+        "config": {"name": "mean_absolute_error", "dtype": "float32"},
+        "registered_name": None,
+    }
+
+    def edit(config):
+        config["compile_config"].update(metrics=[mae], weighted_metrics=["accuracy"])
+
+    model = saving.load_model(_edited_keras_file(tmp_path, "mlp_adam.keras", edit))
+    assert [type(m).__name__ for m in model._compiled.metrics] == ["MeanAbsoluteError"]
+    assert [m.name for m in model._compiled.weighted_metrics] == ["accuracy"]
+
+
 def _layer(config, index):
     return config["config"]["layers"][index]["config"]
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda c: c["config"]["layers"][1].update(class_name="BatchNormalization"),
-     "cannot read layer class 'BatchNormalization'"),
-    (lambda c: _layer(c, 1).update(activation="relu6"), "activation 'relu6'"),
-    (lambda c: _layer(c, 1).update(kernel_constraint={"class_name": "NonNeg", "config": {}}),
-     "kernel_constraint="),
-    (lambda c: _layer(c, 2).update(noise_shape=[None, 1]), "noise_shape="),
-    (lambda c: _layer(c, 1).update(dtype="mixed_float16"), "dtype policy 'mixed_float16'"),
-    (lambda c: c.update(class_name="Functional"), "Sequential models only"),
-    (lambda c: c["compile_config"]["optimizer"].update(class_name="Lion"), "optimizer"),
-    (lambda c: c["compile_config"].update(loss="no_such_loss"), "no_such_loss"),
-    (lambda c: c["compile_config"].update(loss_weights=[0.5]), "loss_weights"),
-    (lambda c: c["compile_config"]["optimizer"]["config"].update(clipnorm=1.0), "clipnorm"),
-    (lambda c: _layer(c, 0).update(batch_shape=[None, 0]), "batch_shape"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda c: c["config"]["layers"][1].update(class_name="BatchNormalization"),
+            "cannot read layer class 'BatchNormalization'",
+        ),
+        (lambda c: _layer(c, 1).update(activation="relu6"), "activation 'relu6'"),
+        (
+            lambda c: _layer(c, 1).update(kernel_constraint={"class_name": "NonNeg", "config": {}}),
+            "kernel_constraint=",
+        ),
+        (lambda c: _layer(c, 2).update(noise_shape=[None, 1]), "noise_shape="),
+        (lambda c: _layer(c, 1).update(dtype="mixed_float16"), "dtype policy 'mixed_float16'"),
+        (lambda c: c.update(class_name="Functional"), "Sequential models only"),
+        (lambda c: c["compile_config"]["optimizer"].update(class_name="Lion"), "optimizer"),
+        (lambda c: c["compile_config"].update(loss="no_such_loss"), "no_such_loss"),
+        (lambda c: c["compile_config"].update(loss_weights=[0.5]), "loss_weights"),
+        (lambda c: c["compile_config"]["optimizer"]["config"].update(clipnorm=1.0), "clipnorm"),
+        (lambda c: _layer(c, 0).update(batch_shape=[None, 0]), "batch_shape"),
+        (
+            lambda c: c["compile_config"].update(
+                metrics=[{"class_name": "NoSuchMetric", "config": {}}]
+            ),
+            "NoSuchMetric",
+        ),
+    ],
+)
 def test_keras_file_with_something_nastoolkit_lacks_says_what(tmp_path, edit, message):
     path = _edited_keras_file(tmp_path, "mlp_adam.keras", edit)
     with pytest.raises(ValueError, match=message) as info:
@@ -156,9 +202,16 @@ def test_keras_file_with_something_nastoolkit_lacks_says_what(tmp_path, edit, me
 # --- .keras files written by nastoolkit -------------------------------------------------------
 def _reference_model():
     """The model ``reference.keras`` holds, built with nastoolkit (same names and weights)."""
-    model = Sequential([Dense(5, activation="relu", input_shape=(4,), name="hidden"),
-                        Dropout(0.5, name="drop"), Activation("tanh", name="squash"),
-                        Dense(2, name="out")], name="reference", seed=0)
+    model = Sequential(
+        [
+            Dense(5, activation="relu", input_shape=(4,), name="hidden"),
+            Dropout(0.5, name="drop"),
+            Activation("tanh", name="squash"),
+            Dense(2, name="out"),
+        ],
+        name="reference",
+        seed=0,
+    )
     model.build()
     model.set_weights(_recorder().reference_weights())
     model.compile(optimizer="adam", loss="mse")
@@ -177,12 +230,14 @@ def _h5_tree(data: bytes) -> dict:
     """path -> (attrs, shape, dtype, values) for every group and dataset of an HDF5 file."""
     tree = {}
     with h5py.File(io.BytesIO(data), "r") as h5:
+
         def visit(name, obj):
             attrs = {k: str(v) for k, v in obj.attrs.items()}
             if isinstance(obj, h5py.Dataset):
                 tree[name] = (attrs, obj.shape, obj.dtype.str, np.asarray(obj[()]))
             else:
                 tree[name] = (attrs, None, None, None)
+
         h5.visititems(visit)
     return tree
 
@@ -215,7 +270,9 @@ def test_written_archive_matches_the_keras_written_reference(tmp_path):
     for key, value in compile_ours["optimizer"]["config"].items():
         if key in compile_keras["optimizer"]["config"] and key != "name":
             assert value == pytest.approx(compile_keras["optimizer"]["config"][key]), key
-    assert compile_ours["loss"]["class_name"] == "MeanSquaredError" and compile_keras["loss"] == "mse"
+    assert (
+        compile_ours["loss"]["class_name"] == "MeanSquaredError" and compile_keras["loss"] == "mse"
+    )
     ours_tree, keras_tree = _h5_tree(ours_h5), _h5_tree(keras_h5)
     assert sorted(ours_tree) == sorted(keras_tree)
     for name, (attrs, shape, dtype, values) in keras_tree.items():
@@ -229,8 +286,7 @@ def test_written_archive_matches_the_keras_written_reference(tmp_path):
 
 def test_written_archive_reads_back_identically(tmp_path):
     model = _reference_model()
-    model.compile(optimizer=RMSprop(learning_rate=0.01, momentum=0.5), loss="mse",
-                  metrics=["mae"])
+    model.compile(optimizer=RMSprop(learning_rate=0.01, momentum=0.5), loss="mse", metrics=["mae"])
     path = tmp_path / "m.keras"
     saving.save_model(model, path)
     clone = saving.load_model(path)
@@ -238,8 +294,12 @@ def test_written_archive_reads_back_identically(tmp_path):
     np.testing.assert_array_equal(clone.predict(x), model.predict(x))
     for a, b in zip(clone.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
-    assert [layer.name for layer in clone.layers if type(layer).__name__ != "InputLayer"] == \
-        ["hidden", "drop", "squash", "out"]
+    assert [layer.name for layer in clone.layers if type(layer).__name__ != "InputLayer"] == [
+        "hidden",
+        "drop",
+        "squash",
+        "out",
+    ]
     assert type(clone.optimizer).__name__ == "RMSprop"
     assert clone.optimizer.get_config()["momentum"] == 0.5
     assert [m.name for m in clone._compiled.metrics] == ["mae"]
@@ -255,8 +315,13 @@ def _keras_python():
     candidates = [os.environ.get("NASTOOLKIT_KERAS_PYTHON"), "/work/scratch/kvenv/bin/python"]
     for python in filter(None, candidates):
         if shutil.which(python) or os.path.exists(python):
-            probe = subprocess.run([python, "-c", "import keras"], capture_output=True, check=False,
-                                   env={**os.environ, "KERAS_BACKEND": "torch"}, timeout=300)
+            probe = subprocess.run(
+                [python, "-c", "import keras"],
+                capture_output=True,
+                check=False,
+                env={**os.environ, "KERAS_BACKEND": "torch"},
+                timeout=300,
+            )
             if probe.returncode == 0:
                 return python
     return None
@@ -267,13 +332,15 @@ import json, sys, warnings
 import numpy as np
 import keras
 out = {}
-for path in sys.argv[2:]:
-    x = np.load(sys.argv[1])
+for pair in sys.argv[1:]:
+    xfile, path = pair.split("::")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = keras.models.load_model(path)
-    out[path] = {"y": np.asarray(model.predict(x, verbose=0)).tolist(),
+    compiled = model.get_compile_config() if model.compiled else {}
+    out[path] = {"y": np.asarray(model.predict(np.load(xfile), verbose=0)).tolist(),
                  "optimizer": type(model.optimizer).__name__ if model.compiled else None,
+                 "weighted_metrics": compiled.get("weighted_metrics"),
                  "layers": [type(layer).__name__ for layer in model.layers]}
 print(json.dumps(out))
 """
@@ -282,48 +349,78 @@ print(json.dumps(out))
 def test_keras_opens_nastoolkit_archives_and_predicts_the_same(tmp_path):
     python = _keras_python()
     if python is None:
-        pytest.skip("Keras 3 is not installed (set NASTOOLKIT_KERAS_PYTHON to a Python with "
-                    "keras and torch); the structure test above still compares with Keras's file")
+        pytest.skip(
+            "Keras 3 is not installed (set NASTOOLKIT_KERAS_PYTHON to a Python with "
+            "keras and torch); the structure test above still compares with Keras's file"
+        )
     rng = np.random.default_rng(0)
     x = rng.normal(scale=0.8, size=(16, 6)).astype("float32")
-    names = [name for name in activations.names() if name != "softmax"]
-    models = {}
-    for i, name in enumerate(names):
-        model = Sequential([Dense(7, activation=name, input_shape=(6,)), Dropout(0.2),
-                            Activation(name), Dense(3, activation="softmax")], seed=i)
-        models[name] = model
-    regularized = Sequential([Dense(5, activation="tanh", input_shape=(6,),
-                                    kernel_regularizer=L2(0.01), use_bias=False),
-                              Dense(2)], seed=9, dtype="float64")
+    cases = {}
+    for i, name in enumerate(n for n in activations.names() if n != "softmax"):
+        model = Sequential(
+            [
+                Dense(7, activation=name, input_shape=(6,)),
+                Dropout(0.2),
+                Activation(name),
+                Dense(3, activation="softmax"),
+            ],
+            seed=i,
+        )
+        cases[name] = (model, x)
+    regularized = Sequential(
+        [
+            Dense(
+                5, activation="tanh", input_shape=(6,), kernel_regularizer=L2(0.01), use_bias=False
+            ),
+            Dense(2),
+        ],
+        seed=9,
+        dtype="float64",
+    )
     regularized.compile(optimizer=SGD(learning_rate=0.05, momentum=0.9), loss="mse")
     regularized.fit(x, rng.normal(size=(16, 2)), epochs=2, verbose=0)
-    models["regularized"] = regularized
+    cases["regularized"] = (regularized, x)
+    if hasattr(layers, "Flatten"):
+        flat = Sequential(
+            [layers.Input(shape=(2, 3)), layers.Flatten(), Dense(2, activation="sigmoid")], seed=4
+        )
+        flat.compile(
+            optimizer="adam",
+            loss="binary_crossentropy",
+            metrics=["accuracy"],
+            weighted_metrics=["mae"],
+        )
+        cases["flatten"] = (flat, x.reshape(16, 2, 3))
     trained = _reference_model()
     trained.compile(optimizer=Adam(learning_rate=0.01), loss="mse", metrics=["mae"])
-    models["trained"] = trained
-    paths = []
-    for name, model in models.items():
-        paths.append(str(tmp_path / f"{name}.keras"))
-        saving.save_model(model, paths[-1])
-    np.save(tmp_path / "x6.npy", x)
-    np.save(tmp_path / "x4.npy", x[:, :4])
-    result = {}
-    for xfile, group in (("x6.npy", paths[:-1]), ("x4.npy", paths[-1:])):
-        done = subprocess.run([python, "-c", KERAS_OPENS, str(tmp_path / xfile), *group],
-                              capture_output=True, text=True, timeout=600, check=False,
-                              env={**os.environ, "KERAS_BACKEND": "torch"})
-        assert done.returncode == 0, done.stderr[-3000:]
-        result.update(json.loads(done.stdout.strip().splitlines()[-1]))
-    for (name, model), path in zip(models.items(), paths):
-        inputs = x[:, :4] if name == "trained" else x
+    cases["trained"] = (trained, x[:, :4])
+    pairs = []
+    for name, (model, inputs) in cases.items():
+        saving.save_model(model, tmp_path / f"{name}.keras")
+        np.save(tmp_path / f"{name}.npy", inputs)
+        pairs.append(f"{tmp_path / name}.npy::{tmp_path / name}.keras")
+    done = subprocess.run(
+        [python, "-c", KERAS_OPENS, *pairs],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "KERAS_BACKEND": "torch"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for name, (model, inputs) in cases.items():
+        got = result[f"{tmp_path / name}.keras"]
         want = np.asarray(model.predict(inputs), np.float64)
-        np.testing.assert_allclose(result[path]["y"], want, rtol=2e-5, atol=2e-6, err_msg=name)
-        expected = [type(layer).__name__ for layer in model.layers
-                    if type(layer).__name__ != "InputLayer"]
-        assert result[path]["layers"] == expected
-    assert result[paths[-1]]["optimizer"] == "Adam"
-    assert result[paths[-2]]["optimizer"] == "SGD"
-    assert result[paths[0]]["optimizer"] is None
+        np.testing.assert_allclose(got["y"], want, rtol=2e-5, atol=2e-6, err_msg=name)
+        assert got["layers"] == [
+            type(layer).__name__ for layer in model.layers if type(layer).__name__ != "InputLayer"
+        ]
+    assert result[f"{tmp_path / 'trained'}.keras"]["optimizer"] == "Adam"
+    assert result[f"{tmp_path / 'regularized'}.keras"]["optimizer"] == "SGD"
+    assert result[f"{tmp_path / 'linear'}.keras"]["optimizer"] is None
+    if "flatten" in cases:
+        assert result[f"{tmp_path / 'flatten'}.keras"]["weighted_metrics"] == ["mae"]
 
 
 KERAS_RESUMES = """
@@ -345,14 +442,22 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("optimizer", [
-    Adam(learning_rate=0.01), RMSprop(learning_rate=0.01, momentum=0.5),
-    SGD(learning_rate=0.05, momentum=0.9, nesterov=True)], ids=lambda o: type(o).__name__)
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        Adam(learning_rate=0.01),
+        RMSprop(learning_rate=0.01, momentum=0.5),
+        SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+    ],
+    ids=lambda o: type(o).__name__,
+)
 def test_keras_resumes_training_from_nastoolkit_optimizer_state(tmp_path, optimizer):
     python = _keras_python()
     if python is None:
-        pytest.skip("Keras 3 is not installed (set NASTOOLKIT_KERAS_PYTHON to a Python with "
-                    "keras and torch)")
+        pytest.skip(
+            "Keras 3 is not installed (set NASTOOLKIT_KERAS_PYTHON to a Python with "
+            "keras and torch)"
+        )
     x, y = _recorder().resume_data()
     model = Sequential([Dense(6, activation="tanh", input_shape=(5,)), Dense(2)], seed=3)
     model.compile(optimizer=optimizer, loss="mse")
@@ -361,9 +466,14 @@ def test_keras_resumes_training_from_nastoolkit_optimizer_state(tmp_path, optimi
     saving.save_model(model, path)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", y)
-    done = subprocess.run([python, "-c", KERAS_RESUMES, str(tmp_path / "x.npy"),
-                           str(tmp_path / "y.npy"), str(path)], capture_output=True, text=True,
-                          timeout=600, check=False, env={**os.environ, "KERAS_BACKEND": "torch"})
+    done = subprocess.run(
+        [python, "-c", KERAS_RESUMES, str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "KERAS_BACKEND": "torch"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     keras_side = json.loads(done.stdout.strip().splitlines()[-1])[str(path)]
     assert keras_side["skipped"] == [] and keras_side["iterations"] == 9
@@ -377,8 +487,9 @@ def _trained(optimizer=None, width=3, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(40, width)).astype("float32")
     y = (x @ rng.normal(size=(width, 1))).astype("float32")
-    model = Sequential([Dense(6, activation="relu", input_shape=(width,)), Dropout(0.25),
-                        Dense(1)], seed=seed)
+    model = Sequential(
+        [Dense(6, activation="relu", input_shape=(width,)), Dropout(0.25), Dense(1)], seed=seed
+    )
     model.compile(optimizer=optimizer or Adam(learning_rate=0.01), loss="mse", metrics=["mae"])
     model.fit(x, y, epochs=2, batch_size=8, verbose=0, seed=seed)
     return model, x, y
@@ -387,8 +498,9 @@ def _trained(optimizer=None, width=3, seed=0):
 def _state(model):
     """A deep copy of everything restore_backup may change."""
     optimizer = {k: np.array(v, copy=True) for k, v in model.optimizer.get_state().items()}
-    dropout = [(layer.seed, layer.counter) for layer in model.layers
-               if type(layer).__name__ == "Dropout"]
+    dropout = [
+        (layer.seed, layer.counter) for layer in model.layers if type(layer).__name__ == "Dropout"
+    ]
     rng = model._fit_rng.bit_generator.state if model._fit_rng is not None else None
     return [w.copy() for w in model.get_weights()], optimizer, dropout, json.dumps(rng)
 
@@ -416,6 +528,10 @@ def test_npz_round_trip_keeps_weights_compile_settings_and_optimizer_state(tmp_p
         np.testing.assert_array_equal(state[key], copied[key])
     record = saving.read_model_file(path)
     assert record.meta["format"] == saving.FORMAT and record.meta["input_shape"] == [3]
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"], weighted_metrics=["mse"])
+    saving.save_model(model, path)
+    clone = saving.load_model(path)
+    assert [m.name for m in clone._compiled.weighted_metrics] == ["mse"]
     assert not saving.load_model(path, compile=False)._compiled
 
 
@@ -460,6 +576,7 @@ def _edit_meta(edit):
         meta = json.loads(np.load(io.BytesIO(members["__meta__.npy"])).tobytes())
         edit(meta)
         members["__meta__.npy"] = _npy(np.frombuffer(json.dumps(meta).encode(), np.uint8))
+
     return apply
 
 
@@ -470,34 +587,53 @@ def _set(members, name, array):
 DAMAGE = {
     "empty": (lambda m: None, "empty"),
     "missing weight": (lambda m: m.pop("weight_001.npy"), "without gaps|weight arrays"),
-    "wrong-shaped weight": (lambda m: _set(m, "weight_000.npy", np.zeros((3, 5), "f4")),
-                            "shape"),
+    "wrong-shaped weight": (lambda m: _set(m, "weight_000.npy", np.zeros((3, 5), "f4")), "shape"),
     "integer weight": (lambda m: _set(m, "weight_002.npy", np.zeros((6, 1), "i4")), "dtype"),
     "NaN weight": (lambda m: _set(m, "weight_003.npy", np.full(1, np.nan, "f4")), "NaN"),
     "wrong-shaped slot": (lambda m: _set(m, "optimizer/0/m.npy", np.zeros(3, "f4")), "shape"),
     "missing slot": (lambda m: m.pop("optimizer/0/v.npy"), "missing"),
     "no metadata": (lambda m: m.pop("__meta__.npy"), "__meta__"),
-    "metadata not JSON": (lambda m: _set(m, "__meta__.npy", np.frombuffer(b"{x", np.uint8)),
-                          "JSON"),
+    "metadata not JSON": (
+        lambda m: _set(m, "__meta__.npy", np.frombuffer(b"{x", np.uint8)),
+        "JSON",
+    ),
     "metadata float": (lambda m: _set(m, "__meta__.npy", np.zeros(3)), "uint8"),
     "no format": (_edit_meta(lambda meta: meta.pop("format")), "format"),
     "no model": (_edit_meta(lambda meta: meta.pop("model")), "'model'"),
     "no layers": (_edit_meta(lambda meta: meta["model"].pop("layers")), "'layers'"),
-    "unknown layer": (_edit_meta(lambda meta: meta["model"]["layers"][0].update(
-        class_name="Conv2D")), "Conv2D"),
-    "no iterations": (_edit_meta(lambda meta: meta.pop("optimizer_iterations")),
-                      "optimizer_iterations"),
+    "unknown layer": (
+        _edit_meta(lambda meta: meta["model"]["layers"][0].update(class_name="Conv2D")),
+        "Conv2D",
+    ),
+    "no iterations": (
+        _edit_meta(lambda meta: meta.pop("optimizer_iterations")),
+        "optimizer_iterations",
+    ),
     "epoch text": (_edit_meta(lambda meta: meta["extra"].update(epoch="3")), "epoch"),
-    "bad rng": (_edit_meta(lambda meta: meta["extra"].update(rng={"bit_generator": "PCG64"})),
-                "rng"),
+    "bad rng": (
+        _edit_meta(lambda meta: meta["extra"].update(rng={"bit_generator": "PCG64"})),
+        "rng",
+    ),
     "bad dropout": (_edit_meta(lambda meta: meta["extra"].update(dropout=[[1]])), "dropout"),
-    "other architecture": (_edit_meta(lambda meta: meta["model"]["layers"][0]["config"].update(
-        units=7)), "shape|architecture"),
-    "other optimizer": (_edit_meta(lambda meta: meta["compile"]["optimizer"].update(
-        class_name="RMSprop", config={"learning_rate": 0.01})), "optimizer"),
+    "other architecture": (
+        _edit_meta(lambda meta: meta["model"]["layers"][0]["config"].update(units=7)),
+        "shape|architecture",
+    ),
+    "other optimizer": (
+        _edit_meta(
+            lambda meta: meta["compile"]["optimizer"].update(
+                class_name="RMSprop", config={"learning_rate": 0.01}
+            )
+        ),
+        "optimizer",
+    ),
     "no compile": (_edit_meta(lambda meta: meta.pop("compile")), "compile"),
-    "pickled object": (lambda m: m.update({"weight_000.npy": _npy(np.zeros(2)).replace(
-        b"'descr': '<f8'", b"'descr': '|O8'")}), "weight_000|pickle|Object"),
+    "pickled object": (
+        lambda m: m.update(
+            {"weight_000.npy": _npy(np.zeros(2)).replace(b"'descr': '<f8'", b"'descr': '|O8'")}
+        ),
+        "weight_000|pickle|Object",
+    ),
 }
 
 
@@ -528,8 +664,11 @@ def test_truncated_files_are_clear_errors(tmp_path, cut):
         if target.suffix == ".keras":
             saving.save_model(model, target)
             data = target.read_bytes()
-        end = cut if isinstance(cut, int) and cut > 0 else (len(data) - 1 if cut == -1
-                                                            else int(len(data) * cut))
+        end = (
+            cut
+            if isinstance(cut, int) and cut > 0
+            else (len(data) - 1 if cut == -1 else int(len(data) * cut))
+        )
         target.write_bytes(data[:end])
         with pytest.raises(ValueError, match="zip|truncated") as info:
             saving.load_model(target)
@@ -576,7 +715,7 @@ def _damage(data: bytes, members: dict, draw) -> bytes:
     """One random damage: truncate, flip bytes, or drop/replace/garble a member."""
     how = draw(st.sampled_from(["truncate", "flip", "drop", "replace", "garble"]))
     if how == "truncate":
-        return data[:draw(st.integers(0, len(data) - 1))]
+        return data[: draw(st.integers(0, len(data) - 1))]
     if how == "flip":
         out = bytearray(data)
         for _ in range(draw(st.integers(1, 8))):
@@ -593,7 +732,7 @@ def _damage(data: bytes, members: dict, draw) -> bytes:
         blob = bytearray(members[name])
         if blob:
             start = draw(st.integers(0, len(blob) - 1))
-            blob[start:start + 16] = draw(st.binary(min_size=1, max_size=16))
+            blob[start : start + 16] = draw(st.binary(min_size=1, max_size=16))
         members[name] = bytes(blob)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
@@ -617,8 +756,11 @@ def fuzz_sources(tmp_path_factory):
     return folder, sources
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_fuzzed_files_raise_only_value_errors_naming_the_file(fuzz_sources, data):
     folder, sources = fuzz_sources
