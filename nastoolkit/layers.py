@@ -224,7 +224,7 @@ class Layer:
         return [to_numpy(w).copy() for w in self.weights]
 
     def set_weights(self, values) -> None:
-        """Copy ``values`` (arrays in ``get_weights`` order and shapes) into the weights in place."""
+        """Copy ``values`` (arrays in ``get_weights`` order and shapes) into the weights."""
         current = self.weights
         values = list(values)
         if len(values) != len(current):
@@ -269,7 +269,7 @@ class Layer:
         """Add the penalty's gradient to ``grads`` (after the data gradient is written)."""
 
     def work_size(self, batch_size: int) -> int:
-        """Multiply-adds of one forward pass over ``batch_size`` rows (for the BLAS thread choice)."""
+        """Multiply-adds of a forward pass over ``batch_size`` rows (for the BLAS thread choice)."""
         return 0
 
     @property
@@ -614,7 +614,7 @@ class Dropout(Layer):
         self._mask = None
 
     def reseed(self, seed: int):
-        """Restart the mask stream from ``seed`` (a model does this at the start of a seeded fit)."""
+        """Restart the mask stream from ``seed`` (a model does this when a seeded fit starts)."""
         self.seed = int(seed) & 0xFFFFFFFF
         self.counter = 0
 

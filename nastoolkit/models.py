@@ -699,7 +699,7 @@ class Sequential:
         return backend.single_blas_thread(largest < backend.SMALL_MATMUL)
 
     def _diverged(self, epoch, step, value):
-        """Stop on a non-finite loss: restore the epoch-start weights, drop optimizer state, warn."""
+        """Stop on a non-finite loss: restore the epoch-start weights, reset the optimizer, warn."""
         self.params[...] = self._snapshot
         optimizer = self._compiled.optimizer
         if hasattr(optimizer, "reset"):
