@@ -454,6 +454,7 @@ class Dense(Layer):
         self.bias = None
         # activations whose derivative needs the pre-activation z keep it (interface 1)
         self._keeps_z = self.activation_name in getattr(kernels, "NEEDS_PREACTIVATION", ())
+        self._z = None  # the pre-activation, kept only when _keeps_z
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
@@ -481,19 +482,17 @@ class Dense(Layer):
         n = x.shape[0]
         prepared = n <= self._capacity
         self._x = x
-        extra = {}
         if self._keeps_z:
             self._z = (
                 self._z_buf[:n] if prepared else array_module(x).empty((n, self.units), self.dtype)
             )
-            extra["z_out"] = self._z
         self._y = kernels.dense_forward(
             x,
             self.kernel,
             self.bias,
             self.activation_name,
             out=self._out[:n] if prepared else None,
-            **extra,
+            z_out=self._z,
         )
         return self._y
 
@@ -505,7 +504,6 @@ class Dense(Layer):
         n = grad_y.shape[0]
         prepared = n <= self._capacity
         activation = "linear" if activation_fused else self.activation_name
-        extra = {"z": self._z} if self._keeps_z and not activation_fused else {}
         grad_x, _, _ = kernels.dense_backward(
             self._x,
             self.kernel,
@@ -518,7 +516,7 @@ class Dense(Layer):
             grad_z=grad_y if prepared else None,  # in a model grad_y is scratch we own
             need_grad_x=need_grad_x,
             use_bias=self.use_bias,
-            **extra,
+            z=None if activation_fused else self._z,
         )
         self.add_regularization_gradients()
         return grad_x
@@ -763,8 +761,8 @@ class Activation(Layer):
         if activation_fused:
             return grad_y  # the loss's gradient is already dL/dx of this activation
         out = grad_y if grad_y.shape[0] <= self._capacity else None
-        extra = {"z": self._x} if self._keeps_z else {}
-        return kernels.activation_backward(self.activation_name, self._y, grad_y, out=out, **extra)
+        z = self._x if self._keeps_z else None
+        return kernels.activation_backward(self.activation_name, self._y, grad_y, out=out, z=z)
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation_name}

@@ -409,7 +409,11 @@ class Sequential:
             grad = self._layers[i].backward(grad, need_grad_x=i > 0)
 
     def _penalty(self) -> float:
-        return sum(layer.regularization_penalty() for layer in self._layers)
+        """The layers' regularization losses, summed."""
+        total = 0.0
+        for layer in self._layers:
+            total += layer.regularization_penalty()
+        return total
 
     def _fuses_activation(self, loss) -> bool:
         """Whether the loss folds the output activation's gradient into its own (softmax +
@@ -422,18 +426,16 @@ class Sequential:
         preallocated gradient buffer."""
         loss = self._compiled.loss
         step = loss.value_and_fused_grad if fused else loss.value_and_grad
-        weights = {} if sample_weight is None else {"sample_weight": sample_weight}
-        value, grad = step(y, y_pred, grad_out=self._grad_out[: len(y_pred)], **weights)
+        value, grad = step(
+            y, y_pred, grad_out=self._grad_out[: len(y_pred)], sample_weight=sample_weight
+        )
         return float(value), grad
 
     def _update_metrics(self, y, y_pred, sample_weight):
         for metric in self._compiled.metrics:
             metric.update(y, y_pred)
         for metric in self._compiled.weighted_metrics:
-            if sample_weight is None:
-                metric.update(y, y_pred)
-            else:
-                metric.update(y, y_pred, sample_weight=sample_weight)
+            metric.update(y, y_pred, sample_weight=sample_weight)
 
     def train_step(self, x_batch, y_batch, sample_weight=None) -> float:
         """One step of gradient descent on a batch: forward, loss, backward, one update.
