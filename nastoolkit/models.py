@@ -610,14 +610,15 @@ class Sequential:
             self.build(x.shape)
         compiled = self._compiled
         y = training.targets(compiled.loss, y, self.output_dim, self.dtype)
-        if class_weight is not None:
-            sample_weight = training.class_weight_to_sample_weight(y, class_weight, self.dtype)
         w = training.as_sample_weight(sample_weight, len(x), self.dtype)
         data = training.Dataset(x, y, w)
         if validation_data is None and validation_split:
             data, val = training.split_validation(data, validation_split)
         else:
             val = self._validation_dataset(validation_data)
+        if class_weight is not None:  # training samples only: Keras's validation is unweighted
+            weights = training.class_weight_to_sample_weight(data.y, class_weight, self.dtype)
+            data = training.Dataset(data.x, data.y, weights)
         return data, None if val is None else val.to(self._xp)
 
     def _validation_dataset(self, validation_data):

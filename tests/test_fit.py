@@ -427,3 +427,24 @@ def test_a_seeded_fit_redraws_only_weights_nobody_has_seen():
     for a, b, c in zip(unseen.get_weights(), by_seed.get_weights(), before):
         np.testing.assert_array_equal(a, b)  # one seed fixes the whole run (as NAS relies on)
         assert not np.array_equal(a, c) or not c.any()  # kernels differ (biases start at 0)
+
+
+def test_class_weight_weighs_training_samples_only_as_keras():
+    rec = KERAS["class_weight_split"]
+    weights = [np.asarray(w, "float32") for w in rec["weights"]]
+    model = Sequential([Input(shape=(4,)), Dense(5, activation="tanh"), Dense(3, "softmax")])
+    model.set_weights(weights)
+    model.compile(optimizer=SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy")
+    history = model.fit(
+        np.asarray(rec["x"], "float32"),
+        np.asarray(rec["y"]),
+        batch_size=6,
+        shuffle=False,
+        verbose=0,
+        validation_split=rec["validation_split"],
+        class_weight={int(k): v for k, v in rec["class_weight"].items()},
+    )
+    for key, values in rec["history"].items():
+        np.testing.assert_allclose(history.history[key], values, rtol=1e-5, err_msg=key)
+    for got, want in zip(model.get_weights(), rec["weights_after"]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
