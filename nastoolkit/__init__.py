@@ -12,8 +12,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "backend", "kernels", "activations", "losses", "regularizers", "schedules", "initializers",
-    "metrics", "objectives", "layers", "optimizers", "models", "callbacks", "datasets",
-    "regularization_path", "nas",
+    "metrics", "objectives", "layers", "optimizers", "training", "models", "saving",
+    "callbacks", "datasets", "regularization_path", "nas",
     "viz", "widgets", "cli",
 )
 

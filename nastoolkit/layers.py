@@ -181,7 +181,8 @@ class Layer:
         return []
 
     def build(self, input_shape, rng=None, dtype=None):
-        """Create this layer's own weights for inputs of shape (batch, *features) or (features,).
+        """Create this layer's own weights for inputs of shape ``(batch, *features)`` or
+        ``(features,)``.
 
         Parameters
         ----------

@@ -755,7 +755,8 @@ class Sequential:
         callbacks=None,
         return_dict=False,
     ):
-        """Loss (and metrics) on (x, y) in inference mode: a float, or [loss, *metrics] like Keras.
+        """Loss (and metrics) on (x, y) in inference mode: a float, or ``[loss, *metrics]``
+        like Keras.
 
         Parameters
         ----------
