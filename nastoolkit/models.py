@@ -515,7 +515,7 @@ class Sequential:
         Parameters
         ----------
         x, y : array-like
-            Inputs (batch, *features) and targets.
+            Inputs ``(batch, *features)`` and targets.
         batch_size : int, optional
             Rows per step (32 when None, as Keras).
         epochs : int
