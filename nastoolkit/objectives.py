@@ -28,8 +28,14 @@ __all__ = [
     "Rosenbrock",
     "Saddle",
     "get",
+    "gradient_descent_errors",
+    "heavy_ball_convergence_map",
+    "heavy_ball_rate",
+    "hessian",
     "ill_conditioned_quadratic",
     "ill_conditioned_quadratic_gradient",
+    "largest_stable_rate",
+    "optimal_heavy_ball",
     "quadratic",
     "quadratic_gradient",
     "rosenbrock",
@@ -251,6 +257,128 @@ class Saddle(Objective):
     @property
     def start(self):
         return _point(2.5, 0.01)  # nearly on the ridge: descent slows at the saddle, then escapes
+
+
+# --- convergence on a quadratic: the math behind Distill's "Why Momentum Really Works" --------
+# On f = sum_i lambda_i x_i^2 / 2 every eigendirection evolves on its own, so one 2x2 (momentum)
+# or 1x1 (plain descent) linear map per eigenvalue says everything about convergence.
+
+def _eigenvalues(eigenvalues) -> np.ndarray:
+    values = np.atleast_1d(np.asarray(eigenvalues, dtype=np.float64))
+    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError("eigenvalues must be positive finite numbers (the curvatures of the "
+                         f"quadratic, e.g. (1, 10)). Received: eigenvalues={eigenvalues!r}")
+    return values
+
+
+def largest_stable_rate(eigenvalues) -> float:
+    """2 / L: plain gradient descent on a quadratic converges iff lr < 2 / max(eigenvalues).
+
+    Examples
+    --------
+    >>> largest_stable_rate([1.0, 10.0])
+    0.2
+    """
+    return 2.0 / float(np.max(_eigenvalues(eigenvalues)))
+
+
+def gradient_descent_errors(learning_rate, eigenvalues, start, num_steps: int) -> np.ndarray:
+    """Error along each eigendirection after k steps of plain descent: (1 - lr lambda_i)^k x_i.
+
+    ``start`` holds the starting coordinates in the eigenbasis (for ``IllConditionedQuadratic``
+    that is theta itself). Returns shape (num_steps + 1, n_eigenvalues), the start first.
+
+    Examples
+    --------
+    >>> gradient_descent_errors(0.1, [1.0, 10.0], [1.0, 1.0], 2)[-1].round(3).tolist()
+    [0.81, 0.0]
+    """
+    values = _eigenvalues(eigenvalues)
+    factors = 1.0 - float(learning_rate) * values
+    steps = np.arange(int(num_steps) + 1)[:, None]
+    return factors[None, :] ** steps * np.asarray(start, dtype=np.float64)[None, :]
+
+
+def heavy_ball_rate(learning_rate, momentum, eigenvalue):
+    """Spectral radius of heavy-ball momentum along one eigendirection of curvature lambda.
+
+    The iteration x_{k+1} = x_k - alpha lambda x_k + beta (x_k - x_{k-1}) (Keras's
+    ``SGD(momentum=beta)``: v <- beta v - alpha g, x <- x + v) is the linear map
+    [[1 + beta - alpha lambda, -beta], [1, 0]]; its eigenvalues are the roots of
+    z^2 - (1 + beta - alpha lambda) z + beta = 0, and the error shrinks like max|z|^k.
+    Broadcasts over its three arguments. beta = 0 gives plain descent, |1 - alpha lambda|.
+
+    Examples
+    --------
+    >>> float(heavy_ball_rate(0.1, 0.0, 10.0))
+    0.0
+    >>> round(float(heavy_ball_rate(0.2, 0.5, 1.0)), 4)   # complex roots: |z| = sqrt(beta)
+    0.7071
+    """
+    alpha = np.asarray(learning_rate, dtype=np.float64)
+    beta = np.asarray(momentum, dtype=np.float64)
+    lam = np.asarray(eigenvalue, dtype=np.float64)
+    trace = 1.0 + beta - alpha * lam
+    root = np.sqrt((trace * trace - 4.0 * beta).astype(np.complex128))
+    return np.maximum(np.abs((trace + root) / 2.0), np.abs((trace - root) / 2.0))
+
+
+def heavy_ball_convergence_map(learning_rates, momenta, eigenvalues) -> np.ndarray:
+    """Worst rate over the eigenvalues on a grid: shape (len(momenta), len(learning_rates)).
+
+    A value below 1 means momentum converges there; the region is exactly
+    0 <= beta < 1 and 0 < alpha lambda_max < 2 (1 + beta).
+
+    Examples
+    --------
+    >>> grid = heavy_ball_convergence_map([0.1, 0.3], [0.0, 0.9], [1.0, 10.0])
+    >>> (grid < 1).tolist()
+    [[True, False], [True, True]]
+    """
+    values = _eigenvalues(eigenvalues)
+    alpha = np.asarray(learning_rates, dtype=np.float64)[None, :, None]
+    beta = np.asarray(momenta, dtype=np.float64)[:, None, None]
+    return heavy_ball_rate(alpha, beta, values[None, None, :]).max(axis=-1)
+
+
+def optimal_heavy_ball(eigenvalues) -> tuple[float, float]:
+    """(alpha*, beta*) = (4 / (sqrt(L) + sqrt(mu))^2, ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2).
+
+    The fastest heavy-ball settings on a quadratic with curvatures from mu to L (Polyak 1964);
+    the rate is then sqrt(beta*) = (sqrt(kappa) - 1) / (sqrt(kappa) + 1) per step, against
+    (kappa - 1) / (kappa + 1) for plain descent at its best rate 2 / (L + mu).
+
+    Examples
+    --------
+    >>> alpha, beta = optimal_heavy_ball([1.0, 10.0])
+    >>> round(alpha, 4), round(beta, 4)
+    (0.2309, 0.2699)
+    """
+    values = _eigenvalues(eigenvalues)
+    low, high = float(values.min()), float(values.max())
+    alpha = 4.0 / (np.sqrt(high) + np.sqrt(low)) ** 2
+    kappa = high / low
+    beta = ((np.sqrt(kappa) - 1.0) / (np.sqrt(kappa) + 1.0)) ** 2
+    return float(alpha), float(beta)
+
+
+def hessian(objective, theta, step: float = 1e-5) -> np.ndarray:
+    """The 2x2 Hessian of ``objective`` at ``theta`` by central differences of its gradient.
+
+    Examples
+    --------
+    >>> hessian(get("ill_conditioned_quadratic"), [0.3, -1.0]).round(6).tolist()
+    [[1.0, 0.0], [0.0, 10.0]]
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    rows = []
+    for axis in range(2):
+        shift = np.zeros(2)
+        shift[axis] = step
+        rows.append((np.asarray(objective.gradient(theta + shift))
+                     - np.asarray(objective.gradient(theta - shift))) / (2.0 * step))
+    matrix = np.array(rows)
+    return (matrix + matrix.T) / 2.0
 
 
 _BY_NAME = {

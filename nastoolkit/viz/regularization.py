@@ -13,14 +13,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Polygon
 
 __all__ = [
-    "plot_polynomial_fit",
-    "plot_error_vs_lambda",
-    "plot_weight_magnitudes",
-    "plot_regularization_paths",
     "plot_constraint_regions",
-    "plot_dropout_units",
+    "plot_decision_boundaries",
     "plot_dropout_outputs",
+    "plot_dropout_units",
+    "plot_error_vs_lambda",
     "plot_loss_curves",
+    "plot_polynomial_fit",
+    "plot_regularization_paths",
+    "plot_weight_magnitudes",
 ]
 
 TRAIN_COLOR = "tab:blue"
@@ -61,7 +62,7 @@ def plot_polynomial_fit(x_train, y_train, x_curve, y_fit, *, x_val=None, y_val=N
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(title or "Polynomial fit")
-    ax.legend(loc="lower left", fontsize="small")
+    ax.legend(loc="lower left", fontsize=11)
     return ax.figure
 
 
@@ -80,7 +81,7 @@ def plot_error_vs_lambda(lambdas, train_errors, val_errors, current_lambda=None,
     ax.set_xlabel("regularization strength $\\lambda$")
     ax.set_ylabel("mean squared error")
     ax.set_title("Error vs $\\lambda$")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize=11)
     return ax.figure
 
 
@@ -93,12 +94,12 @@ def plot_weight_magnitudes(theta, labels=None, ax=None, floor: float = 1e-4):
     ax = _axes(ax, (5, 3.6))
     labels = labels or [f"$\\theta_{{{j}}}$" for j in range(theta.size)]
     ax.bar(np.arange(theta.size), np.maximum(np.abs(theta), floor), color="tab:purple")
-    ax.set_xticks(np.arange(theta.size), labels, fontsize="small")
+    ax.set_xticks(np.arange(theta.size), labels, fontsize=11)
     ax.set_yscale("log")
     ax.set_ylim(floor, max(1.0, 3 * np.max(np.abs(theta))))
     ax.set_xlabel("weight")
     ax.set_ylabel("$|\\theta_j|$ (log scale)")
-    ax.set_title(f"Weight magnitudes, $||\\theta||_2$ = {np.linalg.norm(theta):.3g}")
+    ax.set_title(f"weights, $||\\theta||_2$ = {np.linalg.norm(theta):.3g}")
     return ax.figure
 
 
@@ -130,7 +131,7 @@ def plot_regularization_paths(lambdas, l1_path, l2_path, current_lambda=None,
             zeros = int(np.count_nonzero(path[index] == 0.0))
             ax.set_title(f"{name}: {zeros} of {p} weights exactly 0")
     axes[0].set_ylabel("weight value $\\theta_j$")
-    axes[1].legend(fontsize="small", loc="upper right", ncols=2)
+    axes[1].legend(fontsize=11, loc="upper right", ncols=2)
     return figure
 
 
@@ -174,7 +175,7 @@ def plot_constraint_regions(theta_1, theta_2, losses, theta_unregularized, theta
         ax.set_xlabel("$\\theta_1$")
         ax.set_ylabel("$\\theta_2$")
         ax.set_title(title)
-        ax.legend(fontsize="small", loc="lower left")
+        ax.legend(fontsize=11, loc="lower left")
     return figure
 
 
@@ -207,9 +208,13 @@ def plot_dropout_units(activations, mask, columns: int = 8, title=None, ax=None)
     return ax.figure
 
 
-def plot_dropout_outputs(train_outputs, inference_output, current_output=None, ax=None):
+def plot_dropout_outputs(train_outputs, inference_output, current_output=None, band=None,
+                         ax=None):
     """Histogram of the network output over many training-mode dropout masks, with the mean and
-    the (deterministic) inference-mode output. Inverted dropout makes the two agree on average.
+    the (deterministic) inference-mode output. Inverted dropout makes the two agree in
+    expectation; ``band`` = (low, high) shades where the mean of this many random masks may fall
+    (e.g. mean +- 3 standard errors), so a visible gap can be judged as sampling noise or not.
+    The legend sits outside the axes, so it never covers the histogram.
     """
     train_outputs = np.asarray(train_outputs, dtype=float).reshape(-1)
     ax = _axes(ax, (4.5, 3.2))
@@ -218,6 +223,9 @@ def plot_dropout_outputs(train_outputs, inference_output, current_output=None, a
     pad = max(0.05 * (high - low), 1e-3 * max(1.0, abs(low)))
     ax.hist(train_outputs, bins=30, range=(low - pad, high + pad), color=TRAIN_COLOR, alpha=0.6,
             label=f"train mode, {train_outputs.size} masks")
+    if band is not None:
+        ax.axvspan(band[0], band[1], color=TRAIN_COLOR, alpha=0.2,
+                   label="where the mean may fall\n(± 3 standard errors)")
     ax.axvline(np.mean(train_outputs), color=TRAIN_COLOR, linewidth=2,
                label=f"train-mode mean = {np.mean(train_outputs):.3f}")
     ax.axvline(inference_output, color="k", linestyle="--", linewidth=2,
@@ -227,9 +235,53 @@ def plot_dropout_outputs(train_outputs, inference_output, current_output=None, a
                    label=f"this step = {current_output:.3f}")
     ax.set_xlabel("network output $\\hat{y}$")
     ax.set_ylabel("count")
-    ax.set_title("Output: training vs inference mode")
-    ax.legend(fontsize="small")
+    ax.set_title("output: train vs inference")
+    ax.legend(fontsize=11, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return ax.figure
+
+
+def plot_decision_boundaries(grid_x, grid_y, probabilities, X_train, y_train, titles=None,
+                             axes=None):
+    """Heat maps of P(class 1) over a grid, one panel per model, with the training points.
+
+    ``probabilities`` maps a model's name to its (len(grid_y), len(grid_x)) predictions on the
+    grid (the caller predicts; nothing here trains); the 0.5 contour is the decision boundary.
+    ``titles`` maps a name to its panel title (default: the name). Returns the figure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gx = gy = np.linspace(-1, 1, 5)
+    >>> figure = plot_decision_boundaries(gx, gy, {"a": np.tile(gx, (5, 1)) * 0.5 + 0.5},
+    ...                                   np.zeros((2, 2)), np.array([0, 1]))
+    >>> len(figure.axes)
+    2
+    """
+    names = list(probabilities)
+    if axes is None:
+        figure = Figure(figsize=(3.4 * len(names) + 0.8, 3.4), layout="constrained")
+        axes = figure.subplots(1, len(names), squeeze=False)[0]
+    X_train = np.asarray(X_train, dtype=float)
+    y_train = np.asarray(y_train).reshape(-1)
+    image = None
+    for ax, name in zip(axes, names, strict=True):
+        values = np.asarray(probabilities[name], dtype=float)
+        # imshow, not pcolormesh: one image instead of thousands of patches, so a live
+        # retrain redraws in a fraction of the time.
+        image = ax.imshow(values, origin="lower", cmap="RdBu_r", vmin=0.0, vmax=1.0,
+                          extent=(grid_x[0], grid_x[-1], grid_y[0], grid_y[-1]),
+                          interpolation="bilinear", aspect="equal")
+        ax.contour(grid_x, grid_y, values, levels=[0.5], colors="k", linewidths=1.5)
+        for label, marker in ((0, "o"), (1, "s")):
+            chosen = y_train == label
+            ax.scatter(X_train[chosen, 0], X_train[chosen, 1], s=18, marker=marker,
+                       c="tab:blue" if label == 0 else "tab:red", edgecolors="k",
+                       linewidths=0.6)
+        ax.set_title((titles or {}).get(name, name), fontsize=12)
+        ax.set_xlabel("$x_1$")
+    axes[0].set_ylabel("$x_2$")
+    axes[0].figure.colorbar(image, ax=list(axes), label="P(class 1)", shrink=0.85)
+    return axes[0].figure
 
 
 def plot_loss_curves(histories, ax=None):
@@ -249,5 +301,5 @@ def plot_loss_curves(histories, ax=None):
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title("Training vs validation loss")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize=11, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return ax.figure

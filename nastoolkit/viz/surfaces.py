@@ -13,7 +13,14 @@ import textwrap
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["surface_grid", "plot_surface", "plot_descent", "plot_race", "loss_axis_scale"]
+__all__ = [
+    "loss_axis_limits",
+    "loss_axis_scale",
+    "plot_descent",
+    "plot_race",
+    "plot_surface",
+    "surface_grid",
+]
 
 FIGURE_WIDTH = 9.5  # inches: fits a laptop screen beside JupyterLab's side bar
 
@@ -54,6 +61,8 @@ def plot_surface(ax, objective, bounds=None, resolution: int = 80) -> None:
                 markeredgecolor="k", linestyle="none", label="minimum")
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(y[0], y[-1])
+    # Equal scale on both axes, so -grad J looks perpendicular to the contours, as it is.
+    ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel(r"$\theta_1$")
     ax.set_ylabel(r"$\theta_2$")
 
@@ -77,20 +86,70 @@ def _visible(path: np.ndarray, bounds) -> np.ndarray:
     return path[np.all(np.isfinite(path), axis=1)]
 
 
+# After a divergence the loss axis stops this many decades above the highest starting loss, so
+# one racer running to 1e18 does not flatten every other curve into the bottom of the plot.
+CLIP_DECADES = 1.0
+SYMLOG_LABEL = "symlog: linear in [-1, 1], log beyond"
+
+
+def loss_axis_limits(losses_by_name: dict, scale: str) -> tuple[float, float] | None:
+    """(bottom, top) for the loss axis, or None to let matplotlib choose.
+
+    Top is ``10**CLIP_DECADES`` times the largest starting |loss| whenever some curve goes
+    above it (a divergence), so the other curves keep their height; bottom is left free.
+
+    Examples
+    --------
+    >>> loss_axis_limits({"a": [1.0, 0.1], "b": [2.0, 1e18]}, "log")
+    (None, 20.0)
+    >>> loss_axis_limits({"a": [1.0, 0.1]}, "log") is None
+    True
+    """
+    starts, highest = [], -np.inf
+    for values in losses_by_name.values():
+        values = np.asarray(values, dtype=float)
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            starts.append(abs(finite[0]))
+            highest = max(highest, float(np.max(np.abs(finite))))
+        if values.size and not np.all(np.isfinite(values)):
+            highest = np.inf
+    if not starts:
+        return None
+    top = float(max(starts)) * 10.0 ** CLIP_DECADES
+    if scale == "symlog":
+        top = max(top, 1.0)
+    return (None, top) if highest > top else None
+
+
 def _plot_losses(ax, losses_by_name: dict, colors: dict, tolerance=None) -> None:
     all_losses = []
     for name, losses in losses_by_name.items():
         losses = np.asarray(losses, dtype=float)
         steps = np.arange(losses.size)
         keep = np.isfinite(losses)
-        ax.plot(steps[keep], losses[keep], color=colors[name], label=name, linewidth=1.8)
+        # Markers when there are few points: at step 0 a lone point must still be visible.
+        marker = "o" if losses.size <= 30 else None
+        ax.plot(steps[keep], losses[keep], color=colors[name], label=name, linewidth=1.8,
+                marker=marker, markersize=3)
         all_losses.extend(losses[keep].tolist())
     scale = loss_axis_scale(all_losses)
     ax.set_yscale(scale)
     if tolerance is not None and scale == "log":
         ax.axhline(tolerance, color="gray", linestyle="--", linewidth=1, label="tolerance")
+    limits = loss_axis_limits(losses_by_name, scale)
+    if limits is not None:
+        ax.set_ylim(top=limits[1])
+        ax.text(0.98, 0.98, "axis clipped: a run diverged", transform=ax.transAxes,
+                ha="right", va="top", fontsize=11, color="darkred")
+    longest = max((np.size(values) for values in losses_by_name.values()), default=1)
+    if longest <= 1:
+        ax.set_xlim(-0.5, 10)
+        ax.text(0.5, 0.5, "step 0: press Step or Run", transform=ax.transAxes, ha="center",
+                va="center", fontsize=11, color="gray")
     ax.set_xlabel("step")
-    ax.set_ylabel(r"loss $J(\theta)$" + (" (log scale)" if scale == "log" else ""))
+    ax.set_ylabel(r"loss $J(\theta)$" + (" (log scale)" if scale == "log"
+                                         else f" ({SYMLOG_LABEL})"))
     ax.grid(True, which="major", alpha=0.3)
 
 
@@ -119,17 +178,20 @@ def plot_descent(objective, path, losses, gradient=None, learning_rate=None, mes
         direction = -np.asarray(gradient, dtype=float) / np.linalg.norm(gradient)
         length = 0.15 * min(x_max - x_min, y_max - y_min)
         contour_ax.annotate("", xy=current + length * direction, xytext=current,
-                            arrowprops=dict(arrowstyle="-|>", color="black", linewidth=2))
+                            arrowprops={"arrowstyle": "-|>", "color": "black",
+                                        "linewidth": 2})
         contour_ax.plot([], [], color="black", label=r"$-\nabla J$ direction")
-    contour_ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    # Outside the axes, so the legend never hides the path it explains.
+    contour_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=11,
+                      framealpha=0.9)
     name = _display_name(objective)
     contour_ax.set_title(title or f"{name}: {_steps(len(path) - 1)}"
                          + (f", lr = {learning_rate:.3g}" if learning_rate is not None else ""))
     _plot_losses(loss_ax, {"gradient descent": losses}, {"gradient descent": "crimson"})
-    loss_ax.set_title(r"loss vs step: $\theta \leftarrow \theta - \alpha \nabla J(\theta)$")
+    loss_ax.set_title(r"loss: $\theta \leftarrow \theta - \alpha \nabla J(\theta)$")
     if message:
         # Above both panels, so it never hides the curve it explains.
-        figure.suptitle(textwrap.fill(message, 110), color="darkred", fontsize=10,
+        figure.suptitle(textwrap.fill(message, 110), color="darkred", fontsize=11,
                         backgroundcolor="mistyrose")
     return figure
 
@@ -141,6 +203,9 @@ def plot_race(objective, paths: dict, losses: dict, tolerance=None, colors=None,
     ``paths`` and ``losses`` map a racer's name to its (k, 2) thetas and k losses; ``tolerance``
     (a loss value) is drawn as a dashed line on the loss plot.
     """
+    if not paths:
+        raise ValueError("paths must map at least one racer's name to its (k, 2) thetas. "
+                         "Received: paths={}")
     palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
                "tab:pink", "tab:olive"]
     colors = colors or {name: palette[i % len(palette)] for i, name in enumerate(paths)}
@@ -158,5 +223,5 @@ def plot_race(objective, paths: dict, losses: dict, tolerance=None, colors=None,
     contour_ax.set_title(title or f"{_display_name(objective)}: the race")
     _plot_losses(loss_ax, losses, colors, tolerance)
     loss_ax.set_title("loss vs step")
-    loss_ax.legend(loc="best", fontsize=8, framealpha=0.8)
+    loss_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=11, framealpha=0.9)
     return figure

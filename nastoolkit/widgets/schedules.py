@@ -14,9 +14,9 @@ import numpy as np
 
 from .. import objectives, optimizers, schedules
 from ..viz.schedules import plot_schedules
-from ._view import FigureView, WidgetApp
+from ._view import FigureView, WidgetApp, figure_style
 
-__all__ = ["ScheduleExplorer", "ScheduleApp", "make_schedules"]
+__all__ = ["ScheduleApp", "ScheduleExplorer", "make_schedules"]
 
 
 def make_schedules(initial_learning_rate: float, num_steps: int, decay_rate: float = 0.1,
@@ -48,8 +48,8 @@ class ScheduleExplorer:
         if not initial_learning_rate > 0:
             raise ValueError("initial_learning_rate must be positive. "
                              f"Received: initial_learning_rate={initial_learning_rate!r}")
-        self.settings = dict(initial_learning_rate=initial_learning_rate, num_steps=num_steps,
-                             decay_rate=decay_rate, noise=noise, seed=seed)
+        self.settings = {"initial_learning_rate": initial_learning_rate, "num_steps": num_steps,
+                         "decay_rate": decay_rate, "noise": noise, "seed": seed}
         self.schedules = make_schedules(initial_learning_rate, num_steps, decay_rate)
         self.learning_rates = {name: schedules.values(schedule, num_steps)
                                for name, schedule in self.schedules.items()}
@@ -105,7 +105,9 @@ class ScheduleApp(WidgetApp):
 
     def redraw(self) -> None:
         """Plot the curves and list where each schedule settles."""
-        self.view.show(plot_schedules(self.model.learning_rates, self.model.losses))
+        with figure_style():
+            figure = plot_schedules(self.model.learning_rates, self.model.losses)
+        self.view.show(figure)
         levels = ", ".join(f"{name}: {value:.3g}" for name, value in
                            sorted(self.model.final_losses().items(), key=lambda item: item[1]))
         self.summary.value = f"loss over the last 20 steps (lower is better): {levels}"
