@@ -1,4 +1,5 @@
-"""GeneticSearch's elitism switch: tournaments alone can lose the best candidate, elites cannot."""
+"""GeneticSearch's elitism switch (tournaments alone can lose the best, elites cannot), and the
+results table's ± std column (shown only for cross-validated records)."""
 
 import itertools
 
@@ -63,3 +64,18 @@ def test_elitism_is_kept_in_the_checkpoint(tmp_path):
                   elitism=2, checkpoint=path, progress=False).run()
     resumed = load_search(path, evaluator=FormulaEvaluator())
     assert resumed.elitism == 2
+
+
+def test_table_shows_the_spread_only_for_cross_validated_records():
+    from nastoolkit.nas import Candidate, Outcome, SearchResult, make_genome
+
+    genome = make_genome([(8, "relu", 0.0)])
+    holdout = Candidate(0, "a", genome, 0, 10, Outcome("ok", 0.2, None, {
+        "val_error_std": 0.0, "fold_errors": [0.2]}))
+    kfold = Candidate(1, "b", genome, 0, 10, Outcome("ok", 0.1, None, {
+        "val_error_std": 0.03, "fold_errors": [0.07, 0.13]}))
+    assert "± std" not in SearchResult("GeneticSearch", [holdout], [], []).table()
+    lines = SearchResult("GeneticSearch", [holdout, kfold], [], []).table().splitlines()
+    assert "± std" in lines[1]
+    assert lines[2].split()[:3] == ["1", "0.1000", "0.0300"]
+    assert lines[3].split()[:3] == ["2", "0.2000", "-"]
