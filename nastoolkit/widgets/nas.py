@@ -51,6 +51,24 @@ def layer_origins(child: dict, first: dict, second: dict) -> list:
     by repair); this finds the longest head ``k`` of ``first`` for which the rest is a contiguous
     run of ``second``'s layers. A layer that matches neither (snapped by repair) counts as the
     first parent's.
+
+    Parameters
+    ----------
+    child, first, second : dict
+        Genomes: a crossover child and the parents it was made from (head parent first).
+
+    Returns
+    -------
+    list of str
+        One ``"first"`` or ``"second"`` per layer of ``child``.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> a = make_genome([(8, "relu", 0.0), (16, "relu", 0.0)])
+    >>> b = make_genome([(32, "tanh", 0.0), (64, "tanh", 0.0)])
+    >>> layer_origins(make_genome([(8, "relu", 0.0), (64, "tanh", 0.0)]), a, b)
+    ['first', 'second']
     """
     layers = [_layer_tuple(layer) for layer in child["layers"]]
     head = [_layer_tuple(layer) for layer in first["layers"]]
@@ -72,6 +90,20 @@ def crossover_cuts(children, first: dict, second: dict, max_layers=None):
     ``crossover`` does not report its cuts, so they are read back from the children: the first
     pair that explains both children (with the largest heads, when several do). None when no
     pair does (e.g. repair changed a layer).
+
+    Parameters
+    ----------
+    children : tuple of dict
+        The two children of ``crossover(first, second, ...)`` (or only the first).
+    first, second : dict
+        The parents.
+    max_layers : int, optional
+        The search space's ``max_layers`` (repair cuts deeper children).
+
+    Returns
+    -------
+    tuple of int or None
+        ``(k, c)``: how many layers of ``first`` and of ``second`` the heads keep.
 
     Examples
     --------
@@ -102,9 +134,29 @@ def _cut_text(cut) -> str:
 
 
 def mutation_changes(parent: dict, child: dict) -> tuple:
-    """What a mutation changed: (indices of new or changed layers in ``child``, names of changed
-    global genes). Layers are aligned with ``difflib`` so an inserted layer does not mark every
-    later layer as changed."""
+    """What a mutation changed: new or changed layers, and changed global genes.
+
+    Layers are aligned with ``difflib`` so an inserted layer does not mark every later layer as
+    changed.
+
+    Parameters
+    ----------
+    parent, child : dict
+        Genomes before and after the mutation.
+
+    Returns
+    -------
+    tuple
+        (indices of new or changed layers in ``child``, names of changed global genes).
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> parent = make_genome([(8, "relu", 0.0), (32, "relu", 0.0)])
+    >>> mutation_changes(parent, make_genome([(8, "relu", 0.0), (16, "tanh", 0.0),
+    ...                                       (32, "relu", 0.0)]))
+    ([1], [])
+    """
     before = [_layer_tuple(layer) for layer in parent["layers"]]
     after = [_layer_tuple(layer) for layer in child["layers"]]
     matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
@@ -122,6 +174,23 @@ class OperatorModel:
 
     Both seeds feed their own ``random.Random``, so the same seeds always show the same picture.
     Mutation acts on the first parent only.
+
+    Parameters
+    ----------
+    space : SearchSpace, optional
+        Where parents are drawn from (default: ``SearchSpace(max_layers=4)``).
+    parent_seed, operator_seed : int
+        Seeds of the parents and of the operator.
+    operation : {"crossover", "mutation"}
+        Which operator makes the children.
+    input_dim, output_dim : int, optional
+        Written in the diagrams' input and output boxes.
+
+    Examples
+    --------
+    >>> model = OperatorModel(parent_seed=3, operator_seed=1)
+    >>> len(model.children), model.all_valid()
+    (2, True)
     """
 
     def __init__(self, space: SearchSpace | None = None, parent_seed: int = 0,
@@ -171,7 +240,24 @@ class OperatorModel:
 
 class OperatorApp(WidgetApp):
     """Sliders for the parents' seed and the operator's seed, a crossover/mutation toggle and an
-    "apply again" button (next operator seed) over the parent and child diagrams."""
+    "apply again" button (next operator seed) over the parent and child diagrams.
+
+    Parameters
+    ----------
+    model : OperatorModel, optional
+        The state to show; otherwise one is made from ``model_arguments``.
+    **model_arguments
+        Passed to :class:`OperatorModel`.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = OperatorApp(parent_seed=1)
+    ...     app.operation_buttons.value = "mutation"
+    >>> app.model.operation
+    'mutation'
+    """
 
     def __init__(self, model: OperatorModel | None = None, **model_arguments):
         self.model = model or OperatorModel(**model_arguments)
@@ -298,6 +384,25 @@ class GenerationStepperModel:
     The best so far is the hall of fame's first record (every candidate ever evaluated), which
     the population may have lost: tournaments alone can miss it unless the search keeps elites
     (``GeneticSearch(elitism=1)``, switched with :meth:`set_elitism`).
+
+    Parameters
+    ----------
+    search : Search
+        A ``nastoolkit.nas`` search; its ``generations`` is advanced one at a time.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import GeneticSearch, Outcome, SearchSpace
+    >>> class Size:  # scores by depth instead of training, to keep the example instant
+    ...     input_dim, output_dim = 4, 2
+    ...     def fingerprint(self): return "size"
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> model = GenerationStepperModel(GeneticSearch(SearchSpace(max_layers=3), Size(),
+    ...                                              population_size=4, generations=0))
+    >>> model.set_elitism(1)
+    >>> _ = model.step(); _ = model.step()
+    >>> model.generation, model.best_in_population()
+    (1, True)
     """
 
     def __init__(self, search):
@@ -415,7 +520,30 @@ class GenerationStepperModel:
 
 class GenerationStepperApp(WidgetApp):
     """A "step one generation" button and an elitism switch over the population (best so far
-    outlined) and the fitness-per-generation plot."""
+    outlined) and the fitness-per-generation plot.
+
+    Parameters
+    ----------
+    search : Search, optional
+        The search to step (e.g. a ``GeneticSearch`` with ``generations=0``).
+    model : GenerationStepperModel, optional
+        Instead of ``search``: the model to show.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import GeneticSearch, Outcome, SearchSpace
+    >>> class Size:  # scores by depth instead of training, to keep the example instant
+    ...     input_dim, output_dim = 4, 2
+    ...     def fingerprint(self): return "size"
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = GenerationStepperApp(GeneticSearch(SearchSpace(max_layers=3), Size(),
+    ...                                              population_size=4, generations=0))
+    ...     app.step_button.click()
+    >>> app.model.generation
+    0
+    """
 
     def __init__(self, search=None, model: GenerationStepperModel | None = None):
         if model is None and search is None:
