@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .._checks import int_at_least, non_negative_int, one_of
 from ..nas import SearchSpace, crossover, describe_genome, genome_key, mutate
 from ..nas.result import rank_records
 from ..viz import nas as plots
@@ -199,7 +200,9 @@ class OperatorModel:
         self.space = space or SearchSpace(max_layers=4)
         self.input_dim, self.output_dim = input_dim, output_dim
         self.operation = "crossover"
-        self.parent_seed, self.operator_seed = int(parent_seed), int(operator_seed)
+        self.parent_seed = 0
+        self.operator_seed = non_negative_int("operator_seed", operator_seed,
+                                              "Pass e.g. operator_seed=0.")
         self.set_operation(operation)
         self.set_parent_seed(parent_seed)
 
@@ -208,21 +211,19 @@ class OperatorModel:
                 f"operator_seed={self.operator_seed}, children={len(self.children)})")
 
     def set_operation(self, operation: str):
-        if operation not in OPERATIONS:
-            raise ValueError(f"operation must be one of {OPERATIONS}. "
-                             f"Received: operation={operation!r}")
-        self.operation = operation
+        self.operation = one_of("operation", operation, OPERATIONS,
+                                "Pass 'crossover' or 'mutation'.")
         if hasattr(self, "parents"):
             self._apply()
 
     def set_parent_seed(self, seed: int):
-        self.parent_seed = int(seed)
+        self.parent_seed = non_negative_int("parent_seed", seed, "Pass e.g. parent_seed=0.")
         rng = random.Random(self.parent_seed)
         self.parents = (self.space.sample(rng), self.space.sample(rng))
         self._apply()
 
     def set_operator_seed(self, seed: int):
-        self.operator_seed = int(seed)
+        self.operator_seed = non_negative_int("operator_seed", seed, "Pass e.g. operator_seed=0.")
         self._apply()
 
     def _apply(self):
@@ -443,10 +444,14 @@ class GenerationStepperModel:
         if not self.has_elitism:
             raise TypeError(f"{type(self.search).__name__} has no elitism switch; use a "
                             f"GeneticSearch. Received: elitism={elites!r}")
-        elites = int(elites)
-        if not 0 <= elites <= self.search.population_size:
-            raise ValueError(f"elitism must be between 0 and the population size "
-                             f"({self.search.population_size}). Received: elitism={elites}")
+        if isinstance(elites, bool):  # the checkbox's value
+            elites = int(elites)
+        fix = "Pass 1 to keep the best candidate, or 0 for tournaments alone."
+        elites = int_at_least("elitism", elites, 0, fix)
+        if elites > self.search.population_size:
+            raise ValueError(f"elitism must be at most the population size "
+                             f"({self.search.population_size}). Received: elitism={elites}. "
+                             f"{fix}")
         self.search.elitism = elites
 
     @property

@@ -299,3 +299,20 @@ def test_nas_apps_are_readable_at_1100_px_with_legends_outside_and_wide_buttons(
                 assert box.x0 >= -1 and box.x1 <= figure.bbox.width + 1
     for button in (stepper.step_button, crossing.again_button):
         assert button.layout.width == "auto"  # no "step one gener..."
+
+
+@pytest.mark.parametrize("argument", ["parent_seed", "operator_seed"])
+@pytest.mark.parametrize("value", [-1, 1.5, "3"])
+def test_operator_model_names_a_bad_seed(argument, value):
+    with pytest.raises(ValueError, match=f"{argument} must be"):
+        OperatorModel(space=SPACE, **{argument: value})
+
+
+@pytest.mark.parametrize("value", [-1, 0.5, "one", 7])
+def test_set_elitism_names_a_bad_value(value):
+    model = GenerationStepperModel(GeneticSearch(SPACE, StubEvaluator(), population_size=6,
+                                                 generations=0))
+    with pytest.raises(ValueError, match="elitism must be"):
+        model.set_elitism(value)
+    model.set_elitism(True)
+    assert model.elitism == 1
