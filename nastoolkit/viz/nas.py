@@ -3,7 +3,9 @@ the Pareto front of error vs parameters, and holdout vs k-fold estimates.
 
 Data in (genomes as ``nastoolkit.nas`` dicts, ``Candidate`` records, per-generation statistics),
 ``matplotlib.figure.Figure`` out; nothing here trains or searches. Plot functions that draw one
-panel take an optional ``ax``; without one they make their own ``Figure`` (not pyplot).
+panel take an optional ``ax``; without one they make their own ``Figure`` (not pyplot). Each
+figure gives colour one meaning with a legend (activation: ``ACTIVATION_COLORS``; parent:
+``PARENT_COLORS``, a disjoint palette), keeps legends outside the data and text >= 11 pt.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ ACTIVATION_COLORS = {"relu": "#b5dfa8", "tanh": "#cdb4e6", "sigmoid": "#f7c6d0",
 HIGHLIGHT_COLOR = "tab:red"
 CUT_COLOR = "k"
 # Readable in a 1100 px JupyterLab window: a 9.5-inch figure is shown at about 0.78 of its
-# 90-dpi size, so 11 pt is the smallest text that stays >= 10 px on screen.
+# 90-dpi size, so 11 pt is the smallest text that stays >= 10 px on screen. The sizes are those
+# of widgets._view.FIGURE_STYLE, repeated because viz never imports widgets (ipywidgets).
 FIGURE_STYLE = {"font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12,
                 "xtick.labelsize": 11, "ytick.labelsize": 11, "legend.fontsize": 11,
                 "figure.titlesize": 12}
