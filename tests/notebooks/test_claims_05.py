@@ -200,10 +200,13 @@ def test_full_search_best_is_best_so_far_mean_falls_and_spread_collapses(digits)
          "generation 0")
     calls("search = GeneticSearch(space, evaluator, population_size=8, generations=3, seed=0, "
           "elitism=1, cache=cache)")
+    says("One cache of results is shared by every search below, so no network is trained twice.")
     evaluator, cache = digits
+    _stepper(digits, elitism=0).step()  # the stepper's first click, as in the notebook
     result = GeneticSearch(SPACE, evaluator, population_size=8, generations=3, seed=0,
                            elitism=1, cache=cache, progress=False).run()
     history = result.history
+    assert history[0]["trained"] == 0 and history[0]["cache_hits"] == 8  # the stepper's
     assert all(row["best"] == row["best_so_far"] for row in history)
     means = [row["mean"] for row in history]
     assert all(later < earlier for earlier, later in itertools.pairwise(means))
