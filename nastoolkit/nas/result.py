@@ -131,12 +131,20 @@ def pareto_front(records: list) -> list:
 
 
 def format_table(records: list, title: str = "") -> str:
-    """A plain-text table of records: rank, error, accuracy, parameters, architecture."""
+    """A plain-text table of records: rank, error, parameters, architecture, and the spread
+    over folds (``± std``) only when some record was cross-validated (more than one entry in
+    its ``fold_errors``): a holdout score has no spread to show."""
     lines = [title] if title else []
-    lines.append(f"{'rank':>4}  {'val_error':>9}  {'± std':>7}  {'params':>8}  architecture")
+    def cross_validated(record):
+        return len(record.metrics.get("fold_errors", ())) > 1
+
+    folds = any(cross_validated(record) for record in records)
+    spread_header = f"  {'± std':>7}" if folds else ""
+    lines.append(f"{'rank':>4}  {'val_error':>9}{spread_header}  {'params':>8}  architecture")
     for rank, record in enumerate(records, start=1):
-        spread = record.metrics.get("val_error_std", 0.0)
-        lines.append(f"{rank:>4}  {record.score:>9.4f}  {spread:>7.4f}"
+        spread = (f"  {record.metrics['val_error_std']:>7.4f}" if cross_validated(record)
+                  else f"  {'-':>7}") if folds else ""
+        lines.append(f"{rank:>4}  {record.score:>9.4f}{spread}"
                      f"  {record.params:>8d}  {describe_genome(record.genome)}")
     return "\n".join(lines)
 

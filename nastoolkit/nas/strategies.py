@@ -407,11 +407,19 @@ class GeneticSearch(Search):
     crossover (probability ``crossover_probability``), mutation (``mutation_probability``) or
     copying, evaluates them, and keeps ``population_size`` (mu) winners of tournaments of
     ``tournament_size`` among parents and children together.
+
+    Tournaments alone can lose the best candidate: it survives only if some tournament draws it, and
+    a single copy among mu + lambda members is missed by all mu tournaments of size k with
+    probability ``(1 - 1/(mu + lambda))^(mu k)`` (21 % for mu = lambda = 8, k = 3).
+    ``elitism`` (default 0: DEAP's plain ``eaMuPlusLambda``) copies that many best distinct
+    members of parents + children straight into the next population before the tournaments fill
+    the rest, so with ``elitism >= 1`` the population's best error never gets worse. The hall of
+    fame (``SearchResult.hall_of_fame``) keeps the best ever either way.
     """
 
     def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
                  crossover_probability=0.5, mutation_probability=0.4, tournament_size=3,
-                 offspring_size=None, **options):
+                 offspring_size=None, elitism=0, **options):
         super().__init__(space, evaluator, population_size, generations, seed, **options)
         self.crossover_probability = probability("crossover_probability",
                                                         crossover_probability)
@@ -423,11 +431,17 @@ class GeneticSearch(Search):
                              f"{mutation_probability}.")
         self.tournament_size = int_at_least("tournament_size", tournament_size, 1)
         self.offspring_size = _offspring_size(offspring_size, self.population_size)
+        self.elitism = int_at_least("elitism", elitism, 0, "Pass e.g. elitism=1 to always keep "
+                                    "the best candidate, or 0 for tournaments alone.")
+        if self.elitism > self.population_size:
+            raise ValueError(f"elitism must be at most population_size ({self.population_size})"
+                             f". Received: elitism={elitism}. Pass e.g. elitism=1.")
 
     def _strategy_config(self) -> dict:
         return {"crossover_probability": self.crossover_probability,
                 "mutation_probability": self.mutation_probability,
-                "tournament_size": self.tournament_size, "offspring_size": self.offspring_size}
+                "tournament_size": self.tournament_size, "offspring_size": self.offspring_size,
+                "elitism": self.elitism}
 
     def _individuals(self, toolbox, keys):
         individuals = []
@@ -446,8 +460,18 @@ class GeneticSearch(Search):
                                   self.crossover_probability, self.mutation_probability, self.rng)
         offspring_keys = self._evaluate([dict(child) for child in offspring], generation)
         pool = parents + self._individuals(toolbox, offspring_keys)
-        chosen = toolbox.select(pool, self.population_size)
+        elites = self._elites(pool)
+        chosen = elites + toolbox.select(pool, self.population_size - len(elites))
         self.state.population = [genome_key(individual) for individual in chosen]
+
+    def _elites(self, pool: list) -> list:
+        """The ``elitism`` best distinct members of ``pool`` (ranked as the hall of fame is)."""
+        if not self.elitism:
+            return []
+        ranked = {record.key: record for record in
+                  rank_records([self._record(genome_key(member)) for member in pool])}
+        by_key = {genome_key(member): member for member in pool}
+        return [by_key[key] for key in list(ranked)[: self.elitism]]
 
 
 class RegularizedEvolution(Search):

@@ -88,7 +88,7 @@ def plot_polynomial_fit(x_train, y_train, x_curve, y_fit, *, x_val=None, y_val=N
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(title or "Polynomial fit")
-    ax.legend(loc="lower left", fontsize="small")
+    ax.legend(loc="lower left", fontsize=11)
     return ax.figure
 
 
@@ -127,7 +127,7 @@ def plot_error_vs_lambda(lambdas, train_errors, val_errors, current_lambda=None,
     ax.set_xlabel("regularization strength $\\lambda$")
     ax.set_ylabel("mean squared error")
     ax.set_title("Error vs $\\lambda$")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize=11)
     return ax.figure
 
 
@@ -159,12 +159,12 @@ def plot_weight_magnitudes(theta, labels=None, ax=None, floor: float = 1e-4):
     ax = _axes(ax, (5, 3.6))
     labels = labels or [f"$\\theta_{{{j}}}$" for j in range(theta.size)]
     ax.bar(np.arange(theta.size), np.maximum(np.abs(theta), floor), color="tab:purple")
-    ax.set_xticks(np.arange(theta.size), labels, fontsize="small")
+    ax.set_xticks(np.arange(theta.size), labels, fontsize=11)
     ax.set_yscale("log")
     ax.set_ylim(floor, max(1.0, 3 * np.max(np.abs(theta))))
     ax.set_xlabel("weight")
     ax.set_ylabel("$|\\theta_j|$ (log scale)")
-    ax.set_title(f"Weight magnitudes, $||\\theta||_2$ = {np.linalg.norm(theta):.3g}")
+    ax.set_title(f"weights, $||\\theta||_2$ = {np.linalg.norm(theta):.3g}")
     return ax.figure
 
 
@@ -222,7 +222,7 @@ def plot_regularization_paths(lambdas, l1_path, l2_path, current_lambda=None,
             zeros = int(np.count_nonzero(path[index] == 0.0))
             ax.set_title(f"{name}: {zeros} of {p} weights exactly 0")
     axes[0].set_ylabel("weight value $\\theta_j$")
-    axes[1].legend(fontsize="small", loc="upper right", ncols=2)
+    axes[1].legend(fontsize=11, loc="upper right", ncols=2)
     return figure
 
 
@@ -293,7 +293,7 @@ def plot_constraint_regions(theta_1, theta_2, losses, theta_unregularized, theta
         ax.set_xlabel("$\\theta_1$")
         ax.set_ylabel("$\\theta_2$")
         ax.set_title(title)
-        ax.legend(fontsize="small", loc="lower left")
+        ax.legend(fontsize=11, loc="lower left")
     return figure
 
 
@@ -401,8 +401,8 @@ def plot_dropout_outputs(train_outputs, inference_output, current_output=None, b
                    label=f"this step = {current_output:.3f}")
     ax.set_xlabel("network output $\\hat{y}$")
     ax.set_ylabel("count")
-    ax.set_title("Output: training vs inference mode")
-    ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    ax.set_title("output: train vs inference")
+    ax.legend(fontsize=11, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return ax.figure
 
 
@@ -459,7 +459,7 @@ def plot_decision_boundaries(grid_x, grid_y, probabilities, X_train, y_train, ti
             ax.scatter(X_train[chosen, 0], X_train[chosen, 1], s=18, marker=marker,
                        c="tab:blue" if label == 0 else "tab:red", edgecolors="k",
                        linewidths=0.6)
-        ax.set_title((titles or {}).get(name, name), fontsize=11)
+        ax.set_title((titles or {}).get(name, name), fontsize=12)
         ax.set_xlabel("$x_1$")
     axes[0].set_ylabel("$x_2$")
     axes[0].figure.colorbar(image, ax=list(axes), label="P(class 1)", shrink=0.85)
@@ -501,5 +501,5 @@ def plot_loss_curves(histories, ax=None):
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title("Training vs validation loss")
-    ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    ax.legend(fontsize=11, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return ax.figure

@@ -57,5 +57,5 @@ def plot_schedules(
     loss_ax.set_yscale("log")
     for ax in (lr_ax, loss_ax):
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=11)
     return figure

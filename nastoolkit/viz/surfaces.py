@@ -210,7 +210,7 @@ def _plot_losses(ax, losses_by_name: dict, colors: dict, tolerance=None) -> None
     if limits is not None:
         ax.set_ylim(top=limits[1])
         ax.text(0.98, 0.98, "axis clipped: a run diverged", transform=ax.transAxes,
-                ha="right", va="top", fontsize=10, color="darkred")
+                ha="right", va="top", fontsize=11, color="darkred")
     longest = max((np.size(values) for values in losses_by_name.values()), default=1)
     if longest <= 1:
         ax.set_xlim(-0.5, 10)
@@ -276,7 +276,7 @@ def plot_descent(objective, path, losses, gradient=None, learning_rate=None, mes
                                         "linewidth": 2})
         contour_ax.plot([], [], color="black", label=r"$-\nabla J$ direction")
     # Outside the axes, so the legend never hides the path it explains.
-    contour_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=10,
+    contour_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=11,
                       framealpha=0.9)
     name = _display_name(objective)
     contour_ax.set_title(title or f"{name}: {_steps(len(path) - 1)}"
@@ -285,7 +285,7 @@ def plot_descent(objective, path, losses, gradient=None, learning_rate=None, mes
     loss_ax.set_title(r"loss: $\theta \leftarrow \theta - \alpha \nabla J(\theta)$")
     if message:
         # Above both panels, so it never hides the curve it explains.
-        figure.suptitle(textwrap.fill(message, 110), color="darkred", fontsize=10,
+        figure.suptitle(textwrap.fill(message, 110), color="darkred", fontsize=11,
                         backgroundcolor="mistyrose")
     return figure
 
@@ -341,5 +341,5 @@ def plot_race(objective, paths: dict, losses: dict, tolerance=None, colors=None,
     contour_ax.set_title(title or f"{_display_name(objective)}: the race")
     _plot_losses(loss_ax, losses, colors, tolerance)
     loss_ax.set_title("loss vs step")
-    loss_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=10, framealpha=0.9)
+    loss_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=11, framealpha=0.9)
     return figure

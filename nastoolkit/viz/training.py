@@ -63,4 +63,4 @@ def _plot_pair(ax, history: dict, name: str, log_scale: bool) -> None:
     ax.set_ylabel(name + (" (log scale)" if ax.get_yscale() == "log" else ""))
     ax.grid(True, alpha=0.3)
     if ax.lines:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=11)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import objectives, optimizers
 from ..viz.surfaces import plot_descent
-from ._view import WidgetApp, make_view
+from ._view import WidgetApp, figure_style, make_view
 
 __all__ = [
     "SURFACES",
@@ -451,8 +451,9 @@ class GradientDescentApp(WidgetApp):
         """Draw the model's current state and update the status line."""
         model = self.model
         # The verdict is shown once, in the status line below the controls, not in the figure.
-        figure = plot_descent(model.objective, model.path, model.losses, gradient=model.gradient,
-                              learning_rate=model.learning_rate)
+        with figure_style():
+            figure = plot_descent(model.objective, model.path, model.losses,
+                                  gradient=model.gradient, learning_rate=model.learning_rate)
         self.view.show(figure)
         theta, loss = model.path[-1], model.losses[-1]
         line = (f"step {model.num_steps}: θ = [{theta[0]:.4g}, {theta[1]:.4g}], "

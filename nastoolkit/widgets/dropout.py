@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from .. import kernels
 from ..viz import regularization as plots
-from ._view import FigureView, WidgetApp
+from ._view import FigureView, WidgetApp, figure_style
 
 __all__ = ["DropoutApp", "DropoutModel"]
 
@@ -157,18 +157,19 @@ class DropoutApp(WidgetApp):
         self.redraw()
 
     def redraw(self):
-        self.view.show(self.draw())
+        with figure_style():
+            figure = self.draw()
+        self.view.show(figure)
 
     def draw(self) -> Figure:
         model = self.model
-        figure = Figure(figsize=(10.5, 3.8), layout="constrained")
+        figure = Figure(figsize=(9.5, 3.8), layout="constrained")
         ax_units, ax_outputs = figure.subplots(1, 2, width_ratios=[1.1, 1])
         if model.mode == "train":
-            title = (f"train mode, step {model.step}: {model.num_dropped} of {model.units} "
-                     f"dropped,\nkept units scaled by 1/(1-{model.rate:g}) = "
-                     f"{1 / (1 - model.rate):.2f}")
+            title = (f"step {model.step}: {model.num_dropped} of {model.units} dropped,\n"
+                     f"kept ones × 1/(1 − {model.rate:g}) = {1 / (1 - model.rate):.2f}")
         else:
-            title = f"inference mode: all {model.units} units on, no scaling"
+            title = f"inference mode: all {model.units}\nunits on, no scaling"
         plots.plot_dropout_units(model.hidden, model.mask, title=title, ax=ax_units)
         plots.plot_dropout_outputs(model.train_outputs(), model.inference_output,
                                    current_output=model.output if model.mode == "train" else None,

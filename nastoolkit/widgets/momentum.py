@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from .. import _checks, objectives, optimizers
 from ..viz.surfaces import plot_surface
-from ._view import WidgetApp, make_view
+from ._view import WidgetApp, figure_style, make_view
 
 __all__ = ["HeavyBallModel", "MomentumApp"]
 
@@ -102,7 +102,7 @@ def plot_momentum(model: HeavyBallModel, alphas=None, betas=None) -> Figure:
     betas = np.linspace(0.0, 0.99, 100) if betas is None else betas
     rates = objectives.heavy_ball_convergence_map(alphas, betas, model.eigenvalues)
     best_alpha, best_beta = objectives.optimal_heavy_ball(model.eigenvalues)
-    figure = Figure(figsize=(10.5, 3.7), layout="constrained")
+    figure = Figure(figsize=(9.5, 3.9), layout="constrained")
     map_ax, path_ax, error_ax = figure.subplots(1, 3, width_ratios=[1.0, 1.15, 1.0])
     image = map_ax.pcolormesh(alphas, betas, np.minimum(rates, 1.0), cmap="magma_r",
                               norm=LogNorm(0.3, 1.0), shading="auto")
@@ -110,15 +110,15 @@ def plot_momentum(model: HeavyBallModel, alphas=None, betas=None) -> Figure:
     map_ax.contour(alphas, betas, rates, levels=[1.0], colors="w", linewidths=1.5)
     map_ax.axvline(objectives.largest_stable_rate(model.eigenvalues), color="w",
                    linestyle=":", linewidth=1.5)
-    map_ax.text(2.0 / L, 0.02, " 2/L", color="w", fontsize=10, va="bottom")
+    map_ax.text(2.0 / L, 0.02, " 2/L", color="w", fontsize=11, va="bottom")
     map_ax.plot(best_alpha, best_beta, "*", color="gold", markersize=13, markeredgecolor="k",
                 label=f"optimal β* = {best_beta:.2f}")
     map_ax.plot(model.learning_rate, model.momentum, "o", color="deepskyblue",
                 markeredgecolor="k", markersize=8, label="you")
     map_ax.set_xlabel("learning rate α")
     map_ax.set_ylabel("momentum β")
-    map_ax.set_title("where heavy-ball converges", fontsize=11)
-    map_ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=10, ncol=2)
+    map_ax.set_title("where heavy-ball converges", fontsize=12)
+    map_ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=11, ncol=2)
     plot_surface(path_ax, model.surface)
     path = np.array(model.path)
     shown = path[np.all(np.abs(path) < 1e3, axis=1)]
@@ -144,8 +144,8 @@ def plot_momentum(model: HeavyBallModel, alphas=None, betas=None) -> Figure:
     error_ax.set_ylim(1e-8, top)
     error_ax.set_xlabel("step k")
     error_ax.set_ylabel("|error| along eigendirection")
-    error_ax.set_title("error per eigendirection", fontsize=11)
-    error_ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=9, ncol=2)
+    error_ax.set_title("error per eigendirection", fontsize=12)
+    error_ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=11, ncol=2)
     return figure
 
 
@@ -175,7 +175,7 @@ class MomentumApp(WidgetApp):
                                              layout=ipywidgets.Layout(width="auto"))
         self.reset_button = ipywidgets.Button(description="Reset", icon="undo",
                                               layout=ipywidgets.Layout(width="auto"))
-        self.view = make_view(clickable=True, figsize=(10.5, 3.7))
+        self.view = make_view(clickable=True, figsize=(9.5, 3.9))
         if hasattr(self.view, "on_click"):
             self.view.on_click(self._on_plot_click)
         self.learning_rate_slider.observe(self._on_setting, names="value")
@@ -219,4 +219,6 @@ class MomentumApp(WidgetApp):
 
     def redraw(self) -> None:
         """Draw the current model."""
-        self.view.show(plot_momentum(self.model))
+        with figure_style():
+            figure = plot_momentum(self.model)
+        self.view.show(figure)

@@ -20,7 +20,7 @@ from ..models import Sequential
 from ..optimizers import Adam
 from ..regularizers import L2
 from ..viz import regularization as plots
-from ._view import FigureView, WidgetApp
+from ._view import FigureView, WidgetApp, figure_style
 
 __all__ = ["TwoMoonsApp", "TwoMoonsModel", "build_mlp"]
 
@@ -167,13 +167,15 @@ class TwoMoonsApp(WidgetApp):
 
     def redraw(self) -> None:
         """Decision boundaries (top) and loss curves (bottom) of the current three networks."""
-        self.view.show(self.draw())
+        with figure_style():
+            figure = self.draw()
+        self.view.show(figure)
         self.status.value = (f"retrained 3 networks × {self.model.num_epochs} epochs in "
                              f"{self.model.seconds:.2f} s")
 
     def draw(self) -> Figure:
         model = self.model
-        figure = Figure(figsize=(10.5, 6.6), layout="constrained")
+        figure = Figure(figsize=(9.5, 6.6), layout="constrained")
         top, bottom = figure.subfigures(2, 1, height_ratios=[1.05, 1.0])
         plots.plot_decision_boundaries(model.grid_x, model.grid_y, model.probabilities,
                                        model.X_train, model.y_train, titles=model.titles(),

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _checks, optimizers
 from ..viz.surfaces import plot_race
-from ._view import FigureView, WidgetApp
+from ._view import FigureView, WidgetApp, figure_style
 from .descent import SURFACE_LABELS, _objective, stop_reason
 
 __all__ = ["HYPERPARAMETERS", "RACERS", "UPDATE_RULES", "OptimizerRace", "OptimizerRaceApp"]
@@ -288,10 +288,13 @@ class OptimizerRaceApp(WidgetApp):
         losses = {name: racer.losses for name, racer in model.racers.items()}
         if model.floor is not None:  # plot the gap to the minimum, so the log scale means "digits"
             losses = {name: np.asarray(values) - model.floor for name, values in losses.items()}
-        self.view.show(plot_race(model.objective, paths, losses,
-                                 tolerance=model.tolerance if model.floor is not None else None,
-                                 title=f"{model.objective.name.replace('_', ' ')}: "
-                                       f"{model.num_steps} step{'' if model.num_steps == 1 else 's'}"))
+        plural = "" if model.num_steps == 1 else "s"
+        with figure_style():
+            figure = plot_race(model.objective, paths, losses,
+                               tolerance=model.tolerance if model.floor is not None else None,
+                               title=f"{model.objective.name.replace('_', ' ')}: "
+                                     f"{model.num_steps} step{plural}")
+        self.view.show(figure)
         rows = []
         for place, row in enumerate(model.leaderboard(), start=1):
             name = row["name"]

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from .. import regularization_path as rp
 from ..viz import regularization as plots
-from ._view import FigureView, WidgetApp
+from ._view import FigureView, WidgetApp, figure_style
 
 __all__ = [
     "ConstraintRegionApp",
@@ -52,7 +52,9 @@ class _App(WidgetApp):
 
 
     def redraw(self):
-        self.view.show(self.draw())
+        with figure_style():
+            figure = self.draw()
+        self.view.show(figure)
 
 
 # --- 1. polynomial fit under L2 -------------------------------------------------------------------

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import objectives, optimizers, schedules
 from ..viz.schedules import plot_schedules
-from ._view import FigureView, WidgetApp
+from ._view import FigureView, WidgetApp, figure_style
 
 __all__ = ["ScheduleApp", "ScheduleExplorer", "make_schedules"]
 
@@ -105,7 +105,9 @@ class ScheduleApp(WidgetApp):
 
     def redraw(self) -> None:
         """Plot the curves and list where each schedule settles."""
-        self.view.show(plot_schedules(self.model.learning_rates, self.model.losses))
+        with figure_style():
+            figure = plot_schedules(self.model.learning_rates, self.model.losses)
+        self.view.show(figure)
         levels = ", ".join(f"{name}: {value:.3g}" for name, value in
                            sorted(self.model.final_losses().items(), key=lambda item: item[1]))
         self.summary.value = f"loss over the last 20 steps (lower is better): {levels}"

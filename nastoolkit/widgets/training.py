@@ -16,7 +16,7 @@ import ipywidgets
 
 from ..callbacks import Callback
 from ..viz.training import plot_history
-from ._view import FigureView, WidgetApp
+from ._view import FigureView, WidgetApp, figure_style
 
 __all__ = ["LiveLossPlot"]
 
@@ -70,8 +70,10 @@ class LiveLossPlot(Callback, WidgetApp):
     def redraw(self) -> None:
         """Draw the curves so far and summarise the last epoch in the status line."""
         total = self.params.get("epochs")
-        self.view.show(plot_history(self.curves, title=self.title, log_scale=self.log_scale,
-                                    total_epochs=total))
+        with figure_style():
+            figure = plot_history(self.curves, title=self.title, log_scale=self.log_scale,
+                                  total_epochs=total)
+        self.view.show(figure)
         last = ", ".join(f"{key} = {values[-1]:.4g}" for key, values in sorted(self.curves.items())
                          if values and math.isfinite(values[-1]))
         of_total = f" of {total}" if total else ""
