@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Polygon
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "plot_constraint_regions",
@@ -235,6 +236,8 @@ def plot_dropout_outputs(train_outputs, inference_output, current_output=None, b
                    label=f"this step = {current_output:.3f}")
     ax.set_xlabel("network output $\\hat{y}$")
     ax.set_ylabel("count")
+    # Few ticks: at rate 0 the range is tiny and long labels such as -0.4425 would run together.
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
     ax.set_title("output: train vs inference")
     ax.legend(fontsize=11, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return ax.figure
