@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Polygon
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "plot_constraint_regions",
@@ -88,7 +89,7 @@ def plot_polynomial_fit(x_train, y_train, x_curve, y_fit, *, x_val=None, y_val=N
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(title or "Polynomial fit")
-    ax.legend(loc="lower left", fontsize=11)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=11, ncols=2)  # below the panel: never over the data
     return ax.figure
 
 
@@ -127,7 +128,7 @@ def plot_error_vs_lambda(lambdas, train_errors, val_errors, current_lambda=None,
     ax.set_xlabel("regularization strength $\\lambda$")
     ax.set_ylabel("mean squared error")
     ax.set_title("Error vs $\\lambda$")
-    ax.legend(fontsize=11)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=11)  # below the panel: never over the data
     return ax.figure
 
 
@@ -222,7 +223,7 @@ def plot_regularization_paths(lambdas, l1_path, l2_path, current_lambda=None,
             zeros = int(np.count_nonzero(path[index] == 0.0))
             ax.set_title(f"{name}: {zeros} of {p} weights exactly 0")
     axes[0].set_ylabel("weight value $\\theta_j$")
-    axes[1].legend(fontsize=11, loc="upper right", ncols=2)
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=11)
     return figure
 
 
@@ -293,7 +294,7 @@ def plot_constraint_regions(theta_1, theta_2, losses, theta_unregularized, theta
         ax.set_xlabel("$\\theta_1$")
         ax.set_ylabel("$\\theta_2$")
         ax.set_title(title)
-        ax.legend(fontsize=11, loc="lower left")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=11)
     return figure
 
 
@@ -401,6 +402,8 @@ def plot_dropout_outputs(train_outputs, inference_output, current_output=None, b
                    label=f"this step = {current_output:.3f}")
     ax.set_xlabel("network output $\\hat{y}$")
     ax.set_ylabel("count")
+    # Few ticks: at rate 0 the range is tiny and long labels such as -0.4425 would run together.
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
     ax.set_title("output: train vs inference")
     ax.legend(fontsize=11, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return ax.figure

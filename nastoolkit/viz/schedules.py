@@ -57,5 +57,6 @@ def plot_schedules(
     loss_ax.set_yscale("log")
     for ax in (lr_ax, loss_ax):
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=11)
+    # One legend for both panels (same colours), outside the data.
+    loss_ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=11)
     return figure

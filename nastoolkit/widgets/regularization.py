@@ -149,7 +149,7 @@ class PolynomialRegularizationApp(_App):
 
     def draw(self) -> Figure:
         model = self.model
-        figure = Figure(figsize=(10, 3.4), layout="constrained")
+        figure = Figure(figsize=(9.5, 4.6), layout="constrained")
         ax_fit, ax_error, ax_weights = figure.subplots(1, 3)
         x_curve, y_fit = model.curve()
         plots.plot_polynomial_fit(

@@ -126,20 +126,29 @@ def _run_all(page) -> None:
             return
         except playwright_sync.TimeoutError:
             page.keyboard.press("Escape")
+            _dismiss_dialogs(page)
     raise AssertionError("Run All Cells did not start any cell")
+
+
+DONE_JS = (
+    "() => { const cells = [...document.querySelectorAll('.jp-Cell.jp-CodeCell')];"
+    " const busy = [...document.querySelectorAll('.jp-InputPrompt')]"
+    ".some(p => p.textContent.includes('*'));"
+    " return cells.length > 0 && !busy && cells.every(c => c.querySelector("
+    "'.jp-InputPlaceholder, .jp-Placeholder') || /\\[\\d+\\]/.test("
+    "c.querySelector('.jp-InputPrompt')?.textContent ?? '')); }")
 
 
 def _wait_until_done(page) -> None:
     # Every code cell shows [n]; a cell whose source is collapsed (an exercise's solution) shows
     # a placeholder and no prompt, so it counts as done once no cell is still queued ([*]).
-    page.wait_for_function(
-        "() => { const cells = [...document.querySelectorAll('.jp-Cell.jp-CodeCell')];"
-        " const busy = [...document.querySelectorAll('.jp-InputPrompt')]"
-        ".some(p => p.textContent.includes('*'));"
-        " return cells.length && !busy && cells.every(c => c.querySelector("
-        "'.jp-InputPlaceholder, .jp-Placeholder') || /\\[\\d+\\]/.test("
-        "c.querySelector('.jp-InputPrompt')?.textContent ?? '')); }",
-        timeout=RUN_TIMEOUT_MS)
+    # Polled from Python so that a dialog popping up mid-run (a cold kernel) is dismissed too.
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    while not page.evaluate(DONE_JS):
+        if time.monotonic() > deadline:
+            raise AssertionError("the notebook did not finish running")
+        _dismiss_dialogs(page)
+        page.wait_for_timeout(1000)
     page.wait_for_function(
         "() => !document.body.innerText.includes('Loading widget...')", timeout=30_000)
 
@@ -226,7 +235,8 @@ def test_notebook_runs_and_widgets_react(name, lab, browser, screenshot_dir):
         if name.startswith("02") and canvas.count():
             readouts = app.locator(".widget-readout").all_inner_texts()
             box = canvas.first.bounding_box()
-            canvas.first.click(position={"x": box["width"] * 0.2, "y": box["height"] * 0.7})
+            # Inside the contour panel (left third of the canvas, mid-height).
+            canvas.first.click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.55})
             page.wait_for_function(
                 "(before) => { const apps = document.querySelectorAll('.jp-OutputArea-output "
                 ".widget-vbox'); const now = [...apps[0].querySelectorAll('.widget-readout')]"

@@ -5,6 +5,8 @@ than that is scaled down by the browser and an ipympl canvas is drawn at ``CANVA
 text must still be >= 10 px on screen, and legends must sit outside the data they explain.
 """
 
+import itertools
+
 import pytest
 
 pytest.importorskip("ipywidgets")
@@ -66,8 +68,8 @@ def test_every_text_is_at_least_10_px_and_legends_stay_outside_the_data(name_and
     assert smallest * _screen_px_per_point(app) >= 10.0, f"{name}: {smallest} pt"
     for ax in figure.axes:
         legend = ax.get_legend()
-        if legend is None or name in ("polynomial", "paths", "constraint", "schedules"):
-            continue  # those panels place their legend in an empty corner of the data
+        if legend is None:
+            continue
         legend_box = legend.get_window_extent(renderer)
         assert not legend_box.overlaps(ax.get_window_extent(renderer)), f"{name}: legend"
     title_boxes = [ax.title.get_window_extent(renderer) for ax in figure.axes if ax.get_title()]
@@ -81,3 +83,19 @@ def test_buttons_are_wide_enough_for_their_labels():
     assert app.step_button.layout.width == "auto"
     momentum = MomentumApp()
     assert momentum.step_button.layout.width == "auto"
+
+
+def test_dropout_tick_labels_do_not_run_together_at_rate_zero():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    app = DropoutApp()
+    app.rate_slider.value = 0.0
+    figure = app.view.last_figure
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    outputs_ax = figure.axes[1] if figure.axes[1].get_xlabel() else figure.axes[2]
+    boxes = [label.get_window_extent(renderer) for label in outputs_ax.get_xticklabels()
+             if label.get_text() and label.get_visible()]
+    boxes.sort(key=lambda box: box.x0)
+    assert len(boxes) >= 2
+    assert all(left.x1 < right.x0 for left, right in itertools.pairwise(boxes))
