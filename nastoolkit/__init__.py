@@ -14,7 +14,7 @@ _SUBMODULES = (
     "backend", "kernels", "activations", "losses", "regularizers", "schedules", "initializers",
     "metrics", "objectives", "layers", "optimizers", "training", "models", "saving",
     "callbacks", "datasets", "regularization_path", "nas",
-    "viz", "widgets", "cli",
+    "exercises", "viz", "widgets", "cli",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

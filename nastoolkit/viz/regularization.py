@@ -381,7 +381,7 @@ def plot_dropout_outputs(train_outputs, inference_output, current_output=None, b
     >>> outputs = np.random.default_rng(0).normal(1.0, 0.2, size=200)
     >>> figure = plot_dropout_outputs(outputs, inference_output=1.0, band=(0.95, 1.05))
     >>> figure.axes[0].get_title()
-    'Output: training vs inference mode'
+    'output: train vs inference'
     """
     train_outputs = np.asarray(train_outputs, dtype=float).reshape(-1)
     ax = _axes(ax, (4.5, 3.2))
