@@ -20,15 +20,28 @@ import nastoolkit
 
 # Modules whose public names must have numpydoc sections and a runnable Examples section.
 NUMPYDOC = (
+    "nastoolkit.activations",
     "nastoolkit.backend",
+    "nastoolkit.callbacks",
+    "nastoolkit.cli",
     "nastoolkit.datasets",
+    "nastoolkit.initializers",
+    "nastoolkit.layers",
+    "nastoolkit.losses",
+    "nastoolkit.metrics",
+    "nastoolkit.nas.cache",
+    "nastoolkit.nas.space",
     "nastoolkit.objectives",
+    "nastoolkit.optimizers",
+    "nastoolkit.optimizers.schedules",
     "nastoolkit.regularization_path",
     "nastoolkit.regularizers",
+    "nastoolkit.schedules",
     "nastoolkit.viz.regularization",
     "nastoolkit.viz.schedules",
     "nastoolkit.viz.surfaces",
     "nastoolkit.viz.training",
+    "nastoolkit.widgets.nas",
 )
 
 

@@ -663,6 +663,16 @@ for _cls in (SGD, Adam, AdamW, RMSprop, Adagrad):
 def serialize(optimizer: Optimizer) -> dict:
     """``{"class_name": "Adam", "config": {...}}``, the form ``deserialize`` and ``get`` accept.
 
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The object to describe.
+
+    Returns
+    -------
+    dict
+        ``{"class_name": ..., "config": {...}}``, JSON-ready.
+
     Examples
     --------
     >>> serialize(SGD(0.1))["class_name"]
@@ -673,6 +683,18 @@ def serialize(optimizer: Optimizer) -> dict:
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
     """The optimizer that ``serialize`` described, with fresh state.
+
+    Parameters
+    ----------
+    config : dict
+        A ``serialize`` result.
+    custom_objects : dict, optional
+        Your own classes by class name.
+
+    Returns
+    -------
+    Optimizer
+        A fresh object built from ``config``.
 
     Examples
     --------
@@ -685,6 +707,16 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
 def get(identifier) -> Optimizer:
     """An optimizer from a name ("adam", case-insensitive, with Keras defaults), a class, an
     instance (returned as it is, state shared, as Keras does) or a ``serialize`` dict.
+
+    Parameters
+    ----------
+    identifier : str, dict, type or Optimizer
+        A name (any case), a class, an instance or a ``serialize`` dict.
+
+    Returns
+    -------
+    Optimizer
+        An Optimizer ready to use.
 
     Examples
     --------
