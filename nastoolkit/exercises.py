@@ -27,7 +27,14 @@ __all__ = ["QUESTIONS", "CheckResult", "check", "describe"]
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The verdict on one answer: ``correct`` and a one-line ``message`` (what was expected)."""
+    """The verdict on one answer: ``correct`` and a one-line ``message`` (what was expected).
+
+    Examples
+    --------
+    >>> result = check("dropout_scale", 1.25)
+    >>> bool(result), result.question
+    (True, 'dropout_scale')
+    """
 
     question: str
     correct: bool
@@ -260,6 +267,16 @@ QUESTIONS = {
 
 def describe(question: str) -> str:
     """What ``question`` asks, in one line.
+
+    Parameters
+    ----------
+    question : str
+        A key of ``QUESTIONS``.
+
+    Returns
+    -------
+    str
+        The question's prompt.
 
     Examples
     --------

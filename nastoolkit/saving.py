@@ -79,7 +79,16 @@ class ModelFileError(ValueError):
 
 
 class ModelFileNotFoundError(ModelFileError, FileNotFoundError):
-    """The path does not exist (a ValueError as in Keras, and a FileNotFoundError)."""
+    """The path does not exist (a ValueError as in Keras, and a FileNotFoundError).
+
+    Examples
+    --------
+    >>> try:
+    ...     load_model("no_such_model.npz")
+    ... except ModelFileNotFoundError as error:
+    ...     print(isinstance(error, ValueError), isinstance(error, FileNotFoundError))
+    True True
+    """
 
 
 class ModelFile:

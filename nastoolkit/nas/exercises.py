@@ -63,6 +63,18 @@ def tournament_miss_rate(trials: int = 4000, seed: int = 0) -> float:
     """How often ``MU`` tournaments of ``TOURNAMENT`` draws among ``MU + LAMBDA`` members never
     draw the best one, measured with the library's own tournament selection.
 
+    Parameters
+    ----------
+    trials : int, default 4000
+        How many generations of tournaments to simulate.
+    seed : int, default 0
+        Seed of the draws.
+
+    Returns
+    -------
+    float
+        The fraction of generations in [0, 1] in which the best member is never drawn.
+
     Examples
     --------
     >>> 0.18 < tournament_miss_rate(trials=2000) < 0.25
@@ -112,6 +124,16 @@ QUESTIONS = {
 
 def describe(question: str) -> str:
     """What ``question`` asks, in one line.
+
+    Parameters
+    ----------
+    question : str
+        A key of ``QUESTIONS``.
+
+    Returns
+    -------
+    str
+        The question's prompt.
 
     Examples
     --------

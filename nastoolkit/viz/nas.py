@@ -169,6 +169,16 @@ def activation_legend(genomes) -> list:
     """Legend handles for the activations that ``genomes`` use, in their colours (with the
     dropout hatch when any layer has dropout).
 
+    Parameters
+    ----------
+    genomes : list of genome
+        The genomes drawn in the figure.
+
+    Returns
+    -------
+    list of matplotlib.patches.Patch
+        One handle per activation used (plus one for dropout), for ``ax.legend(handles=...)``.
+
     Examples
     --------
     >>> from nastoolkit.nas import make_genome
