@@ -27,6 +27,7 @@ NUMPYDOC = (
     "nastoolkit.datasets",
     "nastoolkit.exercises",
     "nastoolkit.initializers",
+    "nastoolkit.kernels",
     "nastoolkit.layers",
     "nastoolkit.losses",
     "nastoolkit.metrics",
