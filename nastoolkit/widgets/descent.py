@@ -42,6 +42,25 @@ class GradientDescent:
     State: ``path`` (list of (2,) thetas, the start first), ``losses`` (J at each), ``status``
     ("ready", "running", "converged", "diverged" or "escaped") and ``message`` (one line for the
     learner). ``step`` does nothing once the run has stopped; ``reset`` starts again.
+
+    Parameters
+    ----------
+    objective : str or Objective, default "ill_conditioned_quadratic"
+        The surface (a name of ``nastoolkit.objectives`` or an objective object).
+    learning_rate : float, default 0.1
+        The fixed step size.
+    start : array_like, optional
+        theta at step 0, shape ``(2,)``; the surface's own start by default.
+
+    Examples
+    --------
+    >>> run = GradientDescent(learning_rate=0.1)
+    >>> run.status, len(run.path)
+    ('ready', 1)
+    >>> run.step()
+    True
+    >>> run.status, len(run.path), run.losses[0] > run.losses[1]
+    ('running', 2, True)
     """
 
     def __init__(self, objective="ill_conditioned_quadratic", learning_rate: float = 0.1,
@@ -151,6 +170,22 @@ def stop_reason(objective, theta, loss: float, start_loss: float) -> str | None:
     box on a surface that has a minimum. Gradient descent and the race share this one rule, so
     both notebooks use the same three words (converged is decided by each caller's tolerance).
 
+    Parameters
+    ----------
+    objective : Objective
+        The surface of the run.
+    theta : numpy.ndarray
+        The current point, shape ``(2,)``.
+    loss : float
+        J(theta).
+    start_loss : float
+        J at the run's start.
+
+    Returns
+    -------
+    str or None
+        ``"diverged"``, ``"escaped"`` or None (keep going).
+
     Examples
     --------
     >>> from nastoolkit import objectives
@@ -223,6 +258,27 @@ class ModelSlice:
     ``gradient`` run the model's own forward and backward pass: the surface is what fit sees.
     Same interface as ``nastoolkit.objectives``: value, gradient, bounds, start, minimum (the
     trained weights), name, and ``grid(num)`` (cached: a grid costs num^2 passes).
+
+    Parameters
+    ----------
+    hidden_units : int, default 8
+        Width of the hidden tanh layer.
+    num_samples : int, default 64
+        Training points.
+    num_epochs : int, default 150
+        Epochs of the initial fit.
+    span : float, default 3.0
+        Half-width of the plotted box around the trained weights.
+    seed : int, default 0
+        Seed of the data and the weights.
+
+    Examples
+    --------
+    >>> surface = ModelSlice(num_samples=16, num_epochs=5)
+    >>> surface.trained.shape, surface.gradient(surface.trained).shape
+    ((2,), (2,))
+    >>> bool(surface.value(surface.trained) >= 0)
+    True
     """
 
     name = "two weights of a small model"
@@ -288,7 +344,23 @@ class ModelSlice:
 
 
 def model_slice(**options) -> ModelSlice:
-    """A 2-weight slice of a small model's loss (see ``ModelSlice`` for the options)."""
+    """A 2-weight slice of a small model's loss (see ``ModelSlice`` for the options).
+
+    Parameters
+    ----------
+    **options
+        ``ModelSlice``'s arguments (``hidden_units``, ``num_samples``, ``num_epochs``, ``span``,
+        ``seed``).
+
+    Returns
+    -------
+    ModelSlice
+
+    Examples
+    --------
+    >>> model_slice(num_samples=16, num_epochs=5).trained.shape
+    (2,)
+    """
     return ModelSlice(**options)
 
 
@@ -333,6 +405,26 @@ class GradientDescentApp(WidgetApp):
     (log scale), ``start_x_slider``, ``start_y_slider``, ``steps_per_run_slider``, ``step_button``,
     ``run_button``, ``reset_button``; ``status`` shows the numbers and any divergence message.
     Changing the surface, the rate or the start resets the run, so each picture shows one rate.
+
+    Parameters
+    ----------
+    surface : str, default "ill_conditioned_quadratic"
+        A key of ``SURFACES``.
+    learning_rate : float, optional
+        The starting rate (the surface's ``DEFAULT_LEARNING_RATES`` entry by default).
+    start : array_like, optional
+        The start point, shape ``(2,)``.
+    steps_per_run : int, default 25
+        Steps per click of Run.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = GradientDescentApp(surface="quadratic")
+    ...     app.step_button.click()
+    >>> len(app.model.path)
+    2
     """
 
     def __init__(self, surface: str = "ill_conditioned_quadratic", learning_rate=None,

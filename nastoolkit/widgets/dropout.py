@@ -29,6 +29,27 @@ class DropoutModel:
     keep_j / (1 - rate) in training mode (keep_j ~ Bernoulli(1 - rate), drawn from (seed, step))
     and all ones in inference mode; ``output`` = (hidden * mask) . w_2 + b_2.
     Because E[mask_j] = 1, the training-mode output equals the inference output on average.
+
+    Parameters
+    ----------
+    rate : float, default 0.5
+        The dropout rate, in [0, 1).
+    units : int, default 32
+        Hidden units.
+    num_inputs : int, default 4
+        Input features.
+    num_masks : int, default 400
+        Training-mode masks drawn for the output histogram.
+    mode : str, default "train"
+        One of ``MODES``.
+    seed : int, default 0
+        Seed of the weights and the masks.
+
+    Examples
+    --------
+    >>> model = DropoutModel(rate=0.5, units=8)
+    >>> model.hidden.shape, sorted(set(model.mask_at(0).tolist())) <= [0.0, 2.0]
+    ((8,), True)
     """
 
     def __init__(self, rate: float = 0.5, units: int = 32, num_inputs: int = 4,
@@ -120,6 +141,22 @@ class DropoutModel:
 class DropoutApp(WidgetApp):
     """Rate slider, train/inference toggle and a "next training step" button over two panels:
     the hidden units (dropped ones crossed out) and the output of this step among many masks.
+
+    Parameters
+    ----------
+    model : DropoutModel, optional
+        The state shown; built from ``model_arguments`` when None.
+    **model_arguments
+        Passed to ``DropoutModel``.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = DropoutApp(units=8)
+    ...     app.step_button.click()
+    >>> app.model.step
+    1
     """
 
     def __init__(self, model: DropoutModel | None = None, **model_arguments):

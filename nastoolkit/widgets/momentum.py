@@ -155,6 +155,26 @@ class MomentumApp(WidgetApp):
     ``play`` is an ``ipywidgets.Play``: each frame it advances ``steps_per_frame`` steps (the
     test sets ``play.value`` as the browser would). With ipympl, a click on the map picks
     (alpha, beta) and a click on the contour plot picks the start point.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.05
+        alpha, the starting step size.
+    momentum : float, default 0.9
+        beta, the starting momentum.
+    steps_per_frame : int, default 2
+        Steps per frame of ``play``.
+    max_frames : int, default 40
+        Frames of ``play``.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = MomentumApp(learning_rate=0.05, momentum=0.5)
+    ...     app.momentum_slider.value = 0.8
+    >>> app.model.momentum
+    0.8
     """
 
     def __init__(self, learning_rate: float = 0.05, momentum: float = 0.9,

@@ -32,6 +32,24 @@ def build_mlp(l2=None, dropout_rate: float = 0.0, units: int = 128,
     ``l2`` (None or a positive number) puts ``L2(l2)`` on every hidden kernel; a non-zero
     ``dropout_rate`` adds ``Dropout`` after each hidden layer.
 
+    Parameters
+    ----------
+    l2 : float, optional
+        L2 strength on the hidden kernels (None: no penalty).
+    dropout_rate : float, default 0.0
+        Dropout after each hidden layer, in [0, 1).
+    units : int, default 128
+        Width of both hidden layers.
+    learning_rate : float, default 0.001
+        Adam's rate.
+    seed : int, default 0
+        Seed of the weights.
+
+    Returns
+    -------
+    Sequential
+        Compiled, for inputs of shape ``(batch, 2)`` and outputs ``(batch, 1)``.
+
     Examples
     --------
     >>> build_mlp(units=8).count_params()
@@ -123,6 +141,21 @@ class TwoMoonsModel:
 class TwoMoonsApp(WidgetApp):
     """Sliders for L2 strength, dropout rate, width and learning rate over the decision
     boundaries of the three networks and their loss curves; every change retrains all three.
+
+    Parameters
+    ----------
+    model : TwoMoonsModel, optional
+        The three networks shown; built from ``model_arguments`` when None.
+    **model_arguments
+        Passed to ``TwoMoonsModel``.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = TwoMoonsApp(units=8, num_epochs=3)
+    >>> sorted(app.model.histories)
+    ['L2', 'dropout', 'plain']
     """
 
     def __init__(self, model: TwoMoonsModel | None = None, **model_arguments):

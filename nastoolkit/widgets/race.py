@@ -204,6 +204,24 @@ class OptimizerRaceApp(WidgetApp):
 
     Controls: ``surface_dropdown``, ``learning_rate_scale_slider`` (log), ``steps_per_run_slider``,
     ``step_button``, ``run_button``, ``reset_button``; ``leaderboard`` is an HTML table.
+
+    Parameters
+    ----------
+    surface : str, default "ill_conditioned_quadratic"
+        A surface name (as in ``GradientDescentApp``).
+    steps_per_run : int, default 50
+        Steps per click of Run.
+    tolerance : float, default 0.001
+        The loss gap to the minimum that counts as converged.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = OptimizerRaceApp(surface="quadratic")
+    ...     app.step_button.click()
+    >>> "<table" in app.leaderboard.value
+    True
     """
 
     def __init__(self, surface: str = "ill_conditioned_quadratic", steps_per_run: int = 50,
