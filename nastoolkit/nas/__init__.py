@@ -12,6 +12,20 @@ checkpointing to JSON after every generation (:mod:`.checkpoint`)::
     model = result.best_model()
 
 DEAP is imported only when a DEAP strategy runs, Dask only when a client or cluster is used.
+
+Examples
+--------
+The same on 20 rows, two epochs per candidate:
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> X = rng.standard_normal((20, 4)).astype("float32")
+>>> y = (X[:, 0] > 0).astype(int)
+>>> evaluator = HoldoutEvaluator(X, y, epochs=2, seed=0)
+>>> result = RandomSearch(SearchSpace(max_layers=2, units=(8, 16)), evaluator,
+...                       population_size=2, generations=1, seed=0, progress=False).run()
+>>> len(result.history), result.best_record.ok
+(2, True)
 """
 
 from .auto import AutoClassifier, AutoRegressor

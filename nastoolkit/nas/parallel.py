@@ -522,6 +522,18 @@ class DaskMap:
         ``"tcp://127.0.0.1:8786"``.
     workers : int, optional
         Worker processes of a LocalCluster (default 2).
+
+    Examples
+    --------
+    >>> from dask.distributed import Client
+    >>> from nastoolkit.nas import make_genome
+    >>> class Size:  # scores by depth instead of training, to keep the example instant
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> client = Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
+    >>> dask_map = DaskMap(Size(), client=client)
+    >>> [outcome.score for outcome in dask_map.map([make_genome([(8, "relu", 0.0)])])]
+    [0.1]
+    >>> dask_map.close(); client.close()
     """
 
     def __init__(self, evaluator, client=None, cluster=None, workers: int | None = None):
