@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with Python 3.10+:
 #   make lab    set up .venv with the notebook extras and start JupyterLab on notebooks/
-#   make test   set up .venv with the test extras and run the whole test suite
+#   make test   set up .venv with the test extras, lint (ruff check, ruff format --check) and run
+#               the whole test suite
 #   make docs   set up .venv with the docs extras and build the API reference and tutorials
 #               into docs/_build/html (SPHINXOPTS="-W --keep-going" fails on any warning)
 PYTHON ?= python3
@@ -26,6 +27,8 @@ lab: $(VENV)/.installed-notebooks
 	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG)
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 docs: $(VENV)/.installed-docs
