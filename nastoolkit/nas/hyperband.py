@@ -205,8 +205,8 @@ class Hyperband(Search):
                              cluster=self.cluster)
         try:
             if self.asynchronous:
-                while self._spent < self.budget:
-                    self._asha_round(bar)
+                while self._spent < self.budget and self._asha_round(bar):
+                    pass
             else:
                 for position in range(self.state.generation + 1, len(self.schedule)):
                     self._rung(position, bar)
@@ -302,7 +302,7 @@ class Hyperband(Search):
         rungs = asha_rungs(self.max_epochs, self.reduction_factor)
         # Rung k holds every trial that ever reached it, with its score there (a promoted trial
         # stays counted in the rungs below, as in the paper).
-        by_rung = [[(scores[k], self.state.evaluations[t].index, t)
+        by_rung = [[(scores[k] is None, scores[k] or 0.0, self.state.evaluations[t].index, t)
                     for t, scores in self._rung_scores.items() if len(scores) > k]
                    for k in range(len(rungs))]
         jobs, planned, taken = [], self._spent, set()
@@ -310,28 +310,30 @@ class Hyperband(Search):
             job = None
             for k in range(len(rungs) - 2, -1, -1):
                 top = sorted(by_rung[k])[: len(by_rung[k]) // self.reduction_factor]
-                waiting = [t for score, _, t in top if t not in taken and score is not None
+                waiting = [t for failed, _, _, t in top if t not in taken and not failed
                            and len(self._rung_scores[t]) == k + 1]
                 if waiting:
                     job = (waiting[0], rungs[k + 1], rungs[k + 1] - rungs[k])
                     break
-            new = job is None
-            if new:
+            if job is not None and planned + job[2] > self.budget:
+                job = None  # a promotion past the budget: a new genome may still fit
+            if job is None:
+                if planned + rungs[0] > self.budget:
+                    break
                 genome = self.space.sample(self.rng)
                 job = (self._new_trial(genome, 0, generation), rungs[0], rungs[0])
-            if planned + job[2] > self.budget and jobs:
-                if new:
-                    del self.state.evaluations[job[0]]
-                break
             taken.add(job[0])
             planned += job[2]
             jobs.append(job[:2])
         return jobs
 
-    def _asha_round(self, bar) -> None:
+    def _asha_round(self, bar) -> bool:
+        """One round of ``workers`` jobs; False when no job fits in the budget any more."""
         generation = self.state.generation + 1
         before = self._spent
         jobs = self._asha_jobs(self.workers or 1, generation)
+        if not jobs:
+            return False
         trials = [trial for trial, _ in jobs]
         self._train(trials, [epochs for _, epochs in jobs], generation)
         top = asha_rungs(self.max_epochs, self.reduction_factor)[-1]
@@ -348,6 +350,7 @@ class Hyperband(Search):
             for _, epochs in jobs],
                                        "epochs": [epochs for _, epochs in jobs],
                                        "trials": trials, "promoted": []}, bar, before)
+        return True
 
     # -- bookkeeping ----------------------------------------------------------------------------
     def _finish_rung(self, generation: int, row: dict, bar, before: int) -> None:
