@@ -21,13 +21,21 @@ optimizer, batch size) come from ``space.repair`` of Adam, 1e-3, no dropout or L
 
 from __future__ import annotations
 
+import glob
 import math
+import os
 
 import numpy as np
 
 from .. import kernels
 from .._checks import non_negative_int, number_in, positive, positive_int
 from .build import check_task
+from .checkpoint import (
+    CheckpointError,
+    check_checkpoint_target,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .evaluators import HoldoutEvaluator
 from .genome import copy_genome, genome_key
 from .result import Candidate, SearchResult
@@ -211,6 +219,12 @@ class DifferentiableSearch:
         Fraction held out for the architecture steps and the final score.
     evaluator_epochs : int
         Budget of the final retraining (the evaluator's ``epochs``).
+    checkpoint : str or path, optional
+        Written after every epoch (JSON with the data, history and RNG; an npz beside it with
+        the supernet, ``alpha``/``beta`` and both Adam states); :meth:`resume` continues it to
+        the result an uninterrupted run gives. An existing file is kept unless ``overwrite``.
+    progress : bool
+        Show a progress bar over epochs.
 
     Examples
     --------
@@ -224,7 +238,7 @@ class DifferentiableSearch:
 
     def __init__(self, space, X, y, task="classification", epochs=30, seed=0, batch_size=32,
                  learning_rate=0.01, architecture_learning_rate=0.03, validation_split=0.3,
-                 evaluator_epochs=20, progress=False):
+                 evaluator_epochs=20, checkpoint=None, overwrite=False, progress=False):
         if not isinstance(space, SearchSpace):
             raise TypeError(f"space must be a nastoolkit.nas.SearchSpace. Received: "
                             f"{type(space).__name__}. Build one with SearchSpace(max_layers=...).")
@@ -241,8 +255,19 @@ class DifferentiableSearch:
         self.evaluator = HoldoutEvaluator(X, y, task=task, validation_split=validation_split,
                                           epochs=evaluator_epochs, seed=self.seed)
         self.task = task
+        self.validation_split = float(validation_split)
+        self.evaluator_epochs = self.evaluator.epochs
+        for name, flag in (("progress", progress), ("overwrite", overwrite)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False. Received: {name}={flag!r}")
+        self.checkpoint = (None if checkpoint is None
+                           else check_checkpoint_target(checkpoint, overwrite,
+                                                        type(self).__name__))
         self.progress = progress
         self.history = []
+        self.rng = np.random.default_rng(self.seed)
+        self.supernet = None
+        self._optimizers = None
 
     def _data(self):
         evaluator = self.evaluator
@@ -265,43 +290,61 @@ class DifferentiableSearch:
         return self.space.repair({"layers": layers, "learning_rate": 1e-3, "l2": 0.0,
                                   "optimizer": "adam", "batch_size": 32})
 
-    def run(self) -> SearchResult:
-        """Train the supernet, derive the genome, retrain and score it; returns the
-        :class:`SearchResult` (one candidate; ``history`` holds per epoch the losses, ``alpha``
-        and ``width`` strengths per layer, the ``operations`` names and the derived genome)."""
+    def _build(self) -> None:
         from ..optimizers import Adam
 
-        rng = np.random.default_rng(self.seed)
-        X_train, y_train, X_val, y_val = self._data()
-        supernet = _Supernet(self.space, X_train.shape[1], self.evaluator.output_dim, self.task,
-                             rng)
-        weight_optimizer = Adam(learning_rate=self.learning_rate)
-        architecture_optimizer = Adam(learning_rate=self.architecture_learning_rate)
-        self.history = []
-        for epoch in range(self.epochs):
-            order = rng.permutation(len(X_train))
-            val_order = rng.permutation(len(X_val))
-            train_losses, val_losses = [], []
-            for step, start in enumerate(range(0, len(order), self.batch_size)):
-                # architecture step on a validation batch, then a weight step (Algorithm 1)
-                count = min(self.batch_size, len(val_order))
-                offset = (step * count) % len(val_order)
-                rows = np.take(val_order, range(offset, offset + count), mode="wrap")
-                loss, _, grads = supernet.loss_and_gradients(X_val[rows], y_val[rows])
-                architecture_optimizer.apply_gradients(zip(grads, supernet.architecture))
-                val_losses.append(loss)
-                batch = order[start:start + self.batch_size]
-                loss, grads, _ = supernet.loss_and_gradients(X_train[batch], y_train[batch])
-                weight_optimizer.apply_gradients(zip(grads, supernet.weights))
-                train_losses.append(loss)
-            self.history.append({
-                "epoch": epoch, "train_loss": float(np.mean(train_losses)),
+        X_train = self._data()[0]
+        self.supernet = _Supernet(self.space, X_train.shape[1], self.evaluator.output_dim,
+                                  self.task, self.rng)
+        self._optimizers = (Adam(learning_rate=self.learning_rate),
+                            Adam(learning_rate=self.architecture_learning_rate))
+        self._optimizers[0].build(self.supernet.weights)
+        self._optimizers[1].build(self.supernet.architecture)
+
+    def _epoch(self, epoch: int, X_train, y_train, X_val, y_val) -> dict:
+        supernet, (weight_optimizer, architecture_optimizer) = self.supernet, self._optimizers
+        order = self.rng.permutation(len(X_train))
+        val_order = self.rng.permutation(len(X_val))
+        train_losses, val_losses = [], []
+        for step, start in enumerate(range(0, len(order), self.batch_size)):
+            # architecture step on a validation batch, then a weight step (Algorithm 1)
+            count = min(self.batch_size, len(val_order))
+            offset = (step * count) % len(val_order)
+            rows = np.take(val_order, range(offset, offset + count), mode="wrap")
+            loss, _, grads = supernet.loss_and_gradients(X_val[rows], y_val[rows])
+            architecture_optimizer.apply_gradients(zip(grads, supernet.architecture))
+            val_losses.append(loss)
+            batch = order[start:start + self.batch_size]
+            loss, grads, _ = supernet.loss_and_gradients(X_train[batch], y_train[batch])
+            weight_optimizer.apply_gradients(zip(grads, supernet.weights))
+            train_losses.append(loss)
+        return {"epoch": epoch, "train_loss": float(np.mean(train_losses)),
                 "val_loss": float(np.mean(val_losses)),
                 "operations": [list(layer.operations) for layer in supernet.layers],
                 "alpha": [layer.operation_weights().tolist() for layer in supernet.layers],
                 "width": [layer.width_weights().tolist() for layer in supernet.layers],
-                "genome": self.derive(supernet)})
-        self.supernet = supernet
+                "genome": self.derive(supernet)}
+
+    def run(self) -> SearchResult:
+        """Train the supernet (or continue it), derive the genome, retrain and score it; returns
+        the :class:`SearchResult` (one candidate; ``history`` holds per epoch the losses,
+        ``alpha`` and ``width`` strengths per layer, the ``operations`` names and the derived
+        genome)."""
+        from tqdm.auto import tqdm
+
+        if self.supernet is None:
+            self._build()
+        data = self._data()
+        bar = tqdm(total=self.epochs, initial=len(self.history), desc=type(self).__name__,
+                   unit="epoch", disable=not self.progress)
+        try:
+            for epoch in range(len(self.history), self.epochs):
+                self.history.append(self._epoch(epoch, *data))
+                if self.checkpoint:
+                    self.save(self.checkpoint)
+                bar.update(1)
+        finally:
+            bar.close()
         genome = self.history[-1]["genome"]
         outcome = self.evaluator.evaluate(genome)
         record = Candidate(0, genome_key(genome), copy_genome(genome), 0,
@@ -309,6 +352,88 @@ class DifferentiableSearch:
         return SearchResult(strategy="DifferentiableSearch", evaluations=[record],
                             history=[dict(row) for row in self.history],
                             population=[copy_genome(genome)], evaluator=self.evaluator)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """The constructor arguments (data aside)."""
+        return {"space": self.space.get_config(), "task": self.task, "epochs": self.epochs,
+                "seed": self.seed, "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate,
+                "architecture_learning_rate": self.architecture_learning_rate,
+                "validation_split": self.validation_split,
+                "evaluator_epochs": self.evaluator_epochs}
+
+    def save(self, path) -> None:
+        """The npz of arrays first (named by epoch), then the JSON that names it, atomically."""
+        path = os.fspath(path)
+        arrays_path = f"{path}.{len(self.history)}.npz"
+        arrays = {f"w/{i}": a for i, a in enumerate(self.supernet.weights)}
+        arrays.update({f"a/{i}": a for i, a in enumerate(self.supernet.architecture)})
+        for tag, optimizer in zip(("ow", "oa"), self._optimizers):
+            arrays.update({f"{tag}/{k}": np.asarray(v)
+                           for k, v in optimizer.get_state().items()})
+        temporary = arrays_path + ".tmp.npz"
+        with open(temporary, "wb") as stream:
+            np.savez(stream, **arrays)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, arrays_path)
+        save_checkpoint(path, {
+            "strategy": type(self).__name__, "config": self.get_config(),
+            "evaluator": {"class": type(self.evaluator).__name__,
+                          "fingerprint": self.evaluator.fingerprint(),
+                          "config": self.evaluator.get_config()},
+            "state": {"generation": len(self.history) - 1, "history": self.history,
+                      "rng": self.rng.bit_generator.state,
+                      "arrays": os.path.basename(arrays_path)}})
+        for old in glob.glob(glob.escape(path) + ".*.npz"):
+            if old != arrays_path:
+                try:
+                    os.unlink(old)
+                except OSError:
+                    pass
+
+    @classmethod
+    def resume(cls, path, checkpoint=None, progress=False, overwrite=False):
+        """The search saved at ``path`` (data included), ready to :meth:`run` to the end."""
+        from .evaluators import evaluator_from_config
+
+        document = load_checkpoint(path)
+        if document.get("strategy") != cls.__name__:
+            raise CheckpointError(f"checkpoint {path!r} was written by "
+                                  f"{document.get('strategy')!r}, not {cls.__name__}.")
+        target = checkpoint or path
+        same = os.path.abspath(os.fspath(target)) == os.path.abspath(os.fspath(path))
+        try:
+            evaluator = evaluator_from_config(document["evaluator"]["config"])
+            config = dict(document["config"])
+            space = SearchSpace.from_config(config.pop("space"))
+            search = cls(space, evaluator.X, evaluator.y_original, **config, checkpoint=target,
+                         overwrite=overwrite or same, progress=progress)
+            state = document["state"]
+            search._build()
+            search.history = list(state["history"])
+            search.rng.bit_generator.state = state["rng"]
+            arrays_path = os.path.join(os.path.dirname(os.path.abspath(path)), state["arrays"])
+            with np.load(arrays_path, allow_pickle=False) as data:
+                for tag, arrays in (("w", search.supernet.weights),
+                                    ("a", search.supernet.architecture)):
+                    for index, array in enumerate(arrays):
+                        array[...] = data[f"{tag}/{index}"]
+                for tag, optimizer, arrays in (
+                        ("ow", search._optimizers[0], search.supernet.weights),
+                        ("oa", search._optimizers[1], search.supernet.architecture)):
+                    saved = {name[len(tag) + 1:]: data[name] for name in data.files
+                             if name.startswith(tag + "/")}
+                    saved["iterations"] = int(saved["iterations"])
+                    optimizer.set_state(saved, variables=arrays)
+        except (KeyError, TypeError, ValueError, OSError) as error:
+            raise CheckpointError(f"checkpoint {path!r}: a field does not fit {cls.__name__} "
+                                  f"({type(error).__name__}: {error}).") from None
+        if evaluator.fingerprint() != search.evaluator.fingerprint():
+            raise CheckpointError(f"checkpoint {path!r}: field evaluator does not rebuild the "
+                                  f"same data split.")
+        return search
 
     def __repr__(self) -> str:
         return (f"DifferentiableSearch(epochs={self.epochs}, seed={self.seed}, "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nastoolkit.nas import SearchSpace
+from nastoolkit.nas import CheckpointError, SearchSpace
 from nastoolkit.nas.darts import DifferentiableSearch, MixedLayer, _Supernet
 
 
@@ -111,3 +111,72 @@ def test_bad_arguments_are_clear_errors():
         DifferentiableSearch(None, X, y)
     with pytest.raises(ValueError, match="skip operation needs"):
         MixedLayer(3, (4,), ("relu", "skip"), np.random.default_rng(0))
+
+
+def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path):
+    X, y = _abs_task(120)
+    space = SearchSpace(max_layers=2, units=(4, 8), activations=("relu", "tanh"))
+    options = {"epochs": 6, "seed": 2, "evaluator_epochs": 3}
+    reference = DifferentiableSearch(space, X, y, **options).run()
+    path = tmp_path / "darts.json"
+    search = DifferentiableSearch(space, X, y, checkpoint=path, **options)
+    original = search._epoch
+
+    def stop_at_four(epoch, *data):
+        if epoch == 4:
+            raise KeyboardInterrupt
+        return original(epoch, *data)
+
+    search._epoch = stop_at_four
+    with pytest.raises(KeyboardInterrupt):
+        search.run()
+    assert len(list(tmp_path.glob("darts.json.*.npz"))) == 1
+    resumed = DifferentiableSearch.resume(path)
+    assert len(resumed.history) == 4
+    assert resumed.run().to_dict() == reference.to_dict()
+    with pytest.raises(CheckpointError, match="will not overwrite"):
+        DifferentiableSearch(space, X, y, checkpoint=path, **options)
+
+
+@pytest.mark.slow
+def test_sigkill_and_resume_equal_an_uninterrupted_run(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    X, y = _abs_task(120)
+    space = SearchSpace(max_layers=2, units=(4, 8), activations=("relu", "tanh"))
+    options = {"epochs": 12, "seed": 4, "evaluator_epochs": 3}
+    path = tmp_path / "killed.json"
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_darts import _abs_task
+        from nastoolkit.nas import SearchSpace
+        from nastoolkit.nas.darts import DifferentiableSearch
+        search = DifferentiableSearch(SearchSpace.from_config({space.get_config()!r}),
+                                      *_abs_task(120), checkpoint={str(path)!r}, **{options!r})
+        epoch = search._epoch
+        def slow(*args):
+            time.sleep(0.2)  # long enough to be killed mid-run
+            return epoch(*args)
+        search._epoch = slow
+        search.run()
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.time() + 25
+        while time.time() < deadline:
+            if path.exists() and json.loads(path.read_text())["state"]["generation"] >= 2:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert 2 <= json.loads(path.read_text())["state"]["generation"] < 11
+    reference = DifferentiableSearch(space, X, y, **options).run()
+    assert DifferentiableSearch.resume(path).run().to_dict() == reference.to_dict()
