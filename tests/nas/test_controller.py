@@ -261,3 +261,15 @@ def test_sigkill_and_resume_equal_an_uninterrupted_run(tmp_path):
     reference = ControllerSearch(space, HoldoutEvaluator(X, y, epochs=3), **options).run()
     resumed = ControllerSearch.resume(path, progress=False).run()
     assert resumed.to_dict() == reference.to_dict()
+
+
+@pytest.mark.slow
+def test_a_process_pool_gives_the_serial_result():
+    from nas_fakes import FormulaEvaluator
+
+    space = SearchSpace(max_layers=2, units=(8, 64), learning_rate=(1e-3, 1e-2))
+    options = {"controller_steps": 4, "architectures_per_step": 4, "seed": 1,
+               "progress": False}
+    serial = ControllerSearch(space, FormulaEvaluator(), **options).run()
+    pooled = ControllerSearch(space, FormulaEvaluator(), workers=2, **options).run()
+    assert pooled.to_dict() == serial.to_dict()

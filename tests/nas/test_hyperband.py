@@ -273,3 +273,19 @@ def test_asha_treats_failed_candidates_as_worst(evaluator):
     result = search.run()
     assert result.failures and all(r.genome["layers"][0]["units"] == 8
                                    for r in result.evaluations if r.metrics["epochs"] > 1)
+
+
+def test_a_damaged_checkpoint_is_a_clear_error(evaluator, tmp_path):
+    from nastoolkit.nas import CheckpointError
+
+    path = tmp_path / "hb.json"
+    Hyperband(SPACE, evaluator, max_epochs=3, checkpoint=path, progress=False).run()
+    with pytest.raises(CheckpointError, match="will not overwrite"):
+        Hyperband(SPACE, evaluator, max_epochs=3, checkpoint=path)
+    for npz in tmp_path.glob("hb.json.*.npz"):
+        npz.unlink()
+    with pytest.raises(CheckpointError, match="state.arrays"):
+        Hyperband.resume(path, evaluator=evaluator)
+    other = HoldoutEvaluator(*blobs(seed=1), seed=0)
+    with pytest.raises(CheckpointError, match="fingerprint"):
+        Hyperband.resume(path, evaluator=other)
