@@ -235,9 +235,10 @@ class Hyperband(Search):
                 genomes.append(genome)
         return genomes
 
-    def _new_trial(self, genome, bracket, generation) -> str:
+    def _new_trial(self, genome, generation) -> str:
+        """Record a new candidate (as "not trained yet" until its first rung is done)."""
         trial = f"t{len(self.state.evaluations)}"
-        outcome = Outcome("ok", math.inf, None, {"epochs": 0})  # placeholder until trained
+        outcome = Outcome.failure("not trained yet")
         self.state.evaluations[trial] = Candidate(
             len(self.state.evaluations), genome_key(genome), copy_genome(genome), generation,
             self._count(genome), outcome)
@@ -280,7 +281,7 @@ class Hyperband(Search):
         s, index, n_i, r_i = self.schedule[position]
         if index == 0:
             self._arrays.clear()
-            self._alive = [self._new_trial(genome, s, position)
+            self._alive = [self._new_trial(genome, position)
                            for genome in self._sample_distinct(n_i)]
         trials = list(self._alive)
         before = self._spent
@@ -321,7 +322,7 @@ class Hyperband(Search):
                 if planned + rungs[0] > self.budget:
                     break
                 genome = self.space.sample(self.rng)
-                job = (self._new_trial(genome, 0, generation), rungs[0], rungs[0])
+                job = (self._new_trial(genome, generation), rungs[0], rungs[0])
             taken.add(job[0])
             planned += job[2]
             jobs.append(job[:2])
