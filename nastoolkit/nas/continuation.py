@@ -30,8 +30,10 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def _fresh_model(evaluator, genome, seed):
-    model = genome_to_model(genome, evaluator.input_dim, evaluator.output_dim, evaluator.task)
-    model.build((None, evaluator.input_dim), rng=np.random.default_rng(seed))
+    # Built now (initialised from the model's seed) so a saved state can be put in before fit.
+    model = genome_to_model(genome, evaluator.input_dim, evaluator.output_dim, evaluator.task,
+                            seed=seed)
+    model.build((None, evaluator.input_dim))
     return model
 
 

@@ -70,7 +70,8 @@ def test_run_trains_each_rung_with_the_papers_sizes_and_promotes_the_top_third(e
     records = {f"t{record.index}": record for record in result.evaluations}
     for row, following in zip(result.history, result.history[1:] + [None]):
         scores = row["scores"]
-        order = sorted(range(len(scores)), key=lambda j: (scores[j], j))
+        # best first; ties go to the earlier candidate (lower trial number)
+        order = sorted(range(len(scores)), key=lambda j: (scores[j], int(row["trials"][j][1:])))
         expected = [row["trials"][j] for j in order[: len(scores) // 3]]
         if row["rung"] < row["bracket"]:
             assert row["promoted"] == expected
