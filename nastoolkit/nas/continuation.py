@@ -25,7 +25,14 @@ __all__ = ["SegmentEvaluator", "epoch_seed", "train_segment"]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
-    """The ``fit`` seed of one epoch: a function of the candidate's seed and the epoch only."""
+    """The ``fit`` seed of one epoch: a function of the candidate's seed and the epoch only,
+    so an epoch shuffles and drops out alike whichever segment it falls in.
+
+    Examples
+    --------
+    >>> epoch_seed(7, 3) == epoch_seed(7, 3), epoch_seed(7, 3) == epoch_seed(7, 4)
+    (True, False)
+    """
     return (int(seed) * 1_000_003 + 7919 * int(epoch)) & 0x7FFFFFFF
 
 
@@ -143,7 +150,19 @@ class SegmentEvaluator:
     """An evaluator for the parallel maps whose "genome" is a job
     ``{"genome", "start", "stop", "state"}``: it runs :func:`train_segment` and returns its
     Outcome with the new state under ``metrics["_state"]`` (the search takes it out at once, so
-    it never reaches a record or a JSON checkpoint)."""
+    it never reaches a record or a JSON checkpoint).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nastoolkit.nas import HoldoutEvaluator, make_genome
+    >>> X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    >>> segments = SegmentEvaluator(HoldoutEvaluator(X, y))
+    >>> job = {"genome": make_genome([(4, "relu", 0.0)]), "start": 0, "stop": 1, "state": None}
+    >>> outcome = segments.evaluate(job)
+    >>> outcome.metrics["epochs"], "_state" in outcome.metrics
+    (1, True)
+    """
 
     def __init__(self, evaluator):
         for name in ("splits", "X", "y", "task", "input_dim", "output_dim", "seed"):

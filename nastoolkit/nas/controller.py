@@ -82,7 +82,16 @@ def controller_decisions(space: SearchSpace, learning_rate_choices: int = 5) -> 
 
 
 def decode_tokens(decisions: list, tokens) -> dict:
-    """The genome a sequence of chosen indices (one per decision) stands for."""
+    """The genome a sequence of chosen indices (one per decision) stands for.
+
+    Examples
+    --------
+    >>> space = SearchSpace(max_layers=2, units=(8, 16), activations=("relu", "tanh"))
+    >>> decisions = controller_decisions(space)
+    >>> genome = decode_tokens(decisions, [0, 1, 1, 0] + [0] * (len(decisions) - 4))
+    >>> genome["layers"]
+    [{'units': 16, 'activation': 'tanh', 'dropout': 0.0}]
+    """
     value = {d.name: d.choices[int(t)] for d, t in zip(decisions, tokens)}
     layers = [{"units": int(value[f"layers[{i}].units"]),
                "activation": str(value[f"layers[{i}].activation"]),
@@ -250,6 +259,20 @@ class ControllerSearch(Search):
     **options
         ``workers``, ``client``, ``cluster``, ``checkpoint``, ``cache``, ``progress``,
         ``overwrite``, ``hall_of_fame_size`` as for :class:`Search`.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas.outcome import Outcome
+    >>> class Size:  # scores by depth instead of training, to keep the example instant
+    ...     input_dim, output_dim = 4, 2
+    ...     def fingerprint(self): return "size"
+    ...     def count_parameters(self, genome): return 1
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> search = ControllerSearch(SearchSpace(max_layers=3), Size(), controller_steps=3,
+    ...                           architectures_per_step=4, progress=False)
+    >>> result = search.run()
+    >>> len(result.history), round(sum(result.history[-1]["probabilities"]["depth"]), 6)
+    (3, 1.0)
     """
 
     def __init__(self, space, evaluator, controller_steps=50, architectures_per_step=8, seed=0,

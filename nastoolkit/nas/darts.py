@@ -45,7 +45,13 @@ __all__ = ["DifferentiableSearch", "MixedLayer", "softmax"]
 
 
 def softmax(values: np.ndarray) -> np.ndarray:
-    """softmax of a 1-D array (shifted by its max, so large logits do not overflow)."""
+    """softmax of a 1-D array (shifted by its max, so large logits do not overflow).
+
+    Examples
+    --------
+    >>> softmax(np.array([0.0, 0.0, 1000.0])).round(3).tolist()
+    [0.0, 0.0, 1.0]
+    """
     shifted = np.exp(values - values.max())
     return shifted / shifted.sum()
 
