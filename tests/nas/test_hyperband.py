@@ -290,3 +290,12 @@ def test_a_damaged_checkpoint_is_a_clear_error(evaluator, tmp_path):
     other = HoldoutEvaluator(*blobs(seed=1), seed=0)
     with pytest.raises(CheckpointError, match="fingerprint"):
         Hyperband.resume(path, evaluator=other)
+
+
+@pytest.mark.slow
+def test_dask_gives_the_serial_result(evaluator):
+    pytest.importorskip("dask.distributed")
+    options = {"max_epochs": 9, "reduction_factor": 3, "seed": 4, "progress": False}
+    serial = Hyperband(SPACE, evaluator, **options).run()
+    on_dask = Hyperband(SPACE, evaluator, cluster="local", workers=2, **options).run()
+    assert on_dask.to_dict() == serial.to_dict()
