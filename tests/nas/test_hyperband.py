@@ -299,3 +299,16 @@ def test_dask_gives_the_serial_result(evaluator):
     serial = Hyperband(SPACE, evaluator, **options).run()
     on_dask = Hyperband(SPACE, evaluator, cluster="local", workers=2, **options).run()
     assert on_dask.to_dict() == serial.to_dict()
+
+
+def test_regression_and_best_model():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3)).astype(np.float32)
+    y = (X @ np.array([1.0, -2.0, 0.5])).astype(np.float32)
+    evaluator = HoldoutEvaluator(X, y, task="regression", seed=0)
+    result = Hyperband(SPACE, evaluator, max_epochs=3, progress=False).run()
+    best = result.best_record
+    assert "val_mse" in best.metrics and best.score == best.metrics["val_mse"]
+    assert best.score < np.var(y)  # better than predicting the mean
+    model = result.best_model()
+    assert model.predict(X[:5]).shape == (5, 1)
