@@ -312,3 +312,15 @@ def test_regression_and_best_model():
     assert best.score < np.var(y)  # better than predicting the mean
     model = result.best_model()
     assert model.predict(X[:5]).shape == (5, 1)
+
+
+def test_the_new_strategies_are_exported_without_heavy_imports():
+    import subprocess
+    import sys
+
+    code = ("import sys, nastoolkit\n"
+            "from nastoolkit.nas import ControllerSearch, DifferentiableSearch, Hyperband\n"
+            "print([m for m in ('deap', 'dask', 'ipywidgets', 'cupy') if m in sys.modules])")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout
+    assert output.strip() == "[]"
