@@ -11,6 +11,10 @@ checkpointing to JSON after every generation (:mod:`.checkpoint`)::
                            workers=2, checkpoint="search.json").run()
     model = result.best_model()
 
+More ways to search: :class:`Hyperband` (and ASHA, ``asynchronous=True``),
+:class:`ControllerSearch` (an RNN controller trained with REINFORCE) and
+:class:`DifferentiableSearch` (DARTS).
+
 DEAP is imported only when a DEAP strategy runs, Dask only when a client or cluster is used.
 
 Examples
@@ -32,6 +36,8 @@ from .auto import AutoClassifier, AutoRegressor
 from .build import count_parameters, genome_to_model
 from .cache import EvaluationCache
 from .checkpoint import CheckpointError
+from .controller import ControllerSearch
+from .darts import DifferentiableSearch
 from .evaluators import (
                          CrossValidationEvaluator,
                          Evaluator,
@@ -39,6 +45,7 @@ from .evaluators import (
                          evaluator_from_config,
 )
 from .genome import GenomeError, describe_genome, genome_key, make_genome
+from .hyperband import Hyperband
 from .operators import crossover, mutate, sample_genome
 from .outcome import FAILED_SCORE, Outcome
 from .result import Candidate, SearchResult, pareto_front
@@ -58,12 +65,15 @@ __all__ = [
                          "AutoRegressor",
                          "Candidate",
                          "CheckpointError",
+                         "ControllerSearch",
                          "CrossValidationEvaluator",
+                         "DifferentiableSearch",
                          "EvaluationCache",
                          "Evaluator",
                          "GeneticSearch",
                          "GenomeError",
                          "HoldoutEvaluator",
+                         "Hyperband",
                          "NSGA2Search",
                          "Outcome",
                          "RandomSearch",
