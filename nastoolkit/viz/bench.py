@@ -6,7 +6,6 @@ Data in (a :class:`~nastoolkit.nas.bench.ComparisonReport`, a table's arrays), a
 
 from __future__ import annotations
 
-import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = ["plot_regret", "plot_space"]
@@ -68,15 +67,10 @@ def plot_space(bench, epochs=None, seed=0, ax=None) -> Figure:
     1
     """
     figure, ax = _axes(ax)
-    epochs = bench.epochs if epochs is None else bench.check_epochs(epochs)
-    errors = bench.arrays["test_error"][:, :, bench.seed_index(seed), epochs - 1].min(axis=1)
+    errors = bench.final_errors(epochs, seed)
     params = bench.arrays["params"].astype(float)
     ax.scatter(params, errors, s=8, alpha=0.5, label="architectures (best learning rate)")
-    order = np.lexsort((errors, params))
-    front = [order[0]]
-    for index in order[1:]:
-        if errors[index] < errors[front[-1]]:
-            front.append(index)
+    front = bench.pareto_front(epochs, seed)
     ax.step(params[front], errors[front], where="post", color="black", label="Pareto front")
     ax.set_xscale("log")
     ax.set_xlabel("parameters")

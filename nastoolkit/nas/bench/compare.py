@@ -29,7 +29,25 @@ STRATEGY_NAMES = {"random": RandomSearch, "ga": GeneticSearch,
 
 
 class _BudgetSpent(BaseException):
-    """Raised through the search loop (which only catches Exception) when the budget is spent."""
+    """Raised through the search loop (which only catches Exception) when the budget is spent
+    or the search has stalled."""
+
+
+_STOPPABLE = {}
+
+
+def _stoppable(kind):
+    """``kind`` with a stop after ``stall_generations`` generations that looked nothing up (a
+    converged population proposes only genomes it has seen; running on changes nothing)."""
+    if kind not in _STOPPABLE:
+        def _finish_generation(self, generation, bar):
+            kind._finish_generation(self, generation, bar)
+            self._stalled = 0 if self.state.history[-1]["trained"] else self._stalled + 1
+            if self._stalled >= self._stall_generations:
+                raise _BudgetSpent
+        _STOPPABLE[kind] = type(kind.__name__, (kind,), {
+            "_finish_generation": _finish_generation, "_stalled": 0})
+    return _STOPPABLE[kind]
 
 
 class _Budgeted:
@@ -123,8 +141,11 @@ def _strategy(name):
 
 
 def run_once(bench, strategy, seed, budget_seconds, epochs=None, patience=5,
-             population_size=10, generations=None, table_seed=None, **options):
-    """One budgeted run of ``strategy`` (a name or Search class) on ``bench``.
+             population_size=10, generations=None, table_seed=None, stall_generations=3,
+             **options):
+    """One budgeted run of ``strategy`` (a name or Search class) on ``bench``: it ends when
+    the budget is spent, after ``generations`` (default: enough for five times the space's
+    size), or after ``stall_generations`` generations in a row with no new look-up.
 
     Returns ``(log, search)``: ``log`` is an array (look-ups, 3) of cumulative cost, validation
     error and test error in evaluation order.
@@ -133,9 +154,10 @@ def run_once(bench, strategy, seed, budget_seconds, epochs=None, patience=5,
     table_seed = bench.seeds[seed % len(bench.seeds)] if table_seed is None else table_seed
     evaluator = _Budgeted(TabularEvaluator(bench, epochs, patience, table_seed), budget_seconds)
     if generations is None:
-        generations = math.ceil(2 * bench.space.size() / population_size)
-    search = kind(bench.space, evaluator, population_size=population_size,
+        generations = math.ceil(5 * bench.space.size() / population_size)
+    search = _stoppable(kind)(bench.space, evaluator, population_size=population_size,
                   generations=generations, seed=seed, progress=False, **options)
+    search._stall_generations = positive_int("stall_generations", stall_generations)
     try:
         search.run()
     except _BudgetSpent:
@@ -165,7 +187,8 @@ def _best_test_errors(bench, epochs, patience) -> tuple[dict, dict]:
 
 def compare_strategies(bench, strategies=("random", "ga", "evolution", "nsga2"),
                        repetitions=100, budget_seconds=3600.0, epochs=None, patience=5,
-                       population_size=10, generations=None, points=100) -> ComparisonReport:
+                       population_size=10, generations=None, stall_generations=3,
+                       points=100) -> ComparisonReport:
     """Run each strategy ``repetitions`` times (seeds 0..repetitions-1) on the table and
     collect regret against simulated training time.
 
@@ -183,7 +206,9 @@ def compare_strategies(bench, strategies=("random", "ga", "evolution", "nsga2"),
     epochs, patience : int, optional
         The :class:`TabularEvaluator` settings.
     population_size, generations : int, optional
-        Strategy settings (``generations`` default: enough for twice the space's size).
+        Strategy settings (``generations`` default: enough for five times the space's size).
+    stall_generations : int
+        A run also ends after this many generations in a row without a new look-up.
     points : int
         Log-spaced cost points of the regret curves.
 
@@ -219,7 +244,7 @@ def compare_strategies(bench, strategies=("random", "ga", "evolution", "nsga2"),
         for repetition in range(repetitions):
             table_seed = bench.seeds[repetition % len(bench.seeds)]
             log, _ = run_once(bench, kind, repetition, budget_seconds, epochs, patience,
-                              population_size, generations, table_seed)
+                              population_size, generations, table_seed, stall_generations)
             run_regret = log[_incumbents(log[:, 1]), 2] - best[table_seed]
             done = np.searchsorted(log[:, 0], costs, side="right") - 1
             curves[repetition] = np.where(done >= 0, run_regret[np.maximum(done, 0)], np.nan)

@@ -238,6 +238,34 @@ class NASBenchMLP:
         position = self.seed_index(seed)
         return {name: self.arrays[name][architecture, rate, position].copy() for name in CURVES}
 
+    def final_errors(self, epochs=None, seed=0, split="test") -> np.ndarray:
+        """Error of every architecture at its better learning rate after ``epochs`` (default:
+        all) with ``seed``: an array (architectures,) in table order."""
+        epochs = self.epochs if epochs is None else self.check_epochs(epochs)
+        if split not in ("val", "test"):
+            raise ValueError(f"split must be 'val' or 'test'. Received: split={split!r}")
+        errors = self.arrays[f"{split}_error"][:, :, self.seed_index(seed), epochs - 1]
+        return errors.min(axis=1)
+
+    def pareto_front(self, epochs=None, seed=0, split="test") -> np.ndarray:
+        """Indices of the architectures no other beats on both error (as
+        :meth:`final_errors`) and parameter count, by increasing size.
+
+        >>> bench = NASBenchMLP.load("digits")
+        >>> front = bench.pareto_front()
+        >>> bool((np.diff(bench.arrays["params"][front]) > 0).all())
+        True
+        """
+        errors = self.final_errors(epochs, seed, split)
+        params = self.arrays["params"]
+        front = []
+        for index in np.lexsort((errors, params)):
+            if not front or errors[index] < errors[front[-1]]:
+                if front and params[index] == params[front[-1]]:
+                    continue
+                front.append(int(index))
+        return np.asarray(front, int)
+
     def genomes(self) -> list[dict]:
         """Every genome of the table, in table order (architecture-major)."""
         return [self.space.genome(architecture, rate)
