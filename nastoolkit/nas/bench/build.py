@@ -166,7 +166,8 @@ def _read_chunk(path: Path, tag: str, count: int, epochs: int):
 
 
 def build_table(dataset: str, out, space="small", seeds=(0, 1, 2), epochs=50, workers=1,
-                chunk_size=24, progress=True, keep_parts=False) -> NASBenchMLP:
+                chunk_size=24, progress=True, keep_parts=False, client=None,
+                cluster=None) -> NASBenchMLP:
     """Train every entry of ``space`` x ``seeds`` on ``dataset`` and write the table ``out``.
 
     Parameters
@@ -190,6 +191,9 @@ def build_table(dataset: str, out, space="small", seeds=(0, 1, 2), epochs=50, wo
         Show a progress bar.
     keep_parts : bool
         Keep ``OUT.parts/`` after the table is written.
+    client, cluster : optional
+        Train on Dask instead (as :func:`nastoolkit.nas.parallel.make_map`: a
+        ``dask.distributed.Client``, or ``cluster="local"`` / a scheduler address).
 
     Returns
     -------
@@ -253,7 +257,8 @@ def build_table(dataset: str, out, space="small", seeds=(0, 1, 2), epochs=50, wo
         min(len(entries), (c + 1) * chunk_size) - c * chunk_size for c in todo),
         desc=f"bench {dataset}", unit="training", disable=not progress)
     trainer = EntryTrainer(dataset, epochs)
-    mapper = make_map(trainer, workers=workers if workers > 1 else None)
+    mapper = make_map(trainer, workers=workers if workers > 1 else None, client=client,
+                      cluster=cluster)
     try:
         for chunk in todo:
             start, stop = chunk * chunk_size, min(len(entries), (chunk + 1) * chunk_size)

@@ -37,6 +37,9 @@ def add_parser(commands) -> argparse.ArgumentParser:
     build.add_argument("--epochs", type=_positive, default=50)
     build.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     build.add_argument("--workers", type=_positive, default=1, help="processes (default: 1)")
+    build.add_argument("--cluster", default=None,
+                       help="train on Dask: 'local' (a LocalCluster of --workers processes) or "
+                            "a scheduler address such as tcp://host:8786")
     build.add_argument("--chunk-size", type=_positive, default=24,
                        help="trainings per atomic chunk (default: 24)")
     build.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -53,7 +56,8 @@ def run(args) -> int:
     try:
         table = build_table(args.dataset, args.out, space=args.space, seeds=args.seeds,
                             epochs=args.epochs, workers=args.workers,
-                            chunk_size=args.chunk_size, progress=not args.no_progress)
+                            chunk_size=args.chunk_size, progress=not args.no_progress,
+                            cluster=args.cluster)
     except (TypeError, ValueError) as error:
         print(f"nastoolkit bench build: error: {error}", file=sys.stderr)
         return 2

@@ -105,6 +105,19 @@ class TabularEvaluator:
             return Outcome.failure(str(error))
         return Outcome("ok", metrics["val_error"], None, metrics, metrics["cost"])
 
+    def fit_final(self, genome, epochs=None):
+        """Train ``genome`` for real on the table's training and validation data (as
+        ``HoldoutEvaluator.fit_final`` with the same settings), so ``result.best_model()`` works
+        after a search on the table. Returns the trained ``Sequential``."""
+        from ..evaluators import HoldoutEvaluator
+        from .build import load_dataset
+
+        self.bench.index(genome)
+        data = load_dataset(self.bench.dataset["name"])
+        holdout = HoldoutEvaluator(*data["train"], task=self.task, validation_data=data["val"],
+                                   epochs=self.epochs, seed=self.seed)
+        return holdout.fit_final(genome, epochs=epochs)
+
     def count_parameters(self, genome) -> int:
         """Weights and biases of ``genome``'s network (from the table)."""
         architecture, _ = self.bench.index(genome)

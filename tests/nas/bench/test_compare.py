@@ -83,3 +83,11 @@ def test_bad_arguments_are_clear_errors(tiny_table):
         compare_strategies(tiny_table, ["random"], budget_seconds=0)
     with pytest.raises(TypeError, match="bench must be a NASBenchMLP"):
         compare_strategies("digits", ["random"])
+
+
+def test_best_model_of_a_search_on_the_table_trains_the_chosen_genome(tiny_table):
+    evaluator = TabularEvaluator(tiny_table, epochs=2, patience=None, seed=0)
+    result = RegularizedEvolution(tiny_table.space, evaluator, population_size=6, generations=1,
+                                  seed=0, progress=False).run()
+    model = result.best_model(epochs=1)
+    assert model.count_params() == tiny_table.query(result.best_genome).params
