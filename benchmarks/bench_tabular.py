@@ -60,7 +60,7 @@ def comparison(bench: NASBenchMLP, repetitions: int, budget: float) -> None:
 
 
 def builds() -> None:
-    space = BenchSpace(max_layers=2, units=(16, 64))
+    space = BenchSpace(units=(16, 64))  # the small space, one seed: 168 trainings
     with tempfile.TemporaryDirectory() as folder:
         hashes = []
         for workers in (1, 2):

@@ -82,12 +82,14 @@ class EntryTrainer:
     def evaluate(self, entry: dict) -> Outcome:
         from ...callbacks import Callback
 
-        genome, seed = entry["genome"], entry["seed"]
+        genome, seed, task = entry["genome"], entry["seed"], self.task
         (X, y), (X_val, y_val), (X_test, y_test) = (self.data[k] for k in ("train", "val",
                                                                              "test"))
         curves = {name: [] for name in CURVES}
 
         class Record(Callback):
+            """Curves after every epoch; seconds count fit's own work, not these evaluations."""
+
             def on_train_begin(self, logs=None):
                 self.spent, self.start = 0.0, time.perf_counter()
 
@@ -98,12 +100,11 @@ class EntryTrainer:
                 test = self.model.evaluate(X_test, y_test, verbose=0, return_dict=True)
                 curves["train_loss"].append(logs["loss"])
                 curves["val_loss"].append(logs["val_loss"])
-                curves["val_error"].append(_error(val, trainer_task))
-                curves["test_error"].append(_error(test, trainer_task))
+                curves["val_error"].append(_error(val, task))
+                curves["test_error"].append(_error(test, task))
                 curves["seconds"].append(self.spent)
                 self.start = time.perf_counter()
 
-        trainer_task = self.task
         model = genome_to_model(genome, self.input_dim, self.output_dim, self.task)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
