@@ -9,6 +9,11 @@ repetitions in seconds (:func:`compare_strategies`)::
     bench.query(genome, epochs=20, seed=0)
     report = compare_strategies(bench, ["random", "ga", "evolution", "nsga2"], repetitions=100)
     report.plot()
+
+Shipped tables (``NASBenchMLP.available()``): ``digits`` and ``regression`` hold the full space
+(1-3 hidden layers of 16/32/64/128 units, relu/tanh per layer, learning rates 1e-3 and 1e-2,
+seeds 0-2, 50 epochs: 3,504 trainings each); ``digits-small`` and ``regression-small`` the widths
+16 and 64 only, for 30 epochs (504 trainings each). Build others with ``nastoolkit bench build``.
 """
 
 from .build import DATASETS, build_table, load_dataset
