@@ -19,8 +19,8 @@ def _axes(ax, size=(6.4, 4.2)):
 
 
 def plot_regret(report, ax=None) -> Figure:
-    """Median regret (line) and its 25-75 % band (shaded) vs simulated training seconds, one
-    colour per strategy, on log-log axes, as the NAS-Bench-101 paper plots them.
+    """Median regret (line) and its 25-75 % band (shaded) vs simulated training seconds (log
+    axis), one colour per strategy, as the NAS-Bench-101 paper plots them.
 
     Parameters
     ----------
@@ -44,11 +44,10 @@ def plot_regret(report, ax=None) -> Figure:
     figure, ax = _axes(ax)
     for name in report.strategies:
         low, middle, high = report.quantiles(name)
-        # log axes cannot show 0: regret 0 is drawn at the bottom edge
         line, = ax.plot(report.costs, middle, label=name)
         ax.fill_between(report.costs, low, high, color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_ylim(bottom=0)  # regret is never negative; 0 is the best possible choice
     ax.set_xlabel("simulated training time (s)")
     ax.set_ylabel("test regret of the validation-best choice")
     ax.set_title(f"{report.repetitions} runs each: median and quartiles")
@@ -73,6 +72,7 @@ def plot_space(bench, epochs=None, seed=0, ax=None) -> Figure:
     front = bench.pareto_front(epochs, seed)
     ax.step(params[front], errors[front], where="post", color="black", label="Pareto front")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter("")  # minor labels of a log axis overlap at this width
     ax.set_xlabel("parameters")
     ax.set_ylabel("test error")
     ax.legend(frameon=False)

@@ -44,3 +44,5 @@ def test_the_comparison_claims():
         seen = median[~np.isnan(median)]
         assert seen[-1] < seen[0]
         assert seen[-1] <= max(report.floor.values())
+    finals = {float(np.median(report.final_regret[name])) for name in report.strategies}
+    assert len(finals) == 1
