@@ -44,5 +44,6 @@ def test_the_comparison_claims():
         seen = median[~np.isnan(median)]
         assert seen[-1] < seen[0]
         assert seen[-1] <= max(report.floor.values())
-    finals = {float(np.median(report.final_regret[name])) for name in report.strategies}
-    assert len(finals) == 1
+    # the same number of misclassified images (float32 errors: equal to ~1e-9)
+    finals = [float(np.median(report.final_regret[name])) for name in report.strategies]
+    assert max(finals) - min(finals) < 1e-6
