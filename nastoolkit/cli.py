@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     commands.add_parser("info", help="print the version and the array backend in use")
+    from .nas.bench import cli as bench_cli  # `nastoolkit bench build` (nas-bench's module)
+    bench_cli.add_parser(commands)
 
     search = commands.add_parser(
         "search", help="run (or --resume) an architecture search and print the best ones",
@@ -185,6 +187,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "info":
         return _info()
+    if args.command == "bench":
+        from .nas.bench import cli as bench_cli
+        return bench_cli.run(args)
     if args.command == "search":
         return _search(args)
     parser.print_help()

@@ -1,13 +1,16 @@
 """A tiny table built once per test session (8 configurations x 2 seeds x 4 epochs, ~2 s), so
 exact-reproduction tests always compare numbers trained on this very machine."""
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from nastoolkit.nas.bench import BenchSpace, build_table
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-TINY_SPACE = BenchSpace(max_layers=1, units=(8, 16), activations=("relu", "tanh"),
-                        learning_rates=(1e-3, 3e-2))
-TINY = {"space": TINY_SPACE, "seeds": (0, 1), "epochs": 4}
+from bench_helpers import TINY
+
+from nastoolkit.nas.bench import build_table
 
 
 @pytest.fixture(scope="session")

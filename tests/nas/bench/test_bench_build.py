@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from conftest import TINY
+from bench_helpers import TINY
 
 from nastoolkit.nas.bench import NASBenchMLP, build_table
 

@@ -23,3 +23,12 @@ def test_bench_build_reports_bad_arguments(tmp_path):
                             check=False, capture_output=True, text=True)
     assert result.returncode == 2
     assert "seeds must be distinct" in result.stderr
+
+
+def test_the_nastoolkit_command_has_bench_build(tmp_path):
+    from nastoolkit.cli import main as nastoolkit_main
+
+    out = tmp_path / "hooked"
+    assert nastoolkit_main(["bench", "build", "--dataset", "digits", "--out", str(out),
+                            "--epochs", "1", "--seeds", "0", "--no-progress"]) == 0
+    assert NASBenchMLP.load(out).arrays["params"].shape == (84,)
