@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     commands.add_parser("info", help="print the version and the array backend in use")
+    from .nas.bench import cli as bench_cli  # `nastoolkit bench build` (nas-bench's module)
+    bench_cli.add_parser(commands)
 
     search = commands.add_parser(
         "search", help="run (or --resume) an architecture search and print the best ones",
@@ -455,6 +457,10 @@ def main(argv=None) -> int:
     args = parse_arguments(argv)
     if args.command == "info":
         return _info()
+    if args.command == "bench":
+        from .nas.bench import cli as bench_cli
+
+        return bench_cli.run(args)
     if args.command != "search":
         build_parser().print_help()
         return 0
