@@ -1,4 +1,4 @@
-"""Compiled training engine for small MLPs: whole epochs of ``Sequential`` training in C++.
+"""Compiled training engine for small MLPs: whole epochs of MLP training in C++ (the loader).
 
 A NumPy training step of a small MLP is ~65-90 us, of which ~5 us is arithmetic; the rest is
 Python between kernels. ``train_epoch`` runs a whole epoch (or a chunk of batches) in one call to
@@ -12,10 +12,10 @@ state buffers and its dropout counters. Results agree with the NumPy path to flo
 
 - Build: as ``_native`` (g++ ``-O3 -march=native -ffp-contract=off``, cached by a hash of the
   sources, flags, compiler and CPU, loaded with ctypes); ``NASTOOLKIT_ENGINE=0`` disables it.
-- ``unsupported_reason(model)`` says why a model cannot run here (None when it can): the layers
-  Dense/Dropout/Activation/Flatten, every activation, MSE/MAE/Huber and the cross-entropies
-  (fused or from logits), L1/L2, SGD/momentum/Nesterov/Adam/AdamW/RMSprop/Adagrad with schedules,
-  NumPy float32/float64 parameters. ``reason()`` says why the library itself is unavailable.
+- ``epoch(...)`` takes the model as plain arrays: one record per layer (``layer_specs``), one
+  for the loss and one for the optimizer, the flat parameter/gradient/state buffers and the data.
+  ``nastoolkit.engine`` writes a ``Sequential`` in this form (this module knows no layers).
+- ``reason()`` says why the library is unavailable (no compiler, build failure, switched off).
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ import os
 import subprocess
 import tempfile
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 
-from . import _native, _numpy, _sources
+from .. import _checks
+from . import _native, _sources
 
-__all__ = ["ACTIVATION_CODES", "EnginePlan", "available", "plan", "reason", "train_epoch",
-           "unsupported_reason"]
+__all__ = ["ACTIVATION_CODES", "LAYER_DTYPE", "LOSS_CODES", "LOSS_DTYPE", "OPTIMIZER_CODES",
+           "OPTIMIZER_DTYPE", "available", "epoch", "reason"]
 
 ENV_SWITCH = "NASTOOLKIT_ENGINE"
 SOURCE = "cpu/engine.cpp"
@@ -44,17 +44,28 @@ FLAGS = ("-std=c++17", "-O3", "-march=native", "-ffp-contract=off", "-fno-math-e
 ACTIVATION_CODES = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4, "elu": 5,
                     "selu": 6, "gelu": 7, "silu": 8, "swish": 8, "softplus": 9, "softsign": 10,
                     "hard_sigmoid": 11, "exponential": 12, "softmax": 13}
-_DENSE, _DROPOUT, _ACTIVATION = 0, 1, 2
-_LOSS_CODES = {"MeanSquaredError": 0, "MeanAbsoluteError": 1, "Huber": 2,
-               "BinaryCrossentropy": 3, "CategoricalCrossentropy": 4,
-               "SparseCategoricalCrossentropy": 5}
-_ON_OUTPUTS, _FUSED, _LOGITS = 0, 1, 2
-_REDUCTIONS = {"sum_over_batch_size": 0, "mean": 0, "sum": 1, "mean_with_sample_weight": 2}
-_SGD, _MOMENTUM, _ADAM, _RMSPROP, _ADAGRAD = range(5)
+#: layer kinds (field i[0] of a LAYER_DTYPE record)
+DENSE, DROPOUT, ACTIVATION = 0, 1, 2
+#: loss class name -> code (LOSS_DTYPE i[0])
+LOSS_CODES = {"MeanSquaredError": 0, "MeanAbsoluteError": 1, "Huber": 2,
+              "BinaryCrossentropy": 3, "CategoricalCrossentropy": 4,
+              "SparseCategoricalCrossentropy": 5}
+#: what the loss gradient is taken with respect to (LOSS_DTYPE i[1])
+ON_OUTPUTS, FUSED, LOGITS = 0, 1, 2
+#: Keras reduction -> code (LOSS_DTYPE i[2]); "none" has no compiled form
+REDUCTION_CODES = {"sum_over_batch_size": 0, "mean": 0, "sum": 1, "mean_with_sample_weight": 2}
+#: update rule -> code (OPTIMIZER_DTYPE i[0])
+OPTIMIZER_CODES = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3, "adagrad": 4}
 
-_LAYER_DTYPE = np.dtype([("i", "<i8", (10,)), ("d", "<f8", (6,))])
-_LOSS_DTYPE = np.dtype([("i", "<i8", (4,)), ("d", "<f8", (4,))])
-_OPT_DTYPE = np.dtype([("i", "<i8", (4,)), ("d", "<f8", (8,))])
+# The records of csrc/cpu/engine.cpp (NkLayerSpec, NkLossSpec, NkOptSpec); field meanings there.
+#: layer i: kind, in, out, activation, use_bias, kernel offset, bias offset, dropout seed,
+#: dropout counter, dropout threshold; d: kept-unit value 1/(1-rate), l1/l2 kernel, l1/l2 bias
+LAYER_DTYPE = np.dtype([("i", "<i8", (10,)), ("d", "<f8", (6,))])
+#: loss i: kind, mode, reduction; d: Huber delta
+LOSS_DTYPE = np.dtype([("i", "<i8", (4,)), ("d", "<f8", (4,))])
+#: optimizer i: rule, nesterov/rmsprop-momentum flag, iterations so far; d: weight decay, then
+#: momentum: mu; adam: beta_1, beta_2, eps; rmsprop: rho, eps, momentum; adagrad: eps
+OPTIMIZER_DTYPE = np.dtype([("i", "<i8", (4,)), ("d", "<f8", (8,))])
 
 # --- build and load (the recipe of _native, one more source) ---------------------------------
 
@@ -152,206 +163,9 @@ def reason() -> str:
     return library._name if library is not None else str(_failure)
 
 
-# --- what the engine supports, as one plan per model -------------------------------------------
 
 
-@dataclass
-class EnginePlan:
-    """The compiled description of a model: layer, loss and optimizer specs and state buffers.
-
-    Built by ``plan(model)``; valid while the model's buffers and optimizer state stay the same
-    objects (``train_epoch`` re-plans each call, which costs microseconds).
-    """
-
-    layers: np.ndarray
-    loss: np.ndarray
-    optimizer: np.ndarray
-    state: tuple
-    dropouts: list
-    fused: bool
-    smoothing: float
-    smoothing_share: float
-    in_dim: int
-    out_dim: int
-    labels: bool
-
-
-class Unsupported(Exception):
-    """A piece of the model the engine does not run (the message says which and why)."""
-
-
-def _offset(params: np.ndarray, view: np.ndarray) -> int:
-    delta = view.__array_interface__["data"][0] - params.__array_interface__["data"][0]
-    return delta // params.itemsize
-
-
-def _regularizer_strengths(regularizer) -> tuple[float, float]:
-    from .. import regularizers
-
-    if regularizer is None:
-        return 0.0, 0.0
-    cls = type(regularizer)
-    if not (isinstance(regularizer, regularizers.Regularizer)
-            and cls.__call__ is regularizers.Regularizer.__call__
-            and cls.add_gradient is regularizers.Regularizer.add_gradient):
-        raise Unsupported(f"regularizer {cls.__name__} (only L1, L2 and L1L2 are compiled)")
-    return float(regularizer.l1), float(regularizer.l2)
-
-
-def _layer_specs(model) -> tuple[np.ndarray, list]:
-    from .. import layers as layers_module
-
-    specs, dropouts = [], []
-    for layer in model._layers:
-        cls = type(layer)
-        spec = np.zeros((), _LAYER_DTYPE)
-        spec["i"][1] = layer.input_dim
-        spec["i"][2] = layer.output_dim
-        if cls is layers_module.Flatten:
-            continue  # a reshape: the engine works on flat rows
-        if cls is layers_module.Dense:
-            name = layer.activation_name
-            if name not in ACTIVATION_CODES:
-                raise Unsupported(f"activation {name!r} of layer {layer.name!r}")
-            spec["i"][0] = _DENSE
-            spec["i"][3] = ACTIVATION_CODES[name]
-            spec["i"][4] = int(layer.use_bias)
-            spec["i"][5] = _offset(model.params, layer.kernel)
-            spec["i"][6] = _offset(model.params, layer.bias) if layer.use_bias else 0
-            spec["d"][1:3] = _regularizer_strengths(layer.kernel_regularizer)
-            if layer.use_bias:
-                spec["d"][3:5] = _regularizer_strengths(layer.bias_regularizer)
-        elif cls is layers_module.Dropout:
-            if layer.noise_shape is not None:
-                raise Unsupported(f"Dropout {layer.name!r} with noise_shape (a broadcast mask)")
-            if layer.rate == 0.0:
-                continue  # the identity, and its counter does not advance (as on the NumPy path)
-            spec["i"][0] = _DROPOUT
-            spec["i"][7] = int(layer.seed) & 0xFFFFFFFF
-            spec["i"][9] = _numpy.dropout_threshold(layer.rate)
-            spec["d"][0] = 1.0 / (1.0 - layer.rate)
-            dropouts.append((layer, len(specs)))
-        elif cls is layers_module.Activation:
-            name = layer.activation_name
-            if name not in ACTIVATION_CODES:
-                raise Unsupported(f"activation {name!r} of layer {layer.name!r}")
-            spec["i"][0] = _ACTIVATION
-            spec["i"][3] = ACTIVATION_CODES[name]
-        else:
-            raise Unsupported(f"layer {layer.name!r} of type {cls.__name__}")
-        specs.append(spec)
-    if not specs:
-        raise Unsupported("a model of reshapes only (no Dense, Dropout or Activation layer)")
-    return np.array(specs, _LAYER_DTYPE), dropouts
-
-
-def _loss_spec(model, loss) -> tuple[np.ndarray, bool, float, float]:
-    from .. import losses
-
-    name = type(loss).__name__
-    if name not in _LOSS_CODES or type(loss) is not getattr(losses, name):
-        raise Unsupported(f"loss {type(loss).__name__} (compiled: {', '.join(_LOSS_CODES)})")
-    if loss.reduction not in _REDUCTIONS:
-        raise Unsupported(f"loss reduction {loss.reduction!r} (a per-sample vector)")
-    spec = np.zeros((), _LOSS_DTYPE)
-    spec["i"][0] = _LOSS_CODES[name]
-    spec["i"][2] = _REDUCTIONS[loss.reduction]
-    fused = model._fuses_activation(loss)
-    if fused:
-        spec["i"][1] = _FUSED
-    elif getattr(loss, "from_logits", False):
-        spec["i"][1] = _LOGITS
-    elif spec["i"][0] >= _LOSS_CODES["BinaryCrossentropy"]:
-        raise Unsupported(f"{name} on probabilities without its fused output activation "
-                          f"({loss.fused_activation}); use from_logits=True or end the model "
-                          f"with activation={loss.fused_activation!r}")
-    if name == "Huber":
-        spec["d"][0] = float(loss.delta)
-    smoothing = float(getattr(loss, "label_smoothing", 0.0) or 0.0)
-    share = 0.5 if name == "BinaryCrossentropy" else 1.0 / model.output_dim
-    return spec, fused, smoothing, share
-
-
-def _optimizer_spec(model, optimizer) -> tuple[np.ndarray, tuple]:
-    from .. import optimizers
-
-    cls = type(optimizer)
-    if cls not in (optimizers.SGD, optimizers.Adam, optimizers.AdamW, optimizers.RMSprop,
-                   optimizers.Adagrad):
-        raise Unsupported(f"optimizer {cls.__name__}")
-    optimizer.build([model.params])
-    state = optimizer._slot_of(model.params).state
-    spec = np.zeros((), _OPT_DTYPE)
-    spec["d"][0] = float(optimizer.weight_decay or 0.0)
-    if cls is optimizers.SGD:
-        if state.velocity is None:
-            spec["i"][0], buffers = _SGD, (None, None)
-        else:
-            spec["i"][0], buffers = _MOMENTUM, (state.velocity, None)
-            spec["i"][1] = int(optimizer.nesterov)
-            spec["d"][1] = optimizer.momentum
-    elif cls in (optimizers.Adam, optimizers.AdamW):
-        spec["i"][0], buffers = _ADAM, (state.m, state.v)
-        spec["d"][1:4] = optimizer.beta_1, optimizer.beta_2, optimizer.epsilon
-    elif cls is optimizers.RMSprop:
-        spec["i"][0], buffers = _RMSPROP, (state.v, state.velocity)
-        spec["i"][1] = int(state.velocity is not None)
-        spec["d"][1:4] = optimizer.rho, optimizer.epsilon, optimizer.momentum
-    else:
-        spec["i"][0], buffers = _ADAGRAD, (state.accumulator, None)
-        spec["d"][1] = optimizer.epsilon
-    return spec, buffers
-
-
-def plan(model) -> EnginePlan:
-    """The engine's description of a compiled, built ``Sequential``; ``Unsupported`` (with the
-    piece named) when a part of it has no compiled form.
-
-    Examples
-    --------
-    >>> from nastoolkit.models import Sequential
-    >>> from nastoolkit.layers import Dense
-    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
-    >>> model.compile(optimizer="adam", loss="mse")
-    >>> plan(model).out_dim
-    2
-    """
-    if model._compiled is None or not model.built:
-        raise Unsupported("the model must be built and compiled")
-    if type(model.params) is not np.ndarray:
-        raise Unsupported("parameters on the GPU (the engine is a CPU path)")
-    if model.params.dtype not in (np.float32, np.float64):
-        raise Unsupported(f"dtype {model.params.dtype} (float32 or float64 only)")
-    layer_specs, dropouts = _layer_specs(model)
-    loss_spec, fused, smoothing, share = _loss_spec(model, model._compiled.loss)
-    opt_spec, state = _optimizer_spec(model, model._compiled.optimizer)
-    from .. import losses
-
-    return EnginePlan(layer_specs, loss_spec, opt_spec, state, dropouts, fused, smoothing, share,
-                      model.input_dim, model.output_dim,
-                      isinstance(model._compiled.loss, losses.SparseCategoricalCrossentropy))
-
-
-def unsupported_reason(model) -> str | None:
-    """Why ``model`` cannot train in the engine (None when it can), including an unavailable
-    library.
-
-    Examples
-    --------
-    >>> from nastoolkit.models import Sequential
-    >>> from nastoolkit.layers import Dense
-    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
-    >>> model.compile(optimizer="adam", loss="mse")
-    >>> unsupported_reason(model) is None or not available()
-    True
-    """
-    if not available():
-        return f"the compiled engine is unavailable: {reason()}"
-    try:
-        plan(model)
-    except Unsupported as exc:
-        return f"not compiled: {exc}"
-    return None
+# --- one call: an epoch (or a chunk of batches) ----------------------------------------------
 
 
 def _checked(name: str, array, dtype, shape) -> np.ndarray:
@@ -359,114 +173,148 @@ def _checked(name: str, array, dtype, shape) -> np.ndarray:
     if type(array) is not np.ndarray or array.dtype != dtype:
         raise TypeError(f"{name} must be a NumPy array of dtype {np.dtype(dtype)}. Received: "
                         f"{type(array).__name__} of dtype {getattr(array, 'dtype', None)}")
-    if array.shape != shape:
+    if shape is not None and array.shape != shape:
         raise ValueError(f"{name} must have shape {shape}. Received: {array.shape}")
     if not (array.flags.c_contiguous and array.flags.aligned):
         raise ValueError(f"{name} must be C-contiguous; pass np.ascontiguousarray({name}).")
     return array
 
 
-def train_epoch(model, x, y, order, batch_size: int, sample_weight=None, predictions=None):
-    """Train ``model`` in place over the rows ``order`` in batches, in one compiled call.
+def _check_specs(layers, params) -> None:
+    """Every offset and width inside the buffers they index (C trusts them)."""
+    _checked("layers", layers, LAYER_DTYPE, None)
+    if layers.ndim != 1 or layers.size == 0:
+        raise ValueError(f"layers must be a non-empty 1-D array of LAYER_DTYPE records. "
+                         f"Received: shape {layers.shape}")
+    for index, record in enumerate(layers):
+        kind, n_in, n_out, act, use_bias, kernel_at, bias_at = (int(v) for v in record["i"][:7])
+        where = f"layers[{index}]"
+        if kind not in (DENSE, DROPOUT, ACTIVATION) or n_in < 1 or n_out < 1:
+            raise ValueError(f"{where} must have a kind in (0, 1, 2) and positive widths. "
+                             f"Received: kind {kind}, widths {n_in} -> {n_out}")
+        if index and n_in != int(layers[index - 1]["i"][2]):
+            raise ValueError(f"{where} takes {n_in} inputs but layers[{index - 1}] gives "
+                             f"{int(layers[index - 1]['i'][2])}.")
+        if kind != DENSE and n_in != n_out:
+            raise ValueError(f"{where} (dropout/activation) must keep its width. Received: "
+                             f"{n_in} -> {n_out}")
+        if kind != DROPOUT and not 0 <= act <= 13:
+            raise ValueError(f"{where} has an unknown activation code {act}; see "
+                             f"ACTIVATION_CODES.")
+        if kind == DENSE:
+            if not 0 <= kernel_at <= params.size - n_in * n_out:
+                raise ValueError(f"{where}: the kernel ({n_in} x {n_out} at {kernel_at}) lies "
+                                 f"outside the parameter buffer of {params.size}.")
+            if use_bias and not 0 <= bias_at <= params.size - n_out:
+                raise ValueError(f"{where}: the bias ({n_out} at {bias_at}) lies outside the "
+                                 f"parameter buffer of {params.size}.")
 
-    Exactly what ``model.train_step(x[b], y[b], sample_weight[b])`` does for each batch ``b`` of
-    ``order`` (consecutive slices of ``batch_size``), to float32 rounding: the parameters, the
-    optimizer's state and ``iterations``, and the dropout layers' counters advance as there.
+
+def epoch(layers, loss, optimizer, params, grads, state, x, y, sample_weight, order,
+          batch_size: int, learning_rates, predictions=None, fused: bool = False):
+    """Run the steps of ``order`` (consecutive batches of ``batch_size`` rows) in one call.
 
     Parameters
     ----------
-    model : Sequential
-        Built and compiled, with ``unsupported_reason(model) is None``.
+    layers : numpy.ndarray
+        LAYER_DTYPE records, first layer first (reshapes left out).
+    loss, optimizer : numpy.ndarray
+        A LOSS_DTYPE and an OPTIMIZER_DTYPE record (0-d arrays).
+    params, grads : numpy.ndarray
+        The flat parameter and gradient buffers (float32 or float64), updated in place.
+    state : tuple of (numpy.ndarray or None)
+        The optimizer's two state buffers, shaped like ``params`` (None where the rule has
+        fewer): momentum velocity; Adam m, v; RMSprop v, velocity; Adagrad accumulator.
     x : numpy.ndarray
-        (n, *features) inputs in the model's dtype.
+        (n, in) rows, in ``params``'s dtype.
     y : numpy.ndarray
-        Targets as ``loss.check_targets`` gives them: (n, outputs) in the model's dtype, or
-        (n,) int64 labels for SparseCategoricalCrossentropy.
-    order : array of int
-        Row indices in training order (a permutation, or any rows in [0, n)).
+        (n, out) targets in ``params``'s dtype, or (n,) int64 class labels.
+    sample_weight : numpy.ndarray or None
+        (n,) weights.
+    order : numpy.ndarray
+        int64 row indices in training order.
     batch_size : int
-        Rows per step (the last batch may be shorter).
-    sample_weight : numpy.ndarray, optional
-        (n,) weights in the model's dtype.
+        Rows per step.
+    learning_rates : numpy.ndarray
+        float64, one per step.
     predictions : numpy.ndarray, optional
-        (len(order), outputs) buffer that receives each step's predictions in batch order
-        (for the metrics).
+        (len(order), out) buffer for each step's predictions.
+    fused : bool
+        The loss gradient is dL/dz of the last layer's activation (softmax/sigmoid fused).
 
     Returns
     -------
     numpy.ndarray
-        The loss of each step run (data + regularization). A non-finite loss ends the call:
-        that step is the last entry and updated nothing, as ``train_step`` does.
+        The loss of each step run; a non-finite loss ends the call (that step updates nothing).
 
     Examples
     --------
-    >>> from nastoolkit.models import Sequential
-    >>> from nastoolkit.layers import Dense
-    >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0)
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> x, y = np.ones((8, 2), np.float32), np.zeros((8, 1), np.float32)
-    >>> losses = train_epoch(model, x, y, np.arange(8), batch_size=4)
-    >>> len(losses), bool(losses[1] < losses[0]) or not available()
-    (2, True)
+    >>> import numpy as np
+    >>> layer = np.zeros(1, LAYER_DTYPE)
+    >>> layer["i"][0, :7] = [DENSE, 1, 1, 0, 0, 0, 0]
+    >>> loss, opt = np.zeros((), LOSS_DTYPE), np.zeros((), OPTIMIZER_DTYPE)
+    >>> w, g = np.ones(1), np.zeros(1)
+    >>> x, y = np.ones((1, 1)), np.zeros((1, 1))
+    >>> losses = epoch(layer, loss, opt, w, g, (None, None), x, y, None, np.zeros(1, np.int64),
+    ...                1, np.array([0.25])) if available() else np.ones(1)
+    >>> float(losses[0])  # (1 - 0)^2, then w <- 1 - 0.25 * 2
+    1.0
     """
     library = _load()
     if library is None:
         raise RuntimeError(f"the compiled engine is unavailable: {_failure}")
-    spec = plan(model)
-    dtype = model.params.dtype
-    n = len(x) if hasattr(x, "__len__") else 0
-    x = _checked("x", x, dtype, (n, *model._features))
-    if spec.labels:
-        y = _checked("y", y, np.int64, (n,))
-        labels, targets = y, None
-    else:
-        y = _checked("y", y, dtype, (n, spec.out_dim))
-        if spec.smoothing:  # the expression of losses._ProbabilisticLoss._targets, once
-            y = np.ascontiguousarray(y * (1.0 - spec.smoothing) + spec.smoothing
-                                     * spec.smoothing_share)
-        labels, targets = None, y
+    if type(params) is not np.ndarray or params.dtype not in (np.float32, np.float64):
+        raise TypeError(f"params must be a float32 or float64 NumPy array. Received: "
+                        f"{type(params).__name__} of dtype {getattr(params, 'dtype', None)}")
+    dtype = params.dtype
+    _checked("params", params, dtype, (params.size,))
+    _checked("grads", grads, dtype, params.shape)
+    _check_specs(layers, params)
+    _checked("loss", loss, LOSS_DTYPE, ())
+    _checked("optimizer", optimizer, OPTIMIZER_DTYPE, ())
+    rule = int(optimizer["i"][0])
+    needed = {0: 0, 1: 1, 2: 2, 3: 2 if optimizer["i"][1] else 1, 4: 1}.get(rule)
+    if needed is None:
+        raise ValueError(f"optimizer has an unknown rule code {rule}; see OPTIMIZER_CODES.")
+    state = tuple(state) + (None,) * (2 - len(tuple(state)))
+    for index in range(needed):
+        _checked(f"state[{index}]", state[index], dtype, params.shape)
+    state = tuple(s if i < needed else None for i, s in enumerate(state))
+    in_dim, out_dim = int(layers[0]["i"][1]), int(layers[-1]["i"][2])
+    x = _checked("x", x, dtype, None)
+    n = x.shape[0] if x.ndim else 0
+    if x.size != n * in_dim:
+        raise ValueError(f"x must hold {in_dim} features per row. Received: shape {x.shape}")
+    labels = int(loss["i"][0]) == LOSS_CODES["SparseCategoricalCrossentropy"]
+    y = _checked("y", y, np.int64 if labels else dtype, (n,) if labels else (n, out_dim))
+    if labels and n and (y.min() < 0 or y.max() >= out_dim):
+        raise ValueError(f"y must hold class labels in [0, {out_dim}). Received: labels in "
+                         f"[{y.min()}, {y.max()}]")
     if sample_weight is not None:
-        sample_weight = _checked("sample_weight", sample_weight, dtype, (n,))
-    order = np.ascontiguousarray(order, dtype=np.int64)
+        _checked("sample_weight", sample_weight, dtype, (n,))
+    order = _checked("order", order, np.int64, None)
     if order.ndim != 1 or order.size == 0:
         raise ValueError(f"order must be a non-empty 1-D array of row indices. Received: shape "
                          f"{order.shape}")
     if order.min() < 0 or order.max() >= n:
         raise ValueError(f"order must hold row indices in [0, {n}). Received: indices in "
                          f"[{order.min()}, {order.max()}]")
-    batch_size = int(batch_size)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer. Received: {batch_size}")
-    if predictions is not None:
-        predictions = _checked("predictions", predictions, dtype, (order.size, spec.out_dim))
+    batch_size = _checks.positive_int("batch_size", batch_size, "Pass the rows per step, e.g. 32.")
     steps = -(-order.size // batch_size)
-    optimizer = model._compiled.optimizer
-    if optimizer._schedule is None:
-        lrs = np.full(steps, float(optimizer.learning_rate))
-    else:
-        lrs = np.array([optimizer._learning_rate_at(optimizer.iterations + s)
-                        for s in range(steps)], np.float64)
-    spec.optimizer["i"][2] = optimizer.iterations
-    for layer, index in spec.dropouts:
-        spec.layers[index]["i"][8] = layer.counter
+    _checked("learning_rates", learning_rates, np.float64, (steps,))
+    if predictions is not None:
+        _checked("predictions", predictions, dtype, (order.size, out_dim))
     losses = np.empty(steps, np.float64)
-    s0, s1 = spec.state
 
     def ptr(array):
         return None if array is None else array.ctypes.data
 
     suffix = "f32" if dtype == np.float32 else "f64"
     done = getattr(library, f"nk_engine_epoch_{suffix}")(
-        ptr(spec.layers), len(spec.layers), ptr(spec.loss), ptr(spec.optimizer),
-        ptr(model.params), ptr(model.grads), model.params.size, ptr(s0), ptr(s1),
-        ptr(x), spec.in_dim, ptr(targets), ptr(labels), spec.out_dim, ptr(sample_weight),
-        ptr(order), order.size, batch_size, ptr(lrs), ptr(losses), ptr(predictions),
-        int(spec.fused))
+        ptr(layers), layers.size, ptr(loss), ptr(optimizer), ptr(params), ptr(grads),
+        params.size, ptr(state[0]), ptr(state[1]), ptr(x), in_dim, None if labels else ptr(y),
+        ptr(y) if labels else None, out_dim, ptr(sample_weight), ptr(order), order.size,
+        batch_size, ptr(learning_rates), ptr(losses), ptr(predictions), int(bool(fused)))
     if done < 0:
         raise MemoryError("the compiled engine could not allocate its scratch buffers")
-    losses = losses[:done]
-    updated = done - (0 if done == 0 or np.isfinite(losses[-1]) else 1)
-    optimizer.iterations += updated
-    for layer, _ in spec.dropouts:
-        layer.counter += done
-    return losses
+    return losses[:done]

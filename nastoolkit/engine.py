@@ -1,0 +1,300 @@
+"""Train a ``Sequential`` in the compiled engine (``kernels._engine``): whole epochs in one call.
+
+``plan(model)`` writes a compiled, built model as the engine's records (layers, loss, optimizer)
+or raises ``Unsupported`` naming the piece that has no compiled form; ``unsupported_reason``
+says the same as text (None when the model runs compiled). ``train_epoch(model, x, y, order,
+batch_size)`` then does, in one call, what ``model.train_step`` does for each batch of ``order``:
+the same batch order, dropout bits, loss gradient (fused where the NumPy path fuses) and
+optimizer rules, into the model's own buffers, optimizer state and dropout counters, so the
+results agree with the NumPy path to float32 rounding.
+
+Compiled: Dense, Dropout (without ``noise_shape``), Activation and Flatten layers; every
+activation; MeanSquaredError, MeanAbsoluteError, Huber, and the binary, categorical and sparse
+categorical cross-entropies (with their fused output activation or ``from_logits=True``, label
+smoothing, every reduction except "none"); L1/L2/L1L2 regularizers; SGD (momentum, Nesterov),
+Adam, AdamW, RMSprop (momentum), Adagrad, with weight decay and learning-rate schedules; sample
+weights; float32 and float64 parameters on the NumPy backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import layers as layers_module
+from . import losses, optimizers, regularizers
+from .kernels import _engine, _numpy
+
+__all__ = ["EnginePlan", "Unsupported", "plan", "train_epoch", "unsupported_reason"]
+
+
+class Unsupported(ValueError):
+    """A piece of a model that the compiled engine does not run (the message names it)."""
+
+
+@dataclass
+class EnginePlan:
+    """A model as the engine's records, with its state buffers and the layers it must advance.
+
+    Attributes
+    ----------
+    layers, loss, optimizer : numpy.ndarray
+        ``kernels._engine`` records (LAYER_DTYPE array, LOSS_DTYPE, OPTIMIZER_DTYPE).
+    state : tuple
+        The optimizer's state buffers for the model's flat parameters.
+    dropouts : list of (Dropout, int)
+        Each dropout layer and its record's index (their counters advance per step).
+    fused : bool
+        The loss gradient folds the output activation (softmax/sigmoid + cross-entropy).
+    smoothing, smoothing_share : float
+        Label smoothing ``y (1 - s) + s share``, applied to the targets once per call.
+    """
+
+    layers: np.ndarray
+    loss: np.ndarray
+    optimizer: np.ndarray
+    state: tuple
+    dropouts: list
+    fused: bool
+    smoothing: float
+    smoothing_share: float
+
+
+def _offset(params: np.ndarray, view: np.ndarray) -> int:
+    delta = view.__array_interface__["data"][0] - params.__array_interface__["data"][0]
+    return delta // params.itemsize
+
+
+def _strengths(regularizer) -> tuple[float, float]:
+    if regularizer is None:
+        return 0.0, 0.0
+    cls = type(regularizer)
+    if not (isinstance(regularizer, regularizers.Regularizer)
+            and cls.__call__ is regularizers.Regularizer.__call__
+            and cls.add_gradient is regularizers.Regularizer.add_gradient):
+        raise Unsupported(f"regularizer {cls.__name__} (compiled: L1, L2, L1L2)")
+    return float(regularizer.l1), float(regularizer.l2)
+
+
+def _activation_code(layer) -> int:
+    name = layer.activation_name
+    if name not in _engine.ACTIVATION_CODES:
+        raise Unsupported(f"activation {name!r} of layer {layer.name!r}")
+    return _engine.ACTIVATION_CODES[name]
+
+
+def _layer_records(model) -> tuple[np.ndarray, list]:
+    records, dropouts = [], []
+    for layer in model._layers:
+        cls = type(layer)
+        if cls is layers_module.Flatten:
+            continue  # a reshape: the engine works on flat rows
+        record = np.zeros((), _engine.LAYER_DTYPE)
+        i, d = record["i"], record["d"]
+        i[1], i[2] = layer.input_dim, layer.output_dim
+        if cls is layers_module.Dense:
+            i[0], i[3], i[4] = _engine.DENSE, _activation_code(layer), int(layer.use_bias)
+            i[5] = _offset(model.params, layer.kernel)
+            d[1:3] = _strengths(layer.kernel_regularizer)
+            if layer.use_bias:
+                i[6] = _offset(model.params, layer.bias)
+                d[3:5] = _strengths(layer.bias_regularizer)
+        elif cls is layers_module.Dropout:
+            if layer.noise_shape is not None:
+                raise Unsupported(f"Dropout {layer.name!r} with noise_shape (a broadcast mask)")
+            if layer.rate == 0.0:
+                continue  # the identity; its counter does not advance on the NumPy path either
+            i[0], i[7] = _engine.DROPOUT, int(layer.seed) & 0xFFFFFFFF
+            i[9] = _numpy.dropout_threshold(layer.rate)
+            d[0] = 1.0 / (1.0 - layer.rate)
+            dropouts.append((layer, len(records)))
+        elif cls is layers_module.Activation:
+            i[0], i[3] = _engine.ACTIVATION, _activation_code(layer)
+        else:
+            raise Unsupported(f"layer {layer.name!r} of type {cls.__name__}")
+        records.append(record)
+    if not records:
+        raise Unsupported("a model of reshapes only (no Dense, Dropout or Activation layer)")
+    return np.array(records, _engine.LAYER_DTYPE), dropouts
+
+
+def _loss_record(model, loss) -> tuple[np.ndarray, bool, float, float]:
+    name = type(loss).__name__
+    if name not in _engine.LOSS_CODES or type(loss) is not getattr(losses, name):
+        raise Unsupported(f"loss {name} (compiled: {', '.join(_engine.LOSS_CODES)})")
+    if loss.reduction not in _engine.REDUCTION_CODES:
+        raise Unsupported(f"loss reduction {loss.reduction!r} (a per-sample vector, not a loss "
+                          "to minimise)")
+    record = np.zeros((), _engine.LOSS_DTYPE)
+    code = _engine.LOSS_CODES[name]
+    record["i"][0], record["i"][2] = code, _engine.REDUCTION_CODES[loss.reduction]
+    fused = model._fuses_activation(loss)
+    if fused:
+        record["i"][1] = _engine.FUSED
+    elif getattr(loss, "from_logits", False):
+        record["i"][1] = _engine.LOGITS
+    elif code >= _engine.LOSS_CODES["BinaryCrossentropy"]:
+        raise Unsupported(f"{name} on probabilities without its fused output activation; end "
+                          f"the model with activation={loss.fused_activation!r} or use "
+                          "from_logits=True")
+    if name == "Huber":
+        record["d"][0] = float(loss.delta)
+    smoothing = float(getattr(loss, "label_smoothing", 0.0) or 0.0)
+    share = 0.5 if name == "BinaryCrossentropy" else 1.0 / model.output_dim
+    return record, fused, smoothing, share
+
+
+def _optimizer_record(model, optimizer) -> tuple[np.ndarray, tuple]:
+    cls = type(optimizer)
+    if cls not in (optimizers.SGD, optimizers.Adam, optimizers.AdamW, optimizers.RMSprop,
+                   optimizers.Adagrad):
+        raise Unsupported(f"optimizer {cls.__name__}")
+    optimizer.build([model.params])
+    state = optimizer._slot_of(model.params).state
+    record = np.zeros((), _engine.OPTIMIZER_DTYPE)
+    i, d = record["i"], record["d"]
+    d[0] = float(optimizer.weight_decay or 0.0)
+    codes = _engine.OPTIMIZER_CODES
+    if cls is optimizers.SGD and state.velocity is None:
+        i[0], buffers = codes["sgd"], ()
+    elif cls is optimizers.SGD:
+        i[0], i[1], d[1], buffers = (codes["momentum"], int(optimizer.nesterov),
+                                     optimizer.momentum, (state.velocity,))
+    elif cls in (optimizers.Adam, optimizers.AdamW):
+        i[0], buffers = codes["adam"], (state.m, state.v)
+        d[1:4] = optimizer.beta_1, optimizer.beta_2, optimizer.epsilon
+    elif cls is optimizers.RMSprop:
+        i[0], i[1] = codes["rmsprop"], int(state.velocity is not None)
+        buffers = (state.v, state.velocity)
+        d[1:4] = optimizer.rho, optimizer.epsilon, optimizer.momentum
+    else:
+        i[0], d[1], buffers = codes["adagrad"], optimizer.epsilon, (state.accumulator,)
+    return record, buffers
+
+
+def plan(model) -> EnginePlan:
+    """The engine's records for a compiled, built ``Sequential``.
+
+    Raises
+    ------
+    Unsupported
+        Naming the first piece without a compiled form.
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> plan(model).layers.size
+    1
+    """
+    if model._compiled is None or not model.built:
+        raise Unsupported("the model must be built and compiled first")
+    if type(model.params) is not np.ndarray:
+        raise Unsupported("parameters on the GPU (the engine is a CPU path)")
+    if model.params.dtype not in (np.float32, np.float64):
+        raise Unsupported(f"dtype {model.params.dtype} (compiled: float32, float64)")
+    layer_records, dropouts = _layer_records(model)
+    loss_record, fused, smoothing, share = _loss_record(model, model._compiled.loss)
+    opt_record, state = _optimizer_record(model, model._compiled.optimizer)
+    return EnginePlan(layer_records, loss_record, opt_record, state, dropouts, fused, smoothing,
+                      share)
+
+
+def unsupported_reason(model) -> str | None:
+    """Why ``model`` cannot train in the compiled engine, or None when it can.
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> model.compile(optimizer="adam", loss="kl_divergence")
+    >>> unsupported_reason(model).split(":")[0]
+    'not compiled'
+    """
+    try:
+        plan(model)
+    except Unsupported as exc:
+        return f"not compiled: {exc}"
+    if not _engine.available():
+        return f"the compiled engine is unavailable: {_engine.reason()}"
+    return None
+
+
+def _learning_rates(optimizer, steps: int) -> np.ndarray:
+    if optimizer._schedule is None:
+        return np.full(steps, float(optimizer.learning_rate))
+    return np.array([optimizer._learning_rate_at(optimizer.iterations + s)
+                     for s in range(steps)], np.float64)
+
+
+def train_epoch(model, x, y, order, batch_size: int, sample_weight=None, predictions=None):
+    """Train ``model`` in place on the batches of ``order``, in one compiled call.
+
+    Does what ``model.train_step(x[b], y[b], sample_weight[b])`` does for each batch ``b`` of
+    ``order`` (consecutive slices of ``batch_size`` rows), to float32 rounding: parameters,
+    optimizer state and ``iterations``, and dropout counters advance as they would there.
+
+    Parameters
+    ----------
+    model : Sequential
+        Built and compiled, with ``unsupported_reason(model) is None``.
+    x : numpy.ndarray
+        (n, *features) inputs in the model's dtype, C-contiguous.
+    y : numpy.ndarray
+        Targets as ``loss.check_targets`` gives them: (n, outputs) in the model's dtype, or
+        (n,) int64 labels for SparseCategoricalCrossentropy.
+    order : array of int
+        Row indices in training order (a permutation, or any rows of x).
+    batch_size : int
+        Rows per step (the last batch may be shorter).
+    sample_weight : numpy.ndarray, optional
+        (n,) weights in the model's dtype.
+    predictions : numpy.ndarray, optional
+        (len(order), outputs) buffer that receives each step's predictions (for metrics).
+
+    Returns
+    -------
+    numpy.ndarray
+        The loss of each step run (data + regularization). A non-finite loss ends the call:
+        that step is the last entry and updated nothing, as in ``train_step``.
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0)
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> x, y = np.ones((8, 2), np.float32), np.zeros((8, 1), np.float32)
+    >>> losses = train_epoch(model, x, y, np.arange(8), batch_size=4)
+    >>> len(losses), bool(losses[1] < losses[0])
+    (2, True)
+    """
+    spec = plan(model)
+    dtype = model.params.dtype
+    x = np.asarray(x)
+    if x.dtype != dtype or x.shape[1:] != tuple(model._features):
+        raise ValueError(f"x must have per-sample shape {tuple(model._features)} and dtype "
+                         f"{dtype}. Received: shape {x.shape[1:]}, dtype {x.dtype}")
+    x = np.ascontiguousarray(x).reshape(len(x), -1)
+    y = np.ascontiguousarray(y)
+    if spec.smoothing:  # losses._ProbabilisticLoss._targets's expression, once per call
+        y = np.ascontiguousarray(y * (1.0 - spec.smoothing) + spec.smoothing
+                                 * spec.smoothing_share)
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    optimizer = model._compiled.optimizer
+    steps = -(-order.size // max(1, int(batch_size))) if order.size else 0
+    spec.optimizer["i"][2] = optimizer.iterations
+    for layer, index in spec.dropouts:
+        spec.layers[index]["i"][8] = layer.counter
+    losses_run = _engine.epoch(spec.layers, spec.loss, spec.optimizer, model.params,
+                               model.grads, spec.state, x, y, sample_weight, order, batch_size,
+                               _learning_rates(optimizer, steps), predictions, spec.fused)
+    done = len(losses_run)
+    optimizer.iterations += done - (0 if done == 0 or np.isfinite(losses_run[-1]) else 1)
+    for layer, _ in spec.dropouts:
+        layer.counter += done
+    return losses_run
