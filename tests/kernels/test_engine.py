@@ -1,0 +1,383 @@
+"""The compiled training engine (csrc/cpu/engine.cpp) against the NumPy path, step by step.
+
+The reference is ``Sequential.train_step`` on the same batches (the NumPy path ``fit`` runs): a
+model trained by the engine and its twin trained by ``train_step`` must hold the same parameters
+after every step (float64: to 1e-9 relative; the GEMMs sum in another order) and after a whole
+epoch (float32: to float32 rounding), for every supported layer, activation, loss, optimizer and
+regularizer, with dropout off and on, odd widths and a short last batch.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nastoolkit import engine, layers, losses, optimizers, regularizers, schedules
+from nastoolkit.kernels import _engine
+from nastoolkit.models import Sequential
+
+pytestmark = pytest.mark.skipif(
+    not _engine.available(), reason=f"compiled engine unavailable: {_engine.reason()}"
+)
+
+
+@dataclass
+class Case:
+    """A model recipe: layers, loss, optimizer and data shape (features, outputs, targets)."""
+
+    name: str
+    make_layers: object
+    loss: object = "mse"
+    optimizer: object = "adam"
+    features: tuple = (6,)
+    targets: str = "real"  # real | binary | onehot | labels
+    rows: int = 37
+    batch_size: int = 8
+    weighted: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def __str__(self):
+        return self.name
+
+
+def _mlp(activation, out_activation=None, units=(7, 3)):
+    return lambda: [layers.Dense(units[0], activation=activation),
+                    layers.Dense(units[1], activation=out_activation)]
+
+
+CASES = [
+    Case("seed", lambda: [layers.Dense(64, activation="relu"), layers.Dropout(0.5),
+                          layers.Dense(32, activation="relu"), layers.Dense(1)],
+         features=(10,), rows=203, batch_size=32),
+    *[Case(f"act-{name}", _mlp(name, name if name != "exponential" else None),
+           optimizer=optimizers.SGD(0.05, momentum=0.9))
+      for name in ("linear", "relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu",
+                   "silu", "swish", "softplus", "softsign", "hard_sigmoid", "exponential",
+                   "softmax")],
+    Case("activation-layers", lambda: [layers.Dense(5), layers.Activation("gelu"),
+                                       layers.Dense(2), layers.Activation("tanh")]),
+    Case("flatten", lambda: [layers.Flatten(), layers.Dense(5, activation="elu"),
+                             layers.Dense(2)], features=(3, 4)),
+    Case("dropout-first", lambda: [layers.Dropout(0.3), layers.Dense(9, activation="relu"),
+                                   layers.Dropout(0.0), layers.Dense(2)]),
+    Case("dropout-last", lambda: [layers.Dense(17, activation="tanh"), layers.Dropout(0.2),
+                                  layers.Dense(1), layers.Dropout(0.25)]),
+    Case("no-bias", lambda: [layers.Dense(33, activation="relu", use_bias=False),
+                             layers.Dense(2, use_bias=False)]),
+    Case("mae", _mlp("tanh"), loss="mae"),
+    Case("huber", _mlp("tanh"), loss=losses.Huber(delta=0.5)),
+    Case("mse-sum", _mlp("relu"), loss=losses.MeanSquaredError(reduction="sum"),
+         optimizer=optimizers.SGD(0.001)),
+    Case("mse-weighted", _mlp("relu"), weighted=True),
+    Case("bce-fused", _mlp("relu", "sigmoid"), targets="binary",
+         loss=losses.BinaryCrossentropy(label_smoothing=0.1)),
+    Case("bce-logits", _mlp("relu"), targets="binary",
+         loss=losses.BinaryCrossentropy(from_logits=True)),
+    Case("bce-mean-with-sample-weight", _mlp("relu", "sigmoid"), targets="binary", weighted=True,
+         loss=losses.BinaryCrossentropy(reduction="mean_with_sample_weight")),
+    Case("cce-fused", _mlp("relu", "softmax", (8, 4)), targets="onehot",
+         loss=losses.CategoricalCrossentropy(label_smoothing=0.2)),
+    Case("cce-activation-layer", lambda: [layers.Dense(8, activation="relu"), layers.Dense(4),
+                                          layers.Activation("softmax")], targets="onehot",
+         loss="categorical_crossentropy"),
+    Case("cce-logits", _mlp("relu", None, (8, 4)), targets="onehot",
+         loss=losses.CategoricalCrossentropy(from_logits=True)),
+    Case("scce-fused", _mlp("relu", "softmax", (8, 5)), targets="labels",
+         loss="sparse_categorical_crossentropy", weighted=True),
+    Case("scce-logits", _mlp("relu", None, (8, 5)), targets="labels",
+         loss=losses.SparseCategoricalCrossentropy(from_logits=True)),
+    Case("sgd", _mlp("relu"), optimizer=optimizers.SGD(0.05)),
+    Case("sgd-weight-decay", _mlp("relu"), optimizer=optimizers.SGD(0.05, weight_decay=0.1)),
+    Case("nesterov", _mlp("relu"), optimizer=optimizers.SGD(0.05, momentum=0.8, nesterov=True)),
+    Case("adamw", _mlp("relu"), optimizer=optimizers.AdamW(0.01, weight_decay=0.05)),
+    Case("rmsprop", _mlp("relu"), optimizer=optimizers.RMSprop(0.01)),
+    Case("rmsprop-momentum", _mlp("relu"), optimizer=optimizers.RMSprop(0.01, momentum=0.5)),
+    Case("adagrad", _mlp("relu"), optimizer=optimizers.Adagrad(0.05)),
+    Case("schedule", _mlp("relu"), optimizer=optimizers.SGD(
+        schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5))),
+    Case("regularizers", lambda: [
+        layers.Dense(7, activation="relu", kernel_regularizer=regularizers.L1(0.01),
+                     bias_regularizer=regularizers.L2(0.02)),
+        layers.Dense(3, kernel_regularizer=regularizers.L1L2(0.01, 0.03))]),
+    Case("batch-of-one", _mlp("tanh"), rows=5, batch_size=1),
+    Case("batch-larger-than-data", _mlp("tanh"), rows=5, batch_size=64),
+]
+
+
+def _optimizer(case):
+    spec = case.optimizer
+    return optimizers.deserialize(optimizers.serialize(spec)) if not isinstance(spec, str) \
+        else spec
+
+
+def _loss(case):
+    return losses.deserialize(losses.serialize(case.loss)) if not isinstance(case.loss, str) \
+        else case.loss
+
+
+def build(case, dtype, seed=0):
+    """A compiled model of ``case`` (twins: the same seed builds the same weights)."""
+    model = Sequential([layers.Input(shape=case.features), *case.make_layers()], seed=seed,
+                       dtype=dtype)
+    model.compile(optimizer=_optimizer(case), loss=_loss(case))
+    return model
+
+
+def data(case, model, dtype, seed=1):
+    """(x, y, w) as fit hands them to train_step: checked targets in the model's dtype."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(case.rows, *case.features)).astype(dtype)
+    out = model.output_dim
+    if case.targets == "real":
+        y = rng.normal(size=(case.rows, out))
+    elif case.targets == "binary":
+        y = rng.integers(0, 2, size=(case.rows, out))
+    elif case.targets == "onehot":
+        y = np.eye(out)[rng.integers(0, out, case.rows)]
+    else:
+        y = rng.integers(0, out, case.rows)
+    y = model.loss.check_targets(y, out)
+    y = y.astype(dtype) if y.dtype.kind == "f" else y
+    w = rng.uniform(0.2, 2.0, case.rows).astype(dtype) if case.weighted else None
+    return x, y, w
+
+
+def numpy_steps(model, x, y, w, order, batch_size):
+    """The NumPy path: train_step per batch, stopping at a non-finite loss as ``fit`` does;
+    returns the losses."""
+    values = []
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        values.append(model.train_step(x[rows], y[rows], None if w is None else w[rows]))
+        if not np.isfinite(values[-1]):
+            break
+    return np.array(values)
+
+
+def assert_same_state(reference, model, rtol, atol, what):
+    np.testing.assert_allclose(model.params, reference.params, rtol=rtol, atol=atol,
+                               err_msg=f"parameters differ: {what}")
+    assert model.optimizer.iterations == reference.optimizer.iterations, what
+    ref_state = reference.optimizer.get_state()
+    for key, value in model.optimizer.get_state().items():
+        np.testing.assert_allclose(value, ref_state[key], rtol=rtol, atol=atol,
+                                   err_msg=f"optimizer state {key} differs: {what}")
+    for a, b in zip(reference.layers, model.layers):
+        assert a.rng_state() == b.rng_state(), what
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_float64_matches_numpy_step_by_step(case):
+    reference, model = build(case, "float64"), build(case, "float64")
+    assert engine.unsupported_reason(model) is None
+    x, y, w = data(case, model, "float64")
+    order = np.random.default_rng(2).permutation(case.rows)
+    for start in range(0, case.rows, case.batch_size):
+        rows = order[start:start + case.batch_size]
+        expected = numpy_steps(reference, x, y, w, rows, case.batch_size)
+        actual = engine.train_epoch(model, x, y, rows, case.batch_size, sample_weight=w)
+        what = f"{case} after the step at row {start}"
+        np.testing.assert_allclose(actual, expected, rtol=1e-9, atol=1e-12, err_msg=what)
+        assert_same_state(reference, model, 1e-9, 1e-12, what)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_float32_epoch_matches_numpy_to_rounding(case):
+    reference, model = build(case, "float32"), build(case, "float32")
+    x, y, w = data(case, model, "float32")
+    order = np.random.default_rng(3).permutation(case.rows)
+    expected = numpy_steps(reference, x, y, w, order, case.batch_size)
+    actual = engine.train_epoch(model, x, y, order, case.batch_size, sample_weight=w)
+    scale = max(1.0, float(np.abs(reference.params).max()))
+    # float32 rounding (6e-8) grown over a few steps of small GEMMs: 2e-5 of the weights' size
+    assert_same_state(reference, model, 2e-5, 2e-5 * scale, f"{case} float32")
+    np.testing.assert_allclose(actual, expected, rtol=2e-5, atol=1e-6)
+
+
+def test_two_epochs_in_one_call_and_chunks_agree():
+    """Chunks of batches (as batch-level callbacks need) give what one call gives."""
+    case = CASES[0]
+    whole, chunked = build(case, "float64"), build(case, "float64")
+    x, y, _ = data(case, whole, "float64")
+    order = np.concatenate([np.random.default_rng(s).permutation(case.rows) for s in (4, 5)])
+    engine.train_epoch(whole, x, y, order, case.batch_size)
+    for start in range(0, order.size, 3 * case.batch_size):
+        engine.train_epoch(chunked, x, y, order[start:start + 3 * case.batch_size],
+                           case.batch_size)
+    np.testing.assert_array_equal(whole.params, chunked.params)
+    assert whole.layers[1].counter == chunked.layers[1].counter == -(-order.size // 32)
+
+
+def test_predictions_are_the_forward_outputs_of_each_step():
+    case = Case("predictions", _mlp("relu", "softmax", (8, 3)), targets="onehot",
+                loss="categorical_crossentropy")
+    reference, model = build(case, "float64"), build(case, "float64")
+    x, y, _ = data(case, model, "float64")
+    order = np.arange(case.rows)
+    predictions = np.empty((case.rows, 3))
+    engine.train_epoch(model, x, y, order, case.batch_size, predictions=predictions)
+    for start in range(0, case.rows, case.batch_size):
+        rows = order[start:start + case.batch_size]
+        expected = reference(x[rows])
+        reference.train_step(x[rows], y[rows])
+        np.testing.assert_allclose(predictions[start:start + len(rows)], expected, rtol=1e-12)
+
+
+def test_divergence_stops_before_the_update_like_train_step():
+    case = Case("diverge", _mlp("exponential", "exponential"), optimizer=optimizers.SGD(50.0))
+    reference, model = build(case, "float64"), build(case, "float64")
+    x, y, _ = data(case, model, "float64")
+    x *= 30
+    order = np.arange(case.rows)
+    expected = numpy_steps(reference, x, y, None, order, case.batch_size)
+    stop = len(expected) - 1
+    assert not np.isfinite(expected[stop]), "the case must diverge"
+    actual = engine.train_epoch(model, x, y, order, case.batch_size)
+    assert len(actual) == stop + 1 and not np.isfinite(actual[-1])
+    np.testing.assert_allclose(model.params, reference.params, rtol=1e-9)
+    assert model.optimizer.iterations == reference.optimizer.iterations == stop
+
+
+@pytest.mark.parametrize("make, piece", [
+    (lambda: build(Case("kl", _mlp("relu", "softmax"), loss="kl_divergence"), "float32"),
+     "loss KLDivergence"),
+    (lambda: build(Case("none", _mlp("relu"), loss=losses.MeanSquaredError(reduction="none")),
+                   "float32"), "reduction 'none'"),
+    (lambda: build(Case("noise", lambda: [layers.Dense(4), layers.Dropout(0.5, noise_shape=(
+        None, 1)), layers.Dense(1)]), "float32"), "noise_shape"),
+    (lambda: build(Case("probabilities", _mlp("relu", "relu"), targets="binary",
+                        loss="binary_crossentropy"), "float32"), "without its fused"),
+    (lambda: build(Case("custom-reg", lambda: [layers.Dense(2, kernel_regularizer=_Custom())]),
+                   "float32"), "regularizer _Custom"),
+])
+def test_unsupported_pieces_are_named(make, piece):
+    model = make()
+    reason = engine.unsupported_reason(model)
+    assert reason is not None and piece in reason, reason
+    with pytest.raises(engine.Unsupported, match=piece.split()[0]):
+        engine.plan(model)
+
+
+class _Custom(regularizers.Regularizer):
+    l2 = 0.1
+
+    def __call__(self, w):
+        return 2.0 * super().__call__(w)
+
+
+def test_missing_compiler_and_switch_give_the_reason(monkeypatch):
+    model = build(CASES[0], "float32")
+    try:
+        monkeypatch.setattr(_engine, "_compiler", lambda: None)
+        _engine._reset()
+        assert not _engine.available()
+        assert "no C++ compiler" in _engine.reason()
+        assert "no C++ compiler" in engine.unsupported_reason(model)
+        with pytest.raises(RuntimeError, match="no C\\+\\+ compiler"):
+            engine.train_epoch(model, *data(CASES[0], model, "float32")[:2], np.arange(4), 2)
+        monkeypatch.undo()
+        monkeypatch.setenv(_engine.ENV_SWITCH, "0")
+        _engine._reset()
+        assert f"disabled by ${_engine.ENV_SWITCH}=0" in _engine.reason()
+    finally:
+        monkeypatch.undo()
+        _engine._reset()
+    assert _engine.available()
+
+
+def test_bad_records_and_arrays_are_refused_before_c():
+    model = build(CASES[1], "float32")
+    spec = engine.plan(model)
+    x, y, _ = data(CASES[1], model, "float32")
+    args = {"layers": spec.layers, "loss": spec.loss, "optimizer": spec.optimizer,
+            "params": model.params, "grads": model.grads, "state": spec.state, "x": x, "y": y,
+            "sample_weight": None, "order": np.arange(4), "batch_size": 2,
+            "learning_rates": np.full(2, 0.1)}
+    bad = spec.layers.copy()
+    bad[0]["i"][5] = model.params.size
+    with pytest.raises(ValueError, match="outside the parameter buffer"):
+        _engine.epoch(**{**args, "layers": bad})
+    with pytest.raises(ValueError, match="row indices in"):
+        _engine.epoch(**{**args, "order": np.array([0, len(x)])})
+    with pytest.raises(TypeError, match="dtype float32"):
+        _engine.epoch(**{**args, "x": x.astype(np.float64)})
+    with pytest.raises(ValueError, match="batch_size"):
+        _engine.epoch(**{**args, "batch_size": 0})
+    with pytest.raises(ValueError, match="shape"):
+        _engine.epoch(**{**args, "learning_rates": np.full(3, 0.1)})
+
+
+@settings(max_examples=25, deadline=None)
+@given(widths=st.lists(st.integers(1, 40), min_size=1, max_size=4),
+       features=st.integers(1, 19), rows=st.integers(1, 50), batch_size=st.integers(1, 20),
+       rate=st.sampled_from([0.0, 0.1, 0.5]),
+       activation=st.sampled_from(sorted(_engine.ACTIVATION_CODES)))
+def test_fuzz_shapes_and_widths(widths, features, rows, batch_size, rate, activation):
+    def make_layers():
+        stack = []
+        for width in widths:
+            stack += [layers.Dense(width, activation=activation), layers.Dropout(rate)]
+        return [*stack, layers.Dense(2)]
+
+    case = Case("fuzz", make_layers, features=(features,), rows=rows, batch_size=batch_size,
+                optimizer=optimizers.SGD(0.01, momentum=0.5))
+    reference, model = build(case, "float64"), build(case, "float64")
+    x, y, _ = data(case, model, "float64")
+    order = np.random.default_rng(rows).permutation(rows)
+    expected = numpy_steps(reference, x, y, None, order, batch_size)
+    actual = engine.train_epoch(model, x, y, order, batch_size)
+    np.testing.assert_allclose(actual, expected, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(model.params, reference.params, rtol=1e-8, atol=1e-12)
+
+
+# --- the same cases under AddressSanitizer and UndefinedBehaviorSanitizer --------------------
+
+SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer", "-O1")
+
+
+def _asan_runtime() -> str | None:
+    compiler = _engine._compiler()
+    if compiler is None:
+        return None
+    path = subprocess.run([compiler, "-print-file-name=libasan.so"], capture_output=True,
+                          text=True, check=False).stdout.strip()
+    return path if os.path.isabs(path) and os.path.exists(path) else None
+
+
+_SANITIZED_RUN = """
+import sys
+sys.path.insert(0, {tests!r})
+from nastoolkit.kernels import _engine
+_engine._library = _engine._build({flags!r}, tag="_sanitized")
+import numpy as np
+import test_engine as t
+for case in t.CASES:
+    t.test_float64_matches_numpy_step_by_step(case)
+    t.test_float32_epoch_matches_numpy_to_rounding(case)
+t.test_divergence_stops_before_the_update_like_train_step()
+t.test_predictions_are_the_forward_outputs_of_each_step()
+print("sanitized cases passed:", len(t.CASES))
+"""
+
+
+@pytest.mark.slow
+def test_sanitized_build_runs_every_case_cleanly():
+    runtime = _asan_runtime()
+    if runtime is None:
+        pytest.skip("no libasan for this compiler")
+    env = {**os.environ, "LD_PRELOAD": runtime, "ASAN_OPTIONS": "detect_leaks=0",
+           "UBSAN_OPTIONS": "print_stacktrace=1"}
+    script = _SANITIZED_RUN.format(tests=str(Path(__file__).parent), flags=SANITIZE)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    assert "sanitized cases passed" in result.stdout
