@@ -54,80 +54,93 @@ struct NkOptSpec {
 };
 
 // ---- small GEMMs --------------------------------------------------------------------------------
+// Register-blocked: a tile of R rows x NV vectors (GCC vector types of the widest registers
+// -march=native gives: zmm, ymm or xmm) keeps R NV accumulators in registers over the k loop. Only these
+// functions contract a*b+c into fused multiply-adds (the optimize attribute); the element rules
+// elsewhere keep -ffp-contract=off.
+
+#define NK_GEMM __attribute__((optimize("fp-contract=fast"))) static inline
+
+#if defined(__AVX512F__)
+#define NK_VECTOR_BYTES 64
+#elif defined(__AVX__)
+#define NK_VECTOR_BYTES 32
+#else
+#define NK_VECTOR_BYTES 16
+#endif
 
 template <typename T>
-static inline T nk_fma(T a, T b, T c) {
-#ifdef __FMA__
-    return __builtin_fma(a, b, c);
-#else
-    return a * b + c;
-#endif
-}
-template <>
-inline float nk_fma<float>(float a, float b, float c) {
-#ifdef __FMA__
-    return __builtin_fmaf(a, b, c);
-#else
-    return a * b + c;
-#endif
+struct NkVec {
+    typedef T type __attribute__((vector_size(NK_VECTOR_BYTES)));
+};
+
+template <typename T>
+NK_GEMM typename NkVec<T>::type nk_loadv(const T* p) {
+    typename NkVec<T>::type v;
+    memcpy(&v, p, sizeof(v));
+    return v;
 }
 
-// C[R rows, NC cols at j] = (bias or 0) + sum_k A(r, k) B(k, j + c), A(r, k) = a[r sr + k sk],
-// B row-major with leading dimension ldb. R x NC accumulators stay in registers (NC one cache
-// line: 16 floats, 8 doubles).
-template <typename T, int R, int NC>
-static inline void gemm_tile(long long K, const T* __restrict a, long long sr, long long sk,
-                             const T* __restrict b, long long ldb, T* __restrict c, long long ldc,
-                             const T* __restrict bias) {
-    T acc[R][NC];
-    for (int r = 0; r < R; ++r)
-        for (int q = 0; q < NC; ++q) acc[r][q] = bias ? bias[q] : T(0);
+// C[R rows, NV vectors at c] = (bias or 0) + sum_k A(r, k) B(k, .), A(r, k) = a[r sr + k sk],
+// B row-major with leading dimension ldb.
+template <typename T, int R, int NV>
+NK_GEMM void gemm_tile(long long K, const T* __restrict a, long long sr, long long sk,
+                       const T* __restrict b, long long ldb, T* __restrict c, long long ldc,
+                       const T* __restrict bias) {
+    typedef typename NkVec<T>::type V;
+    constexpr int L = sizeof(V) / sizeof(T);
+    V acc[R][NV];
+    for (int v = 0; v < NV; ++v) {
+        V init = bias ? nk_loadv(bias + v * L) : V{};
+        for (int r = 0; r < R; ++r) acc[r][v] = init;
+    }
     for (long long k = 0; k < K; ++k) {
-        const T* brow = b + k * ldb;
+        V bv[NV];
+        for (int v = 0; v < NV; ++v) bv[v] = nk_loadv(b + k * ldb + v * L);
         for (int r = 0; r < R; ++r) {
             T av = a[r * sr + k * sk];
-            for (int q = 0; q < NC; ++q) acc[r][q] = nk_fma(av, brow[q], acc[r][q]);
+            for (int v = 0; v < NV; ++v) acc[r][v] += av * bv[v];
         }
     }
     for (int r = 0; r < R; ++r)
-        for (int q = 0; q < NC; ++q) c[r * ldc + q] = acc[r][q];
+        for (int v = 0; v < NV; ++v) memcpy(c + r * ldc + v * L, &acc[r][v], sizeof(V));
 }
 
-// The same for the last nc < NC columns (runtime width).
-template <typename T, int R, int NC>
-static inline void gemm_tile_tail(long long K, int nc, const T* __restrict a, long long sr,
-                                  long long sk, const T* __restrict b, long long ldb,
-                                  T* __restrict c, long long ldc, const T* __restrict bias) {
-    T acc[R][NC];
-    for (int r = 0; r < R; ++r)
-        for (int q = 0; q < nc; ++q) acc[r][q] = bias ? bias[q] : T(0);
-    for (long long k = 0; k < K; ++k) {
-        const T* brow = b + k * ldb;
-        for (int r = 0; r < R; ++r) {
-            T av = a[r * sr + k * sk];
-            for (int q = 0; q < nc; ++q) acc[r][q] = nk_fma(av, brow[q], acc[r][q]);
+// The last nc (< one vector) columns: scalar accumulators.
+template <typename T, int R>
+NK_GEMM void gemm_tile_tail(long long K, int nc, const T* __restrict a, long long sr,
+                            long long sk, const T* __restrict b, long long ldb, T* __restrict c,
+                            long long ldc, const T* __restrict bias) {
+    for (int q = 0; q < nc; ++q) {
+        T acc[R];
+        for (int r = 0; r < R; ++r) acc[r] = bias ? bias[q] : T(0);
+        for (long long k = 0; k < K; ++k) {
+            T bk = b[k * ldb + q];
+            for (int r = 0; r < R; ++r) acc[r] += a[r * sr + k * sk] * bk;
         }
+        for (int r = 0; r < R; ++r) c[r * ldc + q] = acc[r];
     }
-    for (int r = 0; r < R; ++r)
-        for (int q = 0; q < nc; ++q) c[r * ldc + q] = acc[r][q];
 }
 
 template <typename T, int R>
-static void gemm_rows(long long N, long long K, const T* a, long long sr, long long sk,
-                      const T* b, long long ldb, T* c, long long ldc, const T* bias) {
-    constexpr int NC = 64 / sizeof(T);
+NK_GEMM void gemm_rows(long long N, long long K, const T* a, long long sr, long long sk,
+                       const T* b, long long ldb, T* c, long long ldc, const T* bias) {
+    constexpr int L = NK_VECTOR_BYTES / sizeof(T);
     long long j = 0;
-    for (; j + NC <= N; j += NC)
-        gemm_tile<T, R, NC>(K, a, sr, sk, b + j, ldb, c + j, ldc, bias ? bias + j : nullptr);
+    for (; j + 2 * L <= N; j += 2 * L)
+        gemm_tile<T, R, 2>(K, a, sr, sk, b + j, ldb, c + j, ldc, bias ? bias + j : nullptr);
+    for (; j + L <= N; j += L)
+        gemm_tile<T, R, 1>(K, a, sr, sk, b + j, ldb, c + j, ldc, bias ? bias + j : nullptr);
     if (j < N)
-        gemm_tile_tail<T, R, NC>(K, int(N - j), a, sr, sk, b + j, ldb, c + j, ldc,
-                                 bias ? bias + j : nullptr);
+        gemm_tile_tail<T, R>(K, int(N - j), a, sr, sk, b + j, ldb, c + j, ldc,
+                             bias ? bias + j : nullptr);
 }
 
 // C (M x N, ldc) = bias + A (M x K, strides sr, sk) B (K x N, ldb).
 template <typename T>
-static void gemm(long long M, long long N, long long K, const T* a, long long sr, long long sk,
-                 const T* b, long long ldb, T* c, long long ldc, const T* bias) {
+__attribute__((optimize("fp-contract=fast"))) static void gemm(
+    long long M, long long N, long long K, const T* a, long long sr, long long sk, const T* b,
+    long long ldb, T* c, long long ldc, const T* bias) {
     long long i = 0;
     for (; i + 4 <= M; i += 4) gemm_rows<T, 4>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias);
     switch (M - i) {
