@@ -27,17 +27,17 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from nastoolkit import engine  # noqa: E402
-from nastoolkit.datasets import load_synthetic_regression  # noqa: E402
-from nastoolkit.kernels import _engine  # noqa: E402
-from nastoolkit.layers import Dense, Dropout  # noqa: E402
-from nastoolkit.losses import MeanSquaredError  # noqa: E402
-from nastoolkit.models import Sequential  # noqa: E402
-from nastoolkit.optimizers import Adam  # noqa: E402
+from nastoolkit import engine
+from nastoolkit.datasets import load_synthetic_regression
+from nastoolkit.kernels import _engine
+from nastoolkit.layers import Dense, Dropout
+from nastoolkit.losses import MeanSquaredError
+from nastoolkit.models import Sequential
+from nastoolkit.optimizers import Adam
 
 BATCH = 32
 
@@ -97,7 +97,7 @@ def runners(x, y):
             rows = order[start:start + BATCH]
             step_model.train_step(x[rows], y[rows])
 
-    def engine_epoch(library=None):
+    def engine_epoch():
         order = rngs["engine"].permutation(len(x))
         engine.train_epoch(engine_model, x, y, order, BATCH)
 
