@@ -26,7 +26,7 @@ from . import layers as layers_module
 from . import losses, optimizers, regularizers
 from .kernels import _engine, _numpy
 
-__all__ = ["EnginePlan", "Unsupported", "plan", "train_epoch", "unsupported_reason"]
+__all__ = ["EnginePlan", "Unsupported", "fit_epoch", "plan", "train_epoch", "unsupported_reason"]
 
 
 class Unsupported(ValueError):
@@ -298,3 +298,95 @@ def train_epoch(model, x, y, order, batch_size: int, sample_weight=None, predict
     for layer, _ in spec.dropouts:
         layer.counter += done
     return losses_run
+
+
+def _run(model, data, order, batch_size, predictions):
+    return train_epoch(model, data.x, data.y, order, batch_size, sample_weight=data.w,
+                       predictions=predictions)
+
+
+def fit_epoch(model, epoch: int, batches, rng, cbs) -> dict:
+    """``Sequential._fit_epoch`` through the engine: one compiled call per epoch, or one per
+    batch when callbacks want batch hooks; the same hooks, logs, metrics and divergence handling.
+
+    Parameters
+    ----------
+    model : Sequential
+        Inside ``fit``, with ``unsupported_reason(model) is None``.
+    epoch : int
+        The epoch index (for the hooks).
+    batches : nastoolkit.training.Batches
+        The epoch's data; its permutation is drawn from ``rng`` exactly as ``Batches.epoch``.
+    rng : numpy.random.Generator
+        The run's generator.
+    cbs : nastoolkit.callbacks.CallbackList
+        The run's callbacks.
+
+    Returns
+    -------
+    dict
+        The epoch's logs (``loss`` as the sample-weighted running mean, and the metrics).
+
+    Examples
+    --------
+    >>> from nastoolkit import training
+    >>> from nastoolkit.callbacks import CallbackList
+    >>> from nastoolkit.layers import Dense
+    >>> from nastoolkit.models import Sequential
+    >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0)
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> x, y = np.ones((8, 2), np.float32), np.zeros((8, 1), np.float32)
+    >>> batches = training.Batches(training.Dataset(x, y), 4, True, np, "float32")
+    >>> model._snapshot = np.empty_like(model.params)
+    >>> logs = fit_epoch(model, 0, batches, np.random.default_rng(0), CallbackList([], model, {}))
+    >>> sorted(logs)
+    ['loss']
+    """
+    cbs.on_epoch_begin(epoch, {})
+    model._reset_metrics()
+    model._snapshot[...] = model.params
+    model._fresh = False
+    data, size = batches.data, batches.size
+    n = len(data)
+    order = np.asarray(rng.permutation(n) if batches.shuffle else np.arange(n), np.int64)
+    starts = range(0, n, size)
+    metrics = bool(model.metrics)
+    predictions = np.empty((n, model.output_dim), model.dtype) if metrics else None
+    total, count = 0.0, 0
+    if cbs.wants_batches or model.stop_training:
+        # one call per batch: the hooks run between steps and may stop training after any
+        for step, start in enumerate(starts):
+            if cbs.wants_batches:
+                cbs.on_train_batch_begin(step, {})
+            rows = order[start:start + size]
+            out = None if predictions is None else predictions[start:start + len(rows)]
+            value = float(_run(model, data, rows, size, out)[0])
+            if not np.isfinite(value):
+                return _diverged(model, epoch, step, value)
+            _update_metrics(model, data, rows, out)
+            total, count = total + value * len(rows), count + len(rows)
+            if cbs.wants_batches:
+                cbs.on_train_batch_end(step, model._logs(total / count))
+            if model.stop_training:
+                break
+        return model._logs(total / count if count else 0.0)
+    values = _run(model, data, order, size, predictions)
+    for step, value in enumerate(values):
+        rows = order[starts[step]:starts[step] + size]
+        if not np.isfinite(value):
+            return _diverged(model, epoch, step, float(value))
+        if metrics:
+            _update_metrics(model, data, rows, predictions[starts[step]:starts[step] + len(rows)])
+        total, count = total + float(value) * len(rows), count + len(rows)
+    return model._logs(total / count if count else 0.0)
+
+
+def _update_metrics(model, data, rows, predictions):
+    if predictions is not None:
+        model._update_metrics(data.y[rows], predictions,
+                              None if data.w is None else data.w[rows])
+
+
+def _diverged(model, epoch, step, value) -> dict:
+    model._diverged(epoch, step, value)
+    return model._logs(float("nan"))

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nastoolkit import engine, layers, losses, optimizers, regularizers, schedules
+from nastoolkit import callbacks, engine, layers, losses, optimizers, regularizers, schedules
 from nastoolkit.kernels import _engine
 from nastoolkit.models import Sequential
 
@@ -381,3 +381,85 @@ def test_sanitized_build_runs_every_case_cleanly():
                             env=env, timeout=600, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     assert "sanitized cases passed" in result.stdout
+
+
+# --- fit through the engine: engine.fit_epoch in place of Sequential._fit_epoch ---------------
+
+
+class _BatchLog(callbacks.Callback):
+    """Records every train-batch hook's logs; stops training at ``stop_at`` (epoch, batch)."""
+
+    def __init__(self, stop_at=None):
+        super().__init__()
+        self.seen, self.stop_at = [], stop_at
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append((batch, dict(logs)))
+        if self.stop_at == (len(self.seen) - 1,):
+            self.model.stop_training = True
+
+
+def _fit(case, dtype, compiled, monkeypatch, callbacks_=(), **kwargs):
+    model = build(case, dtype)
+    regression = case.targets in ("real", "binary")
+    model.compile(optimizer=_optimizer(case), loss=_loss(case),
+                  metrics=["mae"] if regression else ["accuracy"],
+                  weighted_metrics=["mse"] if regression else ["accuracy"])
+    x, y, w = data(case, model, dtype)
+    with monkeypatch.context() as patch:
+        if compiled:
+            patch.setattr(Sequential, "_fit_epoch",
+                          lambda self, *args: engine.fit_epoch(self, *args))
+        history = model.fit(x, y, sample_weight=w, batch_size=case.batch_size, verbose=0,
+                            callbacks=list(callbacks_), **kwargs)
+    return model, history
+
+
+@pytest.mark.parametrize("case", [CASES[0], *(c for c in CASES if c.name in (
+    "mse-weighted", "scce-fused", "bce-fused", "regularizers"))], ids=str)
+def test_fit_through_the_engine_matches_fit(case, monkeypatch):
+    val = data(case, build(case, "float64"), "float64", seed=9)[:2]
+    runs = [_fit(case, "float64", compiled, monkeypatch, epochs=3, seed=4, validation_data=val)
+            for compiled in (False, True)]
+    (reference, expected), (model, actual) = runs
+    assert sorted(actual.history) == sorted(expected.history)
+    for key, values in expected.history.items():
+        np.testing.assert_allclose(actual.history[key], values, rtol=1e-9, err_msg=key)
+    np.testing.assert_allclose(model.params, reference.params, rtol=1e-9, atol=1e-12)
+
+
+def test_fit_through_the_engine_runs_batch_hooks_and_stops_like_fit(monkeypatch):
+    case = CASES[0]
+    logs = []
+    for compiled in (False, True):
+        hook = _BatchLog(stop_at=(3,))
+        model, history = _fit(case, "float64", compiled, monkeypatch, [hook], epochs=2, seed=1)
+        logs.append((hook.seen, history.history, model.params.copy()))
+    (seen_a, hist_a, params_a), (seen_b, hist_b, params_b) = logs
+    assert [batch for batch, _ in seen_b] == [batch for batch, _ in seen_a] == [0, 1, 2, 3]
+    for (_, a), (_, b) in zip(seen_a, seen_b):
+        assert sorted(a) == sorted(b)
+        np.testing.assert_allclose([b[k] for k in sorted(b)], [a[k] for k in sorted(a)],
+                                   rtol=1e-9)
+    np.testing.assert_allclose(hist_b["loss"], hist_a["loss"], rtol=1e-9)
+    np.testing.assert_allclose(params_b, params_a, rtol=1e-9, atol=1e-12)
+
+
+def test_fit_through_the_engine_handles_divergence_like_fit(monkeypatch):
+    case = Case("diverge", _mlp("exponential", "exponential"), optimizer=optimizers.SGD(50.0),
+                features=(6,))
+    results = []
+    for compiled in (False, True):
+        model = build(case, "float64")
+        x, y, _ = data(case, model, "float64")
+        with monkeypatch.context() as patch:
+            if compiled:
+                patch.setattr(Sequential, "_fit_epoch",
+                              lambda self, *args: engine.fit_epoch(self, *args))
+            with pytest.warns(RuntimeWarning):
+                history = model.fit(x * 30, y, epochs=3, batch_size=8, verbose=0, seed=0)
+        results.append((history, model.params.copy()))
+    (expected, params_a), (actual, params_b) = results
+    assert actual.stopped_reason == expected.stopped_reason is not None
+    assert len(actual.history["loss"]) == len(expected.history["loss"])
+    np.testing.assert_array_equal(params_b, params_a)
