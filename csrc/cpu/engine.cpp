@@ -235,11 +235,19 @@ static inline unsigned int nk_dropout_key(unsigned int seed, unsigned long long 
     return nk_hash32(seed ^ nk_hash32((unsigned int)(counter + 0x9E3779B9ull)));
 }
 
+// y = x mask, mask kept for the backward pass (g <- g mask): the hash runs once per element.
 template <typename T>
-static void dropout_apply(const T* x, T* y, long long n, unsigned int key, unsigned int threshold,
-                          T keep_value) {
-    for (long long i = 0; i < n; ++i)
-        y[i] = x[i] * (dropout_keep_element((unsigned int)i, key, threshold) ? keep_value : T(0));
+static void dropout_forward(const T* __restrict x, T* __restrict y, T* __restrict mask,
+                            long long n, unsigned int key, unsigned int threshold, T keep_value) {
+    for (long long i = 0; i < n; ++i) {
+        mask[i] = dropout_keep_element((unsigned int)i, key, threshold) ? keep_value : T(0);
+        y[i] = x[i] * mask[i];
+    }
+}
+
+template <typename T>
+static void scale_by(T* __restrict g, const T* __restrict mask, long long n) {
+    for (long long i = 0; i < n; ++i) g[i] = g[i] * mask[i];
 }
 
 // ---- losses: value (double) and dL/d(output or pre-activation) into g, the NumPy order --------
@@ -459,8 +467,10 @@ static long long train_epoch(const NkLayerSpec* layers, long long n_layers,
         out_at[2 * l] = total;
         total += batch_size * width;
         out_at[2 * l + 1] = -1;
-        bool keeps_z = layers[l].i[0] == NK_LAYER_DENSE &&
-                       (layers[l].i[3] == NK_GELU || layers[l].i[3] == NK_SILU);
+        // dense layers whose derivative needs z keep it; dropout layers keep their mask there
+        bool keeps_z = layers[l].i[0] == NK_LAYER_DROPOUT ||
+                       (layers[l].i[0] == NK_LAYER_DENSE &&
+                        (layers[l].i[3] == NK_GELU || layers[l].i[3] == NK_SILU));
         if (keeps_z) {
             out_at[2 * l + 1] = total;
             total += batch_size * width;
@@ -511,7 +521,8 @@ static long long train_epoch(const NkLayerSpec* layers, long long n_layers,
                 if (bias) penalty += penalty_of(bias, n_out, L.d[3], L.d[4]);
             } else if (L.i[0] == NK_LAYER_DROPOUT) {
                 unsigned int key = nk_dropout_key((unsigned int)L.i[7], (unsigned long long)(L.i[8] + s));
-                dropout_apply<T>(in, out, m * n_out, key, (unsigned int)L.i[9], T(L.d[0]));
+                dropout_forward<T>(in, out, block + out_at[2 * l + 1], m * n_out, key,
+                                   (unsigned int)L.i[9], T(L.d[0]));
             } else {
                 activation_forward<T>(act, in, out, m, n_out);
             }
@@ -583,8 +594,7 @@ static long long train_epoch(const NkLayerSpec* layers, long long n_layers,
                     g = next;
                 }
             } else if (L.i[0] == NK_LAYER_DROPOUT) {
-                unsigned int key = nk_dropout_key((unsigned int)L.i[7], (unsigned long long)(L.i[8] + s));
-                dropout_apply<T>(g, g, m * n_out, key, (unsigned int)L.i[9], T(L.d[0]));
+                scale_by<T>(g, block + out_at[2 * l + 1], m * n_out);
             } else if (!skip_activation) {
                 activation_backward<T>(act, out, layer_in, g, m, n_out);
             }
