@@ -26,7 +26,8 @@ from . import layers as layers_module
 from . import losses, optimizers, regularizers
 from .kernels import _engine, _numpy
 
-__all__ = ["EnginePlan", "Unsupported", "fit_epoch", "plan", "train_epoch", "unsupported_reason"]
+__all__ = ["EnginePlan", "PopulationResult", "Unsupported", "fit_epoch", "plan", "train_epoch",
+           "train_population", "unsupported_reason"]
 
 
 class Unsupported(ValueError):
@@ -273,31 +274,51 @@ def train_epoch(model, x, y, order, batch_size: int, sample_weight=None, predict
     >>> len(losses), bool(losses[1] < losses[0])
     (2, True)
     """
-    spec = plan(model)
-    dtype = model.params.dtype
+    x = _flat_inputs(model, x)
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    steps = -(-order.size // max(1, int(batch_size))) if order.size else 0
+    spec, args = _model_args(model, y, steps, predictions)
+    losses_run = _engine.train([args], x, sample_weight, order, batch_size)[0]
+    _advance(model, spec, losses_run)
+    return losses_run
+
+
+def _flat_inputs(model, x) -> np.ndarray:
+    """x as C-contiguous (n, input_dim) rows in the model's dtype (checked, not converted)."""
     x = np.asarray(x)
-    if x.dtype != dtype or x.shape[1:] != tuple(model._features):
+    dtype = model.params.dtype
+    if x.ndim < 2 or x.dtype != dtype or x.shape[1:] != tuple(model._features):
         raise ValueError(f"x must have per-sample shape {tuple(model._features)} and dtype "
                          f"{dtype}. Received: shape {x.shape[1:]}, dtype {x.dtype}")
-    x = np.ascontiguousarray(x).reshape(len(x), -1)
+    return np.ascontiguousarray(x).reshape(len(x), -1)
+
+
+def _model_args(model, y, steps: int, predictions=None) -> tuple[EnginePlan, _engine.ModelArgs]:
+    """The plan of ``model`` and its ``_engine.ModelArgs`` for a call of ``steps`` steps."""
+    spec = plan(model)
     y = np.ascontiguousarray(y)
     if spec.smoothing:  # losses._ProbabilisticLoss._targets's expression, once per call
         y = np.ascontiguousarray(y * (1.0 - spec.smoothing) + spec.smoothing
                                  * spec.smoothing_share)
-    order = np.ascontiguousarray(order, dtype=np.int64)
     optimizer = model._compiled.optimizer
-    steps = -(-order.size // max(1, int(batch_size))) if order.size else 0
     spec.optimizer["i"][2] = optimizer.iterations
     for layer, index in spec.dropouts:
         spec.layers[index]["i"][8] = layer.counter
-    losses_run = _engine.epoch(spec.layers, spec.loss, spec.optimizer, model.params,
-                               model.grads, spec.state, x, y, sample_weight, order, batch_size,
-                               _learning_rates(optimizer, steps), predictions, spec.fused)
+    args = _engine.ModelArgs(spec.layers, spec.loss, spec.optimizer, model.params, model.grads,
+                             spec.state, y, _learning_rates(optimizer, steps), predictions,
+                             spec.fused)
+    return spec, args
+
+
+def _advance(model, spec: EnginePlan, losses_run) -> None:
+    """Count the steps run as ``train_step`` counts them: a non-finite last step updated
+    nothing (no optimizer iteration) but drew its dropout masks."""
     done = len(losses_run)
-    optimizer.iterations += done - (0 if done == 0 or np.isfinite(losses_run[-1]) else 1)
+    diverged = done > 0 and not np.isfinite(losses_run[-1])
+    model._compiled.optimizer.iterations += done - int(diverged)
     for layer, _ in spec.dropouts:
         layer.counter += done
-    return losses_run
+    model._fresh = False
 
 
 def _run(model, data, order, batch_size, predictions):
@@ -390,3 +411,152 @@ def _update_metrics(model, data, rows, predictions):
 def _diverged(model, epoch, step, value) -> dict:
     model._diverged(epoch, step, value)
     return model._logs(float("nan"))
+
+
+# --- population training ---------------------------------------------------------------------
+
+
+@dataclass
+class PopulationResult:
+    """One model's run in ``train_population``: per-epoch ``history`` (``loss``, and
+    ``val_loss`` with validation data), the epoch it stopped early at (None: it ran them all)
+    and why it stopped (None, ``"early stopping"`` or ``"diverged: ..."``)."""
+
+    history: dict
+    stopped_epoch: int | None = None
+    stopped_reason: str | None = None
+
+
+def _targets_for(model, y):
+    from . import training
+
+    return training.targets(model._compiled.loss, y, model.output_dim, model.dtype)
+
+
+def _check_population(models, x):
+    from . import training
+
+    models = list(models)
+    if not models:
+        raise ValueError("models must hold at least one compiled Sequential. Received: []")
+    x = np.asarray(x)
+    for index, model in enumerate(models):
+        if model._compiled is None:
+            raise ValueError(f"models[{index}] is not compiled; call compile(...) first.")
+        if not model.built:
+            model.build((None, *x.shape[1:]))
+        reason = unsupported_reason(model)
+        if reason is not None:
+            raise Unsupported(f"models[{index}] cannot train in the engine: {reason}")
+        if model.dtype != models[0].dtype:
+            raise ValueError(f"every model must have the dtype of models[0] ({models[0].dtype})."
+                             f" Received: models[{index}].dtype={model.dtype}")
+    return models, training.as_data(x, "x", models[0].dtype, tuple(models[0]._features))
+
+
+def train_population(models, x, y, epochs: int = 1, batch_size: int = 32, sample_weight=None,
+                     validation_data=None, patience: int | None = None, min_delta: float = 0.0,
+                     seed=None, shuffle: bool = True) -> list[PopulationResult]:
+    """Train several compiled models on the same batches, in one compiled call per epoch.
+
+    Each epoch draws one permutation (from ``seed``) for all models; each batch is gathered once
+    and pushed through every model still training while it is in cache. Each model keeps its
+    own optimizer state, dropout stream, early stopping and result, and ends exactly as
+    ``train_epoch`` on that model alone with the same order would leave it.
+
+    Parameters
+    ----------
+    models : list of Sequential
+        Compiled models for the same inputs (built from ``x`` when not built), each
+        supported by the engine (see ``unsupported_reason``).
+    x, y : array-like
+        Training inputs and targets (each model's loss checks the targets).
+    epochs : int
+        Epochs at most.
+    batch_size : int
+        Rows per step.
+    sample_weight : array-like, optional
+        One weight per sample.
+    validation_data : tuple, optional
+        ``(x_val, y_val)``: each model's ``val_loss`` per epoch (``evaluate``), which early
+        stopping then watches instead of ``loss``.
+    patience : int, optional
+        Stop a model after this many epochs without a better monitored loss (None: never).
+    min_delta : float
+        What counts as better: a drop of more than ``min_delta`` (Keras's EarlyStopping).
+    seed : int, optional
+        Seeds the shared batch order.
+    shuffle : bool
+        A new permutation each epoch (else the rows in order).
+
+    Returns
+    -------
+    list of PopulationResult
+        One per model, in order.
+
+    Examples
+    --------
+    >>> from nastoolkit.layers import Dense
+    >>> from nastoolkit.models import Sequential
+    >>> models = [Sequential([Dense(w, activation="relu", input_shape=(3,)), Dense(1)], seed=w)
+    ...           for w in (4, 8)]
+    >>> for m in models:
+    ...     m.compile(optimizer="adam", loss="mse")
+    >>> x, y = np.random.default_rng(0).normal(size=(64, 3)), np.zeros(64)
+    >>> results = train_population(models, x, y, epochs=2, batch_size=16, seed=0)
+    >>> [len(r.history["loss"]) for r in results]
+    [2, 2]
+    """
+    from . import _checks, training
+
+    models, x = _check_population(models, x)
+    epochs = _checks.non_negative_int("epochs", epochs)
+    batch_size = _checks.positive_int("batch_size", batch_size, "Pass the rows per step, e.g. 32.")
+    if patience is not None:
+        patience = _checks.positive_int("patience", patience, "Or None for no early stopping.")
+    min_delta = _checks.non_negative("min_delta", min_delta)
+    flat = _flat_inputs(models[0], x)
+    training.check_lengths(flat, y)
+    targets = [_targets_for(model, y) for model in models]
+    weights = training.as_sample_weight(sample_weight, len(flat), models[0].dtype)
+    results = [PopulationResult({"loss": []} | ({"val_loss": []} if validation_data else {}))
+               for _ in models]
+    best = [np.inf] * len(models)
+    waited = [0] * len(models)
+    active = list(range(len(models)))
+    rng = np.random.default_rng(seed)
+    n = len(flat)
+    for epoch in range(epochs):
+        if not active:
+            break
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        steps = -(-n // batch_size)
+        prepared = [_model_args(models[p], targets[p], steps) for p in active]
+        runs = _engine.train([args for _, args in prepared], flat, weights, order, batch_size)
+        still = []
+        for p, (spec, _), losses_run in zip(active, prepared, runs):
+            model, result = models[p], results[p]
+            _advance(model, spec, losses_run)
+            if len(losses_run) and not np.isfinite(losses_run[-1]):
+                result.history["loss"].append(float("nan"))
+                result.stopped_epoch = epoch
+                result.stopped_reason = (f"diverged: loss {losses_run[-1]} at epoch {epoch}, "
+                                         f"step {len(losses_run) - 1}")
+                continue
+            sizes = np.minimum(batch_size, n - batch_size * np.arange(len(losses_run)))
+            result.history["loss"].append(float(np.dot(losses_run, sizes) / sizes.sum()))
+            monitored = result.history["loss"][-1]
+            if validation_data is not None:
+                value = model.evaluate(*validation_data, batch_size=batch_size, verbose=0)
+                monitored = float(value[0] if isinstance(value, list) else value)
+                result.history["val_loss"].append(monitored)
+            if monitored < best[p] - min_delta:
+                best[p], waited[p] = monitored, 0
+            else:
+                waited[p] += 1
+            if patience is not None and waited[p] >= patience:
+                result.stopped_epoch, result.stopped_reason = epoch, "early stopping"
+                continue
+            still.append(p)
+        active = still
+    return results

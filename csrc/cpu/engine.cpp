@@ -442,37 +442,61 @@ static void add_penalty_gradient(const T* w, T* g, long long n, double l1, doubl
     }
 }
 
-// ---- the epoch ------------------------------------------------------------------------------
+// ---- one model: its buffers and scratch, and one step ------------------------------------------
 
-// Runs ceil(n_order / batch_size) steps over the rows order[0..n_order) in batches. Returns the
-// number of steps run; a step whose loss is not finite is the last one (its loss is written,
-// nothing is updated), as Sequential.train_step returns before its update.
+// A model as ctypes passes it (all pointers as 64-bit words; see _engine.MODEL_DTYPE).
+struct NkModelArgs {
+    const NkLayerSpec* layers;
+    long long n_layers;
+    const NkLossSpec* loss;
+    const NkOptSpec* opt;
+    void* params;
+    void* grads;
+    long long n_params;
+    void* s0;
+    void* s1;
+    const void* y;              // (n, out) targets, or null with labels
+    const long long* labels;    // (n,) class labels, or null
+    long long out_dim;
+    const double* lrs;          // one learning rate per step
+    double* losses_out;         // one loss per step run
+    void* predictions;          // (n_order, out) or null
+    long long fused_last;
+    long long done;             // out: steps run (a non-finite loss ends the model's run)
+};
+
 template <typename T>
-static long long train_epoch(const NkLayerSpec* layers, long long n_layers,
-                             const NkLossSpec* loss, const NkOptSpec* opt, T* params, T* grads,
-                             long long n_params, T* s0, T* s1, const T* x, long long in_dim,
-                             const T* y, const long long* labels, long long out_dim,
-                             const T* sample_weight, const long long* order, long long n_order,
-                             long long batch_size, const double* lrs, double* losses_out,
-                             T* predictions, int fused_last) {
-    if (n_layers <= 0 || batch_size <= 0 || n_order <= 0) return 0;
-    // scratch, once: the batch input, each layer's output (and z), two gradient buffers, W^T
-    long long widest = in_dim, wt_size = 1;
-    long long* out_at = (long long*)malloc(sizeof(long long) * 2 * n_layers);
-    if (!out_at) return -1;
-    long long total = batch_size * in_dim;
+struct NkModel {
+    NkModelArgs* a;
+    T* block;          // scratch: layer outputs (and z / dropout masks), gradients, W^T
+    long long* out_at; // per layer: output offset, z/mask offset (-1: none)
+    T* grad_a;
+    T* grad_b;
+    T* wt;
+};
+
+// Scratch for batches of up to batch_size rows, allocated once per call. False: out of memory.
+template <typename T>
+static bool model_init(NkModel<T>& model, NkModelArgs* args, long long batch_size,
+                       long long in_dim) {
+    model.a = args;
+    const NkLayerSpec* layers = args->layers;
+    long long n_layers = args->n_layers, widest = in_dim, wt_size = 1, total = 0;
+    model.out_at = (long long*)malloc(sizeof(long long) * 2 * n_layers);
+    model.block = nullptr;
+    if (!model.out_at) return false;
     for (long long l = 0; l < n_layers; ++l) {
         long long width = layers[l].i[2];
         widest = width > widest ? width : widest;
-        out_at[2 * l] = total;
+        model.out_at[2 * l] = total;
         total += batch_size * width;
-        out_at[2 * l + 1] = -1;
+        model.out_at[2 * l + 1] = -1;
         // dense layers whose derivative needs z keep it; dropout layers keep their mask there
         bool keeps_z = layers[l].i[0] == NK_LAYER_DROPOUT ||
                        (layers[l].i[0] == NK_LAYER_DENSE &&
                         (layers[l].i[3] == NK_GELU || layers[l].i[3] == NK_SILU));
         if (keeps_z) {
-            out_at[2 * l + 1] = total;
+            model.out_at[2 * l + 1] = total;
             total += batch_size * width;
         }
         if (layers[l].i[0] == NK_LAYER_DENSE) {
@@ -481,144 +505,188 @@ static long long train_epoch(const NkLayerSpec* layers, long long n_layers,
         }
     }
     long long grad_at = total;
-    total += 2 * batch_size * widest;
-    long long wt_at = total;
-    total += wt_size;
-    T* block = (T*)calloc((size_t)total, sizeof(T));
-    if (!block) {
-        free(out_at);
-        return -1;
-    }
-    T* xb = block;
-    T* grad_a = block + grad_at;
-    T* grad_b = grad_a + batch_size * widest;
-    T* wt = block + wt_at;
+    total += 2 * batch_size * widest + wt_size;
+    model.block = (T*)calloc((size_t)total, sizeof(T));
+    if (!model.block) return false;
+    model.grad_a = model.block + grad_at;
+    model.grad_b = model.grad_a + batch_size * widest;
+    model.wt = model.grad_b + batch_size * widest;
+    return true;
+}
 
-    long long steps = (n_order + batch_size - 1) / batch_size, done = 0;
-    bool weighted = sample_weight != nullptr;
-    for (long long s = 0; s < steps; ++s) {
+template <typename T>
+static void model_free(NkModel<T>& model) {
+    free(model.block);
+    free(model.out_at);
+}
+
+// Step s on the m gathered rows xb (rows: their indices, for targets and weights; start: the
+// step's first position in the order, for predictions). Writes the loss; false when it is not
+// finite (then nothing was updated, as Sequential.train_step returns before its update).
+template <typename T>
+static bool model_step(NkModel<T>& model, long long s, const T* xb, long long m,
+                       const long long* rows, long long start, const T* sample_weight) {
+    NkModelArgs& A = *model.a;
+    const NkLayerSpec* layers = A.layers;
+    long long n_layers = A.n_layers, out_dim = A.out_dim;
+    T* params = (T*)A.params;
+    T* grads = (T*)A.grads;
+    T* block = model.block;
+    const long long* out_at = model.out_at;
+
+    // forward
+    const T* in = xb;
+    double penalty = 0.0;
+    for (long long l = 0; l < n_layers; ++l) {
+        const NkLayerSpec& L = layers[l];
+        long long n_in = L.i[1], n_out = L.i[2];
+        int act = int(L.i[3]);
+        T* out = block + out_at[2 * l];
+        if (L.i[0] == NK_LAYER_DENSE) {
+            const T* kernel = params + L.i[5];
+            const T* bias = L.i[4] ? params + L.i[6] : nullptr;
+            T* z = out_at[2 * l + 1] >= 0 ? block + out_at[2 * l + 1] : out;
+            gemm<T>(m, n_out, n_in, in, n_in, 1, kernel, n_out, z, n_out, bias);
+            activation_forward<T>(act, z, out, m, n_out);
+            penalty += penalty_of(kernel, n_in * n_out, L.d[1], L.d[2]);
+            if (bias) penalty += penalty_of(bias, n_out, L.d[3], L.d[4]);
+        } else if (L.i[0] == NK_LAYER_DROPOUT) {
+            unsigned int key = nk_dropout_key((unsigned int)L.i[7], (unsigned long long)(L.i[8] + s));
+            dropout_forward<T>(in, out, block + out_at[2 * l + 1], m * n_out, key,
+                               (unsigned int)L.i[9], T(L.d[0]));
+        } else {
+            activation_forward<T>(act, in, out, m, n_out);
+        }
+        in = out;
+    }
+    const T* pred = in;
+    if (A.predictions) memcpy((T*)A.predictions + start * out_dim, pred, sizeof(T) * m * out_dim);
+
+    // loss and dL/d(prediction or last pre-activation)
+    const NkLossSpec& loss = *A.loss;
+    const T* y = (const T*)A.y;
+    long long reduction = loss.i[2];
+    double row_scale = (loss.i[0] <= NK_BCE) ? 1.0 / double(out_dim) : 1.0;
+    double divisor = double(m);
+    if (reduction == NK_SUM) divisor = 1.0;
+    if (reduction == NK_OVER_WEIGHTS && sample_weight) {
+        divisor = 0.0;
+        for (long long r = 0; r < m; ++r) divisor += sample_weight[rows[r]];
+    }
+    double scale_d = divisor != 0.0 ? row_scale / divisor : 0.0;
+    T scale = T(scale_d);
+    double value = 0.0;
+    T* g = model.grad_a;
+    for (long long r = 0; r < m; ++r) {
+        long long row = rows[r];
+        double t = loss_row<T>(loss, pred + r * out_dim, y ? y + row * out_dim : nullptr,
+                               A.labels ? A.labels[row] : 0, g + r * out_dim, out_dim, scale,
+                               scale_d);
+        if (sample_weight) {
+            T w = sample_weight[row];
+            for (long long k = 0; k < out_dim; ++k) g[r * out_dim + k] *= w;
+            t *= double(w);
+        }
+        value += t;
+    }
+    value = scale_d * value + penalty;
+    A.losses_out[s] = value;
+    if (!(value - value == 0.0)) return false;  // NaN or inf: stop before the update
+
+    // backward
+    for (long long l = n_layers - 1; l >= 0; --l) {
+        const NkLayerSpec& L = layers[l];
+        long long n_in = L.i[1], n_out = L.i[2];
+        int act = int(L.i[3]);
+        T* out = block + out_at[2 * l];
+        const T* layer_in = l > 0 ? block + out_at[2 * (l - 1)] : xb;
+        bool skip_activation = A.fused_last && l == n_layers - 1;
+        if (L.i[0] == NK_LAYER_DENSE) {
+            if (!skip_activation) {
+                const T* z = out_at[2 * l + 1] >= 0 ? block + out_at[2 * l + 1] : out;
+                activation_backward<T>(act, out, z, g, m, n_out);
+            }
+            T* kernel = params + L.i[5];
+            T* grad_kernel = grads + L.i[5];
+            // dL/dW = x^T g: rows of the result run over the input features
+            gemm<T>(n_in, n_out, m, layer_in, 1, n_in, g, n_out, grad_kernel, n_out, nullptr);
+            add_penalty_gradient(kernel, grad_kernel, n_in * n_out, L.d[1], L.d[2]);
+            if (L.i[4]) {
+                T* grad_bias = grads + L.i[6];
+                for (long long k = 0; k < n_out; ++k) grad_bias[k] = T(0);
+                for (long long r = 0; r < m; ++r)
+                    for (long long k = 0; k < n_out; ++k) grad_bias[k] += g[r * n_out + k];
+                add_penalty_gradient(params + L.i[6], grad_bias, n_out, L.d[3], L.d[4]);
+            }
+            if (l > 0) {  // dL/dx = g W^T, through a transposed copy of W
+                T* wt = model.wt;
+                for (long long i = 0; i < n_in; ++i)
+                    for (long long o = 0; o < n_out; ++o) wt[o * n_in + i] = kernel[i * n_out + o];
+                T* next = g == model.grad_a ? model.grad_b : model.grad_a;
+                gemm<T>(m, n_in, n_out, g, n_out, 1, wt, n_in, next, n_in, nullptr);
+                g = next;
+            }
+        } else if (L.i[0] == NK_LAYER_DROPOUT) {
+            scale_by<T>(g, block + out_at[2 * l + 1], m * n_out);
+        } else if (!skip_activation) {
+            activation_backward<T>(act, out, layer_in, g, m, n_out);
+        }
+    }
+    optimizer_step<T>(*A.opt, s, A.lrs[s], params, grads, (T*)A.s0, (T*)A.s1, A.n_params);
+    return true;
+}
+
+// ---- the epoch: P models over the same batches ------------------------------------------------
+
+// Runs ceil(n_order / batch_size) steps over the rows order[0..n_order) for every model: each
+// batch is gathered once and pushed through every model still running while it is in cache.
+// A model whose loss turns non-finite stops there (models[p].done says how many steps it ran).
+// Returns 0, or -1 when scratch could not be allocated (nothing was run).
+template <typename T>
+static long long train_population(NkModelArgs* models, long long n_models, const T* x,
+                                  long long in_dim, const T* sample_weight,
+                                  const long long* order, long long n_order,
+                                  long long batch_size) {
+    if (n_models <= 0 || batch_size <= 0 || n_order <= 0) return 0;
+    NkModel<T>* states = (NkModel<T>*)calloc((size_t)n_models, sizeof(NkModel<T>));
+    bool* stopped = (bool*)calloc((size_t)n_models, sizeof(bool));
+    T* xb = (T*)malloc(sizeof(T) * (size_t)(batch_size * in_dim));
+    bool ok = states && stopped && xb;
+    for (long long p = 0; ok && p < n_models; ++p) {
+        ok = model_init(states[p], &models[p], batch_size, in_dim);
+        models[p].done = 0;
+    }
+    long long steps = (n_order + batch_size - 1) / batch_size;
+    for (long long s = 0; ok && s < steps; ++s) {
         long long start = s * batch_size;
         long long m = n_order - start < batch_size ? n_order - start : batch_size;
         const long long* rows = order + start;
         for (long long r = 0; r < m; ++r)
             memcpy(xb + r * in_dim, x + rows[r] * in_dim, sizeof(T) * in_dim);
-
-        // forward
-        const T* in = xb;
-        double penalty = 0.0;
-        for (long long l = 0; l < n_layers; ++l) {
-            const NkLayerSpec& L = layers[l];
-            long long n_in = L.i[1], n_out = L.i[2];
-            int act = int(L.i[3]);
-            T* out = block + out_at[2 * l];
-            if (L.i[0] == NK_LAYER_DENSE) {
-                const T* kernel = params + L.i[5];
-                const T* bias = L.i[4] ? params + L.i[6] : nullptr;
-                T* z = out_at[2 * l + 1] >= 0 ? block + out_at[2 * l + 1] : out;
-                gemm<T>(m, n_out, n_in, in, n_in, 1, kernel, n_out, z, n_out, bias);
-                activation_forward<T>(act, z, out, m, n_out);
-                penalty += penalty_of(kernel, n_in * n_out, L.d[1], L.d[2]);
-                if (bias) penalty += penalty_of(bias, n_out, L.d[3], L.d[4]);
-            } else if (L.i[0] == NK_LAYER_DROPOUT) {
-                unsigned int key = nk_dropout_key((unsigned int)L.i[7], (unsigned long long)(L.i[8] + s));
-                dropout_forward<T>(in, out, block + out_at[2 * l + 1], m * n_out, key,
-                                   (unsigned int)L.i[9], T(L.d[0]));
-            } else {
-                activation_forward<T>(act, in, out, m, n_out);
-            }
-            in = out;
+        for (long long p = 0; p < n_models; ++p) {
+            if (stopped[p]) continue;
+            stopped[p] = !model_step(states[p], s, xb, m, rows, start, sample_weight);
+            models[p].done = s + 1;
         }
-        const T* pred = in;
-        if (predictions) memcpy(predictions + start * out_dim, pred, sizeof(T) * m * out_dim);
-
-        // loss and dL/d(prediction or last pre-activation)
-        long long reduction = loss->i[2];
-        double row_scale = (loss->i[0] <= NK_BCE) ? 1.0 / double(out_dim) : 1.0;
-        double divisor = double(m);
-        if (reduction == NK_SUM) divisor = 1.0;
-        if (reduction == NK_OVER_WEIGHTS && weighted) {
-            divisor = 0.0;
-            for (long long r = 0; r < m; ++r) divisor += sample_weight[rows[r]];
-        }
-        double scale_d = divisor != 0.0 ? row_scale / divisor : 0.0;
-        T scale = T(scale_d);
-        double value = 0.0;
-        T* g = grad_a;
-        for (long long r = 0; r < m; ++r) {
-            long long row = rows[r];
-            double t = loss_row<T>(*loss, pred + r * out_dim, y ? y + row * out_dim : nullptr,
-                                   labels ? labels[row] : 0, g + r * out_dim, out_dim, scale,
-                                   scale_d);
-            if (weighted) {
-                T w = sample_weight[row];
-                for (long long k = 0; k < out_dim; ++k) g[r * out_dim + k] *= w;
-                t *= double(w);
-            }
-            value += t;
-        }
-        value = scale_d * value + penalty;
-        losses_out[s] = value;
-        done = s + 1;
-        if (!(value - value == 0.0)) break;  // NaN or inf: stop before the update
-
-        // backward
-        for (long long l = n_layers - 1; l >= 0; --l) {
-            const NkLayerSpec& L = layers[l];
-            long long n_in = L.i[1], n_out = L.i[2];
-            int act = int(L.i[3]);
-            T* out = block + out_at[2 * l];
-            const T* layer_in = l > 0 ? block + out_at[2 * (l - 1)] : xb;
-            bool skip_activation = fused_last && l == n_layers - 1;
-            if (L.i[0] == NK_LAYER_DENSE) {
-                if (!skip_activation) {
-                    const T* z = out_at[2 * l + 1] >= 0 ? block + out_at[2 * l + 1] : out;
-                    activation_backward<T>(act, out, z, g, m, n_out);
-                }
-                T* kernel = params + L.i[5];
-                T* grad_kernel = grads + L.i[5];
-                // dL/dW = x^T g: rows of the result run over the input features
-                gemm<T>(n_in, n_out, m, layer_in, 1, n_in, g, n_out, grad_kernel, n_out, nullptr);
-                add_penalty_gradient(kernel, grad_kernel, n_in * n_out, L.d[1], L.d[2]);
-                if (L.i[4]) {
-                    T* grad_bias = grads + L.i[6];
-                    for (long long k = 0; k < n_out; ++k) grad_bias[k] = T(0);
-                    for (long long r = 0; r < m; ++r)
-                        for (long long k = 0; k < n_out; ++k) grad_bias[k] += g[r * n_out + k];
-                    add_penalty_gradient(params + L.i[6], grad_bias, n_out, L.d[3], L.d[4]);
-                }
-                if (l > 0) {  // dL/dx = g W^T, through a transposed copy of W
-                    for (long long i = 0; i < n_in; ++i)
-                        for (long long o = 0; o < n_out; ++o) wt[o * n_in + i] = kernel[i * n_out + o];
-                    T* next = g == grad_a ? grad_b : grad_a;
-                    gemm<T>(m, n_in, n_out, g, n_out, 1, wt, n_in, next, n_in, nullptr);
-                    g = next;
-                }
-            } else if (L.i[0] == NK_LAYER_DROPOUT) {
-                scale_by<T>(g, block + out_at[2 * l + 1], m * n_out);
-            } else if (!skip_activation) {
-                activation_backward<T>(act, out, layer_in, g, m, n_out);
-            }
-        }
-        optimizer_step<T>(*opt, s, lrs[s], params, grads, s0, s1, n_params);
     }
-    free(block);
-    free(out_at);
-    return done;
+    if (states)
+        for (long long p = 0; p < n_models; ++p) model_free(states[p]);
+    free(states);
+    free(stopped);
+    free(xb);
+    return ok ? 0 : -1;
 }
 
 #define NK_ENGINE_ENTRIES(SUFFIX, T)                                                              \
-    extern "C" long long nk_engine_epoch_##SUFFIX(                                               \
-        const NkLayerSpec* layers, long long n_layers, const NkLossSpec* loss,                    \
-        const NkOptSpec* opt, T* params, T* grads, long long n_params, T* s0, T* s1, const T* x,  \
-        long long in_dim, const T* y, const long long* labels, long long out_dim,                 \
-        const T* sample_weight, const long long* order, long long n_order, long long batch_size,  \
-        const double* lrs, double* losses_out, T* predictions, int fused_last) {                  \
-        return train_epoch<T>(layers, n_layers, loss, opt, params, grads, n_params, s0, s1, x,    \
-                              in_dim, y, labels, out_dim, sample_weight, order, n_order,          \
-                              batch_size, lrs, losses_out, predictions, fused_last);              \
+    extern "C" long long nk_engine_train_##SUFFIX(                                               \
+        NkModelArgs* models, long long n_models, const T* x, long long in_dim,                    \
+        const T* sample_weight, const long long* order, long long n_order,                        \
+        long long batch_size) {                                                                   \
+        return train_population<T>(models, n_models, x, in_dim, sample_weight, order, n_order,    \
+                                   batch_size);                                                   \
     }
 
 NK_ENGINE_ENTRIES(f32, float)
 NK_ENGINE_ENTRIES(f64, double)
 
-extern "C" int nk_engine_abi_version(void) { return 1; }
+extern "C" int nk_engine_abi_version(void) { return 2; }

@@ -25,14 +25,16 @@ import os
 import subprocess
 import tempfile
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 
 from .. import _checks
 from . import _native, _sources
 
-__all__ = ["ACTIVATION_CODES", "LAYER_DTYPE", "LOSS_CODES", "LOSS_DTYPE", "OPTIMIZER_CODES",
-           "OPTIMIZER_DTYPE", "available", "epoch", "reason"]
+__all__ = ["ACTIVATION_CODES", "LAYER_DTYPE", "LOSS_CODES", "LOSS_DTYPE", "MODEL_DTYPE",
+           "OPTIMIZER_CODES", "OPTIMIZER_DTYPE", "ModelArgs", "available", "epoch", "reason",
+           "train"]
 
 ENV_SWITCH = "NASTOOLKIT_ENGINE"
 SOURCE = "cpu/engine.cpp"
@@ -66,6 +68,13 @@ LOSS_DTYPE = np.dtype([("i", "<i8", (4,)), ("d", "<f8", (4,))])
 #: optimizer i: rule, nesterov/rmsprop-momentum flag, iterations so far; d: weight decay, then
 #: momentum: mu; adam: beta_1, beta_2, eps; rmsprop: rho, eps, momentum; adagrad: eps
 OPTIMIZER_DTYPE = np.dtype([("i", "<i8", (4,)), ("d", "<f8", (8,))])
+#: one model of a call (NkModelArgs): addresses of its records and buffers, sizes, flags; "done"
+#: comes back as the number of steps it ran
+MODEL_DTYPE = np.dtype([(name, "<u8" if kind == "p" else "<i8") for name, kind in (
+    ("layers", "p"), ("n_layers", "n"), ("loss", "p"), ("optimizer", "p"), ("params", "p"),
+    ("grads", "p"), ("n_params", "n"), ("s0", "p"), ("s1", "p"), ("y", "p"), ("labels", "p"),
+    ("out_dim", "n"), ("lrs", "p"), ("losses", "p"), ("predictions", "p"), ("fused", "n"),
+    ("done", "n"))])
 
 # --- build and load (the recipe of _native, one more source) ---------------------------------
 
@@ -111,9 +120,8 @@ def _build(extra_flags: tuple[str, ...] = (), tag: str = "") -> ctypes.CDLL:
 def _declare(library: ctypes.CDLL) -> None:
     p, n = ctypes.c_void_p, ctypes.c_longlong
     for suffix in ("f32", "f64"):
-        function = getattr(library, f"nk_engine_epoch_{suffix}")
-        function.argtypes = (p, n, p, p, p, p, n, p, p, p, n, p, p, n, p, p, n, n, p, p, p,
-                             ctypes.c_int)
+        function = getattr(library, f"nk_engine_train_{suffix}")
+        function.argtypes = (p, n, p, n, p, p, n, n)
         function.restype = n
 
 
@@ -260,36 +268,117 @@ def epoch(layers, loss, optimizer, params, grads, state, x, y, sample_weight, or
     >>> float(losses[0])  # (1 - 0)^2, then w <- 1 - 0.25 * 2
     1.0
     """
-    library = _load()
-    if library is None:
-        raise RuntimeError(f"the compiled engine is unavailable: {_failure}")
-    if type(params) is not np.ndarray or params.dtype not in (np.float32, np.float64):
-        raise TypeError(f"params must be a float32 or float64 NumPy array. Received: "
-                        f"{type(params).__name__} of dtype {getattr(params, 'dtype', None)}")
-    dtype = params.dtype
-    _checked("params", params, dtype, (params.size,))
-    _checked("grads", grads, dtype, params.shape)
+    losses = train([ModelArgs(layers, loss, optimizer, params, grads, state, y,
+                              learning_rates, predictions, fused)],
+                   x, sample_weight, order, batch_size)
+    return losses[0]
+
+
+@dataclass
+class ModelArgs:
+    """One model of a ``train`` call: its records, buffers, targets and per-step rates (see
+    ``epoch`` for each field)."""
+
+    layers: np.ndarray
+    loss: np.ndarray
+    optimizer: np.ndarray
+    params: np.ndarray
+    grads: np.ndarray
+    state: tuple
+    y: np.ndarray
+    learning_rates: np.ndarray
+    predictions: np.ndarray | None = None
+    fused: bool = False
+
+
+def _ptr(array) -> int:
+    return 0 if array is None else array.ctypes.data
+
+
+def _model_record(model: ModelArgs, index: int, dtype, in_dim: int, n: int, steps: int,
+                  order_size: int, losses: np.ndarray) -> np.ndarray:
+    """The NkModelArgs record of ``model``, every buffer checked against what C will touch."""
+    where = f"models[{index}]"
+    params = model.params
+    if type(params) is not np.ndarray or params.dtype != dtype:
+        raise TypeError(f"{where}.params must be a NumPy array of dtype {np.dtype(dtype)} (the "
+                        f"dtype of x). Received: {type(params).__name__} of dtype "
+                        f"{getattr(params, 'dtype', None)}")
+    _checked(f"{where}.params", params, dtype, (params.size,))
+    _checked(f"{where}.grads", model.grads, dtype, params.shape)
+    layers = model.layers
     _check_specs(layers, params)
-    _checked("loss", loss, LOSS_DTYPE, ())
-    _checked("optimizer", optimizer, OPTIMIZER_DTYPE, ())
+    _checked(f"{where}.loss", model.loss, LOSS_DTYPE, ())
+    optimizer = _checked(f"{where}.optimizer", model.optimizer, OPTIMIZER_DTYPE, ())
     rule = int(optimizer["i"][0])
     needed = {0: 0, 1: 1, 2: 2, 3: 2 if optimizer["i"][1] else 1, 4: 1}.get(rule)
     if needed is None:
-        raise ValueError(f"optimizer has an unknown rule code {rule}; see OPTIMIZER_CODES.")
-    state = tuple(state) + (None,) * (2 - len(tuple(state)))
-    for index in range(needed):
-        _checked(f"state[{index}]", state[index], dtype, params.shape)
-    state = tuple(s if i < needed else None for i, s in enumerate(state))
-    in_dim, out_dim = int(layers[0]["i"][1]), int(layers[-1]["i"][2])
+        raise ValueError(f"{where}.optimizer has an unknown rule code {rule}; see "
+                         "OPTIMIZER_CODES.")
+    state = tuple(model.state) + (None,) * (2 - len(tuple(model.state)))
+    for k in range(needed):
+        _checked(f"{where}.state[{k}]", state[k], dtype, params.shape)
+    if int(layers[0]["i"][1]) != in_dim:
+        raise ValueError(f"{where} takes {int(layers[0]['i'][1])} features but x has {in_dim}.")
+    out_dim = int(layers[-1]["i"][2])
+    labels = int(model.loss["i"][0]) == LOSS_CODES["SparseCategoricalCrossentropy"]
+    y = _checked(f"{where}.y", model.y, np.int64 if labels else dtype,
+                 (n,) if labels else (n, out_dim))
+    if labels and n and (y.min() < 0 or y.max() >= out_dim):
+        raise ValueError(f"{where}.y must hold class labels in [0, {out_dim}). Received: labels "
+                         f"in [{y.min()}, {y.max()}]")
+    _checked(f"{where}.learning_rates", model.learning_rates, np.float64, (steps,))
+    if model.predictions is not None:
+        _checked(f"{where}.predictions", model.predictions, dtype, (order_size, out_dim))
+    record = np.zeros((), MODEL_DTYPE)
+    record["layers"], record["n_layers"] = _ptr(layers), layers.size
+    record["loss"], record["optimizer"] = _ptr(model.loss), _ptr(optimizer)
+    record["params"], record["grads"] = _ptr(params), _ptr(model.grads)
+    record["n_params"] = params.size
+    record["s0"], record["s1"] = (_ptr(state[k]) if k < needed else 0 for k in range(2))
+    record["y"], record["labels"] = (0, _ptr(y)) if labels else (_ptr(y), 0)
+    record["out_dim"], record["lrs"] = out_dim, _ptr(model.learning_rates)
+    record["losses"], record["predictions"] = _ptr(losses), _ptr(model.predictions)
+    record["fused"] = int(bool(model.fused))
+    return record
+
+
+def train(models, x, sample_weight, order, batch_size: int) -> list[np.ndarray]:
+    """Train several models on the same batches in one call (each batch gathered once and run
+    through every model while it is in cache); each model as ``epoch`` would train it alone.
+
+    Parameters
+    ----------
+    models : list of ModelArgs
+        The models, each with its own records, buffers, targets and learning rates.
+    x, sample_weight, order, batch_size
+        As for ``epoch``, shared by all models.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Each model's per-step losses (a model whose loss turns non-finite stops there).
+
+    Examples
+    --------
+    >>> train([], np.zeros((1, 1)), None, np.zeros(1, np.int64), 1)
+    []
+    """
+    models = list(models)
+    if not models:
+        return []
+    library = _load()
+    if library is None:
+        raise RuntimeError(f"the compiled engine is unavailable: {_failure}")
+    x = np.asarray(x) if type(x) is not np.ndarray else x
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"x must be a float32 or float64 NumPy array. Received: dtype {x.dtype}")
+    dtype = x.dtype
+    in_dim = int(models[0].layers[0]["i"][1]) if getattr(models[0].layers, "size", 0) else 0
     x = _checked("x", x, dtype, None)
     n = x.shape[0] if x.ndim else 0
     if x.size != n * in_dim:
         raise ValueError(f"x must hold {in_dim} features per row. Received: shape {x.shape}")
-    labels = int(loss["i"][0]) == LOSS_CODES["SparseCategoricalCrossentropy"]
-    y = _checked("y", y, np.int64 if labels else dtype, (n,) if labels else (n, out_dim))
-    if labels and n and (y.min() < 0 or y.max() >= out_dim):
-        raise ValueError(f"y must hold class labels in [0, {out_dim}). Received: labels in "
-                         f"[{y.min()}, {y.max()}]")
     if sample_weight is not None:
         _checked("sample_weight", sample_weight, dtype, (n,))
     order = _checked("order", order, np.int64, None)
@@ -301,20 +390,13 @@ def epoch(layers, loss, optimizer, params, grads, state, x, y, sample_weight, or
                          f"[{order.min()}, {order.max()}]")
     batch_size = _checks.positive_int("batch_size", batch_size, "Pass the rows per step, e.g. 32.")
     steps = -(-order.size // batch_size)
-    _checked("learning_rates", learning_rates, np.float64, (steps,))
-    if predictions is not None:
-        _checked("predictions", predictions, dtype, (order.size, out_dim))
-    losses = np.empty(steps, np.float64)
-
-    def ptr(array):
-        return None if array is None else array.ctypes.data
-
+    losses = [np.empty(steps, np.float64) for _ in models]
+    records = np.array([_model_record(model, index, dtype, in_dim, n, steps, order.size, out)
+                        for index, (model, out) in enumerate(zip(models, losses))], MODEL_DTYPE)
     suffix = "f32" if dtype == np.float32 else "f64"
-    done = getattr(library, f"nk_engine_epoch_{suffix}")(
-        ptr(layers), layers.size, ptr(loss), ptr(optimizer), ptr(params), ptr(grads),
-        params.size, ptr(state[0]), ptr(state[1]), ptr(x), in_dim, None if labels else ptr(y),
-        ptr(y) if labels else None, out_dim, ptr(sample_weight), ptr(order), order.size,
-        batch_size, ptr(learning_rates), ptr(losses), ptr(predictions), int(bool(fused)))
-    if done < 0:
+    status = getattr(library, f"nk_engine_train_{suffix}")(
+        records.ctypes.data, len(models), x.ctypes.data, in_dim, _ptr(sample_weight) or None,
+        order.ctypes.data, order.size, batch_size)
+    if status < 0:
         raise MemoryError("the compiled engine could not allocate its scratch buffers")
-    return losses[:done]
+    return [out[:int(record["done"])] for out, record in zip(losses, records)]

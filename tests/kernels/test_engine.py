@@ -463,3 +463,88 @@ def test_fit_through_the_engine_handles_divergence_like_fit(monkeypatch):
     assert actual.stopped_reason == expected.stopped_reason is not None
     assert len(actual.history["loss"]) == len(expected.history["loss"])
     np.testing.assert_array_equal(params_b, params_a)
+
+
+# --- population training -----------------------------------------------------------------------
+
+
+def _population(dtype="float64"):
+    """Heterogeneous MLPs for 6 features and one output: widths, depth, activations, dropout,
+    optimizers and losses all differ."""
+    recipes = [
+        ([layers.Dense(16, activation="relu"), layers.Dropout(0.3), layers.Dense(1)], "adam",
+         "mse"),
+        ([layers.Dense(5, activation="tanh"), layers.Dense(9, activation="gelu"),
+          layers.Dense(1)], optimizers.SGD(0.05, momentum=0.9, nesterov=True), "huber"),
+        ([layers.Dense(33, activation="selu", kernel_regularizer=regularizers.L2(0.01)),
+          layers.Dense(1)], optimizers.RMSprop(0.01), "mae"),
+        ([layers.Dense(3, activation="silu"), layers.Dropout(0.5), layers.Dense(1)],
+         optimizers.Adagrad(0.1), "mse"),
+    ]
+    models = []
+    for index, (stack, optimizer, loss) in enumerate(recipes):
+        model = Sequential([layers.Input(shape=(6,)), *stack], seed=10 + index, dtype=dtype)
+        model.compile(optimizer=optimizer, loss=loss)
+        models.append(model)
+    return models
+
+
+def _regression(rows=90, seed=0, dtype="float64"):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 6)).astype(dtype)
+    return x, (x[:, :1] - 0.5 * x[:, 1:2] ** 2).astype(dtype)
+
+
+def test_population_equals_each_model_trained_alone():
+    x, y = _regression()
+    val = _regression(30, seed=1)
+    together = _population()
+    results = engine.train_population(together, x, y, epochs=3, batch_size=16, seed=7,
+                                      validation_data=val)
+    for index, (model, result) in enumerate(zip(together, results)):
+        alone = _population()[index]
+        expected = engine.train_population([alone], x, y, epochs=3, batch_size=16, seed=7,
+                                           validation_data=val)[0]
+        np.testing.assert_array_equal(model.params, alone.params)
+        assert result.history == expected.history
+        assert len(result.history["loss"]) == 3 and result.stopped_epoch is None
+
+
+def test_population_follows_the_numpy_steps():
+    x, y = _regression()
+    models = _population()
+    engine.train_population(models, x, y, epochs=2, batch_size=16, seed=3)
+    references = _population()
+    rng = np.random.default_rng(3)
+    for _ in range(2):
+        order = rng.permutation(len(x))
+        for reference in references:
+            numpy_steps(reference, x, y, None, order, 16)
+    for model, reference in zip(models, references):
+        assert_same_state(reference, model, 1e-9, 1e-12, f"population {model.layers}")
+
+
+def test_population_early_stopping_and_divergence_are_per_model():
+    x, y = _regression()
+    models = _population()
+    models[1].compile(optimizer=optimizers.SGD(1e6), loss="mse")  # diverges in epoch 0
+    models[2].compile(optimizer=optimizers.SGD(1e-9), loss="mse")  # cannot improve: stops
+    results = engine.train_population(models, x, y, epochs=4, batch_size=16, seed=5,
+                                      patience=1, min_delta=1e-3,
+                                      validation_data=_regression(30, seed=1))
+    assert results[1].stopped_reason.startswith("diverged") and results[1].stopped_epoch == 0
+    assert results[2].stopped_reason == "early stopping"
+    assert results[2].stopped_epoch == 1
+    assert results[0].stopped_epoch is None and len(results[0].history["loss"]) == 4
+    alone = _population()[0]
+    engine.train_population([alone], x, y, epochs=4, batch_size=16, seed=5, patience=1,
+                            min_delta=1e-3,
+                            validation_data=_regression(30, seed=1))
+    np.testing.assert_array_equal(models[0].params, alone.params)
+
+
+def test_population_refuses_unsupported_models():
+    models = _population()
+    models[3].compile(optimizer="adam", loss="kl_divergence")
+    with pytest.raises(engine.Unsupported, match=r"models\[3\].*KLDivergence"):
+        engine.train_population(models, *_regression(), epochs=1)
