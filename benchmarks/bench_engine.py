@@ -9,6 +9,10 @@ thread so machine noise hits all alike, as medians (wall and the thread's CPU ti
 - ``engine``: ``nastoolkit.engine.train_epoch`` (one compiled call, -march=native);
 - ``engine AVX2``: the same library built with ``-mno-avx512f`` (where the CPU has AVX-512).
 
+Second table: 20 random MLPs of the default NAS search space (10 inputs, regression head,
+batch 32 for all), one epoch each: the NumPy steps model by model, the engine model by model,
+and the engine's population call (all 20 over the same batches in one call).
+
 Before timing, one epoch from the same weights runs on both paths and the largest parameter
 difference is printed (a check before any timing).
 
@@ -117,6 +121,73 @@ def runners(x, y):
     return table
 
 
+def search_models(count=20, seed=0):
+    """``count`` random MLPs of the default search space, compiled without metrics."""
+    import random
+
+    from nastoolkit.nas.build import genome_to_model
+    from nastoolkit.nas.space import SearchSpace
+
+    space, rng = SearchSpace(), random.Random(seed)
+    models = []
+    for index in range(count):
+        model = genome_to_model(space.sample(rng), 10, 1, task="regression", seed=index)
+        model.compile(optimizer=model.optimizer, loss=model.loss)
+        model.build((None, 10))
+        models.append(model)
+    return models
+
+
+def population_runners(x, y):
+    step_models, engine_models, population = search_models(), search_models(), search_models()
+    rngs = {name: np.random.default_rng(2) for name in ("step", "engine", "population")}
+
+    def one_by_one_numpy():
+        order = rngs["step"].permutation(len(x))
+        for model in step_models:
+            for start in range(0, len(order), BATCH):
+                rows = order[start:start + BATCH]
+                model.train_step(x[rows], y[rows])
+
+    def one_by_one_engine():
+        order = rngs["engine"].permutation(len(x))
+        for model in engine_models:
+            engine.train_epoch(model, x, y, order, BATCH)
+
+    def as_population():
+        engine.train_population(population, x, y, epochs=1, batch_size=BATCH,
+                                seed=int(rngs["population"].integers(2**31)))
+
+    return {"NumPy, one by one": one_by_one_numpy, "engine, one by one": one_by_one_engine,
+            "engine population": as_population}
+
+
+def timed(table, epochs):
+    """Interleaved runs: {name: (wall seconds, thread CPU seconds)} lists."""
+    for run in table.values():  # warm-up: builds, first allocations
+        run()
+    times = {name: [] for name in table}
+    cpu = {name: [] for name in table}
+    for _ in range(epochs):
+        for name, run in table.items():
+            start, start_cpu = time.perf_counter(), time.thread_time()
+            run()
+            times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.thread_time() - start_cpu)
+    return times, cpu
+
+
+def print_table(times, cpu, base_name):
+    # the minimum and the thread's CPU time too: on a shared machine they are what other
+    # processes disturb least
+    base = statistics.median(times[base_name])
+    print(f"{'path':<20}{'median ms':>11}{'min ms':>9}{'CPU ms':>9}{'x first (median)':>18}")
+    for name, ts in times.items():
+        median = statistics.median(ts)
+        print(f"{name:<20}{median * 1e3:>11.2f}{min(ts) * 1e3:>9.2f}"
+              f"{statistics.median(cpu[name]) * 1e3:>9.2f}{base / median:>18.1f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20, help="timed epochs per column")
@@ -129,27 +200,14 @@ def main(argv=None):
     print(f"CPU: {cpu_description()}")
     print(f"engine flags: {' '.join(_engine.FLAGS)}")
     print(f"max |params NumPy - engine| after one epoch: {agreement(x, y):.2e}")
-    table = runners(x, y)
-    for run in table.values():  # warm-up: builds, first allocations
-        run()
-    times = {name: [] for name in table}
-    cpu = {name: [] for name in table}
-    for _ in range(args.epochs):
-        for name, run in table.items():
-            start, start_cpu = time.perf_counter(), time.thread_time()
-            run()
-            times[name].append(time.perf_counter() - start)
-            cpu[name].append(time.thread_time() - start_cpu)
-    base = statistics.median(times["fit (NumPy)"])
+    times, cpu = timed(runners(x, y), args.epochs)
     print(f"\nSeed epoch ({len(x)} rows, batch {BATCH}), {args.epochs} epochs each, "
           "interleaved, 1 thread:")
-    # the minimum and the thread's CPU time too: on a shared machine they are what other
-    # processes disturb least
-    print(f"{'path':<18}{'median ms':>11}{'min ms':>9}{'CPU ms':>9}{'x fit (median)':>16}")
-    for name, ts in times.items():
-        median = statistics.median(ts)
-        print(f"{name:<18}{median * 1e3:>11.2f}{min(ts) * 1e3:>9.2f}"
-              f"{statistics.median(cpu[name]) * 1e3:>9.2f}{base / median:>16.1f}")
+    print_table(times, cpu, "fit (NumPy)")
+    times, cpu = timed(population_runners(x, y), max(3, args.epochs // 4))
+    print(f"\n20 search-space MLPs, one epoch each ({len(x)} rows, batch {BATCH}), "
+          f"{max(3, args.epochs // 4)} rounds, interleaved, 1 thread:")
+    print_table(times, cpu, "NumPy, one by one")
 
 
 if __name__ == "__main__":
