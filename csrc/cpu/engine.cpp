@@ -14,6 +14,24 @@
 // (activations, optimizer updates, dropout bits) round exactly like their NumPy twins; only the
 // GEMMs use fused multiply-adds (explicitly), so results agree with the NumPy path to float32
 // rounding, not bit for bit (OpenBLAS sums in another order anyway).
+// With glibc's vector math library (libmvec, glibc >= 2.35; _engine.py builds with -DNK_LIBMVEC
+// -lmvec where that links, else without), the activation loops call SIMD variants of these
+// functions (<= 4 ulp, float32 rounding) instead of one scalar call per element.
+#if defined(NK_LIBMVEC)
+#define NK_SIMD_MATH(F) extern "C" F noexcept __attribute__((simd("notinbranch")));
+NK_SIMD_MATH(float tanhf(float))
+NK_SIMD_MATH(float expf(float))
+NK_SIMD_MATH(float expm1f(float))
+NK_SIMD_MATH(float log1pf(float))
+NK_SIMD_MATH(float erfcf(float))
+NK_SIMD_MATH(double tanh(double))
+NK_SIMD_MATH(double exp(double))
+NK_SIMD_MATH(double expm1(double))
+NK_SIMD_MATH(double log1p(double))
+NK_SIMD_MATH(double erfc(double))
+#undef NK_SIMD_MATH
+#endif
+
 #include "../activations.cuh"
 #include "../dropout.cuh"
 #include "../optim.cuh"

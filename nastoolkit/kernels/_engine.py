@@ -87,21 +87,36 @@ def _compiler() -> str | None:
     return _native._compiler()
 
 
+#: tried in order: glibc's vector math library for the activations' exp/tanh/..., then without
+VARIANTS = ((("-DNK_LIBMVEC",), ("-lmvec",)), ((), ()))
+
+
 def _build(extra_flags: tuple[str, ...] = (), tag: str = "") -> ctypes.CDLL:
-    """Compile (or reuse the cached) engine library and load it; RuntimeError with the cause."""
+    """Compile (or reuse the cached) engine library and load it; RuntimeError with the cause.
+
+    Each of ``VARIANTS`` is tried in turn (a system without libmvec builds the second)."""
     compiler = _compiler()
     if compiler is None:
         raise RuntimeError("no C++ compiler found (set $CXX or install g++)")
+    errors = []
+    for defines, libraries in VARIANTS:
+        try:
+            return _build_variant(compiler, (*FLAGS, *extra_flags, *defines), libraries, tag)
+        except (RuntimeError, OSError) as exc:
+            errors.append(str(exc))
+    raise RuntimeError(" / ".join(errors))
+
+
+def _build_variant(compiler: str, flags: tuple, libraries: tuple, tag: str) -> ctypes.CDLL:
     csrc = _sources.csrc_dir()
-    flags = (*FLAGS, *extra_flags)
-    key = _sources.fingerprint((SOURCE, *HEADERS), " ".join(flags),
+    key = _sources.fingerprint((SOURCE, *HEADERS), " ".join((*flags, *libraries)),
                                _native._compiler_version(compiler), _native._cpu_signature())
     target = _native._cache_dir() / f"nastoolkit_engine{tag}_{key}.so"
     if not target.exists():
         fd, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(fd)
         command = [compiler, *flags, "-include", str(csrc / "cpu_shim.h"), str(csrc / SOURCE),
-                   "-o", partial]
+                   "-o", partial, *libraries]
         try:
             result = subprocess.run(command, capture_output=True, text=True, check=False,
                                     timeout=300)

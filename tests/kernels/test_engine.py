@@ -202,6 +202,17 @@ def test_float32_epoch_matches_numpy_to_rounding(case):
     np.testing.assert_allclose(actual, expected, rtol=2e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["act-tanh", "act-gelu", "act-silu", "act-softplus",
+                                  "act-elu", "cce-logits"])
+def test_build_without_the_vector_math_library_matches_too(name, monkeypatch):
+    """The second build variant (no libmvec: scalar exp/tanh/...) is as exact as the first."""
+    plain = _engine._build_variant(_engine._compiler(), _engine.FLAGS, (), "")
+    monkeypatch.setattr(_engine, "_library", plain)
+    case = next(c for c in CASES if c.name == name)
+    test_float64_matches_numpy_step_by_step(case)
+    test_float32_epoch_matches_numpy_to_rounding(case)
+
+
 def test_two_epochs_in_one_call_and_chunks_agree():
     """Chunks of batches (as batch-level callbacks need) give what one call gives."""
     case = CASES[0]
