@@ -198,7 +198,8 @@ def main(argv=None):
     (x, y), _ = load_synthetic_regression(n_samples=10_000, seed=0)
     x, y = np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y, np.float32).reshape(-1, 1)
     print(f"CPU: {cpu_description()}")
-    print(f"engine flags: {' '.join(_engine.FLAGS)}")
+    print(f"engine flags: {' '.join(_engine.FLAGS)} (+ -DNK_LIBMVEC -lmvec where it links)")
+    print(f"engine library: {_engine.reason()}")
     print(f"max |params NumPy - engine| after one epoch: {agreement(x, y):.2e}")
     times, cpu = timed(runners(x, y), args.epochs)
     print(f"\nSeed epoch ({len(x)} rows, batch {BATCH}), {args.epochs} epochs each, "

@@ -26,8 +26,8 @@ from . import layers as layers_module
 from . import losses, optimizers, regularizers
 from .kernels import _engine, _numpy
 
-__all__ = ["EnginePlan", "PopulationResult", "Unsupported", "fit_epoch", "plan", "train_epoch",
-           "train_population", "unsupported_reason"]
+__all__ = ["EnginePlan", "PopulationResult", "Unsupported", "describe", "fit_epoch", "plan",
+           "train_epoch", "train_population", "unsupported_reason"]
 
 
 class Unsupported(ValueError):
@@ -223,6 +223,29 @@ def unsupported_reason(model) -> str | None:
     if not _engine.available():
         return f"the compiled engine is unavailable: {_engine.reason()}"
     return None
+
+
+def describe(model=None) -> str:
+    """Which training path runs and why: the compiled engine's state, and for ``model`` whether
+    its ``fit`` can run compiled (else the NumPy path, with the reason).
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> model.compile(optimizer="adam", loss="kl_divergence")
+    >>> describe(model).startswith("numpy path: not compiled: loss KLDivergence")
+    True
+    """
+    if model is None:
+        if _engine.available():
+            return f"compiled engine available ({_engine.reason()})"
+        return f"compiled engine unavailable: {_engine.reason()}"
+    reason = unsupported_reason(model)
+    if reason is None:
+        return f"compiled engine ({_engine.reason()})"
+    return f"numpy path: {reason}"
 
 
 def _learning_rates(optimizer, steps: int) -> np.ndarray:

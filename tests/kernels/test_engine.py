@@ -286,12 +286,16 @@ class _Custom(regularizers.Regularizer):
 
 def test_missing_compiler_and_switch_give_the_reason(monkeypatch):
     model = build(CASES[0], "float32")
+    assert engine.describe(model).startswith("compiled engine (")
+    assert engine.describe().startswith("compiled engine available")
     try:
         monkeypatch.setattr(_engine, "_compiler", lambda: None)
         _engine._reset()
         assert not _engine.available()
         assert "no C++ compiler" in _engine.reason()
         assert "no C++ compiler" in engine.unsupported_reason(model)
+        assert engine.describe(model).startswith("numpy path: the compiled engine is unavail")
+        assert "no C++ compiler" in engine.describe()
         with pytest.raises(RuntimeError, match="no C\\+\\+ compiler"):
             engine.train_epoch(model, *data(CASES[0], model, "float32")[:2], np.arange(4), 2)
         monkeypatch.undo()
