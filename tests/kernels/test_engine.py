@@ -380,6 +380,8 @@ for case in t.CASES:
     t.test_float32_epoch_matches_numpy_to_rounding(case)
 t.test_divergence_stops_before_the_update_like_train_step()
 t.test_predictions_are_the_forward_outputs_of_each_step()
+t.test_population_equals_each_model_trained_alone()
+t.test_population_early_stopping_and_divergence_are_per_model()
 print("sanitized cases passed:", len(t.CASES))
 """
 
