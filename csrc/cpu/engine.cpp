@@ -272,8 +272,11 @@ static void scale_by(T* __restrict g, const T* __restrict mask, long long n) {
 
 static const double NK_EPSILON = 1e-7;  // Keras's clip of probabilities
 
+// clip(p, eps, 1 - eps), NaN staying NaN as with np.maximum/np.minimum: a diverged model's NaN
+// probabilities must give a NaN loss (fit stops on it), not -log(eps).
 template <typename T>
 static inline T clip_probability(T p) {
+    if (p != p) return p;
     T q = p > T(NK_EPSILON) ? p : T(NK_EPSILON);
     return q < T(1.0 - NK_EPSILON) ? q : T(1.0 - NK_EPSILON);
 }

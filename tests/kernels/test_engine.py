@@ -242,11 +242,28 @@ def test_predictions_are_the_forward_outputs_of_each_step():
         np.testing.assert_allclose(predictions[start:start + len(rows)], expected, rtol=1e-12)
 
 
-def test_divergence_stops_before_the_update_like_train_step():
-    case = Case("diverge", _mlp("exponential", "exponential"), optimizer=optimizers.SGD(50.0))
+DIVERGING = [
+    Case("overflow", _mlp("exponential", "exponential"), optimizer=optimizers.SGD(50.0)),
+    # NaN probabilities must give a NaN loss, not be clipped into -log(eps): np.maximum (the
+    # NumPy clip) propagates NaN
+    Case("nan-scce", _mlp("relu", "softmax", (8, 3)), targets="labels",
+         loss="sparse_categorical_crossentropy"),
+    Case("nan-cce", _mlp("relu", "softmax", (8, 3)), targets="onehot",
+         loss="categorical_crossentropy"),
+    Case("nan-bce", _mlp("relu", "sigmoid", (8, 2)), targets="binary",
+         loss="binary_crossentropy"),
+]
+
+
+@pytest.mark.parametrize("case", DIVERGING, ids=str)
+def test_divergence_stops_before_the_update_like_train_step(case):
     reference, model = build(case, "float64"), build(case, "float64")
     x, y, _ = data(case, model, "float64")
-    x *= 30
+    if case.name == "overflow":
+        x *= 30
+    else:  # one NaN weight in the output layer: every prediction NaN from the first step
+        for twin in (reference, model):
+            twin.layers[-1].kernel[0, 0] = np.nan
     order = np.arange(case.rows)
     expected = numpy_steps(reference, x, y, None, order, case.batch_size)
     stop = len(expected) - 1
@@ -378,7 +395,8 @@ import test_engine as t
 for case in t.CASES:
     t.test_float64_matches_numpy_step_by_step(case)
     t.test_float32_epoch_matches_numpy_to_rounding(case)
-t.test_divergence_stops_before_the_update_like_train_step()
+for case in t.DIVERGING:
+    t.test_divergence_stops_before_the_update_like_train_step(case)
 t.test_predictions_are_the_forward_outputs_of_each_step()
 t.test_population_equals_each_model_trained_alone()
 t.test_population_early_stopping_and_divergence_are_per_model()
