@@ -398,22 +398,7 @@ def fit_epoch(model, epoch: int, batches, rng, cbs) -> dict:
     predictions = np.empty((n, model.output_dim), model.dtype) if metrics else None
     total, count = 0.0, 0
     if cbs.wants_batches or model.stop_training:
-        # one call per batch: the hooks run between steps and may stop training after any
-        for step, start in enumerate(starts):
-            if cbs.wants_batches:
-                cbs.on_train_batch_begin(step, {})
-            rows = order[start:start + size]
-            out = None if predictions is None else predictions[start:start + len(rows)]
-            value = float(_run(model, data, rows, size, out)[0])
-            if not np.isfinite(value):
-                return _diverged(model, epoch, step, value)
-            _update_metrics(model, data, rows, out)
-            total, count = total + value * len(rows), count + len(rows)
-            if cbs.wants_batches:
-                cbs.on_train_batch_end(step, model._logs(total / count))
-            if model.stop_training:
-                break
-        return model._logs(total / count if count else 0.0)
+        return _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs)
     values = _run(model, data, order, size, predictions)
     for step, value in enumerate(values):
         rows = order[starts[step]:starts[step] + size]
@@ -422,6 +407,36 @@ def fit_epoch(model, epoch: int, batches, rng, cbs) -> dict:
         if metrics:
             _update_metrics(model, data, rows, predictions[starts[step]:starts[step] + len(rows)])
         total, count = total + float(value) * len(rows), count + len(rows)
+    return model._logs(total / count if count else 0.0)
+
+
+def _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs) -> dict:
+    """One validated engine session for the epoch, run step by step: the batch hooks run
+    between steps and see the model, its optimizer and its dropout counters as after that
+    step; they may stop training after any step, or change the learning rate."""
+    n = len(order)
+    steps = -(-n // size)
+    spec, args = _model_args(model, data.y, steps, predictions)
+    session = _engine.Session([args], _flat_inputs(model, data.x), data.w, order, size)
+    optimizer = model._compiled.optimizer
+    total, count = 0.0, 0
+    for step in range(steps):
+        if cbs.wants_batches:
+            cbs.on_train_batch_begin(step, {})
+        args.learning_rates[step] = optimizer._learning_rate_at(optimizer.iterations)
+        session.run(step, 1)
+        value = float(session.losses()[0][step])
+        _advance(model, spec, [value])
+        rows = order[step * size:(step + 1) * size]
+        if not np.isfinite(value):
+            return _diverged(model, epoch, step, value)
+        _update_metrics(model, data, rows,
+                        None if predictions is None else predictions[step * size:][:len(rows)])
+        total, count = total + value * len(rows), count + len(rows)
+        if cbs.wants_batches:
+            cbs.on_train_batch_end(step, model._logs(total / count))
+        if model.stop_training:
+            break
     return model._logs(total / count if count else 0.0)
 
 

@@ -33,8 +33,8 @@ from .. import _checks
 from . import _native, _sources
 
 __all__ = ["ACTIVATION_CODES", "LAYER_DTYPE", "LOSS_CODES", "LOSS_DTYPE", "MODEL_DTYPE",
-           "OPTIMIZER_CODES", "OPTIMIZER_DTYPE", "ModelArgs", "available", "epoch", "reason",
-           "train"]
+           "OPTIMIZER_CODES", "OPTIMIZER_DTYPE", "ModelArgs", "Session", "available", "epoch",
+           "reason", "train"]
 
 ENV_SWITCH = "NASTOOLKIT_ENGINE"
 SOURCE = "cpu/engine.cpp"
@@ -382,36 +382,101 @@ def train(models, x, sample_weight, order, batch_size: int) -> list[np.ndarray]:
     models = list(models)
     if not models:
         return []
-    library = _load()
-    if library is None:
-        raise RuntimeError(f"the compiled engine is unavailable: {_failure}")
-    x = np.asarray(x) if type(x) is not np.ndarray else x
-    if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"x must be a float32 or float64 NumPy array. Received: dtype {x.dtype}")
-    dtype = x.dtype
-    in_dim = int(models[0].layers[0]["i"][1]) if getattr(models[0].layers, "size", 0) else 0
-    x = _checked("x", x, dtype, None)
-    n = x.shape[0] if x.ndim else 0
-    if x.size != n * in_dim:
-        raise ValueError(f"x must hold {in_dim} features per row. Received: shape {x.shape}")
-    if sample_weight is not None:
-        _checked("sample_weight", sample_weight, dtype, (n,))
-    order = _checked("order", order, np.int64, None)
-    if order.ndim != 1 or order.size == 0:
-        raise ValueError(f"order must be a non-empty 1-D array of row indices. Received: shape "
-                         f"{order.shape}")
-    if order.min() < 0 or order.max() >= n:
-        raise ValueError(f"order must hold row indices in [0, {n}). Received: indices in "
-                         f"[{order.min()}, {order.max()}]")
-    batch_size = _checks.positive_int("batch_size", batch_size, "Pass the rows per step, e.g. 32.")
-    steps = -(-order.size // batch_size)
-    losses = [np.empty(steps, np.float64) for _ in models]
-    records = np.array([_model_record(model, index, dtype, in_dim, n, steps, order.size, out)
-                        for index, (model, out) in enumerate(zip(models, losses))], MODEL_DTYPE)
-    suffix = "f32" if dtype == np.float32 else "f64"
-    status = getattr(library, f"nk_engine_train_{suffix}")(
-        records.ctypes.data, len(models), x.ctypes.data, in_dim, _ptr(sample_weight) or None,
-        order.ctypes.data, order.size, batch_size)
-    if status < 0:
-        raise MemoryError("the compiled engine could not allocate its scratch buffers")
-    return [out[:int(record["done"])] for out, record in zip(losses, records)]
+    session = Session(models, x, sample_weight, order, batch_size)
+    session.run(0, session.steps)
+    return session.losses()
+
+
+class Session:
+    """A validated ``train`` call whose steps can run in slices, ``run(first, count)``, so that
+    batch-level callbacks get control between steps without paying the validation again.
+
+    Slices must follow each other (``first`` = the steps run so far). The records' iteration
+    counts and dropout counters are taken as they are at construction: each slice runs as the
+    same steps of one whole call would. ``learning_rates`` may be changed between slices.
+
+    Examples
+    --------
+    >>> Session([], np.zeros((1, 1)), None, np.zeros(1, np.int64), 1).steps
+    1
+    """
+
+    def __init__(self, models, x, sample_weight, order, batch_size: int):
+        self.models = list(models)
+        self._library = _load() if self.models else None
+        if self.models and self._library is None:
+            raise RuntimeError(f"the compiled engine is unavailable: {_failure}")
+        x = np.asarray(x) if type(x) is not np.ndarray else x
+        if x.dtype not in (np.float32, np.float64):
+            raise TypeError(f"x must be a float32 or float64 NumPy array. Received: dtype "
+                            f"{x.dtype}")
+        dtype = x.dtype
+        layers = self.models[0].layers if self.models else None
+        in_dim = int(layers[0]["i"][1]) if getattr(layers, "size", 0) else x.shape[-1]
+        self.x = _checked("x", x, dtype, None)
+        n = x.shape[0] if x.ndim else 0
+        if x.size != n * in_dim:
+            raise ValueError(f"x must hold {in_dim} features per row. Received: shape {x.shape}")
+        if sample_weight is not None:
+            _checked("sample_weight", sample_weight, dtype, (n,))
+        self.sample_weight = sample_weight
+        self.order = _checked("order", order, np.int64, None)
+        if order.ndim != 1 or order.size == 0:
+            raise ValueError(f"order must be a non-empty 1-D array of row indices. Received: "
+                             f"shape {order.shape}")
+        if order.min() < 0 or order.max() >= n:
+            raise ValueError(f"order must hold row indices in [0, {n}). Received: indices in "
+                             f"[{order.min()}, {order.max()}]")
+        self.batch_size = _checks.positive_int("batch_size", batch_size,
+                                               "Pass the rows per step, e.g. 32.")
+        self.steps = -(-order.size // self.batch_size)
+        self._losses = [np.empty(self.steps, np.float64) for _ in self.models]
+        self._records = np.array(
+            [_model_record(model, index, dtype, in_dim, n, self.steps, order.size, out)
+             for index, (model, out) in enumerate(zip(self.models, self._losses))], MODEL_DTYPE)
+        self._base = self._records.copy()
+        self._iterations = [int(model.optimizer["i"][2]) for model in self.models]
+        self._counters = [[(k, int(model.layers[k]["i"][8])) for k in range(model.layers.size)
+                           if model.layers[k]["i"][0] == DROPOUT] for model in self.models]
+        self.done = [0] * len(self.models)
+        self._stopped = [False] * len(self.models)
+        self._in_dim, self._dtype = in_dim, dtype
+        self._suffix = "f32" if dtype == np.float32 else "f64"
+
+    def run(self, first: int, count: int) -> None:
+        """Run steps ``first`` .. ``first + count - 1`` of every model still running."""
+        active = [p for p in range(len(self.models)) if not self._stopped[p]]
+        if not active or count <= 0:
+            return
+        if any(self.done[p] != first for p in active):
+            raise ValueError(f"Session.run must continue where the last slice ended "
+                             f"(step {self.done[active[0]]}). Received: first={first}")
+        count = min(count, self.steps - first)
+        records = self._base[active].copy()
+        for row, p in enumerate(active):
+            record, model = records[row], self.models[p]
+            record["lrs"] += 8 * first
+            record["losses"] += 8 * first
+            if record["predictions"]:
+                record["predictions"] += (first * self.batch_size * int(record["out_dim"])
+                                          * self._dtype.itemsize)
+            model.optimizer["i"][2] = self._iterations[p] + first
+            for k, counter in self._counters[p]:
+                model.layers[k]["i"][8] = counter + first
+        start = first * self.batch_size
+        rows = min(self.order.size - start, count * self.batch_size)
+        status = getattr(self._library, f"nk_engine_train_{self._suffix}")(
+            records.ctypes.data, len(active), self.x.ctypes.data, self._in_dim,
+            _ptr(self.sample_weight) or None, self.order.ctypes.data + 8 * start, rows,
+            self.batch_size)
+        if status < 0:
+            raise MemoryError("the compiled engine could not allocate its scratch buffers")
+        for row, p in enumerate(active):
+            ran = int(records[row]["done"])
+            self.done[p] = first + ran
+            if ran and not np.isfinite(self._losses[p][self.done[p] - 1]):
+                self._stopped[p] = True
+
+    def losses(self) -> list[np.ndarray]:
+        """Each model's losses of the steps run so far."""
+        return [out[:done] for out, done in zip(self._losses, self.done)]
