@@ -177,6 +177,16 @@ def _optimizer_record(model, optimizer) -> tuple[np.ndarray, tuple]:
 def plan(model) -> EnginePlan:
     """The engine's records for a compiled, built ``Sequential``.
 
+    Parameters
+    ----------
+    model : Sequential
+        Built and compiled.
+
+    Returns
+    -------
+    EnginePlan
+        The records and the state buffers they point at.
+
     Raises
     ------
     Unsupported
@@ -207,6 +217,16 @@ def plan(model) -> EnginePlan:
 def unsupported_reason(model) -> str | None:
     """Why ``model`` cannot train in the compiled engine, or None when it can.
 
+    Parameters
+    ----------
+    model : Sequential
+        Built and compiled.
+
+    Returns
+    -------
+    str or None
+        ``"not compiled: <piece>"``, ``"the compiled engine is unavailable: <cause>"``, or None.
+
     Examples
     --------
     >>> from nastoolkit.models import Sequential
@@ -228,6 +248,16 @@ def unsupported_reason(model) -> str | None:
 def describe(model=None) -> str:
     """Which training path runs and why: the compiled engine's state, and for ``model`` whether
     its ``fit`` can run compiled (else the NumPy path, with the reason).
+
+    Parameters
+    ----------
+    model : Sequential, optional
+        A built, compiled model; None describes the engine alone.
+
+    Returns
+    -------
+    str
+        One line for humans.
 
     Examples
     --------

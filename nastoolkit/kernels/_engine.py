@@ -166,6 +166,10 @@ def _reset() -> None:
 def available() -> bool:
     """True when the compiled engine can be used (builds it on first call).
 
+    Returns
+    -------
+    bool
+
     Examples
     --------
     >>> isinstance(available(), bool)
@@ -176,6 +180,10 @@ def available() -> bool:
 
 def reason() -> str:
     """Why ``available()`` is False, or where the library was loaded from.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
