@@ -27,7 +27,7 @@ from . import losses, optimizers, regularizers
 from .kernels import _engine, _numpy
 
 __all__ = ["EnginePlan", "PopulationResult", "Unsupported", "describe", "fit_epoch", "plan",
-           "train_epoch", "train_population", "unsupported_reason"]
+           "predict", "train_epoch", "train_population", "unsupported_reason"]
 
 
 class Unsupported(ValueError):
@@ -276,6 +276,40 @@ def describe(model=None) -> str:
     if reason is None:
         return f"compiled engine ({_engine.reason()})"
     return f"numpy path: {reason}"
+
+
+def predict(model, x, batch_size: int = 1024) -> np.ndarray:
+    """``model``'s outputs for ``x`` (inference, dropout off) in one compiled call: what
+    ``model.predict(x)`` returns, to float32 rounding.
+
+    Parameters
+    ----------
+    model : Sequential
+        Built, with layers the engine supports (compiled or not).
+    x : numpy.ndarray
+        (n, *features) inputs in the model's dtype.
+    batch_size : int
+        Rows per forward pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, outputs).
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> predict(model, np.ones((4, 3), np.float32)).shape
+    (4, 2)
+    """
+    if not model.built:
+        raise Unsupported("the model must be built first")
+    if type(model.params) is not np.ndarray:
+        raise Unsupported("parameters on the GPU (the engine is a CPU path)")
+    records, _ = _layer_records(model)
+    return _engine.predict(records, model.params, _flat_inputs(model, x), batch_size)
 
 
 def _learning_rates(optimizer, steps: int) -> np.ndarray:

@@ -564,6 +564,42 @@ static void model_free(NkModel<T>& model) {
     free(model.out_at);
 }
 
+// The forward pass of step s on the m rows xb (dropout drawn when training, else the identity);
+// returns the last layer's output and adds the regularization penalty to *penalty.
+template <typename T>
+static const T* model_forward(NkModel<T>& model, long long s, const T* xb, long long m,
+                              bool training, double* penalty) {
+    NkModelArgs& A = *model.a;
+    const T* params = (const T*)A.params;
+    const T* in = xb;
+    for (long long l = 0; l < A.n_layers; ++l) {
+        const NkLayerSpec& L = A.layers[l];
+        long long n_in = L.i[1], n_out = L.i[2];
+        int act = int(L.i[3]);
+        T* out = model.block + model.out_at[2 * l];
+        if (L.i[0] == NK_LAYER_DENSE) {
+            const T* kernel = params + L.i[5];
+            const T* bias = L.i[4] ? params + L.i[6] : nullptr;
+            T* z = model.out_at[2 * l + 1] >= 0 ? model.block + model.out_at[2 * l + 1] : out;
+            gemm<T>(m, n_out, n_in, in, n_in, 1, kernel, n_out, z, n_out, bias);
+            activation_forward<T>(act, z, out, m, n_out);
+            if (penalty) {
+                *penalty += penalty_of(kernel, n_in * n_out, L.d[1], L.d[2]);
+                if (bias) *penalty += penalty_of(bias, n_out, L.d[3], L.d[4]);
+            }
+        } else if (L.i[0] == NK_LAYER_DROPOUT) {
+            if (!training) continue;  // the identity in inference: the input passes on
+            unsigned int key = nk_dropout_key((unsigned int)L.i[7], (unsigned long long)(L.i[8] + s));
+            dropout_forward<T>(in, out, model.block + model.out_at[2 * l + 1], m * n_out, key,
+                               (unsigned int)L.i[9], T(L.d[0]));
+        } else {
+            activation_forward<T>(act, in, out, m, n_out);
+        }
+        in = out;
+    }
+    return in;
+}
+
 // Step s on the m gathered rows xb (rows: their indices, for targets and weights; start: the
 // step's first position in the order, for predictions). Writes the loss; false when it is not
 // finite (then nothing was updated, as Sequential.train_step returns before its update).
@@ -578,31 +614,8 @@ static bool model_step(NkModel<T>& model, long long s, const T* xb, long long m,
     T* block = model.block;
     const long long* out_at = model.out_at;
 
-    // forward
-    const T* in = xb;
     double penalty = 0.0;
-    for (long long l = 0; l < n_layers; ++l) {
-        const NkLayerSpec& L = layers[l];
-        long long n_in = L.i[1], n_out = L.i[2];
-        int act = int(L.i[3]);
-        T* out = block + out_at[2 * l];
-        if (L.i[0] == NK_LAYER_DENSE) {
-            const T* kernel = params + L.i[5];
-            const T* bias = L.i[4] ? params + L.i[6] : nullptr;
-            T* z = out_at[2 * l + 1] >= 0 ? block + out_at[2 * l + 1] : out;
-            gemm<T>(m, n_out, n_in, in, n_in, 1, kernel, n_out, z, n_out, bias);
-            activation_forward<T>(act, z, out, m, n_out);
-            penalty += penalty_of(kernel, n_in * n_out, L.d[1], L.d[2]);
-            if (bias) penalty += penalty_of(bias, n_out, L.d[3], L.d[4]);
-        } else if (L.i[0] == NK_LAYER_DROPOUT) {
-            unsigned int key = nk_dropout_key((unsigned int)L.i[7], (unsigned long long)(L.i[8] + s));
-            dropout_forward<T>(in, out, block + out_at[2 * l + 1], m * n_out, key,
-                               (unsigned int)L.i[9], T(L.d[0]));
-        } else {
-            activation_forward<T>(act, in, out, m, n_out);
-        }
-        in = out;
-    }
+    const T* in = model_forward(model, s, xb, m, true, &penalty);
     const T* pred = in;
     if (A.predictions) memcpy((T*)A.predictions + start * out_dim, pred, sizeof(T) * m * out_dim);
 
@@ -720,6 +733,27 @@ static long long train_population(NkModelArgs* models, long long n_models, const
     return ok ? 0 : -1;
 }
 
+// Inference: out (n x out_dim) = the model's outputs for the n rows of x, in batches of
+// batch_size (dropout off). Returns 0, or -1 when scratch could not be allocated.
+template <typename T>
+static long long predict(NkModelArgs* args, const T* x, long long in_dim, long long n,
+                         long long batch_size, T* out) {
+    if (n <= 0 || batch_size <= 0) return 0;
+    NkModel<T> model;
+    if (!model_init(model, args, batch_size, in_dim)) {
+        model_free(model);
+        return -1;
+    }
+    long long out_dim = args->out_dim;
+    for (long long start = 0; start < n; start += batch_size) {
+        long long m = n - start < batch_size ? n - start : batch_size;
+        const T* pred = model_forward(model, 0, x + start * in_dim, m, false, nullptr);
+        memcpy(out + start * out_dim, pred, sizeof(T) * m * out_dim);
+    }
+    model_free(model);
+    return 0;
+}
+
 #define NK_ENGINE_ENTRIES(SUFFIX, T)                                                              \
     extern "C" long long nk_engine_train_##SUFFIX(                                               \
         NkModelArgs* models, long long n_models, const T* x, long long in_dim,                    \
@@ -727,6 +761,11 @@ static long long train_population(NkModelArgs* models, long long n_models, const
         long long batch_size) {                                                                   \
         return train_population<T>(models, n_models, x, in_dim, sample_weight, order, n_order,    \
                                    batch_size);                                                   \
+    }                                                                                             \
+    extern "C" long long nk_engine_predict_##SUFFIX(NkModelArgs* model, const T* x,              \
+                                                  long long in_dim, long long n,                 \
+                                                  long long batch_size, T* out) {                \
+        return predict<T>(model, x, in_dim, n, batch_size, out);                                  \
     }
 
 NK_ENGINE_ENTRIES(f32, float)

@@ -34,7 +34,7 @@ from . import _native, _sources
 
 __all__ = ["ACTIVATION_CODES", "LAYER_DTYPE", "LOSS_CODES", "LOSS_DTYPE", "MODEL_DTYPE",
            "OPTIMIZER_CODES", "OPTIMIZER_DTYPE", "ModelArgs", "Session", "available", "epoch",
-           "reason", "train"]
+           "predict", "reason", "train"]
 
 ENV_SWITCH = "NASTOOLKIT_ENGINE"
 SOURCE = "cpu/engine.cpp"
@@ -137,6 +137,9 @@ def _declare(library: ctypes.CDLL) -> None:
     for suffix in ("f32", "f64"):
         function = getattr(library, f"nk_engine_train_{suffix}")
         function.argtypes = (p, n, p, n, p, p, n, n)
+        function.restype = n
+        function = getattr(library, f"nk_engine_predict_{suffix}")
+        function.argtypes = (p, p, n, n, n, p)
         function.restype = n
 
 
@@ -488,3 +491,59 @@ class Session:
     def losses(self) -> list[np.ndarray]:
         """Each model's losses of the steps run so far."""
         return [out[:done] for out, done in zip(self._losses, self.done)]
+
+
+def predict(layers, params, x, batch_size: int = 1024, out=None) -> np.ndarray:
+    """The outputs of the model ``layers``/``params`` for the rows of ``x`` (inference: dropout
+    off), in batches of ``batch_size`` rows, in one call.
+
+    Parameters
+    ----------
+    layers : numpy.ndarray
+        LAYER_DTYPE records.
+    params : numpy.ndarray
+        The flat parameter buffer (float32 or float64).
+    x : numpy.ndarray
+        (n, in) rows in ``params``'s dtype.
+    batch_size : int
+        Rows per forward pass (scratch grows with it).
+    out : numpy.ndarray, optional
+        (n, out) result buffer.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, out) outputs.
+
+    Examples
+    --------
+    >>> layer = np.zeros(1, LAYER_DTYPE)
+    >>> layer["i"][0, :7] = [DENSE, 1, 1, 0, 0, 0, 0]
+    >>> predict(layer, np.array([2.0]), np.array([[3.0]])) if available() else [[6.0]]
+    array([[6.]])
+    """
+    library = _load()
+    if library is None:
+        raise RuntimeError(f"the compiled engine is unavailable: {_failure}")
+    if type(params) is not np.ndarray or params.dtype not in (np.float32, np.float64):
+        raise TypeError(f"params must be a float32 or float64 NumPy array. Received: "
+                        f"{type(params).__name__} of dtype {getattr(params, 'dtype', None)}")
+    _checked("params", params, params.dtype, (params.size,))
+    _check_specs(layers, params)
+    in_dim, out_dim = int(layers[0]["i"][1]), int(layers[-1]["i"][2])
+    x = _checked("x", x, params.dtype, None)
+    n = x.shape[0] if x.ndim else 0
+    if x.size != n * in_dim:
+        raise ValueError(f"x must hold {in_dim} features per row. Received: shape {x.shape}")
+    batch_size = _checks.positive_int("batch_size", batch_size, "Pass the rows per pass.")
+    out = np.empty((n, out_dim), params.dtype) if out is None else out
+    _checked("out", out, params.dtype, (n, out_dim))
+    record = np.zeros((), MODEL_DTYPE)
+    record["layers"], record["n_layers"] = _ptr(layers), layers.size
+    record["params"], record["n_params"], record["out_dim"] = _ptr(params), params.size, out_dim
+    suffix = "f32" if params.dtype == np.float32 else "f64"
+    status = getattr(library, f"nk_engine_predict_{suffix}")(
+        record.ctypes.data, x.ctypes.data, in_dim, n, batch_size, out.ctypes.data)
+    if status < 0:
+        raise MemoryError("the compiled engine could not allocate its scratch buffers")
+    return out

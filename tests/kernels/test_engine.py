@@ -213,6 +213,19 @@ def test_build_without_the_vector_math_library_matches_too(name, monkeypatch):
     test_float32_epoch_matches_numpy_to_rounding(case)
 
 
+@pytest.mark.parametrize("case", [c for c in CASES if c.name.startswith(("act-", "seed",
+                                  "dropout", "flatten", "no-bias", "activation-layers"))],
+                         ids=str)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_predict_matches_model_predict(case, dtype):
+    model = build(case, dtype)
+    x, _, _ = data(case, model, dtype)
+    expected = model.predict(x, batch_size=7, verbose=0)
+    actual = engine.predict(model, x, batch_size=7)
+    rtol = 1e-12 if dtype == "float64" else 2e-6
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol)
+
+
 def test_two_epochs_in_one_call_and_chunks_agree():
     """Chunks of batches (as batch-level callbacks need) give what one call gives."""
     case = CASES[0]
@@ -397,6 +410,7 @@ import test_engine as t
 for case in t.CASES:
     t.test_float64_matches_numpy_step_by_step(case)
     t.test_float32_epoch_matches_numpy_to_rounding(case)
+    t.test_predict_matches_model_predict(case, "float64")
 for case in t.DIVERGING:
     t.test_divergence_stops_before_the_update_like_train_step(case)
 t.test_predictions_are_the_forward_outputs_of_each_step()
