@@ -140,31 +140,65 @@ NK_GEMM void gemm_tile_tail(long long K, int nc, const T* __restrict a, long lon
     }
 }
 
+// The last nc (< one vector) columns from `pad`, a copy of them zero-padded to one vector per
+// row of B (ld = one vector): vector accumulators as in gemm_tile, nc columns stored.
+template <typename T, int R>
+NK_GEMM void gemm_tile_padded(long long K, int nc, const T* __restrict a, long long sr,
+                              long long sk, const T* __restrict pad, T* __restrict c,
+                              long long ldc, const T* __restrict bias_pad) {
+    typedef typename NkVec<T>::type V;
+    constexpr int L = sizeof(V) / sizeof(T);
+    V acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = bias_pad ? nk_loadv(bias_pad) : V{};
+    for (long long k = 0; k < K; ++k) {
+        V bv = nk_loadv(pad + k * L);
+        for (int r = 0; r < R; ++r) acc[r] += a[r * sr + k * sk] * bv;
+    }
+    for (int r = 0; r < R; ++r) memcpy(c + r * ldc, &acc[r], sizeof(T) * nc);
+}
+
 template <typename T, int R>
 NK_GEMM void gemm_rows(long long N, long long K, const T* a, long long sr, long long sk,
-                       const T* b, long long ldb, T* c, long long ldc, const T* bias) {
+                       const T* b, long long ldb, T* c, long long ldc, const T* bias,
+                       const T* pad, const T* bias_pad) {
     constexpr int L = NK_VECTOR_BYTES / sizeof(T);
     long long j = 0;
     for (; j + 2 * L <= N; j += 2 * L)
         gemm_tile<T, R, 2>(K, a, sr, sk, b + j, ldb, c + j, ldc, bias ? bias + j : nullptr);
     for (; j + L <= N; j += L)
         gemm_tile<T, R, 1>(K, a, sr, sk, b + j, ldb, c + j, ldc, bias ? bias + j : nullptr);
-    if (j < N)
+    if (j < N && pad)
+        gemm_tile_padded<T, R>(K, int(N - j), a, sr, sk, pad, c + j, ldc,
+                               bias ? bias_pad : nullptr);
+    else if (j < N)
         gemm_tile_tail<T, R>(K, int(N - j), a, sr, sk, b + j, ldb, c + j, ldc,
                              bias ? bias + j : nullptr);
 }
 
-// C (M x N, ldc) = bias + A (M x K, strides sr, sk) B (K x N, ldb).
+// C (M x N, ldc) = bias + A (M x K, strides sr, sk) B (K x N, ldb). `pad` (K vectors of scratch,
+// or null) holds the last N mod (vector width) columns of B zero-padded, so they run vectorised.
 template <typename T>
 __attribute__((optimize("fp-contract=fast"))) static void gemm(
     long long M, long long N, long long K, const T* a, long long sr, long long sk, const T* b,
-    long long ldb, T* c, long long ldc, const T* bias) {
+    long long ldb, T* c, long long ldc, const T* bias, T* pad) {
+    constexpr int L = NK_VECTOR_BYTES / sizeof(T);
+    long long tail = N % L, j = N - tail;
+    T bias_pad[L] = {};
+    if (tail && pad) {
+        for (long long k = 0; k < K; ++k)
+            for (int q = 0; q < L; ++q) pad[k * L + q] = q < tail ? b[k * ldb + j + q] : T(0);
+        if (bias)
+            for (int q = 0; q < tail; ++q) bias_pad[q] = bias[j + q];
+    } else {
+        pad = nullptr;
+    }
     long long i = 0;
-    for (; i + 4 <= M; i += 4) gemm_rows<T, 4>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias);
+    for (; i + 4 <= M; i += 4)
+        gemm_rows<T, 4>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias, pad, bias_pad);
     switch (M - i) {
-        case 3: gemm_rows<T, 3>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias); break;
-        case 2: gemm_rows<T, 2>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias); break;
-        case 1: gemm_rows<T, 1>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias); break;
+        case 3: gemm_rows<T, 3>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias, pad, bias_pad); break;
+        case 2: gemm_rows<T, 2>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias, pad, bias_pad); break;
+        case 1: gemm_rows<T, 1>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias, pad, bias_pad); break;
         default: break;
     }
 }
@@ -517,6 +551,7 @@ struct NkModel {
     T* grad_a;
     T* grad_b;
     T* wt;
+    T* pad;  // GEMM tail columns, zero-padded (see gemm)
 };
 
 // Scratch for batches of up to batch_size rows, allocated once per call. False: out of memory.
@@ -549,12 +584,15 @@ static bool model_init(NkModel<T>& model, NkModelArgs* args, long long batch_siz
         }
     }
     long long grad_at = total;
-    total += 2 * batch_size * widest + wt_size;
+    // the GEMMs' inner dimension is a layer width (forward, dL/dx) or the batch (dL/dW)
+    long long pad_size = (widest > batch_size ? widest : batch_size) * (NK_VECTOR_BYTES / sizeof(T));
+    total += 2 * batch_size * widest + wt_size + pad_size;
     model.block = (T*)calloc((size_t)total, sizeof(T));
     if (!model.block) return false;
     model.grad_a = model.block + grad_at;
     model.grad_b = model.grad_a + batch_size * widest;
     model.wt = model.grad_b + batch_size * widest;
+    model.pad = model.wt + wt_size;
     return true;
 }
 
@@ -581,7 +619,7 @@ static const T* model_forward(NkModel<T>& model, long long s, const T* xb, long 
             const T* kernel = params + L.i[5];
             const T* bias = L.i[4] ? params + L.i[6] : nullptr;
             T* z = model.out_at[2 * l + 1] >= 0 ? model.block + model.out_at[2 * l + 1] : out;
-            gemm<T>(m, n_out, n_in, in, n_in, 1, kernel, n_out, z, n_out, bias);
+            gemm<T>(m, n_out, n_in, in, n_in, 1, kernel, n_out, z, n_out, bias, model.pad);
             activation_forward<T>(act, z, out, m, n_out);
             if (penalty) {
                 *penalty += penalty_of(kernel, n_in * n_out, L.d[1], L.d[2]);
@@ -666,7 +704,8 @@ static bool model_step(NkModel<T>& model, long long s, const T* xb, long long m,
             T* kernel = params + L.i[5];
             T* grad_kernel = grads + L.i[5];
             // dL/dW = x^T g: rows of the result run over the input features
-            gemm<T>(n_in, n_out, m, layer_in, 1, n_in, g, n_out, grad_kernel, n_out, nullptr);
+            gemm<T>(n_in, n_out, m, layer_in, 1, n_in, g, n_out, grad_kernel, n_out, nullptr,
+                    model.pad);
             add_penalty_gradient(kernel, grad_kernel, n_in * n_out, L.d[1], L.d[2]);
             if (L.i[4]) {
                 T* grad_bias = grads + L.i[6];
@@ -679,7 +718,7 @@ static bool model_step(NkModel<T>& model, long long s, const T* xb, long long m,
                 T* wt = model.wt;
                 transpose(kernel, wt, n_in, n_out);
                 T* next = g == model.grad_a ? model.grad_b : model.grad_a;
-                gemm<T>(m, n_in, n_out, g, n_out, 1, wt, n_in, next, n_in, nullptr);
+                gemm<T>(m, n_in, n_out, g, n_out, 1, wt, n_in, next, n_in, nullptr, model.pad);
                 g = next;
             }
         } else if (L.i[0] == NK_LAYER_DROPOUT) {
