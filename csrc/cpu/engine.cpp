@@ -39,7 +39,7 @@ NK_SIMD_MATH(double erfc(double))
 #include <stdlib.h>
 #include <string.h>
 
-// ---- the interface shared with _engine.py (plain arrays of int64 and double) ---------------------
+// ---- the interface shared with _engine.py (plain arrays of int64 and double) -----------------
 
 enum NkLayerKind { NK_LAYER_DENSE = 0, NK_LAYER_DROPOUT = 1, NK_LAYER_ACTIVATION = 2 };
 static const int NK_SOFTMAX = 13;  // engine-only activation code: a row operation
@@ -73,7 +73,8 @@ struct NkOptSpec {
 
 // ---- small GEMMs --------------------------------------------------------------------------------
 // Register-blocked: a tile of R rows x NV vectors (GCC vector types of the widest registers
-// -march=native gives: zmm, ymm or xmm) keeps R NV accumulators in registers over the k loop. Only these
+// -march=native gives: zmm, ymm or xmm) keeps R NV accumulators in registers over the k loop. Only
+// these
 // functions contract a*b+c into fused multiply-adds (the optimize attribute); the element rules
 // elsewhere keep -ffp-contract=off.
 
@@ -196,9 +197,18 @@ __attribute__((optimize("fp-contract=fast"))) static void gemm(
     for (; i + 4 <= M; i += 4)
         gemm_rows<T, 4>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias, pad, bias_pad);
     switch (M - i) {
-        case 3: gemm_rows<T, 3>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias, pad, bias_pad); break;
-        case 2: gemm_rows<T, 2>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias, pad, bias_pad); break;
-        case 1: gemm_rows<T, 1>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias, pad, bias_pad); break;
+        case 3:
+            gemm_rows<T, 3>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias, pad,
+                              bias_pad);
+            break;
+        case 2:
+            gemm_rows<T, 2>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias, pad,
+                              bias_pad);
+            break;
+        case 1:
+            gemm_rows<T, 1>(N, K, a + i * sr, sr, sk, b, ldb, c + i * ldc, ldc, bias, pad,
+                              bias_pad);
+            break;
         default: break;
     }
 }
@@ -267,7 +277,8 @@ static void activation_backward(int act, const T* y, const T* z, T* g, long long
             T* gr = g + r * cols;
             T dot = T(0);
             for (long long k = 0; k < cols; ++k) dot += gr[k] * yr[k];
-            for (long long k = 0; k < cols; ++k) gr[k] = softmax_backward_element(yr[k], gr[k], dot);
+            for (long long k = 0; k < cols; ++k)
+                gr[k] = softmax_backward_element(yr[k], gr[k], dot);
         }
         return;
     }
@@ -426,9 +437,11 @@ static void optimizer_step(const NkOptSpec& opt, long long step, double lr, T* _
         case NK_MOMENTUM: {
             T tlr = T(lr), mu = T(opt.d[1]);
             if (opt.i[1]) {
-                for (long long i = 0; i < n; ++i) momentum_element(w[i], g[i], s0[i], decay, tlr, mu, true);
+                for (long long i = 0; i < n; ++i)
+                    momentum_element(w[i], g[i], s0[i], decay, tlr, mu, true);
             } else {
-                for (long long i = 0; i < n; ++i) momentum_element(w[i], g[i], s0[i], decay, tlr, mu, false);
+                for (long long i = 0; i < n; ++i)
+                    momentum_element(w[i], g[i], s0[i], decay, tlr, mu, false);
             }
             break;
         }
@@ -447,11 +460,13 @@ static void optimizer_step(const NkOptSpec& opt, long long step, double lr, T* _
             T mom = T(opt.d[3]);
             if (opt.i[1]) {
                 for (long long i = 0; i < n; ++i)
-                    rmsprop_element(w[i], g[i], s0[i], s1[i], decay, tlr, trho, omr, eps, mom, true);
+                    rmsprop_element(w[i], g[i], s0[i], s1[i], decay, tlr, trho, omr, eps, mom,
+                                    true);
             } else {
                 for (long long i = 0; i < n; ++i) {
                     T unused = T(0);
-                    rmsprop_element(w[i], g[i], s0[i], unused, decay, tlr, trho, omr, eps, mom, false);
+                    rmsprop_element(w[i], g[i], s0[i], unused, decay, tlr, trho, omr, eps,
+                                    mom, false);
                 }
             }
             break;
@@ -585,7 +600,8 @@ static bool model_init(NkModel<T>& model, NkModelArgs* args, long long batch_siz
     }
     long long grad_at = total;
     // the GEMMs' inner dimension is a layer width (forward, dL/dx) or the batch (dL/dW)
-    long long pad_size = (widest > batch_size ? widest : batch_size) * (NK_VECTOR_BYTES / sizeof(T));
+    long long pad_size =
+        (widest > batch_size ? widest : batch_size) * (NK_VECTOR_BYTES / sizeof(T));
     total += 2 * batch_size * widest + wt_size + pad_size;
     model.block = (T*)calloc((size_t)total, sizeof(T));
     if (!model.block) return false;
@@ -627,7 +643,8 @@ static const T* model_forward(NkModel<T>& model, long long s, const T* xb, long 
             }
         } else if (L.i[0] == NK_LAYER_DROPOUT) {
             if (!training) continue;  // the identity in inference: the input passes on
-            unsigned int key = nk_dropout_key((unsigned int)L.i[7], (unsigned long long)(L.i[8] + s));
+            unsigned int key =
+                nk_dropout_key((unsigned int)L.i[7], (unsigned long long)(L.i[8] + s));
             dropout_forward<T>(in, out, model.block + model.out_at[2 * l + 1], m * n_out, key,
                                (unsigned int)L.i[9], T(L.d[0]));
         } else {
