@@ -27,8 +27,19 @@ import numpy as np
 from . import _checks, activations, initializers, kernels, regularizers
 from .backend import array_module, to_numpy
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer",
-           "WeightSpec", "deserialize", "get", "serialize"]
+__all__ = [
+    "Activation",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Input",
+    "InputLayer",
+    "Layer",
+    "WeightSpec",
+    "deserialize",
+    "get",
+    "serialize",
+]
 
 _name_counters: dict[str, itertools.count] = {}
 
@@ -59,8 +70,10 @@ def _feature_shape(input_shape, input_dim) -> tuple[int, ...] | None:
         return None
     shape = (input_shape,) if _checks.is_integer(input_shape) else tuple(input_shape)
     if not shape or not all(_checks.is_integer(d) and d >= 1 for d in shape):
-        raise ValueError("input_shape must be a tuple of positive integers without the batch "
-                         f"axis, e.g. (10,) or (28, 28). Received: input_shape={input_shape!r}")
+        raise ValueError(
+            "input_shape must be a tuple of positive integers without the batch "
+            f"axis, e.g. (10,) or (28, 28). Received: input_shape={input_shape!r}"
+        )
     return tuple(int(d) for d in shape)
 
 
@@ -121,8 +134,10 @@ class Layer:
         """``(None, *features)``: known once built or declared with ``input_shape=``."""
         features = self._in_features or self._input_shape_arg
         if features is None:
-            raise AttributeError(f"Layer {self.name!r} has no defined input shape yet: build it "
-                                 "or give it input_shape=(features,).")
+            raise AttributeError(
+                f"Layer {self.name!r} has no defined input shape yet: build it "
+                "or give it input_shape=(features,)."
+            )
         return (None, *features)
 
     @property
@@ -136,9 +151,11 @@ class Layer:
 
     def _check_flat(self, features: tuple[int, ...]):
         if len(features) != 1:
-            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) expects inputs of "
-                             f"shape (batch, features). Received: per-sample shape {features}. "
-                             "Put a Flatten() layer before it.")
+            raise ValueError(
+                f"Layer {self.name!r} ({type(self).__name__}) expects inputs of "
+                f"shape (batch, features). Received: per-sample shape {features}. "
+                "Put a Flatten() layer before it."
+            )
 
     def _set_input_shape(self, features: tuple[int, ...]):
         """Fix the per-sample input shape (checked against ``input_shape=``) and the output's."""
@@ -146,8 +163,10 @@ class Layer:
         declared = self._input_shape_arg
         if declared is not None and features != declared:
             width = declared[0] if len(declared) == 1 else declared
-            raise ValueError(f"Layer {self.name!r} expects inputs of per-sample shape {declared} "
-                             f"(width {width}). Received: shape {features}")
+            raise ValueError(
+                f"Layer {self.name!r} expects inputs of per-sample shape {declared} "
+                f"(width {width}). Received: shape {features}"
+            )
         self._check_input(features)
         self._in_features = features
         self._out_features = tuple(self.compute_output_shape((None, *features))[1:])
@@ -205,17 +224,21 @@ class Layer:
         return [to_numpy(w).copy() for w in self.weights]
 
     def set_weights(self, values) -> None:
-        """Copy ``values`` (arrays in ``get_weights`` order and shapes) into the weights in place."""
+        """Copy ``values`` (arrays in ``get_weights`` order and shapes) into the weights."""
         current = self.weights
         values = list(values)
         if len(values) != len(current):
-            raise ValueError(f"set_weights on layer {self.name!r} expects {len(current)} arrays. "
-                             f"Received: {len(values)}")
+            raise ValueError(
+                f"set_weights on layer {self.name!r} expects {len(current)} arrays. "
+                f"Received: {len(values)}"
+            )
         for w, v in zip(current, values):
             v = np.asarray(v)
             if v.shape != w.shape:
-                raise ValueError(f"set_weights on layer {self.name!r}: expected shape {w.shape}. "
-                                 f"Received: shape {v.shape}")
+                raise ValueError(
+                    f"set_weights on layer {self.name!r}: expected shape {w.shape}. "
+                    f"Received: shape {v.shape}"
+                )
             if not np.all(np.isfinite(v)):
                 raise ValueError(f"set_weights on layer {self.name!r}: values contain NaN or inf.")
         for w, v in zip(current, values):
@@ -246,7 +269,7 @@ class Layer:
         """Add the penalty's gradient to ``grads`` (after the data gradient is written)."""
 
     def work_size(self, batch_size: int) -> int:
-        """Multiply-adds of one forward pass over ``batch_size`` rows (for the BLAS thread choice)."""
+        """Multiply-adds of a forward pass over ``batch_size`` rows (for the BLAS thread choice)."""
         return 0
 
     @property
@@ -271,13 +294,16 @@ class Layer:
         """Standalone use: ``Dense(3)(x)`` builds the layer on first call and returns its output."""
         x = np.asarray(x) if not hasattr(x, "__cuda_array_interface__") else x
         if x.ndim < 2:
-            raise ValueError(f"Layer {self.name!r} expects a batch (batch, features). "
-                             f"Received: shape {x.shape}")
+            raise ValueError(
+                f"Layer {self.name!r} expects a batch (batch, features). Received: shape {x.shape}"
+            )
         if not self.built:
             self.build(x.shape, dtype=x.dtype if x.dtype.kind == "f" else None)
         elif tuple(x.shape[1:]) != self._in_features:
-            raise ValueError(f"Layer {self.name!r} expects inputs of per-sample shape "
-                             f"{self._in_features}. Received: shape {x.shape[1:]}")
+            raise ValueError(
+                f"Layer {self.name!r} expects inputs of per-sample shape "
+                f"{self._in_features}. Received: shape {x.shape[1:]}"
+            )
         return self.forward(x.astype(self.dtype, copy=False), training=training)
 
     def get_config(self) -> dict:
@@ -324,8 +350,9 @@ class InputLayer(Layer):
             kwargs.pop(unused, None)
         super().__init__(**kwargs)
         if self._input_shape_arg is None:
-            raise ValueError("Input needs shape=(features,), e.g. Input(shape=(10,)). "
-                             "Received: shape=None")
+            raise ValueError(
+                "Input needs shape=(features,), e.g. Input(shape=(10,)). Received: shape=None"
+            )
         self._set_input_shape(self._input_shape_arg)
         self.built = True
 
@@ -343,8 +370,12 @@ class InputLayer(Layer):
         return grad_y
 
     def get_config(self):
-        return {"batch_shape": self.batch_shape, "dtype": self.dtype.name, "sparse": False,
-                "name": self.name}
+        return {
+            "batch_shape": self.batch_shape,
+            "dtype": self.dtype.name,
+            "sparse": False,
+            "name": self.name,
+        }
 
     def __repr__(self):
         return f"Input(shape={self._input_shape_arg}, name={self.name!r})"
@@ -399,8 +430,17 @@ class Dense(Layer):
     (4, 2)
     """
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = _checks.positive_int("units", units, "Pass the output width, e.g. Dense(64).")
         self.activation = activations.get(activation)
@@ -414,6 +454,7 @@ class Dense(Layer):
         self.bias = None
         # activations whose derivative needs the pre-activation z keep it (interface 1)
         self._keeps_z = self.activation_name in getattr(kernels, "NEEDS_PREACTIVATION", ())
+        self._z = None  # the pre-activation, kept only when _keeps_z
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
@@ -441,13 +482,18 @@ class Dense(Layer):
         n = x.shape[0]
         prepared = n <= self._capacity
         self._x = x
-        extra = {}
         if self._keeps_z:
-            self._z = self._z_buf[:n] if prepared else array_module(x).empty((n, self.units),
-                                                                             self.dtype)
-            extra["z_out"] = self._z
-        self._y = kernels.dense_forward(x, self.kernel, self.bias, self.activation_name,
-                                        out=self._out[:n] if prepared else None, **extra)
+            self._z = (
+                self._z_buf[:n] if prepared else array_module(x).empty((n, self.units), self.dtype)
+            )
+        self._y = kernels.dense_forward(
+            x,
+            self.kernel,
+            self.bias,
+            self.activation_name,
+            out=self._out[:n] if prepared else None,
+            z_out=self._z,
+        )
         return self._y
 
     def backward(self, grad_y, need_grad_x=True, activation_fused=False):
@@ -458,13 +504,20 @@ class Dense(Layer):
         n = grad_y.shape[0]
         prepared = n <= self._capacity
         activation = "linear" if activation_fused else self.activation_name
-        extra = {"z": self._z} if self._keeps_z and not activation_fused else {}
         grad_x, _, _ = kernels.dense_backward(
-            self._x, self.kernel, self._y, grad_y, activation,
-            grad_kernel=self.grads["kernel"], grad_bias=self.grads.get("bias"),
+            self._x,
+            self.kernel,
+            self._y,
+            grad_y,
+            activation,
+            grad_kernel=self.grads["kernel"],
+            grad_bias=self.grads.get("bias"),
             grad_x=self._grad_x[:n] if prepared else None,
             grad_z=grad_y if prepared else None,  # in a model grad_y is scratch we own
-            need_grad_x=need_grad_x, use_bias=self.use_bias, **extra)
+            need_grad_x=need_grad_x,
+            use_bias=self.use_bias,
+            z=None if activation_fused else self._z,
+        )
         self.add_regularization_gradients()
         return grad_x
 
@@ -483,12 +536,16 @@ class Dense(Layer):
             self.bias_regularizer.add_gradient(self.bias, self.grads["bias"])
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units,
-                "activation": self.activation_name, "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation_name,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -510,8 +567,10 @@ def _noise_shape(noise_shape) -> tuple | None:
         return None
     shape = tuple(noise_shape) if isinstance(noise_shape, (tuple, list)) else None
     if not shape or not all(d is None or (_checks.is_integer(d) and d >= 1) for d in shape):
-        raise ValueError("noise_shape must be a tuple of positive integers or None, batch axis "
-                         f"first, e.g. (None, 1). Received: noise_shape={noise_shape!r}")
+        raise ValueError(
+            "noise_shape must be a tuple of positive integers or None, batch axis "
+            f"first, e.g. (None, 1). Received: noise_shape={noise_shape!r}"
+        )
     return tuple(None if d is None else int(d) for d in shape)
 
 
@@ -538,8 +597,14 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.rate = _checks.number_in("rate", rate, 0.0, 1.0, high_open=True,
-                                      fix="Pass the fraction of units to drop, e.g. 0.5.")
+        self.rate = _checks.number_in(
+            "rate",
+            rate,
+            0.0,
+            1.0,
+            high_open=True,
+            fix="Pass the fraction of units to drop, e.g. 0.5.",
+        )
         self.noise_shape = _noise_shape(noise_shape)
         self._seed_given = seed is not None
         self.seed = None if seed is None else int(seed) & 0xFFFFFFFF
@@ -547,7 +612,7 @@ class Dropout(Layer):
         self._mask = None
 
     def reseed(self, seed: int):
-        """Restart the mask stream from ``seed`` (a model does this at the start of a seeded fit)."""
+        """Restart the mask stream from ``seed`` (a model does this when a seeded fit starts)."""
         self.seed = int(seed) & 0xFFFFFFFF
         self.counter = 0
 
@@ -568,10 +633,13 @@ class Dropout(Layer):
 
     def _check_input(self, features):
         self._check_flat(features)
-        if self.noise_shape is not None and (len(self.noise_shape) != 2 or self.noise_shape[1]
-                                             not in (None, 1, features[0])):
-            raise ValueError(f"noise_shape must broadcast to the input (batch, {features[0]})."
-                                 f" Received: noise_shape={self.noise_shape}")
+        if self.noise_shape is not None and (
+            len(self.noise_shape) != 2 or self.noise_shape[1] not in (None, 1, features[0])
+        ):
+            raise ValueError(
+                f"noise_shape must broadcast to the input (batch, {features[0]})."
+                f" Received: noise_shape={self.noise_shape}"
+            )
 
     def prepare(self, batch_size, xp=np):
         super().prepare(batch_size, xp)
@@ -589,9 +657,17 @@ class Dropout(Layer):
             self._block_start = self._block_seed = None
         pos = None if self._block_start is None else self.counter - self._block_start
         if pos is None or not 0 <= pos < self._block_len or self._block_seed != self.seed:
-            kernels.dropout_masks(self._masks.shape[1], self.input_dim, self.rate, self.seed,
-                                  self.counter, self._block_len, self.dtype, out=self._masks,
-                                  work=self._work)
+            kernels.dropout_masks(
+                self._masks.shape[1],
+                self.input_dim,
+                self.rate,
+                self.seed,
+                self.counter,
+                self._block_len,
+                self.dtype,
+                out=self._masks,
+                work=self._work,
+            )
             self._block_start, self._block_seed, pos = self.counter, self.seed, 0
         return self._masks[pos, :n]
 
@@ -600,10 +676,13 @@ class Dropout(Layer):
         n = x.shape[0]
         rows, cols = (size if s is None else s for s, size in zip(self.noise_shape, x.shape))
         if rows not in (1, n):
-            raise ValueError(f"noise_shape {self.noise_shape} does not broadcast to a batch of "
-                             f"{n} rows; use None or 1 for the batch axis.")
-        mask = kernels.dropout_masks(rows, cols, self.rate, self.seed, self.counter, 1,
-                                     self.dtype)[0]
+            raise ValueError(
+                f"noise_shape {self.noise_shape} does not broadcast to a batch of "
+                f"{n} rows; use None or 1 for the batch axis."
+            )
+        mask = kernels.dropout_masks(rows, cols, self.rate, self.seed, self.counter, 1, self.dtype)[
+            0
+        ]
         return array_module(x).asarray(mask)
 
     def forward(self, x, training=False):
@@ -632,8 +711,12 @@ class Dropout(Layer):
         return grad_y * self._mask
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate,
-                "seed": self.seed if self._seed_given else None, "noise_shape": self.noise_shape}
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "seed": self.seed if self._seed_given else None,
+            "noise_shape": self.noise_shape,
+        }
 
     def __repr__(self):
         return f"Dropout({self.rate}, name={self.name!r})"
@@ -678,9 +761,8 @@ class Activation(Layer):
         if activation_fused:
             return grad_y  # the loss's gradient is already dL/dx of this activation
         out = grad_y if grad_y.shape[0] <= self._capacity else None
-        extra = {"z": self._x} if self._keeps_z else {}
-        return kernels.activation_backward(self.activation_name, self._y, grad_y, out=out,
-                                           **extra)
+        z = self._x if self._keeps_z else None
+        return kernels.activation_backward(self.activation_name, self._y, grad_y, out=out, z=z)
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation_name}
@@ -709,8 +791,10 @@ class Flatten(Layer):
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
-            raise ValueError("Flatten supports data_format='channels_last' only. "
-                             f"Received: data_format={data_format!r}")
+            raise ValueError(
+                "Flatten supports data_format='channels_last' only. "
+                f"Received: data_format={data_format!r}"
+            )
         self.data_format = data_format or "channels_last"
 
     def _check_input(self, features):
@@ -735,8 +819,13 @@ class Flatten(Layer):
         return f"Flatten(name={self.name!r})"
 
 
-_LAYERS = {"InputLayer": InputLayer, "Dense": Dense, "Dropout": Dropout,
-           "Activation": Activation, "Flatten": Flatten}
+_LAYERS = {
+    "InputLayer": InputLayer,
+    "Dense": Dense,
+    "Dropout": Dropout,
+    "Activation": Activation,
+    "Flatten": Flatten,
+}
 
 
 def deserialize(config: dict) -> Layer:
@@ -750,8 +839,9 @@ def deserialize(config: dict) -> Layer:
     try:
         cls = _LAYERS[config["class_name"]]
     except KeyError:
-        raise ValueError(f"Unknown layer class {config.get('class_name')!r}; "
-                         f"expected one of {sorted(_LAYERS)}.") from None
+        raise ValueError(
+            f"Unknown layer class {config.get('class_name')!r}; expected one of {sorted(_LAYERS)}."
+        ) from None
     return cls.from_config(config["config"])
 
 

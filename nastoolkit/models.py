@@ -111,7 +111,9 @@ class Sequential:
         self._input: InputLayer | None = None
         self._layers: list[Layer] = []
         self._owned: set[int] = set()  # ids of layers whose weights live in our buffer
-        self._fresh = True  # weights are as initialised: never set, loaded or trained
+        # weights as initialised and not yet seen, set, loaded or trained: a seeded fit may
+        # re-draw them from its seed (as before Keras-style eager building)
+        self._fresh = True
         self._features: tuple[int, ...] | None = None
         self.built = False
         self.stop_training = False
@@ -150,18 +152,24 @@ class Sequential:
         True
         """
         if not isinstance(layer, Layer):
-            raise TypeError("Sequential.add expects a nastoolkit layer (e.g. Dense(8)). "
-                            f"Received: {layer!r} of type {type(layer).__name__}")
+            raise TypeError(
+                "Sequential.add expects a nastoolkit layer (e.g. Dense(8)). "
+                f"Received: {layer!r} of type {type(layer).__name__}"
+            )
         if any(other.name == layer.name for other in self._all_layers()):
-            raise ValueError("All layers added to a Sequential model should have unique names. "
-                             f"Name {layer.name!r} is already the name of a layer in this model. "
-                             "Update the `name` argument to pass a unique name.")
+            raise ValueError(
+                "All layers added to a Sequential model should have unique names. "
+                f"Name {layer.name!r} is already the name of a layer in this model. "
+                "Update the `name` argument to pass a unique name."
+            )
         if isinstance(layer, InputLayer):
             if self._input is not None or self._layers:
                 shape = self._input.batch_shape if self._input else "from its first layer"
-                raise ValueError(f"Sequential model {self.name!r} has already been configured "
-                                 f"to use input shape {shape}. You cannot add a different Input "
-                                 "layer to it; an Input must be the first entry.")
+                raise ValueError(
+                    f"Sequential model {self.name!r} has already been configured "
+                    f"to use input shape {shape}. You cannot add a different Input "
+                    "layer to it; an Input must be the first entry."
+                )
             self._input = layer
         else:
             self._layers.append(layer)
@@ -216,8 +224,7 @@ class Sequential:
     def output_shape(self) -> tuple:
         """``(None, *features)`` of the outputs, once the input shape is known."""
         if self._known_features() is None or not self._layers:
-            raise AttributeError(f"Sequential model {self.name!r} has no defined output shape "
-                                 "yet.")
+            raise AttributeError(f"Sequential model {self.name!r} has no defined output shape yet.")
         return self.compute_output_shape(self.input_shape)
 
     def compute_output_shape(self, input_shape) -> tuple:
@@ -239,6 +246,7 @@ class Sequential:
     @property
     def weights(self) -> list:
         """Every layer's weight arrays (views into ``params``), in ``get_weights`` order."""
+        self._fresh = False
         return [w for layer in self._layers for w in layer.weights]
 
     def build(self, input_shape=None):
@@ -258,8 +266,10 @@ class Sequential:
         specs, shape = [], features
         for i, layer in enumerate(self._layers):
             if layer.built and id(layer) not in self._owned and layer._in_features != shape:
-                raise ValueError(f"Layer {layer.name!r} was built for inputs of shape "
-                                 f"{layer._in_features}, but receives {shape} in this model.")
+                raise ValueError(
+                    f"Layer {layer.name!r} was built for inputs of shape "
+                    f"{layer._in_features}, but receives {shape} in this model."
+                )
             layer.dtype = self.dtype
             layer._set_input_shape(shape)
             specs += [(i, spec) for spec in layer.weight_specs()]
@@ -274,14 +284,18 @@ class Sequential:
         declared = self._known_features()
         if input_shape is None:
             if declared is None:
-                raise ValueError("The model does not know its input shape: give the first layer "
-                                 "input_shape=(features,), start with Input(shape=...), or call "
-                                 "fit/predict with data.")
+                raise ValueError(
+                    "The model does not know its input shape: give the first layer "
+                    "input_shape=(features,), start with Input(shape=...), or call "
+                    "fit/predict with data."
+                )
             return declared
         features = tuple(int(d) for d in tuple(input_shape)[1:])
         if declared is not None and features != declared:
-            raise ValueError(f"Sequential model {self.name!r} expects inputs of per-sample shape "
-                             f"{declared}. You cannot build it with input_shape {input_shape}.")
+            raise ValueError(
+                f"Sequential model {self.name!r} expects inputs of per-sample shape "
+                f"{declared}. You cannot build it with input_shape {input_shape}."
+            )
         return features
 
     def _allocate(self, specs) -> set:
@@ -297,7 +311,7 @@ class Sequential:
         kept = set()
         for (i, spec), offset in zip(specs, offsets):
             layer, size = self._layers[i], math.prod(spec.shape)
-            w = params[offset:offset + size].reshape(spec.shape)
+            w = params[offset : offset + size].reshape(spec.shape)
             old = getattr(layer, spec.name, None) if layer.built else None
             # a fresh model re-draws its own layers (so adding layers one by one initialises
             # exactly as building them at once); trained or foreign weights are kept
@@ -305,7 +319,7 @@ class Sequential:
                 w[...] = xp.asarray(old, dtype=self.dtype)
                 kept.add((i, spec.name))
             views[i][0][spec.name] = w
-            views[i][1][spec.name] = grads[offset:offset + size].reshape(spec.shape)
+            views[i][1][spec.name] = grads[offset : offset + size].reshape(spec.shape)
         for layer, (weights, layer_grads) in zip(self._layers, views):
             layer.bind(weights, layer_grads)
             self._owned.add(id(layer))
@@ -352,9 +366,11 @@ class Sequential:
             raise ValueError("compile needs a loss, e.g. loss='mse' or losses.MeanSquaredError().")
         loss_obj = losses.get(loss)
         self._compiled = _Compiled(
-            optimizers.get(optimizer), loss_obj,
+            optimizers.get(optimizer),
+            loss_obj,
             [metrics_module.get(m, loss=loss_obj) for m in (metrics or [])],
-            [metrics_module.get(m, loss=loss_obj) for m in (weighted_metrics or [])])
+            [metrics_module.get(m, loss=loss_obj) for m in (weighted_metrics or [])],
+        )
 
     @property
     def optimizer(self):
@@ -371,8 +387,10 @@ class Sequential:
 
     def _require_compiled(self, what: str) -> _Compiled:
         if self._compiled is None:
-            raise NotCompiledError(f"You must compile the model before calling {what}: "
-                                   "model.compile(optimizer=..., loss=...).")
+            raise NotCompiledError(
+                f"You must compile the model before calling {what}: "
+                "model.compile(optimizer=..., loss=...)."
+            )
         return self._compiled
 
     # --- the step -----------------------------------------------------------------------------
@@ -384,13 +402,18 @@ class Sequential:
     def _backward(self, grad, activation_fused: bool):
         """Each layer's backward, last first; the last one gets the fused-activation flag."""
         last = len(self._layers) - 1
-        grad = self._layers[last].backward(grad, need_grad_x=last > 0,
-                                           activation_fused=activation_fused)
+        grad = self._layers[last].backward(
+            grad, need_grad_x=last > 0, activation_fused=activation_fused
+        )
         for i in range(last - 1, -1, -1):
             grad = self._layers[i].backward(grad, need_grad_x=i > 0)
 
     def _penalty(self) -> float:
-        return sum(layer.regularization_penalty() for layer in self._layers)
+        """The layers' regularization losses, summed."""
+        total = 0.0
+        for layer in self._layers:
+            total += layer.regularization_penalty()
+        return total
 
     def _fuses_activation(self, loss) -> bool:
         """Whether the loss folds the output activation's gradient into its own (softmax +
@@ -403,18 +426,16 @@ class Sequential:
         preallocated gradient buffer."""
         loss = self._compiled.loss
         step = loss.value_and_fused_grad if fused else loss.value_and_grad
-        weights = {} if sample_weight is None else {"sample_weight": sample_weight}
-        value, grad = step(y, y_pred, grad_out=self._grad_out[:len(y_pred)], **weights)
+        value, grad = step(
+            y, y_pred, grad_out=self._grad_out[: len(y_pred)], sample_weight=sample_weight
+        )
         return float(value), grad
 
     def _update_metrics(self, y, y_pred, sample_weight):
         for metric in self._compiled.metrics:
             metric.update(y, y_pred)
         for metric in self._compiled.weighted_metrics:
-            if sample_weight is None:
-                metric.update(y, y_pred)
-            else:
-                metric.update(y, y_pred, sample_weight=sample_weight)
+            metric.update(y, y_pred, sample_weight=sample_weight)
 
     def train_step(self, x_batch, y_batch, sample_weight=None) -> float:
         """One step of gradient descent on a batch: forward, loss, backward, one update.
@@ -433,6 +454,7 @@ class Sequential:
         True
         """
         self._ensure_capacity(len(x_batch))  # a no-op inside fit, which prepared the buffers
+        self._fresh = False
         fused = self._fuses_activation(self._compiled.loss)
         y_pred = self._forward(x_batch, training=True)
         loss, grad = self._data_loss(y_batch, y_pred, sample_weight, fused)
@@ -460,6 +482,7 @@ class Sequential:
         """
         compiled = self._require_compiled("loss_and_gradients")
         self._require_built("loss_and_gradients")
+        self._fresh = False
         x = self._xp.asarray(x, dtype=self.dtype)
         self._ensure_capacity(x.shape[0])
         fused = self._fuses_activation(compiled.loss)
@@ -471,9 +494,22 @@ class Sequential:
         return value + self._penalty(), self.grads.copy()
 
     # --- fit ----------------------------------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, seed=None):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        seed=None,
+    ):
         """Train for ``epochs`` passes over (x, y); returns a ``History`` of per-epoch logs.
 
         Parameters
@@ -528,10 +564,12 @@ class Sequential:
         batch_size = 32 if batch_size is None else _checks.positive_int("batch_size", batch_size)
         epochs = _checks.non_negative_int("epochs", epochs)
         initial_epoch = _checks.non_negative_int("initial_epoch", initial_epoch)
-        validation_split = _checks.number_in("validation_split", validation_split, 0.0, 1.0,
-                                             high_open=True)
-        train, val = self._fit_data(x, y, sample_weight, class_weight, validation_split,
-                                    validation_data)
+        validation_split = _checks.number_in(
+            "validation_split", validation_split, 0.0, 1.0, high_open=True
+        )
+        train, val = self._fit_data(
+            x, y, sample_weight, class_weight, validation_split, validation_data
+        )
         rng = self._start_fit(seed)
         batches = training.Batches(train.to(self._xp), batch_size, shuffle, self._xp, self.dtype)
         self._ensure_capacity(batches.size)
@@ -562,38 +600,44 @@ class Sequential:
         if x is None or y is None:
             raise ValueError("fit needs both x and y.")
         if sample_weight is not None and class_weight is not None:
-            raise ValueError("You cannot pass both class_weight and sample_weight to fit; "
-                             "multiply the class weights into sample_weight instead.")
+            raise ValueError(
+                "You cannot pass both class_weight and sample_weight to fit; "
+                "multiply the class weights into sample_weight instead."
+            )
         x = training.as_data(x, "x", self.dtype, self._known_features())
         training.check_lengths(x, y)
         if not self.built:
             self.build(x.shape)
         compiled = self._compiled
         y = training.targets(compiled.loss, y, self.output_dim, self.dtype)
-        if class_weight is not None:
-            sample_weight = training.class_weight_to_sample_weight(y, class_weight, self.dtype)
         w = training.as_sample_weight(sample_weight, len(x), self.dtype)
         data = training.Dataset(x, y, w)
         if validation_data is None and validation_split:
             data, val = training.split_validation(data, validation_split)
         else:
             val = self._validation_dataset(validation_data)
+        if class_weight is not None:  # training samples only: Keras's validation is unweighted
+            weights = training.class_weight_to_sample_weight(data.y, class_weight, self.dtype)
+            data = training.Dataset(data.x, data.y, weights)
         return data, None if val is None else val.to(self._xp)
 
     def _validation_dataset(self, validation_data):
         if validation_data is None:
             return None
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
-                             f"sample_weight_val). Received: {type(validation_data).__name__}")
-        xv = training.as_data(validation_data[0], "validation_data[0]", self.dtype,
-                              self._features)
-        training.check_lengths(xv, validation_data[1], "validation_data[0]",
-                               "validation_data[1]")
-        yv = training.targets(self._compiled.loss, validation_data[1], self.output_dim,
-                              self.dtype)
-        wv = training.as_sample_weight(validation_data[2] if len(validation_data) == 3 else None,
-                                       len(xv), self.dtype, "validation_data[2]")
+            raise ValueError(
+                "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                f"sample_weight_val). Received: {type(validation_data).__name__}"
+            )
+        xv = training.as_data(validation_data[0], "validation_data[0]", self.dtype, self._features)
+        training.check_lengths(xv, validation_data[1], "validation_data[0]", "validation_data[1]")
+        yv = training.targets(self._compiled.loss, validation_data[1], self.output_dim, self.dtype)
+        wv = training.as_sample_weight(
+            validation_data[2] if len(validation_data) == 3 else None,
+            len(xv),
+            self.dtype,
+            "validation_data[2]",
+        )
         return training.Dataset(xv, yv, wv)
 
     def _start_fit(self, seed) -> np.random.Generator:
@@ -616,8 +660,11 @@ class Sequential:
             cbs.append(History())
         if verbose and not any(isinstance(cb, ProgressLogger) for cb in cbs):
             cbs.append(ProgressLogger(verbose))
-        return CallbackList(cbs, self, {"verbose": verbose, "epochs": epochs, "steps": steps,
-                                        "initial_epoch": initial_epoch})
+        return CallbackList(
+            cbs,
+            self,
+            {"verbose": verbose, "epochs": epochs, "steps": steps, "initial_epoch": initial_epoch},
+        )
 
     def _fit_epoch(self, epoch, batches, rng, cbs) -> dict:
         """One pass over the training data; returns the epoch's logs (running means, as Keras)."""
@@ -655,15 +702,17 @@ class Sequential:
         return backend.single_blas_thread(largest < backend.SMALL_MATMUL)
 
     def _diverged(self, epoch, step, value):
-        """Stop on a non-finite loss: restore the epoch-start weights, drop optimizer state, warn."""
+        """Stop on a non-finite loss: restore the epoch-start weights, reset the optimizer, warn."""
         self.params[...] = self._snapshot
         optimizer = self._compiled.optimizer
         if hasattr(optimizer, "reset"):
             optimizer.reset()
         self.stop_training = True
-        self.stop_reason = (f"loss became {value} at epoch {epoch + 1}, step {step + 1}: training "
-                            "diverged (try a smaller learning rate); weights restored to the start "
-                            "of that epoch")
+        self.stop_reason = (
+            f"loss became {value} at epoch {epoch + 1}, step {step + 1}: training "
+            "diverged (try a smaller learning rate); weights restored to the start "
+            "of that epoch"
+        )
         warnings.warn(f"nastoolkit: {self.stop_reason}", RuntimeWarning, stacklevel=4)
 
     # --- evaluation and inference -------------------------------------------------------------
@@ -696,8 +745,16 @@ class Sequential:
         cbs.on_test_end(dict(logs))
         return logs
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 callbacks=None, return_dict=False):
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        callbacks=None,
+        return_dict=False,
+    ):
         """Loss (and metrics) on (x, y) in inference mode: a float, or [loss, *metrics] like Keras.
 
         Parameters
@@ -726,6 +783,7 @@ class Sequential:
         """
         self._require_compiled("evaluate")
         self._require_built("evaluate")
+        self._fresh = False
         x = training.as_data(x, "x", self.dtype, self._features)
         training.check_lengths(x, y)
         y = training.targets(self._compiled.loss, y, self.output_dim, self.dtype)
@@ -734,8 +792,12 @@ class Sequential:
         # without test-batch callbacks, larger batches give the same numbers in fewer steps
         default = 32 if cbs.wants_test_batches else 1024
         batch_size = _checks.positive_int("batch_size", batch_size or default)
-        _set_params(cbs, verbose=0 if verbose == "auto" else int(verbose), epochs=1,
-                    steps=-(-len(x) // batch_size))
+        _set_params(
+            cbs,
+            verbose=0 if verbose == "auto" else int(verbose),
+            epochs=1,
+            steps=-(-len(x) // batch_size),
+        )
         logs = self._evaluate_dataset(training.Dataset(x, y, w).to(self._xp), batch_size, cbs)
         if verbose not in (0, "auto") and verbose:
             print(" - ".join(f"{k}: {v:.4g}" for k, v in logs.items()))
@@ -757,11 +819,17 @@ class Sequential:
         if not self.built:
             self.build(x.shape)
         cbs = CallbackList(callbacks, self, {})
-        batch_size = _checks.positive_int("batch_size", batch_size or
-                                          (32 if cbs.wants_predict_batches else 1024))
-        _set_params(cbs, verbose=0 if verbose == "auto" else int(verbose), epochs=1,
-                    steps=-(-len(x) // batch_size))
+        batch_size = _checks.positive_int(
+            "batch_size", batch_size or (32 if cbs.wants_predict_batches else 1024)
+        )
+        _set_params(
+            cbs,
+            verbose=0 if verbose == "auto" else int(verbose),
+            epochs=1,
+            steps=-(-len(x) // batch_size),
+        )
         x = self._xp.asarray(x)
+        self._fresh = False
         self._ensure_capacity(min(batch_size, len(x)))
         out = self._xp.empty((len(x), self.output_dim), self.dtype)
         batch_hooks = cbs.wants_predict_batches
@@ -770,9 +838,11 @@ class Sequential:
             for step, start in enumerate(range(0, len(x), batch_size)):
                 if batch_hooks:
                     cbs.on_predict_batch_begin(step, {})
-                out[start:start + batch_size] = self._forward(x[start:start + batch_size], False)
+                out[start : start + batch_size] = self._forward(
+                    x[start : start + batch_size], False
+                )
                 if batch_hooks:
-                    cbs.on_predict_batch_end(step, {"outputs": out[start:start + batch_size]})
+                    cbs.on_predict_batch_end(step, {"outputs": out[start : start + batch_size]})
         cbs.on_predict_end({})
         return out
 
@@ -781,6 +851,7 @@ class Sequential:
         if not self.built:
             self.build(x.shape)
         self._ensure_capacity(len(x))
+        self._fresh = False
         return self._forward(self._xp.asarray(x), training).copy()
 
     def _as_input(self, x):
@@ -792,13 +863,16 @@ class Sequential:
         if not self.built and self._layers and self._known_features() is not None:
             self.build()
         if not self.built:
-            raise ValueError(f"The model is not built yet: give the first layer "
-                             f"input_shape=(features,) or call fit/build before {what}.")
+            raise ValueError(
+                f"The model is not built yet: give the first layer "
+                f"input_shape=(features,) or call fit/build before {what}."
+            )
 
     # --- weights, config, summary -------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every weight as NumPy arrays (kernel, bias per Dense)."""
         self._require_built("get_weights")
+        self._fresh = False
         return [w for layer in self._layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
@@ -811,7 +885,7 @@ class Sequential:
         i = 0
         for layer in self._layers:
             k = len(layer.weights)
-            layer.set_weights(weights[i:i + k])
+            layer.set_weights(weights[i : i + k])
             i += k
         self._fresh = False
 
@@ -823,8 +897,12 @@ class Sequential:
     def get_config(self) -> dict:
         """Name, seed, dtype, the layers (Input first when there is one) and, once built, the
         input shape it was built for."""
-        config = {"name": self.name, "seed": self.seed, "dtype": self.dtype.name,
-                  "layers": [layers_module.serialize(layer) for layer in self._all_layers()]}
+        config = {
+            "name": self.name,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+            "layers": [layers_module.serialize(layer) for layer in self._all_layers()],
+        }
         if self.built:
             config["build_input_shape"] = [None, *self._features]
         return config
@@ -832,8 +910,12 @@ class Sequential:
     @classmethod
     def from_config(cls, config):
         """The model ``get_config`` describes, built when the original was (as Keras)."""
-        model = cls([layers_module.deserialize(c) for c in config["layers"]], name=config["name"],
-                    seed=config.get("seed"), dtype=config.get("dtype", "float32"))
+        model = cls(
+            [layers_module.deserialize(c) for c in config["layers"]],
+            name=config["name"],
+            seed=config.get("seed"),
+            dtype=config.get("dtype", "float32"),
+        )
         shape = config.get("build_input_shape")
         if shape is not None and not model.built:
             model.build(tuple(shape))
@@ -846,16 +928,25 @@ class Sequential:
         rows = [("Layer (type)", "Output Shape", "Param #")]
         for layer in self._layers:
             shape = str(layer.output_shape) if layer.built else "(unbuilt)"
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape,
-                         f"{layer.count_params():,}"))
+            rows.append(
+                (f"{layer.name} ({type(layer).__name__})", shape, f"{layer.count_params():,}")
+            )
         widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
         line = "─" * sum(widths)
-        text = [f'Model: "{self.name}"', line,
-                "".join(c.ljust(w) for c, w in zip(rows[0], widths)), line]
+        text = [
+            f'Model: "{self.name}"',
+            line,
+            "".join(c.ljust(w) for c, w in zip(rows[0], widths)),
+            line,
+        ]
         text += ["".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows[1:]]
         total = sum(layer.count_params() for layer in self._layers)
-        text += [line, f"Total params: {total:,}", f"Trainable params: {total:,}",
-                 "Non-trainable params: 0"]
+        text += [
+            line,
+            f"Total params: {total:,}",
+            f"Trainable params: {total:,}",
+            "Non-trainable params: 0",
+        ]
         print_fn("\n".join(text))
 
     def __repr__(self):
@@ -866,9 +957,15 @@ class Sequential:
         """What an exact resume needs beyond weights and optimizer slots (JSON-able): the epoch,
         the shuffling generator and, under ``"dropout"``, the random stream of every layer that
         has one (``rng_state()`` not None), in layer order."""
-        return {"epoch": epoch, "rng": self._fit_rng.bit_generator.state if self._fit_rng else None,
-                "dropout": [state for state in (layer.rng_state() for layer in self._layers)
-                            if state is not None]}
+        return {
+            "epoch": epoch,
+            "rng": self._fit_rng.bit_generator.state if self._fit_rng else None,
+            "dropout": [
+                state
+                for state in (layer.rng_state() for layer in self._layers)
+                if state is not None
+            ],
+        }
 
     def _apply_backup_extra(self, extra: dict) -> int:
         """Put back the shuffling generator and the layers' random streams saved by
@@ -877,8 +974,10 @@ class Sequential:
         streams = [layer for layer in self._layers if layer.rng_state() is not None]
         states = list(extra.get("dropout", []))
         if states and len(states) != len(streams):
-            raise ValueError(f"The backup holds {len(states)} layer random streams but this model "
-                             f"has {len(streams)} layers with one; it belongs to another model.")
+            raise ValueError(
+                f"The backup holds {len(states)} layer random streams but this model "
+                f"has {len(streams)} layers with one; it belongs to another model."
+            )
         if extra.get("rng") is not None and self._fit_rng is not None:
             self._fit_rng.bit_generator.state = extra["rng"]
         for layer, state in zip(streams, states):

@@ -12,8 +12,16 @@ import numpy as np
 
 from . import _checks, backend, kernels
 
-__all__ = ["Batches", "Dataset", "as_data", "as_sample_weight", "check_lengths",
-           "class_weight_to_sample_weight", "split_validation", "targets"]
+__all__ = [
+    "Batches",
+    "Dataset",
+    "as_data",
+    "as_sample_weight",
+    "check_lengths",
+    "class_weight_to_sample_weight",
+    "split_validation",
+    "targets",
+]
 
 
 def as_data(x, name: str, dtype, features: tuple | None = None):
@@ -31,8 +39,9 @@ def as_data(x, name: str, dtype, features: tuple | None = None):
         try:
             arr = np.asarray(x)
         except Exception as exc:
-            raise TypeError(f"{name} must be an array-like of numbers. "
-                            f"Received: {type(x).__name__}") from exc
+            raise TypeError(
+                f"{name} must be an array-like of numbers. Received: {type(x).__name__}"
+            ) from exc
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers. Received: dtype {arr.dtype}")
     if arr.ndim == 1 and features == (1,):
@@ -44,8 +53,10 @@ def as_data(x, name: str, dtype, features: tuple | None = None):
     if features is not None and tuple(arr.shape[1:]) != tuple(features):
         expected = features[0] if len(features) == 1 else features
         got = arr.shape[1] if arr.ndim == 2 else arr.shape[1:]
-        raise ValueError(f"{name} has {got} features but the model expects {expected}. "
-                         f"Received: {name}.shape={arr.shape}")
+        raise ValueError(
+            f"{name} has {got} features but the model expects {expected}. "
+            f"Received: {name}.shape={arr.shape}"
+        )
     xp = backend.array_module(arr)
     if not bool(xp.isfinite(arr).all()):
         raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first.")
@@ -73,8 +84,10 @@ def check_lengths(x, y, x_name="x", y_name="y"):
     >>> check_lengths(np.zeros((2, 1)), [0, 1])
     """
     if len(x) != len(y):
-        raise ValueError(f"{x_name} and {y_name} must have the same number of samples. "
-                         f"Received: {len(x)} and {len(y)}")
+        raise ValueError(
+            f"{x_name} and {y_name} must have the same number of samples. "
+            f"Received: {len(x)} and {len(y)}"
+        )
 
 
 def as_sample_weight(sample_weight, n: int, dtype, name="sample_weight"):
@@ -87,15 +100,18 @@ def as_sample_weight(sample_weight, n: int, dtype, name="sample_weight"):
     """
     if sample_weight is None:
         return None
-    w = np.asarray(backend.to_numpy(sample_weight) if backend.is_cupy_array(sample_weight)
-                   else sample_weight)
+    w = np.asarray(
+        backend.to_numpy(sample_weight) if backend.is_cupy_array(sample_weight) else sample_weight
+    )
     if w.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers. Received: dtype {w.dtype}")
     if w.ndim == 2 and w.shape[1] == 1:
         w = w[:, 0]
     if w.shape != (n,):
-        raise ValueError(f"{name} must have one weight per sample, shape ({n},). "
-                         f"Received: {name}.shape={w.shape}")
+        raise ValueError(
+            f"{name} must have one weight per sample, shape ({n},). "
+            f"Received: {name}.shape={w.shape}"
+        )
     if not np.isfinite(w).all() or (w < 0).any():
         raise ValueError(f"{name} must be finite and non-negative. Received: min {w.min()}")
     return w.astype(dtype)
@@ -111,8 +127,10 @@ def class_weight_to_sample_weight(y, class_weight: dict, dtype="float32"):
     array([1., 3., 3.])
     """
     if not isinstance(class_weight, dict):
-        raise TypeError("class_weight must be a dict {class index: weight}. "
-                        f"Received: {type(class_weight).__name__}")
+        raise TypeError(
+            "class_weight must be a dict {class index: weight}. "
+            f"Received: {type(class_weight).__name__}"
+        )
     labels = np.asarray(backend.to_numpy(y) if backend.is_cupy_array(y) else y)
     if labels.ndim > 1:
         labels = labels.argmax(axis=-1) if labels.shape[-1] != 1 else labels[..., 0]
@@ -144,8 +162,9 @@ class Dataset:
         return Dataset(self.x[rows], self.y[rows], None if self.w is None else self.w[rows])
 
     def to(self, xp) -> Dataset:
-        return Dataset(xp.asarray(self.x), xp.asarray(self.y),
-                       None if self.w is None else xp.asarray(self.w))
+        return Dataset(
+            xp.asarray(self.x), xp.asarray(self.y), None if self.w is None else xp.asarray(self.w)
+        )
 
 
 def split_validation(data: Dataset, validation_split: float) -> tuple[Dataset, Dataset]:
@@ -160,8 +179,9 @@ def split_validation(data: Dataset, validation_split: float) -> tuple[Dataset, D
     """
     split = int(len(data) * (1.0 - validation_split))
     if split == 0 or split == len(data):
-        raise ValueError(f"validation_split={validation_split} leaves an empty split of "
-                         f"{len(data)} samples.")
+        raise ValueError(
+            f"validation_split={validation_split} leaves an empty split of {len(data)} samples."
+        )
     return data.take(slice(None, split)), data.take(slice(split, None))
 
 
@@ -194,11 +214,13 @@ class Batches:
         n = len(self.data)
         order = self.xp.asarray(rng.permutation(n) if self.shuffle else np.arange(n))
         for start in range(0, n, self.size):
-            idx = order[start:start + self.size]
+            idx = order[start : start + self.size]
             m = len(idx)
-            yield (self._gather(self.data.x, idx, self.x[:m]),
-                   self._gather(self.data.y, idx, self.y[:m]),
-                   None if self.w is None else self._gather(self.data.w, idx, self.w[:m]))
+            yield (
+                self._gather(self.data.x, idx, self.x[:m]),
+                self._gather(self.data.y, idx, self.y[:m]),
+                None if self.w is None else self._gather(self.data.w, idx, self.w[:m]),
+            )
 
     @staticmethod
     def _gather(src, idx, out):

@@ -24,12 +24,20 @@ METRICS_TAKE_WEIGHTS = "sample_weight" in inspect.signature(metrics_module.Metri
 def _step_model(case, weighted_metrics=True):
     weights = [np.asarray(w, "float32") for w in case["weights"]]
     units = weights[-1].shape[0]
-    model = Sequential([Input(shape=(4,)), Dense(5, activation="tanh"),
-                        Dense(units, activation=case["output_activation"])])
+    model = Sequential(
+        [
+            Input(shape=(4,)),
+            Dense(5, activation="tanh"),
+            Dense(units, activation=case["output_activation"]),
+        ]
+    )
     model.set_weights(weights)
     metric = "mae" if case["loss"] == "mse" else "accuracy"
-    model.compile(optimizer=SGD(learning_rate=case["learning_rate"]), loss=case["loss"],
-                  weighted_metrics=[metric] if weighted_metrics and METRICS_TAKE_WEIGHTS else None)
+    model.compile(
+        optimizer=SGD(learning_rate=case["learning_rate"]),
+        loss=case["loss"],
+        weighted_metrics=[metric] if weighted_metrics and METRICS_TAKE_WEIGHTS else None,
+    )
     return model
 
 
@@ -40,16 +48,25 @@ def test_one_sgd_step_with_sample_or_class_weights_matches_keras(case):
     class_weight = None
     if case["class_weight"] is not None:
         class_weight = {int(k): v for k, v in case["class_weight"].items()}
-    history = model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0,
-                        sample_weight=case["sample_weight"], class_weight=class_weight)
+    history = model.fit(
+        x,
+        y,
+        batch_size=len(x),
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        sample_weight=case["sample_weight"],
+        class_weight=class_weight,
+    )
     for got, want in zip(model.get_weights(), case["weights_after"]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     for key, values in case["history"].items():
         if key in history.history:
             np.testing.assert_allclose(history.history[key], values, rtol=1e-5, err_msg=key)
     assert "loss" in history.history
-    evaluated = model.evaluate(x, y, sample_weight=case["evaluate_sample_weight"], verbose=0,
-                               return_dict=True)
+    evaluated = model.evaluate(
+        x, y, sample_weight=case["evaluate_sample_weight"], verbose=0, return_dict=True
+    )
     for key, value in case["evaluate"].items():
         if key in evaluated:
             np.testing.assert_allclose(evaluated[key], value, rtol=1e-5, err_msg=key)
@@ -65,8 +82,14 @@ def test_sample_weights_change_the_step_and_zero_weight_samples_do_not_count():
     # dropping the zero-weight sample leaves the weighted sum unchanged, but Keras's
     # sum_over_batch_size divides by the batch size: scale the rest by n / (n - 1) to match
     part = _step_model(case, weighted_metrics=False)
-    part.fit(x[keep], y[keep], batch_size=int(keep.sum()), shuffle=False, verbose=0,
-             sample_weight=w[keep] * keep.sum() / len(w))
+    part.fit(
+        x[keep],
+        y[keep],
+        batch_size=int(keep.sum()),
+        shuffle=False,
+        verbose=0,
+        sample_weight=w[keep] * keep.sum() / len(w),
+    )
     for a, b in zip(full.get_weights(), part.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
@@ -77,15 +100,26 @@ def test_class_weight_equals_the_sample_weights_it_implies():
     by_class = _step_model(case, weighted_metrics=False)
     by_class.fit(x, labels, batch_size=6, shuffle=False, verbose=0, class_weight={0: 2.0, 2: 0.25})
     by_sample = _step_model(case, weighted_metrics=False)
-    by_sample.fit(x, labels, batch_size=6, shuffle=False, verbose=0,
-                  sample_weight=np.array([{0: 2.0, 2: 0.25}.get(c, 1.0) for c in labels]))
+    by_sample.fit(
+        x,
+        labels,
+        batch_size=6,
+        shuffle=False,
+        verbose=0,
+        sample_weight=np.array([{0: 2.0, 2: 0.25}.get(c, 1.0) for c in labels]),
+    )
     for a, b in zip(by_class.get_weights(), by_sample.get_weights()):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("loss,act,units", [("mse", "linear", 2),
-                                             ("categorical_crossentropy", "softmax", 3),
-                                             ("binary_crossentropy", "sigmoid", 1)])
+@pytest.mark.parametrize(
+    "loss,act,units",
+    [
+        ("mse", "linear", 2),
+        ("categorical_crossentropy", "softmax", 3),
+        ("binary_crossentropy", "sigmoid", 1),
+    ],
+)
 def test_loss_and_gradients_with_sample_weights_match_finite_differences(loss, act, units):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((7, 3))
@@ -96,8 +130,11 @@ def test_loss_and_gradients_with_sample_weights_match_finite_differences(loss, a
     else:
         y = rng.standard_normal((7, units))
     w = rng.random(7) * 2
-    model = Sequential([Dense(4, activation="tanh", input_shape=(3,)),
-                        Dense(units, activation=act)], seed=1, dtype="float64")
+    model = Sequential(
+        [Dense(4, activation="tanh", input_shape=(3,)), Dense(units, activation=act)],
+        seed=1,
+        dtype="float64",
+    )
     model.compile(optimizer="sgd", loss=loss)
     y = model.loss.check_targets(y, units)
     value, grad = model.loss_and_gradients(x, y, sample_weight=w)
@@ -128,14 +165,18 @@ def test_stop_training_in_a_batch_hook_stops_after_that_batch_as_keras(case):
 
         def on_train_batch_begin(self, batch, logs=None):
             self.seen.append(["begin", self.epoch, batch])
-            if case["hook"] == "on_train_batch_begin" and \
-                    (self.epoch, batch) == (case["epoch"], case["batch"]):
+            if case["hook"] == "on_train_batch_begin" and (self.epoch, batch) == (
+                case["epoch"],
+                case["batch"],
+            ):
                 self.model.stop_training = True
 
         def on_train_batch_end(self, batch, logs=None):
             self.seen.append(["end", self.epoch, batch])
-            if case["hook"] == "on_train_batch_end" and \
-                    (self.epoch, batch) == (case["epoch"], case["batch"]):
+            if case["hook"] == "on_train_batch_end" and (self.epoch, batch) == (
+                case["epoch"],
+                case["batch"],
+            ):
                 self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):
@@ -145,8 +186,9 @@ def test_stop_training_in_a_batch_hook_stops_after_that_batch_as_keras(case):
     model = Sequential([Input(shape=(3,)), Dense(1)], seed=0)
     model.compile(optimizer="sgd", loss="mse")
     stopper = Stopper()
-    history = model.fit(x, x[:, :1], batch_size=4, epochs=3, shuffle=False, verbose=0,
-                        callbacks=[stopper])
+    history = model.fit(
+        x, x[:, :1], batch_size=4, epochs=3, shuffle=False, verbose=0, callbacks=[stopper]
+    )
     assert stopper.seen == case["events"]
     assert history.epoch == case["history_epochs"]
 
@@ -166,9 +208,12 @@ def test_flatten_matches_keras_and_lets_a_model_take_images():
     before = model.evaluate(images, targets, verbose=0)
     model.fit(images, targets, epochs=20, batch_size=4, verbose=0, seed=0)
     assert model.evaluate(images, targets, verbose=0) < before
-    np.testing.assert_allclose(model.predict(images),
-                               images.reshape(16, -1) @ model.layers[1].kernel
-                               + model.layers[1].bias, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(images),
+        images.reshape(16, -1) @ model.layers[1].kernel + model.layers[1].bias,
+        rtol=1e-5,
+        atol=1e-6,
+    )
     with pytest.raises(ValueError, match="expects"):
         model.predict(np.zeros((2, 4, 3)))
 
@@ -185,8 +230,7 @@ def test_dropout_noise_shape_broadcasts_the_mask_as_keras(case):
 
 
 def test_dropout_noise_shape_inside_a_model_and_bad_shapes():
-    model = Sequential([Input(shape=(6,)), Dropout(0.5, noise_shape=(None, 1)), Dense(1)],
-                       seed=0)
+    model = Sequential([Input(shape=(6,)), Dropout(0.5, noise_shape=(None, 1)), Dense(1)], seed=0)
     model.compile(optimizer="sgd", loss="mse")
     model.fit(np.ones((8, 6)), np.ones((8, 1)), epochs=1, batch_size=4, verbose=0)
     with pytest.raises(ValueError, match="noise_shape"):
@@ -240,8 +284,9 @@ def test_building_one_layer_at_a_time_initialises_as_building_at_once():
         np.testing.assert_array_equal(a, b + 1)
 
 
-@pytest.mark.parametrize("what", ["duplicate_names", "second_input",
-                                  "class_weight_and_sample_weight"])
+@pytest.mark.parametrize(
+    "what", ["duplicate_names", "second_input", "class_weight_and_sample_weight"]
+)
 def test_errors_have_keras_types(what):
     expected = {"ValueError": ValueError, "TypeError": TypeError}[KERAS["errors"][what]]
     with pytest.raises(expected) as info:
@@ -252,16 +297,25 @@ def test_errors_have_keras_types(what):
         else:
             model = Sequential([Input(shape=(2,)), Dense(2)])
             model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-            model.fit(np.zeros((4, 2)), np.zeros(4, int), sample_weight=np.ones(4),
-                      class_weight={0: 1.0}, verbose=0)
+            model.fit(
+                np.zeros((4, 2)),
+                np.zeros(4, int),
+                sample_weight=np.ones(4),
+                class_weight={0: 1.0},
+                verbose=0,
+            )
     assert any(word in str(info.value) for word in ("unique", "Input", "class_weight"))
 
 
 @pytest.mark.parametrize("name", ["Dense", "Dropout", "Activation", "Flatten", "InputLayer"])
 def test_get_config_uses_keras_keys(name):
-    layer = {"Dense": lambda: Dense(3), "Dropout": lambda: Dropout(0.5),
-             "Activation": lambda: Activation("relu"), "Flatten": Flatten,
-             "InputLayer": lambda: InputLayer(shape=(3,))}[name]()
+    layer = {
+        "Dense": lambda: Dense(3),
+        "Dropout": lambda: Dropout(0.5),
+        "Activation": lambda: Activation("relu"),
+        "Flatten": Flatten,
+        "InputLayer": lambda: InputLayer(shape=(3,)),
+    }[name]()
     ours = set(layer.get_config())
     assert ours <= set(KERAS["config_keys"][name]), ours - set(KERAS["config_keys"][name])
     assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
@@ -290,10 +344,12 @@ def test_validation_data_with_weights_and_a_split_that_keeps_them():
     assert h.history["val_loss"][0] == pytest.approx(expected, rel=1e-6)
     model2 = Sequential([Input(shape=(2,)), Dense(1)], seed=0)
     model2.compile(optimizer="sgd", loss="mse")
-    h2 = model2.fit(x, y, epochs=1, verbose=0, sample_weight=w, validation_split=0.25,
-                    shuffle=False)
+    h2 = model2.fit(
+        x, y, epochs=1, verbose=0, sample_weight=w, validation_split=0.25, shuffle=False
+    )
     assert h2.history["val_loss"][0] == pytest.approx(
-        model2.evaluate(x[15:], y[15:], sample_weight=w[15:], verbose=0), rel=1e-6)
+        model2.evaluate(x[15:], y[15:], sample_weight=w[15:], verbose=0), rel=1e-6
+    )
     with pytest.raises(ValueError, match="sample_weight"):
         model.fit(x, y, sample_weight=w[:5], verbose=0)
     with pytest.raises(TypeError, match="class_weight"):
@@ -318,8 +374,16 @@ def test_model_gradients_through_every_hidden_activation_match_finite_difference
     Activation layers; the others derive from the output."""
     rng = np.random.default_rng(3)
     x, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
-    model = Sequential([Dense(4, activation=activation, input_shape=(3,)), Dense(3),
-                        Activation(activation), Dense(2)], seed=0, dtype="float64")
+    model = Sequential(
+        [
+            Dense(4, activation=activation, input_shape=(3,)),
+            Dense(3),
+            Activation(activation),
+            Dense(2),
+        ],
+        seed=0,
+        dtype="float64",
+    )
     model.compile(optimizer="sgd", loss="mse")
     _, grad = model.loss_and_gradients(x, y)
     numeric = np.zeros_like(grad)
@@ -344,3 +408,43 @@ def test_history_comes_after_the_users_callbacks_and_records_what_they_add():
     history = model.fit(np.ones((4, 2)), np.ones(4), epochs=2, verbose=0, callbacks=[AddsKey()])
     assert history.history["seen_by_history"] == [0.0, 1.0]
     assert model.history is history
+
+
+def test_a_seeded_fit_redraws_only_weights_nobody_has_seen():
+    def model():
+        m = Sequential([Input(shape=(2,)), Dense(3), Dense(1)], seed=0)
+        m.compile(optimizer="sgd", loss="mse")
+        return m
+
+    x, y = np.ones((4, 2)), np.ones(4)
+    seen = model()
+    before = seen.get_weights()
+    seen.fit(x, y, epochs=0, verbose=0, seed=5)  # epochs=0: starts a run, trains nothing
+    for a, b in zip(seen.get_weights(), before):
+        np.testing.assert_array_equal(a, b)  # the weights the user looked at are the start
+    unseen, by_seed = model(), Sequential([Input(shape=(2,)), Dense(3), Dense(1)], seed=5)
+    unseen.fit(x, y, epochs=0, verbose=0, seed=5)
+    for a, b, c in zip(unseen.get_weights(), by_seed.get_weights(), before):
+        np.testing.assert_array_equal(a, b)  # one seed fixes the whole run (as NAS relies on)
+        assert not np.array_equal(a, c) or not c.any()  # kernels differ (biases start at 0)
+
+
+def test_class_weight_weighs_training_samples_only_as_keras():
+    rec = KERAS["class_weight_split"]
+    weights = [np.asarray(w, "float32") for w in rec["weights"]]
+    model = Sequential([Input(shape=(4,)), Dense(5, activation="tanh"), Dense(3, "softmax")])
+    model.set_weights(weights)
+    model.compile(optimizer=SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy")
+    history = model.fit(
+        np.asarray(rec["x"], "float32"),
+        np.asarray(rec["y"]),
+        batch_size=6,
+        shuffle=False,
+        verbose=0,
+        validation_split=rec["validation_split"],
+        class_weight={int(k): v for k, v in rec["class_weight"].items()},
+    )
+    for key, values in rec["history"].items():
+        np.testing.assert_allclose(history.history[key], values, rtol=1e-5, err_msg=key)
+    for got, want in zip(model.get_weights(), rec["weights_after"]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

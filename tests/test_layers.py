@@ -62,7 +62,7 @@ def test_dense_regularizer_gradient_is_added(regularizer):
 def test_l2_penalty_is_lambda_sum_of_squares():
     layer = Dense(2, kernel_regularizer=L2(0.1))
     layer.build((1, 3), rng=0, dtype="float64")
-    assert layer.regularization_penalty() == pytest.approx(0.1 * np.sum(layer.kernel ** 2))
+    assert layer.regularization_penalty() == pytest.approx(0.1 * np.sum(layer.kernel**2))
 
 
 def test_activation_layer_gradient():
@@ -74,8 +74,12 @@ def test_activation_layer_gradient():
         g = rng.standard_normal((3, 5))
         layer.forward(x)
         grad_x = layer.backward(g.copy())
-        np.testing.assert_allclose(grad_x, _numeric_grad(lambda layer=layer, x=x, g=g: _objective(layer, x, g), x),
-                                   atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(
+            grad_x,
+            _numeric_grad(lambda layer=layer, x=x, g=g: _objective(layer, x, g), x),
+            atol=1e-7,
+            err_msg=name,
+        )
 
 
 def test_dropout_keeps_expectation_and_is_identity_in_inference():
@@ -142,8 +146,14 @@ def test_weights_roundtrip_and_count():
 
 
 def test_config_roundtrip():
-    layer = Dense(5, activation="tanh", kernel_regularizer=L2(0.02), use_bias=False,
-                  input_shape=(7,), name="hidden")
+    layer = Dense(
+        5,
+        activation="tanh",
+        kernel_regularizer=L2(0.02),
+        use_bias=False,
+        input_shape=(7,),
+        name="hidden",
+    )
     clone = deserialize(serialize(layer))
     assert clone.get_config() == layer.get_config()
     drop = deserialize(serialize(Dropout(0.25, seed=1)))

@@ -24,9 +24,15 @@ def small_regression(n=64, d=3, seed=0):
 
 
 def mlp(dtype="float64", seed=0, **dense_kwargs):
-    return Sequential([Dense(5, activation="tanh", input_shape=(3,), **dense_kwargs),
-                       Dense(4, activation="relu", **dense_kwargs), Dense(1)],
-                      seed=seed, dtype=dtype)
+    return Sequential(
+        [
+            Dense(5, activation="tanh", input_shape=(3,), **dense_kwargs),
+            Dense(4, activation="relu", **dense_kwargs),
+            Dense(1),
+        ],
+        seed=seed,
+        dtype=dtype,
+    )
 
 
 def test_flat_buffer_layout_is_aligned_views():
@@ -36,15 +42,21 @@ def test_flat_buffer_layout_is_aligned_views():
     for layer in model.layers:
         for w in layer.weights:
             assert np.shares_memory(w, model.params)
-            assert (w.__array_interface__["data"][0] - model.params.__array_interface__["data"][0]) \
-                % 64 == 0
+            assert (
+                w.__array_interface__["data"][0] - model.params.__array_interface__["data"][0]
+            ) % 64 == 0
     assert model.count_params() == 3 * 5 + 5 + 5 * 4 + 4 + 4 + 1
 
 
-@pytest.mark.parametrize("loss,task", [("mse", "regression"),
-                                        ("sparse_categorical_crossentropy", "classes"),
-                                        ("categorical_crossentropy", "onehot"),
-                                        ("binary_crossentropy", "binary")])
+@pytest.mark.parametrize(
+    "loss,task",
+    [
+        ("mse", "regression"),
+        ("sparse_categorical_crossentropy", "classes"),
+        ("categorical_crossentropy", "onehot"),
+        ("binary_crossentropy", "binary"),
+    ],
+)
 def test_model_gradient_matches_finite_differences(loss, task):
     """Covers the plain path and the fused softmax/sigmoid + cross-entropy output paths."""
     X, y = small_regression(8)
@@ -55,9 +67,14 @@ def test_model_gradient_matches_finite_differences(loss, task):
         y = np.eye(3)[y] if task == "onehot" else y
     elif task == "binary":
         y, act = (X[:, :1] > 0).astype(float), "sigmoid"
-    model = Sequential([Dense(5, activation="tanh", input_shape=(3,), kernel_regularizer=L2(0.01)),
-                        Dense(out, activation=act)],
-                       seed=1, dtype="float64")
+    model = Sequential(
+        [
+            Dense(5, activation="tanh", input_shape=(3,), kernel_regularizer=L2(0.01)),
+            Dense(out, activation=act),
+        ],
+        seed=1,
+        dtype="float64",
+    )
     model.compile(optimizer="sgd", loss=loss)
     model.build()
     y = model.loss.check_targets(y, out)
@@ -89,8 +106,9 @@ def test_fit_is_reproducible_with_seed_and_learns():
     (X, y), (Xv, yv) = load_synthetic_regression(n_samples=1200, seed=1)
     runs = []
     for _ in range(2):
-        model = Sequential([Dense(32, activation="relu", input_shape=(10,)), Dropout(0.2),
-                            Dense(1)])
+        model = Sequential(
+            [Dense(32, activation="relu", input_shape=(10,)), Dropout(0.2), Dense(1)]
+        )
         model.compile(optimizer=Adam(learning_rate=0.01), loss="mse", metrics=["mae"])
         h = model.fit(X, y, epochs=8, batch_size=32, validation_data=(Xv, yv), verbose=0, seed=5)
         runs.append((h.history, model.get_weights()))
@@ -115,10 +133,12 @@ def test_validation_split_uses_last_fraction():
 
 def test_classification_with_accuracy_metric():
     (X, y), (Xv, yv) = make_moons(n_samples=400, noise=0.1, seed=0)
-    model = Sequential([Dense(16, activation="tanh", input_shape=(2,)),
-                        Dense(2, activation="softmax")])
-    model.compile(optimizer=Adam(0.02), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = Sequential(
+        [Dense(16, activation="tanh", input_shape=(2,)), Dense(2, activation="softmax")]
+    )
+    model.compile(
+        optimizer=Adam(0.02), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     h = model.fit(X, y, epochs=40, batch_size=32, validation_data=(Xv, yv), verbose=0, seed=0)
     _loss, acc = model.evaluate(Xv, yv, verbose=0)
     assert acc == pytest.approx(h.history["val_accuracy"][-1])
@@ -128,8 +148,13 @@ def test_classification_with_accuracy_metric():
 
 def test_save_load_roundtrip_gives_identical_predictions(tmp_path):
     X, y = small_regression(50)
-    model = Sequential([Dense(8, activation="elu", input_shape=(3,), kernel_regularizer=L2(1e-3)),
-                        Dropout(0.3), Dense(1)])
+    model = Sequential(
+        [
+            Dense(8, activation="elu", input_shape=(3,), kernel_regularizer=L2(1e-3)),
+            Dropout(0.3),
+            Dense(1),
+        ]
+    )
     model.compile(optimizer=Adam(learning_rate=0.005), loss=MeanSquaredError(), metrics=["mae"])
     model.fit(X, y, epochs=3, verbose=0, seed=0)
     path = tmp_path / "model.npz"
@@ -176,8 +201,9 @@ def test_early_stopping_restores_best_weights():
             seen[epoch] = (logs["val_loss"], self.model.get_weights())
 
     stop = EarlyStopping(patience=2, restore_best_weights=True, min_delta=10.0)
-    h = model.fit(X, y, epochs=30, validation_data=(Xv, yv), callbacks=[Snapshot(), stop],
-                  verbose=0, seed=0)
+    h = model.fit(
+        X, y, epochs=30, validation_data=(Xv, yv), callbacks=[Snapshot(), stop], verbose=0, seed=0
+    )
     assert len(h.history["loss"]) == 3  # nothing improves by 10: stop after patience
     assert "early stopping" in h.stopped_reason
     for got, want in zip(model.get_weights(), seen[0][1]):
@@ -189,13 +215,12 @@ def test_seed_program_runs_unchanged_and_learns():
     full 100-epoch run is in the slow test below)."""
     (X_train, y_train), (X_val, y_val) = load_synthetic_regression(n_samples=2000, seed=0)
     model = Sequential()
-    model.add(Dense(64, activation='relu', input_shape=(10,)))
+    model.add(Dense(64, activation="relu", input_shape=(10,)))
     model.add(Dropout(0.5))
-    model.add(Dense(32, activation='relu'))
-    model.add(Dense(1, activation='linear'))
+    model.add(Dense(32, activation="relu"))
+    model.add(Dense(1, activation="linear"))
     model.compile(optimizer=Adam(), loss=MeanSquaredError())
-    model.fit(X_train, y_train, epochs=10, batch_size=32, validation_data=(X_val, y_val),
-              verbose=0)
+    model.fit(X_train, y_train, epochs=10, batch_size=32, validation_data=(X_val, y_val), verbose=0)
     loss = model.evaluate(X_val, y_val)
     assert loss < 0.5 * float(np.var(y_val))
 
@@ -207,13 +232,14 @@ def test_seed_program_full_budget_matches_keras_quality():
     2.0 (predicting the mean scores about 4.3)."""
     (X_train, y_train), (X_val, y_val) = load_synthetic_regression(n_samples=10_000, seed=0)
     model = Sequential(seed=0)
-    model.add(Dense(64, activation='relu', input_shape=(10,)))
+    model.add(Dense(64, activation="relu", input_shape=(10,)))
     model.add(Dropout(0.5))
-    model.add(Dense(32, activation='relu'))
-    model.add(Dense(1, activation='linear'))
+    model.add(Dense(32, activation="relu"))
+    model.add(Dense(1, activation="linear"))
     model.compile(optimizer=Adam(), loss=MeanSquaredError())
-    model.fit(X_train, y_train, epochs=100, batch_size=32, validation_data=(X_val, y_val),
-              verbose=0)
+    model.fit(
+        X_train, y_train, epochs=100, batch_size=32, validation_data=(X_val, y_val), verbose=0
+    )
     loss = model.evaluate(X_val, y_val)
     assert loss < 2.0
 
@@ -229,6 +255,7 @@ def test_summary_lists_layers_and_counts():
 
 # --- bad input ---------------------------------------------------------------------------------
 
+
 def compiled_model():
     model = mlp()
     model.compile(optimizer="adam", loss="mse")
@@ -243,15 +270,18 @@ def test_fit_before_compile_is_clear():
         mlp().evaluate(X, y)
 
 
-@pytest.mark.parametrize("x,y,match", [
-    (np.full((10, 3), np.nan), np.zeros((10, 1)), "NaN"),
-    (np.full((10, 3), np.inf), np.zeros((10, 1)), "NaN or infinite"),
-    (np.zeros((10, 4)), np.zeros((10, 1)), "expects 3"),
-    (np.zeros((10, 3)), np.zeros((9, 1)), "same number"),
-    (np.zeros((0, 3)), np.zeros((0, 1)), "empty"),
-    (np.zeros(10), np.zeros(10), "2-D"),
-    (np.zeros((10, 3)), np.full((10, 1), np.nan), "y"),
-])
+@pytest.mark.parametrize(
+    "x,y,match",
+    [
+        (np.full((10, 3), np.nan), np.zeros((10, 1)), "NaN"),
+        (np.full((10, 3), np.inf), np.zeros((10, 1)), "NaN or infinite"),
+        (np.zeros((10, 4)), np.zeros((10, 1)), "expects 3"),
+        (np.zeros((10, 3)), np.zeros((9, 1)), "same number"),
+        (np.zeros((0, 3)), np.zeros((0, 1)), "empty"),
+        (np.zeros(10), np.zeros(10), "2-D"),
+        (np.zeros((10, 3)), np.full((10, 1), np.nan), "y"),
+    ],
+)
 def test_fit_rejects_bad_data(x, y, match):
     with pytest.raises(ValueError, match=match):
         compiled_model().fit(x, y, verbose=0)
@@ -261,15 +291,20 @@ def test_fit_rejects_strings_and_bad_arguments():
     X, y = small_regression(10)
     with pytest.raises(TypeError, match="x"):
         compiled_model().fit(np.array([["a", "b", "c"]] * 10), y, verbose=0)
-    for kwargs, name in [({"batch_size": 0}, "batch_size"), ({"epochs": -1}, "epochs"),
-                         ({"validation_split": 1.5}, "validation_split")]:
+    for kwargs, name in [
+        ({"batch_size": 0}, "batch_size"),
+        ({"epochs": -1}, "epochs"),
+        ({"validation_split": 1.5}, "validation_split"),
+    ]:
         with pytest.raises(ValueError, match=name):
             compiled_model().fit(X, y, verbose=0, **kwargs)
 
 
 def test_compile_rejects_unknown_strings():
-    for kwargs, word in [({"optimizer": "adamm", "loss": "mse"}, "adamm"),
-                         ({"optimizer": "adam", "loss": "msee"}, "msee")]:
+    for kwargs, word in [
+        ({"optimizer": "adamm", "loss": "mse"}, "adamm"),
+        ({"optimizer": "adam", "loss": "msee"}, "msee"),
+    ]:
         with pytest.raises(ValueError, match=word):
             mlp().compile(**kwargs)
     with pytest.raises(ValueError, match="learning_rate"):
@@ -292,8 +327,9 @@ def test_bad_input_does_not_corrupt_a_trained_model():
 def test_loaded_model_resumes_training_exactly(tmp_path):
     """Weights and optimizer state are saved, so save -> load -> fit equals fitting on."""
     X, y = small_regression(64)
-    model = Sequential([Dense(8, activation="relu", input_shape=(3,)), Dropout(0.25), Dense(1)],
-                       seed=0)
+    model = Sequential(
+        [Dense(8, activation="relu", input_shape=(3,)), Dropout(0.25), Dense(1)], seed=0
+    )
     model.compile(optimizer=Adam(learning_rate=0.01), loss="mse")
     model.fit(X, y, epochs=2, verbose=0, seed=0)
     model.save(tmp_path / "ckpt.npz")
