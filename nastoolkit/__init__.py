@@ -12,9 +12,9 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "backend", "kernels", "activations", "losses", "regularizers", "schedules", "initializers",
-    "metrics", "objectives", "layers", "optimizers", "models", "callbacks", "datasets",
-    "regularization_path", "nas",
-    "viz", "widgets", "cli",
+    "metrics", "objectives", "layers", "optimizers", "training", "models", "saving",
+    "callbacks", "datasets", "regularization_path", "nas",
+    "exercises", "viz", "widgets", "cli",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

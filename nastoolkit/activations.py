@@ -76,6 +76,16 @@ def _apply(name: str, x):
 def linear(x):
     """Identity: y = x (a new array).
 
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape (lists and integers become float32).
+
+    Returns
+    -------
+    array
+        Same shape as ``x``.
+
     Examples
     --------
     >>> linear([1.0, -2.0])
@@ -132,6 +142,18 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
 def leaky_relu(x, negative_slope=0.2):
     """Leaky ReLU: y = x if x >= 0 else negative_slope * x (Keras 3 default 0.2).
 
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape (lists and integers become float32).
+    negative_slope : float, default 0.2
+        Slope for x < 0.
+
+    Returns
+    -------
+    array
+        Same shape as ``x``.
+
     Examples
     --------
     >>> leaky_relu([-1.0, 2.0])
@@ -150,6 +172,18 @@ def leaky_relu(x, negative_slope=0.2):
 def elu(x, alpha=1.0):
     """Exponential linear unit: y = x if x > 0 else alpha (e^x - 1).
 
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape (lists and integers become float32).
+    alpha : float, default 1.0
+        Scale of the negative part.
+
+    Returns
+    -------
+    array
+        Same shape as ``x``.
+
     Examples
     --------
     >>> elu([-1.0, 2.0]).round(4)
@@ -167,6 +201,16 @@ def selu(x):
     """Scaled ELU (Klambauer et al. 2017): y = scale * elu(x, alpha), scale = 1.0507...,
     alpha = 1.6732..., so that activations keep zero mean and unit variance.
 
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape (lists and integers become float32).
+
+    Returns
+    -------
+    array
+        Same shape as ``x``.
+
     Examples
     --------
     >>> selu([0.0, 1.0]).round(4)
@@ -177,6 +221,16 @@ def selu(x):
 
 def tanh(x):
     """Hyperbolic tangent.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape (lists and integers become float32).
+
+    Returns
+    -------
+    array
+        Same shape as ``x``.
 
     Examples
     --------
@@ -189,6 +243,16 @@ def tanh(x):
 def sigmoid(x):
     """y = 1 / (1 + e^-x), computed as (1 + tanh(x / 2)) / 2 so that no exp overflows.
 
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape (lists and integers become float32).
+
+    Returns
+    -------
+    array
+        Same shape as ``x``.
+
     Examples
     --------
     >>> sigmoid([0.0]).tolist()
@@ -199,6 +263,18 @@ def sigmoid(x):
 
 def softmax(x, axis=-1):
     """y_i = e^(x_i - m) / sum_j e^(x_j - m) along ``axis`` (m the maximum: no overflow).
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape (lists and integers become float32).
+    axis : int, default -1
+        Axis along which the outputs sum to 1.
+
+    Returns
+    -------
+    array
+        Same shape as ``x``.
 
     Examples
     --------
@@ -253,6 +329,16 @@ def gelu(x, approximate=False):
 def silu(x):
     """Sigmoid linear unit (also named swish): y = x sigmoid(x).
 
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape (lists and integers become float32).
+
+    Returns
+    -------
+    array
+        Same shape as ``x``.
+
     Examples
     --------
     >>> silu([0.0, 1.0]).round(4)
@@ -267,6 +353,16 @@ swish = silu  # Keras exports the same function under both names; its name is "s
 def softplus(x):
     """y = log(1 + e^x), computed as max(x, 0) + log1p(e^-|x|) (no overflow).
 
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape (lists and integers become float32).
+
+    Returns
+    -------
+    array
+        Same shape as ``x``.
+
     Examples
     --------
     >>> softplus([0.0]).round(4)
@@ -277,6 +373,16 @@ def softplus(x):
 
 def softsign(x):
     """y = x / (1 + |x|).
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape (lists and integers become float32).
+
+    Returns
+    -------
+    array
+        Same shape as ``x``.
 
     Examples
     --------
@@ -289,6 +395,16 @@ def softsign(x):
 def hard_sigmoid(x):
     """Keras 3's piecewise-linear sigmoid: y = clip(x / 6 + 1 / 2, 0, 1) (= relu6(x + 3) / 6).
 
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape (lists and integers become float32).
+
+    Returns
+    -------
+    array
+        Same shape as ``x``.
+
     Examples
     --------
     >>> hard_sigmoid([-4.0, 0.0, 1.5, 4.0])
@@ -299,6 +415,16 @@ def hard_sigmoid(x):
 
 def exponential(x):
     """y = e^x.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape (lists and integers become float32).
+
+    Returns
+    -------
+    array
+        Same shape as ``x``.
 
     Examples
     --------
@@ -399,6 +525,16 @@ def get(identifier=None):
 def serialize(activation) -> str:
     """The name of a built-in activation (``serialize(relu) == "relu"``), as Keras stores it.
 
+    Parameters
+    ----------
+    activation : callable or str
+        One of this module's functions or its name.
+
+    Returns
+    -------
+    str
+        The activation's name.
+
     Examples
     --------
     >>> serialize(get("swish"))
@@ -417,6 +553,16 @@ def serialize(activation) -> str:
 
 def deserialize(config):
     """The function a ``serialize`` result (a name or a dict) stands for.
+
+    Parameters
+    ----------
+    config : str or dict
+        A name, or Keras's ``{"class_name": ..., "config": ...}`` form.
+
+    Returns
+    -------
+    callable
+        The activation function.
 
     Examples
     --------

@@ -35,12 +35,33 @@ ENV_VAR = "NASTOOLKIT_BACKEND"
 
 
 class BackendError(RuntimeError):
-    """The requested backend cannot be used here (the message says why and what to do)."""
+    """The requested backend cannot be used here (the message says why and what to do).
+
+    Examples
+    --------
+    >>> issubclass(BackendError, RuntimeError)
+    True
+    """
 
 
 @dataclass(frozen=True)
 class BackendInfo:
-    """The backend in use: its name, its array module and a one-line reason for the choice."""
+    """The backend in use: its name, its array module and a one-line reason for the choice.
+
+    Attributes
+    ----------
+    name : {"numpy", "cupy"}
+    xp : module
+        ``numpy`` or ``cupy``.
+    reason : str
+        Why this backend was chosen (or why the GPU was not).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> str(BackendInfo("numpy", np, "selected explicitly"))
+    'numpy: selected explicitly'
+    """
 
     name: str
     xp: ModuleType
@@ -52,7 +73,17 @@ class BackendInfo:
 
 @dataclass(frozen=True)
 class GpuProbe:
-    """Outcome of trying CuPy for real: ``usable`` and a one-line description or failure cause."""
+    """Outcome of trying CuPy for real: ``usable`` and a one-line description or failure cause.
+
+    Attributes
+    ----------
+    usable : bool
+        A test kernel compiled, ran and returned the right values.
+    detail : str
+        The device and CUDA version, or the cause of the failure.
+    installed : bool
+        CuPy is importable.
+    """
 
     usable: bool
     detail: str
@@ -74,7 +105,23 @@ def probe_gpu(refresh: bool = False) -> GpuProbe:
     """Try CuPy end to end: import, device query, NVRTC compile and one tiny launch.
 
     ``cupy.cuda.is_available()`` alone is not trusted: it can say True where NVRTC is missing, and
-    a machine without a driver only fails at first use. The result is cached per process.
+    a machine without a driver only fails at first use.
+
+    Parameters
+    ----------
+    refresh : bool, default False
+        Probe again instead of returning the result cached for this process.
+
+    Returns
+    -------
+    GpuProbe
+        Never raises: a failure is ``usable=False`` with its cause in ``detail``.
+
+    Examples
+    --------
+    >>> probe = probe_gpu()
+    >>> isinstance(probe.usable, bool) and bool(probe.detail)
+    True
     """
     global _probe_cache
     if _probe_cache is not None and not refresh:
@@ -82,8 +129,12 @@ def probe_gpu(refresh: bool = False) -> GpuProbe:
     try:
         import cupy  # lazy on purpose: the package's only CuPy import
     except Exception as exc:  # noqa: BLE001  (ImportError, or NotADirectoryError for a bad cache dir)
-        _probe_cache = GpuProbe(False, f"CuPy is not importable ({type(exc).__name__}: {exc}); "
-                                       "install it with `pip install nastoolkit[gpu]`", False)
+        _probe_cache = GpuProbe(
+            False,
+            f"CuPy is not importable ({type(exc).__name__}: {exc}); "
+            "install it with `pip install nastoolkit[gpu]`",
+            False,
+        )
         return _probe_cache
     try:
         count = cupy.cuda.runtime.getDeviceCount()
@@ -100,9 +151,15 @@ def probe_gpu(refresh: bool = False) -> GpuProbe:
         ok = bool((x.get() == np.array([1, 3, 5, 7], np.float32)).all())
     except Exception as exc:  # noqa: BLE001  (any failure here means: no usable GPU)
         text = _short(exc)
-        cause = "NVRTC (the CUDA runtime compiler) is missing" if "nvrtc" in text.lower() else (
-            "the CUDA driver is too old for this CuPy" if "insufficient" in text.lower()
-            else "a test kernel failed to compile or run")
+        cause = (
+            "NVRTC (the CUDA runtime compiler) is missing"
+            if "nvrtc" in text.lower()
+            else (
+                "the CUDA driver is too old for this CuPy"
+                if "insufficient" in text.lower()
+                else "a test kernel failed to compile or run"
+            )
+        )
         _probe_cache = GpuProbe(False, f"{cause} ({text})", True)
         return _probe_cache
     if not ok:
@@ -120,10 +177,32 @@ def _short(exc: BaseException) -> str:
 
 
 def use(name: str | None = None) -> BackendInfo:
-    """Select the backend: ``"auto"``, ``"numpy"`` or ``"cupy"`` (default: $NASTOOLKIT_BACKEND or auto).
+    """Select the backend for new models and arrays.
 
-    ``"cupy"`` without a usable GPU raises :class:`BackendError` naming the cause; ``"auto"`` falls
-    back to NumPy, warning once if CuPy is installed but unusable.
+    Parameters
+    ----------
+    name : {"auto", "numpy", "cupy"}, optional
+        ``"auto"`` takes a usable GPU if there is one, else NumPy (warning if CuPy is installed
+        but unusable). None reads ``$NASTOOLKIT_BACKEND``, or ``"auto"`` if it is unset.
+
+    Returns
+    -------
+    BackendInfo
+        The backend now in use and why.
+
+    Raises
+    ------
+    BackendError
+        ``"cupy"`` was requested and no GPU is usable (the message names the cause).
+    ValueError
+        ``name`` (or the environment variable) is not one of the three choices.
+
+    Examples
+    --------
+    >>> use("numpy").name
+    'numpy'
+    >>> describe()
+    'numpy: selected explicitly'
     """
     global _current
     requested = name if name is not None else os.environ.get(ENV_VAR, "auto")
@@ -141,40 +220,110 @@ def use(name: str | None = None) -> BackendInfo:
         _current = BackendInfo("cupy", cupy, probe.detail)
         return _current
     if requested == "cupy":
-        raise BackendError(f"backend 'cupy' was requested but no GPU is usable: {probe.detail}. "
-                           f"Use backend 'numpy' (or 'auto'), or fix the GPU setup.")
+        raise BackendError(
+            f"backend 'cupy' was requested but no GPU is usable: {probe.detail}. "
+            f"Use backend 'numpy' (or 'auto'), or fix the GPU setup."
+        )
     if probe.installed:
-        warnings.warn(f"nastoolkit: falling back to NumPy because {probe.detail}",
-                      RuntimeWarning, stacklevel=2)
-    _current = BackendInfo("numpy", np, probe.detail if probe.installed else "no GPU stack installed "
-                           "(CuPy is not importable)")
+        warnings.warn(
+            f"nastoolkit: falling back to NumPy because {probe.detail}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    _current = BackendInfo(
+        "numpy",
+        np,
+        probe.detail if probe.installed else "no GPU stack installed (CuPy is not importable)",
+    )
     return _current
 
 
 def current() -> BackendInfo:
-    """The backend in use, resolving ``$NASTOOLKIT_BACKEND`` (or auto) on first call."""
+    """The backend in use, resolving ``$NASTOOLKIT_BACKEND`` (or auto) on first call.
+
+    Returns
+    -------
+    BackendInfo
+
+    Examples
+    --------
+    >>> current().name in ("numpy", "cupy")
+    True
+    """
     return _current if _current is not None else use()
 
 
 def xp() -> ModuleType:
-    """The array module of the current backend (``numpy`` or ``cupy``)."""
+    """The array module of the current backend (``numpy`` or ``cupy``).
+
+    Returns
+    -------
+    module
+
+    Examples
+    --------
+    >>> float(xp().ones(3).sum())
+    3.0
+    """
     return current().xp
 
 
 def describe() -> str:
-    """One line for humans, e.g. ``"numpy: no GPU stack installed (CuPy is not importable)"``."""
+    """One line for humans: the backend in use and why.
+
+    Returns
+    -------
+    str
+        For example ``"numpy: no GPU stack installed (CuPy is not importable)"``.
+
+    Examples
+    --------
+    >>> describe().split(":")[0] in ("numpy", "cupy")
+    True
+    """
     return str(current())
 
 
 def is_cupy_array(x: object) -> bool:
-    """True for a CuPy ndarray, decided without importing CuPy."""
+    """True for a CuPy ndarray, decided without importing CuPy.
+
+    Parameters
+    ----------
+    x : object
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_cupy_array(np.zeros(3))
+    False
+    """
     return type(x) is not np.ndarray and type(x).__module__.startswith("cupy")
 
 
 def array_module(*arrays: object) -> ModuleType:
     """``cupy`` if any argument is a CuPy array, else ``numpy`` (like ``cupy.get_array_module``).
 
-    Called several times per training step, so NumPy arrays take the shortest path."""
+    Called several times per training step, so NumPy arrays take the shortest path.
+
+    Parameters
+    ----------
+    *arrays : object
+        Arrays (or anything else, which counts as NumPy).
+
+    Returns
+    -------
+    module
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> array_module(np.zeros(2), 3.0) is np
+    True
+    """
     for a in arrays:
         if type(a) is not np.ndarray and type(a).__module__.startswith("cupy"):
             return sys.modules["cupy"]
@@ -182,12 +331,45 @@ def array_module(*arrays: object) -> ModuleType:
 
 
 def to_numpy(x):
-    """A NumPy array for ``x`` (copied from the device for a CuPy array)."""
+    """A NumPy array for ``x`` (copied from the device for a CuPy array).
+
+    Parameters
+    ----------
+    x : array_like
+        A NumPy or CuPy array, or anything ``numpy.asarray`` takes.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> to_numpy([1, 2])
+    array([1, 2])
+    """
     return x.get() if is_cupy_array(x) else np.asarray(x)
 
 
 def to_device(x, like: ModuleType | None = None):
-    """``x`` as an array of the current backend (or of module ``like``)."""
+    """``x`` as an array of the current backend (or of module ``like``).
+
+    Parameters
+    ----------
+    x : array_like
+    like : module, optional
+        ``numpy`` or ``cupy``; the current backend's module by default.
+
+    Returns
+    -------
+    ndarray
+        A NumPy or CuPy array (a copy only where the device changes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_device([1.0, 2.0], like=np)
+    array([1., 2.])
+    """
     module = like if like is not None else xp()
     if module is np:
         return to_numpy(x)
@@ -211,7 +393,7 @@ def _thread_controller():
     global _controller
     if _controller is None or _controller[1] != len(sys.modules):
         try:
-            from threadpoolctl import ThreadpoolController  # noqa: PLC0415
+            from threadpoolctl import ThreadpoolController
         except ImportError:
             return None
         _controller = (ThreadpoolController(), len(sys.modules))

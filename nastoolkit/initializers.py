@@ -600,6 +600,16 @@ def get(identifier) -> Initializer:
     ``"zeros"``, ... or the class name), an instance, a class or a serialized dict. Unknown names
     raise ValueError listing the valid ones.
 
+    Parameters
+    ----------
+    identifier : str, dict, type or Initializer
+        A name (any case), an instance, a class or a ``serialize`` dict.
+
+    Returns
+    -------
+    Initializer
+        An Initializer ready to use.
+
     Examples
     --------
     >>> type(get("lecun_normal")).__name__, type(get("TruncatedNormal")).__name__
@@ -611,6 +621,16 @@ def get(identifier) -> Initializer:
 def serialize(initializer: Initializer) -> dict:
     """``{"class_name": ..., "config": ...}``: JSON-ready.
 
+    Parameters
+    ----------
+    initializer : Initializer
+        The object to describe.
+
+    Returns
+    -------
+    dict
+        ``{"class_name": ..., "config": {...}}``, JSON-ready.
+
     Examples
     --------
     >>> serialize(Orthogonal(gain=2.0))
@@ -621,6 +641,18 @@ def serialize(initializer: Initializer) -> dict:
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Initializer:
     """The inverse of ``serialize``.
+
+    Parameters
+    ----------
+    config : dict
+        A ``serialize`` result.
+    custom_objects : dict, optional
+        Your own classes by class name.
+
+    Returns
+    -------
+    Initializer
+        A fresh object built from ``config``.
 
     Examples
     --------

@@ -55,7 +55,24 @@ def _snake(name: str) -> str:
 
 @dataclass(frozen=True)
 class WeightSpec:
-    """One weight tensor a layer needs: attribute name, shape and initializer callable."""
+    """One weight tensor a layer needs: attribute name, shape and initializer callable.
+
+    Parameters
+    ----------
+    name : str
+        The layer attribute that holds the array (``"kernel"``, ``"bias"``).
+    shape : tuple of int
+        The array's shape, e.g. ``(input_dim, units)`` for a Dense kernel.
+    initializer : callable
+        ``initializer(shape)`` returns the starting array.
+
+    Examples
+    --------
+    >>> from nastoolkit import initializers
+    >>> spec = WeightSpec("bias", (3,), initializers.get("zeros"))
+    >>> spec.initializer(spec.shape)
+    array([0., 0., 0.], dtype=float32)
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -181,7 +198,8 @@ class Layer:
         return []
 
     def build(self, input_shape, rng=None, dtype=None):
-        """Create this layer's own weights for inputs of shape (batch, *features) or (features,).
+        """Create this layer's own weights for inputs of shape ``(batch, *features)`` or
+        ``(features,)``.
 
         Parameters
         ----------
@@ -831,6 +849,16 @@ _LAYERS = {
 def deserialize(config: dict) -> Layer:
     """Rebuild a layer from ``{"class_name": ..., "config": {...}}``.
 
+    Parameters
+    ----------
+    config : dict
+        A ``serialize`` result.
+
+    Returns
+    -------
+    Layer
+        A fresh, unbuilt layer.
+
     Examples
     --------
     >>> deserialize({"class_name": "Dense", "config": {"units": 2}}).units
@@ -848,6 +876,16 @@ def deserialize(config: dict) -> Layer:
 def serialize(layer: Layer) -> dict:
     """``{"class_name": ..., "config": layer.get_config()}``.
 
+    Parameters
+    ----------
+    layer : Layer
+        The layer to describe.
+
+    Returns
+    -------
+    dict
+        JSON-ready: the class name and the layer's config.
+
     Examples
     --------
     >>> serialize(Flatten(name="f"))["class_name"]
@@ -858,6 +896,16 @@ def serialize(layer: Layer) -> dict:
 
 def get(identifier) -> Layer:
     """A layer from an instance (returned as is) or a serialized dict.
+
+    Parameters
+    ----------
+    identifier : Layer or dict
+        An instance or a ``serialize`` dict.
+
+    Returns
+    -------
+    Layer
+        The layer.
 
     Examples
     --------

@@ -427,6 +427,15 @@ class Loss:
         How the per-sample losses are combined; one of ``REDUCTIONS`` (see the module docstring).
     name : str, optional
         The loss's name (the class's Keras name by default).
+
+    Examples
+    --------
+    >>> loss = MeanSquaredError()
+    >>> isinstance(loss, Loss), loss.name
+    (True, 'mean_squared_error')
+    >>> value, grad = loss.value_and_grad(np.array([[1.0], [3.0]]), np.array([[2.0], [3.0]]))
+    >>> float(value), grad.ravel().tolist()
+    (0.5, [1.0, 0.0])
     """
 
     default_name = "loss"
@@ -874,6 +883,18 @@ class SparseCategoricalCrossentropy(Loss):
 def mean_squared_error(y_true, y_pred):
     """Per-sample mean squared error, shape ``y_pred.shape[:-1]`` (no reduction over samples).
 
+    Parameters
+    ----------
+    y_true : array_like
+        Targets, shape ``(batch, ..., d)``.
+    y_pred : array_like
+        Predictions, the same shape as ``y_true``.
+
+    Returns
+    -------
+    array
+        Per-sample losses, shape ``y_pred.shape[:-1]``.
+
     Examples
     --------
     >>> mean_squared_error([[0.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [1.0, 1.0]])
@@ -884,6 +905,18 @@ def mean_squared_error(y_true, y_pred):
 
 def mean_absolute_error(y_true, y_pred):
     """Per-sample mean absolute error, shape ``y_pred.shape[:-1]``.
+
+    Parameters
+    ----------
+    y_true : array_like
+        Targets, shape ``(batch, ..., d)``.
+    y_pred : array_like
+        Predictions, the same shape as ``y_true``.
+
+    Returns
+    -------
+    array
+        Per-sample losses, shape ``y_pred.shape[:-1]``.
 
     Examples
     --------
@@ -897,6 +930,20 @@ def huber(y_true, y_pred, delta=1.0):
     """Per-sample Huber loss (quadratic up to ``delta``, linear beyond), shape
     ``y_pred.shape[:-1]``.
 
+    Parameters
+    ----------
+    y_true : array_like
+        Targets, shape ``(batch, ..., d)``.
+    y_pred : array_like
+        Predictions, the same shape as ``y_true``.
+    delta : float, default 1.0
+        The error size where the loss turns from quadratic to linear.
+
+    Returns
+    -------
+    array
+        Per-sample losses, shape ``y_pred.shape[:-1]``.
+
     Examples
     --------
     >>> huber([[0.0, 0.0]], [[0.5, 3.0]])
@@ -907,6 +954,18 @@ def huber(y_true, y_pred, delta=1.0):
 
 def log_cosh(y_true, y_pred):
     """Per-sample mean of log cosh(y_pred - y_true), shape ``y_pred.shape[:-1]``.
+
+    Parameters
+    ----------
+    y_true : array_like
+        Targets, shape ``(batch, ..., d)``.
+    y_pred : array_like
+        Predictions, the same shape as ``y_true``.
+
+    Returns
+    -------
+    array
+        Per-sample losses, shape ``y_pred.shape[:-1]``.
 
     Examples
     --------
@@ -919,6 +978,18 @@ def log_cosh(y_true, y_pred):
 def kl_divergence(y_true, y_pred):
     """Per-sample Kullback-Leibler divergence sum_k y log(y / p), shape ``y_pred.shape[:-1]``.
 
+    Parameters
+    ----------
+    y_true : array_like
+        Target probabilities, shape ``(batch, ..., d)``.
+    y_pred : array_like
+        Predictions, the same shape as ``y_true``.
+
+    Returns
+    -------
+    array
+        Per-sample losses, shape ``y_pred.shape[:-1]``.
+
     Examples
     --------
     >>> kl_divergence([[0.5, 0.5]], [[0.5, 0.5]])
@@ -929,6 +1000,22 @@ def kl_divergence(y_true, y_pred):
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
     """Per-sample binary cross-entropy (mean over the last axis), shape ``y_pred.shape[:-1]``.
+
+    Parameters
+    ----------
+    y_true : array_like
+        0/1 targets, shape ``(batch, ..., d)``.
+    y_pred : array_like
+        Predictions, the same shape as ``y_true``.
+    from_logits : bool, default False
+        True when ``y_pred`` holds logits rather than probabilities.
+    label_smoothing : float, default 0.0
+        In [0, 1]: the targets are moved this far towards the uniform distribution.
+
+    Returns
+    -------
+    array
+        Per-sample losses, shape ``y_pred.shape[:-1]``.
 
     Examples
     --------
@@ -943,6 +1030,22 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
     """Per-sample categorical cross-entropy, shape ``y_pred.shape[:-1]``.
 
+    Parameters
+    ----------
+    y_true : array_like
+        One-hot targets, shape ``(batch, ..., d)``.
+    y_pred : array_like
+        Predictions, the same shape as ``y_true``.
+    from_logits : bool, default False
+        True when ``y_pred`` holds logits rather than probabilities.
+    label_smoothing : float, default 0.0
+        In [0, 1]: the targets are moved this far towards the uniform distribution.
+
+    Returns
+    -------
+    array
+        Per-sample losses, shape ``y_pred.shape[:-1]``.
+
     Examples
     --------
     >>> categorical_crossentropy([[0.0, 1.0]], [[0.5, 0.5]]).round(6)
@@ -955,6 +1058,20 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     """Per-sample cross-entropy for integer labels, shape ``(n,)``.
+
+    Parameters
+    ----------
+    y_true : array_like
+        Integer class labels, shape ``(n,)`` (or ``(n, 1)``).
+    y_pred : array_like
+        Class probabilities (or logits), shape ``(n, classes)``.
+    from_logits : bool, default False
+        True when ``y_pred`` holds logits rather than probabilities.
+
+    Returns
+    -------
+    array
+        Per-sample losses, shape ``(n,)``.
 
     Examples
     --------
@@ -1029,6 +1146,16 @@ def get(identifier):
 def serialize(loss) -> dict | None:
     """``{"class_name": ..., "config": ...}``, JSON-ready (None for None).
 
+    Parameters
+    ----------
+    loss : Loss or None
+        The loss to describe.
+
+    Returns
+    -------
+    dict or None
+        ``{"class_name": ..., "config": {...}}``, JSON-ready.
+
     Examples
     --------
     >>> serialize("mae")["class_name"]
@@ -1039,6 +1166,18 @@ def serialize(loss) -> dict | None:
 
 def deserialize(config, custom_objects: dict | None = None):
     """The loss a ``serialize`` dict (or a name) describes; ``custom_objects`` for your classes.
+
+    Parameters
+    ----------
+    config : dict or str
+        A ``serialize`` result or a name.
+    custom_objects : dict, optional
+        Your own classes by class name.
+
+    Returns
+    -------
+    Loss
+        A fresh loss built from ``config``.
 
     Examples
     --------

@@ -1040,6 +1040,19 @@ def get(identifier, loss=None) -> Metric | None:
     sparse for SparseCategoricalCrossentropy, categorical for CategoricalCrossentropy), named
     as asked; for other losses it decides from the output width at the first update.
 
+    Parameters
+    ----------
+    identifier : str, dict, type or Metric
+        A name, an instance, a class, a ``serialize`` dict or a function
+        ``f(y_true, y_pred)``; None gives None.
+    loss : Loss, optional
+        The compiled loss, which decides what ``"accuracy"`` means.
+
+    Returns
+    -------
+    Metric or None
+        A Metric ready to use.
+
     Examples
     --------
     >>> get("auc").name, get(None)
@@ -1062,6 +1075,16 @@ def get(identifier, loss=None) -> Metric | None:
 def serialize(metric: Metric) -> dict:
     """``{"class_name": ..., "config": ...}``: JSON-ready (state is not saved).
 
+    Parameters
+    ----------
+    metric : Metric
+        The object to describe.
+
+    Returns
+    -------
+    dict
+        ``{"class_name": ..., "config": {...}}``, JSON-ready.
+
     Examples
     --------
     >>> serialize(Precision(thresholds=0.3))["config"]["thresholds"]
@@ -1072,6 +1095,18 @@ def serialize(metric: Metric) -> dict:
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Metric:
     """The inverse of ``serialize`` (a fresh metric with no state).
+
+    Parameters
+    ----------
+    config : dict
+        A ``serialize`` result.
+    custom_objects : dict, optional
+        Your own classes by class name.
+
+    Returns
+    -------
+    Metric
+        A fresh object built from ``config``.
 
     Examples
     --------

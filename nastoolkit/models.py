@@ -35,7 +35,18 @@ ALIGN = 16  # elements: every tensor starts on a 64-byte boundary for float32 (f
 
 
 class NotCompiledError(RuntimeError, ValueError):
-    """``fit``/``evaluate`` before ``compile`` (a ValueError too, for bad-input handlers)."""
+    """``fit``/``evaluate`` before ``compile`` (a ValueError too, for bad-input handlers).
+
+    Examples
+    --------
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(1, input_shape=(2,))])
+    >>> try:
+    ...     model.fit([[0.0, 1.0]], [[1.0]], verbose=0)
+    ... except NotCompiledError as error:
+    ...     print(error)
+    You must compile the model before calling fit: model.compile(optimizer=..., loss=...).
+    """
 
 
 @dataclass
@@ -515,7 +526,7 @@ class Sequential:
         Parameters
         ----------
         x, y : array-like
-            Inputs (batch, *features) and targets.
+            Inputs ``(batch, *features)`` and targets.
         batch_size : int, optional
             Rows per step (32 when None, as Keras).
         epochs : int
@@ -755,7 +766,8 @@ class Sequential:
         callbacks=None,
         return_dict=False,
     ):
-        """Loss (and metrics) on (x, y) in inference mode: a float, or [loss, *metrics] like Keras.
+        """Loss (and metrics) on (x, y) in inference mode: a float, or ``[loss, *metrics]``
+        like Keras.
 
         Parameters
         ----------
@@ -1017,6 +1029,14 @@ def load_model(filepath, compile=True) -> Sequential:
     Returns
     -------
     Sequential
+        The model, built, with the saved weights.
+
+    Examples
+    --------
+    >>> from nastoolkit.layers import Dense
+    >>> Sequential([Dense(2, input_shape=(3,))]).save("tiny.npz")
+    >>> load_model("tiny.npz").count_params()
+    8
     """
     from . import saving
 

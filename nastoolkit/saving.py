@@ -79,7 +79,16 @@ class ModelFileError(ValueError):
 
 
 class ModelFileNotFoundError(ModelFileError, FileNotFoundError):
-    """The path does not exist (a ValueError as in Keras, and a FileNotFoundError)."""
+    """The path does not exist (a ValueError as in Keras, and a FileNotFoundError).
+
+    Examples
+    --------
+    >>> try:
+    ...     load_model("no_such_model.npz")
+    ... except ModelFileNotFoundError as error:
+    ...     print(isinstance(error, ValueError), isinstance(error, FileNotFoundError))
+    True True
+    """
 
 
 class ModelFile:
@@ -596,27 +605,20 @@ def restore_backup(model, filepath) -> int:
                 f"this model uses {type(optimizer).__name__!r}.",
             )
         _check_optimizer_state(path, record.optimizer_state, optimizer, model.params)
-    dropouts = [layer for layer in model.layers if type(layer).__name__ == "Dropout"]
-    if not hasattr(model, "_apply_backup_extra") and len(extra.get("dropout", [])) not in (
-        0,
-        len(dropouts),
-    ):
+    # layers with a random stream answer rng_state(); count them before anything changes
+    streams = [layer for layer in model.layers if layer.rng_state() is not None]
+    saved_streams = extra.get("dropout", [])
+    if saved_streams and len(saved_streams) != len(streams):
         raise ModelFileError(
             path,
-            f"extra 'dropout' has {len(extra['dropout'])} streams; this "
-            f"model has {len(dropouts)} Dropout layers.",
+            f"extra 'dropout' has {len(saved_streams)} random streams; this "
+            f"model has {len(streams)} layers with one (the backup belongs to another model).",
         )
     # validated: from here on nothing can fail for a reason the file could cause
     model.set_weights(record.weights)
     if record.optimizer_state:
         optimizer.set_state(record.optimizer_state, variables=[model.params])
-    if hasattr(model, "_apply_backup_extra"):
-        return int(model._apply_backup_extra(extra))
-    if extra.get("rng") is not None and getattr(model, "_fit_rng", None) is not None:
-        model._fit_rng.bit_generator.state = extra["rng"]
-    for layer, (seed, counter) in zip(dropouts, extra.get("dropout", [])):
-        layer.seed, layer.counter = seed, counter
-    return int(extra["epoch"]) + 1
+    return int(model._apply_backup_extra(extra))
 
 
 # --- the Keras format: writing ----------------------------------------------------------------

@@ -553,6 +553,16 @@ def get(identifier) -> LearningRateSchedule:
     """A schedule from an instance or a serialized dict (schedules have required arguments, so
     a bare name is not enough).
 
+    Parameters
+    ----------
+    identifier : str, dict, type or LearningRateSchedule
+        An instance or a ``serialize`` dict.
+
+    Returns
+    -------
+    LearningRateSchedule
+        A LearningRateSchedule ready to use.
+
     Examples
     --------
     >>> get({"class_name": "InverseTimeDecay",
@@ -572,6 +582,16 @@ def get(identifier) -> LearningRateSchedule:
 def serialize(schedule: LearningRateSchedule) -> dict:
     """``{"class_name": ..., "config": ...}``: JSON-ready.
 
+    Parameters
+    ----------
+    schedule : LearningRateSchedule
+        The object to describe.
+
+    Returns
+    -------
+    dict
+        ``{"class_name": ..., "config": {...}}``, JSON-ready.
+
     Examples
     --------
     >>> serialize(PolynomialDecay(0.1, 100))["config"]["end_learning_rate"]
@@ -582,6 +602,18 @@ def serialize(schedule: LearningRateSchedule) -> dict:
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRateSchedule:
     """The schedule a ``serialize`` dict describes (``custom_objects`` for your own classes).
+
+    Parameters
+    ----------
+    config : dict
+        A ``serialize`` result.
+    custom_objects : dict, optional
+        Your own classes by class name.
+
+    Returns
+    -------
+    LearningRateSchedule
+        A fresh object built from ``config``.
 
     Examples
     --------

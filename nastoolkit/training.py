@@ -28,6 +28,22 @@ def as_data(x, name: str, dtype, features: tuple | None = None):
     """``x`` checked as a batch of samples: numeric, finite, non-empty, of per-sample shape
     ``features`` when given (a 1-D ``x`` is one feature per sample when ``features == (1,)``).
 
+    Parameters
+    ----------
+    x : array_like
+        The samples, shape ``(n, *features)``.
+    name : str
+        The argument's name for error messages (``"x"``).
+    dtype : str or numpy.dtype
+        The dtype of the result.
+    features : tuple of int, optional
+        The per-sample shape the model expects; None accepts any.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n, *features)``, of ``dtype``.
+
     Examples
     --------
     >>> as_data([[1, 2]], "x", "float32", (2,)).dtype
@@ -66,6 +82,22 @@ def as_data(x, name: str, dtype, features: tuple | None = None):
 def targets(loss, y, output_dim, dtype):
     """Targets checked by the loss, floats cast once to the model dtype (no per-step casts).
 
+    Parameters
+    ----------
+    loss : Loss
+        The compiled loss, which checks the targets.
+    y : array_like
+        Targets, shape ``(n,)`` or ``(n, output_dim)``.
+    output_dim : int
+        The model's output width.
+    dtype : str or numpy.dtype
+        The model's dtype.
+
+    Returns
+    -------
+    numpy.ndarray
+        The checked targets (labels stay integers), e.g. shape ``(n, output_dim)``.
+
     Examples
     --------
     >>> from nastoolkit.losses import MeanSquaredError
@@ -78,6 +110,17 @@ def targets(loss, y, output_dim, dtype):
 
 def check_lengths(x, y, x_name="x", y_name="y"):
     """Same number of samples in both, else a ValueError naming them.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Arrays whose first axis counts samples.
+    x_name, y_name : str
+        Their names for the error message.
+
+    Returns
+    -------
+    None
 
     Examples
     --------
@@ -92,6 +135,22 @@ def check_lengths(x, y, x_name="x", y_name="y"):
 
 def as_sample_weight(sample_weight, n: int, dtype, name="sample_weight"):
     """Per-sample weights as a float vector of length ``n`` (None stays None).
+
+    Parameters
+    ----------
+    sample_weight : array_like or None
+        One non-negative weight per sample.
+    n : int
+        The number of samples.
+    dtype : str or numpy.dtype
+        The dtype of the result.
+    name : str, default "sample_weight"
+        The argument's name for error messages.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Shape ``(n,)``.
 
     Examples
     --------
@@ -120,6 +179,20 @@ def as_sample_weight(sample_weight, n: int, dtype, name="sample_weight"):
 def class_weight_to_sample_weight(y, class_weight: dict, dtype="float32"):
     """Per-sample weights ``class_weight[class of y_i]`` (1.0 for classes not listed), as Keras:
     the class of a one-hot (or probability) row is its argmax, of a label its rounded value.
+
+    Parameters
+    ----------
+    y : array_like
+        Labels, shape ``(n,)`` or ``(n, 1)``, or one-hot rows, shape ``(n, classes)``.
+    class_weight : dict
+        Weight by class index.
+    dtype : str or numpy.dtype, default "float32"
+        The dtype of the result.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n,)``.
 
     Examples
     --------
@@ -170,6 +243,18 @@ class Dataset:
 def split_validation(data: Dataset, validation_split: float) -> tuple[Dataset, Dataset]:
     """The first (1 - split) of the samples for training, the last for validation (as Keras:
     no shuffling before the split).
+
+    Parameters
+    ----------
+    data : Dataset
+        The samples to split.
+    validation_split : float
+        The fraction for validation, in (0, 1).
+
+    Returns
+    -------
+    tuple of Dataset
+        ``(train, validation)``.
 
     Examples
     --------

@@ -52,6 +52,10 @@ def test_readme_commands_exist_and_ci_calls_the_test_command():
     dry = subprocess.run(["make", "-n", "-W", "pyproject.toml", "lab"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     assert "jupyter lab notebooks/" in dry
+    dry = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    # the README's test command lints before it tests, so CI fails on unformatted code too
+    assert "ruff check ." in dry and "ruff format --check ." in dry and "pytest" in dry
 
 
 def test_readme_quick_example_runs(tmp_path, monkeypatch):

@@ -11,13 +11,33 @@ checkpointing to JSON after every generation (:mod:`.checkpoint`)::
                            workers=2, checkpoint="search.json").run()
     model = result.best_model()
 
+More ways to search: :class:`Hyperband` (and ASHA, ``asynchronous=True``),
+:class:`ControllerSearch` (an RNN controller trained with REINFORCE) and
+:class:`DifferentiableSearch` (DARTS).
+
 DEAP is imported only when a DEAP strategy runs, Dask only when a client or cluster is used.
+
+Examples
+--------
+The same on 20 rows, two epochs per candidate:
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> X = rng.standard_normal((20, 4)).astype("float32")
+>>> y = (X[:, 0] > 0).astype(int)
+>>> evaluator = HoldoutEvaluator(X, y, epochs=2, seed=0)
+>>> result = RandomSearch(SearchSpace(max_layers=2, units=(8, 16)), evaluator,
+...                       population_size=2, generations=1, seed=0, progress=False).run()
+>>> len(result.history), result.best_record.ok
+(2, True)
 """
 
 from .auto import AutoClassifier, AutoRegressor
 from .build import count_parameters, genome_to_model
 from .cache import EvaluationCache
 from .checkpoint import CheckpointError
+from .controller import ControllerSearch
+from .darts import DifferentiableSearch
 from .evaluators import (
                          CrossValidationEvaluator,
                          Evaluator,
@@ -25,6 +45,7 @@ from .evaluators import (
                          evaluator_from_config,
 )
 from .genome import GenomeError, describe_genome, genome_key, make_genome
+from .hyperband import Hyperband
 from .operators import crossover, mutate, sample_genome
 from .outcome import FAILED_SCORE, Outcome
 from .result import Candidate, SearchResult, pareto_front
@@ -44,12 +65,15 @@ __all__ = [
                          "AutoRegressor",
                          "Candidate",
                          "CheckpointError",
+                         "ControllerSearch",
                          "CrossValidationEvaluator",
+                         "DifferentiableSearch",
                          "EvaluationCache",
                          "Evaluator",
                          "GeneticSearch",
                          "GenomeError",
                          "HoldoutEvaluator",
+                         "Hyperband",
                          "NSGA2Search",
                          "Outcome",
                          "RandomSearch",

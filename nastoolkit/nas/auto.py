@@ -110,7 +110,20 @@ class _AutoModel:
 
 
 class AutoClassifier(_AutoModel):
-    """Search an MLP classifier; labels may be any sortable values (ints, strings)."""
+    """Search an MLP classifier; labels may be any sortable values (ints, strings).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nastoolkit.nas import SearchSpace
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((20, 3)).astype("float32")
+    >>> y = np.where(X[:, 0] > 0, "up", "down")
+    >>> auto = AutoClassifier(space=SearchSpace(max_layers=1, units=(8,)), epochs=2,
+    ...                       progress=False).fit(X, y, max_trials=2)
+    >>> auto.classes_.tolist(), auto.predict(X[:2]).shape, auto.predict_proba(X[:2]).shape
+    (['down', 'up'], (2,), (2, 2))
+    """
 
     task = "classification"
 
@@ -141,7 +154,19 @@ class AutoClassifier(_AutoModel):
 
 
 class AutoRegressor(_AutoModel):
-    """Search an MLP regressor (mean squared error)."""
+    """Search an MLP regressor (mean squared error).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nastoolkit.nas import SearchSpace
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((20, 3)).astype("float32")
+    >>> auto = AutoRegressor(space=SearchSpace(max_layers=1, units=(8,)), epochs=2,
+    ...                      progress=False).fit(X, 2 * X[:, 0], max_trials=2)
+    >>> auto.predict(X[:3]).shape
+    (3,)
+    """
 
     task = "regression"
 

@@ -8,7 +8,13 @@ __all__ = ["TASKS", "Task", "check_task", "count_parameters", "genome_to_model",
 
 
 class Task(NamedTuple):
-    """What a task puts on top of the hidden layers and how it is trained and scored."""
+    """What a task puts on top of the hidden layers and how it is trained and scored.
+
+    Examples
+    --------
+    >>> check_task("regression")
+    Task(output_activation='linear', loss='mse', metrics=('mse',))
+    """
 
     output_activation: str
     loss: str
@@ -22,7 +28,22 @@ TASKS = {
 
 
 def check_task(task: str) -> Task:
-    """The :class:`Task` named ``task``, or a ValueError listing the choices."""
+    """The :class:`Task` named ``task``, or a ValueError listing the choices.
+
+    Parameters
+    ----------
+    task : str
+        ``"classification"`` or ``"regression"``.
+
+    Returns
+    -------
+    Task
+
+    Examples
+    --------
+    >>> check_task("regression").loss
+    'mse'
+    """
     if task not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}. Received: task={task!r}. "
                          f"Use 'classification' for integer labels, 'regression' for numbers.")
@@ -30,7 +51,23 @@ def check_task(task: str) -> Task:
 
 
 def make_optimizer(genome: dict):
-    """A fresh optimizer of the genome's kind and learning rate (other settings: defaults)."""
+    """A fresh optimizer of the genome's kind and learning rate (other settings: defaults).
+
+    Parameters
+    ----------
+    genome : dict
+        A genome (see ``make_genome``).
+
+    Returns
+    -------
+    Optimizer
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> make_optimizer(make_genome([(8, "relu", 0.0)], optimizer="sgd", learning_rate=0.01))
+    SGD(learning_rate=0.01, momentum=0.0, nesterov=False)
+    """
     from .. import optimizers
 
     kind = type(optimizers.get(genome["optimizer"]))
@@ -45,6 +82,31 @@ def genome_to_model(genome: dict, input_dim: int, output_dim: int, task: str = "
 
     Shapes: inputs ``(batch, input_dim)``, outputs ``(batch, output_dim)``. ``seed`` fixes the
     weight initialisation (``fit(seed=...)`` overrides it, as Keras's does).
+
+    Parameters
+    ----------
+    genome : dict
+        A genome (see ``make_genome``).
+    input_dim : int
+        Features per sample.
+    output_dim : int
+        Classes (classification) or targets (regression).
+    task : str, default "classification"
+        ``"classification"`` or ``"regression"``.
+    seed : int, optional
+        Seed of the weight initialisation.
+
+    Returns
+    -------
+    Sequential
+        Compiled, built for ``(batch, input_dim)`` inputs.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> model = genome_to_model(make_genome([(8, "relu", 0.0)]), input_dim=4, output_dim=3, seed=0)
+    >>> model.count_params()  # (4 + 1) * 8 + (8 + 1) * 3
+    67
     """
     # Imported here so ``import nastoolkit.nas`` (checkpoints, CLI parsing) stays light.
     from ..layers import Dense, Dropout
@@ -69,7 +131,27 @@ def genome_to_model(genome: dict, input_dim: int, output_dim: int, task: str = "
 
 def count_parameters(genome: dict, input_dim: int, output_dim: int) -> int:
     """Weights plus biases of the genome's network, without building it (equals
-    ``genome_to_model(...).count_params()``)."""
+    ``genome_to_model(...).count_params()``).
+
+    Parameters
+    ----------
+    genome : dict
+        A genome (see ``make_genome``).
+    input_dim : int
+        Features per sample.
+    output_dim : int
+        Output units.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> count_parameters(make_genome([(8, "relu", 0.0)]), 4, 3)
+    67
+    """
     total, fan_in = 0, int(input_dim)
     for gene in genome["layers"]:
         total += fan_in * gene["units"] + gene["units"]

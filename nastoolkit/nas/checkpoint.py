@@ -41,7 +41,16 @@ REQUIRED = ("format", "version", "strategy", "config", "evaluator", "state")
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint is missing, corrupt, of another format, or does not match the search."""
+    """A checkpoint is missing, corrupt, of another format, or does not match the search.
+
+    Examples
+    --------
+    >>> try:
+    ...     load_checkpoint("no_such_checkpoint.json")
+    ... except CheckpointError as error:
+    ...     print(type(error).__name__)
+    CheckpointError
+    """
 
 
 def _temporary_prefix(path: str) -> str:
@@ -54,6 +63,19 @@ def check_checkpoint_target(path, overwrite: bool = False, owner: str = "the sea
     """``path`` as a string once it is known that a checkpoint can be written there: its folder
     exists and is writable, it is not a folder, and it does not hold a file already (unless
     ``overwrite``). Raises :class:`CheckpointError` naming the path and the way on.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Where the checkpoint will go.
+    overwrite : bool, default False
+        Allow replacing an existing file.
+    owner : str, default "the search"
+        Who writes it, for the error message.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -99,7 +121,27 @@ def _describe(path: str) -> str:
 
 def save_checkpoint(path, payload: dict) -> None:
     """Write ``payload`` (plus format and version) to ``path`` atomically; a write that fails is
-    a :class:`CheckpointError` naming the path (the previous checkpoint stays)."""
+    a :class:`CheckpointError` naming the path (the previous checkpoint stays).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The JSON file to write.
+    payload : dict
+        JSON-ready; must hold ``strategy``, ``config``, ``evaluator`` and ``state``.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.json")
+    >>> save_checkpoint(path, {"strategy": "random", "config": {}, "evaluator": {}, "state": {}})
+    >>> os.path.exists(path)
+    True
+    """
     path = os.fspath(path)
     document = {"format": FORMAT, "version": VERSION, **payload}
     text = json.dumps(document, separators=(",", ":"), allow_nan=False)
@@ -130,7 +172,26 @@ def save_checkpoint(path, payload: dict) -> None:
 
 
 def load_checkpoint(path) -> dict:
-    """Read and check a checkpoint written by :func:`save_checkpoint`."""
+    """Read and check a checkpoint written by :func:`save_checkpoint`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by ``save_checkpoint``.
+
+    Returns
+    -------
+    dict
+        The payload with its format and version.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.json")
+    >>> save_checkpoint(path, {"strategy": "random", "config": {}, "evaluator": {}, "state": {}})
+    >>> load_checkpoint(path)["strategy"]
+    'random'
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise CheckpointError(f"no checkpoint at {path!r}. Check the path, or start a new search "
@@ -174,7 +235,23 @@ def _upgrade_version_1(document: dict) -> dict:
 
 
 def encode_array(array) -> dict:
-    """An array as JSON: dtype, shape and the raw little-endian bytes in base64 (exact)."""
+    """An array as JSON: dtype, shape and the raw little-endian bytes in base64 (exact).
+
+    Parameters
+    ----------
+    array : array_like
+        Any shape and numeric dtype.
+
+    Returns
+    -------
+    dict
+        ``dtype``, ``shape`` and ``base64``.
+
+    Examples
+    --------
+    >>> encode_array(np.arange(3, dtype="int32"))
+    {'dtype': '<i4', 'shape': [3], 'base64': 'AAAAAAEAAAACAAAA'}
+    """
     array = np.ascontiguousarray(array)
     little = array.astype(array.dtype.newbyteorder("<"), copy=False)
     return {"dtype": little.dtype.str, "shape": list(array.shape),
@@ -182,13 +259,47 @@ def encode_array(array) -> dict:
 
 
 def decode_array(encoded: dict) -> np.ndarray:
-    """Inverse of :func:`encode_array`."""
+    """Inverse of :func:`encode_array`.
+
+    Parameters
+    ----------
+    encoded : dict
+        An ``encode_array`` result.
+
+    Returns
+    -------
+    numpy.ndarray
+        The original array, bit for bit.
+
+    Examples
+    --------
+    >>> decode_array(encode_array(np.arange(3, dtype="int32")))
+    array([0, 1, 2], dtype=int32)
+    """
     raw = base64.b64decode(encoded["base64"])
     return np.frombuffer(raw, dtype=np.dtype(encoded["dtype"])).reshape(encoded["shape"]).copy()
 
 
 def array_fingerprint(*arrays) -> str:
-    """SHA-256 over the dtype, shape and bytes of each array: equal data, equal fingerprint."""
+    """SHA-256 over the dtype, shape and bytes of each array: equal data, equal fingerprint.
+
+    Parameters
+    ----------
+    *arrays : array_like
+        The arrays, in order.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
+    Examples
+    --------
+    >>> array_fingerprint(np.zeros(2)) == array_fingerprint(np.zeros(2))
+    True
+    >>> array_fingerprint(np.zeros(2)) == array_fingerprint(np.zeros(3))
+    False
+    """
     digest = hashlib.sha256()
     for array in arrays:
         array = np.ascontiguousarray(array)
@@ -198,12 +309,47 @@ def array_fingerprint(*arrays) -> str:
 
 
 def encode_rng_state(state: tuple) -> list:
-    """``random.Random.getstate()`` as JSON lists."""
+    """``random.Random.getstate()`` as JSON lists.
+
+    Parameters
+    ----------
+    state : tuple
+        A ``random.Random().getstate()`` result.
+
+    Returns
+    -------
+    list
+
+    Examples
+    --------
+    >>> import json, random
+    >>> rng = random.Random(0)
+    >>> text = json.dumps(encode_rng_state(rng.getstate()))
+    """
     version, internal, gauss_next = state
     return [version, list(internal), gauss_next]
 
 
 def decode_rng_state(encoded: list) -> tuple:
-    """Inverse of :func:`encode_rng_state`, ready for ``random.Random.setstate``."""
+    """Inverse of :func:`encode_rng_state`, ready for ``random.Random.setstate``.
+
+    Parameters
+    ----------
+    encoded : list
+        An ``encode_rng_state`` result (after a JSON round-trip).
+
+    Returns
+    -------
+    tuple
+        For ``random.Random.setstate``.
+
+    Examples
+    --------
+    >>> import json, random
+    >>> rng, copy = random.Random(0), random.Random()
+    >>> copy.setstate(decode_rng_state(json.loads(json.dumps(encode_rng_state(rng.getstate())))))
+    >>> copy.random() == rng.random()
+    True
+    """
     version, internal, gauss_next = encoded
     return (version, tuple(internal), gauss_next)

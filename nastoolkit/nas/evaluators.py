@@ -42,7 +42,30 @@ def _class_order(y, seed):
 def kfold_splits(y, folds: int, seed: int, stratify: bool) -> list:
     """``folds`` pairs ``(train_indices, validation_indices)`` covering every sample once as
     validation. Stratified: each class is dealt round-robin over the folds, continuing where the
-    previous class stopped so fold sizes differ by at most one."""
+    previous class stopped so fold sizes differ by at most one.
+
+    Parameters
+    ----------
+    y : array_like
+        Targets, shape ``(n,)`` (class labels when ``stratify``).
+    folds : int
+        Number of folds, >= 2.
+    seed : int
+        Seed of the shuffle.
+    stratify : bool
+        Keep class proportions in each fold.
+
+    Returns
+    -------
+    list of tuple of numpy.ndarray
+        ``folds`` pairs of sample indices.
+
+    Examples
+    --------
+    >>> splits = kfold_splits(np.array([0, 0, 0, 1, 1, 1]), folds=3, seed=0, stratify=True)
+    >>> [sorted(validation.tolist()) for _, validation in splits]
+    [[2, 5], [0, 4], [1, 3]]
+    """
     n = len(y)
     groups = _class_order(y, seed) if stratify else [np.random.default_rng(seed).permutation(n)]
     assignment = np.empty(n, dtype=np.int64)
@@ -57,7 +80,29 @@ def kfold_splits(y, folds: int, seed: int, stratify: bool) -> list:
 
 def holdout_split(y, validation_split: float, seed: int, stratify: bool) -> tuple:
     """One ``(train_indices, validation_indices)`` pair holding out ``validation_split`` of the
-    samples (of each class, when stratified)."""
+    samples (of each class, when stratified).
+
+    Parameters
+    ----------
+    y : array_like
+        Targets, shape ``(n,)`` (class labels when ``stratify``).
+    validation_split : float
+        The fraction held out, in (0, 1).
+    seed : int
+        Seed of the shuffle.
+    stratify : bool
+        Keep class proportions in both parts.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(train_indices, validation_indices)``.
+
+    Examples
+    --------
+    >>> holdout_split(np.array([0, 0, 0, 1, 1, 1]), 1 / 3, seed=0, stratify=True)
+    (array([0, 1, 3, 4]), array([2, 5]))
+    """
     groups = (_class_order(y, seed) if stratify
               else [np.random.default_rng(seed).permutation(len(y))])
     held = [group[: round(validation_split * len(group))] for group in groups]
@@ -150,6 +195,16 @@ class Evaluator:
     ``timeout`` (seconds per candidate, or None) is kept as ``evaluator.timeout`` for the
     parallel maps, which record a candidate past it as failed; it is not part of the
     :meth:`fingerprint`.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((20, 4)).astype("float32")
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> evaluator = HoldoutEvaluator(X, y, epochs=2, seed=0)
+    >>> isinstance(evaluator, Evaluator), evaluator.timeout
+    (True, None)
     """
 
     def __init__(self, X, y, task="classification", epochs=20, patience=5, seed=0,
@@ -287,7 +342,19 @@ class Evaluator:
 
 class HoldoutEvaluator(Evaluator):
     """Score on one held-out validation split: ``validation_split`` of the data (stratified for
-    classification), or an explicit ``validation_data=(X_val, y_val)``."""
+    classification), or an explicit ``validation_data=(X_val, y_val)``.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((20, 4)).astype("float32")
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> evaluator = HoldoutEvaluator(X, y, validation_split=0.2, epochs=2, seed=0)
+    >>> outcome = evaluator.evaluate(make_genome([(8, "relu", 0.0)]))
+    >>> outcome.status, 0.0 <= outcome.score <= 1.0, len(outcome.metrics["fold_errors"])
+    ('ok', True, 1)
+    """
 
     def __init__(self, X, y, task="classification", validation_split=0.2, validation_data=None,
                  epochs=20, patience=5, seed=0, timeout=None):
@@ -324,7 +391,19 @@ class HoldoutEvaluator(Evaluator):
 
 class CrossValidationEvaluator(Evaluator):
     """Score as the mean validation error over ``folds`` folds (stratified for classification);
-    the standard deviation over folds is kept in the metrics."""
+    the standard deviation over folds is kept in the metrics.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((20, 4)).astype("float32")
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> evaluator = CrossValidationEvaluator(X, y, folds=2, epochs=2, seed=0)
+    >>> outcome = evaluator.evaluate(make_genome([(8, "relu", 0.0)]))
+    >>> outcome.status, len(outcome.metrics["fold_errors"])
+    ('ok', 2)
+    """
 
     def __init__(self, X, y, task="classification", folds=5, epochs=20, patience=5, seed=0,
                  timeout=None):
@@ -358,7 +437,29 @@ _EVALUATORS = {"HoldoutEvaluator": HoldoutEvaluator,
 
 
 def evaluator_from_config(config: dict) -> Evaluator:
-    """Rebuild an evaluator from ``get_config()`` output (which must include the data)."""
+    """Rebuild an evaluator from ``get_config()`` output (which must include the data).
+
+    Parameters
+    ----------
+    config : dict
+        An evaluator's ``get_config()``.
+
+    Returns
+    -------
+    Evaluator
+        Of the class the config names.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((20, 4)).astype("float32")
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> evaluator = HoldoutEvaluator(X, y, epochs=2, seed=0)
+    >>> copy = evaluator_from_config(evaluator.get_config())
+    >>> type(copy).__name__, copy.fingerprint() == evaluator.fingerprint()
+    ('HoldoutEvaluator', True)
+    """
     kind = config.get("class")
     if kind not in _EVALUATORS or "X" not in config:
         raise ValueError(f"cannot rebuild evaluator {kind!r} from its config (known: "

@@ -39,7 +39,16 @@ LEARNING_RATE_DIGITS = 3
 
 
 class GenomeError(ValueError):
-    """A genome is malformed or outside its search space (the message lists every problem)."""
+    """A genome is malformed or outside its search space (the message lists every problem).
+
+    Examples
+    --------
+    >>> try:
+    ...     copy_genome({"layers": []})
+    ... except GenomeError as error:
+    ...     print(isinstance(error, ValueError))
+    True
+    """
 
 
 def round_learning_rate(learning_rate: float) -> float:
@@ -53,6 +62,24 @@ def make_genome(layers, learning_rate=1e-3, l2=0.0, optimizer="adam", batch_size
     Every gene is checked here (positive units, a known activation and optimizer, dropout in
     [0, 1), a finite learning rate > 0, l2 >= 0, a positive batch size), so a mistake is an error
     now rather than a failed candidate later.
+
+    Parameters
+    ----------
+    layers : list of tuple
+        ``(units, activation, dropout)`` per hidden layer, input side first.
+    learning_rate : float, default 1e-3
+        > 0; rounded to ``LEARNING_RATE_DIGITS`` significant digits.
+    l2 : float, default 0.0
+        L2 penalty of every kernel, >= 0.
+    optimizer : str, default "adam"
+        An optimizer name.
+    batch_size : int, default 32
+        Positive.
+
+    Returns
+    -------
+    dict
+        The genome (JSON-ready).
 
     Examples
     --------
@@ -110,7 +137,24 @@ def _check_optimizer(name: str, value) -> str:
 
 
 def copy_genome(genome: dict) -> dict:
-    """A deep copy holding only the genome's genes, as built-in Python types."""
+    """A deep copy holding only the genome's genes, as built-in Python types.
+
+    Parameters
+    ----------
+    genome : dict
+        A genome (see ``make_genome``).
+
+    Returns
+    -------
+    dict
+        A new genome equal to ``genome``.
+
+    Examples
+    --------
+    >>> genome = make_genome([(8, "relu", 0.0)])
+    >>> copy_genome(genome) == genome, copy_genome(genome) is genome
+    (True, False)
+    """
     _check_shape(genome)
     return {
         "layers": [
@@ -130,6 +174,24 @@ def genome_key(genome: dict) -> str:
 
     Sorted keys, no whitespace and floats in ``repr`` form, so the key is stable across processes,
     Python versions and JSON round-trips.
+
+    Parameters
+    ----------
+    genome : dict
+        A genome (see ``make_genome``).
+
+    Returns
+    -------
+    str
+        Canonical JSON text.
+
+    Examples
+    --------
+    >>> key = genome_key(make_genome([(8, "relu", 0.0)]))
+    >>> key[:63]
+    '{"batch_size":32,"l2":0.0,"layers":[{"activation":"relu","dropo'
+    >>> key == genome_key(make_genome([(8, "relu", 0.0)], learning_rate=0.0010001))
+    True
     """
     return json.dumps(copy_genome(genome), sort_keys=True, separators=(",", ":"))
 
@@ -139,13 +201,47 @@ def genome_seed(key: str, seed: int) -> int:
 
     Derived from the key, not from evaluation order, so a candidate trains identically whichever
     process evaluates it and whenever it is evaluated.
+
+    Parameters
+    ----------
+    key : str
+        A ``genome_key``.
+    seed : int
+        The search's seed.
+
+    Returns
+    -------
+    int
+        In [0, 2**31).
+
+    Examples
+    --------
+    >>> key = genome_key(make_genome([(8, "relu", 0.0)]))
+    >>> genome_seed(key, 0) == genome_seed(key, 0) != genome_seed(key, 1)
+    True
     """
     digest = hashlib.sha256(f"{int(seed)}:{key}".encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
 def describe_genome(genome: dict) -> str:
-    """One line for tables: ``64relu/0.25 > 32tanh | adam lr=1e-3 l2=0 bs=32``."""
+    """One line for tables: ``64relu/0.25 > 32tanh | adam lr=1e-3 l2=0 bs=32``.
+
+    Parameters
+    ----------
+    genome : dict
+        A genome (see ``make_genome``).
+
+    Returns
+    -------
+    str
+        Layers as ``units activation / dropout`` joined by ``>``, then the global genes.
+
+    Examples
+    --------
+    >>> describe_genome(make_genome([(64, "relu", 0.25), (8, "tanh", 0.0)]))
+    '64relu/0.25 > 8tanh | adam lr=0.001 l2=0 bs=32'
+    """
     layers = " > ".join(
         f"{layer['units']}{layer['activation']}"
         + (f"/{layer['dropout']:g}" if layer["dropout"] else "")

@@ -23,7 +23,27 @@ LEARNING_RATE_SIGMA = 0.5
 
 
 def sample_genome(space: SearchSpace, rng: random.Random) -> dict:
-    """A genome drawn uniformly from ``space``."""
+    """A genome drawn uniformly from ``space``.
+
+    Parameters
+    ----------
+    space : SearchSpace
+        The allowed genes.
+    rng : random.Random
+        The source of randomness (seed it for repeatable draws).
+
+    Returns
+    -------
+    dict
+        A new genome inside ``space``.
+
+    Examples
+    --------
+    >>> space = SearchSpace(max_layers=2)
+    >>> genome = sample_genome(space, random.Random(0))
+    >>> 1 <= len(genome["layers"]) <= 2
+    True
+    """
     return space.sample(rng)
 
 
@@ -49,6 +69,28 @@ def mutate(genome: dict, space: SearchSpace, rng: random.Random) -> dict:
     - ``add_layer`` / ``remove_layer``: a sampled layer is inserted / a layer is deleted;
     - ``learning_rate``: ``lr * exp(N(0, 0.5))``, a perturbation on the log scale;
     - ``global_gene``: L2, optimizer or batch size takes another allowed value.
+
+    Parameters
+    ----------
+    genome : dict
+        The parent (left unchanged).
+    space : SearchSpace
+        The allowed genes.
+    rng : random.Random
+        The source of randomness (seed it for repeatable draws).
+
+    Returns
+    -------
+    dict
+        A new genome inside ``space``.
+
+    Examples
+    --------
+    >>> space, rng = SearchSpace(max_layers=2), random.Random(0)
+    >>> parent = sample_genome(space, rng)
+    >>> child = mutate(parent, space, rng)
+    >>> child is not parent and 1 <= len(child["layers"]) <= 2
+    True
     """
     child = copy_genome(genome)
     kind = rng.choice(mutation_kinds(child, space))
@@ -77,6 +119,27 @@ def crossover(first: dict, second: dict, space: SearchSpace, rng: random.Random)
     Each parent is cut at its own point, so children can be shallower or deeper than either
     parent (cuts keep at least ``min_layers``; children deeper than ``max_layers`` lose their
     last layers in repair); each global gene is swapped with probability 1/2.
+
+    Parameters
+    ----------
+    first, second : dict
+        The parents (left unchanged).
+    space : SearchSpace
+        The allowed genes.
+    rng : random.Random
+        The source of randomness (seed it for repeatable draws).
+
+    Returns
+    -------
+    tuple of dict
+        Two children inside ``space``.
+
+    Examples
+    --------
+    >>> space, rng = SearchSpace(), random.Random(0)
+    >>> children = crossover(sample_genome(space, rng), sample_genome(space, rng), space, rng)
+    >>> len(children)
+    2
     """
     first, second = copy_genome(first), copy_genome(second)
     count_first, count_second, least = len(first["layers"]), len(second["layers"]), space.min_layers

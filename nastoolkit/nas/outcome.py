@@ -26,11 +26,27 @@ _FIELDS = ("status", "score", "reason", "metrics", "seconds")
 
 
 class OutcomeError(ValueError):
-    """A serialized outcome that is not one (a damaged or edited checkpoint, say)."""
+    """A serialized outcome that is not one (a damaged or edited checkpoint, say).
+
+    Examples
+    --------
+    >>> try:
+    ...     Outcome.from_dict({"status": "maybe", "score": 0.5})
+    ... except OutcomeError as error:
+    ...     print(isinstance(error, ValueError))
+    True
+    """
 
 
 class CandidateFailed(RuntimeError):
-    """Training produced no usable score (e.g. the loss diverged); its message is the reason."""
+    """Training produced no usable score (e.g. the loss diverged); its message is the reason.
+
+    Examples
+    --------
+    >>> error = CandidateFailed("the loss diverged at epoch 3")
+    >>> Outcome.failure(str(error)).reason
+    'the loss diverged at epoch 3'
+    """
 
 
 @dataclass(frozen=True)
@@ -38,7 +54,16 @@ class Outcome:
     """One evaluation: ``status`` ("ok" or "failed"), ``score`` (validation error, lower is
     better; :data:`FAILED_SCORE` for failures), ``reason`` (why it failed, else None),
     ``metrics`` (JSON-ready numbers such as ``val_loss``, ``fold_errors``) and ``seconds`` of
-    wall-clock training time."""
+    wall-clock training time.
+
+    Examples
+    --------
+    >>> outcome = Outcome("ok", 0.25, metrics={"val_loss": 0.3}, seconds=1.5)
+    >>> outcome.ok, outcome.to_dict()["metrics"]
+    (True, {'val_loss': 0.3})
+    >>> Outcome.failure("diverged").score == FAILED_SCORE
+    True
+    """
 
     status: str
     score: float
@@ -118,6 +143,19 @@ def as_outcome(value, where: str = "evaluate() result") -> Outcome:
     """``value`` as an :class:`Outcome`: an Outcome unchanged, a dict in :meth:`Outcome.to_dict`
     form (older custom evaluators) rebuilt, anything else a failure saying what arrived.
 
+    Parameters
+    ----------
+    value : Outcome, dict or object
+        What an evaluator returned.
+    where : str, default "evaluate() result"
+        What ``value`` is, for the failure reason.
+
+    Returns
+    -------
+    Outcome
+
+    Examples
+    --------
     >>> as_outcome({"status": "ok", "score": 0.5}).score
     0.5
     >>> as_outcome(0.5).reason

@@ -1,15 +1,40 @@
-"""Where evaluations run: in this process, in a process pool, or on Dask workers.
+"""Where evaluations run: in this process, in worker processes, or on Dask workers.
 
-Every map takes a list of genomes and returns their evaluation results in the same order, and
-every evaluation runs with one BLAS thread: on small MLPs extra threads gain nothing and collapse
-when processes share cores, and the thread count changes floating-point summation order, so
-pinning it is what makes serial, pool and Dask results identical.
+Every map has ``map(genomes) -> list[Outcome]`` (same order as ``genomes``), ``close()`` (finish
+and release the workers) and ``terminate()`` (kill the workers at once, leaving no processes
+behind). Every evaluation runs with one BLAS thread: on small MLPs extra threads gain nothing and
+collapse when processes share cores, and the thread count changes floating-point summation
+order, so pinning it is what makes serial, pool and Dask results identical.
+
+Faults never end a search and never hang it:
+
+- an evaluator that raises gives ``Outcome.failure("<Error>: <message>")``;
+- a worker process that dies (killed, out of memory) is replaced and its candidate is tried once
+  more on a fresh worker, then recorded as failed with the exit code;
+- with ``evaluator.timeout`` set (seconds), a candidate still running after that long has its
+  worker killed and is recorded as ``"timed out after N s"``. Serially, a timeout makes the
+  candidates run one at a time in a single worker process (a hung computation in this process
+  cannot be stopped), so serial results stay identical to parallel ones.
+
+The process pool starts its workers with ``python -c`` rather than ``multiprocessing``: nothing
+re-imports the caller's ``__main__``, so a script without an ``if __name__ == "__main__":`` guard
+works, and evaluators defined in that script travel by value (cloudpickle) when it is installed.
 """
 
 from __future__ import annotations
 
+import collections
 import os
+import pickle
+import queue
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
 
+from .._checks import positive, positive_int
 from ..backend import single_blas_thread
 from .outcome import Outcome, as_outcome
 
@@ -18,110 +43,517 @@ __all__ = [
     "ProcessPoolMap",
     "SerialMap",
     "evaluate_genome",
+    "evaluator_timeout",
     "make_map",
 ]
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                      "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+_GUARD_HINT = ('Put the code that starts the search under  if __name__ == "__main__":  in your '
+               'script, as in the README.')
+# SIGINT is ignored before anything else: Ctrl-C in a terminal reaches the whole process group,
+# and the search, not its workers, decides what happens then.
+_WORKER_CODE = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                "from nastoolkit.nas.parallel import _worker_main; _worker_main()")
+# A worker gets this long to import nastoolkit and load the evaluator before it counts as broken.
+_START_SECONDS = 120.0
+
+
+def evaluator_timeout(evaluator) -> float | None:
+    """The per-candidate time limit an evaluator asks for, checked.
+
+    Parameters
+    ----------
+    evaluator : object
+        Anything with ``evaluate(genome)``; its optional ``timeout`` attribute is read.
+
+    Returns
+    -------
+    float or None
+        ``evaluator.timeout`` in seconds, or None when it is absent or None.
+
+    Examples
+    --------
+    >>> class Slow:
+    ...     timeout = 30
+    >>> evaluator_timeout(Slow())
+    30.0
+    """
+    timeout = getattr(evaluator, "timeout", None)
+    if timeout is None:
+        return None
+    return positive("evaluator.timeout", timeout,
+                    "Give seconds per candidate (e.g. timeout=600), or None for no limit.")
 
 
 def evaluate_genome(evaluator, genome: dict) -> Outcome:
-    """``evaluator.evaluate(genome)`` on one BLAS thread as an :class:`Outcome`; any exception
-    becomes a failed outcome, so a worker never raises into the search."""
+    """Evaluate one genome on one BLAS thread, turning any exception into a failed outcome (so a
+    worker never raises into the search).
+
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(genome)`` returning an :class:`Outcome` (or its dict form).
+    genome : dict
+        The architecture to train and score.
+
+    Returns
+    -------
+    Outcome
+        The evaluator's outcome, or ``Outcome.from_exception(error)``, with ``seconds`` set to
+        the wall-clock time the evaluation took (timing never enters result equality).
+
+    Examples
+    --------
+    >>> class Broken:
+    ...     def evaluate(self, genome):
+    ...         raise RuntimeError("evaluator bug")
+    >>> evaluate_genome(Broken(), {}).reason
+    'RuntimeError: evaluator bug'
+    """
+    start = time.perf_counter()
     try:
         with single_blas_thread():
-            return as_outcome(evaluator.evaluate(genome))
+            outcome = as_outcome(evaluator.evaluate(genome))
     except Exception as error:  # noqa: BLE001  (an evaluator bug must not kill a long search)
-        return Outcome.from_exception(error)
+        outcome = Outcome.from_exception(error)
+    return outcome.with_seconds(time.perf_counter() - start)
 
 
 class SerialMap:
-    """Evaluate one genome after another in this process."""
+    """Evaluate one genome after another in this process; with ``evaluator.timeout`` set, in one
+    worker process instead, so that a candidate past its limit can be killed.
+
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(genome)``; ``evaluator.timeout`` (seconds, optional) limits each one.
+
+    Examples
+    --------
+    >>> class Constant:
+    ...     def evaluate(self, genome):
+    ...         return {"status": "ok", "score": 0.5}
+    >>> [outcome.score for outcome in SerialMap(Constant()).map([{}, {}])]
+    [0.5, 0.5]
+    """
 
     def __init__(self, evaluator):
         self.evaluator = evaluator
+        self.timeout = evaluator_timeout(evaluator)
+        self._pool = ProcessPoolMap(evaluator, 1) if self.timeout is not None else None
 
     def map(self, genomes: list) -> list:
+        """The :class:`Outcome` of each genome, in order."""
+        if self._pool is not None:
+            return self._pool.map(genomes)
         return [evaluate_genome(self.evaluator, genome) for genome in genomes]
 
     def close(self) -> None:
-        pass
+        """Stop the worker process, if one was started for the time limit."""
+        if self._pool is not None:
+            self._pool.close()
+
+    def terminate(self) -> None:
+        """Kill the worker process at once, if one was started for the time limit."""
+        if self._pool is not None:
+            self._pool.terminate()
 
     def __repr__(self) -> str:
-        return "SerialMap()"
+        return "SerialMap()" if self.timeout is None else f"SerialMap(timeout={self.timeout:g})"
 
 
-# -- process pool ------------------------------------------------------------------------------
-_worker_evaluator = None
+# -- worker processes --------------------------------------------------------------------------
+# Frames on the pipes: 8-byte little-endian length, then a pickle.
+def _write_frame(stream, message) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.flush()
 
 
-def _initialize_worker(evaluator) -> None:
-    """Runs once per pool process: one BLAS thread for the whole process, keep the evaluator
-    (sent once here rather than with every task)."""
-    global _worker_evaluator
-    for name in _THREAD_VARIABLES:
-        os.environ[name] = "1"
+def _read_exactly(stream, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(stream):
+    """The next message, or None at end of stream (the other side exited)."""
+    header = _read_exactly(stream, 8)
+    if header is None:
+        return None
+    data = _read_exactly(stream, struct.unpack("<Q", header)[0])
+    return None if data is None else pickle.loads(data)
+
+
+def _dump_evaluator(evaluator) -> bytes:
+    """Pickled evaluator; by value (cloudpickle) when its class lives in ``__main__``, which a
+    worker cannot import."""
+    if type(evaluator).__module__ == "__main__":
+        try:
+            import cloudpickle
+
+            return cloudpickle.dumps(evaluator)
+        except ImportError:
+            pass
+    return pickle.dumps(evaluator, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _watch_parent(parent: int) -> None:
+    # A worker busy training does not read its pipe; this makes it exit when the search dies.
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _worker_main() -> None:
+    """Body of a worker process: load the evaluator, then evaluate genomes until told to stop."""
+    inbox = sys.stdin.buffer
+    outbox = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # evaluator prints must not hit the pipe
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    message = _read_frame(inbox)
+    if message is None:
+        return
+    _, path, payload = message
+    sys.path[:] = path
     try:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1)
-    except ImportError:  # pragma: no cover
-        pass
-    _worker_evaluator = evaluator
+        evaluator = pickle.loads(payload)
+    except Exception as error:  # noqa: BLE001  (reported to the parent, which raises it)
+        _write_frame(outbox, ("error", f"{type(error).__name__}: {error}"))
+        return
+    _write_frame(outbox, ("ready",))
+    while True:
+        message = _read_frame(inbox)
+        if message is None or message[0] == "stop":
+            return
+        _, task, genome = message
+        _write_frame(outbox, ("done", task, evaluate_genome(evaluator, genome)))
 
 
-def _evaluate_in_worker(genome: dict) -> dict:
-    return evaluate_genome(_worker_evaluator, genome)
+class _Worker:
+    """One worker process, the thread reading its answers, and what it is doing."""
+
+    def __init__(self, number: int, payload: bytes, answers: queue.Queue):
+        environment = dict(os.environ)
+        environment.update({name: "1" for name in _THREAD_VARIABLES})
+        self.number, self.state, self.task, self.deadline = number, "starting", None, None
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
+        self.pid = self.process.pid
+        self._writing = threading.Lock()
+        # The evaluator (with its data) is written from the reader thread: a payload larger than
+        # the pipe buffer blocks until the worker has imported nastoolkit, and workers should
+        # start side by side, not one after another.
+        self._reader = threading.Thread(target=self._read, args=(answers, payload), daemon=True)
+        self._reader.start()
+
+    def _read(self, answers: queue.Queue, payload: bytes) -> None:
+        if not self.send(("init", list(sys.path), payload)):
+            answers.put((self, None))
+            return
+        stream = self.process.stdout
+        while True:
+            try:
+                message = _read_frame(stream)
+            except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+                message = None
+            answers.put((self, message))
+            if message is None:
+                return
+
+    def send(self, message) -> bool:
+        try:
+            with self._writing:
+                _write_frame(self.process.stdin, message)
+            return True
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+
+    def kill(self) -> None:
+        self.state = "dead"
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def exit_description(self) -> str:
+        code = self.process.wait()
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit code {code}"
 
 
 class ProcessPoolMap:
-    """Evaluate on ``workers`` spawned processes (spawn: safe with threads, same on every OS).
+    """Evaluate on ``workers`` worker processes that survive faults.
 
-    Scripts using it need the usual ``if __name__ == "__main__":`` guard; notebooks do not.
+    Each worker loads the evaluator once. A worker that dies is replaced and its candidate
+    retried once, then recorded as failed; with ``evaluator.timeout`` a candidate past the limit
+    has its worker killed and is recorded as timed out. No ``if __name__ == "__main__":`` guard
+    is needed (workers never import the caller's script), though it does no harm.
+
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(genome)``; pickled once (by value via cloudpickle when its class is
+        defined in ``__main__``) and loaded by every worker.
+    workers : int
+        Number of worker processes, each on one BLAS thread.
+
+    Examples
+    --------
+    >>> import random
+    >>> from nastoolkit.nas import HoldoutEvaluator, SearchSpace
+    >>> from nastoolkit.datasets import make_moons
+    >>> (X, y), _ = make_moons(n_samples=60, seed=0)
+    >>> pool = ProcessPoolMap(HoldoutEvaluator(X, y, epochs=1), workers=2)
+    >>> genomes = [SearchSpace(max_layers=1).sample(random.Random(seed)) for seed in range(2)]
+    >>> [outcome.status for outcome in pool.map(genomes)]
+    ['ok', 'ok']
+    >>> pool.close()
     """
 
     def __init__(self, evaluator, workers: int):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from .._checks import positive_int
 
-        self.workers = workers
-        self._executor = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_initialize_worker, initargs=(evaluator,))
+        self.workers = positive_int("workers", workers, "Use e.g. workers=2 for two processes.")
+        self.timeout = evaluator_timeout(evaluator)
+        self._payload = _dump_evaluator(evaluator)
+        self._answers: queue.Queue = queue.Queue()
+        self._pool: list = []
+        self._started = 0
+        for _ in range(self.workers):
+            self._start_worker()
+
+    @property
+    def pids(self) -> list:
+        """Process ids of the live workers (for monitoring, and for the fault tests)."""
+        return [worker.pid for worker in self._pool if worker.state != "dead"]
+
+    def _start_worker(self) -> _Worker:
+        worker = _Worker(self._started, self._payload, self._answers)
+        self._started += 1
+        self._pool.append(worker)
+        return worker
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        self._pool.remove(worker)
+        self._start_worker()
 
     def map(self, genomes: list) -> list:
-        return list(self._executor.map(_evaluate_in_worker, genomes))
+        """The :class:`Outcome` of each genome, in order; on any exception (Ctrl-C included)
+        the workers are killed before it propagates."""
+        if self._pool is None:
+            raise RuntimeError("this ProcessPoolMap is closed; make a new one.")
+        try:
+            return self._map(list(genomes))
+        except BaseException:
+            # Interrupted (Ctrl-C) or broken: no worker may outlive the call that used it.
+            self.terminate()
+            raise
+
+    def _map(self, genomes: list) -> list:
+        outcomes = [None] * len(genomes)
+        attempts = [0] * len(genomes)
+        waiting = collections.deque(range(len(genomes)))
+        while True:
+            if self._pool is None:  # terminate() from another thread
+                raise RuntimeError("the map was terminated while it was evaluating.")
+            if not waiting and all(worker.state != "busy" for worker in self._pool):
+                return outcomes
+            now = time.monotonic()
+            for worker in self._pool:
+                if worker.state == "idle" and waiting:
+                    index = waiting.popleft()
+                    attempts[index] += 1
+                    worker.state, worker.task = "busy", index
+                    worker.deadline = None if self.timeout is None else now + self.timeout
+                    # a failed send needs no action: the reader reports the worker's exit
+                    worker.send(("evaluate", index, genomes[index]))
+            try:
+                worker, message = self._answers.get(timeout=self._wait_seconds(now))
+            except queue.Empty:
+                self._expire(time.monotonic(), outcomes, waiting)
+                continue
+            if self._pool is None:
+                raise RuntimeError("the map was terminated while it was evaluating.")
+            if worker not in self._pool or worker.state == "dead":
+                continue  # an answer or exit notice from a worker already killed
+            if message is None:
+                self._lost(worker, genomes, outcomes, attempts, waiting)
+            elif message[0] == "ready":
+                worker.state = "idle"
+            elif message[0] == "error":
+                raise RuntimeError(f"a worker process could not load the evaluator: {message[1]}."
+                                   f" Define the evaluator's class in an importable module (or "
+                                   f"install cloudpickle).")
+            elif message[0] == "done" and worker.task == message[1]:
+                outcomes[message[1]] = message[2]
+                worker.state, worker.task, worker.deadline = "idle", None, None
+            self._expire(time.monotonic(), outcomes, waiting)
+
+    def _wait_seconds(self, now: float) -> float:
+        # Wake for the nearest time limit; otherwise poll twice a second, which keeps Ctrl-C
+        # prompt on platforms where a blocking get() is not interruptible.
+        limits = [worker.deadline for worker in self._pool if worker.deadline is not None]
+        limits += [worker.started + _START_SECONDS for worker in self._pool
+                   if worker.state == "starting"]
+        return max(0.0, min([now + 0.5, *limits]) - now)
+
+    def _expire(self, now: float, outcomes: list, waiting) -> None:
+        for worker in list(self._pool):
+            if worker.state == "starting" and now > worker.started + _START_SECONDS:
+                raise RuntimeError(f"a worker process did not start within {_START_SECONDS:g} s "
+                                   f"(importing nastoolkit and loading the evaluator).")
+            if worker.deadline is not None and now >= worker.deadline:
+                outcomes[worker.task] = Outcome.failure(f"timed out after {self.timeout:g} s",
+                                                        seconds=self.timeout)
+                self._replace(worker)
+
+    def _lost(self, worker: _Worker, genomes, outcomes, attempts, waiting) -> None:
+        """``worker`` exited: fail fast if it never started, else retry its candidate once."""
+        how = worker.exit_description()
+        if worker.state == "starting":
+            self.terminate()
+            raise RuntimeError(
+                f"a worker process exited ({how}) before it was ready; its error is printed "
+                f"above. If that error mentions the bootstrapping phase or __main__: "
+                f"{_GUARD_HINT}")
+        index = worker.task
+        self._replace(worker)
+        if index is None:
+            return
+        if attempts[index] < 2:
+            waiting.appendleft(index)
+        else:
+            outcomes[index] = Outcome.failure(
+                f"worker process died while evaluating it ({how}), twice")
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Stop the workers (those still busy are killed) and wait for them to exit."""
+        if self._pool is None:
+            return
+        for worker in self._pool:
+            if worker.state in ("idle", "starting"):
+                worker.send(("stop",))
+        deadline = time.monotonic() + 5.0
+        for worker in self._pool:
+            if worker.state in ("idle", "starting"):
+                try:
+                    worker.process.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+            worker.kill()
+        self._pool = None
+
+    def terminate(self) -> None:
+        """Kill every worker now (SIGKILL) and reap them: no process is left behind."""
+        pool, self._pool = self._pool, None  # first: a map() in another thread stops here
+        for worker in pool or ():
+            worker.state = "dead"
+            if worker.process.poll() is None:
+                worker.process.kill()
+        for worker in pool or ():
+            worker.kill()
+
+    def __del__(self):
+        try:
+            self.terminate()
+        except Exception:  # noqa: BLE001, S110  (interpreter shutdown)
+            pass
 
     def __repr__(self) -> str:
-        return f"ProcessPoolMap(workers={self.workers})"
+        limit = "" if self.timeout is None else f", timeout={self.timeout:g}"
+        return f"ProcessPoolMap(workers={self.workers}{limit})"
 
 
 # -- Dask --------------------------------------------------------------------------------------
-def _evaluate_on_dask(genome: dict, evaluator) -> dict:
-    return evaluate_genome(evaluator, genome)
+_dask_local_maps: dict = {}
+
+
+def _evaluate_on_dask(genome: dict, evaluator) -> Outcome:
+    if evaluator_timeout(evaluator) is None:
+        return evaluate_genome(evaluator, genome)
+    # A time limit needs a process to kill: one SerialMap (one worker process) per Dask worker
+    # process and evaluator, kept for the next candidates.
+    key = id(evaluator)
+    if key not in _dask_local_maps:
+        _dask_local_maps[key] = SerialMap(evaluator)
+    return _dask_local_maps[key].map([genome])[0]
 
 
 class DaskMap:
     """Evaluate on Dask workers: an existing ``client``, a scheduler address (``cluster="tcp://
     host:8786"``) or ``cluster="local"`` for a LocalCluster of ``workers`` single-threaded
     processes. Clusters and clients made here are closed by :meth:`close`; a client passed in is
-    left open. The evaluator (with its data) is scattered to every worker once."""
+    left open. The evaluator (with its data) is scattered to every worker once.
+
+    A task whose worker dies is rerun elsewhere by the scheduler; one that keeps killing workers
+    (``distributed.scheduler.allowed-failures``) or raises is recorded as failed. With
+    ``evaluator.timeout`` each Dask worker evaluates in a child process it can kill.
+
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(genome)``; scattered to every worker once.
+    client : dask.distributed.Client, optional
+        A client to use (left open by :meth:`close`).
+    cluster : str or cluster object, optional
+        ``"local"`` (default when no client) or a scheduler address such as
+        ``"tcp://127.0.0.1:8786"``.
+    workers : int, optional
+        Worker processes of a LocalCluster (default 2).
+
+    Examples
+    --------
+    >>> from dask.distributed import Client
+    >>> from nastoolkit.nas import make_genome
+    >>> class Size:  # scores by depth instead of training, to keep the example instant
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> client = Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
+    >>> dask_map = DaskMap(Size(), client=client)
+    >>> [outcome.score for outcome in dask_map.map([make_genome([(8, "relu", 0.0)])])]
+    [0.1]
+    >>> dask_map.close(); client.close()
+    """
 
     def __init__(self, evaluator, client=None, cluster=None, workers: int | None = None):
         from dask.distributed import Client, LocalCluster
 
-        self._owned = []
+        self.timeout = evaluator_timeout(evaluator)
+        self._owned, self._futures = [], []
         if client is None:
             if cluster in (None, "local"):
-                local = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
-                                     processes=True, dashboard_address=None)
+                try:
+                    local = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
+                                         processes=True, dashboard_address=None)
+                except Exception as error:
+                    # Its worker processes re-import the caller's script (spawn): without the
+                    # guard they fail at once, and this is the message that tells why.
+                    raise RuntimeError(
+                        f"could not start a Dask LocalCluster ({type(error).__name__}: {error})."
+                        f" If this runs as a script: {_GUARD_HINT}") from error
                 self._owned.append(local)
                 client = Client(local)
-            elif isinstance(cluster, str):
-                client = Client(cluster)
             else:
                 client = Client(cluster)
             self._owned.insert(0, client)
@@ -129,14 +561,43 @@ class DaskMap:
         self._evaluator = client.scatter(evaluator, broadcast=True, hash=False)
 
     def map(self, genomes: list) -> list:
-        futures = self.client.map(_evaluate_on_dask, genomes, evaluator=self._evaluator,
-                                  pure=False)
-        return self.client.gather(futures)
+        """The :class:`Outcome` of each genome, in order; a task that raised or whose workers
+        kept dying is a failed outcome naming the error."""
+        from dask.distributed import wait
+
+        self._futures = self.client.map(_evaluate_on_dask, genomes, evaluator=self._evaluator,
+                                        pure=False)
+        try:
+            wait(self._futures)
+        except BaseException:
+            self.terminate()
+            raise
+        outcomes = []
+        for future in self._futures:
+            if future.status == "finished":
+                outcomes.append(as_outcome(future.result()))
+            else:
+                error = future.exception()
+                outcomes.append(Outcome.failure(f"{type(error).__name__}: {error}"))
+        self._futures = []
+        return outcomes
 
     def close(self) -> None:
+        """Close the client and LocalCluster made here (a client passed in stays open)."""
         for owned in self._owned:
             owned.close()
         self._owned = []
+
+    def terminate(self) -> None:
+        """Cancel this map's tasks and close the clusters and clients it made (a LocalCluster's
+        worker processes are stopped with it)."""
+        if self._futures:
+            try:
+                self.client.cancel(self._futures, force=True)
+            except Exception:  # noqa: BLE001, S110  (the scheduler may already be gone)
+                pass
+            self._futures = []
+        self.close()
 
     def __repr__(self) -> str:
         return f"DaskMap(client={self.client!r})"
@@ -144,11 +605,36 @@ class DaskMap:
 
 def make_map(evaluator, workers=None, client=None, cluster=None):
     """The map for these settings: Dask when ``client`` or ``cluster`` is given, a process pool
-    when ``workers`` > 1, else serial."""
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise ValueError(f"workers must be a positive integer or None. Received: "
-                         f"workers={workers!r}. Use workers=2 for two processes.")
+    when ``workers`` > 1, else serial.
+
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(genome)`` and optionally ``timeout`` (seconds per candidate).
+    workers : int, optional
+        Processes (or LocalCluster workers); None or 1 evaluates serially.
+    client : dask.distributed.Client, optional
+        Evaluate on this client's cluster.
+    cluster : str or cluster object, optional
+        ``"local"`` or a scheduler address.
+
+    Returns
+    -------
+    SerialMap, ProcessPoolMap or DaskMap
+        All three have ``map(genomes) -> list[Outcome]``, ``close()`` and ``terminate()``.
+
+    Examples
+    --------
+    >>> class Constant:
+    ...     def evaluate(self, genome):
+    ...         return {"status": "ok", "score": 0.5}
+    >>> make_map(Constant(), workers=1)
+    SerialMap()
+    """
+    if workers is not None:
+        workers = positive_int("workers", workers, "Use e.g. workers=2 for two processes, or "
+                                                   "None to evaluate in this process.")
+    evaluator_timeout(evaluator)
     if client is not None or cluster is not None:
         return DaskMap(evaluator, client=client, cluster=cluster, workers=workers)
     if workers and workers > 1:

@@ -111,18 +111,77 @@ class Candidate:
 
 
 def rank_records(records: list) -> list:
-    """Successful records, best first: lowest score, then fewest parameters, then earliest."""
+    """Successful records, best first: lowest score, then fewest parameters, then earliest.
+
+    Parameters
+    ----------
+    records : list of Candidate
+        Evaluated candidates, failures included.
+
+    Returns
+    -------
+    list of Candidate
+        The successful ones, best first.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> small, wide = make_genome([(8, "relu", 0.0)]), make_genome([(32, "tanh", 0.0)])
+    >>> records = [Candidate(0, "a", small, 0, 131, Outcome("ok", 0.3)),
+    ...            Candidate(1, "b", wide, 0, 500, Outcome("ok", 0.2)),
+    ...            Candidate(2, "c", wide, 1, 600, Outcome("ok", 0.25)),
+    ...            Candidate(3, "d", small, 1, 131, Outcome.failure("diverged"))]
+    >>> [record.index for record in rank_records(records)]
+    [1, 2, 0]
+    """
     return sorted((r for r in records if r.ok), key=lambda r: (r.score, r.params, r.index))
 
 
 def dominates(first: tuple, second: tuple) -> bool:
-    """True when ``first`` is no worse in every objective and better in one (all minimised)."""
+    """True when ``first`` is no worse in every objective and better in one (all minimised).
+
+    Parameters
+    ----------
+    first, second : tuple of float
+        Objective values, e.g. ``(validation error, parameter count)``.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> dominates((0.1, 100), (0.2, 100)), dominates((0.1, 100), (0.1, 100))
+    (True, False)
+    """
     return all(a <= b for a, b in zip(first, second)) and any(a < b for a, b in zip(first, second))
 
 
 def pareto_front(records: list) -> list:
     """Successful records not dominated in (validation error, parameter count), sorted by error.
-    Records with identical objectives are all kept."""
+    Records with identical objectives are all kept.
+
+    Parameters
+    ----------
+    records : list of Candidate
+        Evaluated candidates, failures included.
+
+    Returns
+    -------
+    list of Candidate
+        The front, lowest error first.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> small, wide = make_genome([(8, "relu", 0.0)]), make_genome([(32, "tanh", 0.0)])
+    >>> records = [Candidate(0, "a", small, 0, 131, Outcome("ok", 0.3)),
+    ...            Candidate(1, "b", wide, 0, 500, Outcome("ok", 0.2)),
+    ...            Candidate(2, "c", wide, 1, 600, Outcome("ok", 0.25)),
+    ...            Candidate(3, "d", small, 1, 131, Outcome.failure("diverged"))]
+    >>> [record.index for record in pareto_front(records)]  # 2 is dominated by 1
+    [1, 0]
+    """
     candidates = [r for r in records if r.ok]
     points = [(r.score, r.params) for r in candidates]
     front = [record for record, point in zip(candidates, points)
@@ -131,12 +190,47 @@ def pareto_front(records: list) -> list:
 
 
 def format_table(records: list, title: str = "") -> str:
-    """A plain-text table of records: rank, error, accuracy, parameters, architecture."""
+    """A plain-text table of records: rank, error, parameters, architecture, and the spread
+    over folds (``± std``) only when some record was cross-validated (more than one entry in
+    its ``fold_errors``): a holdout score has no spread to show.
+
+    Parameters
+    ----------
+    records : list of Candidate
+        Evaluated candidates, failures included.
+    title : str, default ""
+        A first line, when given.
+
+    Returns
+    -------
+    str
+        The table, one line per record in the given order.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> small, wide = make_genome([(8, "relu", 0.0)]), make_genome([(32, "tanh", 0.0)])
+    >>> records = [Candidate(0, "a", small, 0, 131, Outcome("ok", 0.3)),
+    ...            Candidate(1, "b", wide, 0, 500, Outcome("ok", 0.2)),
+    ...            Candidate(2, "c", wide, 1, 600, Outcome("ok", 0.25)),
+    ...            Candidate(3, "d", small, 1, 131, Outcome.failure("diverged"))]
+    >>> print(format_table(records[:2], title="demo"))
+    demo
+    rank  val_error    params  architecture
+       1     0.3000       131  8relu | adam lr=0.001 l2=0 bs=32
+       2     0.2000       500  32tanh | adam lr=0.001 l2=0 bs=32
+    """
     lines = [title] if title else []
-    lines.append(f"{'rank':>4}  {'val_error':>9}  {'± std':>7}  {'params':>8}  architecture")
+    def cross_validated(record):
+        return len(record.metrics.get("fold_errors", ())) > 1
+
+    folds = any(cross_validated(record) for record in records)
+    spread_header = f"  {'± std':>7}" if folds else ""
+    lines.append(f"{'rank':>4}  {'val_error':>9}{spread_header}  {'params':>8}  architecture")
     for rank, record in enumerate(records, start=1):
-        spread = record.metrics.get("val_error_std", 0.0)
-        lines.append(f"{rank:>4}  {record.score:>9.4f}  {spread:>7.4f}"
+        spread = (f"  {record.metrics['val_error_std']:>7.4f}" if cross_validated(record)
+                  else f"  {'-':>7}") if folds else ""
+        lines.append(f"{rank:>4}  {record.score:>9.4f}{spread}"
                      f"  {record.params:>8d}  {describe_genome(record.genome)}")
     return "\n".join(lines)
 
@@ -152,6 +246,18 @@ class SearchResult:
     one dict of statistics per generation (``best``, ``mean``, ``std``, ``median`` of the
     population's scores, ``failed``, ``trained``, ``cache_hits``, ``evaluations``,
     ``best_so_far``). ``population`` is the final population's genomes.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import make_genome
+    >>> small, wide = make_genome([(8, "relu", 0.0)]), make_genome([(32, "tanh", 0.0)])
+    >>> records = [Candidate(0, "a", small, 0, 131, Outcome("ok", 0.3)),
+    ...            Candidate(1, "b", wide, 0, 500, Outcome("ok", 0.2)),
+    ...            Candidate(2, "c", wide, 1, 600, Outcome("ok", 0.25)),
+    ...            Candidate(3, "d", small, 1, 131, Outcome.failure("diverged"))]
+    >>> result = SearchResult("random", records, history=[], population=[small, wide])
+    >>> result.best_score, result.best_record.index, len(result.failures)
+    (0.2, 1, 1)
     """
 
     strategy: str

@@ -65,7 +65,30 @@ def _offspring_size(value, population_size: int) -> int:
 def population_statistics(records: list) -> dict:
     """best / mean / std / median of the successful scores of ``records`` (:class:`Candidate`
     records), and the failure count (failed candidates carry a sentinel score that would swamp
-    the mean)."""
+    the mean).
+
+    Parameters
+    ----------
+    records : list of Candidate
+        A population's evaluations.
+
+    Returns
+    -------
+    dict
+        ``best``, ``mean``, ``std``, ``median`` (NaN when none succeeded) and ``failed``.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import Outcome, make_genome
+    >>> from nastoolkit.nas.result import Candidate
+    >>> genome = make_genome([(8, "relu", 0.0)])
+    >>> records = [Candidate(0, "a", genome, 0, 10, Outcome("ok", 0.2)),
+    ...            Candidate(1, "b", genome, 0, 10, Outcome("ok", 0.4)),
+    ...            Candidate(2, "c", genome, 0, 10, Outcome.failure("diverged"))]
+    >>> stats = population_statistics(records)
+    >>> stats["best"], round(stats["mean"], 6), stats["failed"]
+    (0.2, 0.3, 1)
+    """
     scores = [r.score for r in records if r.ok]
     failed = len(records) - len(scores)
     if not scores:
@@ -80,7 +103,20 @@ class SearchState:
     """Everything a search needs to continue: the last completed generation (-1 before the
     first), the population as genome keys (in strategy order: oldest first for aging
     evolution), every evaluation (a :class:`Candidate`) by key in evaluation order, and the
-    statistics so far."""
+    statistics so far.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import Outcome, SearchSpace
+    >>> class Size:  # scores by depth instead of training, to keep the example instant
+    ...     input_dim, output_dim = 4, 2
+    ...     def fingerprint(self): return "size"
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> search = RandomSearch(SearchSpace(max_layers=3), Size(), population_size=4,
+    ...                       generations=2, progress=False)
+    >>> SearchState().generation, search.run().strategy, search.state.generation
+    (-1, 'RandomSearch', 2)
+    """
 
     generation: int = -1
     population: list = field(default_factory=list)
@@ -97,6 +133,18 @@ class Search:
     it. A search never replaces a file already at ``checkpoint`` (another run's, say) unless
     ``overwrite=True``; a missing or read-only folder is an error here, before anything trains.
     ``cache`` (an :class:`EvaluationCache`) may be shared between searches.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import Outcome, SearchSpace
+    >>> class Size:  # scores by depth instead of training, to keep the example instant
+    ...     input_dim, output_dim = 4, 2
+    ...     def fingerprint(self): return "size"
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> search = RandomSearch(SearchSpace(max_layers=3), Size(), population_size=4,
+    ...                       generations=1, progress=False)
+    >>> isinstance(search, Search), len(search.run().history)
+    (True, 2)
     """
 
     def __init__(self, space: SearchSpace, evaluator, population_size=20, generations=10, seed=0,
@@ -407,11 +455,31 @@ class GeneticSearch(Search):
     crossover (probability ``crossover_probability``), mutation (``mutation_probability``) or
     copying, evaluates them, and keeps ``population_size`` (mu) winners of tournaments of
     ``tournament_size`` among parents and children together.
+
+    Tournaments alone can lose the best candidate: it survives only if some tournament draws it, and
+    a single copy among mu + lambda members is missed by all mu tournaments of size k with
+    probability ``(1 - 1/(mu + lambda))^(mu k)`` (21 % for mu = lambda = 8, k = 3).
+    ``elitism`` (default 0: DEAP's plain ``eaMuPlusLambda``) copies that many best distinct
+    members of parents + children straight into the next population before the tournaments fill
+    the rest, so with ``elitism >= 1`` the population's best error never gets worse. The hall of
+    fame (``SearchResult.hall_of_fame``) keeps the best ever either way.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import Outcome, SearchSpace
+    >>> class Size:  # scores by depth instead of training, to keep the example instant
+    ...     input_dim, output_dim = 4, 2
+    ...     def fingerprint(self): return "size"
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> result = GeneticSearch(SearchSpace(max_layers=3), Size(), population_size=4,
+    ...                        generations=2, seed=0, progress=False).run()
+    >>> result.best_score, len(result.history)
+    (0.1, 3)
     """
 
     def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
                  crossover_probability=0.5, mutation_probability=0.4, tournament_size=3,
-                 offspring_size=None, **options):
+                 offspring_size=None, elitism=0, **options):
         super().__init__(space, evaluator, population_size, generations, seed, **options)
         self.crossover_probability = probability("crossover_probability",
                                                         crossover_probability)
@@ -423,11 +491,17 @@ class GeneticSearch(Search):
                              f"{mutation_probability}.")
         self.tournament_size = int_at_least("tournament_size", tournament_size, 1)
         self.offspring_size = _offspring_size(offspring_size, self.population_size)
+        self.elitism = int_at_least("elitism", elitism, 0, "Pass e.g. elitism=1 to always keep "
+                                    "the best candidate, or 0 for tournaments alone.")
+        if self.elitism > self.population_size:
+            raise ValueError(f"elitism must be at most population_size ({self.population_size})"
+                             f". Received: elitism={elitism}. Pass e.g. elitism=1.")
 
     def _strategy_config(self) -> dict:
         return {"crossover_probability": self.crossover_probability,
                 "mutation_probability": self.mutation_probability,
-                "tournament_size": self.tournament_size, "offspring_size": self.offspring_size}
+                "tournament_size": self.tournament_size, "offspring_size": self.offspring_size,
+                "elitism": self.elitism}
 
     def _individuals(self, toolbox, keys):
         individuals = []
@@ -446,8 +520,18 @@ class GeneticSearch(Search):
                                   self.crossover_probability, self.mutation_probability, self.rng)
         offspring_keys = self._evaluate([dict(child) for child in offspring], generation)
         pool = parents + self._individuals(toolbox, offspring_keys)
-        chosen = toolbox.select(pool, self.population_size)
+        elites = self._elites(pool)
+        chosen = elites + toolbox.select(pool, self.population_size - len(elites))
         self.state.population = [genome_key(individual) for individual in chosen]
+
+    def _elites(self, pool: list) -> list:
+        """The ``elitism`` best distinct members of ``pool`` (ranked as the hall of fame is)."""
+        if not self.elitism:
+            return []
+        ranked = {record.key: record for record in
+                  rank_records([self._record(genome_key(member)) for member in pool])}
+        by_key = {genome_key(member): member for member in pool}
+        return [by_key[key] for key in list(ranked)[: self.elitism]]
 
 
 class RegularizedEvolution(Search):
@@ -457,6 +541,18 @@ class RegularizedEvolution(Search):
     Batched for parallel evaluation: each generation makes ``offspring_size`` (default
     ``population_size``) children from the current population, evaluates them together, then
     appends them in order, removing as many of the oldest members.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import Outcome, SearchSpace
+    >>> class Size:  # scores by depth instead of training, to keep the example instant
+    ...     input_dim, output_dim = 4, 2
+    ...     def fingerprint(self): return "size"
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> result = RegularizedEvolution(SearchSpace(max_layers=3), Size(), population_size=4,
+    ...                               generations=2, sample_size=2, seed=0, progress=False).run()
+    >>> result.best_score, len(result.history)
+    (0.1, 3)
     """
 
     def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
@@ -487,7 +583,20 @@ class RegularizedEvolution(Search):
 
 class RandomSearch(Search):
     """Uniform random sampling: every generation evaluates ``population_size`` fresh genomes (the
-    population statistics are those of each batch). The baseline any search must beat."""
+    population statistics are those of each batch). The baseline any search must beat.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import Outcome, SearchSpace
+    >>> class Size:  # scores by depth instead of training, to keep the example instant
+    ...     input_dim, output_dim = 4, 2
+    ...     def fingerprint(self): return "size"
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> result = RandomSearch(SearchSpace(max_layers=3), Size(), population_size=4,
+    ...                       generations=2, seed=0, progress=False).run()
+    >>> result.best_score, len(result.evaluations) <= 12
+    (0.1, True)
+    """
 
     def _generation(self, generation: int) -> None:
         self.state.population = self._evaluate(self._first_population(), generation)
@@ -500,6 +609,19 @@ class NSGA2Search(Search):
     with ``crossover_probability`` and children mutate with ``mutation_probability``; DEAP's
     ``selNSGA2`` keeps ``population_size`` of parents and children. ``result.pareto_front`` is the
     non-dominated set of everything evaluated.
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import Outcome, SearchSpace
+    >>> class Size:  # scores by depth instead of training, to keep the example instant
+    ...     input_dim, output_dim = 4, 2
+    ...     def fingerprint(self): return "size"
+    ...     def evaluate(self, genome): return Outcome("ok", len(genome["layers"]) / 10)
+    >>> result = NSGA2Search(SearchSpace(max_layers=3), Size(), population_size=4,
+    ...                      generations=2, seed=0, progress=False).run()
+    >>> front = result.pareto_front  # (error, parameter count) trade-offs
+    >>> all(a.score <= b.score and a.params >= b.params for a, b in zip(front, front[1:]))
+    True
     """
 
     def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
@@ -550,6 +672,22 @@ def load_search(path, evaluator=None, generations=None, **options) -> Search:
     :class:`CheckpointError` naming the file and the field). ``evaluator`` defaults to the one
     rebuilt from the checkpoint; ``generations`` above the saved count extends a finished run.
     Other ``options`` as :meth:`Search.resume` (``workers``, ``checkpoint``, ``overwrite``, ...).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A checkpoint written by a search.
+    evaluator : object, optional
+        Replaces the evaluator rebuilt from the checkpoint (its fingerprint must match).
+    generations : int, optional
+        The new total number of generations (>= the saved count).
+    **options
+        As :meth:`Search.resume`.
+
+    Returns
+    -------
+    Search
+        Of the checkpoint's strategy, ready to ``run``.
 
     Examples
     --------

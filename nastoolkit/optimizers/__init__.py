@@ -200,9 +200,16 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars: Iterable) -> int:
         """Update each variable in place from its gradient; returns the new ``iterations``.
 
-        Args:
-            grads_and_vars: an iterable of ``(gradient, variable)`` pairs of float NumPy or CuPy
-                arrays of equal shape, e.g. ``zip(grads, variables)``.
+        Parameters
+        ----------
+        grads_and_vars : iterable of (array, array)
+            ``(gradient, variable)`` pairs of float NumPy or CuPy arrays of equal shape, e.g.
+            ``zip(grads, variables)``.
+
+        Returns
+        -------
+        int
+            The optimizer's step count after this update.
         """
         lr = self._learning_rate_at(self.iterations)
         wd = self.weight_decay or 0.0
@@ -656,6 +663,16 @@ for _cls in (SGD, Adam, AdamW, RMSprop, Adagrad):
 def serialize(optimizer: Optimizer) -> dict:
     """``{"class_name": "Adam", "config": {...}}``, the form ``deserialize`` and ``get`` accept.
 
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The object to describe.
+
+    Returns
+    -------
+    dict
+        ``{"class_name": ..., "config": {...}}``, JSON-ready.
+
     Examples
     --------
     >>> serialize(SGD(0.1))["class_name"]
@@ -666,6 +683,18 @@ def serialize(optimizer: Optimizer) -> dict:
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
     """The optimizer that ``serialize`` described, with fresh state.
+
+    Parameters
+    ----------
+    config : dict
+        A ``serialize`` result.
+    custom_objects : dict, optional
+        Your own classes by class name.
+
+    Returns
+    -------
+    Optimizer
+        A fresh object built from ``config``.
 
     Examples
     --------
@@ -678,6 +707,16 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
 def get(identifier) -> Optimizer:
     """An optimizer from a name ("adam", case-insensitive, with Keras defaults), a class, an
     instance (returned as it is, state shared, as Keras does) or a ``serialize`` dict.
+
+    Parameters
+    ----------
+    identifier : str, dict, type or Optimizer
+        A name (any case), a class, an instance or a ``serialize`` dict.
+
+    Returns
+    -------
+    Optimizer
+        An Optimizer ready to use.
 
     Examples
     --------

@@ -8,12 +8,32 @@ from matplotlib.figure import Figure
 __all__ = ["plot_history"]
 
 
-def plot_history(history: dict, title: str = "training", log_scale: bool = True,
-                 total_epochs: int | None = None) -> Figure:
-    """Loss per epoch (``loss`` and ``val_loss``) and, in a second panel, the other metrics.
+def plot_history(
+    history: dict, title: str = "training", log_scale: bool = True, total_epochs: int | None = None
+) -> Figure:
+    """Loss per epoch (``loss`` and ``val_loss``) and, in a second panel, the first other metric.
 
-    ``history`` is a Keras-style dict ``{"loss": [...], "val_loss": [...], "mae": [...]}`` (a
-    ``History.history``); ``total_epochs`` fixes the x range so a live plot does not rescale.
+    Parameters
+    ----------
+    history : dict of str to list of float
+        A Keras-style ``History.history``: ``{"loss": [...], "val_loss": [...], "mae": [...]}``.
+    title : str, default "training"
+        Title of the loss panel.
+    log_scale : bool, default True
+        Log y axis for the loss when every value is positive.
+    total_epochs : int, optional
+        Fixes the x range, so a plot redrawn live during training does not rescale.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> figure = plot_history({"loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6],
+    ...                        "mae": [0.8, 0.6, 0.4]}, total_epochs=10)
+    >>> [ax.get_title() for ax in figure.axes]
+    ['training', 'mae']
     """
     metric_names = sorted({key.removeprefix("val_") for key in history} - {"loss", "lr"})
     panels = 2 if metric_names else 1
@@ -43,4 +63,4 @@ def _plot_pair(ax, history: dict, name: str, log_scale: bool) -> None:
     ax.set_ylabel(name + (" (log scale)" if ax.get_yscale() == "log" else ""))
     ax.grid(True, alpha=0.3)
     if ax.lines:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=11)

@@ -12,12 +12,27 @@ from __future__ import annotations
 import io
 
 import ipywidgets
+import matplotlib
 import matplotlib.pyplot as plt
 from IPython.display import Image, display
+from matplotlib.figure import Figure
 
-__all__ = ["FigureView", "WidgetApp"]
+__all__ = ["CanvasView", "FigureView", "WidgetApp", "figure_style", "make_view"]
 
-DPI = 100  # a 9.5-inch figure is then 950 px wide: fits a laptop JupyterLab at 100 % zoom
+# A 9.5-inch figure at 90 dpi is 855 px wide. In a 1100 px JupyterLab window with the file browser
+# open the output area is about 665 px, so the image is shown at ~0.78 scale; with no text below
+# 11 pt (FIGURE_STYLE) every label is still >= 10 px on screen.
+DPI = 90
+# A live ipympl canvas is not scaled by the browser: draw it at this dpi so 9.5 inches fit 665 px.
+CANVAS_DPI = 68
+FIGURE_STYLE = {"font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12,
+                "xtick.labelsize": 11, "ytick.labelsize": 11, "legend.fontsize": 11,
+                "figure.titlesize": 12}
+
+
+def figure_style():
+    """A matplotlib ``rc_context`` with the apps' readable font sizes; build figures in it."""
+    return matplotlib.rc_context(FIGURE_STYLE)
 
 
 class FigureView:
@@ -65,3 +80,72 @@ class WidgetApp:
 
     def _ipython_display_(self) -> None:
         display(self.widget)
+
+
+class CanvasView:
+    """A live ipympl canvas with ``FigureView``'s interface, that also reports clicks.
+
+    ``show(figure)`` puts ``figure`` on the canvas (the canvas keeps one widget, the figure is
+    swapped), ``on_click(callback)`` calls ``callback(axes_index, x, y)`` in data coordinates
+    when the learner clicks inside an axes. ``output`` is the widget to place in a layout.
+    Without ipympl, use ``FigureView`` (``make_view`` chooses).
+    """
+
+    def __init__(self, figsize=(9.5, 4.0)):
+        from ipympl.backend_nbagg import Canvas, FigureManager  # optional: widgets extra
+
+        self._figure = Figure(figsize=figsize)
+        self.canvas = Canvas(self._figure)
+        self.manager = FigureManager(self.canvas, 0)
+        self.canvas.header_visible = False
+        self.canvas.footer_visible = False
+        self.canvas.toolbar_visible = False
+        self.canvas.resizable = False
+        self.canvas.capture_scroll = False
+        self.output = self.canvas
+        self.last_figure = None
+        self.draw_count = 0
+        self._callbacks = []
+
+    def __repr__(self) -> str:
+        return f"CanvasView(draw_count={self.draw_count})"
+
+    def on_click(self, callback) -> None:
+        """Call ``callback(axes_index, x, y)`` for each click inside one of the axes."""
+        self._callbacks.append(callback)
+        self._connect()
+
+    def _connect(self) -> None:
+        # Matplotlib keeps canvas callbacks on the figure, so each new figure is connected anew.
+        if self._callbacks:
+            self.canvas.mpl_connect("button_press_event", self._on_press)
+
+    def _on_press(self, event) -> None:
+        if event.inaxes is None or event.xdata is None:
+            return
+        index = self.canvas.figure.axes.index(event.inaxes)
+        for callback in self._callbacks:
+            callback(index, float(event.xdata), float(event.ydata))
+
+    def show(self, figure) -> None:
+        """Swap ``figure`` onto the canvas and redraw it."""
+        figure.set_dpi(CANVAS_DPI)
+        figure.set_canvas(self.canvas)
+        self.canvas.figure = figure
+        self._connect()
+        self.canvas.draw_idle()
+        self.last_figure = figure
+        self.draw_count += 1
+
+    def _ipython_display_(self) -> None:
+        display(self.output)
+
+
+def make_view(clickable: bool = False, figsize=(9.5, 4.0)):
+    """A ``CanvasView`` when ``clickable`` and ipympl is installed, else a ``FigureView``."""
+    if clickable:
+        try:
+            return CanvasView(figsize)
+        except ImportError:
+            pass
+    return FigureView()

@@ -15,14 +15,22 @@ import numpy as np
 
 from .. import objectives, optimizers
 from ..viz.surfaces import plot_descent
-from ._view import FigureView, WidgetApp
+from ._view import WidgetApp, figure_style, make_view
 
-__all__ = ["GradientDescent", "GradientDescentApp", "ModelSlice", "model_slice", "SURFACES"]
+__all__ = [
+    "SURFACES",
+    "GradientDescent",
+    "GradientDescentApp",
+    "ModelSlice",
+    "model_slice",
+    "stop_reason",
+]
 
 # Beyond this |loss| (or a non-finite value) a run is called diverged: float64 would soon overflow
 # and the plot could show nothing useful anyway.
 DIVERGENCE_LOSS = 1e10
-# A path that leaves the plotted box by more than this many box widths has escaped (the saddle).
+# A path more than this many box widths outside the plotted box has diverged (on a surface with a
+# minimum); on a surface without one, leaving the box downhill at all is an escape.
 ESCAPE_FACTOR = 3.0
 # Below this gradient norm the path has (numerically) stopped moving.
 CONVERGED_GRADIENT = 1e-8
@@ -34,6 +42,25 @@ class GradientDescent:
     State: ``path`` (list of (2,) thetas, the start first), ``losses`` (J at each), ``status``
     ("ready", "running", "converged", "diverged" or "escaped") and ``message`` (one line for the
     learner). ``step`` does nothing once the run has stopped; ``reset`` starts again.
+
+    Parameters
+    ----------
+    objective : str or Objective, default "ill_conditioned_quadratic"
+        The surface (a name of ``nastoolkit.objectives`` or an objective object).
+    learning_rate : float, default 0.1
+        The fixed step size.
+    start : array_like, optional
+        theta at step 0, shape ``(2,)``; the surface's own start by default.
+
+    Examples
+    --------
+    >>> run = GradientDescent(learning_rate=0.1)
+    >>> run.status, len(run.path)
+    ('ready', 1)
+    >>> run.step()
+    True
+    >>> run.status, len(run.path), run.losses[0] > run.losses[1]
+    ('running', 2, True)
     """
 
     def __init__(self, objective="ill_conditioned_quadratic", learning_rate: float = 0.1,
@@ -62,6 +89,11 @@ class GradientDescent:
         self.gradient = np.asarray(self.objective.gradient(self.theta), dtype=np.float64)
         self.status = "ready"
         self.message = ""
+        self.left_plot_at: int | None = None  # first step outside the plotted box, if any
+
+    def set_start(self, point) -> None:
+        """Start again from ``point`` (e.g. where the learner clicked), same rate."""
+        self.reset(start=point)
 
     @property
     def num_steps(self) -> int:
@@ -96,31 +128,91 @@ class GradientDescent:
 
     def _check_stop(self, loss: float) -> None:
         lr = self.learning_rate
-        blown_up = (not np.isfinite(loss) or abs(loss) > DIVERGENCE_LOSS
-                    or not np.all(np.isfinite(self.theta)))
-        if blown_up or _outside(self.theta, self.objective.bounds):
-            # Leaving the box downhill on a surface with no minimum (the saddle) is an escape;
-            # anywhere else the steps overshoot further each time: divergence.
-            falling = np.isfinite(loss) and loss < self.losses[0]
-            if getattr(self.objective, "minimum", None) is None and falling:
-                self.status = "escaped"
-                self.message = (f"Escaped after {self.num_steps} steps: theta left the plotted "
-                                f"region going downhill (J = {loss:.3g}); this surface has no "
-                                "minimum in that direction.")
-            else:
-                self.status = "diverged"
-                self.message = (f"Diverged after {self.num_steps} steps: the loss grew from "
-                                f"{self.losses[0]:.3g} to {loss:.3g}. lr = {lr:.3g} is too large "
-                                "for this surface: lower it and press Reset.")
+        verdict = stop_reason(self.objective, self.theta, loss, self.losses[0])
+        if verdict == "escaped":
+            self.status = "escaped"
+            self.message = (f"Escaped after {self.num_steps} steps: theta left the plotted "
+                            f"region going downhill (J = {loss:.3g}); this surface has no "
+                            "minimum in that direction.")
+        elif verdict == "diverged":
+            self.status = "diverged"
+            self.message = (f"Diverged after {self.num_steps} steps: the loss grew from "
+                            f"{self.losses[0]:.3g} to {loss:.3g}. lr = {lr:.3g} is too large "
+                            "for this surface: lower it and press Reset.")
         elif np.linalg.norm(self.gradient) < CONVERGED_GRADIENT:
             self.status = "converged"
             self.message = f"Converged after {self.num_steps} steps: the gradient is ~0."
+        else:
+            self._note_left_plot(loss)
+
+    def _note_left_plot(self, loss: float) -> None:
+        # Not a verdict: a bounded loss (a tanh model) can wander far without blowing up. But the
+        # learner must be told why the path left the picture, and it stays said once it happened.
+        outside = _outside(self.theta, self.objective.bounds, pad=0.0)
+        if outside and self.left_plot_at is None:
+            self.left_plot_at = self.num_steps
+        if self.left_plot_at is None:
+            self.message = ""
+            return
+        where = (f"theta = [{self.theta[0]:.3g}, {self.theta[1]:.3g}] is off the plot"
+                 if outside else "it is back on the plot now")
+        self.message = (f"The path left the plot at step {self.left_plot_at} ({where}, "
+                        f"J = {loss:.3g}): steps of lr = {self.learning_rate:.3g} overshoot, "
+                        "so this run does not converge to the star. Lower the rate.")
 
 
-def _outside(theta, bounds) -> bool:
+def stop_reason(objective, theta, loss: float, start_loss: float) -> str | None:
+    """Why a run on ``objective`` must stop at ``theta``: "diverged", "escaped" or None.
+
+    Escaped: the surface has no minimum (a saddle) and theta left the plotted box with the loss
+    below where it started, which is success. Diverged: the loss or theta is not finite, |loss|
+    exceeds ``DIVERGENCE_LOSS``, or theta is more than ``ESCAPE_FACTOR`` box widths outside the
+    box on a surface that has a minimum. Gradient descent and the race share this one rule, so
+    both notebooks use the same three words (converged is decided by each caller's tolerance).
+
+    Parameters
+    ----------
+    objective : Objective
+        The surface of the run.
+    theta : numpy.ndarray
+        The current point, shape ``(2,)``.
+    loss : float
+        J(theta).
+    start_loss : float
+        J at the run's start.
+
+    Returns
+    -------
+    str or None
+        ``"diverged"``, ``"escaped"`` or None (keep going).
+
+    Examples
+    --------
+    >>> from nastoolkit import objectives
+    >>> saddle = objectives.get("saddle")
+    >>> stop_reason(saddle, np.array([0.0, 5.0]), -25.0, 6.25)
+    'escaped'
+    >>> bowl = objectives.get("quadratic")
+    >>> stop_reason(bowl, np.array([1e6, 0.0]), 5e11, 1.0)
+    'diverged'
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    blown_up = (not np.isfinite(loss) or abs(loss) > DIVERGENCE_LOSS
+                or not np.all(np.isfinite(theta)))
+    no_minimum = getattr(objective, "minimum", None) is None
+    if no_minimum and not blown_up and loss < start_loss \
+            and _outside(theta, objective.bounds, pad=0.0):
+        return "escaped"
+    if blown_up or _outside(theta, objective.bounds):
+        falling = np.isfinite(loss) and loss < start_loss
+        return "escaped" if no_minimum and falling else "diverged"
+    return None
+
+
+def _outside(theta, bounds, pad: float = ESCAPE_FACTOR) -> bool:
     (x_min, x_max), (y_min, y_max) = bounds
-    x_pad = ESCAPE_FACTOR * (x_max - x_min)
-    y_pad = ESCAPE_FACTOR * (y_max - y_min)
+    x_pad = pad * (x_max - x_min)
+    y_pad = pad * (y_max - y_min)
     return not (x_min - x_pad <= theta[0] <= x_max + x_pad
                 and y_min - y_pad <= theta[1] <= y_max + y_pad)
 
@@ -166,13 +258,34 @@ class ModelSlice:
     ``gradient`` run the model's own forward and backward pass: the surface is what fit sees.
     Same interface as ``nastoolkit.objectives``: value, gradient, bounds, start, minimum (the
     trained weights), name, and ``grid(num)`` (cached: a grid costs num^2 passes).
+
+    Parameters
+    ----------
+    hidden_units : int, default 8
+        Width of the hidden tanh layer.
+    num_samples : int, default 64
+        Training points.
+    num_epochs : int, default 150
+        Epochs of the initial fit.
+    span : float, default 3.0
+        Half-width of the plotted box around the trained weights.
+    seed : int, default 0
+        Seed of the data and the weights.
+
+    Examples
+    --------
+    >>> surface = ModelSlice(num_samples=16, num_epochs=5)
+    >>> surface.trained.shape, surface.gradient(surface.trained).shape
+    ((2,), (2,))
+    >>> bool(surface.value(surface.trained) >= 0)
+    True
     """
 
     name = "two weights of a small model"
 
     def __init__(self, hidden_units: int = 8, num_samples: int = 64, num_epochs: int = 150,
                  span: float = 3.0, seed: int = 0):
-        from .. import layers, models  # noqa: PLC0415  (level 4; only this surface needs them)
+        from .. import layers, models
 
         rng = np.random.default_rng(seed)
         self.X = rng.uniform(-2.0, 2.0, size=(num_samples, 1))
@@ -231,7 +344,23 @@ class ModelSlice:
 
 
 def model_slice(**options) -> ModelSlice:
-    """A 2-weight slice of a small model's loss (see ``ModelSlice`` for the options)."""
+    """A 2-weight slice of a small model's loss (see ``ModelSlice`` for the options).
+
+    Parameters
+    ----------
+    **options
+        ``ModelSlice``'s arguments (``hidden_units``, ``num_samples``, ``num_epochs``, ``span``,
+        ``seed``).
+
+    Returns
+    -------
+    ModelSlice
+
+    Examples
+    --------
+    >>> model_slice(num_samples=16, num_epochs=5).trained.shape
+    (2,)
+    """
     return ModelSlice(**options)
 
 
@@ -276,6 +405,26 @@ class GradientDescentApp(WidgetApp):
     (log scale), ``start_x_slider``, ``start_y_slider``, ``steps_per_run_slider``, ``step_button``,
     ``run_button``, ``reset_button``; ``status`` shows the numbers and any divergence message.
     Changing the surface, the rate or the start resets the run, so each picture shows one rate.
+
+    Parameters
+    ----------
+    surface : str, default "ill_conditioned_quadratic"
+        A key of ``SURFACES``.
+    learning_rate : float, optional
+        The starting rate (the surface's ``DEFAULT_LEARNING_RATES`` entry by default).
+    start : array_like, optional
+        The start point, shape ``(2,)``.
+    steps_per_run : int, default 25
+        Steps per click of Run.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = GradientDescentApp(surface="quadratic")
+    ...     app.step_button.click()
+    >>> len(app.model.path)
+    2
     """
 
     def __init__(self, surface: str = "ill_conditioned_quadratic", learning_rate=None,
@@ -287,7 +436,10 @@ class GradientDescentApp(WidgetApp):
         self.model = GradientDescent(_objective(surface), learning_rate, start)
         self._objectives = {surface: self.model.objective}  # a model slice is built only once
         self._quiet = False
-        self.view = FigureView()
+        # A live canvas (ipympl), so a click on the contour plot picks the start point.
+        self.view = make_view(clickable=True)
+        if hasattr(self.view, "on_click"):
+            self.view.on_click(self._on_plot_click)
         (x_min, x_max), (y_min, y_max) = self.model.objective.bounds
         self.surface_dropdown = ipywidgets.Dropdown(
             options=[(label, name) for name, label in SURFACE_LABELS.items()], value=surface,
@@ -309,6 +461,9 @@ class GradientDescentApp(WidgetApp):
                                             tooltip="take steps/Run steps", button_style="success")
         self.reset_button = ipywidgets.Button(description="Reset", icon="undo",
                                               tooltip="back to the start point")
+        # Play animates: each frame advances steps_per_frame steps (Pause is the same button).
+        self.play = ipywidgets.Play(value=0, min=0, max=200, interval=300, description="Play",
+                                    tooltip="animate: one step per frame")
         self.status = ipywidgets.HTML()
         self.surface_dropdown.observe(self._on_surface, names="value")
         for control in (self.learning_rate_slider, self.start_x_slider, self.start_y_slider):
@@ -316,10 +471,11 @@ class GradientDescentApp(WidgetApp):
         self.step_button.on_click(lambda _: self._advance(1))
         self.run_button.on_click(lambda _: self._advance(self.steps_per_run_slider.value))
         self.reset_button.on_click(lambda _: self._on_setting(None))
+        self.play.observe(self._on_play, names="value")
         self.widget = ipywidgets.VBox([
             ipywidgets.HBox([self.surface_dropdown, self.learning_rate_slider]),
             ipywidgets.HBox([self.start_x_slider, self.start_y_slider]),
-            ipywidgets.HBox([self.step_button, self.run_button, self.reset_button,
+            ipywidgets.HBox([self.play, self.step_button, self.run_button, self.reset_button,
                              self.steps_per_run_slider]),
             self.status,
             self.view.output,
@@ -331,6 +487,24 @@ class GradientDescentApp(WidgetApp):
 
 
     # callbacks --------------------------------------------------------------------------------
+    def _on_plot_click(self, axes_index: int, x: float, y: float) -> None:
+        if axes_index == 0:  # the contour map; clicks on the loss panel mean nothing
+            self.click(x, y)
+
+    def click(self, x: float, y: float) -> None:
+        """A click on the contour plot at data point (x, y): the new start (sliders follow)."""
+        self._quiet = True
+        try:
+            self.start_x_slider.value = float(np.clip(x, self.start_x_slider.min,
+                                                      self.start_x_slider.max))
+            self.start_y_slider.value = float(np.clip(y, self.start_y_slider.min,
+                                                      self.start_y_slider.max))
+        finally:
+            self._quiet = False
+        self.model.set_start([self.start_x_slider.value, self.start_y_slider.value])
+        self.play.value = 0
+        self.redraw()
+
     def _on_surface(self, change) -> None:
         name = change["new"]
         if name not in self._objectives:
@@ -355,6 +529,11 @@ class GradientDescentApp(WidgetApp):
                          learning_rate=self.learning_rate_slider.value)
         self.redraw()
 
+    def _on_play(self, change) -> None:
+        frames = change["new"] - change["old"]
+        if frames > 0:  # the Play widget rewinding to 0 is not a step back
+            self._advance(frames)
+
     def _advance(self, num_steps: int) -> None:
         self.model.run(num_steps)
         self.redraw()
@@ -363,12 +542,18 @@ class GradientDescentApp(WidgetApp):
     def redraw(self) -> None:
         """Draw the model's current state and update the status line."""
         model = self.model
-        figure = plot_descent(model.objective, model.path, model.losses, gradient=model.gradient,
-                              learning_rate=model.learning_rate, message=model.message)
+        # The verdict is shown once, in the status line below the controls, not in the figure.
+        with figure_style():
+            figure = plot_descent(model.objective, model.path, model.losses,
+                                  gradient=model.gradient, learning_rate=model.learning_rate)
         self.view.show(figure)
         theta, loss = model.path[-1], model.losses[-1]
         line = (f"step {model.num_steps}: θ = [{theta[0]:.4g}, {theta[1]:.4g}], "
                 f"J(θ) = {loss:.4g}, |∇J| = {np.linalg.norm(model.gradient):.3g}")
-        color = "darkred" if model.status in ("diverged", "escaped") else "black"
+        minimum = getattr(model.objective, "minimum", None)
+        if minimum is not None:
+            line += f", distance to ★ = {np.linalg.norm(theta - np.asarray(minimum)):.3g}"
+        color = {"diverged": "darkred", "escaped": "darkgreen",
+                 "converged": "darkgreen"}.get(model.status, "darkorange")
         extra = f"<br><b style='color:{color}'>{model.message}</b>" if model.message else ""
         self.status.value = f"<span style='font-family:monospace'>{line}</span>{extra}"

@@ -15,9 +15,9 @@ from matplotlib.figure import Figure
 
 from .. import kernels
 from ..viz import regularization as plots
-from ._view import FigureView, WidgetApp
+from ._view import FigureView, WidgetApp, figure_style
 
-__all__ = ["DropoutModel", "DropoutApp"]
+__all__ = ["DropoutApp", "DropoutModel"]
 
 MODES = ("train", "inference")
 
@@ -29,6 +29,27 @@ class DropoutModel:
     keep_j / (1 - rate) in training mode (keep_j ~ Bernoulli(1 - rate), drawn from (seed, step))
     and all ones in inference mode; ``output`` = (hidden * mask) . w_2 + b_2.
     Because E[mask_j] = 1, the training-mode output equals the inference output on average.
+
+    Parameters
+    ----------
+    rate : float, default 0.5
+        The dropout rate, in [0, 1).
+    units : int, default 32
+        Hidden units.
+    num_inputs : int, default 4
+        Input features.
+    num_masks : int, default 400
+        Training-mode masks drawn for the output histogram.
+    mode : str, default "train"
+        One of ``MODES``.
+    seed : int, default 0
+        Seed of the weights and the masks.
+
+    Examples
+    --------
+    >>> model = DropoutModel(rate=0.5, units=8)
+    >>> model.hidden.shape, sorted(set(model.mask_at(0).tolist())) <= [0.0, 2.0]
+    ((8,), True)
     """
 
     def __init__(self, rate: float = 0.5, units: int = 32, num_inputs: int = 4,
@@ -97,6 +118,18 @@ class DropoutModel:
     def dropped_fraction(self) -> float:
         return self.num_dropped / self.units
 
+    def mean_band(self, width: float = 3.0) -> tuple[float, float]:
+        """(low, high): the train-mode mean +- ``width`` standard errors over ``num_masks``.
+
+        The mean of a finite number of random masks only estimates E[output], which equals the
+        inference output exactly here (the layer after dropout is linear); the band says how far
+        the estimate may stray from it by chance (3 standard errors: 99.7 % of the time).
+        """
+        outputs = self.train_outputs()
+        error = float(np.std(outputs, ddof=1) / np.sqrt(outputs.size)) if outputs.size > 1 else 0.
+        mean = float(np.mean(outputs))
+        return mean - width * error, mean + width * error
+
     def train_outputs(self):
         """Training-mode outputs for steps 0 .. num_masks - 1, shape (num_masks,); cached."""
         if self._train_outputs is None:
@@ -108,6 +141,22 @@ class DropoutModel:
 class DropoutApp(WidgetApp):
     """Rate slider, train/inference toggle and a "next training step" button over two panels:
     the hidden units (dropped ones crossed out) and the output of this step among many masks.
+
+    Parameters
+    ----------
+    model : DropoutModel, optional
+        The state shown; built from ``model_arguments`` when None.
+    **model_arguments
+        Passed to ``DropoutModel``.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = DropoutApp(units=8)
+    ...     app.step_button.click()
+    >>> app.model.step
+    1
     """
 
     def __init__(self, model: DropoutModel | None = None, **model_arguments):
@@ -118,7 +167,8 @@ class DropoutApp(WidgetApp):
         self.mode_buttons = ipywidgets.ToggleButtons(options=list(MODES), value=self.model.mode,
                                                      description="mode")
         self.step_button = ipywidgets.Button(description="next training step",
-                                             icon="step-forward")
+                                             icon="step-forward",
+                                             layout=ipywidgets.Layout(width="auto"))
         self.view = FigureView()
         self.rate_slider.observe(self._on_rate, names="value")
         self.mode_buttons.observe(self._on_mode, names="value")
@@ -127,7 +177,6 @@ class DropoutApp(WidgetApp):
             ipywidgets.HBox([self.rate_slider, self.step_button]), self.mode_buttons,
             self.view.output])
         self.redraw()
-
 
     def _on_rate(self, change):
         self.model.set_rate(change["new"])
@@ -145,20 +194,21 @@ class DropoutApp(WidgetApp):
         self.redraw()
 
     def redraw(self):
-        self.view.show(self.draw())
+        with figure_style():
+            figure = self.draw()
+        self.view.show(figure)
 
     def draw(self) -> Figure:
         model = self.model
-        figure = Figure(figsize=(10, 3.6), layout="constrained")
+        figure = Figure(figsize=(9.5, 3.8), layout="constrained")
         ax_units, ax_outputs = figure.subplots(1, 2, width_ratios=[1.1, 1])
         if model.mode == "train":
-            title = (f"train mode, step {model.step}: {model.num_dropped} of {model.units} "
-                     f"dropped,\nkept units scaled by 1/(1-{model.rate:g}) = "
-                     f"{1 / (1 - model.rate):.2f}")
+            title = (f"step {model.step}: {model.num_dropped} of {model.units} dropped,\n"
+                     f"kept ones × 1/(1 − {model.rate:g}) = {1 / (1 - model.rate):.2f}")
         else:
-            title = f"inference mode: all {model.units} units on, no scaling"
+            title = f"inference mode: all {model.units}\nunits on, no scaling"
         plots.plot_dropout_units(model.hidden, model.mask, title=title, ax=ax_units)
         plots.plot_dropout_outputs(model.train_outputs(), model.inference_output,
                                    current_output=model.output if model.mode == "train" else None,
-                                   ax=ax_outputs)
+                                   band=model.mean_band(), ax=ax_outputs)
         return figure

@@ -14,23 +14,32 @@ import math
 import ipywidgets
 import numpy as np
 
-from .. import optimizers
+from .. import _checks, optimizers
 from ..viz.surfaces import plot_race
-from ._view import FigureView, WidgetApp
-from .descent import DIVERGENCE_LOSS, SURFACE_LABELS, _objective, _outside
+from ._view import FigureView, WidgetApp, figure_style
+from .descent import SURFACE_LABELS, _objective, stop_reason
 
-__all__ = ["OptimizerRace", "OptimizerRaceApp", "RACERS", "UPDATE_RULES"]
+__all__ = ["HYPERPARAMETERS", "RACERS", "UPDATE_RULES", "OptimizerRace", "OptimizerRaceApp"]
 
-# name -> (factory(learning_rate), base learning rate). Each base rate is roughly the best for the
-# ill-conditioned quadratic: the race compares rules at their own good rate, which is what a
-# practitioner tunes; a common slider then scales all rates together.
+# The hyperparameters a learner can move beside the rate (sliders in the app), with their
+# defaults. Momentum's 0.5 is near the best heavy-ball choice for the kappa = 10 valley,
+# ((sqrt(10) - 1) / (sqrt(10) + 1))^2 = 0.27 (see ``objectives.optimal_heavy_ball``); Keras's
+# usual 0.9 makes every direction shrink only by sqrt(0.9) = 0.95 per step there, slower than SGD.
+HYPERPARAMETERS = {"momentum": 0.5, "beta_1": 0.9, "beta_2": 0.999, "rho": 0.9}
+
+# name -> (factory(learning_rate, hyperparameters), base learning rate). Each base rate is about
+# the best for the ill-conditioned quadratic with the default hyperparameters: the race compares
+# rules at their own good rate, which is what a practitioner tunes; a common slider then scales
+# all rates together.
 RACERS = {
-    "SGD": (lambda lr: optimizers.SGD(learning_rate=lr), 0.15),
-    "momentum": (lambda lr: optimizers.SGD(learning_rate=lr, momentum=0.9), 0.05),
-    "Nesterov": (lambda lr: optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True), 0.05),
-    "Adagrad": (lambda lr: optimizers.Adagrad(learning_rate=lr), 1.0),
-    "RMSprop": (lambda lr: optimizers.RMSprop(learning_rate=lr), 0.1),
-    "Adam": (lambda lr: optimizers.Adam(learning_rate=lr), 0.3),
+    "SGD": (lambda lr, h: optimizers.SGD(learning_rate=lr), 0.15),
+    "momentum": (lambda lr, h: optimizers.SGD(learning_rate=lr, momentum=h["momentum"]), 0.2),
+    "Nesterov": (lambda lr, h: optimizers.SGD(learning_rate=lr, momentum=h["momentum"],
+                                              nesterov=True), 0.12),
+    "Adagrad": (lambda lr, h: optimizers.Adagrad(learning_rate=lr), 1.0),
+    "RMSprop": (lambda lr, h: optimizers.RMSprop(learning_rate=lr, rho=h["rho"]), 0.1),
+    "Adam": (lambda lr, h: optimizers.Adam(learning_rate=lr, beta_1=h["beta_1"],
+                                           beta_2=h["beta_2"]), 0.3),
 }
 
 UPDATE_RULES = {
@@ -52,19 +61,36 @@ class _Racer:
         self.theta = start.copy()
         self.path = [self.theta.copy()]
         self.losses = [float(objective.value(self.theta))]
-        self.reached_at: int | None = None
-        self.diverged = False
+        self.reached_at: int | None = None  # first step within tolerance of the minimum
+        self.stopped_at: int | None = None  # step at which it escaped or diverged
+        self.status = "running"  # then "converged", "escaped" or "diverged"
+
+    @property
+    def diverged(self) -> bool:
+        """True once the racer diverged (it then stays where it stopped)."""
+        return self.status == "diverged"
 
 
 class OptimizerRace:
     """Every racer starts at ``start`` on ``objective``; ``step`` advances all of them once.
 
     ``learning_rate_scale`` multiplies each racer's base rate (``RACERS``); ``tolerance`` is the
-    loss gap to the minimum's value that counts as arrived (surfaces with no minimum: none).
+    loss gap to the minimum's value that counts as converged (surfaces with no minimum: none);
+    ``hyperparameters`` overrides entries of ``HYPERPARAMETERS`` (momentum, beta_1, beta_2, rho).
+    Each racer ends as "converged" (and keeps stepping, so hovering stays visible), "escaped" or
+    "diverged" (both stop it), by the same rule as ``GradientDescent`` (``stop_reason``).
+
+    Examples
+    --------
+    >>> race = OptimizerRace("ill_conditioned_quadratic")
+    >>> race.run(40)
+    >>> [row["name"] for row in race.leaderboard()][:2]
+    ['Nesterov', 'momentum']
     """
 
     def __init__(self, objective="ill_conditioned_quadratic", learning_rate_scale: float = 1.0,
-                 tolerance: float = 1e-3, start=None, racers=tuple(RACERS)):
+                 tolerance: float = 1e-3, start=None, racers=tuple(RACERS),
+                 hyperparameters=None):
         if not learning_rate_scale > 0:
             raise ValueError("learning_rate_scale must be a positive number (1 = each racer's "
                              f"base rate). Received: learning_rate_scale={learning_rate_scale!r}")
@@ -78,6 +104,7 @@ class OptimizerRace:
         minimum = getattr(self.objective, "minimum", None)
         self.floor = None if minimum is None else float(self.objective.value(np.asarray(minimum)))
         self.racer_names = tuple(racers)
+        self.hyperparameters = _check_hyperparameters(hyperparameters)
         self.reset()
 
     def __repr__(self) -> str:
@@ -89,7 +116,7 @@ class OptimizerRace:
         self.racers = {}
         for name in self.racer_names:
             factory, base_rate = RACERS[name]
-            optimizer = factory(base_rate * self.learning_rate_scale)
+            optimizer = factory(base_rate * self.learning_rate_scale, self.hyperparameters)
             self.racers[name] = _Racer(name, optimizer, self.start, self.objective)
         self.num_steps = 0
 
@@ -98,10 +125,10 @@ class OptimizerRace:
         return RACERS[name][1] * self.learning_rate_scale
 
     def step(self) -> None:
-        """One update of every racer still running (diverged racers stay where they stopped)."""
+        """One update of every racer still running (escaped and diverged racers stay put)."""
         self.num_steps += 1
         for racer in self.racers.values():
-            if racer.diverged:
+            if racer.status in ("escaped", "diverged"):
                 continue
             with np.errstate(over="ignore", invalid="ignore"):
                 gradient = np.asarray(self.objective.gradient(racer.theta), dtype=np.float64)
@@ -109,12 +136,13 @@ class OptimizerRace:
                 loss = float(self.objective.value(racer.theta))
             racer.path.append(racer.theta.copy())
             racer.losses.append(loss)
-            if (not math.isfinite(loss) or abs(loss) > DIVERGENCE_LOSS
-                    or _outside(racer.theta, self.objective.bounds)):
-                racer.diverged = True
+            verdict = stop_reason(self.objective, racer.theta, loss, racer.losses[0])
+            if verdict is not None:
+                racer.status, racer.stopped_at = verdict, self.num_steps
             elif (racer.reached_at is None and self.floor is not None
                   and loss - self.floor < self.tolerance):
                 racer.reached_at = self.num_steps
+                racer.status = "converged"
 
     def run(self, num_steps: int) -> None:
         """``num_steps`` steps of every racer."""
@@ -127,17 +155,43 @@ class OptimizerRace:
         return {key.split("/", 1)[1]: value for key, value in state.items() if "/" in key}
 
     def leaderboard(self) -> list[dict]:
-        """Rows sorted best first: name, lr, steps to tolerance (None: not yet), final loss."""
-        rows = [{"name": name, "learning_rate": self.learning_rate(name),
-                 "steps_to_tolerance": racer.reached_at, "final_loss": racer.losses[-1],
-                 "diverged": racer.diverged} for name, racer in self.racers.items()]
+        """Rows, best first: finished racers by the step they finished at, then running ones by
+        loss, then diverged ones. Finished means converged (within ``tolerance`` of the minimum)
+        or, on a surface with no minimum, escaped (left the plot downhill): both are the goal.
+
+        Each row: name, learning_rate, status, steps (when it converged or escaped, else None),
+        steps_to_tolerance, final_loss, diverged.
+        """
+        rows = []
+        for name, racer in self.racers.items():
+            finished_at = racer.reached_at if racer.status == "converged" else (
+                racer.stopped_at if racer.status == "escaped" else None)
+            rows.append({"name": name, "learning_rate": self.learning_rate(name),
+                         "status": racer.status, "steps": finished_at,
+                         "steps_to_tolerance": racer.reached_at,
+                         "final_loss": racer.losses[-1], "diverged": racer.diverged})
 
         def rank(row):
             loss = row["final_loss"]
-            return (row["diverged"], row["steps_to_tolerance"] is None,
-                    row["steps_to_tolerance"] or 0, loss if math.isfinite(loss) else math.inf)
+            group = 2 if row["diverged"] else (0 if row["steps"] is not None else 1)
+            return (group, row["steps"] or 0, loss if math.isfinite(loss) else math.inf)
 
         return sorted(rows, key=rank)
+
+
+def _check_hyperparameters(hyperparameters) -> dict:
+    values = dict(HYPERPARAMETERS)
+    if hyperparameters is None:
+        return values
+    if not isinstance(hyperparameters, dict):
+        raise TypeError("hyperparameters must be a dict such as {'momentum': 0.9}. "
+                        f"Received: hyperparameters={hyperparameters!r}")
+    for key, value in hyperparameters.items():
+        if key not in HYPERPARAMETERS:
+            raise ValueError(f"hyperparameters keys must be among {list(HYPERPARAMETERS)}. "
+                             f"Received: {key!r}")
+        values[key] = _checks.number_in(key, value, 0.0, 1.0, high_open=True)
+    return values
 
 
 def _format_terms(terms: dict) -> str:
@@ -150,6 +204,24 @@ class OptimizerRaceApp(WidgetApp):
 
     Controls: ``surface_dropdown``, ``learning_rate_scale_slider`` (log), ``steps_per_run_slider``,
     ``step_button``, ``run_button``, ``reset_button``; ``leaderboard`` is an HTML table.
+
+    Parameters
+    ----------
+    surface : str, default "ill_conditioned_quadratic"
+        A surface name (as in ``GradientDescentApp``).
+    steps_per_run : int, default 50
+        Steps per click of Run.
+    tolerance : float, default 0.001
+        The loss gap to the minimum that counts as converged.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = OptimizerRaceApp(surface="quadratic")
+    ...     app.step_button.click()
+    >>> "<table" in app.leaderboard.value
+    True
     """
 
     def __init__(self, surface: str = "ill_conditioned_quadratic", steps_per_run: int = 50,
@@ -169,15 +241,37 @@ class OptimizerRaceApp(WidgetApp):
         self.step_button = ipywidgets.Button(description="Step", icon="step-forward")
         self.run_button = ipywidgets.Button(description="Run", icon="play", button_style="success")
         self.reset_button = ipywidgets.Button(description="Reset", icon="undo")
+        # Play animates the race: each frame advances every racer one step.
+        self.play = ipywidgets.Play(value=0, min=0, max=300, interval=200, description="Play")
         self.leaderboard = ipywidgets.HTML()
+        # Sliders beside the rate for each rule's own constants (Distill's "Why momentum works").
+        self.hyperparameter_sliders = {
+            "momentum": ipywidgets.FloatSlider(value=HYPERPARAMETERS["momentum"], min=0.0,
+                                               max=0.99, step=0.01, description="μ momentum"),
+            "beta_1": ipywidgets.FloatSlider(value=HYPERPARAMETERS["beta_1"], min=0.0, max=0.99,
+                                             step=0.01, description="β₁ Adam"),
+            "beta_2": ipywidgets.FloatSlider(value=HYPERPARAMETERS["beta_2"], min=0.5,
+                                             max=0.9999, step=0.0001, readout_format=".4f",
+                                             description="β₂ Adam"),
+            "rho": ipywidgets.FloatSlider(value=HYPERPARAMETERS["rho"], min=0.0, max=0.999,
+                                          step=0.001, readout_format=".3f",
+                                          description="ρ RMSprop"),
+        }
         self.surface_dropdown.observe(self._on_setting, names="value")
         self.learning_rate_scale_slider.observe(self._on_setting, names="value")
+        for slider in self.hyperparameter_sliders.values():
+            slider.continuous_update = False
+            slider.style = {"description_width": "90px"}
+            slider.observe(self._on_setting, names="value")
         self.step_button.on_click(lambda _: self._advance(1))
         self.run_button.on_click(lambda _: self._advance(self.steps_per_run_slider.value))
         self.reset_button.on_click(lambda _: self._on_setting(None))
+        self.play.observe(self._on_play, names="value")
         self.widget = ipywidgets.VBox([
             ipywidgets.HBox([self.surface_dropdown, self.learning_rate_scale_slider]),
-            ipywidgets.HBox([self.step_button, self.run_button, self.reset_button,
+            ipywidgets.HBox(list(self.hyperparameter_sliders.values())[:2]),
+            ipywidgets.HBox(list(self.hyperparameter_sliders.values())[2:]),
+            ipywidgets.HBox([self.play, self.step_button, self.run_button, self.reset_button,
                              self.steps_per_run_slider]),
             self.view.output,
             self.leaderboard,
@@ -187,12 +281,19 @@ class OptimizerRaceApp(WidgetApp):
     def __repr__(self) -> str:
         return f"OptimizerRaceApp({self.model!r})"
 
-
     def _on_setting(self, _change) -> None:
+        hyperparameters = {key: slider.value
+                           for key, slider in self.hyperparameter_sliders.items()}
         self.model = OptimizerRace(self.surface_dropdown.value,
                                    learning_rate_scale=self.learning_rate_scale_slider.value,
-                                   tolerance=self.model.tolerance)
+                                   tolerance=self.model.tolerance,
+                                   hyperparameters=hyperparameters)
         self.redraw()
+
+    def _on_play(self, change) -> None:
+        frames = change["new"] - change["old"]
+        if frames > 0:  # the Play widget rewinding to 0 is not a step back
+            self._advance(frames)
 
     def _advance(self, num_steps: int) -> None:
         self.model.run(num_steps)
@@ -205,22 +306,25 @@ class OptimizerRaceApp(WidgetApp):
         losses = {name: racer.losses for name, racer in model.racers.items()}
         if model.floor is not None:  # plot the gap to the minimum, so the log scale means "digits"
             losses = {name: np.asarray(values) - model.floor for name, values in losses.items()}
-        self.view.show(plot_race(model.objective, paths, losses,
-                                 tolerance=model.tolerance if model.floor is not None else None,
-                                 title=f"{model.objective.name.replace('_', ' ')}: "
-                                       f"{model.num_steps} step{'' if model.num_steps == 1 else 's'}"))
+        plural = "" if model.num_steps == 1 else "s"
+        with figure_style():
+            figure = plot_race(model.objective, paths, losses,
+                               tolerance=model.tolerance if model.floor is not None else None,
+                               title=f"{model.objective.name.replace('_', ' ')}: "
+                                     f"{model.num_steps} step{plural}")
+        self.view.show(figure)
         rows = []
         for place, row in enumerate(model.leaderboard(), start=1):
             name = row["name"]
-            reached = ("diverged" if row["diverged"] else
-                       "–" if row["steps_to_tolerance"] is None else str(row["steps_to_tolerance"]))
+            reached = (f"{row['status']} at {row['steps']}" if row["steps"] is not None
+                       else row["status"])
             rows.append(
                 f"<tr><td>{place}</td><td><b>{name}</b></td><td>{row['learning_rate']:.3g}</td>"
                 f"<td>{reached}</td><td>{row['final_loss']:.3g}</td>"
                 f"<td><code>{html.escape(UPDATE_RULES[name])}</code></td>"
                 f"<td><code>{html.escape(_format_terms(model.terms(name)))}</code></td></tr>")
         header = ("<tr><th>#</th><th>optimizer</th><th>lr α</th>"
-                  f"<th>steps to J − J* &lt; {model.tolerance:g}</th><th>loss now</th>"
+                  f"<th>status (converged: J − J* &lt; {model.tolerance:g})</th><th>loss now</th>"
                   "<th>update rule (g = ∇J)</th><th>state terms now</th></tr>")
         self.leaderboard.value = ("<table style='font-size:12px'>" + header + "".join(rows)
                                   + "</table>")

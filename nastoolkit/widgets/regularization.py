@@ -14,15 +14,15 @@ from matplotlib.figure import Figure
 
 from .. import regularization_path as rp
 from ..viz import regularization as plots
-from ._view import FigureView, WidgetApp
+from ._view import FigureView, WidgetApp, figure_style
 
 __all__ = [
-    "PolynomialRegularizationModel",
-    "PolynomialRegularizationApp",
-    "RegularizationPathModel",
-    "RegularizationPathApp",
-    "ConstraintRegionModel",
     "ConstraintRegionApp",
+    "ConstraintRegionModel",
+    "PolynomialRegularizationApp",
+    "PolynomialRegularizationModel",
+    "RegularizationPathApp",
+    "RegularizationPathModel",
 ]
 
 
@@ -52,7 +52,9 @@ class _App(WidgetApp):
 
 
     def redraw(self):
-        self.view.show(self.draw())
+        with figure_style():
+            figure = self.draw()
+        self.view.show(figure)
 
 
 # --- 1. polynomial fit under L2 -------------------------------------------------------------------
@@ -63,6 +65,29 @@ class PolynomialRegularizationModel:
     State: the data (``x_train``/``y_train``, ``x_val``/``y_val``), the current ``degree`` and
     ``log_lambda``, and the train/validation errors for every lambda on a log grid (recomputed
     when the degree changes). The intercept is not penalized.
+
+    Parameters
+    ----------
+    num_train, num_val : int, default 10, 100
+        Training and validation points.
+    degree : int, default 9
+        The polynomial's degree.
+    noise : float, default 0.25
+        Standard deviation of the noise on y.
+    log_lambda_range : tuple of float, default (-8.0, 2.0)
+        log10 of the smallest and largest lambda of the grid.
+    num_lambdas : int, default 41
+        Grid size.
+    log_lambda : float, default -8.0
+        log10 of the current lambda.
+    seed : int, default 0
+        Seed of the data.
+
+    Examples
+    --------
+    >>> model = PolynomialRegularizationModel(num_lambdas=5)
+    >>> model.val_errors.shape, model.theta.shape  # one error per lambda, degree + 1 weights
+    ((5,), (10,))
     """
 
     def __init__(self, num_train: int = 10, num_val: int = 100, degree: int = 9,
@@ -122,6 +147,22 @@ class PolynomialRegularizationApp(_App):
     """Lambda (log slider) and degree sliders over three panels: fit, error vs lambda, weights.
 
     ``app.lambda_slider.value`` is lambda itself; ``app.degree_slider`` the polynomial degree.
+
+    Parameters
+    ----------
+    model : PolynomialRegularizationModel, optional
+        Built from ``model_arguments`` when None.
+    **model_arguments
+        Passed to ``PolynomialRegularizationModel``.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = PolynomialRegularizationApp(num_lambdas=5)
+    ...     app.degree_slider.value = 3
+    >>> app.model.degree
+    3
     """
 
     def __init__(self, model: PolynomialRegularizationModel | None = None, **model_arguments):
@@ -147,7 +188,7 @@ class PolynomialRegularizationApp(_App):
 
     def draw(self) -> Figure:
         model = self.model
-        figure = Figure(figsize=(10, 3.4), layout="constrained")
+        figure = Figure(figsize=(9.5, 4.6), layout="constrained")
         ax_fit, ax_error, ax_weights = figure.subplots(1, 3)
         x_curve, y_fit = model.curve()
         plots.plot_polynomial_fit(
@@ -166,6 +207,25 @@ class RegularizationPathModel:
     """Lasso and ridge weights of a sparse linear problem for every lambda on a log grid.
 
     ``X``/``y``/``theta_true`` come from ``sample_sparse_regression`` unless given.
+
+    Parameters
+    ----------
+    X, y : array_like, optional
+        Features ``(n, d)`` and targets ``(n,)``; ``sample_sparse_regression`` data when None.
+    log_lambda_range : tuple of float, default (-1.0, 2.5)
+        log10 of the smallest and largest lambda.
+    num_lambdas : int, default 36
+        Grid size.
+    log_lambda : float, default 1.0
+        log10 of the current lambda.
+    seed : int, default 0
+        Seed of the default data.
+
+    Examples
+    --------
+    >>> model = RegularizationPathModel(num_lambdas=5)
+    >>> model.l1_path.shape == model.l2_path.shape == (5, model.X.shape[1])
+    True
     """
 
     def __init__(self, X=None, y=None, log_lambda_range=(-1.0, 2.5), num_lambdas: int = 36,
@@ -220,7 +280,23 @@ class _LambdaApp(_App):
 
 
 class RegularizationPathApp(_LambdaApp):
-    """A lambda slider over the L1 and L2 paths side by side; titles count the exact zeros."""
+    """A lambda slider over the L1 and L2 paths side by side; titles count the exact zeros.
+
+    Parameters
+    ----------
+    model : RegularizationPathModel, optional
+        Built from ``model_arguments`` when None.
+    **model_arguments
+        Passed to ``RegularizationPathModel``.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = RegularizationPathApp(num_lambdas=5)
+    >>> app.model.l1_path.shape[0]
+    5
+    """
 
     def __init__(self, model: RegularizationPathModel | None = None, **model_arguments):
         super().__init__(model or RegularizationPathModel(**model_arguments))
@@ -238,6 +314,25 @@ class ConstraintRegionModel:
 
     The default data has one strong and one weak, correlated feature, so the lasso solution sits
     on a corner of the diamond (theta_2 = 0 exactly) over a wide range of lambda.
+
+    Parameters
+    ----------
+    X, y : array_like, optional
+        Features ``(n, 2)`` and targets ``(n,)``; the default correlated data when None.
+    log_lambda_range : tuple of float, default (-1.0, 2.2)
+        log10 of the smallest and largest lambda.
+    log_lambda : float, default 1.6
+        log10 of the current lambda.
+    grid_size : int, default 121
+        Points per axis of the loss contour grid.
+    seed : int, default 0
+        Seed of the default data.
+
+    Examples
+    --------
+    >>> model = ConstraintRegionModel(grid_size=11)
+    >>> float(model.theta_l1[1])  # the lasso solution sits on a corner of the diamond
+    0.0
     """
 
     def __init__(self, X=None, y=None, log_lambda_range=(-1.0, 2.2), log_lambda: float = 1.6,
@@ -272,7 +367,23 @@ class ConstraintRegionModel:
 
 
 class ConstraintRegionApp(_LambdaApp):
-    """A lambda slider moving the L1 (diamond) and L2 (circle) solutions on the loss contours."""
+    """A lambda slider moving the L1 (diamond) and L2 (circle) solutions on the loss contours.
+
+    Parameters
+    ----------
+    model : ConstraintRegionModel, optional
+        Built from ``model_arguments`` when None.
+    **model_arguments
+        Passed to ``ConstraintRegionModel``.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = ConstraintRegionApp(grid_size=11)
+    >>> app.model.theta_l2.shape
+    (2,)
+    """
 
     def __init__(self, model: ConstraintRegionModel | None = None, **model_arguments):
         super().__init__(model or ConstraintRegionModel(**model_arguments))

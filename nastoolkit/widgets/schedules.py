@@ -14,9 +14,9 @@ import numpy as np
 
 from .. import objectives, optimizers, schedules
 from ..viz.schedules import plot_schedules
-from ._view import FigureView, WidgetApp
+from ._view import FigureView, WidgetApp, figure_style
 
-__all__ = ["ScheduleExplorer", "ScheduleApp", "make_schedules"]
+__all__ = ["ScheduleApp", "ScheduleExplorer", "make_schedules"]
 
 
 def make_schedules(initial_learning_rate: float, num_steps: int, decay_rate: float = 0.1,
@@ -25,6 +25,27 @@ def make_schedules(initial_learning_rate: float, num_steps: int, decay_rate: flo
 
     Exponential decays by ``decay_rate`` over ``num_steps``; step decay halves every
     ``step_size`` steps (default num_steps // 4); cosine reaches 0 at ``num_steps``.
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        The rate at step 0 of every schedule.
+    num_steps : int
+        The horizon of the plot, in steps.
+    decay_rate : float, default 0.1
+        The exponential schedule's factor over ``num_steps``.
+    step_size : int, optional
+        Steps between halvings of the step schedule.
+
+    Returns
+    -------
+    dict
+        Name -> ``LearningRateSchedule``.
+
+    Examples
+    --------
+    >>> {name: round(float(s(100)), 5) for name, s in make_schedules(0.1, 100).items()}
+    {'constant': 0.1, 'exponential': 0.01, 'step': 0.00625, 'cosine': 0.0}
     """
     step_size = step_size or max(1, num_steps // 4)
     return {
@@ -36,7 +57,27 @@ def make_schedules(initial_learning_rate: float, num_steps: int, decay_rate: flo
 
 
 class ScheduleExplorer:
-    """Per schedule: its lr at each step and the loss of noisy SGD driven by it (same noise)."""
+    """Per schedule: its lr at each step and the loss of noisy SGD driven by it (same noise).
+
+    Parameters
+    ----------
+    initial_learning_rate : float, default 0.3
+        The rate at step 0.
+    num_steps : int, default 200
+        SGD steps.
+    decay_rate : float, default 0.05
+        The exponential schedule's factor over ``num_steps``.
+    noise : float, default 1.0
+        Standard deviation of the gradient noise.
+    seed : int, default 0
+        Seed of the noise (the same for every schedule).
+
+    Examples
+    --------
+    >>> explorer = ScheduleExplorer(num_steps=20)
+    >>> sorted(explorer.schedules)
+    ['constant', 'cosine', 'exponential', 'step']
+    """
 
     def __init__(self, initial_learning_rate: float = 0.3, num_steps: int = 200,
                  decay_rate: float = 0.05, noise: float = 1.0, seed: int = 0):
@@ -48,8 +89,8 @@ class ScheduleExplorer:
         if not initial_learning_rate > 0:
             raise ValueError("initial_learning_rate must be positive. "
                              f"Received: initial_learning_rate={initial_learning_rate!r}")
-        self.settings = dict(initial_learning_rate=initial_learning_rate, num_steps=num_steps,
-                             decay_rate=decay_rate, noise=noise, seed=seed)
+        self.settings = {"initial_learning_rate": initial_learning_rate, "num_steps": num_steps,
+                         "decay_rate": decay_rate, "noise": noise, "seed": seed}
         self.schedules = make_schedules(initial_learning_rate, num_steps, decay_rate)
         self.learning_rates = {name: schedules.values(schedule, num_steps)
                                for name, schedule in self.schedules.items()}
@@ -73,7 +114,27 @@ class ScheduleExplorer:
 
 
 class ScheduleApp(WidgetApp):
-    """Sliders for the initial rate, the exponential decay and the gradient noise; one plot."""
+    """Sliders for the initial rate, the exponential decay and the gradient noise; one plot.
+
+    Parameters
+    ----------
+    initial_learning_rate : float, default 0.3
+        The starting value of the rate slider.
+    num_steps : int, default 200
+        SGD steps.
+    decay_rate : float, default 0.05
+        The starting exponential decay.
+    noise : float, default 1.0
+        The starting gradient noise.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     app = ScheduleApp(num_steps=20)
+    >>> sorted(app.model.schedules)
+    ['constant', 'cosine', 'exponential', 'step']
+    """
 
     def __init__(self, initial_learning_rate: float = 0.3, num_steps: int = 200,
                  decay_rate: float = 0.05, noise: float = 1.0):
@@ -105,7 +166,9 @@ class ScheduleApp(WidgetApp):
 
     def redraw(self) -> None:
         """Plot the curves and list where each schedule settles."""
-        self.view.show(plot_schedules(self.model.learning_rates, self.model.losses))
+        with figure_style():
+            figure = plot_schedules(self.model.learning_rates, self.model.losses)
+        self.view.show(figure)
         levels = ", ".join(f"{name}: {value:.3g}" for name, value in
                            sorted(self.model.final_losses().items(), key=lambda item: item[1]))
         self.summary.value = f"loss over the last 20 steps (lower is better): {levels}"

@@ -16,7 +16,7 @@ import ipywidgets
 
 from ..callbacks import Callback
 from ..viz.training import plot_history
-from ._view import FigureView, WidgetApp
+from ._view import FigureView, WidgetApp, figure_style
 
 __all__ = ["LiveLossPlot"]
 
@@ -27,6 +27,29 @@ class LiveLossPlot(Callback, WidgetApp):
     Redrawing costs ~0.1 s, so a long fit should redraw every few epochs. ``log_scale`` puts the
     loss axis on a log scale. Attributes: ``curves`` (per-epoch values of every logged key),
     ``epochs_seen``, ``view`` (the FigureView), ``status`` (HTML) and ``widget`` (the container).
+
+    Parameters
+    ----------
+    update_every : int, default 5
+        Epochs between redraws.
+    log_scale : bool, default True
+        A log loss axis.
+    title : str, default "training"
+        The figure's title.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> import numpy as np
+    >>> from nastoolkit.layers import Dense
+    >>> from nastoolkit.models import Sequential
+    >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0)
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> plot = LiveLossPlot(update_every=2)
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+    ...     _ = model.fit(np.zeros((20, 2)), np.ones(20), epochs=3, verbose=0, callbacks=[plot])
+    >>> plot.epochs_seen, len(plot.curves["loss"])
+    (3, 3)
     """
 
     def __init__(self, update_every: int = 5, log_scale: bool = True, title: str = "training"):
@@ -70,8 +93,10 @@ class LiveLossPlot(Callback, WidgetApp):
     def redraw(self) -> None:
         """Draw the curves so far and summarise the last epoch in the status line."""
         total = self.params.get("epochs")
-        self.view.show(plot_history(self.curves, title=self.title, log_scale=self.log_scale,
-                                    total_epochs=total))
+        with figure_style():
+            figure = plot_history(self.curves, title=self.title, log_scale=self.log_scale,
+                                  total_epochs=total)
+        self.view.show(figure)
         last = ", ".join(f"{key} = {values[-1]:.4g}" for key, values in sorted(self.curves.items())
                          if values and math.isfinite(values[-1]))
         of_total = f" of {total}" if total else ""

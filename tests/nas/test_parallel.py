@@ -6,6 +6,7 @@ import pytest
 from nas_fakes import FormulaEvaluator, blobs
 
 from nastoolkit.nas import GeneticSearch, HoldoutEvaluator, SearchSpace
+from nastoolkit.nas.outcome import FAILED_SCORE
 from nastoolkit.nas.parallel import ProcessPoolMap, SerialMap, evaluate_genome, make_map
 
 SPACE = SearchSpace(max_layers=2, units=(8, 16, 32))
@@ -25,7 +26,25 @@ class _Exploding:
 
 def test_evaluate_genome_turns_evaluator_errors_into_failed_results():
     result = evaluate_genome(_Exploding(), {})
-    assert result["status"] == "failed" and result["reason"] == "RuntimeError: evaluator bug"
+    assert not result.ok and result.reason == "RuntimeError: evaluator bug"
+    assert result.score == FAILED_SCORE and result.seconds >= 0
+
+
+class _Slow:
+    def evaluate(self, genome):
+        import time
+
+        time.sleep(0.2)
+        return {"status": "ok", "score": 0.5}
+
+
+def test_maps_measure_the_seconds_each_evaluation_took():
+    for evaluation_map in (SerialMap(_Slow()), ProcessPoolMap(_Slow(), workers=2)):
+        try:
+            outcomes = evaluation_map.map([{}, {}])
+        finally:
+            evaluation_map.close()
+        assert all(0.2 <= outcome.seconds < 5 for outcome in outcomes)
 
 
 def test_make_map_chooses_by_settings():
@@ -36,19 +55,26 @@ def test_make_map_chooses_by_settings():
         make_map(evaluator, workers=0)
 
 
-def _worker_thread_settings(genome):
-    from threadpoolctl import threadpool_info
+class _ThreadReporter:
+    """Reports, as its metrics, the BLAS thread settings of the process that evaluates."""
 
-    return os.environ["OPENBLAS_NUM_THREADS"], {pool["num_threads"] for pool in threadpool_info()}
+    def evaluate(self, genome):
+        from threadpoolctl import threadpool_info
+
+        threads = sorted({pool["num_threads"] for pool in threadpool_info()})
+        return {"status": "ok", "score": 0.0,
+                "metrics": {"variable": os.environ["OPENBLAS_NUM_THREADS"], "threads": threads,
+                            "pid": os.getpid()}}
 
 
 def test_pool_workers_run_with_one_blas_thread():
-    pool = ProcessPoolMap(FormulaEvaluator(), workers=2)
+    pool = ProcessPoolMap(_ThreadReporter(), workers=2)
     try:
-        settings = list(pool._executor.map(_worker_thread_settings, [None, None]))
+        outcomes = pool.map([{}, {}, {}, {}])
     finally:
         pool.close()
-    assert all(variable == "1" and threads == {1} for variable, threads in settings)
+    assert all(o.metrics["variable"] == "1" and o.metrics["threads"] == [1] for o in outcomes)
+    assert os.getpid() not in {o.metrics["pid"] for o in outcomes}
 
 
 @pytest.mark.slow

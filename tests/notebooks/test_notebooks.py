@@ -17,7 +17,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from notebook_helpers import NOTEBOOK_DIR, error_outputs  # noqa: E402
+from notebook_helpers import NOTEBOOK_DIR, error_outputs
 
 # Tutorials that must exist (skipped with a reason until written); every other
 # notebooks/*.ipynb (e.g. 04, 05) is found by the glob and executed too.
@@ -90,3 +90,56 @@ print(json.dumps({"draws_before": draws_before, "draws_after": app.view.draw_cou
     assert result["draws_after"] >= result["draws_before"] + 3  # slider, step, slider, run
     assert result["status"] == "diverged" and "too large" in result["message"]
     assert result["plotted_points"] <= result["path_points"]
+
+
+@pytest.mark.slow
+def test_optimizer_notebook_play_and_momentum_map_react(notebook_workdir):
+    result = _run_then_inject("03_optimizers_and_schedules.ipynb", notebook_workdir, r"""
+import json
+race.reset_button.click()
+race.play.value = race.play.value + 7          # seven frames of Play
+steps_after_play = race.model.num_steps
+draws = momentum_app.view.draw_count
+momentum_app.momentum_slider.value = round(beta_star, 2)
+momentum_app.learning_rate_slider.value = round(alpha_star, 3)
+momentum_app.play.value = 10
+print(json.dumps({"race_steps": steps_after_play, "momentum_steps": momentum_app.model.num_steps,
+                  "rate": momentum_app.model.rate, "redraws": momentum_app.view.draw_count - draws}))
+""")
+    assert result["race_steps"] == 7
+    assert result["momentum_steps"] == 10 * 2
+    assert result["rate"] == pytest.approx(0.52, abs=0.03)  # sliders round alpha*, beta*
+    assert result["redraws"] >= 3
+
+
+@pytest.mark.slow
+def test_regularization_notebook_two_moons_retrains_on_a_slider(notebook_workdir):
+    result = _run_then_inject("04_l1_l2_and_dropout.ipynb", notebook_workdir, r"""
+import json
+before = moons.model.histories["L2"]["val_loss"][-1]
+moons.l2_slider.value = 1e-2
+print(json.dumps({"before": before, "after": moons.model.histories["L2"]["val_loss"][-1],
+                  "l2": moons.model.l2, "panels": len(moons.view.last_figure.axes),
+                  "seconds": moons.model.seconds}))
+""")
+    assert result["l2"] == pytest.approx(1e-2)
+    assert result["after"] < result["before"]  # the stronger penalty stops the overfitting
+    assert result["panels"] >= 4  # three boundary maps (+ colour bar) and the loss curves
+
+
+NOTEBOOKS_WITH_EXERCISES = ("01_quickstart.ipynb", "02_gradient_descent.ipynb",
+                            "03_optimizers_and_schedules.ipynb", "04_l1_l2_and_dropout.ipynb",
+                            "06_kernels_as_a_library.ipynb")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS_WITH_EXERCISES)
+def test_exercises_have_checks_and_collapsed_solutions(name):
+    notebook = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    solutions = [cell for cell in code if "solution" in cell.metadata.get("tags", [])]
+    turns = [cell for cell in code if "check(" in cell.source and cell not in solutions]
+    assert 2 <= len(turns) <= 3, f"{name}: {len(turns)} 'your turn' cells"
+    assert len(solutions) == len(turns)
+    for cell in solutions:
+        assert cell.metadata.get("jupyter", {}).get("source_hidden") is True
+        assert "check(" in cell.source

@@ -1,7 +1,10 @@
 """Figures of tutorial 5, checked through the artists of the returned Figure."""
 
+import itertools
+
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
@@ -27,8 +30,8 @@ def test_genome_diagram_has_input_layers_output_and_global_genes():
     ax = figure.axes[0]
     assert len(_boxes(ax)) == 2 + 2
     texts = [text.get_text() for text in ax.texts]
-    assert "64\nrelu\ndrop 0.25" in texts and "16\ntanh" in texts
-    assert "input\n64" in texts and "output\n10" in texts
+    assert "64\nrelu\np=0.25" in texts and "16\ntanh" in texts
+    assert "in\n64" in texts and "out\n10" in texts
     assert "adam, lr=0.003, L2=0.0001, batch=32" in texts
     # Dropout layers are hatched; larger layers are taller.
     layer_boxes = _boxes(ax)[1:3]
@@ -103,6 +106,59 @@ def test_estimates_bars_and_error_bars():
     assert [label.get_text() for label in ax.get_xticklabels()] == ["a", "b"]
     from matplotlib.container import ErrorbarContainer
 
-    error_bars = next(c for c in ax.containers if isinstance(c, ErrorbarContainer))
+    bars_with_errors = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars_with_errors) == 1  # only k-fold has a spread; one holdout split has none
+    error_bars = bars_with_errors[0]
     segments = error_bars.lines[2][0].get_segments()
     np.testing.assert_allclose([s[:, 1] for s in segments], [[0.13, 0.17], [0.17, 0.19]])
+
+
+def test_cut_points_are_dashed_lines_between_the_right_boxes():
+    ax = plots.plot_genome(GENOME, cuts=[0, 1, 2]).axes[0]
+    boxes = _boxes(ax)  # input, two layers, output, left to right
+    centres = [box.get_x() + box.get_width() / 2 for box in boxes]
+    lines = [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--"]
+    # a cut before layer k + 1 lies halfway between box k and box k + 1
+    assert lines == pytest.approx([(a + b) / 2 for a, b in itertools.pairwise(centres)])
+
+
+def test_parent_and_activation_palettes_share_no_colour():
+    assert not set(plots.PARENT_COLORS.values()) & set(plots.ACTIVATION_COLORS.values())
+
+
+def test_activation_legend_names_each_activation_once_and_dropout():
+    genomes = [GENOME, make_genome([(8, "relu", 0.0)])]
+    labels = [handle.get_label() for handle in plots.activation_legend(genomes)]
+    assert labels == ["relu", "tanh", "dropout p > 0"]
+    figure = plots.plot_genomes(genomes)
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == labels
+
+
+def test_every_figure_uses_text_of_at_least_11_points_and_legends_outside():
+    records = [_record(0, 0.3, 100), _record(1, 0.1, 5000, generation=1)]
+    history = [{"generation": 0, "best": 0.3, "mean": 0.4, "std": 0.1, "best_so_far": 0.3},
+               {"generation": 1, "best": 0.1, "mean": 0.2, "std": 0.1, "best_so_far": 0.1}]
+    figures = [plots.plot_genome(GENOME, cuts=[1]), plots.plot_hall_of_fame(records),
+               plots.plot_fitness_history(history),
+               plots.plot_population(records, 1, best_key="1"),
+               plots.plot_pareto_front(records, records[1:]),
+               plots.plot_estimates(["a", "b"], [0.1, 0.2], [0.1, 0.2], [0.01, 0.02])]
+    for figure in figures:
+        renderer = FigureCanvasAgg(figure).get_renderer()
+        figure.draw(renderer)
+        sizes = [text.get_fontsize() for text in figure.findobj(
+            lambda artist: hasattr(artist, "get_fontsize") and hasattr(artist, "get_text"))
+            if text.get_text() and text.get_visible()]
+        assert min(sizes) >= 11
+        for ax in figure.axes:
+            if ax.get_legend() is not None:
+                assert not ax.get_legend().get_window_extent(renderer).overlaps(
+                    ax.get_window_extent(renderer))
+
+
+def test_population_outlines_the_best_so_far_or_says_it_was_lost():
+    records = [_record(0, 0.3, 100), _record(1, 0.2, 100, generation=1)]
+    ax = plots.plot_population(records, 1, best_key="1").axes[0]
+    assert [bar.get_linewidth() for bar in ax.patches[:2]] == [2.5, 0]
+    ax = plots.plot_population(records, 1, best_key="7").axes[0]
+    assert ax.get_title().endswith("the best so far is no longer in it")

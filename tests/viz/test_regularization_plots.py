@@ -71,7 +71,7 @@ def test_dropout_units_cross_out_exactly_the_dropped_units():
     mask = np.array([2, 0, 2, 2, 0, 0, 2, 2, 2, 0], dtype=float)
     figure = plots.plot_dropout_units(activations, mask, columns=5)
     ax = figure.axes[0]
-    kept, dropped, crosses = ax.collections[:3]
+    kept, _dropped, crosses = ax.collections[:3]
     assert len(kept.get_offsets()) == 6 and len(crosses.get_offsets()) == 4
     np.testing.assert_allclose(kept.get_array(), (activations * mask)[mask != 0])
     assert ax.get_title() == "4 of 10 units dropped"

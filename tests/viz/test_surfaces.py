@@ -12,6 +12,7 @@ def test_surface_grid_evaluates_the_objective():
     quadratic = objectives.get("quadratic")
     x, y, values = surfaces.surface_grid(quadratic, bounds=((-1, 1), (0, 2)), resolution=5)
     np.testing.assert_allclose(x, np.linspace(-1, 1, 5))
+    np.testing.assert_allclose(y, np.linspace(0, 2, 5))
     np.testing.assert_allclose(values[2, 4], 0.5 * (1.0 ** 2 + 1.0 ** 2))  # (x=1, y=1)
 
 
@@ -50,5 +51,5 @@ def test_plot_race_one_line_per_racer():
     figure = surfaces.plot_race(surface, paths, losses, tolerance=1e-3)
     labels = [line.get_label() for line in figure.axes[1].get_lines()]
     assert labels[:2] == ["SGD", "Adam"] and "tolerance" in labels
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="paths"):
         surfaces.plot_race(surface, {}, {})

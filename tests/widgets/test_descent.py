@@ -5,8 +5,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from nastoolkit import objectives  # noqa: E402
-from nastoolkit.widgets.descent import GradientDescent, GradientDescentApp, ModelSlice  # noqa: E402
+from nastoolkit import objectives
+from nastoolkit.widgets.descent import GradientDescent, GradientDescentApp, ModelSlice
 
 
 def test_first_step_matches_the_equation_on_the_quadratic():
@@ -67,7 +67,8 @@ def test_app_buttons_and_slider_drive_the_model_and_redraw():
     app.run_button.click()
     assert app.model.status == "diverged"
     assert "too large" in app.status.value
-    assert "too large" in app.view.last_figure._suptitle.get_text()
+    # One verdict: in the status line only, never repeated as a figure title.
+    assert app.view.last_figure._suptitle is None
     app.reset_button.click()
     assert app.model.num_steps == 0 and app.model.status == "ready"
 
@@ -111,3 +112,56 @@ def test_model_slice_is_the_models_own_loss(small_slice):
     # value on a grid has the grid's shape, and leaves the trained weights in place
     assert small_slice.value(np.zeros((3, 4, 2))).shape == (3, 4)
     np.testing.assert_array_equal(model.get_weights()[0], before[0])
+
+
+def test_play_advances_one_step_per_frame_and_click_sets_the_start():
+    app = GradientDescentApp("quadratic", learning_rate=0.1)
+    app.play.value = 4
+    assert app.model.num_steps == 4
+    app.play.value = 0  # the Play widget rewinding is not a step back
+    assert app.model.num_steps == 4
+    app.click(1.5, -2.0)
+    assert app.model.num_steps == 0
+    np.testing.assert_allclose(app.model.start, [1.5, -2.0])
+    assert (app.start_x_slider.value, app.start_y_slider.value) == (1.5, -2.0)
+    app.click(100.0, 0.0)  # outside the plot: clipped to the slider range
+    assert app.model.start[0] == app.start_x_slider.max
+
+
+def test_set_start_validates_and_resets():
+    model = GradientDescent("quadratic", learning_rate=0.1)
+    model.run(3)
+    model.set_start([0.5, 0.5])
+    assert model.num_steps == 0 and model.path[0].tolist() == [0.5, 0.5]
+    with pytest.raises(ValueError, match="start"):
+        model.set_start([np.nan, 0.0])
+
+
+def test_leaving_the_plot_is_reported_even_after_coming_back():
+    from nastoolkit.widgets.descent import stop_reason
+
+    model = GradientDescent("ill_conditioned_quadratic", learning_rate=0.199, start=[0.0, 2.4])
+    model.run(3)
+    assert model.left_plot_at is None
+    saddle = GradientDescent("saddle").objective
+    assert stop_reason(saddle, np.array([0.0, 3.5]), -12.0, 6.0) == "escaped"
+    assert stop_reason(saddle, np.array([0.0, 1.0]), -1.0, 6.0) is None
+
+
+def test_a_click_on_the_contour_canvas_sets_the_start():
+    pytest.importorskip("ipympl")
+    from matplotlib.backend_bases import MouseEvent
+
+    app = GradientDescentApp("quadratic", learning_rate=0.1)
+    app.run_button.click()
+    canvas = app.view.canvas
+    canvas.draw()
+    contour = app.view.last_figure.axes[0]
+    x, y = contour.transData.transform((1.0, -1.5))
+    MouseEvent("button_press_event", canvas, x, y, button=1)._process()
+    assert app.model.num_steps == 0
+    np.testing.assert_allclose(app.model.start, [1.0, -1.5], atol=0.06)  # slider step 0.05
+    canvas.draw()
+    x, y = app.view.last_figure.axes[1].transData.transform((3.0, 1.0))
+    MouseEvent("button_press_event", canvas, x, y, button=1)._process()  # loss panel: ignored
+    np.testing.assert_allclose(app.model.start, [1.0, -1.5], atol=0.06)

@@ -5,8 +5,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from nastoolkit import kernels  # noqa: E402
-from nastoolkit.widgets.dropout import DropoutApp, DropoutModel  # noqa: E402
+from nastoolkit import kernels
+from nastoolkit.widgets.dropout import DropoutApp, DropoutModel
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.5, 0.8])

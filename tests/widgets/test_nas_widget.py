@@ -9,12 +9,23 @@ import pytest
 pytest.importorskip("ipywidgets")
 pytest.importorskip("deap")
 
-from nastoolkit.nas import GeneticSearch, HoldoutEvaluator, Outcome, SearchSpace, make_genome
+from nastoolkit.nas import (
+    GeneticSearch,
+    HoldoutEvaluator,
+    Outcome,
+    SearchSpace,
+    crossover,
+    describe_genome,
+    make_genome,
+)
+from nastoolkit.viz import nas as plots
+from nastoolkit.widgets import _view
 from nastoolkit.widgets.nas import (
     GenerationStepperApp,
     GenerationStepperModel,
     OperatorApp,
     OperatorModel,
+    crossover_cuts,
     layer_origins,
     mutation_changes,
 )
@@ -149,3 +160,159 @@ def test_seeded_parents_come_from_the_space_sampler():
     model = OperatorModel(space=SPACE, parent_seed=7)
     rng = random.Random(7)
     assert model.parents == (SPACE.sample(rng), SPACE.sample(rng))
+
+
+class _CutSpy(random.Random):
+    """A generator that remembers its randint draws: crossover's first two are its cuts."""
+
+    def __init__(self, seed):
+        super().__init__(seed)
+        self.draws = []
+
+    def randint(self, low, high):
+        value = super().randint(low, high)
+        self.draws.append(value)
+        return value
+
+
+def _pairs_explaining(children, first, second, limit):
+    head = [tuple(layer.values()) for layer in first["layers"]]
+    tail = [tuple(layer.values()) for layer in second["layers"]]
+    wanted = [[tuple(layer.values()) for layer in child["layers"]] for child in children]
+    return [(k, c) for k in range(len(head) + 1) for c in range(len(tail) + 1)
+            if [(head[:k] + tail[c:])[:limit], (tail[:c] + head[k:])[:limit]] == wanted]
+
+
+def test_crossover_cuts_are_the_cuts_the_operator_drew():
+    exact = 0
+    for seed in range(60):
+        first, second = SPACE.sample(random.Random(seed)), SPACE.sample(random.Random(seed + 99))
+        spy = _CutSpy(seed)
+        children = crossover(first, second, SPACE, spy)
+        drawn = tuple(spy.draws[:2])
+        found = crossover_cuts(children, first, second, SPACE.max_layers)
+        explaining = _pairs_explaining(children, first, second, SPACE.max_layers)
+        assert drawn in explaining and found in explaining   # both rebuild both children
+        if len(explaining) == 1:
+            assert found == drawn
+            exact += 1
+    assert exact >= 30  # most crossovers have one explanation, and it is found
+
+
+def _dashed_x(ax):
+    return [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--"]
+
+
+def test_crossover_view_draws_each_cut_and_one_colour_meaning_with_a_legend():
+    app = OperatorApp(space=SPACE, input_dim=64, output_dim=10, parent_seed=2, operator_seed=4)
+    first, second = app.model.parents
+    k, c = crossover_cuts(app.model.children, first, second, SPACE.max_layers)
+    axes = app.view.last_figure.axes
+    slots = max(len(g["layers"]) for g in (*app.model.parents, *app.model.children)) + 2
+    for ax, genome, cut in zip(axes, (first, second, *app.model.children),
+                               (k, c, min(k, len(app.model.children[0]["layers"])),
+                                min(c, len(app.model.children[1]["layers"])))):
+        shift = (slots - len(genome["layers"]) - 2) / 2
+        assert _dashed_x(ax) == pytest.approx([shift + cut + 0.5])
+    boxes = [p for p in axes[0].patches if p.get_width() == pytest.approx(0.8)][1:-1]
+    assert {tuple(b.get_facecolor()[:3]) for b in boxes} == {
+        tuple(int(plots.PARENT_COLORS["first"][i:i + 2], 16) / 255 for i in (1, 3, 5))}
+    legend = [t.get_text() for t in app.view.last_figure.legends[0].get_texts()]
+    assert legend[:3] == ["layer from parent A", "layer from parent B", "cut point"]
+    app.operation_buttons.value = "mutation"
+    legend = app.view.last_figure.legends[0]
+    assert legend.get_title().get_text() == "box colour: activation"
+    names = [t.get_text() for t in legend.get_texts()]
+    used = {layer["activation"] for g in (app.model.parents[0], *app.model.children)
+            for layer in g["layers"]}
+    assert used <= set(names) and not _dashed_x(app.view.last_figure.axes[0])
+
+
+def _lost_best_search(elitism):
+    """A stub search in which tournaments alone lose the best (the first seed that does)."""
+    for seed in range(40):
+        model = GenerationStepperModel(GeneticSearch(SPACE, StubEvaluator(), population_size=4,
+                                                     generations=0, seed=seed, tournament_size=2,
+                                                     elitism=elitism))
+        for _ in range(6):
+            model.step()
+            if not model.best_in_population():
+                return model, seed
+    return None, None
+
+
+def test_status_line_pairs_the_best_score_with_the_genome_that_scored_it():
+    model, _ = _lost_best_search(elitism=0)
+    assert model is not None, "tournaments alone never lost the best: the test needs a case"
+    best = model.best_so_far
+    assert best.score == model.search.state.history[-1]["best_so_far"]
+    assert best.key not in model.search.state.population
+    summary = model.summary()
+    assert f"Best so far (hall of fame): {best.score:.4f}" in summary
+    assert describe_genome(best.genome) in summary and "lost it" in summary
+    assert model.population_best.score > best.score
+    figure = GenerationStepperApp(model=model).view.last_figure
+    assert figure.axes[0].get_title().endswith("no longer in it")
+
+
+def test_elitism_switch_keeps_the_best_in_the_population():
+    model, _ = _lost_best_search(elitism=1)
+    assert model is None  # with one elite no seed loses it
+    app = GenerationStepperApp(GeneticSearch(SPACE, StubEvaluator(), population_size=4,
+                                             generations=0, seed=0, tournament_size=2))
+    assert app.model.elitism == 0 and not app.elitism_box.disabled
+    app.elitism_box.value = True
+    assert app.model.search.elitism == 1
+    for _ in range(5):
+        app.step_button.click()
+        assert app.model.best_in_population() and "still holds it" in app.status.value
+    app.elitism_box.value = False
+    assert app.model.search.elitism == 0
+    with pytest.raises(ValueError, match="elitism"):
+        app.model.set_elitism(9)
+
+
+def test_nas_apps_are_readable_at_1100_px_with_legends_outside_and_wide_buttons():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    stepper = GenerationStepperApp(GeneticSearch(SPACE, StubEvaluator(), population_size=6,
+                                                 generations=0, seed=0))
+    stepper.step_button.click()
+    stepper.step_button.click()
+    crossing = OperatorApp(space=SPACE, input_dim=64, output_dim=10)
+    mutating = OperatorApp(space=SPACE, input_dim=64, output_dim=10, operation="mutation")
+    for app in (stepper, crossing, mutating):
+        figure = app.view.last_figure
+        renderer = FigureCanvasAgg(figure).get_renderer()
+        figure.draw(renderer)
+        scale = min(1.0, 665 / (figure.get_figwidth() * _view.DPI))  # the 1100 px output area
+        sizes = [text.get_fontsize() for text in figure.findobj(
+            lambda artist: hasattr(artist, "get_fontsize") and hasattr(artist, "get_text"))
+            if text.get_text() and text.get_visible()]
+        assert min(sizes) * _view.DPI / 72 * scale >= 10.0
+        for ax in figure.axes:
+            if ax.get_legend() is not None:
+                assert not ax.get_legend().get_window_extent(renderer).overlaps(
+                    ax.get_window_extent(renderer))
+            if ax.get_title():
+                box = ax.title.get_window_extent(renderer)
+                assert box.x0 >= -1 and box.x1 <= figure.bbox.width + 1
+    for button in (stepper.step_button, crossing.again_button):
+        assert button.layout.width == "auto"  # no "step one gener..."
+
+
+@pytest.mark.parametrize("argument", ["parent_seed", "operator_seed"])
+@pytest.mark.parametrize("value", [-1, 1.5, "3"])
+def test_operator_model_names_a_bad_seed(argument, value):
+    with pytest.raises(ValueError, match=f"{argument} must be"):
+        OperatorModel(space=SPACE, **{argument: value})
+
+
+@pytest.mark.parametrize("value", [-1, 0.5, "one", 7])
+def test_set_elitism_names_a_bad_value(value):
+    model = GenerationStepperModel(GeneticSearch(SPACE, StubEvaluator(), population_size=6,
+                                                 generations=0))
+    with pytest.raises(ValueError, match="elitism must be"):
+        model.set_elitism(value)
+    model.set_elitism(True)
+    assert model.elitism == 1

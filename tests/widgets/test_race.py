@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from nastoolkit import objectives, optimizers  # noqa: E402
-from nastoolkit.widgets.race import RACERS, OptimizerRace, OptimizerRaceApp  # noqa: E402
+from nastoolkit import objectives, optimizers
+from nastoolkit.widgets.race import RACERS, OptimizerRace, OptimizerRaceApp
 
 
 def test_each_racer_follows_its_optimizer_exactly():
@@ -74,3 +74,35 @@ def test_bad_arguments_name_themselves():
         OptimizerRace("quadratic", learning_rate_scale=0)
     with pytest.raises(ValueError, match="racers"):
         OptimizerRace("quadratic", racers=("LBFGS",))
+
+
+def test_escaped_racers_finish_and_rank_by_escape_step():
+    race = OptimizerRace("saddle")
+    race.run(60)
+    board = race.leaderboard()
+    assert all(row["status"] == "escaped" for row in board)
+    steps = [row["steps"] for row in board]
+    assert steps == sorted(steps)
+    for row in board:  # an escaped racer stops where it left the plot
+        assert len(race.racers[row["name"]].path) == row["steps"] + 1
+
+
+def test_hyperparameters_reach_the_optimizers():
+    race = OptimizerRace("quadratic", hyperparameters={"momentum": 0.3, "rho": 0.5,
+                                                       "beta_1": 0.8, "beta_2": 0.99})
+    assert race.racers["momentum"].optimizer.momentum == pytest.approx(0.3)
+    assert race.racers["RMSprop"].optimizer.rho == pytest.approx(0.5)
+    assert race.racers["Adam"].optimizer.beta_1 == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="momentum"):
+        OptimizerRace("quadratic", hyperparameters={"momentum": 1.5})
+    with pytest.raises(ValueError, match="keys"):
+        OptimizerRace("quadratic", hyperparameters={"mu": 0.5})
+
+
+def test_app_sliders_and_play():
+    app = OptimizerRaceApp("ill_conditioned_quadratic")
+    app.hyperparameter_sliders["momentum"].value = 0.9
+    assert app.model.hyperparameters["momentum"] == pytest.approx(0.9)
+    app.play.value = 5
+    assert app.model.num_steps == 5
+    assert "converged" in app.leaderboard.value or "running" in app.leaderboard.value

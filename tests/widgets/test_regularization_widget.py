@@ -1,11 +1,13 @@
 """The tutorial-4 regularization apps driven in-process: set slider values, check state and figures."""
 
+import itertools
+
 import numpy as np
 import pytest
 
 pytest.importorskip("ipywidgets")
 
-from nastoolkit.widgets.regularization import (  # noqa: E402
+from nastoolkit.widgets.regularization import (
     ConstraintRegionApp,
     PolynomialRegularizationApp,
     PolynomialRegularizationModel,
@@ -25,7 +27,7 @@ def test_larger_lambda_gives_smaller_weight_norm_and_redraws(polynomial_app):
         app.lambda_slider.value = lam
         assert app.model.lam == pytest.approx(lam, rel=1e-6)
         norms.append(app.model.weight_norm)
-    assert all(a > b for a, b in zip(norms, norms[1:]))
+    assert all(a > b for a, b in itertools.pairwise(norms))
     assert app.view.draw_count == draws + 4
     # The fit panel's title follows the slider.
     assert "1.0e+01" in app.view.last_figure.axes[0].get_title()

@@ -5,8 +5,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from nastoolkit import schedules  # noqa: E402
-from nastoolkit.widgets.schedules import ScheduleApp, ScheduleExplorer  # noqa: E402
+from nastoolkit import schedules
+from nastoolkit.widgets.schedules import ScheduleApp, ScheduleExplorer
 
 
 def test_curves_are_the_schedules_values():

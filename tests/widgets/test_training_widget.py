@@ -5,8 +5,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from nastoolkit import layers, models  # noqa: E402
-from nastoolkit.widgets.training import LiveLossPlot  # noqa: E402
+from nastoolkit import layers, models
+from nastoolkit.widgets.training import LiveLossPlot
 
 
 def _tiny_regression(seed=0):
