@@ -80,7 +80,7 @@ def agreement(x, y) -> float:
     model.build((None, 10))
     order = np.random.default_rng(0).permutation(len(x))
     for start in range(0, len(order), BATCH):
-        rows = order[start:start + BATCH]
+        rows = order[start : start + BATCH]
         reference.train_step(x[rows], y[rows])
     engine.train_epoch(model, x, y, order, BATCH)
     return float(np.abs(reference.params - model.params).max())
@@ -98,7 +98,7 @@ def runners(x, y):
     def step_epoch():
         order = rngs["step"].permutation(len(x))
         for start in range(0, len(order), BATCH):
-            rows = order[start:start + BATCH]
+            rows = order[start : start + BATCH]
             step_model.train_step(x[rows], y[rows])
 
     def engine_epoch():
@@ -146,7 +146,7 @@ def population_runners(x, y):
         order = rngs["step"].permutation(len(x))
         for model in step_models:
             for start in range(0, len(order), BATCH):
-                rows = order[start:start + BATCH]
+                rows = order[start : start + BATCH]
                 model.train_step(x[rows], y[rows])
 
     def one_by_one_engine():
@@ -155,11 +155,20 @@ def population_runners(x, y):
             engine.train_epoch(model, x, y, order, BATCH)
 
     def as_population():
-        engine.train_population(population, x, y, epochs=1, batch_size=BATCH,
-                                seed=int(rngs["population"].integers(2**31)))
+        engine.train_population(
+            population,
+            x,
+            y,
+            epochs=1,
+            batch_size=BATCH,
+            seed=int(rngs["population"].integers(2**31)),
+        )
 
-    return {"NumPy, one by one": one_by_one_numpy, "engine, one by one": one_by_one_engine,
-            "engine population": as_population}
+    return {
+        "NumPy, one by one": one_by_one_numpy,
+        "engine, one by one": one_by_one_engine,
+        "engine population": as_population,
+    }
 
 
 def timed(table, epochs):
@@ -184,8 +193,10 @@ def print_table(times, cpu, base_name):
     print(f"{'path':<20}{'median ms':>11}{'min ms':>9}{'CPU ms':>9}{'x first (median)':>18}")
     for name, ts in times.items():
         median = statistics.median(ts)
-        print(f"{name:<20}{median * 1e3:>11.2f}{min(ts) * 1e3:>9.2f}"
-              f"{statistics.median(cpu[name]) * 1e3:>9.2f}{base / median:>18.1f}")
+        print(
+            f"{name:<20}{median * 1e3:>11.2f}{min(ts) * 1e3:>9.2f}"
+            f"{statistics.median(cpu[name]) * 1e3:>9.2f}{base / median:>18.1f}"
+        )
 
 
 def main(argv=None):
@@ -202,12 +213,16 @@ def main(argv=None):
     print(f"engine library: {_engine.reason()}")
     print(f"max |params NumPy - engine| after one epoch: {agreement(x, y):.2e}")
     times, cpu = timed(runners(x, y), args.epochs)
-    print(f"\nSeed epoch ({len(x)} rows, batch {BATCH}), {args.epochs} epochs each, "
-          "interleaved, 1 thread:")
+    print(
+        f"\nSeed epoch ({len(x)} rows, batch {BATCH}), {args.epochs} epochs each, "
+        "interleaved, 1 thread:"
+    )
     print_table(times, cpu, "fit (NumPy)")
     times, cpu = timed(population_runners(x, y), max(3, args.epochs // 4))
-    print(f"\n20 search-space MLPs, one epoch each ({len(x)} rows, batch {BATCH}), "
-          f"{max(3, args.epochs // 4)} rounds, interleaved, 1 thread:")
+    print(
+        f"\n20 search-space MLPs, one epoch each ({len(x)} rows, batch {BATCH}), "
+        f"{max(3, args.epochs // 4)} rounds, interleaved, 1 thread:"
+    )
     print_table(times, cpu, "NumPy, one by one")
 
 

@@ -26,8 +26,18 @@ from . import layers as layers_module
 from . import losses, optimizers, regularizers
 from .kernels import _engine, _numpy
 
-__all__ = ["EnginePlan", "PopulationResult", "Unsupported", "describe", "fit_epoch", "plan",
-           "predict", "train_epoch", "train_population", "unsupported_reason"]
+__all__ = [
+    "EnginePlan",
+    "PopulationResult",
+    "Unsupported",
+    "describe",
+    "fit_epoch",
+    "plan",
+    "predict",
+    "train_epoch",
+    "train_population",
+    "unsupported_reason",
+]
 
 
 class Unsupported(ValueError):
@@ -71,9 +81,11 @@ def _strengths(regularizer) -> tuple[float, float]:
     if regularizer is None:
         return 0.0, 0.0
     cls = type(regularizer)
-    if not (isinstance(regularizer, regularizers.Regularizer)
-            and cls.__call__ is regularizers.Regularizer.__call__
-            and cls.add_gradient is regularizers.Regularizer.add_gradient):
+    if not (
+        isinstance(regularizer, regularizers.Regularizer)
+        and cls.__call__ is regularizers.Regularizer.__call__
+        and cls.add_gradient is regularizers.Regularizer.add_gradient
+    ):
         raise Unsupported(f"regularizer {cls.__name__} (compiled: L1, L2, L1L2)")
     return float(regularizer.l1), float(regularizer.l2)
 
@@ -125,8 +137,9 @@ def _loss_record(model, loss) -> tuple[np.ndarray, bool, float, float]:
     if name not in _engine.LOSS_CODES or type(loss) is not getattr(losses, name):
         raise Unsupported(f"loss {name} (compiled: {', '.join(_engine.LOSS_CODES)})")
     if loss.reduction not in _engine.REDUCTION_CODES:
-        raise Unsupported(f"loss reduction {loss.reduction!r} (a per-sample vector, not a loss "
-                          "to minimise)")
+        raise Unsupported(
+            f"loss reduction {loss.reduction!r} (a per-sample vector, not a loss to minimise)"
+        )
     record = np.zeros((), _engine.LOSS_DTYPE)
     code = _engine.LOSS_CODES[name]
     record["i"][0], record["i"][2] = code, _engine.REDUCTION_CODES[loss.reduction]
@@ -136,9 +149,11 @@ def _loss_record(model, loss) -> tuple[np.ndarray, bool, float, float]:
     elif getattr(loss, "from_logits", False):
         record["i"][1] = _engine.LOGITS
     elif code >= _engine.LOSS_CODES["BinaryCrossentropy"]:
-        raise Unsupported(f"{name} on probabilities without its fused output activation; end "
-                          f"the model with activation={loss.fused_activation!r} or use "
-                          "from_logits=True")
+        raise Unsupported(
+            f"{name} on probabilities without its fused output activation; end "
+            f"the model with activation={loss.fused_activation!r} or use "
+            "from_logits=True"
+        )
     if name == "Huber":
         record["d"][0] = float(loss.delta)
     smoothing = float(getattr(loss, "label_smoothing", 0.0) or 0.0)
@@ -148,8 +163,13 @@ def _loss_record(model, loss) -> tuple[np.ndarray, bool, float, float]:
 
 def _optimizer_record(model, optimizer) -> tuple[np.ndarray, tuple]:
     cls = type(optimizer)
-    if cls not in (optimizers.SGD, optimizers.Adam, optimizers.AdamW, optimizers.RMSprop,
-                   optimizers.Adagrad):
+    if cls not in (
+        optimizers.SGD,
+        optimizers.Adam,
+        optimizers.AdamW,
+        optimizers.RMSprop,
+        optimizers.Adagrad,
+    ):
         raise Unsupported(f"optimizer {cls.__name__}")
     optimizer.build([model.params])
     state = optimizer._slot_of(model.params).state
@@ -160,8 +180,12 @@ def _optimizer_record(model, optimizer) -> tuple[np.ndarray, tuple]:
     if cls is optimizers.SGD and state.velocity is None:
         i[0], buffers = codes["sgd"], ()
     elif cls is optimizers.SGD:
-        i[0], i[1], d[1], buffers = (codes["momentum"], int(optimizer.nesterov),
-                                     optimizer.momentum, (state.velocity,))
+        i[0], i[1], d[1], buffers = (
+            codes["momentum"],
+            int(optimizer.nesterov),
+            optimizer.momentum,
+            (state.velocity,),
+        )
     elif cls in (optimizers.Adam, optimizers.AdamW):
         i[0], buffers = codes["adam"], (state.m, state.v)
         d[1:4] = optimizer.beta_1, optimizer.beta_2, optimizer.epsilon
@@ -210,8 +234,9 @@ def plan(model) -> EnginePlan:
     layer_records, dropouts = _layer_records(model)
     loss_record, fused, smoothing, share = _loss_record(model, model._compiled.loss)
     opt_record, state = _optimizer_record(model, model._compiled.optimizer)
-    return EnginePlan(layer_records, loss_record, opt_record, state, dropouts, fused, smoothing,
-                      share)
+    return EnginePlan(
+        layer_records, loss_record, opt_record, state, dropouts, fused, smoothing, share
+    )
 
 
 def unsupported_reason(model) -> str | None:
@@ -315,8 +340,9 @@ def predict(model, x, batch_size: int = 1024) -> np.ndarray:
 def _learning_rates(optimizer, steps: int) -> np.ndarray:
     if optimizer._schedule is None:
         return np.full(steps, float(optimizer.learning_rate))
-    return np.array([optimizer._learning_rate_at(optimizer.iterations + s)
-                     for s in range(steps)], np.float64)
+    return np.array(
+        [optimizer._learning_rate_at(optimizer.iterations + s) for s in range(steps)], np.float64
+    )
 
 
 def train_epoch(model, x, y, order, batch_size: int, sample_weight=None, predictions=None):
@@ -375,8 +401,10 @@ def _flat_inputs(model, x) -> np.ndarray:
     x = np.asarray(x)
     dtype = model.params.dtype
     if x.ndim < 2 or x.dtype != dtype or x.shape[1:] != tuple(model._features):
-        raise ValueError(f"x must have per-sample shape {tuple(model._features)} and dtype "
-                         f"{dtype}. Received: shape {x.shape[1:]}, dtype {x.dtype}")
+        raise ValueError(
+            f"x must have per-sample shape {tuple(model._features)} and dtype "
+            f"{dtype}. Received: shape {x.shape[1:]}, dtype {x.dtype}"
+        )
     return np.ascontiguousarray(x).reshape(len(x), -1)
 
 
@@ -385,15 +413,23 @@ def _model_args(model, y, steps: int, predictions=None) -> tuple[EnginePlan, _en
     spec = plan(model)
     y = np.ascontiguousarray(y)
     if spec.smoothing:  # losses._ProbabilisticLoss._targets's expression, once per call
-        y = np.ascontiguousarray(y * (1.0 - spec.smoothing) + spec.smoothing
-                                 * spec.smoothing_share)
+        y = np.ascontiguousarray(y * (1.0 - spec.smoothing) + spec.smoothing * spec.smoothing_share)
     optimizer = model._compiled.optimizer
     spec.optimizer["i"][2] = optimizer.iterations
     for layer, index in spec.dropouts:
         spec.layers[index]["i"][8] = layer.counter
-    args = _engine.ModelArgs(spec.layers, spec.loss, spec.optimizer, model.params, model.grads,
-                             spec.state, y, _learning_rates(optimizer, steps), predictions,
-                             spec.fused)
+    args = _engine.ModelArgs(
+        spec.layers,
+        spec.loss,
+        spec.optimizer,
+        model.params,
+        model.grads,
+        spec.state,
+        y,
+        _learning_rates(optimizer, steps),
+        predictions,
+        spec.fused,
+    )
     return spec, args
 
 
@@ -409,8 +445,9 @@ def _advance(model, spec: EnginePlan, losses_run) -> None:
 
 
 def _run(model, data, order, batch_size, predictions):
-    return train_epoch(model, data.x, data.y, order, batch_size, sample_weight=data.w,
-                       predictions=predictions)
+    return train_epoch(
+        model, data.x, data.y, order, batch_size, sample_weight=data.w, predictions=predictions
+    )
 
 
 def fit_epoch(model, epoch: int, batches, rng, cbs) -> dict:
@@ -465,11 +502,11 @@ def fit_epoch(model, epoch: int, batches, rng, cbs) -> dict:
         return _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs)
     values = _run(model, data, order, size, predictions)
     for step, value in enumerate(values):
-        rows = order[starts[step]:starts[step] + size]
+        rows = order[starts[step] : starts[step] + size]
         if not np.isfinite(value):
             return _diverged(model, epoch, step, float(value))
         if metrics:
-            _update_metrics(model, data, rows, predictions[starts[step]:starts[step] + len(rows)])
+            _update_metrics(model, data, rows, predictions[starts[step] : starts[step] + len(rows)])
         total, count = total + float(value) * len(rows), count + len(rows)
     return model._logs(total / count if count else 0.0)
 
@@ -491,11 +528,15 @@ def _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs) -> di
         session.run(step, 1)
         value = float(session.losses()[0][step])
         _advance(model, spec, [value])
-        rows = order[step * size:(step + 1) * size]
+        rows = order[step * size : (step + 1) * size]
         if not np.isfinite(value):
             return _diverged(model, epoch, step, value)
-        _update_metrics(model, data, rows,
-                        None if predictions is None else predictions[step * size:][:len(rows)])
+        _update_metrics(
+            model,
+            data,
+            rows,
+            None if predictions is None else predictions[step * size :][: len(rows)],
+        )
         total, count = total + value * len(rows), count + len(rows)
         if cbs.wants_batches:
             cbs.on_train_batch_end(step, model._logs(total / count))
@@ -506,8 +547,7 @@ def _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs) -> di
 
 def _update_metrics(model, data, rows, predictions):
     if predictions is not None:
-        model._update_metrics(data.y[rows], predictions,
-                              None if data.w is None else data.w[rows])
+        model._update_metrics(data.y[rows], predictions, None if data.w is None else data.w[rows])
 
 
 def _diverged(model, epoch, step, value) -> dict:
@@ -551,14 +591,26 @@ def _check_population(models, x):
         if reason is not None:
             raise Unsupported(f"models[{index}] cannot train in the engine: {reason}")
         if model.dtype != models[0].dtype:
-            raise ValueError(f"every model must have the dtype of models[0] ({models[0].dtype})."
-                             f" Received: models[{index}].dtype={model.dtype}")
+            raise ValueError(
+                f"every model must have the dtype of models[0] ({models[0].dtype})."
+                f" Received: models[{index}].dtype={model.dtype}"
+            )
     return models, training.as_data(x, "x", models[0].dtype, tuple(models[0]._features))
 
 
-def train_population(models, x, y, epochs: int = 1, batch_size: int = 32, sample_weight=None,
-                     validation_data=None, patience: int | None = None, min_delta: float = 0.0,
-                     seed=None, shuffle: bool = True) -> list[PopulationResult]:
+def train_population(
+    models,
+    x,
+    y,
+    epochs: int = 1,
+    batch_size: int = 32,
+    sample_weight=None,
+    validation_data=None,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    seed=None,
+    shuffle: bool = True,
+) -> list[PopulationResult]:
     """Train several compiled models on the same batches, in one compiled call per epoch.
 
     Each epoch draws one permutation (from ``seed``) for all models; each batch is gathered once
@@ -621,8 +673,10 @@ def train_population(models, x, y, epochs: int = 1, batch_size: int = 32, sample
     training.check_lengths(flat, y)
     targets = [_targets_for(model, y) for model in models]
     weights = training.as_sample_weight(sample_weight, len(flat), models[0].dtype)
-    results = [PopulationResult({"loss": []} | ({"val_loss": []} if validation_data else {}))
-               for _ in models]
+    results = [
+        PopulationResult({"loss": []} | ({"val_loss": []} if validation_data else {}))
+        for _ in models
+    ]
     best = [np.inf] * len(models)
     waited = [0] * len(models)
     active = list(range(len(models)))
@@ -642,8 +696,9 @@ def train_population(models, x, y, epochs: int = 1, batch_size: int = 32, sample
             if len(losses_run) and not np.isfinite(losses_run[-1]):
                 result.history["loss"].append(float("nan"))
                 result.stopped_epoch = epoch
-                result.stopped_reason = (f"diverged: loss {losses_run[-1]} at epoch {epoch}, "
-                                         f"step {len(losses_run) - 1}")
+                result.stopped_reason = (
+                    f"diverged: loss {losses_run[-1]} at epoch {epoch}, step {len(losses_run) - 1}"
+                )
                 continue
             sizes = np.minimum(batch_size, n - batch_size * np.arange(len(losses_run)))
             result.history["loss"].append(float(np.dot(losses_run, sizes) / sizes.sum()))

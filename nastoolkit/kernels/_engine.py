@@ -32,26 +32,68 @@ import numpy as np
 from .. import _checks
 from . import _native, _sources
 
-__all__ = ["ACTIVATION_CODES", "LAYER_DTYPE", "LOSS_CODES", "LOSS_DTYPE", "MODEL_DTYPE",
-           "OPTIMIZER_CODES", "OPTIMIZER_DTYPE", "ModelArgs", "Session", "available", "epoch",
-           "predict", "reason", "train"]
+__all__ = [
+    "ACTIVATION_CODES",
+    "LAYER_DTYPE",
+    "LOSS_CODES",
+    "LOSS_DTYPE",
+    "MODEL_DTYPE",
+    "OPTIMIZER_CODES",
+    "OPTIMIZER_DTYPE",
+    "ModelArgs",
+    "Session",
+    "available",
+    "epoch",
+    "predict",
+    "reason",
+    "train",
+]
 
 ENV_SWITCH = "NASTOOLKIT_ENGINE"
 SOURCE = "cpu/engine.cpp"
 HEADERS = ("common.cuh", "activations.cuh", "dropout.cuh", "optim.cuh", "cpu_shim.h")
-FLAGS = ("-std=c++17", "-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fPIC",
-         "-shared", "-Wall", "-Wextra", "-Werror")
+FLAGS = (
+    "-std=c++17",
+    "-O3",
+    "-march=native",
+    "-ffp-contract=off",
+    "-fno-math-errno",
+    "-fPIC",
+    "-shared",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+)
 
 #: activation name -> code of csrc/activations.cuh (softmax: the engine's row operation, 13)
-ACTIVATION_CODES = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4, "elu": 5,
-                    "selu": 6, "gelu": 7, "silu": 8, "swish": 8, "softplus": 9, "softsign": 10,
-                    "hard_sigmoid": 11, "exponential": 12, "softmax": 13}
+ACTIVATION_CODES = {
+    "linear": 0,
+    "relu": 1,
+    "tanh": 2,
+    "sigmoid": 3,
+    "leaky_relu": 4,
+    "elu": 5,
+    "selu": 6,
+    "gelu": 7,
+    "silu": 8,
+    "swish": 8,
+    "softplus": 9,
+    "softsign": 10,
+    "hard_sigmoid": 11,
+    "exponential": 12,
+    "softmax": 13,
+}
 #: layer kinds (field i[0] of a LAYER_DTYPE record)
 DENSE, DROPOUT, ACTIVATION = 0, 1, 2
 #: loss class name -> code (LOSS_DTYPE i[0])
-LOSS_CODES = {"MeanSquaredError": 0, "MeanAbsoluteError": 1, "Huber": 2,
-              "BinaryCrossentropy": 3, "CategoricalCrossentropy": 4,
-              "SparseCategoricalCrossentropy": 5}
+LOSS_CODES = {
+    "MeanSquaredError": 0,
+    "MeanAbsoluteError": 1,
+    "Huber": 2,
+    "BinaryCrossentropy": 3,
+    "CategoricalCrossentropy": 4,
+    "SparseCategoricalCrossentropy": 5,
+}
 #: what the loss gradient is taken with respect to (LOSS_DTYPE i[1])
 ON_OUTPUTS, FUSED, LOGITS = 0, 1, 2
 #: Keras reduction -> code (LOSS_DTYPE i[2]); "none" has no compiled form
@@ -70,11 +112,30 @@ LOSS_DTYPE = np.dtype([("i", "<i8", (4,)), ("d", "<f8", (4,))])
 OPTIMIZER_DTYPE = np.dtype([("i", "<i8", (4,)), ("d", "<f8", (8,))])
 #: one model of a call (NkModelArgs): addresses of its records and buffers, sizes, flags; "done"
 #: comes back as the number of steps it ran
-MODEL_DTYPE = np.dtype([(name, "<u8" if kind == "p" else "<i8") for name, kind in (
-    ("layers", "p"), ("n_layers", "n"), ("loss", "p"), ("optimizer", "p"), ("params", "p"),
-    ("grads", "p"), ("n_params", "n"), ("s0", "p"), ("s1", "p"), ("y", "p"), ("labels", "p"),
-    ("out_dim", "n"), ("lrs", "p"), ("losses", "p"), ("predictions", "p"), ("fused", "n"),
-    ("done", "n"))])
+MODEL_DTYPE = np.dtype(
+    [
+        (name, "<u8" if kind == "p" else "<i8")
+        for name, kind in (
+            ("layers", "p"),
+            ("n_layers", "n"),
+            ("loss", "p"),
+            ("optimizer", "p"),
+            ("params", "p"),
+            ("grads", "p"),
+            ("n_params", "n"),
+            ("s0", "p"),
+            ("s1", "p"),
+            ("y", "p"),
+            ("labels", "p"),
+            ("out_dim", "n"),
+            ("lrs", "p"),
+            ("losses", "p"),
+            ("predictions", "p"),
+            ("fused", "n"),
+            ("done", "n"),
+        )
+    ]
+)
 
 # --- build and load (the recipe of _native, one more source) ---------------------------------
 
@@ -109,20 +170,34 @@ def _build(extra_flags: tuple[str, ...] = (), tag: str = "") -> ctypes.CDLL:
 
 def _build_variant(compiler: str, flags: tuple, libraries: tuple, tag: str) -> ctypes.CDLL:
     csrc = _sources.csrc_dir()
-    key = _sources.fingerprint((SOURCE, *HEADERS), " ".join((*flags, *libraries)),
-                               _native._compiler_version(compiler), _native._cpu_signature())
+    key = _sources.fingerprint(
+        (SOURCE, *HEADERS),
+        " ".join((*flags, *libraries)),
+        _native._compiler_version(compiler),
+        _native._cpu_signature(),
+    )
     target = _native._cache_dir() / f"nastoolkit_engine{tag}_{key}.so"
     if not target.exists():
         fd, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(fd)
-        command = [compiler, *flags, "-include", str(csrc / "cpu_shim.h"), str(csrc / SOURCE),
-                   "-o", partial, *libraries]
+        command = [
+            compiler,
+            *flags,
+            "-include",
+            str(csrc / "cpu_shim.h"),
+            str(csrc / SOURCE),
+            "-o",
+            partial,
+            *libraries,
+        ]
         try:
-            result = subprocess.run(command, capture_output=True, text=True, check=False,
-                                    timeout=300)
+            result = subprocess.run(
+                command, capture_output=True, text=True, check=False, timeout=300
+            )
             if result.returncode != 0:
-                raise RuntimeError(f"g++ failed ({' '.join(command)}): "
-                                   f"{result.stderr.strip()[-800:]}")
+                raise RuntimeError(
+                    f"g++ failed ({' '.join(command)}): {result.stderr.strip()[-800:]}"
+                )
             os.replace(partial, target)  # atomic: a concurrent process sees all or nothing
         finally:
             if os.path.exists(partial):
@@ -197,16 +272,16 @@ def reason() -> str:
     return library._name if library is not None else str(_failure)
 
 
-
-
 # --- one call: an epoch (or a chunk of batches) ----------------------------------------------
 
 
 def _checked(name: str, array, dtype, shape) -> np.ndarray:
     """Validate before calling into C: wrong memory in C is a crash, not an exception."""
     if type(array) is not np.ndarray or array.dtype != dtype:
-        raise TypeError(f"{name} must be a NumPy array of dtype {np.dtype(dtype)}. Received: "
-                        f"{type(array).__name__} of dtype {getattr(array, 'dtype', None)}")
+        raise TypeError(
+            f"{name} must be a NumPy array of dtype {np.dtype(dtype)}. Received: "
+            f"{type(array).__name__} of dtype {getattr(array, 'dtype', None)}"
+        )
     if shape is not None and array.shape != shape:
         raise ValueError(f"{name} must have shape {shape}. Received: {array.shape}")
     if not (array.flags.c_contiguous and array.flags.aligned):
@@ -218,34 +293,58 @@ def _check_specs(layers, params) -> None:
     """Every offset and width inside the buffers they index (C trusts them)."""
     _checked("layers", layers, LAYER_DTYPE, None)
     if layers.ndim != 1 or layers.size == 0:
-        raise ValueError(f"layers must be a non-empty 1-D array of LAYER_DTYPE records. "
-                         f"Received: shape {layers.shape}")
+        raise ValueError(
+            f"layers must be a non-empty 1-D array of LAYER_DTYPE records. "
+            f"Received: shape {layers.shape}"
+        )
     for index, record in enumerate(layers):
         kind, n_in, n_out, act, use_bias, kernel_at, bias_at = (int(v) for v in record["i"][:7])
         where = f"layers[{index}]"
         if kind not in (DENSE, DROPOUT, ACTIVATION) or n_in < 1 or n_out < 1:
-            raise ValueError(f"{where} must have a kind in (0, 1, 2) and positive widths. "
-                             f"Received: kind {kind}, widths {n_in} -> {n_out}")
+            raise ValueError(
+                f"{where} must have a kind in (0, 1, 2) and positive widths. "
+                f"Received: kind {kind}, widths {n_in} -> {n_out}"
+            )
         if index and n_in != int(layers[index - 1]["i"][2]):
-            raise ValueError(f"{where} takes {n_in} inputs but layers[{index - 1}] gives "
-                             f"{int(layers[index - 1]['i'][2])}.")
+            raise ValueError(
+                f"{where} takes {n_in} inputs but layers[{index - 1}] gives "
+                f"{int(layers[index - 1]['i'][2])}."
+            )
         if kind != DENSE and n_in != n_out:
-            raise ValueError(f"{where} (dropout/activation) must keep its width. Received: "
-                             f"{n_in} -> {n_out}")
+            raise ValueError(
+                f"{where} (dropout/activation) must keep its width. Received: {n_in} -> {n_out}"
+            )
         if kind != DROPOUT and not 0 <= act <= 13:
-            raise ValueError(f"{where} has an unknown activation code {act}; see "
-                             f"ACTIVATION_CODES.")
+            raise ValueError(f"{where} has an unknown activation code {act}; see ACTIVATION_CODES.")
         if kind == DENSE:
             if not 0 <= kernel_at <= params.size - n_in * n_out:
-                raise ValueError(f"{where}: the kernel ({n_in} x {n_out} at {kernel_at}) lies "
-                                 f"outside the parameter buffer of {params.size}.")
+                raise ValueError(
+                    f"{where}: the kernel ({n_in} x {n_out} at {kernel_at}) lies "
+                    f"outside the parameter buffer of {params.size}."
+                )
             if use_bias and not 0 <= bias_at <= params.size - n_out:
-                raise ValueError(f"{where}: the bias ({n_out} at {bias_at}) lies outside the "
-                                 f"parameter buffer of {params.size}.")
+                raise ValueError(
+                    f"{where}: the bias ({n_out} at {bias_at}) lies outside the "
+                    f"parameter buffer of {params.size}."
+                )
 
 
-def epoch(layers, loss, optimizer, params, grads, state, x, y, sample_weight, order,
-          batch_size: int, learning_rates, predictions=None, fused: bool = False):
+def epoch(
+    layers,
+    loss,
+    optimizer,
+    params,
+    grads,
+    state,
+    x,
+    y,
+    sample_weight,
+    order,
+    batch_size: int,
+    learning_rates,
+    predictions=None,
+    fused: bool = False,
+):
     """Run the steps of ``order`` (consecutive batches of ``batch_size`` rows) in one call.
 
     Parameters
@@ -294,9 +393,17 @@ def epoch(layers, loss, optimizer, params, grads, state, x, y, sample_weight, or
     >>> float(losses[0])  # (1 - 0)^2, then w <- 1 - 0.25 * 2
     1.0
     """
-    losses = train([ModelArgs(layers, loss, optimizer, params, grads, state, y,
-                              learning_rates, predictions, fused)],
-                   x, sample_weight, order, batch_size)
+    losses = train(
+        [
+            ModelArgs(
+                layers, loss, optimizer, params, grads, state, y, learning_rates, predictions, fused
+            )
+        ],
+        x,
+        sample_weight,
+        order,
+        batch_size,
+    )
     return losses[0]
 
 
@@ -321,15 +428,25 @@ def _ptr(array) -> int:
     return 0 if array is None else array.ctypes.data
 
 
-def _model_record(model: ModelArgs, index: int, dtype, in_dim: int, n: int, steps: int,
-                  order_size: int, losses: np.ndarray) -> np.ndarray:
+def _model_record(
+    model: ModelArgs,
+    index: int,
+    dtype,
+    in_dim: int,
+    n: int,
+    steps: int,
+    order_size: int,
+    losses: np.ndarray,
+) -> np.ndarray:
     """The NkModelArgs record of ``model``, every buffer checked against what C will touch."""
     where = f"models[{index}]"
     params = model.params
     if type(params) is not np.ndarray or params.dtype != dtype:
-        raise TypeError(f"{where}.params must be a NumPy array of dtype {np.dtype(dtype)} (the "
-                        f"dtype of x). Received: {type(params).__name__} of dtype "
-                        f"{getattr(params, 'dtype', None)}")
+        raise TypeError(
+            f"{where}.params must be a NumPy array of dtype {np.dtype(dtype)} (the "
+            f"dtype of x). Received: {type(params).__name__} of dtype "
+            f"{getattr(params, 'dtype', None)}"
+        )
     _checked(f"{where}.params", params, dtype, (params.size,))
     _checked(f"{where}.grads", model.grads, dtype, params.shape)
     layers = model.layers
@@ -339,8 +456,7 @@ def _model_record(model: ModelArgs, index: int, dtype, in_dim: int, n: int, step
     rule = int(optimizer["i"][0])
     needed = {0: 0, 1: 1, 2: 2, 3: 2 if optimizer["i"][1] else 1, 4: 1}.get(rule)
     if needed is None:
-        raise ValueError(f"{where}.optimizer has an unknown rule code {rule}; see "
-                         "OPTIMIZER_CODES.")
+        raise ValueError(f"{where}.optimizer has an unknown rule code {rule}; see OPTIMIZER_CODES.")
     state = tuple(model.state) + (None,) * (2 - len(tuple(model.state)))
     for k in range(needed):
         _checked(f"{where}.state[{k}]", state[k], dtype, params.shape)
@@ -348,11 +464,14 @@ def _model_record(model: ModelArgs, index: int, dtype, in_dim: int, n: int, step
         raise ValueError(f"{where} takes {int(layers[0]['i'][1])} features but x has {in_dim}.")
     out_dim = int(layers[-1]["i"][2])
     labels = int(model.loss["i"][0]) == LOSS_CODES["SparseCategoricalCrossentropy"]
-    y = _checked(f"{where}.y", model.y, np.int64 if labels else dtype,
-                 (n,) if labels else (n, out_dim))
+    y = _checked(
+        f"{where}.y", model.y, np.int64 if labels else dtype, (n,) if labels else (n, out_dim)
+    )
     if labels and n and (y.min() < 0 or y.max() >= out_dim):
-        raise ValueError(f"{where}.y must hold class labels in [0, {out_dim}). Received: labels "
-                         f"in [{y.min()}, {y.max()}]")
+        raise ValueError(
+            f"{where}.y must hold class labels in [0, {out_dim}). Received: labels "
+            f"in [{y.min()}, {y.max()}]"
+        )
     _checked(f"{where}.learning_rates", model.learning_rates, np.float64, (steps,))
     if model.predictions is not None:
         _checked(f"{where}.predictions", model.predictions, dtype, (order_size, out_dim))
@@ -419,8 +538,9 @@ class Session:
             raise RuntimeError(f"the compiled engine is unavailable: {_failure}")
         x = np.asarray(x) if type(x) is not np.ndarray else x
         if x.dtype not in (np.float32, np.float64):
-            raise TypeError(f"x must be a float32 or float64 NumPy array. Received: dtype "
-                            f"{x.dtype}")
+            raise TypeError(
+                f"x must be a float32 or float64 NumPy array. Received: dtype {x.dtype}"
+            )
         dtype = x.dtype
         layers = self.models[0].layers if self.models else None
         in_dim = int(layers[0]["i"][1]) if getattr(layers, "size", 0) else x.shape[-1]
@@ -433,22 +553,36 @@ class Session:
         self.sample_weight = sample_weight
         self.order = _checked("order", order, np.int64, None)
         if order.ndim != 1 or order.size == 0:
-            raise ValueError(f"order must be a non-empty 1-D array of row indices. Received: "
-                             f"shape {order.shape}")
+            raise ValueError(
+                f"order must be a non-empty 1-D array of row indices. Received: shape {order.shape}"
+            )
         if order.min() < 0 or order.max() >= n:
-            raise ValueError(f"order must hold row indices in [0, {n}). Received: indices in "
-                             f"[{order.min()}, {order.max()}]")
-        self.batch_size = _checks.positive_int("batch_size", batch_size,
-                                               "Pass the rows per step, e.g. 32.")
+            raise ValueError(
+                f"order must hold row indices in [0, {n}). Received: indices in "
+                f"[{order.min()}, {order.max()}]"
+            )
+        self.batch_size = _checks.positive_int(
+            "batch_size", batch_size, "Pass the rows per step, e.g. 32."
+        )
         self.steps = -(-order.size // self.batch_size)
         self._losses = [np.empty(self.steps, np.float64) for _ in self.models]
         self._records = np.array(
-            [_model_record(model, index, dtype, in_dim, n, self.steps, order.size, out)
-             for index, (model, out) in enumerate(zip(self.models, self._losses))], MODEL_DTYPE)
+            [
+                _model_record(model, index, dtype, in_dim, n, self.steps, order.size, out)
+                for index, (model, out) in enumerate(zip(self.models, self._losses))
+            ],
+            MODEL_DTYPE,
+        )
         self._base = self._records.copy()
         self._iterations = [int(model.optimizer["i"][2]) for model in self.models]
-        self._counters = [[(k, int(model.layers[k]["i"][8])) for k in range(model.layers.size)
-                           if model.layers[k]["i"][0] == DROPOUT] for model in self.models]
+        self._counters = [
+            [
+                (k, int(model.layers[k]["i"][8]))
+                for k in range(model.layers.size)
+                if model.layers[k]["i"][0] == DROPOUT
+            ]
+            for model in self.models
+        ]
         self.done = [0] * len(self.models)
         self._stopped = [False] * len(self.models)
         self._in_dim, self._dtype = in_dim, dtype
@@ -460,8 +594,10 @@ class Session:
         if not active or count <= 0:
             return
         if any(self.done[p] != first for p in active):
-            raise ValueError(f"Session.run must continue where the last slice ended "
-                             f"(step {self.done[active[0]]}). Received: first={first}")
+            raise ValueError(
+                f"Session.run must continue where the last slice ended "
+                f"(step {self.done[active[0]]}). Received: first={first}"
+            )
         count = min(count, self.steps - first)
         records = self._base[active].copy()
         for row, p in enumerate(active):
@@ -469,17 +605,24 @@ class Session:
             record["lrs"] += 8 * first
             record["losses"] += 8 * first
             if record["predictions"]:
-                record["predictions"] += (first * self.batch_size * int(record["out_dim"])
-                                          * self._dtype.itemsize)
+                record["predictions"] += (
+                    first * self.batch_size * int(record["out_dim"]) * self._dtype.itemsize
+                )
             model.optimizer["i"][2] = self._iterations[p] + first
             for k, counter in self._counters[p]:
                 model.layers[k]["i"][8] = counter + first
         start = first * self.batch_size
         rows = min(self.order.size - start, count * self.batch_size)
         status = getattr(self._library, f"nk_engine_train_{self._suffix}")(
-            records.ctypes.data, len(active), self.x.ctypes.data, self._in_dim,
-            _ptr(self.sample_weight) or None, self.order.ctypes.data + 8 * start, rows,
-            self.batch_size)
+            records.ctypes.data,
+            len(active),
+            self.x.ctypes.data,
+            self._in_dim,
+            _ptr(self.sample_weight) or None,
+            self.order.ctypes.data + 8 * start,
+            rows,
+            self.batch_size,
+        )
         if status < 0:
             raise MemoryError("the compiled engine could not allocate its scratch buffers")
         for row, p in enumerate(active):
@@ -526,8 +669,10 @@ def predict(layers, params, x, batch_size: int = 1024, out=None) -> np.ndarray:
     if library is None:
         raise RuntimeError(f"the compiled engine is unavailable: {_failure}")
     if type(params) is not np.ndarray or params.dtype not in (np.float32, np.float64):
-        raise TypeError(f"params must be a float32 or float64 NumPy array. Received: "
-                        f"{type(params).__name__} of dtype {getattr(params, 'dtype', None)}")
+        raise TypeError(
+            f"params must be a float32 or float64 NumPy array. Received: "
+            f"{type(params).__name__} of dtype {getattr(params, 'dtype', None)}"
+        )
     _checked("params", params, params.dtype, (params.size,))
     _check_specs(layers, params)
     in_dim, out_dim = int(layers[0]["i"][1]), int(layers[-1]["i"][2])
@@ -543,7 +688,8 @@ def predict(layers, params, x, batch_size: int = 1024, out=None) -> np.ndarray:
     record["params"], record["n_params"], record["out_dim"] = _ptr(params), params.size, out_dim
     suffix = "f32" if params.dtype == np.float32 else "f64"
     status = getattr(library, f"nk_engine_predict_{suffix}")(
-        record.ctypes.data, x.ctypes.data, in_dim, n, batch_size, out.ctypes.data)
+        record.ctypes.data, x.ctypes.data, in_dim, n, batch_size, out.ctypes.data
+    )
     if status < 0:
         raise MemoryError("the compiled engine could not allocate its scratch buffers")
     return out
