@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _checks, backend, losses, optimizers, training
+from . import _checks, backend, engine, losses, optimizers, training
 from . import layers as layers_module
 from . import metrics as metrics_module
 from .callbacks import CallbackList, History, ProgressLogger
@@ -678,7 +678,13 @@ class Sequential:
         )
 
     def _fit_epoch(self, epoch, batches, rng, cbs) -> dict:
-        """One pass over the training data; returns the epoch's logs (running means, as Keras)."""
+        """One pass over the training data; returns the epoch's logs (running means, as Keras).
+
+        Runs in the compiled engine when every piece of the model has one (the same batches,
+        dropout bits and update rules, to float32 rounding; ``engine.describe(model)`` says
+        which path runs and why), else step by step here."""
+        if engine.unsupported_reason(self) is None:
+            return engine.fit_epoch(self, epoch, batches, rng, cbs)
         cbs.on_epoch_begin(epoch, {})
         self._reset_metrics()
         self._snapshot[...] = self.params

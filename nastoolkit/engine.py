@@ -1,0 +1,719 @@
+"""Train a ``Sequential`` in the compiled engine (``kernels._engine``): whole epochs in one call.
+
+``plan(model)`` writes a compiled, built model as the engine's records (layers, loss, optimizer)
+or raises ``Unsupported`` naming the piece that has no compiled form; ``unsupported_reason``
+says the same as text (None when the model runs compiled). ``train_epoch(model, x, y, order,
+batch_size)`` then does, in one call, what ``model.train_step`` does for each batch of ``order``:
+the same batch order, dropout bits, loss gradient (fused where the NumPy path fuses) and
+optimizer rules, into the model's own buffers, optimizer state and dropout counters, so the
+results agree with the NumPy path to float32 rounding.
+
+Compiled: Dense, Dropout (without ``noise_shape``), Activation and Flatten layers; every
+activation; MeanSquaredError, MeanAbsoluteError, Huber, and the binary, categorical and sparse
+categorical cross-entropies (with their fused output activation or ``from_logits=True``, label
+smoothing, every reduction except "none"); L1/L2/L1L2 regularizers; SGD (momentum, Nesterov),
+Adam, AdamW, RMSprop (momentum), Adagrad, with weight decay and learning-rate schedules; sample
+weights; float32 and float64 parameters on the NumPy backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import layers as layers_module
+from . import losses, optimizers, regularizers
+from .kernels import _engine, _numpy
+
+__all__ = [
+    "EnginePlan",
+    "PopulationResult",
+    "Unsupported",
+    "describe",
+    "fit_epoch",
+    "plan",
+    "predict",
+    "train_epoch",
+    "train_population",
+    "unsupported_reason",
+]
+
+
+class Unsupported(ValueError):
+    """A piece of a model that the compiled engine does not run (the message names it)."""
+
+
+@dataclass
+class EnginePlan:
+    """A model as the engine's records, with its state buffers and the layers it must advance.
+
+    Attributes
+    ----------
+    layers, loss, optimizer : numpy.ndarray
+        ``kernels._engine`` records (LAYER_DTYPE array, LOSS_DTYPE, OPTIMIZER_DTYPE).
+    state : tuple
+        The optimizer's state buffers for the model's flat parameters.
+    dropouts : list of (Dropout, int)
+        Each dropout layer and its record's index (their counters advance per step).
+    fused : bool
+        The loss gradient folds the output activation (softmax/sigmoid + cross-entropy).
+    smoothing, smoothing_share : float
+        Label smoothing ``y (1 - s) + s share``, applied to the targets once per call.
+    """
+
+    layers: np.ndarray
+    loss: np.ndarray
+    optimizer: np.ndarray
+    state: tuple
+    dropouts: list
+    fused: bool
+    smoothing: float
+    smoothing_share: float
+
+
+def _offset(params: np.ndarray, view: np.ndarray) -> int:
+    delta = view.__array_interface__["data"][0] - params.__array_interface__["data"][0]
+    return delta // params.itemsize
+
+
+def _strengths(regularizer) -> tuple[float, float]:
+    if regularizer is None:
+        return 0.0, 0.0
+    cls = type(regularizer)
+    if not (
+        isinstance(regularizer, regularizers.Regularizer)
+        and cls.__call__ is regularizers.Regularizer.__call__
+        and cls.add_gradient is regularizers.Regularizer.add_gradient
+    ):
+        raise Unsupported(f"regularizer {cls.__name__} (compiled: L1, L2, L1L2)")
+    return float(regularizer.l1), float(regularizer.l2)
+
+
+def _activation_code(layer) -> int:
+    name = layer.activation_name
+    if name not in _engine.ACTIVATION_CODES:
+        raise Unsupported(f"activation {name!r} of layer {layer.name!r}")
+    return _engine.ACTIVATION_CODES[name]
+
+
+def _layer_records(model) -> tuple[np.ndarray, list]:
+    records, dropouts = [], []
+    for layer in model._layers:
+        cls = type(layer)
+        if cls is layers_module.Flatten:
+            continue  # a reshape: the engine works on flat rows
+        record = np.zeros((), _engine.LAYER_DTYPE)
+        i, d = record["i"], record["d"]
+        i[1], i[2] = layer.input_dim, layer.output_dim
+        if cls is layers_module.Dense:
+            i[0], i[3], i[4] = _engine.DENSE, _activation_code(layer), int(layer.use_bias)
+            i[5] = _offset(model.params, layer.kernel)
+            d[1:3] = _strengths(layer.kernel_regularizer)
+            if layer.use_bias:
+                i[6] = _offset(model.params, layer.bias)
+                d[3:5] = _strengths(layer.bias_regularizer)
+        elif cls is layers_module.Dropout:
+            if layer.noise_shape is not None:
+                raise Unsupported(f"Dropout {layer.name!r} with noise_shape (a broadcast mask)")
+            if layer.rate == 0.0:
+                continue  # the identity; its counter does not advance on the NumPy path either
+            i[0], i[7] = _engine.DROPOUT, int(layer.seed) & 0xFFFFFFFF
+            i[9] = _numpy.dropout_threshold(layer.rate)
+            d[0] = 1.0 / (1.0 - layer.rate)
+            dropouts.append((layer, len(records)))
+        elif cls is layers_module.Activation:
+            i[0], i[3] = _engine.ACTIVATION, _activation_code(layer)
+        else:
+            raise Unsupported(f"layer {layer.name!r} of type {cls.__name__}")
+        records.append(record)
+    if not records:
+        raise Unsupported("a model of reshapes only (no Dense, Dropout or Activation layer)")
+    return np.array(records, _engine.LAYER_DTYPE), dropouts
+
+
+def _loss_record(model, loss) -> tuple[np.ndarray, bool, float, float]:
+    name = type(loss).__name__
+    if name not in _engine.LOSS_CODES or type(loss) is not getattr(losses, name):
+        raise Unsupported(f"loss {name} (compiled: {', '.join(_engine.LOSS_CODES)})")
+    if loss.reduction not in _engine.REDUCTION_CODES:
+        raise Unsupported(
+            f"loss reduction {loss.reduction!r} (a per-sample vector, not a loss to minimise)"
+        )
+    record = np.zeros((), _engine.LOSS_DTYPE)
+    code = _engine.LOSS_CODES[name]
+    record["i"][0], record["i"][2] = code, _engine.REDUCTION_CODES[loss.reduction]
+    fused = model._fuses_activation(loss)
+    if fused:
+        record["i"][1] = _engine.FUSED
+    elif getattr(loss, "from_logits", False):
+        record["i"][1] = _engine.LOGITS
+    elif code >= _engine.LOSS_CODES["BinaryCrossentropy"]:
+        raise Unsupported(
+            f"{name} on probabilities without its fused output activation; end "
+            f"the model with activation={loss.fused_activation!r} or use "
+            "from_logits=True"
+        )
+    if name == "Huber":
+        record["d"][0] = float(loss.delta)
+    smoothing = float(getattr(loss, "label_smoothing", 0.0) or 0.0)
+    share = 0.5 if name == "BinaryCrossentropy" else 1.0 / model.output_dim
+    return record, fused, smoothing, share
+
+
+def _optimizer_record(model, optimizer) -> tuple[np.ndarray, tuple]:
+    cls = type(optimizer)
+    if cls not in (
+        optimizers.SGD,
+        optimizers.Adam,
+        optimizers.AdamW,
+        optimizers.RMSprop,
+        optimizers.Adagrad,
+    ):
+        raise Unsupported(f"optimizer {cls.__name__}")
+    optimizer.build([model.params])
+    state = optimizer._slot_of(model.params).state
+    record = np.zeros((), _engine.OPTIMIZER_DTYPE)
+    i, d = record["i"], record["d"]
+    d[0] = float(optimizer.weight_decay or 0.0)
+    codes = _engine.OPTIMIZER_CODES
+    if cls is optimizers.SGD and state.velocity is None:
+        i[0], buffers = codes["sgd"], ()
+    elif cls is optimizers.SGD:
+        i[0], i[1], d[1], buffers = (
+            codes["momentum"],
+            int(optimizer.nesterov),
+            optimizer.momentum,
+            (state.velocity,),
+        )
+    elif cls in (optimizers.Adam, optimizers.AdamW):
+        i[0], buffers = codes["adam"], (state.m, state.v)
+        d[1:4] = optimizer.beta_1, optimizer.beta_2, optimizer.epsilon
+    elif cls is optimizers.RMSprop:
+        i[0], i[1] = codes["rmsprop"], int(state.velocity is not None)
+        buffers = (state.v, state.velocity)
+        d[1:4] = optimizer.rho, optimizer.epsilon, optimizer.momentum
+    else:
+        i[0], d[1], buffers = codes["adagrad"], optimizer.epsilon, (state.accumulator,)
+    return record, buffers
+
+
+def plan(model) -> EnginePlan:
+    """The engine's records for a compiled, built ``Sequential``.
+
+    Parameters
+    ----------
+    model : Sequential
+        Built and compiled.
+
+    Returns
+    -------
+    EnginePlan
+        The records and the state buffers they point at.
+
+    Raises
+    ------
+    Unsupported
+        Naming the first piece without a compiled form.
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> plan(model).layers.size
+    1
+    """
+    if model._compiled is None or not model.built:
+        raise Unsupported("the model must be built and compiled first")
+    if type(model.params) is not np.ndarray:
+        raise Unsupported("parameters on the GPU (the engine is a CPU path)")
+    if model.params.dtype not in (np.float32, np.float64):
+        raise Unsupported(f"dtype {model.params.dtype} (compiled: float32, float64)")
+    layer_records, dropouts = _layer_records(model)
+    loss_record, fused, smoothing, share = _loss_record(model, model._compiled.loss)
+    opt_record, state = _optimizer_record(model, model._compiled.optimizer)
+    return EnginePlan(
+        layer_records, loss_record, opt_record, state, dropouts, fused, smoothing, share
+    )
+
+
+def unsupported_reason(model) -> str | None:
+    """Why ``model`` cannot train in the compiled engine, or None when it can.
+
+    Parameters
+    ----------
+    model : Sequential
+        Built and compiled.
+
+    Returns
+    -------
+    str or None
+        ``"not compiled: <piece>"``, ``"the compiled engine is unavailable: <cause>"``, or None.
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> model.compile(optimizer="adam", loss="kl_divergence")
+    >>> unsupported_reason(model).split(":")[0]
+    'not compiled'
+    """
+    try:
+        plan(model)
+    except Unsupported as exc:
+        return f"not compiled: {exc}"
+    if not _engine.available():
+        return f"the compiled engine is unavailable: {_engine.reason()}"
+    return None
+
+
+def describe(model=None) -> str:
+    """Which training path runs and why: the compiled engine's state, and for ``model`` whether
+    its ``fit`` can run compiled (else the NumPy path, with the reason).
+
+    Parameters
+    ----------
+    model : Sequential, optional
+        A built, compiled model; None describes the engine alone.
+
+    Returns
+    -------
+    str
+        One line for humans.
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> model.compile(optimizer="adam", loss="kl_divergence")
+    >>> describe(model).startswith("numpy path: not compiled: loss KLDivergence")
+    True
+    """
+    if model is None:
+        if _engine.available():
+            return f"compiled engine available ({_engine.reason()})"
+        return f"compiled engine unavailable: {_engine.reason()}"
+    reason = unsupported_reason(model)
+    if reason is None:
+        return f"compiled engine ({_engine.reason()})"
+    return f"numpy path: {reason}"
+
+
+def predict(model, x, batch_size: int = 1024) -> np.ndarray:
+    """``model``'s outputs for ``x`` (inference, dropout off) in one compiled call: what
+    ``model.predict(x)`` returns, to float32 rounding.
+
+    Parameters
+    ----------
+    model : Sequential
+        Built, with layers the engine supports (compiled or not).
+    x : numpy.ndarray
+        (n, *features) inputs in the model's dtype.
+    batch_size : int
+        Rows per forward pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, outputs).
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> predict(model, np.ones((4, 3), np.float32)).shape
+    (4, 2)
+    """
+    if not model.built:
+        raise Unsupported("the model must be built first")
+    if type(model.params) is not np.ndarray:
+        raise Unsupported("parameters on the GPU (the engine is a CPU path)")
+    records, _ = _layer_records(model)
+    return _engine.predict(records, model.params, _flat_inputs(model, x), batch_size)
+
+
+def _learning_rates(optimizer, steps: int) -> np.ndarray:
+    if optimizer._schedule is None:
+        return np.full(steps, float(optimizer.learning_rate))
+    return np.array(
+        [optimizer._learning_rate_at(optimizer.iterations + s) for s in range(steps)], np.float64
+    )
+
+
+def train_epoch(model, x, y, order, batch_size: int, sample_weight=None, predictions=None):
+    """Train ``model`` in place on the batches of ``order``, in one compiled call.
+
+    Does what ``model.train_step(x[b], y[b], sample_weight[b])`` does for each batch ``b`` of
+    ``order`` (consecutive slices of ``batch_size`` rows), to float32 rounding: parameters,
+    optimizer state and ``iterations``, and dropout counters advance as they would there.
+
+    Parameters
+    ----------
+    model : Sequential
+        Built and compiled, with ``unsupported_reason(model) is None``.
+    x : numpy.ndarray
+        (n, *features) inputs in the model's dtype, C-contiguous.
+    y : numpy.ndarray
+        Targets as ``loss.check_targets`` gives them: (n, outputs) in the model's dtype, or
+        (n,) int64 labels for SparseCategoricalCrossentropy.
+    order : array of int
+        Row indices in training order (a permutation, or any rows of x).
+    batch_size : int
+        Rows per step (the last batch may be shorter).
+    sample_weight : numpy.ndarray, optional
+        (n,) weights in the model's dtype.
+    predictions : numpy.ndarray, optional
+        (len(order), outputs) buffer that receives each step's predictions (for metrics).
+
+    Returns
+    -------
+    numpy.ndarray
+        The loss of each step run (data + regularization). A non-finite loss ends the call:
+        that step is the last entry and updated nothing, as in ``train_step``.
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0)
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> x, y = np.ones((8, 2), np.float32), np.zeros((8, 1), np.float32)
+    >>> losses = train_epoch(model, x, y, np.arange(8), batch_size=4)
+    >>> len(losses), bool(losses[1] < losses[0])
+    (2, True)
+    """
+    x = _flat_inputs(model, x)
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    steps = -(-order.size // max(1, int(batch_size))) if order.size else 0
+    spec, args = _model_args(model, y, steps, predictions)
+    losses_run = _engine.train([args], x, sample_weight, order, batch_size)[0]
+    _advance(model, spec, losses_run)
+    return losses_run
+
+
+def _flat_inputs(model, x) -> np.ndarray:
+    """x as C-contiguous (n, input_dim) rows in the model's dtype (checked, not converted)."""
+    x = np.asarray(x)
+    dtype = model.params.dtype
+    if x.ndim < 2 or x.dtype != dtype or x.shape[1:] != tuple(model._features):
+        raise ValueError(
+            f"x must have per-sample shape {tuple(model._features)} and dtype "
+            f"{dtype}. Received: shape {x.shape[1:]}, dtype {x.dtype}"
+        )
+    return np.ascontiguousarray(x).reshape(len(x), -1)
+
+
+def _model_args(model, y, steps: int, predictions=None) -> tuple[EnginePlan, _engine.ModelArgs]:
+    """The plan of ``model`` and its ``_engine.ModelArgs`` for a call of ``steps`` steps."""
+    spec = plan(model)
+    y = np.ascontiguousarray(y)
+    if spec.smoothing:  # losses._ProbabilisticLoss._targets's expression, once per call
+        y = np.ascontiguousarray(y * (1.0 - spec.smoothing) + spec.smoothing * spec.smoothing_share)
+    optimizer = model._compiled.optimizer
+    spec.optimizer["i"][2] = optimizer.iterations
+    for layer, index in spec.dropouts:
+        spec.layers[index]["i"][8] = layer.counter
+    args = _engine.ModelArgs(
+        spec.layers,
+        spec.loss,
+        spec.optimizer,
+        model.params,
+        model.grads,
+        spec.state,
+        y,
+        _learning_rates(optimizer, steps),
+        predictions,
+        spec.fused,
+    )
+    return spec, args
+
+
+def _advance(model, spec: EnginePlan, losses_run) -> None:
+    """Count the steps run as ``train_step`` counts them: a non-finite last step updated
+    nothing (no optimizer iteration) but drew its dropout masks."""
+    done = len(losses_run)
+    diverged = done > 0 and not np.isfinite(losses_run[-1])
+    model._compiled.optimizer.iterations += done - int(diverged)
+    for layer, _ in spec.dropouts:
+        layer.counter += done
+    model._fresh = False
+
+
+def _run(model, data, order, batch_size, predictions):
+    return train_epoch(
+        model, data.x, data.y, order, batch_size, sample_weight=data.w, predictions=predictions
+    )
+
+
+def fit_epoch(model, epoch: int, batches, rng, cbs) -> dict:
+    """``Sequential._fit_epoch`` through the engine: one compiled call per epoch, or one per
+    batch when callbacks want batch hooks; the same hooks, logs, metrics and divergence handling.
+
+    Parameters
+    ----------
+    model : Sequential
+        Inside ``fit``, with ``unsupported_reason(model) is None``.
+    epoch : int
+        The epoch index (for the hooks).
+    batches : nastoolkit.training.Batches
+        The epoch's data; its permutation is drawn from ``rng`` exactly as ``Batches.epoch``.
+    rng : numpy.random.Generator
+        The run's generator.
+    cbs : nastoolkit.callbacks.CallbackList
+        The run's callbacks.
+
+    Returns
+    -------
+    dict
+        The epoch's logs (``loss`` as the sample-weighted running mean, and the metrics).
+
+    Examples
+    --------
+    >>> from nastoolkit import training
+    >>> from nastoolkit.callbacks import CallbackList
+    >>> from nastoolkit.layers import Dense
+    >>> from nastoolkit.models import Sequential
+    >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0)
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> x, y = np.ones((8, 2), np.float32), np.zeros((8, 1), np.float32)
+    >>> batches = training.Batches(training.Dataset(x, y), 4, True, np, "float32")
+    >>> model._snapshot = np.empty_like(model.params)
+    >>> logs = fit_epoch(model, 0, batches, np.random.default_rng(0), CallbackList([], model, {}))
+    >>> sorted(logs)
+    ['loss']
+    """
+    cbs.on_epoch_begin(epoch, {})
+    model._reset_metrics()
+    model._snapshot[...] = model.params
+    model._fresh = False
+    data, size = batches.data, batches.size
+    n = len(data)
+    order = np.asarray(rng.permutation(n) if batches.shuffle else np.arange(n), np.int64)
+    starts = range(0, n, size)
+    metrics = bool(model.metrics)
+    predictions = np.empty((n, model.output_dim), model.dtype) if metrics else None
+    total, count = 0.0, 0
+    if cbs.wants_batches or model.stop_training:
+        return _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs)
+    values = _run(model, data, order, size, predictions)
+    for step, value in enumerate(values):
+        rows = order[starts[step] : starts[step] + size]
+        if not np.isfinite(value):
+            return _diverged(model, epoch, step, float(value))
+        if metrics:
+            _update_metrics(model, data, rows, predictions[starts[step] : starts[step] + len(rows)])
+        total, count = total + float(value) * len(rows), count + len(rows)
+    return model._logs(total / count if count else 0.0)
+
+
+def _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs) -> dict:
+    """One validated engine session for the epoch, run step by step: the batch hooks run
+    between steps and see the model, its optimizer and its dropout counters as after that
+    step; they may stop training after any step, or change the learning rate."""
+    n = len(order)
+    steps = -(-n // size)
+    spec, args = _model_args(model, data.y, steps, predictions)
+    session = _engine.Session([args], _flat_inputs(model, data.x), data.w, order, size)
+    optimizer = model._compiled.optimizer
+    total, count = 0.0, 0
+    for step in range(steps):
+        if cbs.wants_batches:
+            cbs.on_train_batch_begin(step, {})
+        args.learning_rates[step] = optimizer._learning_rate_at(optimizer.iterations)
+        session.run(step, 1)
+        value = float(session.losses()[0][step])
+        _advance(model, spec, [value])
+        rows = order[step * size : (step + 1) * size]
+        if not np.isfinite(value):
+            return _diverged(model, epoch, step, value)
+        _update_metrics(
+            model,
+            data,
+            rows,
+            None if predictions is None else predictions[step * size :][: len(rows)],
+        )
+        total, count = total + value * len(rows), count + len(rows)
+        if cbs.wants_batches:
+            cbs.on_train_batch_end(step, model._logs(total / count))
+        if model.stop_training:
+            break
+    return model._logs(total / count if count else 0.0)
+
+
+def _update_metrics(model, data, rows, predictions):
+    if predictions is not None:
+        model._update_metrics(data.y[rows], predictions, None if data.w is None else data.w[rows])
+
+
+def _diverged(model, epoch, step, value) -> dict:
+    model._diverged(epoch, step, value)
+    return model._logs(float("nan"))
+
+
+# --- population training ---------------------------------------------------------------------
+
+
+@dataclass
+class PopulationResult:
+    """One model's run in ``train_population``: per-epoch ``history`` (``loss``, and
+    ``val_loss`` with validation data), the epoch it stopped early at (None: it ran them all)
+    and why it stopped (None, ``"early stopping"`` or ``"diverged: ..."``)."""
+
+    history: dict
+    stopped_epoch: int | None = None
+    stopped_reason: str | None = None
+
+
+def _targets_for(model, y):
+    from . import training
+
+    return training.targets(model._compiled.loss, y, model.output_dim, model.dtype)
+
+
+def _check_population(models, x):
+    from . import training
+
+    models = list(models)
+    if not models:
+        raise ValueError("models must hold at least one compiled Sequential. Received: []")
+    x = np.asarray(x)
+    for index, model in enumerate(models):
+        if model._compiled is None:
+            raise ValueError(f"models[{index}] is not compiled; call compile(...) first.")
+        if not model.built:
+            model.build((None, *x.shape[1:]))
+        reason = unsupported_reason(model)
+        if reason is not None:
+            raise Unsupported(f"models[{index}] cannot train in the engine: {reason}")
+        if model.dtype != models[0].dtype:
+            raise ValueError(
+                f"every model must have the dtype of models[0] ({models[0].dtype})."
+                f" Received: models[{index}].dtype={model.dtype}"
+            )
+    return models, training.as_data(x, "x", models[0].dtype, tuple(models[0]._features))
+
+
+def train_population(
+    models,
+    x,
+    y,
+    epochs: int = 1,
+    batch_size: int = 32,
+    sample_weight=None,
+    validation_data=None,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    seed=None,
+    shuffle: bool = True,
+) -> list[PopulationResult]:
+    """Train several compiled models on the same batches, in one compiled call per epoch.
+
+    Each epoch draws one permutation (from ``seed``) for all models; each batch is gathered once
+    and pushed through every model still training while it is in cache. Each model keeps its
+    own optimizer state, dropout stream, early stopping and result, and ends exactly as
+    ``train_epoch`` on that model alone with the same order would leave it.
+
+    Parameters
+    ----------
+    models : list of Sequential
+        Compiled models for the same inputs (built from ``x`` when not built), each
+        supported by the engine (see ``unsupported_reason``).
+    x, y : array-like
+        Training inputs and targets (each model's loss checks the targets).
+    epochs : int
+        Epochs at most.
+    batch_size : int
+        Rows per step.
+    sample_weight : array-like, optional
+        One weight per sample.
+    validation_data : tuple, optional
+        ``(x_val, y_val)``: each model's ``val_loss`` per epoch (``evaluate``), which early
+        stopping then watches instead of ``loss``.
+    patience : int, optional
+        Stop a model after this many epochs without a better monitored loss (None: never).
+    min_delta : float
+        What counts as better: a drop of more than ``min_delta`` (Keras's EarlyStopping).
+    seed : int, optional
+        Seeds the shared batch order.
+    shuffle : bool
+        A new permutation each epoch (else the rows in order).
+
+    Returns
+    -------
+    list of PopulationResult
+        One per model, in order.
+
+    Examples
+    --------
+    >>> from nastoolkit.layers import Dense
+    >>> from nastoolkit.models import Sequential
+    >>> models = [Sequential([Dense(w, activation="relu", input_shape=(3,)), Dense(1)], seed=w)
+    ...           for w in (4, 8)]
+    >>> for m in models:
+    ...     m.compile(optimizer="adam", loss="mse")
+    >>> x, y = np.random.default_rng(0).normal(size=(64, 3)), np.zeros(64)
+    >>> results = train_population(models, x, y, epochs=2, batch_size=16, seed=0)
+    >>> [len(r.history["loss"]) for r in results]
+    [2, 2]
+    """
+    from . import _checks, training
+
+    models, x = _check_population(models, x)
+    epochs = _checks.non_negative_int("epochs", epochs)
+    batch_size = _checks.positive_int("batch_size", batch_size, "Pass the rows per step, e.g. 32.")
+    if patience is not None:
+        patience = _checks.positive_int("patience", patience, "Or None for no early stopping.")
+    min_delta = _checks.non_negative("min_delta", min_delta)
+    flat = _flat_inputs(models[0], x)
+    training.check_lengths(flat, y)
+    targets = [_targets_for(model, y) for model in models]
+    weights = training.as_sample_weight(sample_weight, len(flat), models[0].dtype)
+    results = [
+        PopulationResult({"loss": []} | ({"val_loss": []} if validation_data else {}))
+        for _ in models
+    ]
+    best = [np.inf] * len(models)
+    waited = [0] * len(models)
+    active = list(range(len(models)))
+    rng = np.random.default_rng(seed)
+    n = len(flat)
+    for epoch in range(epochs):
+        if not active:
+            break
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        steps = -(-n // batch_size)
+        prepared = [_model_args(models[p], targets[p], steps) for p in active]
+        runs = _engine.train([args for _, args in prepared], flat, weights, order, batch_size)
+        still = []
+        for p, (spec, _), losses_run in zip(active, prepared, runs):
+            model, result = models[p], results[p]
+            _advance(model, spec, losses_run)
+            if len(losses_run) and not np.isfinite(losses_run[-1]):
+                result.history["loss"].append(float("nan"))
+                result.stopped_epoch = epoch
+                result.stopped_reason = (
+                    f"diverged: loss {losses_run[-1]} at epoch {epoch}, step {len(losses_run) - 1}"
+                )
+                continue
+            sizes = np.minimum(batch_size, n - batch_size * np.arange(len(losses_run)))
+            result.history["loss"].append(float(np.dot(losses_run, sizes) / sizes.sum()))
+            monitored = result.history["loss"][-1]
+            if validation_data is not None:
+                value = model.evaluate(*validation_data, batch_size=batch_size, verbose=0)
+                monitored = float(value[0] if isinstance(value, list) else value)
+                result.history["val_loss"].append(monitored)
+            if monitored < best[p] - min_delta:
+                best[p], waited[p] = monitored, 0
+            else:
+                waited[p] += 1
+            if patience is not None and waited[p] >= patience:
+                result.stopped_epoch, result.stopped_reason = epoch, "early stopping"
+                continue
+            still.append(p)
+        active = still
+    return results
