@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "backend", "kernels", "activations", "losses", "regularizers", "schedules", "initializers",
-    "metrics", "objectives", "layers", "optimizers", "training", "models", "saving",
+    "metrics", "objectives", "layers", "optimizers", "training", "engine", "models", "saving",
     "callbacks", "datasets", "regularization_path", "nas",
     "exercises", "viz", "widgets", "cli",
 )

@@ -18,6 +18,7 @@ weights; float32 and float64 parameters on the NumPy backend.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,8 @@ from . import losses, optimizers, regularizers
 from .kernels import _engine, _numpy
 
 __all__ = [
+    "FIT_SWITCH",
+    "fit_reason",
     "EnginePlan",
     "PopulationResult",
     "Unsupported",
@@ -270,6 +273,41 @@ def unsupported_reason(model) -> str | None:
     return None
 
 
+#: ``fit`` trains in the engine only where this is "1": the engine agrees with the NumPy path to
+#: float32 rounding, not bit for bit, and the shipped benchmark tables and the exact-resume and
+#: serial-equals-parallel guarantees were recorded on the NumPy path; opt in until they move.
+FIT_SWITCH = "NASTOOLKIT_FIT_ENGINE"
+
+
+def fit_reason(model) -> str | None:
+    """Why ``model.fit`` takes the NumPy path, or None when it trains in the engine.
+
+    Parameters
+    ----------
+    model : Sequential
+        Built and compiled.
+
+    Returns
+    -------
+    str or None
+        The opt-in hint while ``NASTOOLKIT_FIT_ENGINE`` is not ``"1"``, else
+        :func:`unsupported_reason`.
+
+    Examples
+    --------
+    >>> import os
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> os.environ.get(FIT_SWITCH) == "1" or fit_reason(model).startswith("opt in")
+    True
+    """
+    if os.environ.get(FIT_SWITCH) != "1":
+        return f"opt in with {FIT_SWITCH}=1 to train fit's epochs in the compiled engine"
+    return unsupported_reason(model)
+
+
 def describe(model=None) -> str:
     """Which training path runs and why: the compiled engine's state, and for ``model`` whether
     its ``fit`` can run compiled (else the NumPy path, with the reason).
@@ -297,7 +335,7 @@ def describe(model=None) -> str:
         if _engine.available():
             return f"compiled engine available ({_engine.reason()})"
         return f"compiled engine unavailable: {_engine.reason()}"
-    reason = unsupported_reason(model)
+    reason = unsupported_reason(model) or fit_reason(model)
     if reason is None:
         return f"compiled engine ({_engine.reason()})"
     return f"numpy path: {reason}"

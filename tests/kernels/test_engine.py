@@ -662,11 +662,24 @@ def _path(patch, compiled: bool) -> list:
     (as where the engine is unavailable); returns the list of engine epochs run, filled later."""
     calls = []
     if compiled:
+        patch.setenv(engine.FIT_SWITCH, "1")
         run = engine.fit_epoch
         patch.setattr(engine, "fit_epoch", lambda *args: calls.append(1) or run(*args))
     else:
-        patch.setattr(engine, "unsupported_reason", lambda model: "the test wants NumPy")
+        patch.setattr(engine, "fit_reason", lambda model: "the test wants NumPy")
     return calls
+
+
+def test_fit_takes_the_numpy_path_unless_opted_in(monkeypatch):
+    """Until the shipped tables move to the engine, fit opts in through NASTOOLKIT_FIT_ENGINE."""
+    model = build(CASES[0], "float32")
+    model.compile(optimizer=_optimizer(CASES[0]), loss=_loss(CASES[0]))
+    x, y, _ = data(CASES[0], model, "float32")
+    monkeypatch.delenv(engine.FIT_SWITCH, raising=False)
+    calls = []
+    monkeypatch.setattr(engine, "fit_epoch", lambda *args: calls.append(1))
+    model.fit(x, y, epochs=1, batch_size=CASES[0].batch_size, verbose=0)
+    assert calls == [] and engine.describe(model).startswith("numpy path: opt in")
 
 
 def _fit(case, dtype, compiled, monkeypatch, callbacks_=(), **kwargs):
