@@ -25,15 +25,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from nastoolkit.datasets import load_synthetic_regression  # noqa: E402
-from nastoolkit.layers import Dense, Dropout  # noqa: E402
-from nastoolkit.losses import MeanSquaredError  # noqa: E402
-from nastoolkit.models import Sequential  # noqa: E402
-from nastoolkit.optimizers import Adam  # noqa: E402
+from nastoolkit.datasets import load_synthetic_regression
+from nastoolkit.layers import Dense, Dropout
+from nastoolkit.losses import MeanSquaredError
+from nastoolkit.models import Sequential
+from nastoolkit.optimizers import Adam
 
 
 def data():
@@ -51,16 +50,23 @@ def nastoolkit_runner(train, val):
     def epoch():
         model.fit(*train, epochs=1, batch_size=32, validation_data=val, verbose=0)
         return model.evaluate(*val, verbose=0)
+
     return epoch
 
 
 def torch_runner(train, val):
-    import torch  # noqa: PLC0415
+    import torch
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(10, 64), torch.nn.ReLU(), torch.nn.Dropout(0.5),
-                              torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+    net = torch.nn.Sequential(
+        torch.nn.Linear(10, 64),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.5),
+        torch.nn.Linear(64, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 1),
+    )
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = torch.nn.MSELoss()
     X, y = (torch.from_numpy(a) for a in train)
@@ -76,38 +82,46 @@ def torch_runner(train, val):
         net.eval()
         with torch.no_grad():
             return float(loss_fn(net(Xv), yv))
+
     return epoch
 
 
 def keras_runner(train, val):
-    import keras  # noqa: PLC0415
+    import keras
 
     if keras.backend.backend() == "torch":
-        import torch  # noqa: PLC0415
+        import torch
 
         torch.set_num_threads(1)
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.layers.Input((10,)), keras.layers.Dense(64, activation="relu"),
-                              keras.layers.Dropout(0.5), keras.layers.Dense(32, activation="relu"),
-                              keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.layers.Input((10,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.MeanSquaredError())
 
     def epoch():
         model.fit(*train, epochs=1, batch_size=32, validation_data=val, verbose=0)
         return model.evaluate(*val, verbose=0)
+
     return epoch
 
 
 def available_runners():
     runners = {"nastoolkit": nastoolkit_runner}
     try:
-        import torch  # noqa: F401, PLC0415
+        import torch  # noqa: F401
 
         runners["pytorch eager"] = torch_runner
     except ImportError:
         print("(PyTorch not installed: its column is skipped)")
     try:
-        import keras  # noqa: F401, PLC0415
+        import keras  # noqa: F401
 
         runners["keras 3"] = keras_runner
     except ImportError:
@@ -118,7 +132,9 @@ def available_runners():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per framework")
-    parser.add_argument("--no-update", action="store_true", help="skip the 10M-parameter update table")
+    parser.add_argument(
+        "--no-update", action="store_true", help="skip the 10M-parameter update table"
+    )
     args = parser.parse_args(argv)
     train, val = data()
     runners = {name: make(train, val) for name, make in available_runners().items()}
@@ -138,7 +154,7 @@ def main(argv=None):
         med = statistics.median(ts)
         print(f"{name:<16}{med:>16.4f}{med / ours:>14.1f}{last_val[name]:>10.3f}")
     if not args.no_update:
-        from bench_optimizer_update import main as update_main  # noqa: PLC0415
+        from bench_optimizer_update import main as update_main
 
         print()
         sys.argv = sys.argv[:1]  # its own argparse: run it with its defaults

@@ -26,25 +26,45 @@ import time
 from nastoolkit.datasets import load_digits
 from nastoolkit.nas import GeneticSearch, HoldoutEvaluator, SearchSpace
 
-SPACE = SearchSpace(max_layers=3, units=(32, 64, 128), activations=("relu", "tanh"),
-                    dropout=(0.0,), learning_rate=(1e-3, 1e-2), l2=(0.0,), optimizers=("adam",),
-                    batch_size=(32,))
+SPACE = SearchSpace(
+    max_layers=3,
+    units=(32, 64, 128),
+    activations=("relu", "tanh"),
+    dropout=(0.0,),
+    learning_rate=(1e-3, 1e-2),
+    l2=(0.0,),
+    optimizers=("adam",),
+    batch_size=(32,),
+)
 
 
 def run(mode: str, options: dict, population: int, generations: int):
     (X, y), validation = load_digits(seed=0)
     # patience = epochs: every candidate trains the full 30 epochs, as the benchmark defines
     evaluator = HoldoutEvaluator(X, y, validation_data=validation, epochs=30, patience=30, seed=0)
-    search = GeneticSearch(SPACE, evaluator, population_size=population, generations=generations,
-                           seed=0, progress=False, **options)
+    search = GeneticSearch(
+        SPACE,
+        evaluator,
+        population_size=population,
+        generations=generations,
+        seed=0,
+        progress=False,
+        **options,
+    )
     start = time.perf_counter()
     result = search.run()
     seconds = time.perf_counter() - start
     trained = sum(row["trained"] for row in result.history)
     requested = sum(row["requested"] for row in result.history)
-    return {"mode": mode, "trained": trained, "seconds": seconds, "rate": trained / seconds,
-            "hit_rate": 1 - trained / requested, "best": result.best_score,
-            "result": result.to_dict()}
+    return {
+        "mode": mode,
+        "trained": trained,
+        "seconds": seconds,
+        "rate": trained / seconds,
+        "hit_rate": 1 - trained / requested,
+        "best": result.best_score,
+        "result": result.to_dict(),
+    }
 
 
 @contextlib.contextmanager
@@ -58,17 +78,40 @@ def external_cluster(workers: int = 2):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     address = f"tcp://127.0.0.1:{port}"
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,
-             "start_new_session": True,
-             "env": {**os.environ, **{name: "1" for name in ("OMP_NUM_THREADS",
-                                                             "OPENBLAS_NUM_THREADS",
-                                                             "MKL_NUM_THREADS")}}}
-    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port",
-                                   str(port), "--no-dashboard"], **quiet)]
+    quiet = {
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "start_new_session": True,
+        "env": {
+            **os.environ,
+            **{
+                name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+            },
+        },
+    }
+    processes = [
+        subprocess.Popen(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            **quiet,
+        )
+    ]
     try:
-        processes += [subprocess.Popen([dask, "worker", address, "--nthreads", "1",
-                                        "--no-dashboard", "--host", "127.0.0.1"], **quiet)
-                      for _ in range(workers)]
+        processes += [
+            subprocess.Popen(
+                [
+                    dask,
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                ],
+                **quiet,
+            )
+            for _ in range(workers)
+        ]
         with Client(address, timeout=60) as client:
             client.wait_for_workers(workers, timeout=60)
         yield address
@@ -93,15 +136,22 @@ def main() -> None:
                 rows.append(run(mode, {"cluster": address}, args.population, args.generations))
         else:
             rows.append(run(mode, modes[mode], args.population, args.generations))
-    print(f"{'mode':<30}{'trained':>8}{'seconds':>9}{'eval/s':>8}{'cache hits':>12}"
-          f"{'best error':>12}  same result as serial")
+    print(
+        f"{'mode':<30}{'trained':>8}{'seconds':>9}{'eval/s':>8}{'cache hits':>12}"
+        f"{'best error':>12}  same result as serial"
+    )
     for row in rows:
         same = "yes" if row["result"] == rows[0]["result"] else "NO"
-        label = {"serial": "serial", "processes": "2 processes",
-                 "dask": "Dask LocalCluster (2x1)",
-                 "scheduler": "dask scheduler + 2 workers"}[row["mode"]]
-        print(f"{label:<30}{row['trained']:>8}{row['seconds']:>9.2f}{row['rate']:>8.2f}"
-              f"{row['hit_rate']:>12.1%}{row['best']:>12.4f}  {same}")
+        label = {
+            "serial": "serial",
+            "processes": "2 processes",
+            "dask": "Dask LocalCluster (2x1)",
+            "scheduler": "dask scheduler + 2 workers",
+        }[row["mode"]]
+        print(
+            f"{label:<30}{row['trained']:>8}{row['seconds']:>9.2f}{row['rate']:>8.2f}"
+            f"{row['hit_rate']:>12.1%}{row['best']:>12.4f}  {same}"
+        )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ def numpy_in_place(w, g, m, v, work):
     def run():
         state["step"] += 1
         _numpy.adam_update(w, g, m, v, state["step"], work=work, **HYPER)
+
     return run
 
 
@@ -38,7 +39,16 @@ def numpy_blocked(w, g, m, v, work, chunk):
         state["step"] += 1
         for start in range(0, w.size, chunk):
             s = slice(start, start + chunk)
-            _numpy.adam_update(w[s], g[s], m[s], v[s], state["step"], work=work[: min(chunk, w.size - start)], **HYPER)
+            _numpy.adam_update(
+                w[s],
+                g[s],
+                m[s],
+                v[s],
+                state["step"],
+                work=work[: min(chunk, w.size - start)],
+                **HYPER,
+            )
+
     return run
 
 
@@ -48,6 +58,7 @@ def native(w, g, m, v):
     def run():
         state["step"] += 1
         _native.adam_update(w, g, m, v, state["step"], **HYPER)
+
     return run
 
 
@@ -75,10 +86,12 @@ def main() -> None:
     candidates = {}
     candidates["numpy in-place"] = numpy_in_place(make(), make(), make(), np.abs(make()), make())
     candidates[f"numpy blocked ({args.chunk})"] = numpy_blocked(
-        make(), make(), make(), np.abs(make()), make()[: args.chunk], args.chunk)
+        make(), make(), make(), np.abs(make()), make()[: args.chunk], args.chunk
+    )
     if _native.available():
-        candidates[f"_native ({_native.num_threads()} thr)"] = native(make(), make(), make(),
-                                                                    np.abs(make()))
+        candidates[f"_native ({_native.num_threads()} thr)"] = native(
+            make(), make(), make(), np.abs(make())
+        )
     else:
         print(f"_native skipped: {_native.reason()}")
     try:
@@ -104,8 +117,10 @@ def main() -> None:
 
     medians = {name: statistics.median(t) for name, t in times.items()}
     fused = medians.get("torch fused")
-    print(f"\nAdam update, {n:,} float32 params, median of {args.repeats}; "
-          f"GB/s at {BYTES_PER_PARAM} B/param (copy: 8 B/elem)")
+    print(
+        f"\nAdam update, {n:,} float32 params, median of {args.repeats}; "
+        f"GB/s at {BYTES_PER_PARAM} B/param (copy: 8 B/elem)"
+    )
     print(f"{'implementation':26s} {'ms':>8s} {'GB/s':>7s} {'x torch fused':>14s}")
     for name, seconds in medians.items():
         moved = 8 * n if name.startswith("copy") else BYTES_PER_PARAM * n

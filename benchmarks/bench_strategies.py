@@ -47,9 +47,16 @@ from nastoolkit.nas.controller import ControllerSearch
 from nastoolkit.nas.darts import DifferentiableSearch
 from nastoolkit.nas.hyperband import Hyperband
 
-SPACE = SearchSpace(max_layers=3, units=(16, 32, 64, 128), activations=("relu", "tanh", "sigmoid"),
-                    dropout=(0.0,), learning_rate=(1e-3, 1e-2), l2=(0.0,), optimizers=("adam",),
-                    batch_size=(32,))
+SPACE = SearchSpace(
+    max_layers=3,
+    units=(16, 32, 64, 128),
+    activations=("relu", "tanh", "sigmoid"),
+    dropout=(0.0,),
+    learning_rate=(1e-3, 1e-2),
+    l2=(0.0,),
+    optimizers=("adam",),
+    batch_size=(32,),
+)
 
 
 def digits():
@@ -84,20 +91,38 @@ def run_one(name, seed, search_data, test_data, epochs, budget, ga_multiple):
     elif name == "GeneticSearch":
         search = GeneticSearch(SPACE, evaluator, population, generations, **options)
     elif name == "RegularizedEvolution":
-        search = RegularizedEvolution(SPACE, evaluator, population, generations,
-                                      sample_size=max(1, population // 2), **options)
+        search = RegularizedEvolution(
+            SPACE,
+            evaluator,
+            population,
+            generations,
+            sample_size=max(1, population // 2),
+            **options,
+        )
     elif name == "RandomSearch":
         search = RandomSearch(SPACE, evaluator, population, generations, **options)
     elif name == "NSGA2Search":
         search = NSGA2Search(SPACE, evaluator, population, generations, **options)
     elif name == "ControllerSearch":
-        search = ControllerSearch(SPACE, evaluator, controller_steps=generations + 1,
-                                  architectures_per_step=population, **options)
+        search = ControllerSearch(
+            SPACE,
+            evaluator,
+            controller_steps=generations + 1,
+            architectures_per_step=population,
+            **options,
+        )
     elif name == "Hyperband":
         search = Hyperband(SPACE, evaluator, max_epochs=epochs, reduction_factor=3, **options)
     elif name == "DifferentiableSearch":
-        search = DifferentiableSearch(SPACE, X, y, epochs=max(1, budget - epochs), seed=seed,
-                                      validation_split=0.2, evaluator_epochs=epochs)
+        search = DifferentiableSearch(
+            SPACE,
+            X,
+            y,
+            epochs=max(1, budget - epochs),
+            seed=seed,
+            validation_split=0.2,
+            evaluator_epochs=epochs,
+        )
     else:
         raise ValueError(name)
     start = time.perf_counter()
@@ -105,8 +130,7 @@ def run_one(name, seed, search_data, test_data, epochs, budget, ga_multiple):
     seconds = time.perf_counter() - start
     model = result.best_model(epochs=epochs)
     logs = model.evaluate(*test_data, verbose=0, return_dict=True)
-    return {"epochs": epochs_of(result), "test_error": 1.0 - logs["accuracy"],
-            "seconds": seconds}
+    return {"epochs": epochs_of(result), "test_error": 1.0 - logs["accuracy"], "seconds": seconds}
 
 
 def main() -> None:
@@ -114,25 +138,36 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=9, help="R: most epochs per candidate")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--ga-multiple", type=int, default=3)
-    parser.add_argument("--strategies", default="GeneticSearch,RegularizedEvolution,RandomSearch,"
-                        "NSGA2Search,ControllerSearch,DifferentiableSearch,Hyperband,GA-multiple")
+    parser.add_argument(
+        "--strategies",
+        default="GeneticSearch,RegularizedEvolution,RandomSearch,"
+        "NSGA2Search,ControllerSearch,DifferentiableSearch,Hyperband,GA-multiple",
+    )
     args = parser.parse_args()
     (X, y), (X_test, y_test) = digits()
-    budget = Hyperband(SPACE, HoldoutEvaluator(X, y), max_epochs=args.epochs,
-                       progress=False).budget
-    names = [f"GeneticSearch x{args.ga_multiple}" if name == "GA-multiple" else name
-             for name in args.strategies.split(",")]
-    print(f"digits: {len(X)} search / {len(X_test)} test images; R = {args.epochs} epochs, "
-          f"budget B = {budget} epochs; {args.seeds} seeds")
+    budget = Hyperband(SPACE, HoldoutEvaluator(X, y), max_epochs=args.epochs, progress=False).budget
+    names = [
+        f"GeneticSearch x{args.ga_multiple}" if name == "GA-multiple" else name
+        for name in args.strategies.split(",")
+    ]
+    print(
+        f"digits: {len(X)} search / {len(X_test)} test images; R = {args.epochs} epochs, "
+        f"budget B = {budget} epochs; {args.seeds} seeds"
+    )
     print(f"{'strategy':<24}{'epochs':>8}{'test error':>12}{'min-max':>16}{'wall s':>9}")
     for name in names:
-        rows = [run_one(name, seed, (X, y), (X_test, y_test), args.epochs, budget,
-                        args.ga_multiple) for seed in range(args.seeds)]
+        rows = [
+            run_one(name, seed, (X, y), (X_test, y_test), args.epochs, budget, args.ga_multiple)
+            for seed in range(args.seeds)
+        ]
         errors = [row["test_error"] for row in rows]
-        print(f"{name:<24}{statistics.median(row['epochs'] for row in rows):>8.0f}"
-              f"{statistics.median(errors):>12.4f}"
-              f"{f'{min(errors):.4f}-{max(errors):.4f}':>16}"
-              f"{statistics.median(row['seconds'] for row in rows):>9.2f}", flush=True)
+        print(
+            f"{name:<24}{statistics.median(row['epochs'] for row in rows):>8.0f}"
+            f"{statistics.median(errors):>12.4f}"
+            f"{f'{min(errors):.4f}-{max(errors):.4f}':>16}"
+            f"{statistics.median(row['seconds'] for row in rows):>9.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -27,19 +27,24 @@ def sizes() -> None:
         started = time.perf_counter()
         bench = NASBenchMLP.load(name)
         seconds = time.perf_counter() - started
-        npz, json = (os.path.getsize(bench.path.replace(".npz", s)) / 1024
-                     for s in (".npz", ".json"))
-        print(f"{name:<26}{seconds:>7.3f}{npz:>9.0f}{json:>9.1f}"
-              f"{bench.metadata['trainings']:>11}{bench.epochs:>8}  {bench.content_hash[:12]}"
-              f"  (built in {bench.metadata['build_seconds_this_run']:.0f} s, "
-              f"{bench.metadata['workers']} worker(s))")
+        npz, json = (
+            os.path.getsize(bench.path.replace(".npz", s)) / 1024 for s in (".npz", ".json")
+        )
+        print(
+            f"{name:<26}{seconds:>7.3f}{npz:>9.0f}{json:>9.1f}"
+            f"{bench.metadata['trainings']:>11}{bench.epochs:>8}  {bench.content_hash[:12]}"
+            f"  (built in {bench.metadata['build_seconds_this_run']:.0f} s, "
+            f"{bench.metadata['workers']} worker(s))"
+        )
 
 
 def lookups(bench: NASBenchMLP) -> None:
     genomes = bench.genomes()
     evaluator = TabularEvaluator(bench)
-    for label, call in (("bench.query", bench.query), ("TabularEvaluator.evaluate",
-                                                       evaluator.evaluate)):
+    for label, call in (
+        ("bench.query", bench.query),
+        ("TabularEvaluator.evaluate", evaluator.evaluate),
+    ):
         count, started = 0, time.perf_counter()
         while time.perf_counter() - started < 1.0:
             for genome in genomes:
@@ -50,13 +55,21 @@ def lookups(bench: NASBenchMLP) -> None:
 
 def comparison(bench: NASBenchMLP, repetitions: int, budget: float) -> None:
     started = time.perf_counter()
-    report = compare_strategies(bench, ["random", "ga", "evolution", "nsga2"],
-                                repetitions=repetitions, budget_seconds=budget)
-    print(f"compare_strategies: {repetitions} repetitions x 4 strategies, budget {budget:g} s: "
-          f"{time.perf_counter() - started:.1f} s wall")
+    report = compare_strategies(
+        bench,
+        ["random", "ga", "evolution", "nsga2"],
+        repetitions=repetitions,
+        budget_seconds=budget,
+    )
+    print(
+        f"compare_strategies: {repetitions} repetitions x 4 strategies, budget {budget:g} s: "
+        f"{time.perf_counter() - started:.1f} s wall"
+    )
     print(report.summary())
-    print("floor (regret of evaluating everything) per table seed:",
-          {seed: round(value, 4) for seed, value in report.floor.items()})
+    print(
+        "floor (regret of evaluating everything) per table seed:",
+        {seed: round(value, 4) for seed, value in report.floor.items()},
+    )
 
 
 def builds() -> None:
@@ -65,11 +78,20 @@ def builds() -> None:
         hashes = []
         for workers in (1, 2):
             started = time.perf_counter()
-            table = build_table("digits", os.path.join(folder, f"w{workers}"), space=space,
-                                seeds=(0,), epochs=10, workers=workers, progress=False)
+            table = build_table(
+                "digits",
+                os.path.join(folder, f"w{workers}"),
+                space=space,
+                seeds=(0,),
+                epochs=10,
+                workers=workers,
+                progress=False,
+            )
             hashes.append(table.content_hash)
-            print(f"build {len(table)} trainings x 10 epochs, workers={workers}: "
-                  f"{time.perf_counter() - started:.1f} s")
+            print(
+                f"build {len(table)} trainings x 10 epochs, workers={workers}: "
+                f"{time.perf_counter() - started:.1f} s"
+            )
         print("same hash:", hashes[0] == hashes[1])
 
 

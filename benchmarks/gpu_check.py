@@ -34,8 +34,18 @@ def run_gpu_tests() -> int:
     print("== pytest -m gpu ==", flush=True)
     # Only the file that holds the gpu tests: collecting all of tests/ would import modules whose
     # dependencies (browser, notebooks) a GPU image may lack, and a collection error fails the run.
-    command = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-x", "-p", "no:cacheprovider",
-               "tests/kernels/test_cuda.py"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-m",
+        "gpu",
+        "-q",
+        "-x",
+        "-p",
+        "no:cacheprovider",
+        "tests/kernels/test_cuda.py",
+    ]
     try:
         result = subprocess.run(command, check=False, timeout=180, cwd=REPO)
     except subprocess.TimeoutExpired:
@@ -98,12 +108,20 @@ def kernel_step(cp, cuda, sizes, batch):
     grads, m, v = (cp.zeros(total, cp.float32) for _ in range(3))
     layers, offset = [], 0
     for a, b in shapes:
-        kernel, gk = (buf[offset:offset + a * b].reshape(a, b) for buf in (params, grads))
+        kernel, gk = (buf[offset : offset + a * b].reshape(a, b) for buf in (params, grads))
         offset += a * b
-        bias, gb = params[offset:offset + b], grads[offset:offset + b]
+        bias, gb = params[offset : offset + b], grads[offset : offset + b]
         offset += b
-        layers.append((kernel, bias, gk, gb, cp.empty((batch, b), cp.float32),
-                       cp.empty((batch, a), cp.float32)))
+        layers.append(
+            (
+                kernel,
+                bias,
+                gk,
+                gb,
+                cp.empty((batch, b), cp.float32),
+                cp.empty((batch, a), cp.float32),
+            )
+        )
     x = rng.standard_normal((batch, sizes[0]), dtype=cp.float32)
     target = rng.standard_normal((batch, sizes[-1]), dtype=cp.float32)
     acts = ["relu"] * (len(shapes) - 1) + ["linear"]
@@ -118,11 +136,22 @@ def kernel_step(cp, cuda, sizes, batch):
         grad *= 2.0 / grad.size
         for i in reversed(range(len(layers))):
             kernel, _, gk, gb, y, gx = layers[i]
-            cuda.dense_backward(inputs[i], kernel, y, grad, acts[i], grad_kernel=gk, grad_bias=gb,
-                                grad_x=gx, grad_z=grad, need_grad_x=i > 0)
+            cuda.dense_backward(
+                inputs[i],
+                kernel,
+                y,
+                grad,
+                acts[i],
+                grad_kernel=gk,
+                grad_bias=gb,
+                grad_x=gx,
+                grad_z=grad,
+                need_grad_x=i > 0,
+            )
             grad = gx
         state["step"] += 1
         cuda.adam_update(params, grads, m, v, state["step"], learning_rate=1e-3)
+
     return step
 
 
@@ -142,6 +171,7 @@ def torch_step(torch, sizes, batch):
         optimizer.zero_grad(set_to_none=False)
         loss_fn(model(x), target).backward()
         optimizer.step()
+
     return step
 
 
@@ -178,7 +208,9 @@ def mlp_table(cp, cuda, torch) -> None:
     print(f"{'model':22s} {'kernels ms':>11s} {'torch ms':>9s} {'ratio':>6s}  Sequential.fit ms")
     for sizes in ((10, 64, 32, 1), (784, 1024, 1024, 10)):
         ours = device_ms(cp, kernel_step(cp, cuda, sizes, 1024), repeats=50, warmup=5)
-        theirs = device_ms(cp, torch_step(torch, sizes, 1024), repeats=50, warmup=5) if torch else None
+        theirs = (
+            device_ms(cp, torch_step(torch, sizes, 1024), repeats=50, warmup=5) if torch else None
+        )
         name = "-".join(map(str, sizes))
         ratio = f"{ours / theirs:6.2f}" if theirs else "     -"
         theirs_text = f"{theirs:9.3f}" if theirs else "        -"

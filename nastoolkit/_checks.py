@@ -39,8 +39,11 @@ def is_integer(value) -> bool:
 
 def is_number(value) -> bool:
     """True for finite real numbers (Python or NumPy), never for bools."""
-    return (isinstance(value, (int, float, np.integer, np.floating))
-            and not isinstance(value, (bool, np.bool_)) and math.isfinite(value))
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, (bool, np.bool_))
+        and math.isfinite(value)
+    )
 
 
 def _fail(name: str, expected: str, value, fix: str = "") -> ValueError:
@@ -90,12 +93,22 @@ def non_negative(name: str, value, fix: str = "") -> float:
     return float(value)
 
 
-def number_in(name: str, value, low: float, high: float, low_open: bool = False,
-              high_open: bool = False, fix: str = "") -> float:
+def number_in(
+    name: str,
+    value,
+    low: float,
+    high: float,
+    low_open: bool = False,
+    high_open: bool = False,
+    fix: str = "",
+) -> float:
     """``value`` as a float, checked to lie in the interval from ``low`` to ``high``; each end is
     closed unless ``low_open``/``high_open`` (so ``[0, 1)`` is ``high_open=True``)."""
-    inside = is_number(value) and (value > low if low_open else value >= low) and (
-        value < high if high_open else value <= high)
+    inside = (
+        is_number(value)
+        and (value > low if low_open else value >= low)
+        and (value < high if high_open else value <= high)
+    )
     if not inside:
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         raise _fail(name, f"a number in {interval}", value, fix)

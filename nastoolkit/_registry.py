@@ -44,8 +44,10 @@ class Registry:
         """A new object for the string ``name``; ValueError listing the valid names otherwise."""
         key = name.lower()
         if key not in self._factories:
-            raise ValueError(f"Unknown {self.kind} {name!r}: expected one of {list(self.names())}. "
-                             f"Received: {self.kind}={name!r}")
+            raise ValueError(
+                f"Unknown {self.kind} {name!r}: expected one of {list(self.names())}. "
+                f"Received: {self.kind}={name!r}"
+            )
         return self._factories[key]()
 
     def get(self, identifier: Any) -> Any:
@@ -58,9 +60,11 @@ class Registry:
             return self.create(identifier)
         if isinstance(identifier, dict):
             return self.deserialize(identifier)
-        raise TypeError(f"{self.kind} must be a string name, a {self.base.__name__} object or a "
-                        f"serialized dict. Received: {self.kind}={identifier!r} "
-                        f"(of type {type(identifier).__name__})")
+        raise TypeError(
+            f"{self.kind} must be a string name, a {self.base.__name__} object or a "
+            f"serialized dict. Received: {self.kind}={identifier!r} "
+            f"(of type {type(identifier).__name__})"
+        )
 
     @staticmethod
     def serialize(obj: Any) -> dict:
@@ -70,12 +74,16 @@ class Registry:
     def deserialize(self, config: dict, custom_objects: dict[str, type] | None = None) -> Any:
         """The object a ``serialize`` dict describes; ``custom_objects`` maps user class names."""
         if not isinstance(config, dict) or "class_name" not in config:
-            raise ValueError(f"A serialized {self.kind} must be a dict with a 'class_name' key. "
-                             f"Received: config={config!r}")
+            raise ValueError(
+                f"A serialized {self.kind} must be a dict with a 'class_name' key. "
+                f"Received: config={config!r}"
+            )
         classes = {**self._classes, **(custom_objects or {})}
         name = config["class_name"]
         if name not in classes:
-            raise ValueError(f"Unknown {self.kind} class {name!r}: expected one of "
-                             f"{sorted(classes)}; pass custom_objects={{{name!r}: cls}} for your "
-                             f"own class. Received: class_name={name!r}")
+            raise ValueError(
+                f"Unknown {self.kind} class {name!r}: expected one of "
+                f"{sorted(classes)}; pass custom_objects={{{name!r}: cls}} for your "
+                f"own class. Received: class_name={name!r}"
+            )
         return classes[name].from_config(dict(config.get("config", {})))

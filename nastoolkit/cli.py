@@ -25,14 +25,28 @@ DATASETS = {
     "spirals": ("make_spirals", {"n_samples": 600}, "classification"),
     "regression": ("load_synthetic_regression", {"n_samples": 2000}, "regression"),
 }
-STRATEGY_NAMES = {"ga": "GeneticSearch", "evolution": "RegularizedEvolution",
-                  "random": "RandomSearch", "nsga2": "NSGA2Search"}
+STRATEGY_NAMES = {
+    "ga": "GeneticSearch",
+    "evolution": "RegularizedEvolution",
+    "random": "RandomSearch",
+    "nsga2": "NSGA2Search",
+}
 
 # Defaults of the options that define a search. They are applied after parsing, so that with
 # --resume an option the user typed can be told apart from one left at its default.
-SEARCH_DEFAULTS = {"dataset": "digits", "test_split": 0.2, "folds": 5, "validation_split": 0.2,
-                   "epochs": 20, "patience": 5, "strategy": "ga", "population": 20,
-                   "generations": 10, "max_layers": 4, "seed": 0}
+SEARCH_DEFAULTS = {
+    "dataset": "digits",
+    "test_split": 0.2,
+    "folds": 5,
+    "validation_split": 0.2,
+    "epochs": 20,
+    "patience": 5,
+    "strategy": "ga",
+    "population": 20,
+    "generations": 10,
+    "max_layers": 4,
+    "seed": 0,
+}
 INTERRUPTED = 130  # the shell's status for a command stopped by SIGINT
 
 EPILOG = """\
@@ -59,10 +73,12 @@ def _integer(low: int, high: int):
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"expected an integer from {low} to {high}, got {text!r}") from None
+                f"expected an integer from {low} to {high}, got {text!r}"
+            ) from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(
-                f"expected an integer from {low} to {high}, got {text}")
+                f"expected an integer from {low} to {high}, got {text}"
+            )
         return value
 
     parse.__name__ = "integer"
@@ -94,7 +110,8 @@ _ADDRESS = re.compile(r"(local|(tcp|tls|ucx|inproc|ws|wss)://[^\s/]+|[^\s:/]+:\d
 def _dask_address(text: str) -> str:
     if not _ADDRESS.match(text):
         raise argparse.ArgumentTypeError(
-            f"expected 'local' or a scheduler address such as tcp://127.0.0.1:8786, got {text!r}")
+            f"expected 'local' or a scheduler address such as tcp://127.0.0.1:8786, got {text!r}"
+        )
     return text
 
 
@@ -125,62 +142,119 @@ def build_parser() -> argparse.ArgumentParser:
     8
     """
     parser = _Parser(
-        prog="nastoolkit", description="Neural architecture search for MLPs, from the shell.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="nastoolkit",
+        description="Neural architecture search for MLPs, from the shell.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     commands.add_parser("info", help="print the version and the array backend in use")
     from .nas.bench import cli as bench_cli  # `nastoolkit bench build` (nas-bench's module)
+
     bench_cli.add_parser(commands)
 
     search = commands.add_parser(
-        "search", help="run (or --resume) an architecture search and print the best ones",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "search",
+        help="run (or --resume) an architecture search and print the best ones",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     data = search.add_argument_group("data and scoring")
-    data.add_argument("--dataset", choices=sorted(DATASETS),
-                      help="built-in dataset to search on (default: digits)")
-    data.add_argument("--test-split", type=_number(0.05, 0.5, zero=True),
-                      help="fraction held out to test the final model, 0 or 0.05-0.5; 0 keeps "
-                           "no test set (default: 0.2)")
-    data.add_argument("--folds", type=_integer(0, 20),
-                      help="cross-validation folds, 0-20; 0 or 1 uses one validation split "
-                           "(default: 5)")
-    data.add_argument("--validation-split", type=_number(0.05, 0.5),
-                      help="validation fraction when --folds < 2, 0.05-0.5 (default: 0.2)")
-    data.add_argument("--epochs", type=_integer(1, 10_000),
-                      help="training epochs per candidate (default: 20)")
-    data.add_argument("--patience", type=_integer(0, 10_000),
-                      help="early-stopping patience in epochs (default: 5)")
+    data.add_argument(
+        "--dataset",
+        choices=sorted(DATASETS),
+        help="built-in dataset to search on (default: digits)",
+    )
+    data.add_argument(
+        "--test-split",
+        type=_number(0.05, 0.5, zero=True),
+        help="fraction held out to test the final model, 0 or 0.05-0.5; 0 keeps "
+        "no test set (default: 0.2)",
+    )
+    data.add_argument(
+        "--folds",
+        type=_integer(0, 20),
+        help="cross-validation folds, 0-20; 0 or 1 uses one validation split (default: 5)",
+    )
+    data.add_argument(
+        "--validation-split",
+        type=_number(0.05, 0.5),
+        help="validation fraction when --folds < 2, 0.05-0.5 (default: 0.2)",
+    )
+    data.add_argument(
+        "--epochs", type=_integer(1, 10_000), help="training epochs per candidate (default: 20)"
+    )
+    data.add_argument(
+        "--patience",
+        type=_integer(0, 10_000),
+        help="early-stopping patience in epochs (default: 5)",
+    )
     space = search.add_argument_group("search")
-    space.add_argument("--strategy", choices=sorted(STRATEGY_NAMES),
-                       help="ga (mu+lambda GA), evolution (aging evolution), random, nsga2 "
-                            "(error vs parameters) (default: ga)")
-    space.add_argument("--population", type=_integer(2, 10_000),
-                       help="population size, at least 2 (default: 20)")
-    space.add_argument("--generations", type=_integer(0, 100_000),
-                       help="generations after the first population (default: 10); with "
-                            "--resume, runs the checkpointed search to this many")
-    space.add_argument("--max-layers", type=_integer(1, 16),
-                       help="most hidden layers a candidate may have, 1-16 (default: 4)")
+    space.add_argument(
+        "--strategy",
+        choices=sorted(STRATEGY_NAMES),
+        help="ga (mu+lambda GA), evolution (aging evolution), random, nsga2 "
+        "(error vs parameters) (default: ga)",
+    )
+    space.add_argument(
+        "--population", type=_integer(2, 10_000), help="population size, at least 2 (default: 20)"
+    )
+    space.add_argument(
+        "--generations",
+        type=_integer(0, 100_000),
+        help="generations after the first population (default: 10); with "
+        "--resume, runs the checkpointed search to this many",
+    )
+    space.add_argument(
+        "--max-layers",
+        type=_integer(1, 16),
+        help="most hidden layers a candidate may have, 1-16 (default: 4)",
+    )
     space.add_argument("--seed", type=_integer(0, 2**31 - 1), help="random seed (default: 0)")
     run = search.add_argument_group("running")
-    run.add_argument("--workers", type=_integer(1, 256), default=None,
-                     help="worker processes (or Dask workers with --dask local)")
-    run.add_argument("--dask", metavar="ADDRESS", type=_dask_address, default=None,
-                     help="evaluate on Dask: 'local' for a LocalCluster or a scheduler address "
-                          "(tcp://host:8786)")
-    run.add_argument("--timeout", metavar="SECONDS", type=_number(0, 1e9, low_open=True),
-                     default=None,
-                     help="time limit per candidate: one still training after it is recorded as "
-                          "failed and its worker killed (default: none)")
-    run.add_argument("--checkpoint", metavar="PATH", type=_path, default=None,
-                     help="JSON checkpoint written after every generation")
-    run.add_argument("--resume", action="store_true",
-                     help="continue from --checkpoint (data and search settings come from it)")
-    run.add_argument("--overwrite", action="store_true",
-                     help="start a new search even if --checkpoint already holds one")
-    run.add_argument("--top", type=_integer(1, 1000), default=5,
-                     help="rows in the final table (default: 5)")
+    run.add_argument(
+        "--workers",
+        type=_integer(1, 256),
+        default=None,
+        help="worker processes (or Dask workers with --dask local)",
+    )
+    run.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        type=_dask_address,
+        default=None,
+        help="evaluate on Dask: 'local' for a LocalCluster or a scheduler address "
+        "(tcp://host:8786)",
+    )
+    run.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_number(0, 1e9, low_open=True),
+        default=None,
+        help="time limit per candidate: one still training after it is recorded as "
+        "failed and its worker killed (default: none)",
+    )
+    run.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        type=_path,
+        default=None,
+        help="JSON checkpoint written after every generation",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from --checkpoint (data and search settings come from it)",
+    )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new search even if --checkpoint already holds one",
+    )
+    run.add_argument(
+        "--top", type=_integer(1, 1000), default=5, help="rows in the final table (default: 5)"
+    )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
@@ -223,20 +297,27 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         if args.checkpoint:
             folder = os.path.dirname(os.path.abspath(args.checkpoint))
             if not os.path.isdir(folder):
-                search.error(f"--checkpoint: the folder {folder!r} does not exist; create it "
-                             f"first")
+                search.error(f"--checkpoint: the folder {folder!r} does not exist; create it first")
             if os.path.isdir(args.checkpoint):
-                search.error(f"--checkpoint: {args.checkpoint!r} is a folder; give a file path "
-                             f"such as {os.path.join(args.checkpoint, 'run.json')!r}")
+                search.error(
+                    f"--checkpoint: {args.checkpoint!r} is a folder; give a file path "
+                    f"such as {os.path.join(args.checkpoint, 'run.json')!r}"
+                )
             if os.path.exists(args.checkpoint) and not args.overwrite:
-                search.error(f"--checkpoint {args.checkpoint!r} already exists: add --resume to "
-                             f"continue that run, or --overwrite to replace it with a new one")
+                search.error(
+                    f"--checkpoint {args.checkpoint!r} already exists: add --resume to "
+                    f"continue that run, or --overwrite to replace it with a new one"
+                )
     if "validation_split" in given and args.folds is not None and args.folds >= 2:
-        search.error(f"--validation-split applies only with --folds 0 or 1 (one validation "
-                     f"split); --folds {args.folds} cross-validates")
+        search.error(
+            f"--validation-split applies only with --folds 0 or 1 (one validation "
+            f"split); --folds {args.folds} cross-validates"
+        )
     if args.workers is not None and args.dask not in (None, "local"):
-        search.error(f"--workers sets local processes or --dask local workers; the cluster at "
-                     f"{args.dask} has its own workers")
+        search.error(
+            f"--workers sets local processes or --dask local workers; the cluster at "
+            f"{args.dask} has its own workers"
+        )
     return args
 
 
@@ -248,7 +329,8 @@ def _load_all(name: str, seed: int):
 
     loader, options, task = DATASETS[name]
     (X_train, y_train), (X_val, y_val) = getattr(datasets, loader)(
-        validation_split=0.2, seed=seed, **options)
+        validation_split=0.2, seed=seed, **options
+    )
     return np.concatenate([X_train, X_val]), np.concatenate([y_train, y_val]), task
 
 
@@ -282,8 +364,7 @@ def _find_test_set(evaluator, seed: int):
         if task != evaluator.task:
             continue
         X, y, _ = _load_all(name, seed)
-        if X.shape[1:] != X_search.shape[1:] or X.dtype != X_search.dtype or len(X) < len(
-                X_search):
+        if X.shape[1:] != X_search.shape[1:] or X.dtype != X_search.dtype or len(X) < len(X_search):
             continue
         left = collections.Counter(_rows(X_search, np.asarray(y_search, dtype=y.dtype)))
         test = []
@@ -304,18 +385,31 @@ def _new_search(args):
     from . import nas
 
     (X, y), test, task = _load(args.dataset, args.test_split, args.seed)
-    common = {"task": task, "epochs": args.epochs, "patience": args.patience, "seed": args.seed,
-              "timeout": args.timeout}
+    common = {
+        "task": task,
+        "epochs": args.epochs,
+        "patience": args.patience,
+        "seed": args.seed,
+        "timeout": args.timeout,
+    }
     if args.folds >= 2:
         evaluator = nas.CrossValidationEvaluator(X, y, folds=args.folds, **common)
     else:
         evaluator = nas.HoldoutEvaluator(X, y, validation_split=args.validation_split, **common)
     space = nas.SearchSpace(max_layers=args.max_layers)
     strategy = getattr(nas, STRATEGY_NAMES[args.strategy])
-    search = strategy(space, evaluator, population_size=args.population,
-                      generations=args.generations, seed=args.seed, workers=args.workers,
-                      cluster=args.dask, checkpoint=args.checkpoint,
-                      progress=not args.no_progress, overwrite=args.overwrite)
+    search = strategy(
+        space,
+        evaluator,
+        population_size=args.population,
+        generations=args.generations,
+        seed=args.seed,
+        workers=args.workers,
+        cluster=args.dask,
+        checkpoint=args.checkpoint,
+        progress=not args.no_progress,
+        overwrite=args.overwrite,
+    )
     return search, test
 
 
@@ -327,9 +421,11 @@ def _contradictions(args, document: dict, found) -> list:
     cross_validated = evaluator.get("class") == "CrossValidationEvaluator"
     saved = {
         "strategy": {v: k for k, v in STRATEGY_NAMES.items()}.get(document.get("strategy")),
-        "population": config.get("population_size"), "seed": config.get("seed"),
+        "population": config.get("population_size"),
+        "seed": config.get("seed"),
         "max_layers": (config.get("space") or {}).get("max_layers"),
-        "epochs": evaluator.get("epochs"), "patience": evaluator.get("patience"),
+        "epochs": evaluator.get("epochs"),
+        "patience": evaluator.get("patience"),
         "folds": evaluator.get("folds") if cross_validated else evaluator and "holdout",
         "validation_split": None if cross_validated else evaluator.get("validation_split"),
         "dataset": found[0] if found else None,
@@ -352,8 +448,13 @@ def _contradictions(args, document: dict, found) -> list:
     if args.generations is not None:
         done = (document.get("state") or {}).get("generation", -1)
         if args.generations < done:
-            wrong.append(("generations", args.generations,
-                          f"{done} generations already finished (it can only be extended)"))
+            wrong.append(
+                (
+                    "generations",
+                    args.generations,
+                    f"{done} generations already finished (it can only be extended)",
+                )
+            )
     return wrong
 
 
@@ -363,15 +464,22 @@ def _resume(args):
 
     document = load_checkpoint(args.checkpoint)
     _refuse(args, _contradictions(args, document, None))  # before any work
-    search = nas.load_search(args.checkpoint, workers=args.workers, cluster=args.dask,
-                             progress=not args.no_progress, generations=args.generations)
+    search = nas.load_search(
+        args.checkpoint,
+        workers=args.workers,
+        cluster=args.dask,
+        progress=not args.no_progress,
+        generations=args.generations,
+    )
     found = _find_test_set(search.evaluator, search.seed)
     _refuse(args, _contradictions(args, document, found))
     if args.timeout is not None:
         search.evaluator.timeout = args.timeout
-    print(f"resuming {type(search).__name__} from {args.checkpoint} after generation "
-          f"{search.state.generation} of {search.generations} (settings come from the "
-          f"checkpoint)")
+    print(
+        f"resuming {type(search).__name__} from {args.checkpoint} after generation "
+        f"{search.state.generation} of {search.generations} (settings come from the "
+        f"checkpoint)"
+    )
     return search, (found[2] if found else None)
 
 
@@ -379,9 +487,11 @@ def _refuse(args, wrong: list) -> None:
     if wrong:
         name, typed, value = wrong[0]
         option = "--" + name.replace("_", "-")
-        raise _UsageError(f"{option} {typed} contradicts the checkpoint {args.checkpoint!r}, "
-                          f"which has {name.replace('_', '-')} = {value}; leave {option} out to "
-                          f"resume, or start a new search")
+        raise _UsageError(
+            f"{option} {typed} contradicts the checkpoint {args.checkpoint!r}, "
+            f"which has {name.replace('_', '-')} = {value}; leave {option} out to "
+            f"resume, or start a new search"
+        )
 
 
 class _UsageError(Exception):
@@ -393,8 +503,10 @@ def _search(args) -> int:
         search, test = _resume(args)
     else:
         search, test = _new_search(args)
-        print(f"{type(search).__name__}: population {search.population_size}, "
-              f"{search.generations} generations, {search.evaluator!r}")
+        print(
+            f"{type(search).__name__}: population {search.population_size}, "
+            f"{search.generations} generations, {search.evaluator!r}"
+        )
     result = search.run()
     print()
     print(result.table(top=args.top))
@@ -418,13 +530,18 @@ def _test_targets(evaluator, y):
 
 def _interrupted(args) -> str:
     if not args.checkpoint:
-        return ("nastoolkit search: interrupted; no --checkpoint was given, so there is nothing "
-                "to resume")
+        return (
+            "nastoolkit search: interrupted; no --checkpoint was given, so there is nothing "
+            "to resume"
+        )
     if not os.path.exists(args.checkpoint):
-        return ("nastoolkit search: interrupted before the first generation finished; nothing "
-                "was saved")
-    return (f"nastoolkit search: interrupted; the last finished generation is saved, resume with:"
-            f"  nastoolkit search --checkpoint {args.checkpoint} --resume")
+        return (
+            "nastoolkit search: interrupted before the first generation finished; nothing was saved"
+        )
+    return (
+        f"nastoolkit search: interrupted; the last finished generation is saved, resume with:"
+        f"  nastoolkit search --checkpoint {args.checkpoint} --resume"
+    )
 
 
 def _info() -> int:

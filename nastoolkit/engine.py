@@ -29,12 +29,12 @@ from .kernels import _engine, _numpy
 
 __all__ = [
     "FIT_SWITCH",
-    "fit_reason",
     "EnginePlan",
     "PopulationResult",
     "Unsupported",
     "describe",
     "fit_epoch",
+    "fit_reason",
     "plan",
     "predict",
     "train_epoch",

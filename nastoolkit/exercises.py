@@ -70,19 +70,31 @@ def _function(answer, name: str):
 
 # --- notebook 1 -------------------------------------------------------------------------------
 
+
 def _quickstart_model():
 
-    return Sequential([Dense(64, activation="relu", input_shape=(10,)), Dropout(0.5),
-                       Dense(32, activation="relu"), Dense(1, activation="linear")], seed=0)
+    return Sequential(
+        [
+            Dense(64, activation="relu", input_shape=(10,)),
+            Dropout(0.5),
+            Dense(32, activation="relu"),
+            Dense(1, activation="linear"),
+        ],
+        seed=0,
+    )
 
 
 def _grade_parameter_count(answer):
     expected = _quickstart_model().count_params()
     value = _number(answer, "parameter_count")
-    return (value == expected,
-            (f"the quickstart MLP has {expected} parameters: (10 + 1) x 64 + (64 + 1) x 32 "
-             "+ (32 + 1) x 1 (each Dense has a weight per input per unit, plus a bias per "
-             "unit; Dropout has none)."))
+    return (
+        value == expected,
+        (
+            f"the quickstart MLP has {expected} parameters: (10 + 1) x 64 + (64 + 1) x 32 "
+            "+ (32 + 1) x 1 (each Dense has a weight per input per unit, plus a bias per "
+            "unit; Dropout has none)."
+        ),
+    )
 
 
 def _grade_dense_relu(answer):
@@ -93,13 +105,16 @@ def _grade_dense_relu(answer):
     expected = kernels.dense_forward(x, w, b, "relu")
     got = np.asarray(function(x, w, b), dtype=float)
     ok = got.shape == expected.shape and np.allclose(got, expected, atol=1e-6)
-    return ok, ("your function matches kernels.dense_forward(x, W, b, 'relu') = "
-                "max(0, x W + b)." if ok else
-                "kernels.dense_forward(x, W, b, 'relu') = max(0, x W + b) differs from yours "
-                f"(expected shape {expected.shape}, got {got.shape}).")
+    return ok, (
+        "your function matches kernels.dense_forward(x, W, b, 'relu') = max(0, x W + b)."
+        if ok
+        else "kernels.dense_forward(x, W, b, 'relu') = max(0, x W + b) differs from yours "
+        f"(expected shape {expected.shape}, got {got.shape})."
+    )
 
 
 # --- notebook 2 -------------------------------------------------------------------------------
+
 
 def _grade_gradient_step(answer):
 
@@ -108,16 +123,20 @@ def _grade_gradient_step(answer):
     optimizers.SGD(learning_rate=0.1).apply_gradients([(surface.gradient(theta), theta)])
     got = np.asarray(answer, dtype=float)
     ok = got.shape == (2,) and np.allclose(got, theta)
-    return ok, (f"SGD(0.1) from (1, 1) on the kappa = 10 valley goes to {theta.tolist()}: "
-                "the gradient is (1, 10), so theta_2 lands exactly on 0.")
+    return ok, (
+        f"SGD(0.1) from (1, 1) on the kappa = 10 valley goes to {theta.tolist()}: "
+        "the gradient is (1, 10), so theta_2 lands exactly on 0."
+    )
 
 
 def _grade_largest_stable_rate(answer):
 
     expected = objectives.largest_stable_rate([1.0, 10.0])
     value = _number(answer, "largest_stable_rate")
-    return (abs(value - expected) <= 0.02 * expected,
-            f"lr < 2 / L = 2 / 10 = {expected:g} on the kappa = 10 valley.")
+    return (
+        abs(value - expected) <= 0.02 * expected,
+        f"lr < 2 / L = 2 / 10 = {expected:g} on the kappa = 10 valley.",
+    )
 
 
 def _grade_model_slice_rate(answer):
@@ -127,12 +146,17 @@ def _grade_model_slice_rate(answer):
     curvatures = np.linalg.eigvalsh(objectives.hessian(surface, surface.trained))
     expected = objectives.largest_stable_rate(curvatures)
     value = _number(answer, "model_slice_rate")
-    return (abs(value - expected) <= 0.15 * expected,
-            (f"near the trained weights the largest curvature is L = {curvatures.max():.2f}, "
-             f"so descent settles there only for lr < 2 / L = {expected:.2f} (within 15 %)."))
+    return (
+        abs(value - expected) <= 0.15 * expected,
+        (
+            f"near the trained weights the largest curvature is L = {curvatures.max():.2f}, "
+            f"so descent settles there only for lr < 2 / L = {expected:.2f} (within 15 %)."
+        ),
+    )
 
 
 # --- notebook 3 -------------------------------------------------------------------------------
+
 
 def _grade_momentum_step(answer):
 
@@ -146,28 +170,35 @@ def _grade_momentum_step(answer):
         theta, velocity = function(theta, velocity, surface.gradient(theta), 0.05, 0.8)
         theta, velocity = np.asarray(theta, float), np.asarray(velocity, float)
     ok = theta.shape == (2,) and np.allclose(theta, reference)
-    return ok, ("after 5 steps (lr 0.05, mu 0.8) optimizers.SGD(momentum=0.8) is at "
-                f"{np.round(reference, 5).tolist()}; yours is at {np.round(theta, 5).tolist()}."
-                " The rule: velocity = mu velocity - lr g; theta = theta + velocity.")
+    return ok, (
+        "after 5 steps (lr 0.05, mu 0.8) optimizers.SGD(momentum=0.8) is at "
+        f"{np.round(reference, 5).tolist()}; yours is at {np.round(theta, 5).tolist()}."
+        " The rule: velocity = mu velocity - lr g; theta = theta + velocity."
+    )
 
 
 def _grade_optimal_momentum(answer):
 
     _, beta = objectives.optimal_heavy_ball([1.0, 10.0])
     value = _number(answer, "optimal_momentum")
-    return (abs(value - beta) <= 0.02,
-            f"beta* = ((sqrt(10) - 1) / (sqrt(10) + 1))^2 = {beta:.3f} for kappa = 10.")
+    return (
+        abs(value - beta) <= 0.02,
+        f"beta* = ((sqrt(10) - 1) / (sqrt(10) + 1))^2 = {beta:.3f} for kappa = 10.",
+    )
 
 
 # --- notebook 4 -------------------------------------------------------------------------------
+
 
 def _grade_l1_zeros(answer):
 
     X, y, _ = rp.sample_sparse_regression(seed=0)
     expected = int(np.sum(rp.lasso_fit(X, y, 30.0) == 0))
     value = _number(answer, "l1_zeros")
-    return (value == expected,
-            f"lasso at lambda = 30 on the 8-feature data sets {expected} weights to exactly 0.")
+    return (
+        value == expected,
+        f"lasso at lambda = 30 on the 8-feature data sets {expected} weights to exactly 0.",
+    )
 
 
 def _grade_best_lambda(answer):
@@ -177,8 +208,10 @@ def _grade_best_lambda(answer):
     best = float(model.lambdas[int(np.argmin(model.val_errors))])
     value = _number(answer, "best_lambda")
     ok = value > 0 and abs(np.log10(value) - np.log10(best)) <= 0.5
-    return ok, (f"the lowest validation error of the degree-9 fit is at lambda = {best:.2g} "
-                "(answers within a factor of 3 count).")
+    return ok, (
+        f"the lowest validation error of the degree-9 fit is at lambda = {best:.2g} "
+        "(answers within a factor of 3 count)."
+    )
 
 
 def _grade_dropout_scale(answer):
@@ -186,11 +219,14 @@ def _grade_dropout_scale(answer):
     _, mask = kernels.dropout(np.ones((1, 64)), 0.2, 0, 0)
     expected = float(mask.max())
     value = _number(answer, "dropout_scale")
-    return (abs(value - expected) < 1e-6,
-            f"at rate 0.2 kept units are scaled by 1 / (1 - 0.2) = {expected:g}.")
+    return (
+        abs(value - expected) < 1e-6,
+        f"at rate 0.2 kept units are scaled by 1 / (1 - 0.2) = {expected:g}.",
+    )
 
 
 # --- notebook 6 -------------------------------------------------------------------------------
+
 
 def _grade_dense_tanh(answer):
 
@@ -202,8 +238,10 @@ def _grade_dense_tanh(answer):
     expected = kernels.dense_forward(x, w, b, "tanh")
     got = np.asarray(function(x, w, b))
     ok = got.shape == expected.shape and np.allclose(got, expected, atol=1e-5)
-    return ok, ("kernels.dense_forward(x, W, b, 'tanh') = tanh(x W + b)"
-                + (" matches yours." if ok else f" differs from yours (shape {got.shape})."))
+    return ok, (
+        "kernels.dense_forward(x, W, b, 'tanh') = tanh(x W + b)"
+        + (" matches yours." if ok else f" differs from yours (shape {got.shape}).")
+    )
 
 
 def _grade_adam_second_step(answer):
@@ -211,57 +249,75 @@ def _grade_adam_second_step(answer):
     theta = np.array([1.0, -2.0])
     m, v = np.zeros(2), np.zeros(2)
     for step in (1, 2):
-        kernels.adam_update(theta, np.array([0.5, -1.0]) * step, m, v, step=step,
-                            learning_rate=0.1)
+        kernels.adam_update(theta, np.array([0.5, -1.0]) * step, m, v, step=step, learning_rate=0.1)
     got = np.asarray(answer, dtype=float)
     ok = got.shape == (2,) and np.allclose(got, theta, atol=1e-6)
-    return ok, (f"two adam_update calls (g = (0.5, -1) then (1, -2), lr 0.1) give theta = "
-                f"{np.round(theta, 6).tolist()}.")
+    return ok, (
+        f"two adam_update calls (g = (0.5, -1) then (1, -2), lr 0.1) give theta = "
+        f"{np.round(theta, 6).tolist()}."
+    )
 
 
 QUESTIONS = {
     "parameter_count": _Question(
-        "How many parameters has the quickstart MLP (count_params)?", _grade_parameter_count,
-        hint="count (inputs + 1) x units for each Dense layer and add them up."),
+        "How many parameters has the quickstart MLP (count_params)?",
+        _grade_parameter_count,
+        hint="count (inputs + 1) x units for each Dense layer and add them up.",
+    ),
     "dense_relu": _Question(
-        "Write dense_relu(x, W, b) in NumPy: one Dense layer with relu.", _grade_dense_relu),
+        "Write dense_relu(x, W, b) in NumPy: one Dense layer with relu.", _grade_dense_relu
+    ),
     "gradient_step": _Question(
         "theta after one SGD step (lr 0.1) from (1, 1) on the kappa = 10 valley "
-        "J = (theta_1^2 + 10 theta_2^2) / 2.", _grade_gradient_step,
-        hint="the gradient of J is (theta_1, 10 theta_2); step against it: "
-             "theta - 0.1 grad J."),
+        "J = (theta_1^2 + 10 theta_2^2) / 2.",
+        _grade_gradient_step,
+        hint="the gradient of J is (theta_1, 10 theta_2); step against it: theta - 0.1 grad J.",
+    ),
     "largest_stable_rate": _Question(
         "The largest rate for which gradient descent converges on the kappa = 10 valley.",
         _grade_largest_stable_rate,
         hint="along a direction of curvature lambda a step multiplies the error by "
-             "(1 - lr lambda); that must stay in (-1, 1) for the largest lambda."),
+        "(1 - lr lambda); that must stay in (-1, 1) for the largest lambda.",
+    ),
     "model_slice_rate": _Question(
         "The largest rate that still converges to the star on the model slice.",
         _grade_model_slice_rate,
         hint="near the star the loss is nearly quadratic: find its largest curvature L "
-             "(objectives.hessian) and use the quadratic rule."),
+        "(objectives.hessian) and use the quadratic rule.",
+    ),
     "momentum_step": _Question(
         "Write momentum_step(theta, velocity, g, lr, mu) -> (theta, velocity), Keras's "
-        "SGD(momentum=mu) rule.", _grade_momentum_step),
+        "SGD(momentum=mu) rule.",
+        _grade_momentum_step,
+    ),
     "optimal_momentum": _Question(
-        "The best heavy-ball momentum beta for kappa = 10.", _grade_optimal_momentum,
-        hint="beta* = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2."),
+        "The best heavy-ball momentum beta for kappa = 10.",
+        _grade_optimal_momentum,
+        hint="beta* = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2.",
+    ),
     "l1_zeros": _Question(
-        "How many of the 8 lasso weights are exactly 0 at lambda = 30?", _grade_l1_zeros,
-        hint="print rp.lasso_fit(X, y, lam=30.0) and count the entries that are exactly 0."),
+        "How many of the 8 lasso weights are exactly 0 at lambda = 30?",
+        _grade_l1_zeros,
+        hint="print rp.lasso_fit(X, y, lam=30.0) and count the entries that are exactly 0.",
+    ),
     "best_lambda": _Question(
         "The lambda with the lowest validation error for the degree-9 polynomial.",
         _grade_best_lambda,
-        hint="move the polynomial app's lambda slider to the circled point of the error "
-             "panel."),
+        hint="move the polynomial app's lambda slider to the circled point of the error panel.",
+    ),
     "dropout_scale": _Question(
-        "By what factor are kept units scaled at dropout rate 0.2?", _grade_dropout_scale,
-        hint="inverted dropout keeps E[mask] = 1: (1 - p) x scale = 1."),
+        "By what factor are kept units scaled at dropout rate 0.2?",
+        _grade_dropout_scale,
+        hint="inverted dropout keeps E[mask] = 1: (1 - p) x scale = 1.",
+    ),
     "dense_tanh": _Question(
-        "Write dense_tanh(x, W, b) in NumPy: one Dense layer with tanh.", _grade_dense_tanh),
+        "Write dense_tanh(x, W, b) in NumPy: one Dense layer with tanh.", _grade_dense_tanh
+    ),
     "adam_second_step": _Question(
-        "theta after two Adam steps (see notebook 6).", _grade_adam_second_step,
-        hint="apply the formula above twice; bias correction uses step = 1, then step = 2."),
+        "theta after two Adam steps (see notebook 6).",
+        _grade_adam_second_step,
+        hint="apply the formula above twice; bias correction uses step = 1, then step = 2.",
+    ),
 }
 
 
@@ -316,6 +372,7 @@ def check(question: str, answer) -> CheckResult:
 
 def _lookup(question: str) -> _Question:
     if question not in QUESTIONS:
-        raise ValueError(f"question must be one of {sorted(QUESTIONS)}. "
-                         f"Received: question={question!r}")
+        raise ValueError(
+            f"question must be one of {sorted(QUESTIONS)}. Received: question={question!r}"
+        )
     return QUESTIONS[question]

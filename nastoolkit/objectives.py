@@ -445,11 +445,14 @@ class Saddle(Objective):
 # On f = sum_i lambda_i x_i^2 / 2 every eigendirection evolves on its own, so one 2x2 (momentum)
 # or 1x1 (plain descent) linear map per eigenvalue says everything about convergence.
 
+
 def _eigenvalues(eigenvalues) -> np.ndarray:
     values = np.atleast_1d(np.asarray(eigenvalues, dtype=np.float64))
     if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError("eigenvalues must be positive finite numbers (the curvatures of the "
-                         f"quadratic, e.g. (1, 10)). Received: eigenvalues={eigenvalues!r}")
+        raise ValueError(
+            "eigenvalues must be positive finite numbers (the curvatures of the "
+            f"quadratic, e.g. (1, 10)). Received: eigenvalues={eigenvalues!r}"
+        )
     return values
 
 
@@ -629,8 +632,13 @@ def hessian(objective, theta, step: float = 1e-5) -> np.ndarray:
     for axis in range(2):
         shift = np.zeros(2)
         shift[axis] = step
-        rows.append((np.asarray(objective.gradient(theta + shift))
-                     - np.asarray(objective.gradient(theta - shift))) / (2.0 * step))
+        rows.append(
+            (
+                np.asarray(objective.gradient(theta + shift))
+                - np.asarray(objective.gradient(theta - shift))
+            )
+            / (2.0 * step)
+        )
     matrix = np.array(rows)
     return (matrix + matrix.T) / 2.0
 

@@ -64,9 +64,11 @@ def test_array_helpers():
 
 
 def test_import_nastoolkit_stays_light():
-    code = ("import sys, nastoolkit, nastoolkit.models, nastoolkit.optimizers;"
-            "heavy = [m for m in ('ipywidgets', 'deap', 'dask', 'cupy', 'distributed') "
-            "if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys, nastoolkit, nastoolkit.models, nastoolkit.optimizers;"
+        "heavy = [m for m in ('ipywidgets', 'deap', 'dask', 'cupy', 'distributed') "
+        "if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -75,8 +77,9 @@ def test_single_blas_thread_limits_and_restores():
     threadpoolctl = pytest.importorskip("threadpoolctl")
 
     def blas_threads():
-        return [p["num_threads"] for p in threadpoolctl.threadpool_info()
-                if p["user_api"] == "blas"]
+        return [
+            p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"
+        ]
 
     before = blas_threads()
     with backend.single_blas_thread():
@@ -96,8 +99,9 @@ def test_small_model_fits_on_one_blas_thread():
 
     class Spy(Callback):
         def on_epoch_end(self, epoch, logs=None):
-            seen.extend(p["num_threads"] for p in threadpoolctl.threadpool_info()
-                        if p["user_api"] == "blas")
+            seen.extend(
+                p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"
+            )
 
     model = Sequential([Dense(8, input_shape=(3,)), Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
@@ -107,12 +111,14 @@ def test_small_model_fits_on_one_blas_thread():
 
 def test_single_blas_thread_covers_libraries_loaded_later():
     """SciPy brings its own OpenBLAS; a limit taken after it loads must cover it too."""
-    code = ("import threadpoolctl; from nastoolkit import backend\n"
-            "with backend.single_blas_thread(): pass\n"
-            "import scipy.linalg\n"
-            "with backend.single_blas_thread():\n"
-            "    print([p['num_threads'] for p in threadpoolctl.threadpool_info()"
-            " if p['user_api'] == 'blas'])")
+    code = (
+        "import threadpoolctl; from nastoolkit import backend\n"
+        "with backend.single_blas_thread(): pass\n"
+        "import scipy.linalg\n"
+        "with backend.single_blas_thread():\n"
+        "    print([p['num_threads'] for p in threadpoolctl.threadpool_info()"
+        " if p['user_api'] == 'blas'])"
+    )
     pytest.importorskip("scipy")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert set(eval(out.stdout)) == {1}

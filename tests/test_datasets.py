@@ -6,8 +6,9 @@ import pytest
 from nastoolkit import datasets
 
 
-@pytest.mark.parametrize("loader", [datasets.make_moons, datasets.make_circles,
-                                    datasets.make_spirals])
+@pytest.mark.parametrize(
+    "loader", [datasets.make_moons, datasets.make_circles, datasets.make_spirals]
+)
 def test_toy_sets_shapes_and_seed(loader):
     (X, y), (Xv, yv) = loader(n_samples=200, seed=3)
     assert X.dtype == np.float32 and X.shape[1] == 2 and y.dtype == np.int64
@@ -27,7 +28,7 @@ def test_circles_radii_without_noise():
 
 
 def test_synthetic_regression_noise_floor():
-    (X, y), (Xv, yv) = datasets.load_synthetic_regression(n_samples=5000, noise=0.0, seed=0)
+    (X, y), (Xv, _) = datasets.load_synthetic_regression(n_samples=5000, noise=0.0, seed=0)
     assert X.shape == (4000, 10) and y.shape == (4000, 1) and Xv.shape == (1000, 10)
     (Xn, yn), _ = datasets.load_synthetic_regression(n_samples=5000, noise=1.0, seed=0)
     np.testing.assert_array_equal(X, Xn)
@@ -36,14 +37,19 @@ def test_synthetic_regression_noise_floor():
 
 def test_digits():
     pytest.importorskip("sklearn")
-    (X, y), (Xv, yv) = datasets.load_digits(seed=0)
+    (X, y), (Xv, _) = datasets.load_digits(seed=0)
     assert X.shape[1] == 64 and len(X) + len(Xv) == 1797
     assert X.min() >= 0 and X.max() <= 1 and set(np.unique(y)) == set(range(10))
 
 
-@pytest.mark.parametrize("kwargs,name", [({"n_samples": 2}, "n_samples"),
-                                          ({"noise": -1.0}, "noise"),
-                                          ({"validation_split": 1.0}, "validation_split")])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"n_samples": 2}, "n_samples"),
+        ({"noise": -1.0}, "noise"),
+        ({"validation_split": 1.0}, "validation_split"),
+    ],
+)
 def test_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         datasets.make_moons(**kwargs)

@@ -64,8 +64,7 @@ def test_graders_agree_with_the_library_they_quote():
     assert objectives.largest_stable_rate([1.0, 10.0]) == pytest.approx(0.2)
     theta, m, v = np.array([1.0, -2.0]), np.zeros(2), np.zeros(2)
     for step in (1, 2):
-        kernels.adam_update(theta, np.array([0.5, -1.0]) * step, m, v, step=step,
-                            learning_rate=0.1)
+        kernels.adam_update(theta, np.array([0.5, -1.0]) * step, m, v, step=step, learning_rate=0.1)
     np.testing.assert_allclose(theta, _adam_by_hand(), atol=1e-9)
 
 

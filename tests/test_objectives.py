@@ -50,8 +50,9 @@ def test_minimum_is_a_stationary_point_and_lowest_nearby(surface):
 
 def test_known_values():
     assert objectives.Quadratic().value([3.0, 4.0]) == pytest.approx(12.5)
-    assert objectives.IllConditionedQuadratic(condition_number=100).value([1.0, 1.0]) == \
-        pytest.approx(50.5)
+    assert objectives.IllConditionedQuadratic(condition_number=100).value(
+        [1.0, 1.0]
+    ) == pytest.approx(50.5)
     assert objectives.Rosenbrock().value([-1.0, 1.0]) == pytest.approx(4.0)
     assert objectives.Rosenbrock().value([0.0, 0.0]) == pytest.approx(1.0)
     np.testing.assert_allclose(objectives.Rosenbrock(a=2.0).minimum, [2.0, 4.0])
@@ -92,8 +93,12 @@ def test_get_by_name_with_parameters_and_instances():
     surface = objectives.get("ill_conditioned_quadratic", condition_number=100)
     assert surface.condition_number == 100
     assert objectives.get(surface) is surface
-    assert set(objectives.NAMES) == {"quadratic", "ill_conditioned_quadratic", "rosenbrock",
-                                     "saddle"}
+    assert set(objectives.NAMES) == {
+        "quadratic",
+        "ill_conditioned_quadratic",
+        "rosenbrock",
+        "saddle",
+    }
     with pytest.raises(ValueError, match="Valid names: quadratic"):
         objectives.get("himmelblau")
 
@@ -101,5 +106,7 @@ def test_get_by_name_with_parameters_and_instances():
 def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match=r"theta must have shape \(2,\).*\(3,\)"):
         objectives.Quadratic().value(np.zeros(3))
-    with pytest.raises(ValueError, match="condition_number must be .* Received: condition_number=0.5"):
+    with pytest.raises(
+        ValueError, match="condition_number must be .* Received: condition_number=0.5"
+    ):
         objectives.IllConditionedQuadratic(condition_number=0.5)

@@ -1,24 +1,28 @@
 """Packaging: the conda environments agree with pyproject, and csrc/ is found from this install."""
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _names(requirements):
-    return {re.split(r"[<>=!\[ ;]", r, maxsplit=1)[0].lower().replace("_", "-")
-            for r in requirements}
+    return {
+        re.split(r"[<>=!\[ ;]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements
+    }
 
 
 def _conda_names(path):
     yaml = pytest.importorskip("yaml")
     deps = yaml.safe_load(path.read_text())["dependencies"]
-    return {re.split(r"[<>= ]", d, maxsplit=1)[0].lower().replace("_", "-")
-            for d in deps if isinstance(d, str)}
+    return {
+        re.split(r"[<>= ]", d, maxsplit=1)[0].lower().replace("_", "-")
+        for d in deps
+        if isinstance(d, str)
+    }
 
 
 @pytest.mark.parametrize("env", ["environment.yml", "binder/environment.yml"])
@@ -49,11 +53,17 @@ def test_readme_commands_exist_and_ci_calls_the_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    dry = subprocess.run(["make", "-n", "-W", "pyproject.toml", "lab"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
+    dry = subprocess.run(
+        ["make", "-n", "-W", "pyproject.toml", "lab"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "jupyter lab notebooks/" in dry
-    dry = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    dry = subprocess.run(
+        ["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     # the README's test command lints before it tests, so CI fails on unformatted code too
     assert "ruff check ." in dry and "ruff format --check ." in dry and "pytest" in dry
 
@@ -61,10 +71,11 @@ def test_readme_commands_exist_and_ci_calls_the_test_command():
 def test_readme_quick_example_runs(tmp_path, monkeypatch):
     """The README's first example, with a 2-epoch budget, runs as written."""
     readme = (ROOT / "README.md").read_text()
-    code = re.findall(r"```python\n(.*?)```", readme, flags=re.S)[0]
+    code = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)[0]
     assert "epochs=100" in code
     monkeypatch.chdir(tmp_path)
     namespace = {}
-    exec(compile(code.replace("epochs=100", "epochs=2"), "README.md", "exec"), namespace)
+    # the README's own code, run as written (with a 2-epoch budget)
+    exec(compile(code.replace("epochs=100", "epochs=2"), "README.md", "exec"), namespace)  # noqa: S102
     assert (tmp_path / "model.npz").exists()
     assert namespace["loss"] < float(namespace["y_val"].var())

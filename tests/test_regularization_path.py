@@ -1,5 +1,7 @@
 """L1/L2 solvers of nastoolkit.regularization_path against closed forms and optimality conditions."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -49,8 +51,9 @@ def test_lasso_satisfies_kkt_conditions_on_a_generic_problem():
     smooth_gradient = X.T @ (X @ theta - y) / m
     active = theta != 0
     # Non-zero weights: gradient balances the penalty exactly; zero weights: |gradient| <= lambda/m.
-    np.testing.assert_allclose(smooth_gradient[active], -lam / m * np.sign(theta[active]),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        smooth_gradient[active], -lam / m * np.sign(theta[active]), atol=1e-6
+    )
     assert np.all(np.abs(smooth_gradient[~active]) <= lam / m + 1e-6)
     assert active.sum() < theta.size  # this lambda is strong enough to zero something
 
@@ -81,7 +84,7 @@ def test_larger_lambda_gives_smaller_ridge_norm():
     x, y = rp.sample_sine_data(10, seed=0)
     X = rp.polynomial_features(x, 9)
     norms = [np.linalg.norm(rp.ridge_fit(X, y, lam)) for lam in np.logspace(-6, 2, 9)]
-    assert all(a > b for a, b in zip(norms, norms[1:]))
+    assert all(a > b for a, b in itertools.pairwise(norms))
 
 
 def test_penalty_mask_leaves_intercept_free():
@@ -100,10 +103,10 @@ def test_polynomial_ridge_errors_show_overfitting_at_tiny_lambda():
     lambdas = np.logspace(-8, 2, 21)
     train, val, thetas = rp.polynomial_ridge_errors(x_train, y_train, x_val, y_val, 9, lambdas)
     assert thetas.shape == (21, 10)
-    assert train[0] < 1e-3                      # degree 9 through 10 points: near interpolation
-    assert val[0] > 3 * val.min()               # ... and that generalises badly
-    assert np.all(np.diff(train) >= -1e-9)      # more penalty never fits the training set better
-    assert 0 < np.argmin(val) < 20              # the best lambda is in between
+    assert train[0] < 1e-3  # degree 9 through 10 points: near interpolation
+    assert val[0] > 3 * val.min()  # ... and that generalises badly
+    assert np.all(np.diff(train) >= -1e-9)  # more penalty never fits the training set better
+    assert 0 < np.argmin(val) < 20  # the best lambda is in between
 
 
 def test_polynomial_features_columns_and_range():
@@ -119,13 +122,16 @@ def test_loss_grid_matches_direct_evaluation():
     assert grid[2, 1] == pytest.approx(0.5 * rp.mean_squared_error(X, y, [a[1], b[2]]))
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: rp.ridge_fit(np.ones((3, 2)), np.ones(4), 1.0), "same m"),
-    (lambda: rp.ridge_fit(np.ones((3, 2)), np.ones(3), -1.0), "lam must be"),
-    (lambda: rp.lasso_fit(np.ones((3, 2)), np.ones(3), 1.0, penalty_mask=[1]), "penalty_mask"),
-    (lambda: rp.polynomial_features([0.1], -1), "degree"),
-    (lambda: rp.sample_sine_data(0), "num_samples"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: rp.ridge_fit(np.ones((3, 2)), np.ones(4), 1.0), "same m"),
+        (lambda: rp.ridge_fit(np.ones((3, 2)), np.ones(3), -1.0), "lam must be"),
+        (lambda: rp.lasso_fit(np.ones((3, 2)), np.ones(3), 1.0, penalty_mask=[1]), "penalty_mask"),
+        (lambda: rp.polynomial_features([0.1], -1), "degree"),
+        (lambda: rp.sample_sine_data(0), "num_samples"),
+    ],
+)
 def test_errors_name_the_argument(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -140,9 +146,11 @@ def test_regularized_loss_is_half_the_keras_objective():
     m, lam = X.shape[0], 3.0
     mse = rp.mean_squared_error(X, y, theta)
     assert 2 * rp.regularized_loss(X, y, theta, lam, "l2") == pytest.approx(
-        mse + L2(lam / m)(theta))
+        mse + L2(lam / m)(theta)
+    )
     assert 2 * rp.regularized_loss(X, y, theta, lam, "l1") == pytest.approx(
-        mse + L1(2 * lam / m)(theta))
+        mse + L1(2 * lam / m)(theta)
+    )
     # The closed-form ridge solution minimises J: any nudge increases it.
     best = rp.ridge_fit(X, y, lam)
     nudged = best + 1e-3 * np.eye(X.shape[1])[0]

@@ -101,8 +101,9 @@ def test_keras_written_file_with_an_unknown_activation_names_it(tmp_path):
             data = zin.read(item.filename)
             if item.filename == "config.json":
                 config = json.loads(data)
-                dense = next(layer for layer in config["config"]["layers"]
-                             if layer["class_name"] == "Dense")
+                dense = next(
+                    layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense"
+                )
                 dense["config"]["activation"] = "mish"
                 data = json.dumps(config).encode()
             zout.writestr(item, data)

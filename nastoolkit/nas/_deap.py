@@ -81,16 +81,19 @@ def select_nsga2(individuals: list, k: int) -> list:
     return tools.selNSGA2(individuals, k)
 
 
-def make_toolbox(space: SearchSpace, rng: random.Random, objectives: int = 1,
-                 tournament_size: int = 3) -> base.Toolbox:
+def make_toolbox(
+    space: SearchSpace, rng: random.Random, objectives: int = 1, tournament_size: int = 3
+) -> base.Toolbox:
     """A DEAP toolbox whose ``mate``, ``mutate`` and ``select`` use the pure operators and
     ``rng``. ``mate`` returns two children and ``mutate`` one (in a tuple), as DEAP's do, but new
     objects: parents are never modified."""
     kind = individual_class(objectives)
     toolbox = base.Toolbox()
     toolbox.register("individual", lambda genome: kind(copy_genome(genome)))
-    toolbox.register("mate", lambda first, second: tuple(
-        kind(child) for child in crossover(first, second, space, rng)))
+    toolbox.register(
+        "mate",
+        lambda first, second: tuple(kind(child) for child in crossover(first, second, space, rng)),
+    )
     toolbox.register("mutate", lambda individual: (kind(mutate(individual, space, rng)),))
     if objectives == 1:
         toolbox.register("select", select_tournament, tournament_size=tournament_size, rng=rng)
@@ -100,8 +103,14 @@ def make_toolbox(space: SearchSpace, rng: random.Random, objectives: int = 1,
     return toolbox
 
 
-def vary_or(population: list, toolbox, offspring_size: int, crossover_probability: float,
-            mutation_probability: float, rng: random.Random) -> list:
+def vary_or(
+    population: list,
+    toolbox,
+    offspring_size: int,
+    crossover_probability: float,
+    mutation_probability: float,
+    rng: random.Random,
+) -> list:
     """The mu+lambda variation (DEAP's varOr): each child comes from crossover of two random
     parents, or mutation of one, or is a copy of one, with the given probabilities."""
     offspring = []
@@ -117,14 +126,22 @@ def vary_or(population: list, toolbox, offspring_size: int, crossover_probabilit
     return offspring
 
 
-def vary_and(parents: list, toolbox, crossover_probability: float, mutation_probability: float,
-             rng: random.Random) -> list:
+def vary_and(
+    parents: list,
+    toolbox,
+    crossover_probability: float,
+    mutation_probability: float,
+    rng: random.Random,
+) -> list:
     """DEAP's varAnd: consecutive pairs cross over with one probability, then each child mutates
     with another."""
     offspring = [toolbox.individual(parent) for parent in parents]
     for index in range(1, len(offspring), 2):
         if rng.random() < crossover_probability:
-            offspring[index - 1], offspring[index] = toolbox.mate(offspring[index - 1],
-                                                                  offspring[index])
-    return [toolbox.mutate(child)[0] if rng.random() < mutation_probability else child
-            for child in offspring]
+            offspring[index - 1], offspring[index] = toolbox.mate(
+                offspring[index - 1], offspring[index]
+            )
+    return [
+        toolbox.mutate(child)[0] if rng.random() < mutation_probability else child
+        for child in offspring
+    ]

@@ -34,7 +34,8 @@ class _Reader:
     def fail(self, field: str, problem: str):
         raise CheckpointError(
             f"checkpoint {self.path!r} is damaged or was edited: field {field} {problem}. "
-            f"Restore the file from a copy, or start a new search (overwrite=True).")
+            f"Restore the file from a copy, or start a new search (overwrite=True)."
+        )
 
     def object(self, field, value, keys=()) -> dict:
         if not isinstance(value, dict):
@@ -52,10 +53,16 @@ class _Reader:
         return value
 
     def integer(self, field, value, low=None, high=None) -> int:
-        if not is_integer(value) or (low is not None and value < low) \
-                or (high is not None and value > high):
-            bounds = f" in [{low}, {high}]" if high is not None else \
-                (f" >= {low}" if low is not None else "")
+        if (
+            not is_integer(value)
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            bounds = (
+                f" in [{low}, {high}]"
+                if high is not None
+                else (f" >= {low}" if low is not None else "")
+            )
             self.fail(field, f"must be an integer{bounds}. Found: {value!r:.60}")
         return int(value)
 
@@ -77,10 +84,12 @@ def validate_checkpoint(path, document: dict, strategies) -> SearchSpace:
     read = _Reader(path)
     strategy = read.string("strategy", document["strategy"])
     if strategy not in strategies:
-        read.fail("strategy", f"must name a known strategy ({sorted(strategies)}). "
-                              f"Found: {strategy!r}")
-    config = read.object("config", document["config"],
-                         ("space", "population_size", "generations", "seed"))
+        read.fail(
+            "strategy", f"must name a known strategy ({sorted(strategies)}). Found: {strategy!r}"
+        )
+    config = read.object(
+        "config", document["config"], ("space", "population_size", "generations", "seed")
+    )
     try:
         space = SearchSpace.from_config(read.object("config.space", config["space"]))
     except (TypeError, ValueError) as error:
@@ -102,16 +111,21 @@ def validate_checkpoint(path, document: dict, strategies) -> SearchSpace:
             read.integer("execution.workers", execution["workers"], 1)
         if execution.get("cluster") is not None:
             read.string("execution.cluster", execution["cluster"])
-    state = read.object("state", document["state"],
-                        ("generation", "population", "rng_state", "evaluations", "history"))
+    state = read.object(
+        "state",
+        document["state"],
+        ("generation", "population", "rng_state", "evaluations", "history"),
+    )
     generation = read.integer("state.generation", state["generation"], 0, generations)
     _check_rng_state(read, state["rng_state"])
     keys = _check_evaluations(read, state["evaluations"], space, generation)
     population = read.list("state.population", state["population"], population_size)
     for index, key in enumerate(population):
         if not isinstance(key, str) or key not in keys:
-            read.fail(f"state.population[{index}]", f"must be the key of an evaluated genome. "
-                                                     f"Found: {key!r:.60}")
+            read.fail(
+                f"state.population[{index}]",
+                f"must be the key of an evaluated genome. Found: {key!r:.60}",
+            )
     _check_history(read, state["history"], generation)
     return space
 
@@ -122,8 +136,9 @@ def _check_rng_state(read: _Reader, value) -> None:
     read.list("state.rng_state[1]", internal, _MT_STATE_LENGTH)
     for index, word in enumerate(internal[:-1]):
         read.integer(f"state.rng_state[1][{index}]", word, 0, 2**32 - 1)
-    read.integer(f"state.rng_state[1][{_MT_STATE_LENGTH - 1}]", internal[-1], 0,
-                 _MT_STATE_LENGTH - 1)
+    read.integer(
+        f"state.rng_state[1][{_MT_STATE_LENGTH - 1}]", internal[-1], 0, _MT_STATE_LENGTH - 1
+    )
     read.number_or_null("state.rng_state[2]", gauss_next)
     try:
         random.Random().setstate(decode_rng_state(value))
@@ -141,8 +156,9 @@ def _check_evaluations(read: _Reader, value, space: SearchSpace, generation: int
             field, _, problem = str(error).partition(" ")
             read.fail(field, problem)
         if candidate.index != index:
-            read.fail(f"{where}.index", f"must be {index} (evaluation order). "
-                                        f"Found: {candidate.index}")
+            read.fail(
+                f"{where}.index", f"must be {index} (evaluation order). Found: {candidate.index}"
+            )
         problems = space.problems(candidate.genome)
         if problems:
             read.fail(f"{where}.genome", f"is outside the search space: {'; '.join(problems)}")
@@ -152,14 +168,19 @@ def _check_evaluations(read: _Reader, value, space: SearchSpace, generation: int
             read.fail(f"{where}.key", "repeats an earlier evaluation's key")
         keys.add(candidate.key)
         if candidate.generation > generation:
-            read.fail(f"{where}.generation", f"must be <= state.generation={generation}. "
-                                             f"Found: {candidate.generation}")
+            read.fail(
+                f"{where}.generation",
+                f"must be <= state.generation={generation}. Found: {candidate.generation}",
+            )
         if not candidate.ok and candidate.score != FAILED_SCORE:
-            read.fail(f"{where}.outcome.score", f"of a failed candidate must be {FAILED_SCORE}. "
-                                                f"Found: {candidate.score!r}")
+            read.fail(
+                f"{where}.outcome.score",
+                f"of a failed candidate must be {FAILED_SCORE}. Found: {candidate.score!r}",
+            )
         if candidate.ok and (candidate.score < 0 or not math.isfinite(candidate.score)):
-            read.fail(f"{where}.outcome.score", f"must be a finite error >= 0. "
-                                                f"Found: {candidate.score!r}")
+            read.fail(
+                f"{where}.outcome.score", f"must be a finite error >= 0. Found: {candidate.score!r}"
+            )
     return keys
 
 

@@ -23,24 +23,56 @@ class _AutoModel:
 
     task = ""
 
-    def __init__(self, space: SearchSpace | None = None, validation_split=0.2, folds=None,
-                 epochs=20, patience=5, seed=0, workers=None, client=None, cluster=None,
-                 progress=True, timeout=None, checkpoint=None, overwrite=False):
+    def __init__(
+        self,
+        space: SearchSpace | None = None,
+        validation_split=0.2,
+        folds=None,
+        epochs=20,
+        patience=5,
+        seed=0,
+        workers=None,
+        client=None,
+        cluster=None,
+        progress=True,
+        timeout=None,
+        checkpoint=None,
+        overwrite=False,
+    ):
         if space is not None and not isinstance(space, SearchSpace):
-            raise TypeError(f"space must be a nastoolkit.nas.SearchSpace or None. Received: "
-                            f"{type(space).__name__}. Build one with SearchSpace(max_layers=...).")
-        self.space = space or SearchSpace(max_layers=3, units=(16, 32, 64, 128),
-                                          learning_rate=(1e-4, 3e-2), optimizers=("adam",))
+            raise TypeError(
+                f"space must be a nastoolkit.nas.SearchSpace or None. Received: "
+                f"{type(space).__name__}. Build one with SearchSpace(max_layers=...)."
+            )
+        self.space = space or SearchSpace(
+            max_layers=3, units=(16, 32, 64, 128), learning_rate=(1e-4, 3e-2), optimizers=("adam",)
+        )
         self.validation_split = number_in(
-            "validation_split", validation_split, 0.0, 1.0, low_open=True, high_open=True,
-            fix="Pass e.g. validation_split=0.2.")
-        self.folds = None if folds is None else int_at_least(
-            "folds", folds, 2, "Pass e.g. folds=5, or folds=None for a holdout split.")
+            "validation_split",
+            validation_split,
+            0.0,
+            1.0,
+            low_open=True,
+            high_open=True,
+            fix="Pass e.g. validation_split=0.2.",
+        )
+        self.folds = (
+            None
+            if folds is None
+            else int_at_least(
+                "folds", folds, 2, "Pass e.g. folds=5, or folds=None for a holdout split."
+            )
+        )
         self.epochs = positive_int("epochs", epochs, "Pass e.g. epochs=20.")
         self.patience = non_negative_int("patience", patience, "Pass e.g. patience=5.")
         self.seed = non_negative_int("seed", seed, "Pass e.g. seed=0.")
-        self.timeout = None if timeout is None else positive(
-            "timeout", timeout, "Give seconds per candidate (e.g. timeout=60), or None.")
+        self.timeout = (
+            None
+            if timeout is None
+            else positive(
+                "timeout", timeout, "Give seconds per candidate (e.g. timeout=60), or None."
+            )
+        )
         if workers is not None:
             workers = int_at_least("workers", workers, 1, "Pass e.g. workers=2, or None.")
         for name, flag in (("progress", progress), ("overwrite", overwrite)):
@@ -49,8 +81,14 @@ class _AutoModel:
         if checkpoint is not None:
             checkpoint = check_checkpoint_target(checkpoint, overwrite, type(self).__name__)
         self.checkpoint, self.overwrite = checkpoint, overwrite
-        self.options = {"workers": workers, "client": client, "cluster": cluster,
-                        "progress": progress, "checkpoint": checkpoint, "overwrite": overwrite}
+        self.options = {
+            "workers": workers,
+            "client": client,
+            "cluster": cluster,
+            "progress": progress,
+            "checkpoint": checkpoint,
+            "overwrite": overwrite,
+        }
         self.result_ = None
         self.model_ = None
 
@@ -61,21 +99,38 @@ class _AutoModel:
         per class for the folds)."""
         max_trials = int_at_least("max_trials", max_trials, 2, "Pass e.g. max_trials=20.")
         if validation_data is not None and self.folds:
-            raise ValueError(f"validation_data is used by the holdout split only, but this "
-                             f"{type(self).__name__} has folds={self.folds}. Pass folds=None "
-                             f"to score on validation_data, or drop validation_data.")
-        common = {"task": self.task, "epochs": self.epochs, "patience": self.patience,
-                  "seed": self.seed, "timeout": self.timeout}
+            raise ValueError(
+                f"validation_data is used by the holdout split only, but this "
+                f"{type(self).__name__} has folds={self.folds}. Pass folds=None "
+                f"to score on validation_data, or drop validation_data."
+            )
+        common = {
+            "task": self.task,
+            "epochs": self.epochs,
+            "patience": self.patience,
+            "seed": self.seed,
+            "timeout": self.timeout,
+        }
         if self.folds:
             evaluator = CrossValidationEvaluator(X, y, folds=self.folds, **common)
         else:
-            evaluator = HoldoutEvaluator(X, y, validation_split=self.validation_split,
-                                         validation_data=validation_data, **common)
+            evaluator = HoldoutEvaluator(
+                X,
+                y,
+                validation_split=self.validation_split,
+                validation_data=validation_data,
+                **common,
+            )
         population = max(2, min(10, max_trials // 2))
-        search = RegularizedEvolution(self.space, evaluator, population_size=population,
-                                      generations=max(0, max_trials // population - 1),
-                                      sample_size=min(3, population), seed=self.seed,
-                                      **self.options)
+        search = RegularizedEvolution(
+            self.space,
+            evaluator,
+            population_size=population,
+            generations=max(0, max_trials // population - 1),
+            sample_size=min(3, population),
+            seed=self.seed,
+            **self.options,
+        )
         self.result_ = search.run()
         self.model_ = self.result_.best_model()
         self._evaluator = evaluator
@@ -83,8 +138,10 @@ class _AutoModel:
 
     def _require_fit(self, what):
         if self.model_ is None:
-            raise RuntimeError(f"{type(self).__name__}.{what} needs a fitted model; call "
-                               f"fit(X, y, max_trials=...) first.")
+            raise RuntimeError(
+                f"{type(self).__name__}.{what} needs a fitted model; call "
+                f"fit(X, y, max_trials=...) first."
+            )
 
     def export_model(self):
         """The best architecture, trained on all the data, as a compiled ``Sequential``."""
@@ -148,8 +205,10 @@ class AutoClassifier(_AutoModel):
         index = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
         unknown = classes[index] != y
         if unknown.any():
-            raise ValueError(f"y holds labels not seen in fit: {np.unique(y[unknown])[:5]}. "
-                             f"Known labels: {classes[:10]}.")
+            raise ValueError(
+                f"y holds labels not seen in fit: {np.unique(y[unknown])[:5]}. "
+                f"Known labels: {classes[:10]}."
+            )
         return index
 
 

@@ -45,8 +45,10 @@ def check_task(task: str) -> Task:
     'mse'
     """
     if task not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}. Received: task={task!r}. "
-                         f"Use 'classification' for integer labels, 'regression' for numbers.")
+        raise ValueError(
+            f"task must be one of {sorted(TASKS)}. Received: task={task!r}. "
+            f"Use 'classification' for integer labels, 'regression' for numbers."
+        )
     return TASKS[task]
 
 
@@ -74,8 +76,13 @@ def make_optimizer(genome: dict):
     return kind(learning_rate=genome["learning_rate"])
 
 
-def genome_to_model(genome: dict, input_dim: int, output_dim: int, task: str = "classification",
-                    seed: int | None = None):
+def genome_to_model(
+    genome: dict,
+    input_dim: int,
+    output_dim: int,
+    task: str = "classification",
+    seed: int | None = None,
+):
     """A compiled ``Sequential`` for ``genome``: each layer gene gives
     ``Dense(units, activation, kernel_regularizer=L2(l2))`` then ``Dropout(dropout)`` when the
     rate is positive; the task adds the output layer (softmax / linear), loss and metrics.
@@ -118,8 +125,14 @@ def genome_to_model(genome: dict, input_dim: int, output_dim: int, task: str = "
     for index, gene in enumerate(genome["layers"]):
         extra = {"input_shape": (int(input_dim),)} if index == 0 else {}
         regularizer = L2(genome["l2"]) if genome["l2"] > 0 else None
-        layers.append(Dense(gene["units"], activation=gene["activation"],
-                            kernel_regularizer=regularizer, **extra))
+        layers.append(
+            Dense(
+                gene["units"],
+                activation=gene["activation"],
+                kernel_regularizer=regularizer,
+                **extra,
+            )
+        )
         if gene["dropout"] > 0:
             layers.append(Dropout(gene["dropout"]))
     output_extra = {} if layers else {"input_shape": (int(input_dim),)}

@@ -85,25 +85,34 @@ def check_checkpoint_target(path, overwrite: bool = False, owner: str = "the sea
     True
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a file path (str or pathlib.Path) or None. "
-                        f"Received: checkpoint={path!r}")
+        raise TypeError(
+            f"checkpoint must be a file path (str or pathlib.Path) or None. "
+            f"Received: checkpoint={path!r}"
+        )
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise CheckpointError(f"cannot write checkpoint {path!r}: its folder {folder!r} does not "
-                              f"exist. Create it (os.makedirs) or choose another path.")
+        raise CheckpointError(
+            f"cannot write checkpoint {path!r}: its folder {folder!r} does not "
+            f"exist. Create it (os.makedirs) or choose another path."
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise CheckpointError(f"cannot write checkpoint {path!r}: no permission to write in "
-                              f"{folder!r}. Choose a writable folder.")
+        raise CheckpointError(
+            f"cannot write checkpoint {path!r}: no permission to write in "
+            f"{folder!r}. Choose a writable folder."
+        )
     if os.path.isdir(path):
-        raise CheckpointError(f"checkpoint {path!r} is a folder; give a file path such as "
-                              f"{os.path.join(path, 'search.json')!r}.")
+        raise CheckpointError(
+            f"checkpoint {path!r} is a folder; give a file path such as "
+            f"{os.path.join(path, 'search.json')!r}."
+        )
     if os.path.exists(path) and not overwrite:
         raise CheckpointError(
             f"checkpoint {path!r} already holds {_describe(path)}; {owner} will not overwrite "
             f"it. To continue that run: nastoolkit.nas.load_search({path!r}) (or "
             f"<Strategy>.resume({path!r})); to replace it: pass overwrite=True; or choose "
-            f"another checkpoint path.")
+            f"another checkpoint path."
+        )
     return path
 
 
@@ -113,8 +122,10 @@ def _describe(path: str) -> str:
         with open(path, encoding="utf-8") as stream:
             document = json.load(stream)
         state = document["state"]
-        return (f"a {document['strategy']} run (generation {state['generation']} of "
-                f"{document['config']['generations']}, {len(state['evaluations'])} candidates)")
+        return (
+            f"a {document['strategy']} run (generation {state['generation']} of "
+            f"{document['config']['generations']}, {len(state['evaluations'])} candidates)"
+        )
     except Exception:  # noqa: BLE001  (any unreadable file is described the same way)
         return "a file of another run"
 
@@ -157,9 +168,11 @@ def save_checkpoint(path, payload: dict) -> None:
         os.replace(temporary, path)
         temporary = None
     except OSError as error:
-        raise CheckpointError(f"could not write checkpoint {path!r}: {error.strerror or error}. "
-                              f"Free disk space or fix the folder's permissions; the previous "
-                              f"checkpoint (if any) is unchanged.") from error
+        raise CheckpointError(
+            f"could not write checkpoint {path!r}: {error.strerror or error}. "
+            f"Free disk space or fix the folder's permissions; the previous "
+            f"checkpoint (if any) is unchanged."
+        ) from error
     finally:
         if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
@@ -194,25 +207,33 @@ def load_checkpoint(path) -> dict:
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise CheckpointError(f"no checkpoint at {path!r}. Check the path, or start a new search "
-                              f"with checkpoint={path!r} instead of resuming.")
+        raise CheckpointError(
+            f"no checkpoint at {path!r}. Check the path, or start a new search "
+            f"with checkpoint={path!r} instead of resuming."
+        )
     try:
         with open(path, encoding="utf-8") as stream:
             document = json.load(stream)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"checkpoint {path!r} is corrupt (not valid JSON: {error}). It was "
-                              f"not written by nastoolkit's atomic writer or was edited; start a "
-                              f"new search.") from None
+        raise CheckpointError(
+            f"checkpoint {path!r} is corrupt (not valid JSON: {error}). It was "
+            f"not written by nastoolkit's atomic writer or was edited; start a "
+            f"new search."
+        ) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         found = document.get("format") if isinstance(document, dict) else type(document).__name__
-        raise CheckpointError(f"{path!r} is not a nastoolkit search checkpoint: expected "
-                              f"format={FORMAT!r}, found {found!r}.")
+        raise CheckpointError(
+            f"{path!r} is not a nastoolkit search checkpoint: expected "
+            f"format={FORMAT!r}, found {found!r}."
+        )
     if document.get("version") == 1:
         document = _upgrade_version_1(document)
     if document.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint {path!r} has version {document.get('version')!r}; this "
-                              f"nastoolkit reads version {VERSION}. Resume it with the nastoolkit "
-                              f"that wrote it.")
+        raise CheckpointError(
+            f"checkpoint {path!r} has version {document.get('version')!r}; this "
+            f"nastoolkit reads version {VERSION}. Resume it with the nastoolkit "
+            f"that wrote it."
+        )
     missing = [key for key in REQUIRED if key not in document]
     if missing:
         raise CheckpointError(f"checkpoint {path!r} is incomplete: missing {missing}.")
@@ -227,10 +248,14 @@ def _upgrade_version_1(document: dict) -> dict:
     if isinstance(records, list):
         outcome_fields = ("status", "score", "reason", "metrics")
         state["evaluations"] = [
-            {**{k: v for k, v in record.items() if k not in outcome_fields},
-             "outcome": {k: record[k] for k in outcome_fields if k in record}}
-            if isinstance(record, dict) and "outcome" not in record else record
-            for record in records]
+            {
+                **{k: v for k, v in record.items() if k not in outcome_fields},
+                "outcome": {k: record[k] for k in outcome_fields if k in record},
+            }
+            if isinstance(record, dict) and "outcome" not in record
+            else record
+            for record in records
+        ]
     return {**document, "version": VERSION}
 
 
@@ -254,8 +279,11 @@ def encode_array(array) -> dict:
     """
     array = np.ascontiguousarray(array)
     little = array.astype(array.dtype.newbyteorder("<"), copy=False)
-    return {"dtype": little.dtype.str, "shape": list(array.shape),
-            "base64": base64.b64encode(little.tobytes()).decode("ascii")}
+    return {
+        "dtype": little.dtype.str,
+        "shape": list(array.shape),
+        "base64": base64.b64encode(little.tobytes()).decode("ascii"),
+    }
 
 
 def decode_array(encoded: dict) -> np.ndarray:

@@ -38,24 +38,31 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 def _fresh_model(evaluator, genome, seed):
     # Built now (initialised from the model's seed) so a saved state can be put in before fit.
-    model = genome_to_model(genome, evaluator.input_dim, evaluator.output_dim, evaluator.task,
-                            seed=seed)
+    model = genome_to_model(
+        genome, evaluator.input_dim, evaluator.output_dim, evaluator.task, seed=seed
+    )
     model.build((None, evaluator.input_dim))
     return model
 
 
 def _restore(model, fold_state) -> None:
     model.set_weights([np.asarray(w) for w in fold_state["weights"]])
-    optimizer_state = {name: (int(value) if name == "iterations" else np.asarray(value))
-                       for name, value in fold_state["optimizer"].items()}
+    optimizer_state = {
+        name: (int(value) if name == "iterations" else np.asarray(value))
+        for name, value in fold_state["optimizer"].items()
+    }
     model.optimizer.set_state(optimizer_state, variables=[model.params])
 
 
 def _snapshot(model) -> dict:
     optimizer_state = model.optimizer.get_state()
-    return {"weights": [np.array(w, copy=True) for w in model.get_weights()],
-            "optimizer": {name: (np.asarray(value) if name != "iterations" else int(value))
-                          for name, value in optimizer_state.items()}}
+    return {
+        "weights": [np.array(w, copy=True) for w in model.get_weights()],
+        "optimizer": {
+            name: (np.asarray(value) if name != "iterations" else int(value))
+            for name, value in optimizer_state.items()
+        },
+    }
 
 
 def _train_fold(evaluator, genome, train, validation, seed, start, stop, fold_state):
@@ -69,21 +76,33 @@ def _train_fold(evaluator, genome, train, validation, seed, start, stop, fold_st
         # Divergence is reported through the outcome's reason, not as a warning per candidate.
         warnings.simplefilter("ignore", RuntimeWarning)
         for epoch in range(start, stop):
-            history = model.fit(X_train, y_train, epochs=epoch + 1, initial_epoch=epoch,
-                                batch_size=genome["batch_size"], verbose=0,
-                                seed=epoch_seed(seed, epoch))
+            history = model.fit(
+                X_train,
+                y_train,
+                epochs=epoch + 1,
+                initial_epoch=epoch,
+                batch_size=genome["batch_size"],
+                verbose=0,
+                seed=epoch_seed(seed, epoch),
+            )
             losses += history.history.get("loss", [])
             if not losses or not math.isfinite(losses[-1]):
-                raise CandidateFailed(getattr(history, "stopped_reason", None)
-                                      or f"training loss diverged at epoch {epoch + 1}")
-        logs = model.evaluate(evaluator.X[validation], evaluator.y[validation], verbose=0,
-                              return_dict=True)
+                raise CandidateFailed(
+                    getattr(history, "stopped_reason", None)
+                    or f"training loss diverged at epoch {epoch + 1}"
+                )
+        logs = model.evaluate(
+            evaluator.X[validation], evaluator.y[validation], verbose=0, return_dict=True
+        )
     if not all(math.isfinite(value) for value in logs.values()):
         raise CandidateFailed(f"validation metrics are not finite: {logs}")
     metric = next(value for key, value in logs.items() if key != "loss")
     error = 1.0 - metric if evaluator.task == "classification" else metric
-    return {"error": float(error), "val_loss": float(logs["loss"]),
-            "val_metric": float(metric)}, _snapshot(model)
+    return {
+        "error": float(error),
+        "val_loss": float(logs["loss"]),
+        "val_metric": float(metric),
+    }, _snapshot(model)
 
 
 def train_segment(evaluator, genome: dict, start: int, stop: int, state=None):
@@ -124,25 +143,41 @@ def train_segment(evaluator, genome: dict, start: int, stop: int, state=None):
     stop = int_at_least("stop", stop, start + 1, "stop must exceed start (epochs to reach).")
     splits = evaluator.splits()
     if (state is None) != (start == 0):
-        raise ValueError(f"state must be None exactly when start == 0. Received: start={start} "
-                         f"and {'no state' if state is None else 'a state'}. Pass the state the "
-                         f"segment ending at epoch {start} returned.")
+        raise ValueError(
+            f"state must be None exactly when start == 0. Received: start={start} "
+            f"and {'no state' if state is None else 'a state'}. Pass the state the "
+            f"segment ending at epoch {start} returned."
+        )
     if state is not None and len(state) != len(splits):
         raise ValueError(f"state holds {len(state)} splits; the evaluator has {len(splits)}.")
     seed = genome_seed(genome_key(genome), evaluator.seed)
     try:
-        folds = [_train_fold(evaluator, genome, train, validation, seed + index, start, stop,
-                             None if state is None else state[index])
-                 for index, (train, validation) in enumerate(splits)]
+        folds = [
+            _train_fold(
+                evaluator,
+                genome,
+                train,
+                validation,
+                seed + index,
+                start,
+                stop,
+                None if state is None else state[index],
+            )
+            for index, (train, validation) in enumerate(splits)
+        ]
     except Exception as error:  # noqa: BLE001  (any failure is the candidate's, not the search's)
         return Outcome.from_exception(error), None
     errors = [scores["error"] for scores, _ in folds]
     metric_name = "val_accuracy" if evaluator.task == "classification" else "val_mse"
-    metrics = {"val_error": float(np.mean(errors)), "val_error_std": float(np.std(errors)),
-               "fold_errors": errors,
-               "val_loss": float(np.mean([scores["val_loss"] for scores, _ in folds])),
-               metric_name: float(np.mean([scores["val_metric"] for scores, _ in folds])),
-               "epochs": stop, "best_epoch": stop}
+    metrics = {
+        "val_error": float(np.mean(errors)),
+        "val_error_std": float(np.std(errors)),
+        "fold_errors": errors,
+        "val_loss": float(np.mean([scores["val_loss"] for scores, _ in folds])),
+        metric_name: float(np.mean([scores["val_metric"] for scores, _ in folds])),
+        "epochs": stop,
+        "best_epoch": stop,
+    }
     return Outcome("ok", metrics["val_error"], None, metrics), [fold for _, fold in folds]
 
 
@@ -167,10 +202,12 @@ class SegmentEvaluator:
     def __init__(self, evaluator):
         for name in ("splits", "X", "y", "task", "input_dim", "output_dim", "seed"):
             if not hasattr(evaluator, name):
-                raise TypeError(f"evaluator must be a built-in evaluator (HoldoutEvaluator or "
-                                f"CrossValidationEvaluator) so candidates can continue "
-                                f"training; it lacks {name!r}. Received: "
-                                f"{type(evaluator).__name__}")
+                raise TypeError(
+                    f"evaluator must be a built-in evaluator (HoldoutEvaluator or "
+                    f"CrossValidationEvaluator) so candidates can continue "
+                    f"training; it lacks {name!r}. Received: "
+                    f"{type(evaluator).__name__}"
+                )
         self.evaluator = evaluator
         self.timeout = getattr(evaluator, "timeout", None)
 
@@ -178,12 +215,14 @@ class SegmentEvaluator:
         return "segments:" + self.evaluator.fingerprint()
 
     def evaluate(self, job: dict) -> Outcome:
-        outcome, state = train_segment(self.evaluator, job["genome"], job["start"], job["stop"],
-                                       job["state"])
+        outcome, state = train_segment(
+            self.evaluator, job["genome"], job["start"], job["stop"], job["state"]
+        )
         if state is None:
             return outcome
-        return Outcome(outcome.status, outcome.score, outcome.reason,
-                       {**outcome.metrics, "_state": state})
+        return Outcome(
+            outcome.status, outcome.score, outcome.reason, {**outcome.metrics, "_state": state}
+        )
 
     def __repr__(self) -> str:
         return f"SegmentEvaluator({self.evaluator!r})"

@@ -40,8 +40,7 @@ from .recurrent import LSTMCell
 from .space import SearchSpace
 from .strategies import Search
 
-__all__ = ["Controller", "ControllerSearch", "Decision", "controller_decisions",
-           "decode_tokens"]
+__all__ = ["Controller", "ControllerSearch", "Decision", "controller_decisions", "decode_tokens"]
 
 
 class Decision(NamedTuple):
@@ -68,16 +67,22 @@ def controller_decisions(space: SearchSpace, learning_rate_choices: int = 5) -> 
     >>> controller_decisions(space, learning_rate_choices=3)[-4].choices
     (0.001, 0.01, 0.1)
     """
-    count = positive_int("learning_rate_choices", learning_rate_choices,
-                         "Pass e.g. learning_rate_choices=5.")
+    count = positive_int(
+        "learning_rate_choices", learning_rate_choices, "Pass e.g. learning_rate_choices=5."
+    )
     decisions = [Decision("depth", tuple(range(space.min_layers, space.max_layers + 1)))]
     for index in range(space.max_layers):
-        decisions += [Decision(f"layers[{index}].units", space.units),
-                      Decision(f"layers[{index}].activation", space.activations),
-                      Decision(f"layers[{index}].dropout", space.dropout)]
-    decisions += [Decision("learning_rate", _learning_rates(space, count)),
-                  Decision("l2", space.l2), Decision("optimizer", space.optimizers),
-                  Decision("batch_size", space.batch_size)]
+        decisions += [
+            Decision(f"layers[{index}].units", space.units),
+            Decision(f"layers[{index}].activation", space.activations),
+            Decision(f"layers[{index}].dropout", space.dropout),
+        ]
+    decisions += [
+        Decision("learning_rate", _learning_rates(space, count)),
+        Decision("l2", space.l2),
+        Decision("optimizer", space.optimizers),
+        Decision("batch_size", space.batch_size),
+    ]
     return decisions
 
 
@@ -93,13 +98,21 @@ def decode_tokens(decisions: list, tokens) -> dict:
     [{'units': 16, 'activation': 'tanh', 'dropout': 0.0}]
     """
     value = {d.name: d.choices[int(t)] for d, t in zip(decisions, tokens)}
-    layers = [{"units": int(value[f"layers[{i}].units"]),
-               "activation": str(value[f"layers[{i}].activation"]),
-               "dropout": float(value[f"layers[{i}].dropout"])}
-              for i in range(int(value["depth"]))]
-    return {"layers": layers, "learning_rate": float(value["learning_rate"]),
-            "l2": float(value["l2"]), "optimizer": str(value["optimizer"]),
-            "batch_size": int(value["batch_size"])}
+    layers = [
+        {
+            "units": int(value[f"layers[{i}].units"]),
+            "activation": str(value[f"layers[{i}].activation"]),
+            "dropout": float(value[f"layers[{i}].dropout"]),
+        }
+        for i in range(int(value["depth"]))
+    ]
+    return {
+        "layers": layers,
+        "learning_rate": float(value["learning_rate"]),
+        "l2": float(value["l2"]),
+        "optimizer": str(value["optimizer"]),
+        "batch_size": int(value["batch_size"]),
+    }
 
 
 class _Pass(NamedTuple):
@@ -141,16 +154,26 @@ class Controller:
         self.cell = LSTMCell(embedding, units, rng, dtype=dtype)
         dtype = self.cell.dtype
         self.start = rng.normal(0.0, 0.1, (1, embedding)).astype(dtype)
-        self.heads = [(rng.normal(0.0, 0.1, (units, len(d.choices))).astype(dtype),
-                       np.zeros(len(d.choices), dtype)) for d in self.decisions]
-        self.embeddings = [rng.normal(0.0, 0.1, (len(d.choices), embedding)).astype(dtype)
-                           for d in self.decisions]
+        self.heads = [
+            (
+                rng.normal(0.0, 0.1, (units, len(d.choices))).astype(dtype),
+                np.zeros(len(d.choices), dtype),
+            )
+            for d in self.decisions
+        ]
+        self.embeddings = [
+            rng.normal(0.0, 0.1, (len(d.choices), embedding)).astype(dtype) for d in self.decisions
+        ]
 
     @property
     def weights(self) -> list:
         """Every trainable array, in a fixed order (optimizer state and checkpoints use it)."""
-        return [*self.cell.weights, self.start,
-                *[array for head in self.heads for array in head], *self.embeddings]
+        return [
+            *self.cell.weights,
+            self.start,
+            *[array for head in self.heads for array in head],
+            *self.embeddings,
+        ]
 
     def _forward(self, tokens=None, uniforms=None) -> _Pass:
         """Run the sequence: sample from ``uniforms`` (n, T) in [0, 1) by inverse CDF, or follow
@@ -164,7 +187,7 @@ class Controller:
             h, c, step = self.cell.forward(x, h, c)
             p = kernels.activation_forward("softmax", kernels.dense_forward(h, V, bias))
             if tokens is None:
-                below = (np.cumsum(p, axis=1) <= uniforms[:, t:t + 1]).sum(axis=1)
+                below = (np.cumsum(p, axis=1) <= uniforms[:, t : t + 1]).sum(axis=1)
                 chosen[:, t] = np.minimum(below, p.shape[1] - 1)
             else:
                 chosen[:, t] = tokens[:, t]
@@ -211,21 +234,30 @@ class Controller:
             grad_z /= n
             V, _ = self.heads[t]
             grad_from_head, step_V, step_bias = kernels.dense_backward(
-                run.hidden[t], V, p, grad_z, "linear")
+                run.hidden[t], V, p, grad_z, "linear"
+            )
             grad_heads[t][0][...] += step_V
             grad_heads[t][1][...] += step_bias
-            grad_x, grad_h, grad_c = self.cell.backward(run.steps[t], grad_h + grad_from_head,
-                                                        grad_c, grad_W, grad_b)
+            grad_x, grad_h, grad_c = self.cell.backward(
+                run.steps[t], grad_h + grad_from_head, grad_c, grad_W, grad_b
+            )
             if t > 0:  # input of step t is the embedding of step t-1's choice
                 np.add.at(grad_embeddings[t - 1], run.tokens[:, t - 1], grad_x)
             else:
                 grad_start = grad_x.sum(axis=0, keepdims=True)
-        return [grad_W, grad_b, grad_start, *[g for pair in grad_heads for g in pair],
-                *grad_embeddings]
+        return [
+            grad_W,
+            grad_b,
+            grad_start,
+            *[g for pair in grad_heads for g in pair],
+            *grad_embeddings,
+        ]
 
     def __repr__(self) -> str:
-        return (f"Controller(decisions={self.length}, units={self.cell.units}, "
-                f"embedding={self.cell.input_dim})")
+        return (
+            f"Controller(decisions={self.length}, units={self.cell.units}, "
+            f"embedding={self.cell.input_dim})"
+        )
 
 
 class ControllerSearch(Search):
@@ -275,28 +307,45 @@ class ControllerSearch(Search):
     (3, 1.0)
     """
 
-    def __init__(self, space, evaluator, controller_steps=50, architectures_per_step=8, seed=0,
-                 learning_rate=0.01, entropy_weight=1e-3, baseline_decay=0.9,
-                 controller_units=32, embedding=16, learning_rate_choices=5, **options):
-        steps = positive_int("controller_steps", controller_steps,
-                             "Pass e.g. controller_steps=50.")
-        per_step = int_at_least("architectures_per_step", architectures_per_step, 2,
-                                "Pass e.g. architectures_per_step=8.")
-        super().__init__(space, evaluator, population_size=per_step, generations=steps - 1,
-                         seed=seed, **options)
+    def __init__(
+        self,
+        space,
+        evaluator,
+        controller_steps=50,
+        architectures_per_step=8,
+        seed=0,
+        learning_rate=0.01,
+        entropy_weight=1e-3,
+        baseline_decay=0.9,
+        controller_units=32,
+        embedding=16,
+        learning_rate_choices=5,
+        **options,
+    ):
+        steps = positive_int("controller_steps", controller_steps, "Pass e.g. controller_steps=50.")
+        per_step = int_at_least(
+            "architectures_per_step",
+            architectures_per_step,
+            2,
+            "Pass e.g. architectures_per_step=8.",
+        )
+        super().__init__(
+            space, evaluator, population_size=per_step, generations=steps - 1, seed=seed, **options
+        )
         self.controller_steps = steps
         self.architectures_per_step = per_step
         self.learning_rate = positive("learning_rate", learning_rate, "Pass e.g. 0.01.")
         self.entropy_weight = non_negative("entropy_weight", entropy_weight, "Pass e.g. 1e-3.")
-        self.baseline_decay = number_in("baseline_decay", baseline_decay, 0.0, 1.0,
-                                        high_open=True, fix="Pass e.g. 0.9.")
+        self.baseline_decay = number_in(
+            "baseline_decay", baseline_decay, 0.0, 1.0, high_open=True, fix="Pass e.g. 0.9."
+        )
         self.controller_units = positive_int("controller_units", controller_units)
         self.embedding = positive_int("embedding", embedding)
-        self.learning_rate_choices = positive_int("learning_rate_choices",
-                                                  learning_rate_choices)
+        self.learning_rate_choices = positive_int("learning_rate_choices", learning_rate_choices)
         self.decisions = controller_decisions(space, self.learning_rate_choices)
-        self.controller = Controller(self.decisions, self.controller_units, self.embedding,
-                                     np.random.default_rng(self.seed))
+        self.controller = Controller(
+            self.decisions, self.controller_units, self.embedding, np.random.default_rng(self.seed)
+        )
         from ..optimizers import Adam
 
         self.optimizer = Adam(learning_rate=self.learning_rate)
@@ -306,21 +355,32 @@ class ControllerSearch(Search):
         self._tokens = None
 
     def _strategy_config(self) -> dict:
-        return {"learning_rate": self.learning_rate, "entropy_weight": self.entropy_weight,
-                "baseline_decay": self.baseline_decay,
-                "controller_units": self.controller_units, "embedding": self.embedding,
-                "learning_rate_choices": self.learning_rate_choices}
+        return {
+            "learning_rate": self.learning_rate,
+            "entropy_weight": self.entropy_weight,
+            "baseline_decay": self.baseline_decay,
+            "controller_units": self.controller_units,
+            "embedding": self.embedding,
+            "learning_rate_choices": self.learning_rate_choices,
+        }
 
     def get_config(self) -> dict:
-        return {"space": self.space.get_config(), "controller_steps": self.controller_steps,
-                "architectures_per_step": self.architectures_per_step, "seed": self.seed,
-                "hall_of_fame_size": self.hall_of_fame_size, "generations": self.generations,
-                **self._strategy_config()}
+        return {
+            "space": self.space.get_config(),
+            "controller_steps": self.controller_steps,
+            "architectures_per_step": self.architectures_per_step,
+            "seed": self.seed,
+            "hall_of_fame_size": self.hall_of_fame_size,
+            "generations": self.generations,
+            **self._strategy_config(),
+        }
 
     # -- one controller step --------------------------------------------------------------------
     def _first_population(self) -> list:
-        uniforms = [[self.rng.random() for _ in range(self.controller.length)]
-                    for _ in range(self.architectures_per_step)]
+        uniforms = [
+            [self.rng.random() for _ in range(self.controller.length)]
+            for _ in range(self.architectures_per_step)
+        ]
         self._tokens = self.controller.sample(np.array(uniforms))
         return [decode_tokens(self.decisions, row) for row in self._tokens]
 
@@ -339,20 +399,32 @@ class ControllerSearch(Search):
         probabilities = self.controller.probabilities(self._tokens)
         grads = self.controller.gradients(self._tokens, rewards - baseline, self.entropy_weight)
         self.optimizer.apply_gradients(zip(grads, self.controller.weights))
-        self.baseline = (self.baseline_decay * baseline
-                         + (1.0 - self.baseline_decay) * float(rewards.mean()))
-        self.controller_history.append({
-            "generation": generation, "rewards": rewards.tolist(), "baseline": baseline,
-            "probabilities": {d.name: p.mean(axis=0).tolist()
-                              for d, p in zip(self.decisions, probabilities)}})
+        self.baseline = self.baseline_decay * baseline + (1.0 - self.baseline_decay) * float(
+            rewards.mean()
+        )
+        self.controller_history.append(
+            {
+                "generation": generation,
+                "rewards": rewards.tolist(),
+                "baseline": baseline,
+                "probabilities": {
+                    d.name: p.mean(axis=0).tolist() for d, p in zip(self.decisions, probabilities)
+                },
+            }
+        )
         super()._finish_generation(generation, bar)
 
     def result(self):
         """The :class:`SearchResult`; history rows carry the controller's per-step record."""
         result = super().result()
         extra = {row["generation"]: row for row in self.controller_history}
-        result.history = [{**row, **{k: v for k, v in extra.get(row["generation"], {}).items()
-                                     if k != "generation"}} for row in result.history]
+        result.history = [
+            {
+                **row,
+                **{k: v for k, v in extra.get(row["generation"], {}).items() if k != "generation"},
+            }
+            for row in result.history
+        ]
         return result
 
     # -- checkpoints ----------------------------------------------------------------------------
@@ -370,21 +442,34 @@ class ControllerSearch(Search):
             os.fsync(stream.fileno())
         os.replace(temporary, arrays_path)
         config = self.evaluator.get_config() if hasattr(self.evaluator, "get_config") else None
-        save_checkpoint(path, {
-            "strategy": type(self).__name__,
-            "config": self.get_config(),
-            "evaluator": {"class": type(self.evaluator).__name__,
-                          "fingerprint": self._fingerprint, "config": config},
-            "execution": {"workers": self.workers,
-                          "cluster": self.cluster if isinstance(self.cluster, str) else None},
-            "state": {"generation": self.state.generation, "population": self.state.population,
-                      "rng_state": encode_rng_state(self.rng.getstate()),
-                      "evaluations": [record.to_dict()
-                                      for record in self.state.evaluations.values()],
-                      "history": self.state.history},
-            "controller": {"baseline": self.baseline, "history": self.controller_history,
-                           "arrays": os.path.basename(arrays_path)},
-        })
+        save_checkpoint(
+            path,
+            {
+                "strategy": type(self).__name__,
+                "config": self.get_config(),
+                "evaluator": {
+                    "class": type(self.evaluator).__name__,
+                    "fingerprint": self._fingerprint,
+                    "config": config,
+                },
+                "execution": {
+                    "workers": self.workers,
+                    "cluster": self.cluster if isinstance(self.cluster, str) else None,
+                },
+                "state": {
+                    "generation": self.state.generation,
+                    "population": self.state.population,
+                    "rng_state": encode_rng_state(self.rng.getstate()),
+                    "evaluations": [record.to_dict() for record in self.state.evaluations.values()],
+                    "history": self.state.history,
+                },
+                "controller": {
+                    "baseline": self.baseline,
+                    "history": self.controller_history,
+                    "arrays": os.path.basename(arrays_path),
+                },
+            },
+        )
         for old in glob.glob(glob.escape(path) + ".*.npz"):
             if old != arrays_path:
                 try:
@@ -393,25 +478,41 @@ class ControllerSearch(Search):
                     pass
 
     @classmethod
-    def resume(cls, path, evaluator=None, workers=None, client=None, cluster=None,
-               checkpoint=None, progress=True, cache=None, overwrite=False):
+    def resume(
+        cls,
+        path,
+        evaluator=None,
+        workers=None,
+        client=None,
+        cluster=None,
+        checkpoint=None,
+        progress=True,
+        cache=None,
+        overwrite=False,
+    ):
         """The controller search saved at ``path``, ready to :meth:`run`; it ends exactly as an
         uninterrupted run would. ``evaluator`` defaults to the one stored in the checkpoint."""
         document = load_checkpoint(path)
         if document.get("strategy") != cls.__name__:
-            raise CheckpointError(f"checkpoint {path!r} was written by "
-                                  f"{document.get('strategy')!r}, not {cls.__name__}.")
+            raise CheckpointError(
+                f"checkpoint {path!r} was written by "
+                f"{document.get('strategy')!r}, not {cls.__name__}."
+            )
         saved = document["evaluator"]
         if evaluator is None:
             from .evaluators import evaluator_from_config
 
             if not saved.get("config"):
-                raise CheckpointError(f"checkpoint {path!r} does not store its evaluator's data; "
-                                      f"pass evaluator=... to resume.")
+                raise CheckpointError(
+                    f"checkpoint {path!r} does not store its evaluator's data; "
+                    f"pass evaluator=... to resume."
+                )
             evaluator = evaluator_from_config(saved["config"])
         if evaluator.fingerprint() != saved.get("fingerprint"):
-            raise CheckpointError(f"checkpoint {path!r} was made with another evaluator setup "
-                                  f"(field evaluator.fingerprint differs).")
+            raise CheckpointError(
+                f"checkpoint {path!r} was made with another evaluator setup "
+                f"(field evaluator.fingerprint differs)."
+            )
         config = dict(document["config"])
         config.pop("generations", None)
         target = checkpoint or path
@@ -419,16 +520,27 @@ class ControllerSearch(Search):
         execution = document.get("execution") or {}
         try:
             space = SearchSpace.from_config(config.pop("space"))
-            search = cls(space, evaluator, **config,
-                         workers=workers if workers is not None else execution.get("workers"),
-                         client=client, cluster=cluster, checkpoint=target, progress=progress,
-                         cache=cache, overwrite=overwrite or same)
+            search = cls(
+                space,
+                evaluator,
+                **config,
+                workers=workers if workers is not None else execution.get("workers"),
+                client=client,
+                cluster=cluster,
+                checkpoint=target,
+                progress=progress,
+                cache=cache,
+                overwrite=overwrite or same,
+            )
             search._restore(document["state"])
-            search._restore_controller(document["controller"],
-                                       os.path.dirname(os.path.abspath(path)))
+            search._restore_controller(
+                document["controller"], os.path.dirname(os.path.abspath(path))
+            )
         except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"checkpoint {path!r}: a field does not fit {cls.__name__} "
-                                  f"({type(error).__name__}: {error}).") from None
+            raise CheckpointError(
+                f"checkpoint {path!r}: a field does not fit {cls.__name__} "
+                f"({type(error).__name__}: {error})."
+            ) from None
         return search
 
     def _restore_controller(self, saved: dict, folder: str) -> None:
@@ -436,22 +548,26 @@ class ControllerSearch(Search):
         self.controller_history = list(saved["history"])
         arrays_path = os.path.join(folder, saved["arrays"])
         if not os.path.exists(arrays_path):
-            raise ValueError(f"the arrays file {arrays_path!r} named by field controller.arrays "
-                             f"is missing")
+            raise ValueError(
+                f"the arrays file {arrays_path!r} named by field controller.arrays is missing"
+            )
         with np.load(arrays_path, allow_pickle=False) as data:
             weights = self.controller.weights
             for index, weight in enumerate(weights):
                 stored = data[f"w/{index}"]
                 if stored.shape != weight.shape:
-                    raise ValueError(f"controller weight {index} has shape {stored.shape}, "
-                                     f"expected {weight.shape}")
+                    raise ValueError(
+                        f"controller weight {index} has shape {stored.shape}, "
+                        f"expected {weight.shape}"
+                    )
                 weight[...] = stored
             state = {name[2:]: data[name] for name in data.files if name.startswith("o/")}
         state["iterations"] = int(state["iterations"])
         self.optimizer.set_state(state, variables=weights)
 
     def __repr__(self) -> str:
-        return (f"ControllerSearch(controller_steps={self.controller_steps}, "
-                f"architectures_per_step={self.architectures_per_step}, seed={self.seed}, "
-                f"evaluator={self.evaluator!r}, completed={self.state.generation + 1})")
-
+        return (
+            f"ControllerSearch(controller_steps={self.controller_steps}, "
+            f"architectures_per_step={self.architectures_per_step}, seed={self.seed}, "
+            f"evaluator={self.evaluator!r}, completed={self.state.generation + 1})"
+        )

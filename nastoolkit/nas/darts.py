@@ -97,15 +97,19 @@ class MixedLayer:
         self.operations = tuple(operations)
         self.width = max(self.unit_choices)
         if "skip" in self.operations and input_dim != self.width:
-            raise ValueError(f"a skip operation needs input_dim == width ({self.width}). "
-                             f"Received: input_dim={input_dim}.")
+            raise ValueError(
+                f"a skip operation needs input_dim == width ({self.width}). "
+                f"Received: input_dim={input_dim}."
+            )
         limit = math.sqrt(6.0 / (input_dim + self.width))
         self.W = rng.uniform(-limit, limit, (input_dim, self.width)).astype(dtype)
         self.b = np.zeros(self.width, dtype)
         self.alpha = np.zeros(len(self.operations), dtype)
         self.beta = np.zeros(len(self.unit_choices), dtype)
-        self.masks = np.array([[1.0 if j < units else 0.0 for j in range(self.width)]
-                               for units in self.unit_choices], dtype)
+        self.masks = np.array(
+            [[1.0 if j < units else 0.0 for j in range(self.width)] for units in self.unit_choices],
+            dtype,
+        )
 
     def operation_weights(self) -> np.ndarray:
         """softmax(alpha): the strength of each operation."""
@@ -133,8 +137,12 @@ class MixedLayer:
     def backward(self, grad_out, cache):
         """``(grad_h, grad_W, grad_b, grad_alpha, grad_beta)`` from dL/dout."""
         h, z, zm, m, outputs, width_weights, operation_weights = cache
-        grad_weights = np.array([0.0 if name == "zero" else np.sum(grad_out * outputs[name])
-                                 for name in self.operations])
+        grad_weights = np.array(
+            [
+                0.0 if name == "zero" else np.sum(grad_out * outputs[name])
+                for name in self.operations
+            ]
+        )
         grad_zm = np.zeros_like(zm)
         grad_skip = None
         for weight, name in zip(operation_weights, self.operations):
@@ -147,8 +155,7 @@ class MixedLayer:
         grad_h, grad_W, grad_b = kernels.dense_backward(h, self.W, zm, grad_zm * m, "linear")
         if grad_skip is not None:
             grad_h = grad_h + grad_skip
-        return grad_h, grad_W, grad_b, _softmax_backward(operation_weights, grad_weights), \
-            grad_beta
+        return grad_h, grad_W, grad_b, _softmax_backward(operation_weights, grad_weights), grad_beta
 
 
 class _Supernet:
@@ -162,8 +169,9 @@ class _Supernet:
             operations = tuple(space.activations)
             if index >= space.min_layers:
                 operations += ("skip", "zero")
-            self.layers.append(MixedLayer(input_dim if index == 0 else width, space.units,
-                                          operations, rng, dtype))
+            self.layers.append(
+                MixedLayer(input_dim if index == 0 else width, space.units, operations, rng, dtype)
+            )
         limit = math.sqrt(6.0 / (width + output_dim))
         self.W = rng.uniform(-limit, limit, (width, output_dim)).astype(dtype)
         self.b = np.zeros(output_dim, dtype)
@@ -242,12 +250,28 @@ class DifferentiableSearch:
     (2, 2)
     """
 
-    def __init__(self, space, X, y, task="classification", epochs=30, seed=0, batch_size=32,
-                 learning_rate=0.01, architecture_learning_rate=0.03, validation_split=0.3,
-                 evaluator_epochs=20, checkpoint=None, overwrite=False, progress=False):
+    def __init__(
+        self,
+        space,
+        X,
+        y,
+        task="classification",
+        epochs=30,
+        seed=0,
+        batch_size=32,
+        learning_rate=0.01,
+        architecture_learning_rate=0.03,
+        validation_split=0.3,
+        evaluator_epochs=20,
+        checkpoint=None,
+        overwrite=False,
+        progress=False,
+    ):
         if not isinstance(space, SearchSpace):
-            raise TypeError(f"space must be a nastoolkit.nas.SearchSpace. Received: "
-                            f"{type(space).__name__}. Build one with SearchSpace(max_layers=...).")
+            raise TypeError(
+                f"space must be a nastoolkit.nas.SearchSpace. Received: "
+                f"{type(space).__name__}. Build one with SearchSpace(max_layers=...)."
+            )
         check_task(task)
         self.space = space
         self.epochs = positive_int("epochs", epochs, "Pass e.g. epochs=30.")
@@ -255,20 +279,36 @@ class DifferentiableSearch:
         self.batch_size = positive_int("batch_size", batch_size, "Pass e.g. batch_size=32.")
         self.learning_rate = positive("learning_rate", learning_rate, "Pass e.g. 0.01.")
         self.architecture_learning_rate = positive(
-            "architecture_learning_rate", architecture_learning_rate, "Pass e.g. 0.03.")
-        number_in("validation_split", validation_split, 0.0, 1.0, low_open=True,
-                  high_open=True, fix="Pass e.g. validation_split=0.3.")
-        self.evaluator = HoldoutEvaluator(X, y, task=task, validation_split=validation_split,
-                                          epochs=evaluator_epochs, seed=self.seed)
+            "architecture_learning_rate", architecture_learning_rate, "Pass e.g. 0.03."
+        )
+        number_in(
+            "validation_split",
+            validation_split,
+            0.0,
+            1.0,
+            low_open=True,
+            high_open=True,
+            fix="Pass e.g. validation_split=0.3.",
+        )
+        self.evaluator = HoldoutEvaluator(
+            X,
+            y,
+            task=task,
+            validation_split=validation_split,
+            epochs=evaluator_epochs,
+            seed=self.seed,
+        )
         self.task = task
         self.validation_split = float(validation_split)
         self.evaluator_epochs = self.evaluator.epochs
         for name, flag in (("progress", progress), ("overwrite", overwrite)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False. Received: {name}={flag!r}")
-        self.checkpoint = (None if checkpoint is None
-                           else check_checkpoint_target(checkpoint, overwrite,
-                                                        type(self).__name__))
+        self.checkpoint = (
+            None
+            if checkpoint is None
+            else check_checkpoint_target(checkpoint, overwrite, type(self).__name__)
+        )
         self.progress = progress
         self.history = []
         self.rng = np.random.default_rng(self.seed)
@@ -291,19 +331,30 @@ class DifferentiableSearch:
             name = layer.operations[max(allowed, key=lambda k: (strengths[k], -k))]
             if name != "skip":
                 units = layer.unit_choices[int(np.argmax(layer.width_weights()))]
-                layers.append({"units": units, "activation": name,
-                               "dropout": float(min(self.space.dropout))})
-        return self.space.repair({"layers": layers, "learning_rate": 1e-3, "l2": 0.0,
-                                  "optimizer": "adam", "batch_size": 32})
+                layers.append(
+                    {"units": units, "activation": name, "dropout": float(min(self.space.dropout))}
+                )
+        return self.space.repair(
+            {
+                "layers": layers,
+                "learning_rate": 1e-3,
+                "l2": 0.0,
+                "optimizer": "adam",
+                "batch_size": 32,
+            }
+        )
 
     def _build(self) -> None:
         from ..optimizers import Adam
 
         X_train = self._data()[0]
-        self.supernet = _Supernet(self.space, X_train.shape[1], self.evaluator.output_dim,
-                                  self.task, self.rng)
-        self._optimizers = (Adam(learning_rate=self.learning_rate),
-                            Adam(learning_rate=self.architecture_learning_rate))
+        self.supernet = _Supernet(
+            self.space, X_train.shape[1], self.evaluator.output_dim, self.task, self.rng
+        )
+        self._optimizers = (
+            Adam(learning_rate=self.learning_rate),
+            Adam(learning_rate=self.architecture_learning_rate),
+        )
         self._optimizers[0].build(self.supernet.weights)
         self._optimizers[1].build(self.supernet.architecture)
 
@@ -320,16 +371,19 @@ class DifferentiableSearch:
             loss, _, grads = supernet.loss_and_gradients(X_val[rows], y_val[rows])
             architecture_optimizer.apply_gradients(zip(grads, supernet.architecture))
             val_losses.append(loss)
-            batch = order[start:start + self.batch_size]
+            batch = order[start : start + self.batch_size]
             loss, grads, _ = supernet.loss_and_gradients(X_train[batch], y_train[batch])
             weight_optimizer.apply_gradients(zip(grads, supernet.weights))
             train_losses.append(loss)
-        return {"epoch": epoch, "train_loss": float(np.mean(train_losses)),
-                "val_loss": float(np.mean(val_losses)),
-                "operations": [list(layer.operations) for layer in supernet.layers],
-                "alpha": [layer.operation_weights().tolist() for layer in supernet.layers],
-                "width": [layer.width_weights().tolist() for layer in supernet.layers],
-                "genome": self.derive(supernet)}
+        return {
+            "epoch": epoch,
+            "train_loss": float(np.mean(train_losses)),
+            "val_loss": float(np.mean(val_losses)),
+            "operations": [list(layer.operations) for layer in supernet.layers],
+            "alpha": [layer.operation_weights().tolist() for layer in supernet.layers],
+            "width": [layer.width_weights().tolist() for layer in supernet.layers],
+            "genome": self.derive(supernet),
+        }
 
     def run(self) -> SearchResult:
         """Train the supernet (or continue it), derive the genome, retrain and score it; returns
@@ -341,8 +395,13 @@ class DifferentiableSearch:
         if self.supernet is None:
             self._build()
         data = self._data()
-        bar = tqdm(total=self.epochs, initial=len(self.history), desc=type(self).__name__,
-                   unit="epoch", disable=not self.progress)
+        bar = tqdm(
+            total=self.epochs,
+            initial=len(self.history),
+            desc=type(self).__name__,
+            unit="epoch",
+            disable=not self.progress,
+        )
         try:
             for epoch in range(len(self.history), self.epochs):
                 self.history.append(self._epoch(epoch, *data))
@@ -353,21 +412,36 @@ class DifferentiableSearch:
             bar.close()
         genome = self.history[-1]["genome"]
         outcome = self.evaluator.evaluate(genome)
-        record = Candidate(0, genome_key(genome), copy_genome(genome), 0,
-                           self.evaluator.count_parameters(genome), outcome)
-        return SearchResult(strategy="DifferentiableSearch", evaluations=[record],
-                            history=[dict(row) for row in self.history],
-                            population=[copy_genome(genome)], evaluator=self.evaluator)
+        record = Candidate(
+            0,
+            genome_key(genome),
+            copy_genome(genome),
+            0,
+            self.evaluator.count_parameters(genome),
+            outcome,
+        )
+        return SearchResult(
+            strategy="DifferentiableSearch",
+            evaluations=[record],
+            history=[dict(row) for row in self.history],
+            population=[copy_genome(genome)],
+            evaluator=self.evaluator,
+        )
 
     # -- checkpoints ----------------------------------------------------------------------------
     def get_config(self) -> dict:
         """The constructor arguments (data aside)."""
-        return {"space": self.space.get_config(), "task": self.task, "epochs": self.epochs,
-                "seed": self.seed, "batch_size": self.batch_size,
-                "learning_rate": self.learning_rate,
-                "architecture_learning_rate": self.architecture_learning_rate,
-                "validation_split": self.validation_split,
-                "evaluator_epochs": self.evaluator_epochs}
+        return {
+            "space": self.space.get_config(),
+            "task": self.task,
+            "epochs": self.epochs,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "architecture_learning_rate": self.architecture_learning_rate,
+            "validation_split": self.validation_split,
+            "evaluator_epochs": self.evaluator_epochs,
+        }
 
     def save(self, path) -> None:
         """The npz of arrays first (named by epoch), then the JSON that names it, atomically."""
@@ -376,22 +450,31 @@ class DifferentiableSearch:
         arrays = {f"w/{i}": a for i, a in enumerate(self.supernet.weights)}
         arrays.update({f"a/{i}": a for i, a in enumerate(self.supernet.architecture)})
         for tag, optimizer in zip(("ow", "oa"), self._optimizers):
-            arrays.update({f"{tag}/{k}": np.asarray(v)
-                           for k, v in optimizer.get_state().items()})
+            arrays.update({f"{tag}/{k}": np.asarray(v) for k, v in optimizer.get_state().items()})
         temporary = arrays_path + ".tmp.npz"
         with open(temporary, "wb") as stream:
             np.savez(stream, **arrays)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, arrays_path)
-        save_checkpoint(path, {
-            "strategy": type(self).__name__, "config": self.get_config(),
-            "evaluator": {"class": type(self.evaluator).__name__,
-                          "fingerprint": self.evaluator.fingerprint(),
-                          "config": self.evaluator.get_config()},
-            "state": {"generation": len(self.history) - 1, "history": self.history,
-                      "rng": self.rng.bit_generator.state,
-                      "arrays": os.path.basename(arrays_path)}})
+        save_checkpoint(
+            path,
+            {
+                "strategy": type(self).__name__,
+                "config": self.get_config(),
+                "evaluator": {
+                    "class": type(self.evaluator).__name__,
+                    "fingerprint": self.evaluator.fingerprint(),
+                    "config": self.evaluator.get_config(),
+                },
+                "state": {
+                    "generation": len(self.history) - 1,
+                    "history": self.history,
+                    "rng": self.rng.bit_generator.state,
+                    "arrays": os.path.basename(arrays_path),
+                },
+            },
+        )
         for old in glob.glob(glob.escape(path) + ".*.npz"):
             if old != arrays_path:
                 try:
@@ -406,41 +489,61 @@ class DifferentiableSearch:
 
         document = load_checkpoint(path)
         if document.get("strategy") != cls.__name__:
-            raise CheckpointError(f"checkpoint {path!r} was written by "
-                                  f"{document.get('strategy')!r}, not {cls.__name__}.")
+            raise CheckpointError(
+                f"checkpoint {path!r} was written by "
+                f"{document.get('strategy')!r}, not {cls.__name__}."
+            )
         target = checkpoint or path
         same = os.path.abspath(os.fspath(target)) == os.path.abspath(os.fspath(path))
         try:
             evaluator = evaluator_from_config(document["evaluator"]["config"])
             config = dict(document["config"])
             space = SearchSpace.from_config(config.pop("space"))
-            search = cls(space, evaluator.X, evaluator.y_original, **config, checkpoint=target,
-                         overwrite=overwrite or same, progress=progress)
+            search = cls(
+                space,
+                evaluator.X,
+                evaluator.y_original,
+                **config,
+                checkpoint=target,
+                overwrite=overwrite or same,
+                progress=progress,
+            )
             state = document["state"]
             search._build()
             search.history = list(state["history"])
             search.rng.bit_generator.state = state["rng"]
             arrays_path = os.path.join(os.path.dirname(os.path.abspath(path)), state["arrays"])
             with np.load(arrays_path, allow_pickle=False) as data:
-                for tag, arrays in (("w", search.supernet.weights),
-                                    ("a", search.supernet.architecture)):
+                for tag, arrays in (
+                    ("w", search.supernet.weights),
+                    ("a", search.supernet.architecture),
+                ):
                     for index, array in enumerate(arrays):
                         array[...] = data[f"{tag}/{index}"]
                 for tag, optimizer, arrays in (
-                        ("ow", search._optimizers[0], search.supernet.weights),
-                        ("oa", search._optimizers[1], search.supernet.architecture)):
-                    saved = {name[len(tag) + 1:]: data[name] for name in data.files
-                             if name.startswith(tag + "/")}
+                    ("ow", search._optimizers[0], search.supernet.weights),
+                    ("oa", search._optimizers[1], search.supernet.architecture),
+                ):
+                    saved = {
+                        name[len(tag) + 1 :]: data[name]
+                        for name in data.files
+                        if name.startswith(tag + "/")
+                    }
                     saved["iterations"] = int(saved["iterations"])
                     optimizer.set_state(saved, variables=arrays)
         except (KeyError, TypeError, ValueError, OSError) as error:
-            raise CheckpointError(f"checkpoint {path!r}: a field does not fit {cls.__name__} "
-                                  f"({type(error).__name__}: {error}).") from None
+            raise CheckpointError(
+                f"checkpoint {path!r}: a field does not fit {cls.__name__} "
+                f"({type(error).__name__}: {error})."
+            ) from None
         if evaluator.fingerprint() != search.evaluator.fingerprint():
-            raise CheckpointError(f"checkpoint {path!r}: field evaluator does not rebuild the "
-                                  f"same data split.")
+            raise CheckpointError(
+                f"checkpoint {path!r}: field evaluator does not rebuild the same data split."
+            )
         return search
 
     def __repr__(self) -> str:
-        return (f"DifferentiableSearch(epochs={self.epochs}, seed={self.seed}, "
-                f"evaluator={self.evaluator!r})")
+        return (
+            f"DifferentiableSearch(epochs={self.epochs}, seed={self.seed}, "
+            f"evaluator={self.evaluator!r})"
+        )

@@ -33,6 +33,7 @@ __all__ = [
     "kfold_splits",
 ]
 
+
 def _class_order(y, seed):
     """Per-class index lists, each shuffled by ``seed`` (stratification keeps class balance)."""
     rng = np.random.default_rng(seed)
@@ -74,8 +75,9 @@ def kfold_splits(y, folds: int, seed: int, stratify: bool) -> list:
         assignment[group] = (offset + np.arange(len(group))) % folds
         offset += len(group)
     everything = np.arange(n)
-    return [(everything[assignment != fold], everything[assignment == fold])
-            for fold in range(folds)]
+    return [
+        (everything[assignment != fold], everything[assignment == fold]) for fold in range(folds)
+    ]
 
 
 def holdout_split(y, validation_split: float, seed: int, stratify: bool) -> tuple:
@@ -103,8 +105,9 @@ def holdout_split(y, validation_split: float, seed: int, stratify: bool) -> tupl
     >>> holdout_split(np.array([0, 0, 0, 1, 1, 1]), 1 / 3, seed=0, stratify=True)
     (array([0, 1, 3, 4]), array([2, 5]))
     """
-    groups = (_class_order(y, seed) if stratify
-              else [np.random.default_rng(seed).permutation(len(y))])
+    groups = (
+        _class_order(y, seed) if stratify else [np.random.default_rng(seed).permutation(len(y))]
+    )
     held = [group[: round(validation_split * len(group))] for group in groups]
     validation = np.sort(np.concatenate(held))
     train = np.setdiff1d(np.arange(len(y)), validation)
@@ -115,16 +118,22 @@ def _check_features(name: str, X, minimum: int = 2) -> np.ndarray:
     """``X`` as a 2-D numeric, finite array of at least ``minimum`` samples."""
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers. Received: dtype {X.dtype}. Encode text or "
-                        f"categories as numbers first (e.g. one-hot columns).")
+        raise TypeError(
+            f"{name} must hold numbers. Received: dtype {X.dtype}. Encode text or "
+            f"categories as numbers first (e.g. one-hot columns)."
+        )
     if X.ndim != 2 or len(X) < minimum:
-        raise ValueError(f"{name} must be a 2-D array (samples, features) with at least "
-                         f"{minimum} samples. Received: shape {X.shape}. Reshape with "
-                         f"{name}.reshape(len({name}), -1).")
+        raise ValueError(
+            f"{name} must be a 2-D array (samples, features) with at least "
+            f"{minimum} samples. Received: shape {X.shape}. Reshape with "
+            f"{name}.reshape(len({name}), -1)."
+        )
     if X.dtype.kind == "f" and not np.isfinite(X).all():
         rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
-        raise ValueError(f"{name} must be finite. Received: NaN or inf in {len(rows)} rows "
-                         f"(first: row {rows[0]}). Drop or impute those rows first.")
+        raise ValueError(
+            f"{name} must be finite. Received: NaN or inf in {len(rows)} rows "
+            f"(first: row {rows[0]}). Drop or impute those rows first."
+        )
     return X
 
 
@@ -134,44 +143,59 @@ def _check_targets(name: str, y, task: str, samples: int, x_name: str) -> np.nda
     y = np.asarray(y)
     if y.ndim == 0 or len(y) != samples:
         count = "a scalar" if y.ndim == 0 else f"{len(y)}"
-        raise ValueError(f"{x_name} and {name} must have the same number of samples. Received: "
-                         f"{samples} rows in {x_name} and {count} in {name}.")
+        raise ValueError(
+            f"{x_name} and {name} must have the same number of samples. Received: "
+            f"{samples} rows in {x_name} and {count} in {name}."
+        )
     if task == "regression":
         if y.dtype.kind not in "biuf":
-            raise TypeError(f"regression targets {name} must be numbers. Received: dtype "
-                            f"{y.dtype}. For labels use task='classification'.")
+            raise TypeError(
+                f"regression targets {name} must be numbers. Received: dtype "
+                f"{y.dtype}. For labels use task='classification'."
+            )
         if y.dtype.kind == "f" and not np.isfinite(y).all():
-            raise ValueError(f"{name} must be finite. Received: "
-                             f"{int((~np.isfinite(y)).sum())} NaN or inf values. Drop or impute "
-                             f"those samples first.")
+            raise ValueError(
+                f"{name} must be finite. Received: "
+                f"{int((~np.isfinite(y)).sum())} NaN or inf values. Drop or impute "
+                f"those samples first."
+            )
         return y
     if y.ndim != 1:
-        raise ValueError(f"classification labels {name} must be 1-D (one label per sample). "
-                         f"Received: shape {y.shape}. For one-hot {name} use "
-                         f"{name}.argmax(axis=1).")
+        raise ValueError(
+            f"classification labels {name} must be 1-D (one label per sample). "
+            f"Received: shape {y.shape}. For one-hot {name} use "
+            f"{name}.argmax(axis=1)."
+        )
     if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise ValueError(f"classification labels {name} must not be NaN or inf. Received: "
-                         f"{int((~np.isfinite(y)).sum())} such labels. Drop those samples.")
+        raise ValueError(
+            f"classification labels {name} must not be NaN or inf. Received: "
+            f"{int((~np.isfinite(y)).sum())} such labels. Drop those samples."
+        )
     try:
         np.unique(y)
     except TypeError:
-        raise TypeError(f"classification labels {name} must be of one sortable kind (all "
-                        f"numbers or all strings). Received: dtype {y.dtype} with mixed "
-                        f"values.") from None
+        raise TypeError(
+            f"classification labels {name} must be of one sortable kind (all "
+            f"numbers or all strings). Received: dtype {y.dtype} with mixed "
+            f"values."
+        ) from None
     return y
 
 
 def _check_validation_data(validation_data, X, task: str) -> tuple:
     """``validation_data`` as checked ``(X_val, y_val)`` arrays matching ``X``'s features."""
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-        raise TypeError(f"validation_data must be a pair (X_val, y_val). Received: "
-                        f"{type(validation_data).__name__} {validation_data!r:.60}")
+        raise TypeError(
+            f"validation_data must be a pair (X_val, y_val). Received: "
+            f"{type(validation_data).__name__} {validation_data!r:.60}"
+        )
     X_val = _check_features("X_val", validation_data[0], minimum=1)
     y_val = _check_targets("y_val", validation_data[1], task, len(X_val), "X_val")
     features = np.shape(X)[1:] if np.ndim(X) == 2 else None
     if features is not None and X_val.shape[1:] != features:
-        raise ValueError(f"X_val must have the {features[0]} features of X. Received: "
-                         f"{X_val.shape[1]} features.")
+        raise ValueError(
+            f"X_val must have the {features[0]} features of X. Received: {X_val.shape[1]} features."
+        )
     return X_val, y_val
 
 
@@ -181,8 +205,10 @@ def _check_data(X, y, task: str) -> tuple:
     if task == "classification":
         classes = np.unique(y)
         if len(classes) < 2:
-            raise ValueError(f"y holds a single class ({classes[0]!r}); classification needs "
-                             f"at least 2 classes. For numeric targets use task='regression'.")
+            raise ValueError(
+                f"y holds a single class ({classes[0]!r}); classification needs "
+                f"at least 2 classes. For numeric targets use task='regression'."
+            )
     return X, y
 
 
@@ -207,15 +233,19 @@ class Evaluator:
     (True, None)
     """
 
-    def __init__(self, X, y, task="classification", epochs=20, patience=5, seed=0,
-                 timeout=None):
+    def __init__(self, X, y, task="classification", epochs=20, patience=5, seed=0, timeout=None):
         check_task(task)
         X, y = _check_data(X, y, task)
         self.epochs = positive_int("epochs", epochs, "Pass e.g. epochs=20.")
         self.patience = non_negative_int("patience", patience, "Pass e.g. patience=5.")
         self.seed = non_negative_int("seed", seed, "Pass e.g. seed=0.")
-        self.timeout = None if timeout is None else positive(
-            "timeout", timeout, "Give seconds per candidate (e.g. timeout=60), or None.")
+        self.timeout = (
+            None
+            if timeout is None
+            else positive(
+                "timeout", timeout, "Give seconds per candidate (e.g. timeout=60), or None."
+            )
+        )
         self.X, self.y_original = X, y
         self.task = task
         self.input_dim = X.shape[1]
@@ -239,17 +269,25 @@ class Evaluator:
     def fingerprint(self) -> str:
         """Hash of the data, task, budget, seed and split scheme: the cache and checkpoints only
         reuse results whose fingerprints match."""
-        settings = (f"{type(self).__name__}|{self.task}|{self.epochs}|{self.patience}|{self.seed}|"
-                    f"{sorted(self._split_config().items())}")
+        settings = (
+            f"{type(self).__name__}|{self.task}|{self.epochs}|{self.patience}|{self.seed}|"
+            f"{sorted(self._split_config().items())}"
+        )
         settings_bytes = np.frombuffer(settings.encode(), np.uint8)
         return array_fingerprint(self.X, self.y_original, settings_bytes)
 
     def get_config(self, include_data: bool = True) -> dict:
         """JSON-ready description that :func:`evaluator_from_config` rebuilds (data included, as
         exact base64 bytes, unless ``include_data=False``)."""
-        config = {"class": type(self).__name__, "task": self.task, "epochs": self.epochs,
-                  "patience": self.patience, "seed": self.seed, "timeout": self.timeout,
-                  **self._split_config()}
+        config = {
+            "class": type(self).__name__,
+            "task": self.task,
+            "epochs": self.epochs,
+            "patience": self.patience,
+            "seed": self.seed,
+            "timeout": self.timeout,
+            **self._split_config(),
+        }
         if include_data:
             config["X"], config["y"] = encode_array(self.X), encode_array(self.y_original)
         return config
@@ -262,15 +300,23 @@ class Evaluator:
         model = genome_to_model(genome, self.input_dim, self.output_dim, self.task)
         callbacks = []
         if validation is not None:
-            callbacks.append(EarlyStopping(monitor="val_loss", patience=self.patience,
-                                           restore_best_weights=True))
+            callbacks.append(
+                EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)
+            )
         validation_data = None if validation is None else (self.X[validation], self.y[validation])
         with warnings.catch_warnings():
             # Divergence is reported through the record's reason, not as a warning per candidate.
             warnings.simplefilter("ignore", RuntimeWarning)
-            history = model.fit(self.X[train], self.y[train], epochs=epochs or self.epochs,
-                                batch_size=genome["batch_size"], validation_data=validation_data,
-                                callbacks=callbacks, verbose=0, seed=seed)
+            history = model.fit(
+                self.X[train],
+                self.y[train],
+                epochs=epochs or self.epochs,
+                batch_size=genome["batch_size"],
+                validation_data=validation_data,
+                callbacks=callbacks,
+                verbose=0,
+                seed=seed,
+            )
         return model, history
 
     def _score_fold(self, genome, train, validation, seed) -> dict:
@@ -278,20 +324,26 @@ class Evaluator:
         losses = history.history.get("loss", [])
         if not losses or not all(math.isfinite(value) for value in losses):
             # fit records why it stopped (early stopping also leaves a reason, hence the check)
-            raise CandidateFailed(getattr(history, "stopped_reason", None)
-                                  or f"training loss diverged: {losses[-3:]}")
+            raise CandidateFailed(
+                getattr(history, "stopped_reason", None) or f"training loss diverged: {losses[-3:]}"
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            logs = model.evaluate(self.X[validation], self.y[validation], verbose=0,
-                                  return_dict=True)
+            logs = model.evaluate(
+                self.X[validation], self.y[validation], verbose=0, return_dict=True
+            )
         if not all(math.isfinite(value) for value in logs.values()):
             raise CandidateFailed(f"validation metrics are not finite: {logs}")
         metric = next(value for key, value in logs.items() if key != "loss")
         error = 1.0 - metric if self.task == "classification" else metric
         val_losses = history.history.get("val_loss", [logs["loss"]])
-        return {"error": float(error), "val_loss": float(logs["loss"]),
-                "val_metric": float(metric), "epochs": len(losses),
-                "best_epoch": int(np.nanargmin(val_losses)) + 1}
+        return {
+            "error": float(error),
+            "val_loss": float(logs["loss"]),
+            "val_metric": float(metric),
+            "epochs": len(losses),
+            "best_epoch": int(np.nanargmin(val_losses)) + 1,
+        }
 
     def evaluate(self, genome: dict) -> Outcome:
         """Train and score ``genome`` on every split; never raises.
@@ -304,8 +356,10 @@ class Evaluator:
         """
         seed = genome_seed(genome_key(genome), self.seed)
         try:
-            folds = [self._score_fold(genome, train, validation, seed + index)
-                     for index, (train, validation) in enumerate(self.splits())]
+            folds = [
+                self._score_fold(genome, train, validation, seed + index)
+                for index, (train, validation) in enumerate(self.splits())
+            ]
         except Exception as error:  # noqa: BLE001  (any failure is the candidate's, not the search's)
             return Outcome.from_exception(error)
         errors = [fold["error"] for fold in folds]
@@ -334,10 +388,13 @@ class Evaluator:
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self._split_config().items())
-        return (f"{type(self).__name__}(samples={len(self.X)}, features={self.input_dim}, "
-                f"task={self.task!r}, {settings}, epochs={self.epochs}, "
-                f"patience={self.patience}, seed={self.seed}"
-                + (f", timeout={self.timeout:g}" if self.timeout is not None else "") + ")")
+        return (
+            f"{type(self).__name__}(samples={len(self.X)}, features={self.input_dim}, "
+            f"task={self.task!r}, {settings}, epochs={self.epochs}, "
+            f"patience={self.patience}, seed={self.seed}"
+            + (f", timeout={self.timeout:g}" if self.timeout is not None else "")
+            + ")"
+        )
 
 
 class HoldoutEvaluator(Evaluator):
@@ -356,8 +413,18 @@ class HoldoutEvaluator(Evaluator):
     ('ok', True, 1)
     """
 
-    def __init__(self, X, y, task="classification", validation_split=0.2, validation_data=None,
-                 epochs=20, patience=5, seed=0, timeout=None):
+    def __init__(
+        self,
+        X,
+        y,
+        task="classification",
+        validation_split=0.2,
+        validation_data=None,
+        epochs=20,
+        patience=5,
+        seed=0,
+        timeout=None,
+    ):
         self.validation_size = None
         if validation_data is not None:
             X_val, y_val = _check_validation_data(validation_data, X, task)
@@ -365,22 +432,35 @@ class HoldoutEvaluator(Evaluator):
             X = np.concatenate([np.asarray(X), X_val])
             y = np.concatenate([np.asarray(y), y_val])
         else:
-            number_in("validation_split", validation_split, 0.0, 1.0, low_open=True,
-                      high_open=True, fix="Pass e.g. 0.2, or validation_data=(X_val, y_val).")
+            number_in(
+                "validation_split",
+                validation_split,
+                0.0,
+                1.0,
+                low_open=True,
+                high_open=True,
+                fix="Pass e.g. 0.2, or validation_data=(X_val, y_val).",
+            )
         self.validation_split = float(validation_split)
-        super().__init__(X, y, task=task, epochs=epochs, patience=patience, seed=seed,
-                         timeout=timeout)
+        super().__init__(
+            X, y, task=task, epochs=epochs, patience=patience, seed=seed, timeout=timeout
+        )
         if self.validation_size is not None:
             n = len(self.X)
             cut = n - self.validation_size
             self._splits = [(np.arange(cut), np.arange(cut, n))]
         else:
             labels = self.y_original if task == "classification" else self.y[:, 0]
-            self._splits = [holdout_split(labels, self.validation_split, self.seed,
-                                          stratify=task == "classification")]
+            self._splits = [
+                holdout_split(
+                    labels, self.validation_split, self.seed, stratify=task == "classification"
+                )
+            ]
         if len(self._splits[0][1]) == 0 or len(self._splits[0][0]) == 0:
-            raise ValueError(f"validation_split={validation_split} leaves an empty split of "
-                             f"{len(self.X)} samples; use more data or another split.")
+            raise ValueError(
+                f"validation_split={validation_split} leaves an empty split of "
+                f"{len(self.X)} samples; use more data or another split."
+            )
 
     def splits(self) -> list:
         return self._splits
@@ -405,11 +485,13 @@ class CrossValidationEvaluator(Evaluator):
     ('ok', 2)
     """
 
-    def __init__(self, X, y, task="classification", folds=5, epochs=20, patience=5, seed=0,
-                 timeout=None):
+    def __init__(
+        self, X, y, task="classification", folds=5, epochs=20, patience=5, seed=0, timeout=None
+    ):
         folds = int_at_least("folds", folds, 2, "For a single split use HoldoutEvaluator.")
-        super().__init__(X, y, task=task, epochs=epochs, patience=patience, seed=seed,
-                         timeout=timeout)
+        super().__init__(
+            X, y, task=task, epochs=epochs, patience=patience, seed=seed, timeout=timeout
+        )
         if folds > len(self.X):
             raise ValueError(f"folds={folds} exceeds the {len(self.X)} samples; use fewer folds.")
         if task == "classification":
@@ -419,11 +501,13 @@ class CrossValidationEvaluator(Evaluator):
                 raise ValueError(
                     f"class {self.classes_[smallest].tolist()!r} has {counts[smallest]} samples, fewer "
                     f"than folds={folds}: every validation fold needs each class. Use "
-                    f"folds={max(2, int(counts[smallest]))} or fewer, or more data.")
+                    f"folds={max(2, int(counts[smallest]))} or fewer, or more data."
+                )
         self.folds = folds
         labels = self.y_original if task == "classification" else self.y[:, 0]
-        self._splits = kfold_splits(labels, self.folds, self.seed,
-                                    stratify=task == "classification")
+        self._splits = kfold_splits(
+            labels, self.folds, self.seed, stratify=task == "classification"
+        )
 
     def splits(self) -> list:
         return self._splits
@@ -432,8 +516,10 @@ class CrossValidationEvaluator(Evaluator):
         return {"folds": self.folds}
 
 
-_EVALUATORS = {"HoldoutEvaluator": HoldoutEvaluator,
-               "CrossValidationEvaluator": CrossValidationEvaluator}
+_EVALUATORS = {
+    "HoldoutEvaluator": HoldoutEvaluator,
+    "CrossValidationEvaluator": CrossValidationEvaluator,
+}
 
 
 def evaluator_from_config(config: dict) -> Evaluator:
@@ -462,16 +548,24 @@ def evaluator_from_config(config: dict) -> Evaluator:
     """
     kind = config.get("class")
     if kind not in _EVALUATORS or "X" not in config:
-        raise ValueError(f"cannot rebuild evaluator {kind!r} from its config (known: "
-                         f"{sorted(_EVALUATORS)}, data included: {'X' in config}). Pass the "
-                         f"evaluator explicitly: resume(path, evaluator=...).")
+        raise ValueError(
+            f"cannot rebuild evaluator {kind!r} from its config (known: "
+            f"{sorted(_EVALUATORS)}, data included: {'X' in config}). Pass the "
+            f"evaluator explicitly: resume(path, evaluator=...)."
+        )
     X, y = decode_array(config["X"]), decode_array(config["y"])
-    common = {"task": config["task"], "epochs": config["epochs"], "patience": config["patience"],
-              "seed": config["seed"], "timeout": config.get("timeout")}
+    common = {
+        "task": config["task"],
+        "epochs": config["epochs"],
+        "patience": config["patience"],
+        "seed": config["seed"],
+        "timeout": config.get("timeout"),
+    }
     if kind == "CrossValidationEvaluator":
         return CrossValidationEvaluator(X, y, folds=config["folds"], **common)
     size = config.get("validation_size")
     if size:
-        return HoldoutEvaluator(X[:-size], y[:-size], validation_data=(X[-size:], y[-size:]),
-                                **common)
+        return HoldoutEvaluator(
+            X[:-size], y[:-size], validation_data=(X[-size:], y[-size:]), **common
+        )
     return HoldoutEvaluator(X, y, validation_split=config["validation_split"], **common)

@@ -42,20 +42,22 @@ def _grade_parameter_count(answer):
     value = _number(answer, "parameter_count_05")
     return value == expected, (
         f"count_parameters gives {expected}: (64 + 1) x 64 + (64 + 1) x 32 + (32 + 1) x 10 "
-        "(dropout adds none).")
+        "(dropout adds none)."
+    )
 
 
 def _grade_dominates(answer):
     if not callable(answer):
-        raise TypeError(f"answer to 'dominates' must be a function (def ...). "
-                        f"Received: {answer!r}")
+        raise TypeError(f"answer to 'dominates' must be a function (def ...). Received: {answer!r}")
     points = [(error, params) for error in (0.1, 0.2) for params in (500, 5000)]
     for first, second in itertools.product(points, repeat=2):
         expected = dominates(first, second)
         if bool(answer(first, second)) != expected:
-            return False, (f"for a = {first}, b = {second} the library says "
-                           f"dominates(a, b) = {expected}; yours says {not expected}. Equal "
-                           "points do not dominate each other.")
+            return False, (
+                f"for a = {first}, b = {second} the library says "
+                f"dominates(a, b) = {expected}; yours says {not expected}. Equal "
+                "points do not dominate each other."
+            )
     return True, "your dominates agrees with nastoolkit.nas.result.dominates on every pair."
 
 
@@ -87,8 +89,9 @@ def tournament_miss_rate(trials: int = 4000, seed: int = 0) -> float:
 
     members = [Member(-index) for index in range(MU + LAMBDA)]  # members[0] is the best
     rng = random.Random(seed)
-    missed = sum(members[0] not in select_tournament(members, MU, TOURNAMENT, rng)
-                 for _ in range(trials))
+    missed = sum(
+        members[0] not in select_tournament(members, MU, TOURNAMENT, rng) for _ in range(trials)
+    )
     return missed / trials
 
 
@@ -97,7 +100,8 @@ def _grade_tournament_miss(answer):
     value = _number(answer, "tournament_miss")
     return abs(value - expected) <= 0.01, (
         f"(1 - 1/{MU + LAMBDA})^({MU} x {TOURNAMENT}) = {expected:.4f}: {MU} tournaments of "
-        f"{TOURNAMENT} draws among {MU + LAMBDA} miss the best {expected:.0%} of the time.")
+        f"{TOURNAMENT} draws among {MU + LAMBDA} miss the best {expected:.0%} of the time."
+    )
 
 
 class _Question:
@@ -108,17 +112,21 @@ class _Question:
 QUESTIONS = {
     "parameter_count_05": _Question(
         "How many parameters has the section-1 genome (64 relu + dropout, 32 tanh) on the "
-        "digits (64 inputs, 10 classes)?", _grade_parameter_count,
+        "digits (64 inputs, 10 classes)?",
+        _grade_parameter_count,
         hint="each Dense layer has (inputs + 1) x units parameters; the softmax output layer "
-             "counts too."),
+        "counts too.",
+    ),
     "dominates": _Question(
         "Write dominates(a, b) for a = (error, params), b = (error, params), both minimised.",
-        _grade_dominates),
+        _grade_dominates,
+    ),
     "tournament_miss": _Question(
         "With mu = lambda = 8 and tournaments of 3 (drawn with replacement), the probability "
-        "that no tournament draws the single best of the 16.", _grade_tournament_miss,
-        hint="one draw misses it with probability 1 - 1/16; there are 8 x 3 independent "
-             "draws."),
+        "that no tournament draws the single best of the 16.",
+        _grade_tournament_miss,
+        hint="one draw misses it with probability 1 - 1/16; there are 8 x 3 independent draws.",
+    ),
 }
 
 
@@ -175,6 +183,8 @@ def check(question: str, answer) -> CheckResult:
 
 def _lookup(question: str) -> _Question:
     if question not in QUESTIONS:
-        raise ValueError(f"question must be one of {sorted(QUESTIONS)}. "
-                         f"Received: question={question!r}. Pass one of those names.")
+        raise ValueError(
+            f"question must be one of {sorted(QUESTIONS)}. "
+            f"Received: question={question!r}. Pass one of those names."
+        )
     return QUESTIONS[question]

@@ -87,21 +87,29 @@ def make_genome(layers, learning_rate=1e-3, l2=0.0, optimizer="adam", batch_size
     [{'units': 64, 'activation': 'relu', 'dropout': 0.25}]
     """
     if isinstance(layers, (str, dict)) or not isinstance(layers, (list, tuple)):
-        raise TypeError(f"layers must be a list of (units, activation, dropout) tuples. "
-                        f"Received: layers={layers!r:.80}. Pass e.g. [(64, 'relu', 0.0)].")
+        raise TypeError(
+            f"layers must be a list of (units, activation, dropout) tuples. "
+            f"Received: layers={layers!r:.80}. Pass e.g. [(64, 'relu', 0.0)]."
+        )
     genes = []
     for index, layer in enumerate(layers):
-        if isinstance(layer, (str, dict)) or not isinstance(layer, (list, tuple)) \
-                or len(layer) != 3:
-            raise ValueError(f"layers[{index}] must be a (units, activation, dropout) tuple. "
-                             f"Received: {layer!r:.80}. Pass e.g. (64, 'relu', 0.0).")
+        if (
+            isinstance(layer, (str, dict))
+            or not isinstance(layer, (list, tuple))
+            or len(layer) != 3
+        ):
+            raise ValueError(
+                f"layers[{index}] must be a (units, activation, dropout) tuple. "
+                f"Received: {layer!r:.80}. Pass e.g. (64, 'relu', 0.0)."
+            )
         units, activation, dropout = layer
-        genes.append({
-            "units": positive_int(f"layers[{index}] units", units),
-            "activation": _check_activation(f"layers[{index}] activation", activation),
-            "dropout": number_in(f"layers[{index}] dropout", dropout, 0.0, 1.0,
-                                 high_open=True),
-        })
+        genes.append(
+            {
+                "units": positive_int(f"layers[{index}] units", units),
+                "activation": _check_activation(f"layers[{index}] activation", activation),
+                "dropout": number_in(f"layers[{index}] dropout", dropout, 0.0, 1.0, high_open=True),
+            }
+        )
     return {
         "layers": genes,
         "learning_rate": round_learning_rate(positive("learning_rate", learning_rate)),
@@ -114,13 +122,14 @@ def make_genome(layers, learning_rate=1e-3, l2=0.0, optimizer="adam", batch_size
 def _check_name(kind: str, getter, name: str, value) -> str:
     """``value`` if ``getter`` (``activations.get`` / ``optimizers.get``) knows the name."""
     if not isinstance(value, str) or not value:
-        raise TypeError(f"{name} must be the name of {kind} (a string such as 'relu' or "
-                        f"'adam'). Received: {name}={value!r}")
+        raise TypeError(
+            f"{name} must be the name of {kind} (a string such as 'relu' or "
+            f"'adam'). Received: {name}={value!r}"
+        )
     try:
         getter(value)
     except (ValueError, KeyError) as error:
-        raise ValueError(f"{name}={value!r} is not a known {kind.split()[-1]}: {error}") \
-            from None
+        raise ValueError(f"{name}={value!r} is not a known {kind.split()[-1]}: {error}") from None
     return value
 
 
@@ -158,8 +167,11 @@ def copy_genome(genome: dict) -> dict:
     _check_shape(genome)
     return {
         "layers": [
-            {"units": int(layer["units"]), "activation": str(layer["activation"]),
-             "dropout": float(layer["dropout"])}
+            {
+                "units": int(layer["units"]),
+                "activation": str(layer["activation"]),
+                "dropout": float(layer["dropout"]),
+            }
             for layer in genome["layers"]
         ],
         "learning_rate": float(genome["learning_rate"]),
@@ -247,26 +259,36 @@ def describe_genome(genome: dict) -> str:
         + (f"/{layer['dropout']:g}" if layer["dropout"] else "")
         for layer in genome["layers"]
     )
-    return (f"{layers} | {genome['optimizer']} lr={genome['learning_rate']:.3g} "
-            f"l2={genome['l2']:g} bs={genome['batch_size']}")
+    return (
+        f"{layers} | {genome['optimizer']} lr={genome['learning_rate']:.3g} "
+        f"l2={genome['l2']:g} bs={genome['batch_size']}"
+    )
 
 
 def _check_shape(genome: Any) -> None:
     """Raise GenomeError unless ``genome`` has the genome's keys with numbers where numbers go."""
     if not isinstance(genome, dict):
-        raise GenomeError(f"expected a genome dict with 'layers' and {GLOBAL_GENES}. "
-                          f"Received: {type(genome).__name__} {genome!r:.80}")
+        raise GenomeError(
+            f"expected a genome dict with 'layers' and {GLOBAL_GENES}. "
+            f"Received: {type(genome).__name__} {genome!r:.80}"
+        )
     missing = [name for name in ("layers", *GLOBAL_GENES) if name not in genome]
     if missing:
-        raise GenomeError(f"genome is missing {missing}; expected keys 'layers' and "
-                          f"{GLOBAL_GENES}. Received keys: {sorted(genome)}")
+        raise GenomeError(
+            f"genome is missing {missing}; expected keys 'layers' and "
+            f"{GLOBAL_GENES}. Received keys: {sorted(genome)}"
+        )
     if not isinstance(genome["layers"], (list, tuple)):
-        raise GenomeError(f"genome['layers'] must be a list of layer dicts. "
-                          f"Received: {type(genome['layers']).__name__}")
+        raise GenomeError(
+            f"genome['layers'] must be a list of layer dicts. "
+            f"Received: {type(genome['layers']).__name__}"
+        )
     for index, layer in enumerate(genome["layers"]):
         if not isinstance(layer, dict) or any(name not in layer for name in LAYER_GENES):
-            raise GenomeError(f"genome['layers'][{index}] must be a dict with {LAYER_GENES}. "
-                              f"Received: {layer!r:.80}")
+            raise GenomeError(
+                f"genome['layers'][{index}] must be a dict with {LAYER_GENES}. "
+                f"Received: {layer!r:.80}"
+            )
     for name in ("learning_rate", "l2"):
         value = genome[name]
         number = isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -57,7 +57,7 @@ def _s_max(max_epochs: int, reduction_factor: int) -> int:
 
 def _epochs(max_epochs: int, reduction_factor: int, power: int) -> int:
     """R * eta^-power, rounded to whole epochs, at least 1."""
-    return max(1, round(max_epochs / reduction_factor ** power))
+    return max(1, round(max_epochs / reduction_factor**power))
 
 
 def hyperband_brackets(max_epochs: int, reduction_factor: int = 3) -> list:
@@ -86,8 +86,8 @@ def hyperband_brackets(max_epochs: int, reduction_factor: int = 3) -> list:
     brackets = []
     for s in range(s_max, -1, -1):
         # Integer arithmetic for ceil((s_max + 1) / (s + 1) * eta^s).
-        n = -(-((s_max + 1) * eta ** s) // (s + 1))
-        rungs = [(n // eta ** i, _epochs(max_epochs, eta, s - i)) for i in range(s + 1)]
+        n = -(-((s_max + 1) * eta**s) // (s + 1))
+        rungs = [(n // eta**i, _epochs(max_epochs, eta, s - i)) for i in range(s + 1)]
         brackets.append({"s": s, "rungs": rungs})
     return brackets
 
@@ -157,40 +157,75 @@ class Hyperband(Search):
     [3, 1, 2]
     """
 
-    def __init__(self, space, evaluator, max_epochs=81, reduction_factor=3, seed=0,
-                 asynchronous=False, workers=None, client=None, cluster=None, checkpoint=None,
-                 progress=True, overwrite=False, hall_of_fame_size=5):
+    def __init__(
+        self,
+        space,
+        evaluator,
+        max_epochs=81,
+        reduction_factor=3,
+        seed=0,
+        asynchronous=False,
+        workers=None,
+        client=None,
+        cluster=None,
+        checkpoint=None,
+        progress=True,
+        overwrite=False,
+        hall_of_fame_size=5,
+    ):
         self.max_epochs = int_at_least("max_epochs", max_epochs, 1, "Pass e.g. max_epochs=81.")
-        self.reduction_factor = int_at_least("reduction_factor", reduction_factor, 2,
-                                             "Pass e.g. reduction_factor=3.")
+        self.reduction_factor = int_at_least(
+            "reduction_factor", reduction_factor, 2, "Pass e.g. reduction_factor=3."
+        )
         if not isinstance(asynchronous, bool):
-            raise TypeError(f"asynchronous must be True (ASHA) or False (Hyperband). Received: "
-                            f"asynchronous={asynchronous!r}")
+            raise TypeError(
+                f"asynchronous must be True (ASHA) or False (Hyperband). Received: "
+                f"asynchronous={asynchronous!r}"
+            )
         self.asynchronous = asynchronous
         self.brackets = hyperband_brackets(self.max_epochs, self.reduction_factor)
-        self.schedule = [(bracket["s"], index, n_i, r_i) for bracket in self.brackets
-                         for index, (n_i, r_i) in enumerate(bracket["rungs"])]
+        self.schedule = [
+            (bracket["s"], index, n_i, r_i)
+            for bracket in self.brackets
+            for index, (n_i, r_i) in enumerate(bracket["rungs"])
+        ]
         self.budget = _total_epochs(self.brackets)
-        super().__init__(space, evaluator, population_size=2,
-                         generations=len(self.schedule) - 1, seed=seed, workers=workers,
-                         client=client, cluster=cluster, checkpoint=checkpoint,
-                         progress=progress, hall_of_fame_size=hall_of_fame_size,
-                         overwrite=overwrite)
+        super().__init__(
+            space,
+            evaluator,
+            population_size=2,
+            generations=len(self.schedule) - 1,
+            seed=seed,
+            workers=workers,
+            client=client,
+            cluster=cluster,
+            checkpoint=checkpoint,
+            progress=progress,
+            hall_of_fame_size=hall_of_fame_size,
+            overwrite=overwrite,
+        )
         self._segments = SegmentEvaluator(evaluator)
-        self._arrays = {}     # trial id -> list of fold states, for trials that may continue
-        self._alive = []      # synchronous: trial ids of the current bracket's next rung
-        self._spent = 0       # epochs trained so far
+        self._arrays = {}  # trial id -> list of fold states, for trials that may continue
+        self._alive = []  # synchronous: trial ids of the current bracket's next rung
+        self._spent = 0  # epochs trained so far
         self._rung_scores = {}  # ASHA: trial id -> its score at each rung it reached
 
     # -- configuration --------------------------------------------------------------------------
     def _strategy_config(self) -> dict:
-        return {"max_epochs": self.max_epochs, "reduction_factor": self.reduction_factor,
-                "asynchronous": self.asynchronous}
+        return {
+            "max_epochs": self.max_epochs,
+            "reduction_factor": self.reduction_factor,
+            "asynchronous": self.asynchronous,
+        }
 
     def get_config(self) -> dict:
-        return {"space": self.space.get_config(), "seed": self.seed,
-                "hall_of_fame_size": self.hall_of_fame_size, "generations": self.generations,
-                **self._strategy_config()}
+        return {
+            "space": self.space.get_config(),
+            "seed": self.seed,
+            "hall_of_fame_size": self.hall_of_fame_size,
+            "generations": self.generations,
+            **self._strategy_config(),
+        }
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self):
@@ -199,10 +234,16 @@ class Hyperband(Search):
         from tqdm.auto import tqdm
 
         total = self.budget
-        bar = tqdm(total=total, initial=min(self._spent, total), desc=type(self).__name__,
-                   unit="epoch", disable=not self.progress)
-        self._map = make_map(self._segments, workers=self.workers, client=self.client,
-                             cluster=self.cluster)
+        bar = tqdm(
+            total=total,
+            initial=min(self._spent, total),
+            desc=type(self).__name__,
+            unit="epoch",
+            disable=not self.progress,
+        )
+        self._map = make_map(
+            self._segments, workers=self.workers, client=self.client, cluster=self.cluster
+        )
         try:
             if self.asynchronous:
                 while self._spent < self.budget and self._asha_round(bar):
@@ -240,8 +281,13 @@ class Hyperband(Search):
         trial = f"t{len(self.state.evaluations)}"
         outcome = Outcome.failure("not trained yet")
         self.state.evaluations[trial] = Candidate(
-            len(self.state.evaluations), genome_key(genome), copy_genome(genome), generation,
-            self._count(genome), outcome)
+            len(self.state.evaluations),
+            genome_key(genome),
+            copy_genome(genome),
+            generation,
+            self._count(genome),
+            outcome,
+        )
         return trial
 
     def _count(self, genome) -> int:
@@ -252,8 +298,14 @@ class Hyperband(Search):
         jobs = []
         for trial, stop in zip(trials, epochs):
             record = self.state.evaluations[trial]
-            jobs.append({"genome": record.genome, "start": record.metrics.get("epochs", 0),
-                         "stop": stop, "state": self._arrays.get(trial)})
+            jobs.append(
+                {
+                    "genome": record.genome,
+                    "start": record.metrics.get("epochs", 0),
+                    "stop": stop,
+                    "state": self._arrays.get(trial),
+                }
+            )
         outcomes = self._map.map(jobs) if jobs else []
         for trial, job, outcome in zip(trials, jobs, outcomes):
             record = self.state.evaluations[trial]
@@ -265,37 +317,51 @@ class Hyperband(Search):
             else:
                 self._arrays[trial] = state
             metrics.update({"epochs": job["stop"], "best_epoch": job["stop"]})
-            outcome = Outcome(outcome.status, outcome.score, outcome.reason,
-                              metrics if outcome.ok else {"epochs": job["stop"]},
-                              outcome.seconds)
-            self.state.evaluations[trial] = Candidate(record.index, record.key, record.genome,
-                                                      generation, record.params, outcome)
+            outcome = Outcome(
+                outcome.status,
+                outcome.score,
+                outcome.reason,
+                metrics if outcome.ok else {"epochs": job["stop"]},
+                outcome.seconds,
+            )
+            self.state.evaluations[trial] = Candidate(
+                record.index, record.key, record.genome, generation, record.params, outcome
+            )
 
     def _ranked(self, trials: list) -> list:
         """Best first; failures last; ties by trial order (deterministic)."""
-        return sorted(trials, key=lambda t: (self.state.evaluations[t].score,
-                                             self.state.evaluations[t].index))
+        return sorted(
+            trials, key=lambda t: (self.state.evaluations[t].score, self.state.evaluations[t].index)
+        )
 
     def _rung(self, position: int, bar) -> None:
         """Synchronous Hyperband: one rung of one bracket."""
         s, index, n_i, r_i = self.schedule[position]
         if index == 0:
             self._arrays.clear()
-            self._alive = [self._new_trial(genome, position)
-                           for genome in self._sample_distinct(n_i)]
+            self._alive = [
+                self._new_trial(genome, position) for genome in self._sample_distinct(n_i)
+            ]
         trials = list(self._alive)
         before = self._spent
         self._train(trials, [r_i] * len(trials), position)
         ranked = self._ranked(trials)
-        promoted = [trial for trial in ranked[: len(trials) // self.reduction_factor]
-                    if index < s and self.state.evaluations[trial].ok]
+        promoted = [
+            trial
+            for trial in ranked[: len(trials) // self.reduction_factor]
+            if index < s and self.state.evaluations[trial].ok
+        ]
         for trial in trials:
             if trial not in promoted:
                 self._arrays.pop(trial, None)
         self._alive = promoted
         self.state.population = trials
-        self._finish_rung(position, {"bracket": s, "rung": index, "epochs": r_i,
-                                     "trials": trials, "promoted": promoted}, bar, before)
+        self._finish_rung(
+            position,
+            {"bracket": s, "rung": index, "epochs": r_i, "trials": trials, "promoted": promoted},
+            bar,
+            before,
+        )
 
     # -- ASHA -----------------------------------------------------------------------------------
     def _asha_jobs(self, slots: int, generation: int) -> list:
@@ -303,16 +369,24 @@ class Hyperband(Search):
         rungs = asha_rungs(self.max_epochs, self.reduction_factor)
         # Rung k holds every trial that ever reached it, with its score there (a promoted trial
         # stays counted in the rungs below, as in the paper).
-        by_rung = [[(scores[k] is None, scores[k] or 0.0, self.state.evaluations[t].index, t)
-                    for t, scores in self._rung_scores.items() if len(scores) > k]
-                   for k in range(len(rungs))]
+        by_rung = [
+            [
+                (scores[k] is None, scores[k] or 0.0, self.state.evaluations[t].index, t)
+                for t, scores in self._rung_scores.items()
+                if len(scores) > k
+            ]
+            for k in range(len(rungs))
+        ]
         jobs, planned, taken = [], self._spent, set()
         for _ in range(slots):
             job = None
             for k in range(len(rungs) - 2, -1, -1):
                 top = sorted(by_rung[k])[: len(by_rung[k]) // self.reduction_factor]
-                waiting = [t for failed, _, _, t in top if t not in taken and not failed
-                           and len(self._rung_scores[t]) == k + 1]
+                waiting = [
+                    t
+                    for failed, _, _, t in top
+                    if t not in taken and not failed and len(self._rung_scores[t]) == k + 1
+                ]
                 if waiting:
                     job = (waiting[0], rungs[k + 1], rungs[k + 1] - rungs[k])
                     break
@@ -339,18 +413,30 @@ class Hyperband(Search):
         self._train(trials, [epochs for _, epochs in jobs], generation)
         top = asha_rungs(self.max_epochs, self.reduction_factor)[-1]
         for trial in trials:
-            if self.state.evaluations[trial].metrics["epochs"] >= top or \
-                    not self.state.evaluations[trial].ok:
+            if (
+                self.state.evaluations[trial].metrics["epochs"] >= top
+                or not self.state.evaluations[trial].ok
+            ):
                 self._arrays.pop(trial, None)  # nothing left to continue
         for trial in trials:
             record = self.state.evaluations[trial]
             self._rung_scores.setdefault(trial, []).append(record.score if record.ok else None)
         self.state.population = trials
-        self._finish_rung(generation, {"bracket": 0, "rung": [
-            asha_rungs(self.max_epochs, self.reduction_factor).index(epochs)
-            for _, epochs in jobs],
-                                       "epochs": [epochs for _, epochs in jobs],
-                                       "trials": trials, "promoted": []}, bar, before)
+        self._finish_rung(
+            generation,
+            {
+                "bracket": 0,
+                "rung": [
+                    asha_rungs(self.max_epochs, self.reduction_factor).index(epochs)
+                    for _, epochs in jobs
+                ],
+                "epochs": [epochs for _, epochs in jobs],
+                "trials": trials,
+                "promoted": [],
+            },
+            bar,
+            before,
+        )
         return True
 
     # -- bookkeeping ----------------------------------------------------------------------------
@@ -359,12 +445,18 @@ class Hyperband(Search):
         ok = [score for score in scores if math.isfinite(score) and score < 1e299]
         trained = [r for r in self.state.evaluations.values() if r.ok]
         best = min((r.score for r in trained), default=None)
-        row = {"generation": generation, **row,
-               "scores": [score if score < 1e299 else None for score in scores],
-               "best": min(ok) if ok else None, "mean": float(np.mean(ok)) if ok else None,
-               "failed": len(scores) - len(ok), "epochs_trained": self._spent - before,
-               "total_epochs": self._spent, "evaluations": len(self.state.evaluations),
-               "best_so_far": best}
+        row = {
+            "generation": generation,
+            **row,
+            "scores": [score if score < 1e299 else None for score in scores],
+            "best": min(ok) if ok else None,
+            "mean": float(np.mean(ok)) if ok else None,
+            "failed": len(scores) - len(ok),
+            "epochs_trained": self._spent - before,
+            "total_epochs": self._spent,
+            "evaluations": len(self.state.evaluations),
+            "best_so_far": best,
+        }
         self.state.history.append(row)
         self.state.generation = generation
         if self.checkpoint:
@@ -398,23 +490,38 @@ class Hyperband(Search):
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, arrays_path)
-        config = (self.evaluator.get_config() if hasattr(self.evaluator, "get_config") else None)
-        save_checkpoint(path, {
-            "strategy": type(self).__name__,
-            "config": self.get_config(),
-            "evaluator": {"class": type(self.evaluator).__name__,
-                          "fingerprint": self._fingerprint, "config": config},
-            "execution": {"workers": self.workers,
-                          "cluster": self.cluster if isinstance(self.cluster, str) else None},
-            "state": {"generation": self.state.generation, "population": self.state.population,
-                      "evaluations": [[trial, record.to_dict()]
-                                      for trial, record in self.state.evaluations.items()],
-                      "history": self.state.history, "alive": self._alive,
-                      "spent": self._spent, "rung_scores": self._rung_scores,
-                      "rng_state": encode_rng_state(self.rng.getstate()),
-                      "arrays": os.path.basename(arrays_path),
-                      "continuing": sorted(self._arrays)},
-        })
+        config = self.evaluator.get_config() if hasattr(self.evaluator, "get_config") else None
+        save_checkpoint(
+            path,
+            {
+                "strategy": type(self).__name__,
+                "config": self.get_config(),
+                "evaluator": {
+                    "class": type(self.evaluator).__name__,
+                    "fingerprint": self._fingerprint,
+                    "config": config,
+                },
+                "execution": {
+                    "workers": self.workers,
+                    "cluster": self.cluster if isinstance(self.cluster, str) else None,
+                },
+                "state": {
+                    "generation": self.state.generation,
+                    "population": self.state.population,
+                    "evaluations": [
+                        [trial, record.to_dict()]
+                        for trial, record in self.state.evaluations.items()
+                    ],
+                    "history": self.state.history,
+                    "alive": self._alive,
+                    "spent": self._spent,
+                    "rung_scores": self._rung_scores,
+                    "rng_state": encode_rng_state(self.rng.getstate()),
+                    "arrays": os.path.basename(arrays_path),
+                    "continuing": sorted(self._arrays),
+                },
+            },
+        )
         for old in glob.glob(glob.escape(path) + ".*.npz"):
             if old != arrays_path:
                 try:
@@ -423,28 +530,43 @@ class Hyperband(Search):
                     pass
 
     @classmethod
-    def resume(cls, path, evaluator=None, workers=None, client=None, cluster=None,
-               checkpoint=None, progress=True, overwrite=False) -> Hyperband:
+    def resume(
+        cls,
+        path,
+        evaluator=None,
+        workers=None,
+        client=None,
+        cluster=None,
+        checkpoint=None,
+        progress=True,
+        overwrite=False,
+    ) -> Hyperband:
         """The Hyperband (or ASHA) run saved at ``path``, ready to :meth:`run` to the end; the
         result equals an uninterrupted run's. ``evaluator`` defaults to the one the checkpoint
         stores (its fingerprint must match)."""
         document = load_checkpoint(path)
         if document.get("strategy") != cls.__name__:
-            raise CheckpointError(f"checkpoint {path!r} was written by "
-                                  f"{document.get('strategy')!r}, not {cls.__name__}. Use "
-                                  f"nastoolkit.nas.load_search({path!r}).")
+            raise CheckpointError(
+                f"checkpoint {path!r} was written by "
+                f"{document.get('strategy')!r}, not {cls.__name__}. Use "
+                f"nastoolkit.nas.load_search({path!r})."
+            )
         saved = document["evaluator"]
         if evaluator is None:
             from .evaluators import evaluator_from_config
 
             if not saved.get("config"):
-                raise CheckpointError(f"checkpoint {path!r} does not store its evaluator's data; "
-                                      f"pass evaluator=... to resume.")
+                raise CheckpointError(
+                    f"checkpoint {path!r} does not store its evaluator's data; "
+                    f"pass evaluator=... to resume."
+                )
             evaluator = evaluator_from_config(saved["config"])
         if evaluator.fingerprint() != saved.get("fingerprint"):
-            raise CheckpointError(f"checkpoint {path!r} was made with another evaluator setup "
-                                  f"(field evaluator.fingerprint differs). Resume with the same "
-                                  f"evaluator settings.")
+            raise CheckpointError(
+                f"checkpoint {path!r} was made with another evaluator setup "
+                f"(field evaluator.fingerprint differs). Resume with the same "
+                f"evaluator settings."
+            )
         from .space import SearchSpace
 
         config = dict(document["config"])
@@ -452,36 +574,48 @@ class Hyperband(Search):
         same = os.path.abspath(os.fspath(target)) == os.path.abspath(os.fspath(path))
         execution = document.get("execution") or {}
         try:
-            search = cls(SearchSpace.from_config(config["space"]), evaluator,
-                         max_epochs=config["max_epochs"],
-                         reduction_factor=config["reduction_factor"], seed=config["seed"],
-                         asynchronous=config["asynchronous"],
-                         hall_of_fame_size=config["hall_of_fame_size"],
-                         workers=workers if workers is not None else execution.get("workers"),
-                         client=client, cluster=cluster, checkpoint=target, progress=progress,
-                         overwrite=overwrite or same)
+            search = cls(
+                SearchSpace.from_config(config["space"]),
+                evaluator,
+                max_epochs=config["max_epochs"],
+                reduction_factor=config["reduction_factor"],
+                seed=config["seed"],
+                asynchronous=config["asynchronous"],
+                hall_of_fame_size=config["hall_of_fame_size"],
+                workers=workers if workers is not None else execution.get("workers"),
+                client=client,
+                cluster=cluster,
+                checkpoint=target,
+                progress=progress,
+                overwrite=overwrite or same,
+            )
             search._restore(document["state"], os.path.dirname(os.path.abspath(path)))
         except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"checkpoint {path!r}: a field does not fit {cls.__name__} "
-                                  f"({type(error).__name__}: {error}).") from None
+            raise CheckpointError(
+                f"checkpoint {path!r}: a field does not fit {cls.__name__} "
+                f"({type(error).__name__}: {error})."
+            ) from None
         return search
 
     def _restore(self, state: dict, folder: str) -> None:
         evaluations = {}
         for index, (trial, record) in enumerate(state["evaluations"]):
             evaluations[trial] = Candidate.from_dict(record, where=f"state.evaluations[{index}]")
-        self.state = SearchState(generation=int(state["generation"]),
-                                 population=list(state["population"]),
-                                 evaluations=evaluations, history=list(state["history"]))
+        self.state = SearchState(
+            generation=int(state["generation"]),
+            population=list(state["population"]),
+            evaluations=evaluations,
+            history=list(state["history"]),
+        )
         self._alive = list(state["alive"])
         self._spent = int(state["spent"])
-        self._rung_scores = {trial: list(scores)
-                             for trial, scores in state["rung_scores"].items()}
+        self._rung_scores = {trial: list(scores) for trial, scores in state["rung_scores"].items()}
         self.rng.setstate(decode_rng_state(state["rng_state"]))
         arrays_path = os.path.join(folder, state["arrays"])
         if not os.path.exists(arrays_path):
-            raise ValueError(f"the arrays file {arrays_path!r} named by field state.arrays is "
-                             f"missing")
+            raise ValueError(
+                f"the arrays file {arrays_path!r} named by field state.arrays is missing"
+            )
         folds = len(self.evaluator.splits())
         with np.load(arrays_path, allow_pickle=False) as data:
             for trial in state["continuing"]:
@@ -491,13 +625,19 @@ class Hyperband(Search):
                     while f"{trial}/{fold}/w/{len(weights)}" in data:
                         weights.append(data[f"{trial}/{fold}/w/{len(weights)}"])
                     prefix = f"{trial}/{fold}/o/"
-                    optimizer = {name[len(prefix):]: (int(data[name]) if name.endswith(
-                        "/iterations") else data[name]) for name in data.files
-                        if name.startswith(prefix)}
+                    optimizer = {
+                        name[len(prefix) :]: (
+                            int(data[name]) if name.endswith("/iterations") else data[name]
+                        )
+                        for name in data.files
+                        if name.startswith(prefix)
+                    }
                     restored.append({"weights": weights, "optimizer": optimizer})
                 self._arrays[trial] = restored
 
     def __repr__(self) -> str:
-        return (f"Hyperband(max_epochs={self.max_epochs}, reduction_factor="
-                f"{self.reduction_factor}, asynchronous={self.asynchronous}, seed={self.seed}, "
-                f"evaluator={self.evaluator!r}, completed={self.state.generation + 1})")
+        return (
+            f"Hyperband(max_epochs={self.max_epochs}, reduction_factor="
+            f"{self.reduction_factor}, asynchronous={self.asynchronous}, seed={self.seed}, "
+            f"evaluator={self.evaluator!r}, completed={self.state.generation + 1})"
+        )

@@ -57,9 +57,12 @@ def mutation_kinds(genome: dict, space: SearchSpace) -> tuple:
     """The mutations that can apply to ``genome`` (no adding past max_layers, nor removing below
     min_layers)."""
     count = len(genome["layers"])
-    return tuple(kind for kind in MUTATIONS
-                 if not (kind == "add_layer" and count >= space.max_layers)
-                 and not (kind == "remove_layer" and count <= space.min_layers))
+    return tuple(
+        kind
+        for kind in MUTATIONS
+        if not (kind == "add_layer" and count >= space.max_layers)
+        and not (kind == "remove_layer" and count <= space.min_layers)
+    )
 
 
 def mutate(genome: dict, space: SearchSpace, rng: random.Random) -> dict:
@@ -97,8 +100,9 @@ def mutate(genome: dict, space: SearchSpace, rng: random.Random) -> dict:
     layers = child["layers"]
     if kind == "layer_gene":
         layer = layers[rng.randrange(len(layers))]
-        gene, choices = rng.choice((("units", space.units), ("activation", space.activations),
-                                    ("dropout", space.dropout)))
+        gene, choices = rng.choice(
+            (("units", space.units), ("activation", space.activations), ("dropout", space.dropout))
+        )
         layer[gene] = _other_choice(layer[gene], choices, rng)
     elif kind == "add_layer":
         layers.insert(rng.randint(0, len(layers)), space.sample_layer(rng))
@@ -107,8 +111,9 @@ def mutate(genome: dict, space: SearchSpace, rng: random.Random) -> dict:
     elif kind == "learning_rate":
         child["learning_rate"] *= math.exp(rng.normalvariate(0.0, LEARNING_RATE_SIGMA))
     else:
-        gene, choices = rng.choice((("l2", space.l2), ("optimizer", space.optimizers),
-                                    ("batch_size", space.batch_size)))
+        gene, choices = rng.choice(
+            (("l2", space.l2), ("optimizer", space.optimizers), ("batch_size", space.batch_size))
+        )
         child[gene] = _other_choice(child[gene], choices, rng)
     return space.repair(child)
 

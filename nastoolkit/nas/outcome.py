@@ -75,15 +75,17 @@ class Outcome:
     @classmethod
     def failure(cls, reason: str, seconds: float = 0.0) -> Outcome:
         """The one way to record a failed candidate."""
-        return cls("failed", FAILED_SCORE, str(reason) or "failed (no reason given)", {},
-                   float(seconds))
+        return cls(
+            "failed", FAILED_SCORE, str(reason) or "failed (no reason given)", {}, float(seconds)
+        )
 
     @classmethod
     def from_exception(cls, error: BaseException, seconds: float = 0.0) -> Outcome:
         """The failure an exception stands for: a :class:`CandidateFailed` gives its message as
         the reason, anything else ``"TypeName: message"`` (so evaluator bugs are recognisable)."""
-        reason = str(error) if isinstance(error, CandidateFailed) else \
-            f"{type(error).__name__}: {error}"
+        reason = (
+            str(error) if isinstance(error, CandidateFailed) else f"{type(error).__name__}: {error}"
+        )
         return cls.failure(reason, seconds)
 
     @property
@@ -104,8 +106,13 @@ class Outcome:
 
     def to_dict(self) -> dict:
         """JSON-ready form (used by checkpoints)."""
-        return {"status": self.status, "score": self.score, "reason": self.reason,
-                "metrics": self.metrics, "seconds": self.seconds}
+        return {
+            "status": self.status,
+            "score": self.score,
+            "reason": self.reason,
+            "metrics": self.metrics,
+            "seconds": self.seconds,
+        }
 
     @classmethod
     def from_dict(cls, data, where: str = "outcome") -> Outcome:
@@ -122,14 +129,16 @@ class Outcome:
         if isinstance(score, bool) or not isinstance(score, (int, float)) or math.isnan(score):
             raise OutcomeError(f"{where}.score must be a number. Received: {score!r}")
         if status == "ok" and not math.isfinite(score):
-            raise OutcomeError(f"{where}.score of a successful candidate must be finite. "
-                               f"Received: {score!r}")
+            raise OutcomeError(
+                f"{where}.score of a successful candidate must be finite. Received: {score!r}"
+            )
         reason = data.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise OutcomeError(f"{where}.reason must be a string or null. Received: {reason!r}")
         if status == "failed" and not reason:
-            raise OutcomeError(f"{where}.reason must say why the candidate failed. "
-                               f"Received: {reason!r}")
+            raise OutcomeError(
+                f"{where}.reason must say why the candidate failed. Received: {reason!r}"
+            )
         metrics = data.get("metrics", {})
         if not isinstance(metrics, dict):
             raise OutcomeError(f"{where}.metrics must be an object. Received: {metrics!r}")
@@ -167,8 +176,9 @@ def as_outcome(value, where: str = "evaluate() result") -> Outcome:
         return Outcome.failure(f"{where} must be an Outcome. Received: {type(value).__name__}")
     try:
         # An Outcome is checked too: a NaN score from a custom evaluator would break selection.
-        checked = Outcome.from_dict(value.to_dict() if isinstance(value, Outcome) else value,
-                                    where=where)
+        checked = Outcome.from_dict(
+            value.to_dict() if isinstance(value, Outcome) else value, where=where
+        )
     except OutcomeError as error:
         return Outcome.failure(str(error))
     return value if isinstance(value, Outcome) else checked

@@ -47,14 +47,23 @@ __all__ = [
     "make_map",
 ]
 
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-_GUARD_HINT = ('Put the code that starts the search under  if __name__ == "__main__":  in your '
-               'script, as in the README.')
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+_GUARD_HINT = (
+    'Put the code that starts the search under  if __name__ == "__main__":  in your '
+    "script, as in the README."
+)
 # SIGINT is ignored before anything else: Ctrl-C in a terminal reaches the whole process group,
 # and the search, not its workers, decides what happens then.
-_WORKER_CODE = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-                "from nastoolkit.nas.parallel import _worker_main; _worker_main()")
+_WORKER_CODE = (
+    "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "from nastoolkit.nas.parallel import _worker_main; _worker_main()"
+)
 # A worker gets this long to import nastoolkit and load the evaluator before it counts as broken.
 _START_SECONDS = 120.0
 
@@ -82,8 +91,11 @@ def evaluator_timeout(evaluator) -> float | None:
     timeout = getattr(evaluator, "timeout", None)
     if timeout is None:
         return None
-    return positive("evaluator.timeout", timeout,
-                    "Give seconds per candidate (e.g. timeout=600), or None for no limit.")
+    return positive(
+        "evaluator.timeout",
+        timeout,
+        "Give seconds per candidate (e.g. timeout=600), or None for no limit.",
+    )
 
 
 def evaluate_genome(evaluator, genome: dict) -> Outcome:
@@ -250,7 +262,10 @@ class _Worker:
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [sys.executable, "-c", _WORKER_CODE],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=environment,
+        )
         self.pid = self.process.pid
         self._writing = threading.Lock()
         # The evaluator (with its data) is written from the reader thread: a payload larger than
@@ -403,9 +418,11 @@ class ProcessPoolMap:
             elif message[0] == "ready":
                 worker.state = "idle"
             elif message[0] == "error":
-                raise RuntimeError(f"a worker process could not load the evaluator: {message[1]}."
-                                   f" Define the evaluator's class in an importable module (or "
-                                   f"install cloudpickle).")
+                raise RuntimeError(
+                    f"a worker process could not load the evaluator: {message[1]}."
+                    f" Define the evaluator's class in an importable module (or "
+                    f"install cloudpickle)."
+                )
             elif message[0] == "done" and worker.task == message[1]:
                 outcomes[message[1]] = message[2]
                 worker.state, worker.task, worker.deadline = "idle", None, None
@@ -415,18 +432,22 @@ class ProcessPoolMap:
         # Wake for the nearest time limit; otherwise poll twice a second, which keeps Ctrl-C
         # prompt on platforms where a blocking get() is not interruptible.
         limits = [worker.deadline for worker in self._pool if worker.deadline is not None]
-        limits += [worker.started + _START_SECONDS for worker in self._pool
-                   if worker.state == "starting"]
+        limits += [
+            worker.started + _START_SECONDS for worker in self._pool if worker.state == "starting"
+        ]
         return max(0.0, min([now + 0.5, *limits]) - now)
 
     def _expire(self, now: float, outcomes: list, waiting) -> None:
         for worker in list(self._pool):
             if worker.state == "starting" and now > worker.started + _START_SECONDS:
-                raise RuntimeError(f"a worker process did not start within {_START_SECONDS:g} s "
-                                   f"(importing nastoolkit and loading the evaluator).")
+                raise RuntimeError(
+                    f"a worker process did not start within {_START_SECONDS:g} s "
+                    f"(importing nastoolkit and loading the evaluator)."
+                )
             if worker.deadline is not None and now >= worker.deadline:
-                outcomes[worker.task] = Outcome.failure(f"timed out after {self.timeout:g} s",
-                                                        seconds=self.timeout)
+                outcomes[worker.task] = Outcome.failure(
+                    f"timed out after {self.timeout:g} s", seconds=self.timeout
+                )
                 self._replace(worker)
 
     def _lost(self, worker: _Worker, genomes, outcomes, attempts, waiting) -> None:
@@ -437,7 +458,8 @@ class ProcessPoolMap:
             raise RuntimeError(
                 f"a worker process exited ({how}) before it was ready; its error is printed "
                 f"above. If that error mentions the bootstrapping phase or __main__: "
-                f"{_GUARD_HINT}")
+                f"{_GUARD_HINT}"
+            )
         index = worker.task
         self._replace(worker)
         if index is None:
@@ -446,7 +468,8 @@ class ProcessPoolMap:
             waiting.appendleft(index)
         else:
             outcomes[index] = Outcome.failure(
-                f"worker process died while evaluating it ({how}), twice")
+                f"worker process died while evaluating it ({how}), twice"
+            )
 
     def close(self) -> None:
         """Stop the workers (those still busy are killed) and wait for them to exit."""
@@ -544,14 +567,19 @@ class DaskMap:
         if client is None:
             if cluster in (None, "local"):
                 try:
-                    local = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
-                                         processes=True, dashboard_address=None)
+                    local = LocalCluster(
+                        n_workers=workers or 2,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                    )
                 except Exception as error:
                     # Its worker processes re-import the caller's script (spawn): without the
                     # guard they fail at once, and this is the message that tells why.
                     raise RuntimeError(
                         f"could not start a Dask LocalCluster ({type(error).__name__}: {error})."
-                        f" If this runs as a script: {_GUARD_HINT}") from error
+                        f" If this runs as a script: {_GUARD_HINT}"
+                    ) from error
                 self._owned.append(local)
                 client = Client(local)
             else:
@@ -565,8 +593,9 @@ class DaskMap:
         kept dying is a failed outcome naming the error."""
         from dask.distributed import wait
 
-        self._futures = self.client.map(_evaluate_on_dask, genomes, evaluator=self._evaluator,
-                                        pure=False)
+        self._futures = self.client.map(
+            _evaluate_on_dask, genomes, evaluator=self._evaluator, pure=False
+        )
         try:
             wait(self._futures)
         except BaseException:
@@ -632,8 +661,11 @@ def make_map(evaluator, workers=None, client=None, cluster=None):
     SerialMap()
     """
     if workers is not None:
-        workers = positive_int("workers", workers, "Use e.g. workers=2 for two processes, or "
-                                                   "None to evaluate in this process.")
+        workers = positive_int(
+            "workers",
+            workers,
+            "Use e.g. workers=2 for two processes, or None to evaluate in this process.",
+        )
     evaluator_timeout(evaluator)
     if client is not None or cluster is not None:
         return DaskMap(evaluator, client=client, cluster=cluster, workers=workers)

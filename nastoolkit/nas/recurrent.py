@@ -27,8 +27,8 @@ __all__ = ["LSTMCell", "LSTMStep"]
 class LSTMStep(NamedTuple):
     """What one step keeps for its backward pass."""
 
-    xh: np.ndarray      # (n, input_dim + units): input and previous hidden state
-    gates: np.ndarray   # (n, 4 units): i, f, o (sigmoid) and g (tanh), activated
+    xh: np.ndarray  # (n, input_dim + units): input and previous hidden state
+    gates: np.ndarray  # (n, 4 units): i, f, o (sigmoid) and g (tanh), activated
     c_prev: np.ndarray  # (n, units)
     tanh_c: np.ndarray  # (n, units)
 
@@ -63,7 +63,7 @@ class LSTMCell:
         limit = np.sqrt(6.0 / (fan_in + fan_out))
         self.W = rng.uniform(-limit, limit, (fan_in, fan_out)).astype(self.dtype)
         self.b = np.zeros(fan_out, self.dtype)
-        self.b[self.units:2 * self.units] = 1.0
+        self.b[self.units : 2 * self.units] = 1.0
 
     @property
     def weights(self) -> list:
@@ -72,8 +72,10 @@ class LSTMCell:
 
     def zero_state(self, batch: int) -> tuple:
         """``(h, c)`` of zeros for ``batch`` sequences."""
-        return (np.zeros((batch, self.units), self.dtype),
-                np.zeros((batch, self.units), self.dtype))
+        return (
+            np.zeros((batch, self.units), self.dtype),
+            np.zeros((batch, self.units), self.dtype),
+        )
 
     def forward(self, x, h_prev, c_prev) -> tuple:
         """One step: returns ``(h, c, step)``; ``step`` (an :class:`LSTMStep`) feeds
@@ -81,9 +83,9 @@ class LSTMCell:
         u = self.units
         xh = np.concatenate([x, h_prev], axis=1)
         gates = kernels.dense_forward(xh, self.W, self.b, "linear")
-        kernels.activation_forward("sigmoid", gates[:, :3 * u], out=gates[:, :3 * u])
-        kernels.activation_forward("tanh", gates[:, 3 * u:], out=gates[:, 3 * u:])
-        i, f, o, g = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
+        kernels.activation_forward("sigmoid", gates[:, : 3 * u], out=gates[:, : 3 * u])
+        kernels.activation_forward("tanh", gates[:, 3 * u :], out=gates[:, 3 * u :])
+        i, f, o, g = gates[:, :u], gates[:, u : 2 * u], gates[:, 2 * u : 3 * u], gates[:, 3 * u :]
         c = f * c_prev + i * g
         tanh_c = np.tanh(c)
         return o * tanh_c, c, LSTMStep(xh, gates, c_prev, tanh_c)
@@ -93,21 +95,21 @@ class LSTMCell:
         ``grad_W``/``grad_b`` and returns ``(grad_x, grad_h_prev, grad_c_prev)``."""
         u = self.units
         gates = step.gates
-        i, f, o, g = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
+        i, f, o, g = gates[:, :u], gates[:, u : 2 * u], gates[:, 2 * u : 3 * u], gates[:, 3 * u :]
         grad_o = grad_h * step.tanh_c
-        grad_c = grad_c + grad_h * o * (1.0 - step.tanh_c ** 2)
-        grad_gates = np.concatenate([grad_c * g, grad_c * step.c_prev, grad_o, grad_c * i],
-                                    axis=1)
+        grad_c = grad_c + grad_h * o * (1.0 - step.tanh_c**2)
+        grad_gates = np.concatenate([grad_c * g, grad_c * step.c_prev, grad_o, grad_c * i], axis=1)
         grad_z = np.empty_like(grad_gates)
-        kernels.activation_backward("sigmoid", gates[:, :3 * u], grad_gates[:, :3 * u],
-                                    out=grad_z[:, :3 * u])
-        kernels.activation_backward("tanh", gates[:, 3 * u:], grad_gates[:, 3 * u:],
-                                    out=grad_z[:, 3 * u:])
-        grad_xh, step_W, step_b = kernels.dense_backward(step.xh, self.W, gates, grad_z,
-                                                         "linear")
+        kernels.activation_backward(
+            "sigmoid", gates[:, : 3 * u], grad_gates[:, : 3 * u], out=grad_z[:, : 3 * u]
+        )
+        kernels.activation_backward(
+            "tanh", gates[:, 3 * u :], grad_gates[:, 3 * u :], out=grad_z[:, 3 * u :]
+        )
+        grad_xh, step_W, step_b = kernels.dense_backward(step.xh, self.W, gates, grad_z, "linear")
         grad_W += step_W
         grad_b += step_b
-        return grad_xh[:, :self.input_dim], grad_xh[:, self.input_dim:], grad_c * f
+        return grad_xh[:, : self.input_dim], grad_xh[:, self.input_dim :], grad_c * f
 
     def __repr__(self) -> str:
         return f"LSTMCell(input_dim={self.input_dim}, units={self.units}, dtype={self.dtype})"

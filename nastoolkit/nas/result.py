@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from .genome import describe_genome
 from .outcome import Outcome, OutcomeError
 
-__all__ = ["Candidate", "SearchResult", "dominates", "format_table", "pareto_front",
-           "rank_records"]
+__all__ = ["Candidate", "SearchResult", "dominates", "format_table", "pareto_front", "rank_records"]
 
 _CANDIDATE_FIELDS = ("index", "key", "genome", "generation", "params")
 
@@ -45,7 +44,7 @@ class Candidate:
 
     @property
     def status(self) -> str:
-        """"ok" or "failed"."""
+        """ "ok" or "failed"."""
         return self.outcome.status
 
     @property
@@ -82,9 +81,14 @@ class Candidate:
 
     def to_dict(self) -> dict:
         """JSON-ready form (used by checkpoints and :meth:`SearchResult.to_dict`)."""
-        return {"index": self.index, "key": self.key, "genome": copy.deepcopy(self.genome),
-                "generation": self.generation, "params": self.params,
-                "outcome": self.outcome.to_dict()}
+        return {
+            "index": self.index,
+            "key": self.key,
+            "genome": copy.deepcopy(self.genome),
+            "generation": self.generation,
+            "params": self.params,
+            "outcome": self.outcome.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data, where: str = "candidate") -> Candidate:
@@ -98,16 +102,22 @@ class Candidate:
         for name, kind in (("index", int), ("generation", int), ("params", int)):
             value = data[name]
             if isinstance(value, bool) or not isinstance(value, kind) or value < 0:
-                raise OutcomeError(f"{where}.{name} must be an integer >= 0. "
-                                   f"Received: {value!r}")
+                raise OutcomeError(f"{where}.{name} must be an integer >= 0. Received: {value!r}")
         if not isinstance(data["key"], str):
             raise OutcomeError(f"{where}.key must be a string. Received: {data['key']!r}")
         if not isinstance(data["genome"], dict):
-            raise OutcomeError(f"{where}.genome must be an object. Received: "
-                               f"{data['genome']!r:.60}")
+            raise OutcomeError(
+                f"{where}.genome must be an object. Received: {data['genome']!r:.60}"
+            )
         outcome = Outcome.from_dict(data["outcome"], where=f"{where}.outcome")
-        return cls(data["index"], data["key"], copy.deepcopy(data["genome"]),
-                   data["generation"], data["params"], outcome)
+        return cls(
+            data["index"],
+            data["key"],
+            copy.deepcopy(data["genome"]),
+            data["generation"],
+            data["params"],
+            outcome,
+        )
 
 
 def rank_records(records: list) -> list:
@@ -184,8 +194,11 @@ def pareto_front(records: list) -> list:
     """
     candidates = [r for r in records if r.ok]
     points = [(r.score, r.params) for r in candidates]
-    front = [record for record, point in zip(candidates, points)
-             if not any(dominates(other, point) for other in points)]
+    front = [
+        record
+        for record, point in zip(candidates, points)
+        if not any(dominates(other, point) for other in points)
+    ]
     return sorted(front, key=lambda r: (r.score, r.params, r.index))
 
 
@@ -221,6 +234,7 @@ def format_table(records: list, title: str = "") -> str:
        2     0.2000       500  32tanh | adam lr=0.001 l2=0 bs=32
     """
     lines = [title] if title else []
+
     def cross_validated(record):
         return len(record.metrics.get("fold_errors", ())) > 1
 
@@ -228,10 +242,19 @@ def format_table(records: list, title: str = "") -> str:
     spread_header = f"  {'± std':>7}" if folds else ""
     lines.append(f"{'rank':>4}  {'val_error':>9}{spread_header}  {'params':>8}  architecture")
     for rank, record in enumerate(records, start=1):
-        spread = (f"  {record.metrics['val_error_std']:>7.4f}" if cross_validated(record)
-                  else f"  {'-':>7}") if folds else ""
-        lines.append(f"{rank:>4}  {record.score:>9.4f}{spread}"
-                     f"  {record.params:>8d}  {describe_genome(record.genome)}")
+        spread = (
+            (
+                f"  {record.metrics['val_error_std']:>7.4f}"
+                if cross_validated(record)
+                else f"  {'-':>7}"
+            )
+            if folds
+            else ""
+        )
+        lines.append(
+            f"{rank:>4}  {record.score:>9.4f}{spread}"
+            f"  {record.params:>8d}  {describe_genome(record.genome)}"
+        )
     return "\n".join(lines)
 
 
@@ -306,19 +329,25 @@ class SearchResult:
         ``epochs`` defaults to the epoch where validation loss was best during the search."""
         best = self.best_record
         if best is None:
-            raise RuntimeError("no candidate trained successfully, so there is no best model; "
-                               "see result.failures for the reasons.")
+            raise RuntimeError(
+                "no candidate trained successfully, so there is no best model; "
+                "see result.failures for the reasons."
+            )
         if self.evaluator is None or not hasattr(self.evaluator, "fit_final"):
-            raise RuntimeError("this result has no evaluator that can retrain; build the model "
-                               "with nastoolkit.nas.genome_to_model(result.best_genome, ...).")
+            raise RuntimeError(
+                "this result has no evaluator that can retrain; build the model "
+                "with nastoolkit.nas.genome_to_model(result.best_genome, ...)."
+            )
         epochs = epochs or best.metrics.get("best_epoch") or None
         return self.evaluator.fit_final(best.genome, epochs=epochs)
 
     def table(self, top: int = 5) -> str:
         """The ``top`` best architectures as a plain-text table."""
-        return format_table(rank_records(self.evaluations)[:top],
-                            title=f"{self.strategy}: {len(self.evaluations)} candidates evaluated, "
-                                  f"{len(self.failures)} failed")
+        return format_table(
+            rank_records(self.evaluations)[:top],
+            title=f"{self.strategy}: {len(self.evaluations)} candidates evaluated, "
+            f"{len(self.failures)} failed",
+        )
 
     def to_dict(self, timing: bool = False) -> dict:
         """JSON-ready copy of everything but the evaluator (candidates as
@@ -329,10 +358,18 @@ class SearchResult:
         if not timing:
             for record in evaluations:
                 del record["outcome"]["seconds"]
-        return copy.deepcopy({"strategy": self.strategy, "evaluations": evaluations,
-                              "history": self.history, "population": self.population,
-                              "hall_of_fame_size": self.hall_of_fame_size})
+        return copy.deepcopy(
+            {
+                "strategy": self.strategy,
+                "evaluations": evaluations,
+                "history": self.history,
+                "population": self.population,
+                "hall_of_fame_size": self.hall_of_fame_size,
+            }
+        )
 
     def __repr__(self) -> str:
-        return (f"SearchResult(strategy={self.strategy!r}, evaluations={len(self.evaluations)}, "
-                f"generations={len(self.history)}, best_score={self.best_score:.4g})")
+        return (
+            f"SearchResult(strategy={self.strategy!r}, evaluations={len(self.evaluations)}, "
+            f"generations={len(self.history)}, best_score={self.best_score:.4g})"
+        )

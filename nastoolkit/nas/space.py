@@ -26,11 +26,24 @@ from .genome import (
 
 __all__ = ["SearchSpace"]
 
-_TUPLE_FIELDS = ("units", "activations", "dropout", "learning_rate", "l2", "optimizers",
-                 "batch_size")
-_EXAMPLES = {"units": "(32, 64)", "activations": "('relu', 'tanh')", "dropout": "(0.0, 0.25)",
-             "learning_rate": "(1e-4, 1e-1)", "l2": "(0.0, 1e-4)",
-             "optimizers": "('adam', 'sgd')", "batch_size": "(32, 64)"}
+_TUPLE_FIELDS = (
+    "units",
+    "activations",
+    "dropout",
+    "learning_rate",
+    "l2",
+    "optimizers",
+    "batch_size",
+)
+_EXAMPLES = {
+    "units": "(32, 64)",
+    "activations": "('relu', 'tanh')",
+    "dropout": "(0.0, 0.25)",
+    "learning_rate": "(1e-4, 1e-1)",
+    "l2": "(0.0, 1e-4)",
+    "optimizers": "('adam', 'sgd')",
+    "batch_size": "(32, 64)",
+}
 
 
 def _as_tuple(name: str, value) -> tuple:
@@ -39,18 +52,23 @@ def _as_tuple(name: str, value) -> tuple:
     letter."""
     example = _EXAMPLES[name]
     if isinstance(value, str):
-        raise TypeError(f"{name} must be a tuple, not a bare string. Received: {name}={value!r}. "
-                        f"Write {name}=({value!r},) for one choice, or e.g. {name}={example}.")
+        raise TypeError(
+            f"{name} must be a tuple, not a bare string. Received: {name}={value!r}. "
+            f"Write {name}=({value!r},) for one choice, or e.g. {name}={example}."
+        )
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, range):
         value = list(value)
     if not isinstance(value, (tuple, list)):
-        raise TypeError(f"{name} must be a tuple of choices. Received: {name}={value!r} "
-                        f"({type(value).__name__}). Pass e.g. {name}={example}.")
+        raise TypeError(
+            f"{name} must be a tuple of choices. Received: {name}={value!r} "
+            f"({type(value).__name__}). Pass e.g. {name}={example}."
+        )
     if not value:
-        raise ValueError(f"{name} must not be empty. Received: {name}={value!r}. "
-                         f"Pass e.g. {name}={example}.")
+        raise ValueError(
+            f"{name} must not be empty. Received: {name}={value!r}. Pass e.g. {name}={example}."
+        )
     return tuple(v.item() if isinstance(v, np.generic) else v for v in value)
 
 
@@ -101,44 +119,78 @@ class SearchSpace:
         self._check_arguments()
 
     def _check_arguments(self) -> None:
-        object.__setattr__(self, "min_layers", int_at_least(
-            "min_layers", self.min_layers, 1, "Pass e.g. min_layers=1."))
-        object.__setattr__(self, "max_layers", int_at_least(
-            "max_layers", self.max_layers, self.min_layers,
-            f"It must be at least min_layers={self.min_layers}; pass e.g. max_layers=4."))
+        object.__setattr__(
+            self,
+            "min_layers",
+            int_at_least("min_layers", self.min_layers, 1, "Pass e.g. min_layers=1."),
+        )
+        object.__setattr__(
+            self,
+            "max_layers",
+            int_at_least(
+                "max_layers",
+                self.max_layers,
+                self.min_layers,
+                f"It must be at least min_layers={self.min_layers}; pass e.g. max_layers=4.",
+            ),
+        )
         for name, example in (("units", "(32, 64)"), ("batch_size", "(32, 64)")):
-            values = tuple(positive_int(f"{name}[{index}]", value,
-                                        f"Pass e.g. {name}={example}.")
-                           for index, value in enumerate(getattr(self, name)))
+            values = tuple(
+                positive_int(f"{name}[{index}]", value, f"Pass e.g. {name}={example}.")
+                for index, value in enumerate(getattr(self, name))
+            )
             object.__setattr__(self, name, values)
         for name, check in (("activations", _check_activation), ("optimizers", _check_optimizer)):
             for index, value in enumerate(getattr(self, name)):
                 check(f"{name}[{index}]", value)
-        object.__setattr__(self, "dropout", tuple(
-            number_in(f"dropout[{index}]", value, 0.0, 1.0, high_open=True,
-                      fix="Pass e.g. dropout=(0.0, 0.25).")
-            for index, value in enumerate(self.dropout)))
-        object.__setattr__(self, "l2", tuple(
-            non_negative(f"l2[{index}]", value, "Pass e.g. l2=(0.0, 1e-4).")
-            for index, value in enumerate(self.l2)))
+        object.__setattr__(
+            self,
+            "dropout",
+            tuple(
+                number_in(
+                    f"dropout[{index}]",
+                    value,
+                    0.0,
+                    1.0,
+                    high_open=True,
+                    fix="Pass e.g. dropout=(0.0, 0.25).",
+                )
+                for index, value in enumerate(self.dropout)
+            ),
+        )
+        object.__setattr__(
+            self,
+            "l2",
+            tuple(
+                non_negative(f"l2[{index}]", value, "Pass e.g. l2=(0.0, 1e-4).")
+                for index, value in enumerate(self.l2)
+            ),
+        )
         lr = self.learning_rate
         fix = "Pass e.g. learning_rate=(1e-4, 1e-1)."
         if len(lr) != 2:
-            raise ValueError(f"learning_rate must be a (low, high) range of 2 numbers. Received: "
-                             f"learning_rate={lr!r}. {fix}")
+            raise ValueError(
+                f"learning_rate must be a (low, high) range of 2 numbers. Received: "
+                f"learning_rate={lr!r}. {fix}"
+            )
         low = positive("learning_rate[0]", lr[0], fix)
         high = positive("learning_rate[1]", lr[1], fix)
         if low > high:
-            raise ValueError(f"learning_rate must be a (low, high) range with low <= high. "
-                             f"Received: learning_rate={lr!r}. Swap them: "
-                             f"learning_rate=({lr[1]!r}, {lr[0]!r}).")
+            raise ValueError(
+                f"learning_rate must be a (low, high) range with low <= high. "
+                f"Received: learning_rate={lr!r}. Swap them: "
+                f"learning_rate=({lr[1]!r}, {lr[0]!r})."
+            )
         object.__setattr__(self, "learning_rate", (low, high))
 
     # -- sampling ------------------------------------------------------------------------------
     def sample_layer(self, rng: random.Random) -> dict:
         """One layer gene drawn uniformly from the choices."""
-        return {"units": rng.choice(self.units), "activation": rng.choice(self.activations),
-                "dropout": float(rng.choice(self.dropout))}
+        return {
+            "units": rng.choice(self.units),
+            "activation": rng.choice(self.activations),
+            "dropout": float(rng.choice(self.dropout)),
+        }
 
     def sample_learning_rate(self, rng: random.Random) -> float:
         """A learning rate drawn log-uniformly from the range, rounded onto the key grid."""
@@ -173,17 +225,25 @@ class SearchSpace:
         if not self.min_layers <= count <= self.max_layers:
             found.append(f"{count} layers, expected {self.min_layers}..{self.max_layers}")
         for index, layer in enumerate(genome["layers"]):
-            for gene, choices in (("units", self.units), ("activation", self.activations),
-                                  ("dropout", self.dropout)):
+            for gene, choices in (
+                ("units", self.units),
+                ("activation", self.activations),
+                ("dropout", self.dropout),
+            ):
                 if layer[gene] not in choices:
                     found.append(f"layers[{index}].{gene}={layer[gene]!r} not in {choices}")
         low, high = (float(v) for v in self.learning_rate)
         rate = genome["learning_rate"]
         if not (low <= rate <= high) or rate != round_learning_rate(rate):
-            found.append(f"learning_rate={rate!r} outside [{low:g}, {high:g}] or not rounded to "
-                         f"the 3-digit grid")
-        for gene, choices in (("l2", self.l2), ("optimizer", self.optimizers),
-                              ("batch_size", self.batch_size)):
+            found.append(
+                f"learning_rate={rate!r} outside [{low:g}, {high:g}] or not rounded to "
+                f"the 3-digit grid"
+            )
+        for gene, choices in (
+            ("l2", self.l2),
+            ("optimizer", self.optimizers),
+            ("batch_size", self.batch_size),
+        ):
             if genome[gene] not in choices:
                 found.append(f"{gene}={genome[gene]!r} not in {choices}")
         return found
@@ -196,9 +256,12 @@ class SearchSpace:
         """Return ``genome`` unchanged, or raise GenomeError listing every problem."""
         found = self.problems(genome)
         if found:
-            raise GenomeError("genome is outside the search space: " + "; ".join(found)
-                              + ". Use SearchSpace.repair(genome) to snap it to the nearest "
-                                "valid genome.")
+            raise GenomeError(
+                "genome is outside the search space: "
+                + "; ".join(found)
+                + ". Use SearchSpace.repair(genome) to snap it to the nearest "
+                "valid genome."
+            )
         return genome
 
     def repair(self, genome: dict) -> dict:
@@ -209,21 +272,28 @@ class SearchSpace:
         """
         genome = copy_genome(genome)
         layers = [
-            {"units": _nearest(layer["units"], self.units, log=True),
-             "activation": layer["activation"] if layer["activation"] in self.activations
-             else self.activations[0],
-             "dropout": float(_nearest(layer["dropout"], self.dropout))}
+            {
+                "units": _nearest(layer["units"], self.units, log=True),
+                "activation": layer["activation"]
+                if layer["activation"] in self.activations
+                else self.activations[0],
+                "dropout": float(_nearest(layer["dropout"], self.dropout)),
+            }
             for layer in genome["layers"][: self.max_layers]
         ]
-        default = {"units": self.units[len(self.units) // 2], "activation": self.activations[0],
-                   "dropout": float(self.dropout[0])}
+        default = {
+            "units": self.units[len(self.units) // 2],
+            "activation": self.activations[0],
+            "dropout": float(self.dropout[0]),
+        }
         while len(layers) < self.min_layers:
             layers.append(dict(layers[-1] if layers else default))
         return {
             "layers": layers,
             "learning_rate": self.clamp_learning_rate(genome["learning_rate"]),
             "l2": float(_nearest(genome["l2"], self.l2)),
-            "optimizer": genome["optimizer"] if genome["optimizer"] in self.optimizers
+            "optimizer": genome["optimizer"]
+            if genome["optimizer"] in self.optimizers
             else self.optimizers[0],
             "batch_size": _nearest(genome["batch_size"], self.batch_size, log=True),
         }
@@ -231,8 +301,10 @@ class SearchSpace:
     # -- serialisation -------------------------------------------------------------------------
     def get_config(self) -> dict:
         """JSON-ready dict of the constructor arguments."""
-        return {name: list(value) if isinstance(value, tuple) else value
-                for name, value in asdict(self).items()}
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in asdict(self).items()
+        }
 
     @classmethod
     def from_config(cls, config: dict) -> SearchSpace:

@@ -58,8 +58,9 @@ def _offspring_size(value, population_size: int) -> int:
     """``offspring_size`` (None: as many as the population), checked."""
     if value is None:
         return population_size
-    return int_at_least("offspring_size", value, 1, "Pass e.g. offspring_size=None (the "
-                        "population size).")
+    return int_at_least(
+        "offspring_size", value, 1, "Pass e.g. offspring_size=None (the population size)."
+    )
 
 
 def population_statistics(records: list) -> dict:
@@ -93,9 +94,13 @@ def population_statistics(records: list) -> dict:
     failed = len(records) - len(scores)
     if not scores:
         return {"best": None, "mean": None, "std": None, "median": None, "failed": failed}
-    return {"best": min(scores), "mean": statistics.fmean(scores),
-            "std": statistics.pstdev(scores), "median": statistics.median(scores),
-            "failed": failed}
+    return {
+        "best": min(scores),
+        "mean": statistics.fmean(scores),
+        "std": statistics.pstdev(scores),
+        "median": statistics.median(scores),
+        "failed": failed,
+    }
 
 
 @dataclass
@@ -147,25 +152,47 @@ class Search:
     (True, 2)
     """
 
-    def __init__(self, space: SearchSpace, evaluator, population_size=20, generations=10, seed=0,
-                 workers=None, client=None, cluster=None, checkpoint=None, cache=None,
-                 progress=True, hall_of_fame_size=5, overwrite=False):
+    def __init__(
+        self,
+        space: SearchSpace,
+        evaluator,
+        population_size=20,
+        generations=10,
+        seed=0,
+        workers=None,
+        client=None,
+        cluster=None,
+        checkpoint=None,
+        cache=None,
+        progress=True,
+        hall_of_fame_size=5,
+        overwrite=False,
+    ):
         if not isinstance(space, SearchSpace):
-            raise TypeError(f"space must be a nastoolkit.nas.SearchSpace. Received: "
-                            f"{type(space).__name__}. Build one with SearchSpace(max_layers=...).")
+            raise TypeError(
+                f"space must be a nastoolkit.nas.SearchSpace. Received: "
+                f"{type(space).__name__}. Build one with SearchSpace(max_layers=...)."
+            )
         for method in ("evaluate", "fingerprint"):
             if not callable(getattr(evaluator, method, None)):
-                raise TypeError(f"evaluator must have an {method}() method (e.g. a "
-                                f"HoldoutEvaluator). Received: {type(evaluator).__name__}")
+                raise TypeError(
+                    f"evaluator must have an {method}() method (e.g. a "
+                    f"HoldoutEvaluator). Received: {type(evaluator).__name__}"
+                )
         if not callable(getattr(evaluator, "count_parameters", None)) and not (
-                hasattr(evaluator, "input_dim") and hasattr(evaluator, "output_dim")):
-            raise TypeError(f"evaluator must have a count_parameters(genome) method or "
-                            f"input_dim and output_dim attributes (to count each candidate's "
-                            f"weights). Received: {type(evaluator).__name__}")
+            hasattr(evaluator, "input_dim") and hasattr(evaluator, "output_dim")
+        ):
+            raise TypeError(
+                f"evaluator must have a count_parameters(genome) method or "
+                f"input_dim and output_dim attributes (to count each candidate's "
+                f"weights). Received: {type(evaluator).__name__}"
+            )
         fingerprint = evaluator.fingerprint()
         if not isinstance(fingerprint, str):
-            raise TypeError(f"evaluator.fingerprint() must return a string. Received: "
-                            f"{type(fingerprint).__name__}")
+            raise TypeError(
+                f"evaluator.fingerprint() must return a string. Received: "
+                f"{type(fingerprint).__name__}"
+            )
         self.space = space
         self.evaluator = evaluator
         self.population_size = int_at_least("population_size", population_size, 2)
@@ -174,21 +201,31 @@ class Search:
         self.hall_of_fame_size = int_at_least("hall_of_fame_size", hall_of_fame_size, 1)
         if workers is not None:
             workers = int_at_least("workers", workers, 1, "Pass e.g. workers=2, or None.")
-        if cluster is not None and client is None and not isinstance(cluster, str) \
-                and not hasattr(cluster, "scheduler_address"):
-            raise TypeError(f"cluster must be 'local', a scheduler address such as "
-                            f"'tcp://127.0.0.1:8786', or a dask cluster object. Received: "
-                            f"cluster={cluster!r}")
+        if (
+            cluster is not None
+            and client is None
+            and not isinstance(cluster, str)
+            and not hasattr(cluster, "scheduler_address")
+        ):
+            raise TypeError(
+                f"cluster must be 'local', a scheduler address such as "
+                f"'tcp://127.0.0.1:8786', or a dask cluster object. Received: "
+                f"cluster={cluster!r}"
+            )
         if cache is not None and not isinstance(cache, EvaluationCache):
-            raise TypeError(f"cache must be a nastoolkit.nas.EvaluationCache or None. Received: "
-                            f"{type(cache).__name__}")
+            raise TypeError(
+                f"cache must be a nastoolkit.nas.EvaluationCache or None. Received: "
+                f"{type(cache).__name__}"
+            )
         for name, flag in (("progress", progress), ("overwrite", overwrite)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False. Received: {name}={flag!r}")
         self.workers, self.client, self.cluster = workers, client, cluster
-        self.checkpoint = (None if checkpoint is None
-                           else check_checkpoint_target(checkpoint, overwrite,
-                                                        type(self).__name__))
+        self.checkpoint = (
+            None
+            if checkpoint is None
+            else check_checkpoint_target(checkpoint, overwrite, type(self).__name__)
+        )
         self.overwrite = overwrite
         # Set once this search has written (or resumed from) its checkpoint: from then on the
         # file is this run's own and each generation replaces it.
@@ -225,10 +262,16 @@ class Search:
         finished generation's checkpoint stays, and the interrupt is re-raised."""
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=self.generations + 1, initial=self.state.generation + 1,
-                   desc=type(self).__name__, unit="gen", disable=not self.progress)
-        self._map = make_map(self.evaluator, workers=self.workers, client=self.client,
-                             cluster=self.cluster)
+        bar = tqdm(
+            total=self.generations + 1,
+            initial=self.state.generation + 1,
+            desc=type(self).__name__,
+            unit="gen",
+            disable=not self.progress,
+        )
+        self._map = make_map(
+            self.evaluator, workers=self.workers, client=self.client, cluster=self.cluster
+        )
         try:
             if self.state.generation < 0:
                 self.state.population = self._evaluate(self._first_population(), 0)
@@ -281,17 +324,22 @@ class Search:
             params = int(self.evaluator.count_parameters(genome))
         else:
             params = count_parameters(genome, self.evaluator.input_dim, self.evaluator.output_dim)
-        self.state.evaluations[key] = Candidate(len(self.state.evaluations), key,
-                                                copy_genome(genome), generation, params, outcome)
+        self.state.evaluations[key] = Candidate(
+            len(self.state.evaluations), key, copy_genome(genome), generation, params, outcome
+        )
 
     def _finish_generation(self, generation: int, bar) -> None:
         records = [self.state.evaluations[key] for key in self.state.population]
         best = rank_records(list(self.state.evaluations.values()))
-        stats = {"generation": generation, **population_statistics(records),
-                 "requested": self._counts["requested"], "trained": self._counts["trained"],
-                 "cache_hits": self._counts["requested"] - self._counts["trained"],
-                 "evaluations": len(self.state.evaluations),
-                 "best_so_far": best[0].score if best else None}
+        stats = {
+            "generation": generation,
+            **population_statistics(records),
+            "requested": self._counts["requested"],
+            "trained": self._counts["trained"],
+            "cache_hits": self._counts["requested"] - self._counts["trained"],
+            "evaluations": len(self.state.evaluations),
+            "best_so_far": best[0].score if best else None,
+        }
         self._counts = {"requested": 0, "trained": 0}
         self.state.history.append(stats)
         self.state.generation = generation
@@ -302,8 +350,11 @@ class Search:
             self.save(self.checkpoint)
             self._owns_checkpoint = True
         if stats["best_so_far"] is not None:
-            bar.set_postfix(best=f"{stats['best_so_far']:.4f}", mean=f"{stats['mean']:.4f}"
-                            if stats["mean"] is not None else "-", refresh=False)
+            bar.set_postfix(
+                best=f"{stats['best_so_far']:.4f}",
+                mean=f"{stats['mean']:.4f}" if stats["mean"] is not None else "-",
+                refresh=False,
+            )
         bar.update(1)
 
     # -- population helpers for strategies ------------------------------------------------------
@@ -321,39 +372,65 @@ class Search:
             evaluations=list(self.state.evaluations.values()),
             history=[dict(stats) for stats in self.state.history],
             population=[copy_genome(self._genome(key)) for key in self.state.population],
-            hall_of_fame_size=self.hall_of_fame_size, evaluator=self.evaluator)
+            hall_of_fame_size=self.hall_of_fame_size,
+            evaluator=self.evaluator,
+        )
 
     # -- checkpoints ----------------------------------------------------------------------------
     def get_config(self) -> dict:
         """The constructor arguments that define the search (not where it runs)."""
-        return {"space": self.space.get_config(), "population_size": self.population_size,
-                "generations": self.generations, "seed": self.seed,
-                "hall_of_fame_size": self.hall_of_fame_size, **self._strategy_config()}
+        return {
+            "space": self.space.get_config(),
+            "population_size": self.population_size,
+            "generations": self.generations,
+            "seed": self.seed,
+            "hall_of_fame_size": self.hall_of_fame_size,
+            **self._strategy_config(),
+        }
 
     def save(self, path) -> None:
         """Write the whole state as a JSON checkpoint, atomically."""
         if self._evaluator_config is None:
-            config = (self.evaluator.get_config() if hasattr(self.evaluator, "get_config")
-                      else None)
-            self._evaluator_config = {"class": type(self.evaluator).__name__,
-                                      "fingerprint": self._fingerprint, "config": config}
-        save_checkpoint(path, {
-            "strategy": type(self).__name__,
-            "config": self.get_config(),
-            "evaluator": self._evaluator_config,
-            "execution": {"workers": self.workers,
-                          "cluster": self.cluster if isinstance(self.cluster, str) else None},
-            "state": {"generation": self.state.generation, "population": self.state.population,
-                      "rng_state": encode_rng_state(self.rng.getstate()),
-                      "evaluations": [record.to_dict()
-                                      for record in self.state.evaluations.values()],
-                      "history": self.state.history},
-        })
+            config = self.evaluator.get_config() if hasattr(self.evaluator, "get_config") else None
+            self._evaluator_config = {
+                "class": type(self.evaluator).__name__,
+                "fingerprint": self._fingerprint,
+                "config": config,
+            }
+        save_checkpoint(
+            path,
+            {
+                "strategy": type(self).__name__,
+                "config": self.get_config(),
+                "evaluator": self._evaluator_config,
+                "execution": {
+                    "workers": self.workers,
+                    "cluster": self.cluster if isinstance(self.cluster, str) else None,
+                },
+                "state": {
+                    "generation": self.state.generation,
+                    "population": self.state.population,
+                    "rng_state": encode_rng_state(self.rng.getstate()),
+                    "evaluations": [record.to_dict() for record in self.state.evaluations.values()],
+                    "history": self.state.history,
+                },
+            },
+        )
 
     @classmethod
-    def resume(cls, path, evaluator=None, workers=None, client=None, cluster=None,
-               checkpoint=None, progress=True, cache=None, generations=None,
-               overwrite=False) -> Search:
+    def resume(
+        cls,
+        path,
+        evaluator=None,
+        workers=None,
+        client=None,
+        cluster=None,
+        checkpoint=None,
+        progress=True,
+        cache=None,
+        generations=None,
+        overwrite=False,
+    ) -> Search:
         """The search saved at ``path``, ready to :meth:`run` to the end.
 
         The evaluator is rebuilt from the checkpoint (built-in evaluators store their data) unless
@@ -369,51 +446,69 @@ class Search:
         validate_checkpoint(path, document, STRATEGIES)
         strategy = STRATEGIES[document["strategy"]]
         if cls is not Search and strategy is not cls:
-            raise CheckpointError(f"checkpoint {path!r} was written by {strategy.__name__}, not "
-                                  f"{cls.__name__}. Use {strategy.__name__}.resume(...) or "
-                                  f"nastoolkit.nas.load_search(...).")
+            raise CheckpointError(
+                f"checkpoint {path!r} was written by {strategy.__name__}, not "
+                f"{cls.__name__}. Use {strategy.__name__}.resume(...) or "
+                f"nastoolkit.nas.load_search(...)."
+            )
         saved = document["evaluator"]
         if evaluator is None:
             if not saved.get("config"):
-                raise CheckpointError(f"checkpoint {path!r} does not store the data of its "
-                                      f"{saved.get('class')}; pass evaluator=... to resume.")
+                raise CheckpointError(
+                    f"checkpoint {path!r} does not store the data of its "
+                    f"{saved.get('class')}; pass evaluator=... to resume."
+                )
             from .evaluators import evaluator_from_config
 
             try:
                 evaluator = evaluator_from_config(saved["config"])
             except (KeyError, TypeError, ValueError) as error:
-                raise CheckpointError(f"checkpoint {path!r}: field evaluator.config cannot "
-                                      f"rebuild its evaluator ({type(error).__name__}: "
-                                      f"{error}). Pass evaluator=... to resume.") from None
+                raise CheckpointError(
+                    f"checkpoint {path!r}: field evaluator.config cannot "
+                    f"rebuild its evaluator ({type(error).__name__}: "
+                    f"{error}). Pass evaluator=... to resume."
+                ) from None
         if evaluator.fingerprint() != saved.get("fingerprint"):
             raise CheckpointError(
                 f"checkpoint {path!r} was made with another evaluator setup (data, task, epochs, "
                 f"patience, folds or seed differ: fingerprint {saved.get('fingerprint')!r:.20}, "
-                f"given {evaluator.fingerprint()!r:.20}). Resume with the same evaluator settings.")
+                f"given {evaluator.fingerprint()!r:.20}). Resume with the same evaluator settings."
+            )
         config = dict(document["config"])
         target = checkpoint or path
         same_file = os.path.abspath(os.fspath(target)) == os.path.abspath(os.fspath(path))
         try:
             space = SearchSpace.from_config(config.pop("space"))
             execution = document.get("execution") or {}
-            search = strategy(space, evaluator, **config,
-                              workers=workers if workers is not None else execution.get("workers"),
-                              client=client,
-                              cluster=cluster if cluster is not None or client is not None
-                              else execution.get("cluster"),
-                              checkpoint=target, progress=progress, cache=cache,
-                              overwrite=overwrite or same_file)
+            search = strategy(
+                space,
+                evaluator,
+                **config,
+                workers=workers if workers is not None else execution.get("workers"),
+                client=client,
+                cluster=cluster
+                if cluster is not None or client is not None
+                else execution.get("cluster"),
+                checkpoint=target,
+                progress=progress,
+                cache=cache,
+                overwrite=overwrite or same_file,
+            )
             search._restore(document["state"])
         except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"checkpoint {path!r}: field config does not fit "
-                                  f"{strategy.__name__} ({type(error).__name__}: {error}).") \
-                from None
+            raise CheckpointError(
+                f"checkpoint {path!r}: field config does not fit "
+                f"{strategy.__name__} ({type(error).__name__}: {error})."
+            ) from None
         search._check_parameter_counts(path)
         if generations is not None:
             search.generations = int_at_least(
-                "generations", generations, search.state.generation,
+                "generations",
+                generations,
+                search.state.generation,
                 f"The checkpoint has finished generation {search.state.generation}; give at "
-                f"least that many (more extends the run).")
+                f"least that many (more extends the run).",
+            )
         return search
 
     def _check_parameter_counts(self, path) -> None:
@@ -426,7 +521,8 @@ class Search:
                 raise CheckpointError(
                     f"checkpoint {path!r} is damaged or was edited: field "
                     f"state.evaluations[{record.index}].params must be {expected} (the "
-                    f"evaluator's count for its genome). Found: {record.params}.")
+                    f"evaluator's count for its genome). Found: {record.params}."
+                )
 
     def _restore(self, state: dict) -> None:
         records = [Candidate.from_dict(record) for record in state["evaluations"]]
@@ -434,18 +530,23 @@ class Search:
         missing = [key for key in state["population"] if key not in evaluations]
         if missing:
             raise ValueError(f"population members without evaluations: {missing[:2]}")
-        self.state = SearchState(generation=int(state["generation"]),
-                                 population=list(state["population"]), evaluations=evaluations,
-                                 history=list(state["history"]))
+        self.state = SearchState(
+            generation=int(state["generation"]),
+            population=list(state["population"]),
+            evaluations=evaluations,
+            history=list(state["history"]),
+        )
         self.rng.setstate(decode_rng_state(state["rng_state"]))
         for key, record in evaluations.items():
             if (self._fingerprint, key) not in self.cache:
                 self.cache.store(self._fingerprint, key, record.outcome)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(population_size={self.population_size}, generations="
-                f"{self.generations}, seed={self.seed}, evaluator={self.evaluator!r}, "
-                f"completed={self.state.generation + 1})")
+        return (
+            f"{type(self).__name__}(population_size={self.population_size}, generations="
+            f"{self.generations}, seed={self.seed}, evaluator={self.evaluator!r}, "
+            f"completed={self.state.generation + 1})"
+        )
 
 
 class GeneticSearch(Search):
@@ -477,31 +578,51 @@ class GeneticSearch(Search):
     (0.1, 3)
     """
 
-    def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
-                 crossover_probability=0.5, mutation_probability=0.4, tournament_size=3,
-                 offspring_size=None, elitism=0, **options):
+    def __init__(
+        self,
+        space,
+        evaluator,
+        population_size=20,
+        generations=10,
+        seed=0,
+        crossover_probability=0.5,
+        mutation_probability=0.4,
+        tournament_size=3,
+        offspring_size=None,
+        elitism=0,
+        **options,
+    ):
         super().__init__(space, evaluator, population_size, generations, seed, **options)
-        self.crossover_probability = probability("crossover_probability",
-                                                        crossover_probability)
-        self.mutation_probability = probability("mutation_probability",
-                                                       mutation_probability)
+        self.crossover_probability = probability("crossover_probability", crossover_probability)
+        self.mutation_probability = probability("mutation_probability", mutation_probability)
         if self.crossover_probability + self.mutation_probability > 1.0:
-            raise ValueError(f"crossover_probability + mutation_probability must be <= 1 (the "
-                             f"rest is plain copying). Received: {crossover_probability} + "
-                             f"{mutation_probability}.")
+            raise ValueError(
+                f"crossover_probability + mutation_probability must be <= 1 (the "
+                f"rest is plain copying). Received: {crossover_probability} + "
+                f"{mutation_probability}."
+            )
         self.tournament_size = int_at_least("tournament_size", tournament_size, 1)
         self.offspring_size = _offspring_size(offspring_size, self.population_size)
-        self.elitism = int_at_least("elitism", elitism, 0, "Pass e.g. elitism=1 to always keep "
-                                    "the best candidate, or 0 for tournaments alone.")
+        self.elitism = int_at_least(
+            "elitism",
+            elitism,
+            0,
+            "Pass e.g. elitism=1 to always keep the best candidate, or 0 for tournaments alone.",
+        )
         if self.elitism > self.population_size:
-            raise ValueError(f"elitism must be at most population_size ({self.population_size})"
-                             f". Received: elitism={elitism}. Pass e.g. elitism=1.")
+            raise ValueError(
+                f"elitism must be at most population_size ({self.population_size})"
+                f". Received: elitism={elitism}. Pass e.g. elitism=1."
+            )
 
     def _strategy_config(self) -> dict:
-        return {"crossover_probability": self.crossover_probability,
-                "mutation_probability": self.mutation_probability,
-                "tournament_size": self.tournament_size, "offspring_size": self.offspring_size,
-                "elitism": self.elitism}
+        return {
+            "crossover_probability": self.crossover_probability,
+            "mutation_probability": self.mutation_probability,
+            "tournament_size": self.tournament_size,
+            "offspring_size": self.offspring_size,
+            "elitism": self.elitism,
+        }
 
     def _individuals(self, toolbox, keys):
         individuals = []
@@ -516,8 +637,14 @@ class GeneticSearch(Search):
 
         toolbox = _deap.make_toolbox(self.space, self.rng, tournament_size=self.tournament_size)
         parents = self._individuals(toolbox, self.state.population)
-        offspring = _deap.vary_or(parents, toolbox, self.offspring_size,
-                                  self.crossover_probability, self.mutation_probability, self.rng)
+        offspring = _deap.vary_or(
+            parents,
+            toolbox,
+            self.offspring_size,
+            self.crossover_probability,
+            self.mutation_probability,
+            self.rng,
+        )
         offspring_keys = self._evaluate([dict(child) for child in offspring], generation)
         pool = parents + self._individuals(toolbox, offspring_keys)
         elites = self._elites(pool)
@@ -528,8 +655,10 @@ class GeneticSearch(Search):
         """The ``elitism`` best distinct members of ``pool`` (ranked as the hall of fame is)."""
         if not self.elitism:
             return []
-        ranked = {record.key: record for record in
-                  rank_records([self._record(genome_key(member)) for member in pool])}
+        ranked = {
+            record.key: record
+            for record in rank_records([self._record(genome_key(member)) for member in pool])
+        }
         by_key = {genome_key(member): member for member in pool}
         return [by_key[key] for key in list(ranked)[: self.elitism]]
 
@@ -555,14 +684,25 @@ class RegularizedEvolution(Search):
     (0.1, 3)
     """
 
-    def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
-                 sample_size=5, offspring_size=None, **options):
+    def __init__(
+        self,
+        space,
+        evaluator,
+        population_size=20,
+        generations=10,
+        seed=0,
+        sample_size=5,
+        offspring_size=None,
+        **options,
+    ):
         super().__init__(space, evaluator, population_size, generations, seed, **options)
         self.sample_size = int_at_least("sample_size", sample_size, 1)
         if self.sample_size > self.population_size:
-            raise ValueError(f"sample_size must be <= population_size={population_size}. "
-                             f"Received: sample_size={sample_size}. Pass e.g. "
-                             f"sample_size={max(1, self.population_size // 2)}.")
+            raise ValueError(
+                f"sample_size must be <= population_size={population_size}. "
+                f"Received: sample_size={sample_size}. Pass e.g. "
+                f"sample_size={max(1, self.population_size // 2)}."
+            )
         self.offspring_size = _offspring_size(offspring_size, self.population_size)
 
     def _strategy_config(self) -> dict:
@@ -578,7 +718,7 @@ class RegularizedEvolution(Search):
             parent = min(sample, key=lambda key: self._record(key).score)
             children.append(mutate(self._genome(parent), self.space, self.rng))
         keys = self._evaluate(children, generation)
-        self.state.population = (population + keys)[-self.population_size:]
+        self.state.population = (population + keys)[-self.population_size :]
 
 
 class RandomSearch(Search):
@@ -624,17 +764,26 @@ class NSGA2Search(Search):
     True
     """
 
-    def __init__(self, space, evaluator, population_size=20, generations=10, seed=0,
-                 crossover_probability=0.8, mutation_probability=0.5, **options):
+    def __init__(
+        self,
+        space,
+        evaluator,
+        population_size=20,
+        generations=10,
+        seed=0,
+        crossover_probability=0.8,
+        mutation_probability=0.5,
+        **options,
+    ):
         super().__init__(space, evaluator, population_size, generations, seed, **options)
-        self.crossover_probability = probability("crossover_probability",
-                                                        crossover_probability)
-        self.mutation_probability = probability("mutation_probability",
-                                                       mutation_probability)
+        self.crossover_probability = probability("crossover_probability", crossover_probability)
+        self.mutation_probability = probability("mutation_probability", mutation_probability)
 
     def _strategy_config(self) -> dict:
-        return {"crossover_probability": self.crossover_probability,
-                "mutation_probability": self.mutation_probability}
+        return {
+            "crossover_probability": self.crossover_probability,
+            "mutation_probability": self.mutation_probability,
+        }
 
     def _individuals(self, toolbox, keys):
         individuals = []
@@ -650,19 +799,24 @@ class NSGA2Search(Search):
 
         toolbox = _deap.make_toolbox(self.space, self.rng, objectives=2)
         # selNSGA2 over the whole population only assigns crowding distances (and orders).
-        population = toolbox.select(self._individuals(toolbox, self.state.population),
-                                    len(self.state.population))
+        population = toolbox.select(
+            self._individuals(toolbox, self.state.population), len(self.state.population)
+        )
         parents = toolbox.select_parents(population, len(population))
-        offspring = _deap.vary_and(parents, toolbox, self.crossover_probability,
-                                   self.mutation_probability, self.rng)
+        offspring = _deap.vary_and(
+            parents, toolbox, self.crossover_probability, self.mutation_probability, self.rng
+        )
         offspring_keys = self._evaluate([dict(child) for child in offspring], generation)
-        chosen = toolbox.select(population + self._individuals(toolbox, offspring_keys),
-                                self.population_size)
+        chosen = toolbox.select(
+            population + self._individuals(toolbox, offspring_keys), self.population_size
+        )
         self.state.population = [genome_key(individual) for individual in chosen]
 
 
-STRATEGIES = {strategy.__name__: strategy
-              for strategy in (GeneticSearch, RegularizedEvolution, RandomSearch, NSGA2Search)}
+STRATEGIES = {
+    strategy.__name__: strategy
+    for strategy in (GeneticSearch, RegularizedEvolution, RandomSearch, NSGA2Search)
+}
 
 
 def load_search(path, evaluator=None, generations=None, **options) -> Search:

@@ -44,7 +44,7 @@ def plot_regret(report, ax=None) -> Figure:
     figure, ax = _axes(ax)
     for name in report.strategies:
         low, middle, high = report.quantiles(name)
-        line, = ax.plot(report.costs, middle, label=name)
+        (line,) = ax.plot(report.costs, middle, label=name)
         ax.fill_between(report.costs, low, high, color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xscale("log")
     ax.set_ylim(bottom=0)  # regret is never negative; 0 is the best possible choice

@@ -38,26 +38,40 @@ __all__ = [
 # Two palettes that share no colour, so a blue box never means "parent A" in one panel and
 # "relu" in another: parents are saturated blue/orange, activations pale green/purple/pink/grey.
 PARENT_COLORS = {"first": "#4f9fd1", "second": "#f28e2b"}
-ACTIVATION_COLORS = {"relu": "#b5dfa8", "tanh": "#cdb4e6", "sigmoid": "#f7c6d0",
-                     "linear": "#d9d9d9", "elu": "#fde68a", "leaky_relu": "#a7e3e0",
-                     "softmax": "#e5e5e5"}
+ACTIVATION_COLORS = {
+    "relu": "#b5dfa8",
+    "tanh": "#cdb4e6",
+    "sigmoid": "#f7c6d0",
+    "linear": "#d9d9d9",
+    "elu": "#fde68a",
+    "leaky_relu": "#a7e3e0",
+    "softmax": "#e5e5e5",
+}
 HIGHLIGHT_COLOR = "tab:red"
 CUT_COLOR = "k"
 # Readable in a 1100 px JupyterLab window: a 9.5-inch figure is shown at about 0.78 of its
 # 90-dpi size, so 11 pt is the smallest text that stays >= 10 px on screen. The sizes are those
 # of widgets._view.FIGURE_STYLE, repeated because viz never imports widgets (ipywidgets).
-FIGURE_STYLE = {"font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12,
-                "xtick.labelsize": 11, "ytick.labelsize": 11, "legend.fontsize": 11,
-                "figure.titlesize": 12}
+FIGURE_STYLE = {
+    "font.size": 12,
+    "axes.titlesize": 12,
+    "axes.labelsize": 12,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 11,
+    "legend.fontsize": 11,
+    "figure.titlesize": 12,
+}
 SMALL = 11  # the smallest font size used in these figures (points)
 
 
 def _styled(function):
     """Draw inside ``FIGURE_STYLE``: font sizes are fixed when artists are made."""
+
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         with matplotlib.rc_context(FIGURE_STYLE):
             return function(*args, **kwargs)
+
     return wrapper
 
 
@@ -73,13 +87,25 @@ def _box_height(units: int, largest: int) -> float:
 
 
 def _global_genes_text(genome: dict) -> str:
-    return (f"{genome['optimizer']}, lr={genome['learning_rate']:.2g}, "
-            f"L2={genome['l2']:g}, batch={genome['batch_size']}")
+    return (
+        f"{genome['optimizer']}, lr={genome['learning_rate']:.2g}, "
+        f"L2={genome['l2']:g}, batch={genome['batch_size']}"
+    )
 
 
 @_styled
-def plot_genome(genome: dict, ax=None, title=None, input_dim=None, output_dim=None,
-                layer_colors=None, highlight=(), highlight_globals=False, slots=None, cuts=()):
+def plot_genome(
+    genome: dict,
+    ax=None,
+    title=None,
+    input_dim=None,
+    output_dim=None,
+    layer_colors=None,
+    highlight=(),
+    highlight_globals=False,
+    slots=None,
+    cuts=(),
+):
     """A genome drawn as a network: input -> one box per hidden layer -> output, left to right.
 
     Each box shows units, activation (box colour, see :data:`ACTIVATION_COLORS`) and dropout
@@ -128,27 +154,55 @@ def plot_genome(genome: dict, ax=None, title=None, input_dim=None, output_dim=No
     slots = max(columns, slots or 0)
     shift = (slots - columns) / 2
     for column in range(columns - 1):
-        ax.annotate("", xy=(shift + column + 0.62, 0), xytext=(shift + column + 0.38, 0),
-                    arrowprops={"arrowstyle": "->", "color": "0.4"})
+        ax.annotate(
+            "",
+            xy=(shift + column + 0.62, 0),
+            xytext=(shift + column + 0.38, 0),
+            arrowprops={"arrowstyle": "->", "color": "0.4"},
+        )
     _draw_box(ax, shift, 0.45, "in" + (f"\n{input_dim}" if input_dim else ""), "white", "0.4")
     for index, layer in enumerate(layers, start=1):
-        color = (layer_colors[index - 1] if layer_colors is not None
-                 else ACTIVATION_COLORS.get(layer["activation"], "#d9d9d9"))
+        color = (
+            layer_colors[index - 1]
+            if layer_colors is not None
+            else ACTIVATION_COLORS.get(layer["activation"], "#d9d9d9")
+        )
         label = f"{layer['units']}\n{layer['activation']}"
         if layer["dropout"]:
             label += f"\np={layer['dropout']:g}"
         marked = (index - 1) in highlight
-        _draw_box(ax, shift + index, _box_height(layer["units"], largest), label, color,
-                  HIGHLIGHT_COLOR if marked else "k", hatch="//" if layer["dropout"] else None,
-                  linewidth=3 if marked else 1)
-    _draw_box(ax, shift + columns - 1, 0.45, "out" + (f"\n{output_dim}" if output_dim else ""),
-              "white", "0.4")
+        _draw_box(
+            ax,
+            shift + index,
+            _box_height(layer["units"], largest),
+            label,
+            color,
+            HIGHLIGHT_COLOR if marked else "k",
+            hatch="//" if layer["dropout"] else None,
+            linewidth=3 if marked else 1,
+        )
+    _draw_box(
+        ax,
+        shift + columns - 1,
+        0.45,
+        "out" + (f"\n{output_dim}" if output_dim else ""),
+        "white",
+        "0.4",
+    )
     for cut in cuts:
-        ax.plot([shift + cut + 0.5] * 2, [-0.58, 0.58], color=CUT_COLOR, linestyle="--",
-                linewidth=2)
-    ax.text((slots - 1) / 2, -0.76, _global_genes_text(genome), ha="center", va="center",
-            fontsize=SMALL, color=HIGHLIGHT_COLOR if highlight_globals else "k",
-            fontweight="bold" if highlight_globals else "normal")
+        ax.plot(
+            [shift + cut + 0.5] * 2, [-0.58, 0.58], color=CUT_COLOR, linestyle="--", linewidth=2
+        )
+    ax.text(
+        (slots - 1) / 2,
+        -0.76,
+        _global_genes_text(genome),
+        ha="center",
+        va="center",
+        fontsize=SMALL,
+        color=HIGHLIGHT_COLOR if highlight_globals else "k",
+        fontweight="bold" if highlight_globals else "normal",
+    )
     ax.set_xlim(-0.55, slots - 0.45)
     ax.set_ylim(-0.9, 0.62)
     ax.set_axis_off()
@@ -158,11 +212,29 @@ def plot_genome(genome: dict, ax=None, title=None, input_dim=None, output_dim=No
 
 
 def _draw_box(ax, x, height, label, color, edge, hatch=None, linewidth=1.0):
-    ax.add_patch(FancyBboxPatch((x - 0.4, -height / 2), 0.8, height,
-                                boxstyle="round,pad=0.02", facecolor=color, edgecolor=edge,
-                                hatch=hatch, linewidth=linewidth, alpha=0.95))
-    ax.text(x, 0, label, ha="center", va="center", fontsize=SMALL, linespacing=1.0,
-            bbox={"facecolor": "white", "alpha": 0.6, "edgecolor": "none", "pad": 1})
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - 0.4, -height / 2),
+            0.8,
+            height,
+            boxstyle="round,pad=0.02",
+            facecolor=color,
+            edgecolor=edge,
+            hatch=hatch,
+            linewidth=linewidth,
+            alpha=0.95,
+        )
+    )
+    ax.text(
+        x,
+        0,
+        label,
+        ha="center",
+        va="center",
+        fontsize=SMALL,
+        linespacing=1.0,
+        bbox={"facecolor": "white", "alpha": 0.6, "edgecolor": "none", "pad": 1},
+    )
 
 
 def activation_legend(genomes) -> list:
@@ -187,17 +259,25 @@ def activation_legend(genomes) -> list:
     """
     layers = [layer for genome in genomes for layer in genome["layers"]]
     names = dict.fromkeys(layer["activation"] for layer in layers)
-    handles = [Patch(facecolor=ACTIVATION_COLORS.get(name, "#d9d9d9"), edgecolor="k",
-                     label=name) for name in names]
+    handles = [
+        Patch(facecolor=ACTIVATION_COLORS.get(name, "#d9d9d9"), edgecolor="k", label=name)
+        for name in names
+    ]
     if any(layer["dropout"] for layer in layers):
-        handles.append(Patch(facecolor="white", edgecolor="k", hatch="//",
-                             label="dropout p > 0"))
+        handles.append(Patch(facecolor="white", edgecolor="k", hatch="//", label="dropout p > 0"))
     return handles
 
 
 @_styled
-def plot_genomes(genomes, titles=None, columns: int = 2, input_dim=None, output_dim=None,
-                 figure=None, width: float = 9.5):
+def plot_genomes(
+    genomes,
+    titles=None,
+    columns: int = 2,
+    input_dim=None,
+    output_dim=None,
+    figure=None,
+    width: float = 9.5,
+):
     """Several genomes in a grid of diagrams, one panel each, with one activation legend.
 
     Parameters
@@ -235,13 +315,23 @@ def plot_genomes(genomes, titles=None, columns: int = 2, input_dim=None, output_
     slots = max(len(genome["layers"]) for genome in genomes) + 2
     for index, ax in enumerate(axes):
         if index < len(genomes):
-            plot_genome(genomes[index], ax=ax, title=titles[index] if titles else None,
-                        input_dim=input_dim, output_dim=output_dim, slots=slots)
+            plot_genome(
+                genomes[index],
+                ax=ax,
+                title=titles[index] if titles else None,
+                input_dim=input_dim,
+                output_dim=output_dim,
+                slots=slots,
+            )
         else:
             ax.set_axis_off()
     handles = activation_legend(genomes)
-    figure.legend(handles=handles, loc="outside lower center", ncols=len(handles),
-                  title="box colour: activation")
+    figure.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=len(handles),
+        title="box colour: activation",
+    )
     return figure
 
 
@@ -276,13 +366,25 @@ def plot_fitness_history(history, ax=None, title="Validation error per generatio
     best = np.array([row["best"] for row in rows])
     mean = np.array([row["mean"] for row in rows])
     spread = np.array([row["std"] for row in rows])
-    ax.fill_between(generations, mean - spread, mean + spread, color="tab:blue", alpha=0.2,
-                    label="population mean ± 1 std\n(spread of the members)")
+    ax.fill_between(
+        generations,
+        mean - spread,
+        mean + spread,
+        color="tab:blue",
+        alpha=0.2,
+        label="population mean ± 1 std\n(spread of the members)",
+    )
     ax.plot(generations, mean, color="tab:blue", marker="o", label="population mean")
     ax.plot(generations, best, color="tab:green", marker="o", label="population best")
     if rows and "best_so_far" in rows[0]:
-        ax.step(generations, [row["best_so_far"] for row in rows], where="post", color="k",
-                linestyle="--", label="best so far\n(hall of fame)")
+        ax.step(
+            generations,
+            [row["best_so_far"] for row in rows],
+            where="post",
+            color="k",
+            linestyle="--",
+            label="best so far\n(hall of fame)",
+        )
     ax.set_xticks(generations)
     ax.set_xlabel("generation")
     ax.set_ylabel("validation error")
@@ -329,22 +431,36 @@ def plot_population(records, generation: int, ax=None, best_key=None):
         failed = not record.ok
         width = worst if failed else record.score
         best = record.key == best_key
-        ax.barh(position, width, alpha=0.85, hatch="xx" if failed else None,
-                color="tab:orange" if record.generation == generation else "tab:blue",
-                edgecolor="k" if best else "none", linewidth=2.5 if best else 0)
-        ax.text(width, position, " failed" if failed else f" {record.score:.3f}",
-                va="center", fontsize=SMALL)
+        ax.barh(
+            position,
+            width,
+            alpha=0.85,
+            hatch="xx" if failed else None,
+            color="tab:orange" if record.generation == generation else "tab:blue",
+            edgecolor="k" if best else "none",
+            linewidth=2.5 if best else 0,
+        )
+        ax.text(
+            width,
+            position,
+            " failed" if failed else f" {record.score:.3f}",
+            va="center",
+            fontsize=SMALL,
+        )
     ax.set_yticks(positions, [describe_genome(r.genome) for r in ordered], fontsize=SMALL)
     ax.set_xlim(0, 1.25 * worst)
     ax.set_xlabel("validation error")
     kept = best_key is None or any(r.key == best_key for r in records)
-    ax.set_title(f"Population after generation {generation}"
-                 + ("" if kept else ": the best so far is no longer in it"))
-    handles = [Patch(color="tab:orange", label=f"new: born in\ngeneration {generation}"),
-               Patch(color="tab:blue", label="survivor")]
+    ax.set_title(
+        f"Population after generation {generation}"
+        + ("" if kept else ": the best so far is no longer in it")
+    )
+    handles = [
+        Patch(color="tab:orange", label=f"new: born in\ngeneration {generation}"),
+        Patch(color="tab:blue", label="survivor"),
+    ]
     if best_key is not None and kept:
-        handles.append(Patch(facecolor="white", edgecolor="k", linewidth=2.5,
-                             label="best so far"))
+        handles.append(Patch(facecolor="white", edgecolor="k", linewidth=2.5, label="best so far"))
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return ax.figure
@@ -377,10 +493,18 @@ def plot_hall_of_fame(records, columns: int = 2, input_dim=None, output_dim=None
     >>> plot_hall_of_fame([record]).axes[0].get_title()
     '#1: error 0.1000, 610 parameters'
     """
-    titles = [f"#{rank}: error {record.score:.4f}, {record.params:,} parameters"
-              for rank, record in enumerate(records, start=1)]
-    return plot_genomes([record.genome for record in records], titles=titles, columns=columns,
-                        input_dim=input_dim, output_dim=output_dim, width=width)
+    titles = [
+        f"#{rank}: error {record.score:.4f}, {record.params:,} parameters"
+        for rank, record in enumerate(records, start=1)
+    ]
+    return plot_genomes(
+        [record.genome for record in records],
+        titles=titles,
+        columns=columns,
+        input_dim=input_dim,
+        output_dim=output_dim,
+        width=width,
+    )
 
 
 @_styled
@@ -412,18 +536,35 @@ def plot_pareto_front(records, front, ax=None, label_front: bool = True):
     """
     ax = _axes(ax, (9.5, 4.2))
     ok = [record for record in records if record.ok]
-    ax.scatter([r.params for r in ok], [r.score for r in ok], s=25, color="0.6",
-               label=f"all candidates ({len(ok)})")
+    ax.scatter(
+        [r.params for r in ok],
+        [r.score for r in ok],
+        s=25,
+        color="0.6",
+        label=f"all candidates ({len(ok)})",
+    )
     front = sorted(front, key=lambda record: record.params)
     front_params = [r.params for r in front]
     front_scores = [r.score for r in front]
     ax.step(front_params, front_scores, where="post", color="tab:red", linewidth=1.5)
-    ax.scatter(front_params, front_scores, s=60, color="tab:red", edgecolor="k", zorder=3,
-               label=f"Pareto front ({len(front)})")
+    ax.scatter(
+        front_params,
+        front_scores,
+        s=60,
+        color="tab:red",
+        edgecolor="k",
+        zorder=3,
+        label=f"Pareto front ({len(front)})",
+    )
     if label_front:
         for record in front:
-            ax.annotate(f"{record.params:,}", (record.params, record.score),
-                        textcoords="offset points", xytext=(4, 4), fontsize=SMALL)
+            ax.annotate(
+                f"{record.params:,}",
+                (record.params, record.score),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=SMALL,
+            )
     ax.set_xscale("log")
     ax.set_xlabel("number of parameters (log scale)")
     ax.set_ylabel("validation error")
@@ -461,10 +602,18 @@ def plot_estimates(names, holdout_errors, kfold_means, kfold_stds, ax=None):
     """
     ax = _axes(ax, (9.5, 3.6))
     positions = np.arange(len(names))
-    ax.bar(positions - 0.2, holdout_errors, width=0.4, color="tab:orange",
-           label="holdout\n(one split)")
-    ax.bar(positions + 0.2, kfold_means, width=0.4, yerr=kfold_stds, capsize=4,
-           color="tab:blue", label="k-fold mean\n± std over folds")
+    ax.bar(
+        positions - 0.2, holdout_errors, width=0.4, color="tab:orange", label="holdout\n(one split)"
+    )
+    ax.bar(
+        positions + 0.2,
+        kfold_means,
+        width=0.4,
+        yerr=kfold_stds,
+        capsize=4,
+        color="tab:blue",
+        label="k-fold mean\n± std over folds",
+    )
     ax.set_xticks(positions, names)
     ax.set_ylabel("validation error")
     ax.set_title("One holdout split vs k-fold cross-validation")

@@ -43,8 +43,9 @@ def _lambda_label(lam: float) -> str:
     return f"$\\lambda$ = {lam:.2g}"
 
 
-def plot_polynomial_fit(x_train, y_train, x_curve, y_fit, *, x_val=None, y_val=None,
-                        y_true=None, title=None, ax=None):
+def plot_polynomial_fit(
+    x_train, y_train, x_curve, y_fit, *, x_val=None, y_val=None, y_true=None, title=None, ax=None
+):
     """Training points and the fitted curve, optionally with validation points and the true curve.
 
     Parameters
@@ -79,8 +80,9 @@ def plot_polynomial_fit(x_train, y_train, x_curve, y_fit, *, x_val=None, y_val=N
         ax.plot(x_curve, y_true, color="0.6", linestyle="--", label="true function")
     if x_val is not None:
         ax.scatter(x_val, y_val, s=10, color=VAL_COLOR, alpha=0.5, label="validation data")
-    ax.scatter(x_train, y_train, s=36, color=TRAIN_COLOR, edgecolor="k", zorder=3,
-               label="training data")
+    ax.scatter(
+        x_train, y_train, s=36, color=TRAIN_COLOR, edgecolor="k", zorder=3, label="training data"
+    )
     ax.plot(x_curve, y_fit, color="k", linewidth=2, label="fit $h_\\theta(x)$")
     spread = np.ptp(y_train) if len(y_train) else 1.0
     center = np.mean(y_train) if len(y_train) else 0.0
@@ -89,7 +91,9 @@ def plot_polynomial_fit(x_train, y_train, x_curve, y_fit, *, x_val=None, y_val=N
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(title or "Polynomial fit")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=11, ncols=2)  # below the panel: never over the data
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=11, ncols=2
+    )  # below the panel: never over the data
     return ax.figure
 
 
@@ -119,8 +123,15 @@ def plot_error_vs_lambda(lambdas, train_errors, val_errors, current_lambda=None,
     ax.plot(lambdas, train_errors, color=TRAIN_COLOR, marker=".", label="training error")
     ax.plot(lambdas, val_errors, color=VAL_COLOR, marker=".", label="validation error")
     best = int(np.argmin(val_errors))
-    ax.scatter([lambdas[best]], [val_errors[best]], s=80, facecolor="none", edgecolor="k",
-               zorder=3, label=f"best validation ({_lambda_label(lambdas[best])})")
+    ax.scatter(
+        [lambdas[best]],
+        [val_errors[best]],
+        s=80,
+        facecolor="none",
+        edgecolor="k",
+        zorder=3,
+        label=f"best validation ({_lambda_label(lambdas[best])})",
+    )
     if current_lambda is not None:
         ax.axvline(current_lambda, color="k", linestyle=":", label=_lambda_label(current_lambda))
     ax.set_xscale("log")
@@ -128,7 +139,9 @@ def plot_error_vs_lambda(lambdas, train_errors, val_errors, current_lambda=None,
     ax.set_xlabel("regularization strength $\\lambda$")
     ax.set_ylabel("mean squared error")
     ax.set_title("Error vs $\\lambda$")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=11)  # below the panel: never over the data
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=11
+    )  # below the panel: never over the data
     return ax.figure
 
 
@@ -169,8 +182,9 @@ def plot_weight_magnitudes(theta, labels=None, ax=None, floor: float = 1e-4):
     return ax.figure
 
 
-def plot_regularization_paths(lambdas, l1_path, l2_path, current_lambda=None,
-                              feature_names=None, figure=None):
+def plot_regularization_paths(
+    lambdas, l1_path, l2_path, current_lambda=None, feature_names=None, figure=None
+):
     """Two panels, each weight's value against lambda: L1 (lasso) left, L2 (ridge) right.
 
     The title of each panel counts the weights that are exactly zero at ``current_lambda`` (the
@@ -208,8 +222,11 @@ def plot_regularization_paths(lambdas, l1_path, l2_path, current_lambda=None,
     p = l1_path.shape[1]
     names = feature_names or [f"$\\theta_{{{j + 1}}}$" for j in range(p)]
     colors = [f"C{j % 10}" for j in range(p)]
-    index = None if current_lambda is None else int(np.argmin(np.abs(np.log(lambdas) -
-                                                                      np.log(current_lambda))))
+    index = (
+        None
+        if current_lambda is None
+        else int(np.argmin(np.abs(np.log(lambdas) - np.log(current_lambda))))
+    )
     for ax, path, name in zip(axes, (l1_path, l2_path), ("L1 (lasso)", "L2 (ridge)")):
         for j in range(p):
             ax.plot(lambdas, path[:, j], color=colors[j], label=names[j])
@@ -227,8 +244,17 @@ def plot_regularization_paths(lambdas, l1_path, l2_path, current_lambda=None,
     return figure
 
 
-def plot_constraint_regions(theta_1, theta_2, losses, theta_unregularized, theta_l1, theta_l2,
-                            loss_at_l1=None, loss_at_l2=None, figure=None):
+def plot_constraint_regions(
+    theta_1,
+    theta_2,
+    losses,
+    theta_unregularized,
+    theta_l1,
+    theta_l2,
+    loss_at_l1=None,
+    loss_at_l2=None,
+    figure=None,
+):
     """Loss contours of a 2-weight model with the L1 diamond (left) and the L2 circle (right).
 
     Each region is the constraint set ``norm_1(theta) <= t`` or ``norm_2(theta) <= t`` whose size
@@ -270,22 +296,40 @@ def plot_constraint_regions(theta_1, theta_2, losses, theta_unregularized, theta
     theta_l2 = np.asarray(theta_l2, float)
     radius_l1 = float(np.sum(np.abs(theta_l1)))
     radius_l2 = float(np.linalg.norm(theta_l2))
-    diamond = Polygon([(radius_l1, 0), (0, radius_l1), (-radius_l1, 0), (0, -radius_l1)],
-                      closed=True, facecolor=L1_COLOR, alpha=0.25, edgecolor=L1_COLOR)
+    diamond = Polygon(
+        [(radius_l1, 0), (0, radius_l1), (-radius_l1, 0), (0, -radius_l1)],
+        closed=True,
+        facecolor=L1_COLOR,
+        alpha=0.25,
+        edgecolor=L1_COLOR,
+    )
     circle = Circle((0, 0), radius_l2, facecolor=L2_COLOR, alpha=0.25, edgecolor=L2_COLOR)
-    panels = ((axes[0], diamond, theta_l1, L1_COLOR, "L1: $|\\theta_1| + |\\theta_2| \\leq t$"),
-              (axes[1], circle, theta_l2, L2_COLOR, "L2: $\\theta_1^2 + \\theta_2^2 \\leq t^2$"))
+    panels = (
+        (axes[0], diamond, theta_l1, L1_COLOR, "L1: $|\\theta_1| + |\\theta_2| \\leq t$"),
+        (axes[1], circle, theta_l2, L2_COLOR, "L2: $\\theta_1^2 + \\theta_2^2 \\leq t^2$"),
+    )
     levels = np.quantile(losses, np.linspace(0.0, 0.6, 12) ** 2)
     for (ax, region, solution, color, title), touching in zip(panels, (loss_at_l1, loss_at_l2)):
-        ax.contour(theta_1, theta_2, losses, levels=np.unique(levels), cmap="viridis",
-                   linewidths=1)
+        ax.contour(theta_1, theta_2, losses, levels=np.unique(levels), cmap="viridis", linewidths=1)
         if touching is not None and np.min(losses) < touching < np.max(losses):
             ax.contour(theta_1, theta_2, losses, levels=[touching], colors=color, linewidths=2.5)
         ax.add_patch(region)
-        ax.scatter(*theta_unregularized, marker="*", s=160, color="k", zorder=3,
-                   label="unregularized minimum")
-        ax.scatter(*solution, s=70, color=color, edgecolor="k", zorder=4,
-                   label=f"regularized: ({solution[0]:.2f}, {solution[1]:.2f})")
+        ax.scatter(
+            *theta_unregularized,
+            marker="*",
+            s=160,
+            color="k",
+            zorder=3,
+            label="unregularized minimum",
+        )
+        ax.scatter(
+            *solution,
+            s=70,
+            color=color,
+            edgecolor="k",
+            zorder=4,
+            label=f"regularized: ({solution[0]:.2f}, {solution[1]:.2f})",
+        )
         ax.axhline(0, color="0.5", linewidth=0.6)
         ax.axvline(0, color="0.5", linewidth=0.6)
         ax.set_aspect("equal")
@@ -334,8 +378,16 @@ def plot_dropout_units(activations, mask, columns: int = 8, title=None, ax=None)
     outputs = activations * mask
     kept = mask != 0
     scale = max(float(np.max(np.abs(outputs))), 1e-12)
-    points = ax.scatter(column_index[kept], row_index[kept], c=outputs[kept], cmap="Blues",
-                        vmin=0.0, vmax=scale, s=420, edgecolor="k")
+    points = ax.scatter(
+        column_index[kept],
+        row_index[kept],
+        c=outputs[kept],
+        cmap="Blues",
+        vmin=0.0,
+        vmax=scale,
+        s=420,
+        edgecolor="k",
+    )
     ax.scatter(column_index[~kept], row_index[~kept], s=420, color="0.88", edgecolor="0.6")
     ax.scatter(column_index[~kept], row_index[~kept], s=160, marker="x", color=L1_COLOR)
     ax.figure.colorbar(points, ax=ax, label="unit output $h_j m_j$", shrink=0.8)
@@ -349,8 +401,7 @@ def plot_dropout_units(activations, mask, columns: int = 8, title=None, ax=None)
     return ax.figure
 
 
-def plot_dropout_outputs(train_outputs, inference_output, current_output=None, band=None,
-                         ax=None):
+def plot_dropout_outputs(train_outputs, inference_output, current_output=None, band=None, ax=None):
     """Histogram of a network's output over many training-mode dropout masks, with the mean and
     the (deterministic) inference-mode output: inverted dropout makes them agree in expectation.
 
@@ -388,18 +439,39 @@ def plot_dropout_outputs(train_outputs, inference_output, current_output=None, b
     low, high = float(np.min(train_outputs)), float(np.max(train_outputs))
     # rate 0 gives identical outputs (up to rounding): widen the range so 30 bins still fit.
     pad = max(0.05 * (high - low), 1e-3 * max(1.0, abs(low)))
-    ax.hist(train_outputs, bins=30, range=(low - pad, high + pad), color=TRAIN_COLOR, alpha=0.6,
-            label=f"train mode, {train_outputs.size} masks")
+    ax.hist(
+        train_outputs,
+        bins=30,
+        range=(low - pad, high + pad),
+        color=TRAIN_COLOR,
+        alpha=0.6,
+        label=f"train mode, {train_outputs.size} masks",
+    )
     if band is not None:
-        ax.axvspan(band[0], band[1], color=TRAIN_COLOR, alpha=0.2,
-                   label="where the mean may fall\n(± 3 standard errors)")
-    ax.axvline(np.mean(train_outputs), color=TRAIN_COLOR, linewidth=2,
-               label=f"train-mode mean = {np.mean(train_outputs):.3f}")
-    ax.axvline(inference_output, color="k", linestyle="--", linewidth=2,
-               label=f"inference output = {inference_output:.3f}")
+        ax.axvspan(
+            band[0],
+            band[1],
+            color=TRAIN_COLOR,
+            alpha=0.2,
+            label="where the mean may fall\n(± 3 standard errors)",
+        )
+    ax.axvline(
+        np.mean(train_outputs),
+        color=TRAIN_COLOR,
+        linewidth=2,
+        label=f"train-mode mean = {np.mean(train_outputs):.3f}",
+    )
+    ax.axvline(
+        inference_output,
+        color="k",
+        linestyle="--",
+        linewidth=2,
+        label=f"inference output = {inference_output:.3f}",
+    )
     if current_output is not None:
-        ax.axvline(current_output, color=L1_COLOR, linewidth=1.5,
-                   label=f"this step = {current_output:.3f}")
+        ax.axvline(
+            current_output, color=L1_COLOR, linewidth=1.5, label=f"this step = {current_output:.3f}"
+        )
     ax.set_xlabel("network output $\\hat{y}$")
     ax.set_ylabel("count")
     # Few ticks: at rate 0 the range is tiny and long labels such as -0.4425 would run together.
@@ -409,8 +481,9 @@ def plot_dropout_outputs(train_outputs, inference_output, current_output=None, b
     return ax.figure
 
 
-def plot_decision_boundaries(grid_x, grid_y, probabilities, X_train, y_train, titles=None,
-                             axes=None):
+def plot_decision_boundaries(
+    grid_x, grid_y, probabilities, X_train, y_train, titles=None, axes=None
+):
     """Heat maps of P(class 1) over a grid, one panel per model, with the training points.
 
     The 0.5 contour is the decision boundary. The caller predicts; nothing here trains.
@@ -453,15 +526,28 @@ def plot_decision_boundaries(grid_x, grid_y, probabilities, X_train, y_train, ti
         values = np.asarray(probabilities[name], dtype=float)
         # imshow, not pcolormesh: one image instead of thousands of patches, so a live
         # retrain redraws in a fraction of the time.
-        image = ax.imshow(values, origin="lower", cmap="RdBu_r", vmin=0.0, vmax=1.0,
-                          extent=(grid_x[0], grid_x[-1], grid_y[0], grid_y[-1]),
-                          interpolation="bilinear", aspect="equal")
+        image = ax.imshow(
+            values,
+            origin="lower",
+            cmap="RdBu_r",
+            vmin=0.0,
+            vmax=1.0,
+            extent=(grid_x[0], grid_x[-1], grid_y[0], grid_y[-1]),
+            interpolation="bilinear",
+            aspect="equal",
+        )
         ax.contour(grid_x, grid_y, values, levels=[0.5], colors="k", linewidths=1.5)
         for label, marker in ((0, "o"), (1, "s")):
             chosen = y_train == label
-            ax.scatter(X_train[chosen, 0], X_train[chosen, 1], s=18, marker=marker,
-                       c="tab:blue" if label == 0 else "tab:red", edgecolors="k",
-                       linewidths=0.6)
+            ax.scatter(
+                X_train[chosen, 0],
+                X_train[chosen, 1],
+                s=18,
+                marker=marker,
+                c="tab:blue" if label == 0 else "tab:red",
+                edgecolors="k",
+                linewidths=0.6,
+            )
         ax.set_title((titles or {}).get(name, name), fontsize=12)
         ax.set_xlabel("$x_1$")
     axes[0].set_ylabel("$x_2$")
@@ -498,8 +584,13 @@ def plot_loss_curves(histories, ax=None):
         epochs = np.arange(1, len(history["loss"]) + 1)
         ax.plot(epochs, history["loss"], color=color, linestyle="--", linewidth=1)
         if "val_loss" in history:
-            ax.plot(epochs, history["val_loss"], color=color, linewidth=2,
-                    label=f"{name}: validation {history['val_loss'][-1]:.3f}")
+            ax.plot(
+                epochs,
+                history["val_loss"],
+                color=color,
+                linewidth=2,
+                label=f"{name}: validation {history['val_loss'][-1]:.3f}",
+            )
     ax.plot([], [], color="0.4", linestyle="--", label="training loss (dashed)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")

@@ -99,8 +99,15 @@ def plot_surface(ax, objective, bounds=None, resolution: int = 80) -> None:
     ax.contour(x, y, values, levels=levels, colors="k", linewidths=0.4, alpha=0.5)
     minimum = getattr(objective, "minimum", None)
     if minimum is not None:
-        ax.plot(*np.asarray(minimum, dtype=float), marker="*", markersize=15, color="gold",
-                markeredgecolor="k", linestyle="none", label="minimum")
+        ax.plot(
+            *np.asarray(minimum, dtype=float),
+            marker="*",
+            markersize=15,
+            color="gold",
+            markeredgecolor="k",
+            linestyle="none",
+            label="minimum",
+        )
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(y[0], y[-1])
     # Equal scale on both axes, so -grad J looks perpendicular to the contours, as it is.
@@ -185,7 +192,7 @@ def loss_axis_limits(losses_by_name: dict, scale: str) -> tuple[float, float] | 
             highest = np.inf
     if not starts:
         return None
-    top = float(max(starts)) * 10.0 ** CLIP_DECADES
+    top = float(max(starts)) * 10.0**CLIP_DECADES
     if scale == "symlog":
         top = max(top, 1.0)
     return (None, top) if highest > top else None
@@ -199,8 +206,15 @@ def _plot_losses(ax, losses_by_name: dict, colors: dict, tolerance=None) -> None
         keep = np.isfinite(losses)
         # Markers when there are few points: at step 0 a lone point must still be visible.
         marker = "o" if losses.size <= 30 else None
-        ax.plot(steps[keep], losses[keep], color=colors[name], label=name, linewidth=1.8,
-                marker=marker, markersize=3)
+        ax.plot(
+            steps[keep],
+            losses[keep],
+            color=colors[name],
+            label=name,
+            linewidth=1.8,
+            marker=marker,
+            markersize=3,
+        )
         all_losses.extend(losses[keep].tolist())
     scale = loss_axis_scale(all_losses)
     ax.set_yscale(scale)
@@ -209,21 +223,39 @@ def _plot_losses(ax, losses_by_name: dict, colors: dict, tolerance=None) -> None
     limits = loss_axis_limits(losses_by_name, scale)
     if limits is not None:
         ax.set_ylim(top=limits[1])
-        ax.text(0.98, 0.98, "axis clipped: a run diverged", transform=ax.transAxes,
-                ha="right", va="top", fontsize=11, color="darkred")
+        ax.text(
+            0.98,
+            0.98,
+            "axis clipped: a run diverged",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=11,
+            color="darkred",
+        )
     longest = max((np.size(values) for values in losses_by_name.values()), default=1)
     if longest <= 1:
         ax.set_xlim(-0.5, 10)
-        ax.text(0.5, 0.5, "step 0: press Step or Run", transform=ax.transAxes, ha="center",
-                va="center", fontsize=11, color="gray")
+        ax.text(
+            0.5,
+            0.5,
+            "step 0: press Step or Run",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=11,
+            color="gray",
+        )
     ax.set_xlabel("step")
-    ax.set_ylabel(r"loss $J(\theta)$" + (" (log scale)" if scale == "log"
-                                         else f" ({SYMLOG_LABEL})"))
+    ax.set_ylabel(
+        r"loss $J(\theta)$" + (" (log scale)" if scale == "log" else f" ({SYMLOG_LABEL})")
+    )
     ax.grid(True, which="major", alpha=0.3)
 
 
-def plot_descent(objective, path, losses, gradient=None, learning_rate=None, message=None,
-                 title=None) -> Figure:
+def plot_descent(
+    objective, path, losses, gradient=None, learning_rate=None, message=None, title=None
+) -> Figure:
     """Gradient descent on one surface: the path on the contours, and the loss per step.
 
     Parameters
@@ -260,8 +292,9 @@ def plot_descent(objective, path, losses, gradient=None, learning_rate=None, mes
     contour_ax, loss_ax = figure.subplots(1, 2, width_ratios=[1.1, 1.0])
     plot_surface(contour_ax, objective)
     shown = _visible(path, objective.bounds)
-    contour_ax.plot(shown[:, 0], shown[:, 1], "-o", color="crimson", markersize=3, linewidth=1.5,
-                    label="path")
+    contour_ax.plot(
+        shown[:, 0], shown[:, 1], "-o", color="crimson", markersize=3, linewidth=1.5, label="path"
+    )
     contour_ax.plot(*path[0], "s", color="white", markeredgecolor="k", markersize=8, label="start")
     current = shown[-1] if len(shown) else path[0]
     contour_ax.plot(*current, "o", color="crimson", markeredgecolor="k", markersize=8)
@@ -271,27 +304,34 @@ def plot_descent(objective, path, losses, gradient=None, learning_rate=None, mes
         # the title, since lr * grad can be far smaller or larger than the plot.
         direction = -np.asarray(gradient, dtype=float) / np.linalg.norm(gradient)
         length = 0.15 * min(x_max - x_min, y_max - y_min)
-        contour_ax.annotate("", xy=current + length * direction, xytext=current,
-                            arrowprops={"arrowstyle": "-|>", "color": "black",
-                                        "linewidth": 2})
+        contour_ax.annotate(
+            "",
+            xy=current + length * direction,
+            xytext=current,
+            arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 2},
+        )
         contour_ax.plot([], [], color="black", label=r"$-\nabla J$ direction")
     # Outside the axes, so the legend never hides the path it explains.
-    contour_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=11,
-                      framealpha=0.9)
+    contour_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=11, framealpha=0.9)
     name = _display_name(objective)
-    contour_ax.set_title(title or f"{name}: {_steps(len(path) - 1)}"
-                         + (f", lr = {learning_rate:.3g}" if learning_rate is not None else ""))
+    contour_ax.set_title(
+        title
+        or f"{name}: {_steps(len(path) - 1)}"
+        + (f", lr = {learning_rate:.3g}" if learning_rate is not None else "")
+    )
     _plot_losses(loss_ax, {"gradient descent": losses}, {"gradient descent": "crimson"})
     loss_ax.set_title(r"loss: $\theta \leftarrow \theta - \alpha \nabla J(\theta)$")
     if message:
         # Above both panels, so it never hides the curve it explains.
-        figure.suptitle(textwrap.fill(message, 110), color="darkred", fontsize=11,
-                        backgroundcolor="mistyrose")
+        figure.suptitle(
+            textwrap.fill(message, 110), color="darkred", fontsize=11, backgroundcolor="mistyrose"
+        )
     return figure
 
 
-def plot_race(objective, paths: dict, losses: dict, tolerance=None, colors=None,
-              title=None) -> Figure:
+def plot_race(
+    objective, paths: dict, losses: dict, tolerance=None, colors=None, title=None
+) -> Figure:
     """Several optimizers on one surface: their paths on the contours, and their losses per step.
 
     Parameters
@@ -322,18 +362,28 @@ def plot_race(objective, paths: dict, losses: dict, tolerance=None, colors=None,
     2
     """
     if not paths:
-        raise ValueError("paths must map at least one racer's name to its (k, 2) thetas. "
-                         "Received: paths={}")
-    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
-               "tab:pink", "tab:olive"]
+        raise ValueError(
+            "paths must map at least one racer's name to its (k, 2) thetas. Received: paths={}"
+        )
+    palette = [
+        "tab:blue",
+        "tab:orange",
+        "tab:green",
+        "tab:red",
+        "tab:purple",
+        "tab:brown",
+        "tab:pink",
+        "tab:olive",
+    ]
     colors = colors or {name: palette[i % len(palette)] for i, name in enumerate(paths)}
     figure = Figure(figsize=(FIGURE_WIDTH, 4.2), layout="constrained")
     contour_ax, loss_ax = figure.subplots(1, 2, width_ratios=[1.1, 1.0])
     plot_surface(contour_ax, objective)
     for name, path in paths.items():
         shown = _visible(np.asarray(path, dtype=float).reshape(-1, 2), objective.bounds)
-        contour_ax.plot(shown[:, 0], shown[:, 1], "-", color=colors[name], linewidth=1.8,
-                        label=name)
+        contour_ax.plot(
+            shown[:, 0], shown[:, 1], "-", color=colors[name], linewidth=1.8, label=name
+        )
         if len(shown):
             contour_ax.plot(*shown[-1], "o", color=colors[name], markeredgecolor="k")
     first = np.asarray(next(iter(paths.values())), dtype=float).reshape(-1, 2)[0]

@@ -14,7 +14,17 @@ from __future__ import annotations
 from .._lazy import lazy_namespace
 
 # Submodules, in tutorial order; their ``__all__`` names resolve here on first access.
-_SUBMODULES = ("_view", "descent", "race", "momentum", "schedules", "training", "regularization", "dropout",
-               "moons", "nas")
+_SUBMODULES = (
+    "_view",
+    "descent",
+    "race",
+    "momentum",
+    "schedules",
+    "training",
+    "regularization",
+    "dropout",
+    "moons",
+    "nas",
+)
 
 __getattr__, __dir__ = lazy_namespace(__name__, _SUBMODULES, search_submodules=True)

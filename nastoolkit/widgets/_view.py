@@ -25,9 +25,15 @@ __all__ = ["CanvasView", "FigureView", "WidgetApp", "figure_style", "make_view"]
 DPI = 90
 # A live ipympl canvas is not scaled by the browser: draw it at this dpi so 9.5 inches fit 665 px.
 CANVAS_DPI = 68
-FIGURE_STYLE = {"font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12,
-                "xtick.labelsize": 11, "ytick.labelsize": 11, "legend.fontsize": 11,
-                "figure.titlesize": 12}
+FIGURE_STYLE = {
+    "font.size": 12,
+    "axes.titlesize": 12,
+    "axes.labelsize": 12,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 11,
+    "legend.fontsize": 11,
+    "figure.titlesize": 12,
+}
 
 
 def figure_style():
@@ -44,7 +50,9 @@ class FigureView:
     """
 
     def __init__(self, layout=None):
-        self.output = ipywidgets.Output(layout=layout) if layout is not None else ipywidgets.Output()
+        self.output = (
+            ipywidgets.Output(layout=layout) if layout is not None else ipywidgets.Output()
+        )
         self.last_figure = None
         self.draw_count = 0
 

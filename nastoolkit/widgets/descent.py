@@ -63,16 +63,19 @@ class GradientDescent:
     ('running', 2, True)
     """
 
-    def __init__(self, objective="ill_conditioned_quadratic", learning_rate: float = 0.1,
-                 start=None):
+    def __init__(
+        self, objective="ill_conditioned_quadratic", learning_rate: float = 0.1, start=None
+    ):
         self.objective = _objective(objective)
         self.learning_rate = _check_learning_rate(learning_rate)
         self.reset(start)
 
     def __repr__(self) -> str:
-        return (f"GradientDescent(objective={getattr(self.objective, 'name', '?')!r}, "
-                f"learning_rate={self.learning_rate:.3g}, steps={self.num_steps}, "
-                f"status={self.status!r})")
+        return (
+            f"GradientDescent(objective={getattr(self.objective, 'name', '?')!r}, "
+            f"learning_rate={self.learning_rate:.3g}, steps={self.num_steps}, "
+            f"status={self.status!r})"
+        )
 
     def reset(self, start=None, learning_rate: float | None = None) -> None:
         """Back to the start (``start``, else the last one, else the surface's) with fresh state."""
@@ -131,14 +134,18 @@ class GradientDescent:
         verdict = stop_reason(self.objective, self.theta, loss, self.losses[0])
         if verdict == "escaped":
             self.status = "escaped"
-            self.message = (f"Escaped after {self.num_steps} steps: theta left the plotted "
-                            f"region going downhill (J = {loss:.3g}); this surface has no "
-                            "minimum in that direction.")
+            self.message = (
+                f"Escaped after {self.num_steps} steps: theta left the plotted "
+                f"region going downhill (J = {loss:.3g}); this surface has no "
+                "minimum in that direction."
+            )
         elif verdict == "diverged":
             self.status = "diverged"
-            self.message = (f"Diverged after {self.num_steps} steps: the loss grew from "
-                            f"{self.losses[0]:.3g} to {loss:.3g}. lr = {lr:.3g} is too large "
-                            "for this surface: lower it and press Reset.")
+            self.message = (
+                f"Diverged after {self.num_steps} steps: the loss grew from "
+                f"{self.losses[0]:.3g} to {loss:.3g}. lr = {lr:.3g} is too large "
+                "for this surface: lower it and press Reset."
+            )
         elif np.linalg.norm(self.gradient) < CONVERGED_GRADIENT:
             self.status = "converged"
             self.message = f"Converged after {self.num_steps} steps: the gradient is ~0."
@@ -154,11 +161,16 @@ class GradientDescent:
         if self.left_plot_at is None:
             self.message = ""
             return
-        where = (f"theta = [{self.theta[0]:.3g}, {self.theta[1]:.3g}] is off the plot"
-                 if outside else "it is back on the plot now")
-        self.message = (f"The path left the plot at step {self.left_plot_at} ({where}, "
-                        f"J = {loss:.3g}): steps of lr = {self.learning_rate:.3g} overshoot, "
-                        "so this run does not converge to the star. Lower the rate.")
+        where = (
+            f"theta = [{self.theta[0]:.3g}, {self.theta[1]:.3g}] is off the plot"
+            if outside
+            else "it is back on the plot now"
+        )
+        self.message = (
+            f"The path left the plot at step {self.left_plot_at} ({where}, "
+            f"J = {loss:.3g}): steps of lr = {self.learning_rate:.3g} overshoot, "
+            "so this run does not converge to the star. Lower the rate."
+        )
 
 
 def stop_reason(objective, theta, loss: float, start_loss: float) -> str | None:
@@ -197,11 +209,16 @@ def stop_reason(objective, theta, loss: float, start_loss: float) -> str | None:
     'diverged'
     """
     theta = np.asarray(theta, dtype=np.float64)
-    blown_up = (not np.isfinite(loss) or abs(loss) > DIVERGENCE_LOSS
-                or not np.all(np.isfinite(theta)))
+    blown_up = (
+        not np.isfinite(loss) or abs(loss) > DIVERGENCE_LOSS or not np.all(np.isfinite(theta))
+    )
     no_minimum = getattr(objective, "minimum", None) is None
-    if no_minimum and not blown_up and loss < start_loss \
-            and _outside(theta, objective.bounds, pad=0.0):
+    if (
+        no_minimum
+        and not blown_up
+        and loss < start_loss
+        and _outside(theta, objective.bounds, pad=0.0)
+    ):
         return "escaped"
     if blown_up or _outside(theta, objective.bounds):
         falling = np.isfinite(loss) and loss < start_loss
@@ -213,27 +230,35 @@ def _outside(theta, bounds, pad: float = ESCAPE_FACTOR) -> bool:
     (x_min, x_max), (y_min, y_max) = bounds
     x_pad = pad * (x_max - x_min)
     y_pad = pad * (y_max - y_min)
-    return not (x_min - x_pad <= theta[0] <= x_max + x_pad
-                and y_min - y_pad <= theta[1] <= y_max + y_pad)
+    return not (
+        x_min - x_pad <= theta[0] <= x_max + x_pad and y_min - y_pad <= theta[1] <= y_max + y_pad
+    )
 
 
 def _check_learning_rate(learning_rate) -> float:
-    if not isinstance(learning_rate, (int, float)) or not np.isfinite(learning_rate) \
-            or learning_rate <= 0:
-        raise ValueError("learning_rate must be a positive number (e.g. 0.1). "
-                         f"Received: learning_rate={learning_rate!r}")
+    if (
+        not isinstance(learning_rate, (int, float))
+        or not np.isfinite(learning_rate)
+        or learning_rate <= 0
+    ):
+        raise ValueError(
+            "learning_rate must be a positive number (e.g. 0.1). "
+            f"Received: learning_rate={learning_rate!r}"
+        )
     return float(learning_rate)
 
 
 def _check_start(start) -> np.ndarray:
     start = np.array(start, dtype=np.float64)
     if start.shape != (2,) or not np.all(np.isfinite(start)):
-        raise ValueError("start must be two finite numbers [theta_1, theta_2]. "
-                         f"Received: start={start!r}")
+        raise ValueError(
+            f"start must be two finite numbers [theta_1, theta_2]. Received: start={start!r}"
+        )
     return start
 
 
 # --- surfaces offered by the apps ------------------------------------------------------------
+
 
 def _objective(objective):
     """An objective from a name in SURFACES, a ``nastoolkit.objectives`` name, or an object."""
@@ -241,11 +266,16 @@ def _objective(objective):
         if objective in SURFACES:
             return SURFACES[objective]()
         return objectives.get(objective)
-    if not (hasattr(objective, "value") and hasattr(objective, "gradient")
-            and hasattr(objective, "bounds")):
-        raise TypeError("objective must be a surface name (one of "
-                        f"{sorted(SURFACES)}) or an object with value, gradient and bounds. "
-                        f"Received: objective={objective!r}")
+    if not (
+        hasattr(objective, "value")
+        and hasattr(objective, "gradient")
+        and hasattr(objective, "bounds")
+    ):
+        raise TypeError(
+            "objective must be a surface name (one of "
+            f"{sorted(SURFACES)}) or an object with value, gradient and bounds. "
+            f"Received: objective={objective!r}"
+        )
     return objective
 
 
@@ -283,8 +313,14 @@ class ModelSlice:
 
     name = "two weights of a small model"
 
-    def __init__(self, hidden_units: int = 8, num_samples: int = 64, num_epochs: int = 150,
-                 span: float = 3.0, seed: int = 0):
+    def __init__(
+        self,
+        hidden_units: int = 8,
+        num_samples: int = 64,
+        num_epochs: int = 150,
+        span: float = 3.0,
+        seed: int = 0,
+    ):
         from .. import layers, models
 
         rng = np.random.default_rng(seed)
@@ -292,15 +328,20 @@ class ModelSlice:
         self.y = np.sin(2.0 * self.X) + 0.1 * rng.standard_normal((num_samples, 1))
         self.model = models.Sequential(
             [layers.Dense(hidden_units, activation="tanh", input_shape=(1,)), layers.Dense(1)],
-            seed=seed, dtype="float64")
+            seed=seed,
+            dtype="float64",
+        )
         self.model.compile(optimizer=optimizers.Adam(learning_rate=0.05), loss="mse")
-        self.model.fit(self.X, self.y, epochs=num_epochs, batch_size=num_samples, verbose=0,
-                       seed=seed)
+        self.model.fit(
+            self.X, self.y, epochs=num_epochs, batch_size=num_samples, verbose=0, seed=seed
+        )
         self._kernel = self.model.layers[0].kernel  # a view into the model's flat parameters
         self._kernel_grad = self.model.layers[0].grads["kernel"]
         self.trained = self._kernel[0, :2].copy()
-        self.bounds = ((self.trained[0] - span, self.trained[0] + span),
-                       (self.trained[1] - span, self.trained[1] + span))
+        self.bounds = (
+            (self.trained[0] - span, self.trained[0] + span),
+            (self.trained[1] - span, self.trained[1] + span),
+        )
         self.start = np.array([self.trained[0] - 0.8 * span, self.trained[1] + 0.6 * span])
         # Training reached (nearly) a stationary point of the full loss, so also of this slice.
         self.minimum = self.trained
@@ -427,11 +468,17 @@ class GradientDescentApp(WidgetApp):
     2
     """
 
-    def __init__(self, surface: str = "ill_conditioned_quadratic", learning_rate=None,
-                 start=None, steps_per_run: int = 25):
+    def __init__(
+        self,
+        surface: str = "ill_conditioned_quadratic",
+        learning_rate=None,
+        start=None,
+        steps_per_run: int = 25,
+    ):
         if surface not in SURFACES:
-            raise ValueError(f"surface must be one of {sorted(SURFACES)}. "
-                             f"Received: surface={surface!r}")
+            raise ValueError(
+                f"surface must be one of {sorted(SURFACES)}. Received: surface={surface!r}"
+            )
         learning_rate = DEFAULT_LEARNING_RATES[surface] if learning_rate is None else learning_rate
         self.model = GradientDescent(_objective(surface), learning_rate, start)
         self._objectives = {surface: self.model.objective}  # a model slice is built only once
@@ -442,28 +489,58 @@ class GradientDescentApp(WidgetApp):
             self.view.on_click(self._on_plot_click)
         (x_min, x_max), (y_min, y_max) = self.model.objective.bounds
         self.surface_dropdown = ipywidgets.Dropdown(
-            options=[(label, name) for name, label in SURFACE_LABELS.items()], value=surface,
-            description="surface", layout=ipywidgets.Layout(width="360px"))
+            options=[(label, name) for name, label in SURFACE_LABELS.items()],
+            value=surface,
+            description="surface",
+            layout=ipywidgets.Layout(width="360px"),
+        )
         self.learning_rate_slider = ipywidgets.FloatLogSlider(
-            value=self.model.learning_rate, base=10, min=-4, max=0.5, step=0.05,
-            description="lr (α)", readout_format=".3g", continuous_update=False)
+            value=self.model.learning_rate,
+            base=10,
+            min=-4,
+            max=0.5,
+            step=0.05,
+            description="lr (α)",
+            readout_format=".3g",
+            continuous_update=False,
+        )
         self.start_x_slider = ipywidgets.FloatSlider(
-            value=self.model.start[0], min=x_min, max=x_max, step=0.05, description="start θ₁",
-            continuous_update=False)
+            value=self.model.start[0],
+            min=x_min,
+            max=x_max,
+            step=0.05,
+            description="start θ₁",
+            continuous_update=False,
+        )
         self.start_y_slider = ipywidgets.FloatSlider(
-            value=self.model.start[1], min=y_min, max=y_max, step=0.05, description="start θ₂",
-            continuous_update=False)
+            value=self.model.start[1],
+            min=y_min,
+            max=y_max,
+            step=0.05,
+            description="start θ₂",
+            continuous_update=False,
+        )
         self.steps_per_run_slider = ipywidgets.IntSlider(
-            value=steps_per_run, min=1, max=200, description="steps/Run", continuous_update=False)
-        self.step_button = ipywidgets.Button(description="Step", icon="step-forward",
-                                             tooltip="one gradient step")
-        self.run_button = ipywidgets.Button(description="Run", icon="play",
-                                            tooltip="take steps/Run steps", button_style="success")
-        self.reset_button = ipywidgets.Button(description="Reset", icon="undo",
-                                              tooltip="back to the start point")
+            value=steps_per_run, min=1, max=200, description="steps/Run", continuous_update=False
+        )
+        self.step_button = ipywidgets.Button(
+            description="Step", icon="step-forward", tooltip="one gradient step"
+        )
+        self.run_button = ipywidgets.Button(
+            description="Run", icon="play", tooltip="take steps/Run steps", button_style="success"
+        )
+        self.reset_button = ipywidgets.Button(
+            description="Reset", icon="undo", tooltip="back to the start point"
+        )
         # Play animates: each frame advances steps_per_frame steps (Pause is the same button).
-        self.play = ipywidgets.Play(value=0, min=0, max=200, interval=300, description="Play",
-                                    tooltip="animate: one step per frame")
+        self.play = ipywidgets.Play(
+            value=0,
+            min=0,
+            max=200,
+            interval=300,
+            description="Play",
+            tooltip="animate: one step per frame",
+        )
         self.status = ipywidgets.HTML()
         self.surface_dropdown.observe(self._on_surface, names="value")
         for control in (self.learning_rate_slider, self.start_x_slider, self.start_y_slider):
@@ -472,19 +549,27 @@ class GradientDescentApp(WidgetApp):
         self.run_button.on_click(lambda _: self._advance(self.steps_per_run_slider.value))
         self.reset_button.on_click(lambda _: self._on_setting(None))
         self.play.observe(self._on_play, names="value")
-        self.widget = ipywidgets.VBox([
-            ipywidgets.HBox([self.surface_dropdown, self.learning_rate_slider]),
-            ipywidgets.HBox([self.start_x_slider, self.start_y_slider]),
-            ipywidgets.HBox([self.play, self.step_button, self.run_button, self.reset_button,
-                             self.steps_per_run_slider]),
-            self.status,
-            self.view.output,
-        ])
+        self.widget = ipywidgets.VBox(
+            [
+                ipywidgets.HBox([self.surface_dropdown, self.learning_rate_slider]),
+                ipywidgets.HBox([self.start_x_slider, self.start_y_slider]),
+                ipywidgets.HBox(
+                    [
+                        self.play,
+                        self.step_button,
+                        self.run_button,
+                        self.reset_button,
+                        self.steps_per_run_slider,
+                    ]
+                ),
+                self.status,
+                self.view.output,
+            ]
+        )
         self.redraw()
 
     def __repr__(self) -> str:
         return f"GradientDescentApp({self.model!r})"
-
 
     # callbacks --------------------------------------------------------------------------------
     def _on_plot_click(self, axes_index: int, x: float, y: float) -> None:
@@ -495,10 +580,12 @@ class GradientDescentApp(WidgetApp):
         """A click on the contour plot at data point (x, y): the new start (sliders follow)."""
         self._quiet = True
         try:
-            self.start_x_slider.value = float(np.clip(x, self.start_x_slider.min,
-                                                      self.start_x_slider.max))
-            self.start_y_slider.value = float(np.clip(y, self.start_y_slider.min,
-                                                      self.start_y_slider.max))
+            self.start_x_slider.value = float(
+                np.clip(x, self.start_x_slider.min, self.start_x_slider.max)
+            )
+            self.start_y_slider.value = float(
+                np.clip(y, self.start_y_slider.min, self.start_y_slider.max)
+            )
         finally:
             self._quiet = False
         self.model.set_start([self.start_x_slider.value, self.start_y_slider.value])
@@ -518,15 +605,20 @@ class GradientDescentApp(WidgetApp):
             self.learning_rate_slider.value = DEFAULT_LEARNING_RATES.get(name, 0.1)
         finally:
             self._quiet = False
-        self.model = GradientDescent(objective, self.learning_rate_slider.value,
-                                     [self.start_x_slider.value, self.start_y_slider.value])
+        self.model = GradientDescent(
+            objective,
+            self.learning_rate_slider.value,
+            [self.start_x_slider.value, self.start_y_slider.value],
+        )
         self.redraw()
 
     def _on_setting(self, _change) -> None:
         if self._quiet:
             return
-        self.model.reset(start=[self.start_x_slider.value, self.start_y_slider.value],
-                         learning_rate=self.learning_rate_slider.value)
+        self.model.reset(
+            start=[self.start_x_slider.value, self.start_y_slider.value],
+            learning_rate=self.learning_rate_slider.value,
+        )
         self.redraw()
 
     def _on_play(self, change) -> None:
@@ -544,16 +636,24 @@ class GradientDescentApp(WidgetApp):
         model = self.model
         # The verdict is shown once, in the status line below the controls, not in the figure.
         with figure_style():
-            figure = plot_descent(model.objective, model.path, model.losses,
-                                  gradient=model.gradient, learning_rate=model.learning_rate)
+            figure = plot_descent(
+                model.objective,
+                model.path,
+                model.losses,
+                gradient=model.gradient,
+                learning_rate=model.learning_rate,
+            )
         self.view.show(figure)
         theta, loss = model.path[-1], model.losses[-1]
-        line = (f"step {model.num_steps}: θ = [{theta[0]:.4g}, {theta[1]:.4g}], "
-                f"J(θ) = {loss:.4g}, |∇J| = {np.linalg.norm(model.gradient):.3g}")
+        line = (
+            f"step {model.num_steps}: θ = [{theta[0]:.4g}, {theta[1]:.4g}], "
+            f"J(θ) = {loss:.4g}, |∇J| = {np.linalg.norm(model.gradient):.3g}"
+        )
         minimum = getattr(model.objective, "minimum", None)
         if minimum is not None:
             line += f", distance to ★ = {np.linalg.norm(theta - np.asarray(minimum)):.3g}"
-        color = {"diverged": "darkred", "escaped": "darkgreen",
-                 "converged": "darkgreen"}.get(model.status, "darkorange")
+        color = {"diverged": "darkred", "escaped": "darkgreen", "converged": "darkgreen"}.get(
+            model.status, "darkorange"
+        )
         extra = f"<br><b style='color:{color}'>{model.message}</b>" if model.message else ""
         self.status.value = f"<span style='font-family:monospace'>{line}</span>{extra}"

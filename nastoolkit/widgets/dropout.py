@@ -52,8 +52,15 @@ class DropoutModel:
     ((8,), True)
     """
 
-    def __init__(self, rate: float = 0.5, units: int = 32, num_inputs: int = 4,
-                 num_masks: int = 400, mode: str = "train", seed: int = 0):
+    def __init__(
+        self,
+        rate: float = 0.5,
+        units: int = 32,
+        num_inputs: int = 4,
+        num_masks: int = 400,
+        mode: str = "train",
+        seed: int = 0,
+    ):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"units must be a positive integer. Received: units={units!r}")
         rng = np.random.default_rng(seed)
@@ -71,13 +78,16 @@ class DropoutModel:
         self.set_mode(mode)
 
     def __repr__(self):
-        return (f"DropoutModel(rate={self.rate}, mode={self.mode!r}, step={self.step}, "
-                f"dropped={self.num_dropped}/{self.units}, output={self.output:.4f})")
+        return (
+            f"DropoutModel(rate={self.rate}, mode={self.mode!r}, step={self.step}, "
+            f"dropped={self.num_dropped}/{self.units}, output={self.output:.4f})"
+        )
 
     def set_rate(self, rate: float):
         if not 0.0 <= rate < 1.0:
-            raise ValueError(f"rate must be in [0, 1) (the fraction of units dropped). "
-                             f"Received: rate={rate}")
+            raise ValueError(
+                f"rate must be in [0, 1) (the fraction of units dropped). Received: rate={rate}"
+            )
         self.rate = float(rate)
         self._train_outputs = None  # the histogram depends on the rate
 
@@ -126,7 +136,7 @@ class DropoutModel:
         the estimate may stray from it by chance (3 standard errors: 99.7 % of the time).
         """
         outputs = self.train_outputs()
-        error = float(np.std(outputs, ddof=1) / np.sqrt(outputs.size)) if outputs.size > 1 else 0.
+        error = float(np.std(outputs, ddof=1) / np.sqrt(outputs.size)) if outputs.size > 1 else 0.0
         mean = float(np.mean(outputs))
         return mean - width * error, mean + width * error
 
@@ -162,20 +172,33 @@ class DropoutApp(WidgetApp):
     def __init__(self, model: DropoutModel | None = None, **model_arguments):
         self.model = model or DropoutModel(**model_arguments)
         self.rate_slider = ipywidgets.FloatSlider(
-            value=self.model.rate, min=0.0, max=0.9, step=0.05, description="dropout rate",
-            continuous_update=False, style={"description_width": "initial"})
-        self.mode_buttons = ipywidgets.ToggleButtons(options=list(MODES), value=self.model.mode,
-                                                     description="mode")
-        self.step_button = ipywidgets.Button(description="next training step",
-                                             icon="step-forward",
-                                             layout=ipywidgets.Layout(width="auto"))
+            value=self.model.rate,
+            min=0.0,
+            max=0.9,
+            step=0.05,
+            description="dropout rate",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        )
+        self.mode_buttons = ipywidgets.ToggleButtons(
+            options=list(MODES), value=self.model.mode, description="mode"
+        )
+        self.step_button = ipywidgets.Button(
+            description="next training step",
+            icon="step-forward",
+            layout=ipywidgets.Layout(width="auto"),
+        )
         self.view = FigureView()
         self.rate_slider.observe(self._on_rate, names="value")
         self.mode_buttons.observe(self._on_mode, names="value")
         self.step_button.on_click(self._on_step)
-        self.widget = ipywidgets.VBox([
-            ipywidgets.HBox([self.rate_slider, self.step_button]), self.mode_buttons,
-            self.view.output])
+        self.widget = ipywidgets.VBox(
+            [
+                ipywidgets.HBox([self.rate_slider, self.step_button]),
+                self.mode_buttons,
+                self.view.output,
+            ]
+        )
         self.redraw()
 
     def _on_rate(self, change):
@@ -203,12 +226,18 @@ class DropoutApp(WidgetApp):
         figure = Figure(figsize=(9.5, 3.8), layout="constrained")
         ax_units, ax_outputs = figure.subplots(1, 2, width_ratios=[1.1, 1])
         if model.mode == "train":
-            title = (f"step {model.step}: {model.num_dropped} of {model.units} dropped,\n"
-                     f"kept ones × 1/(1 − {model.rate:g}) = {1 / (1 - model.rate):.2f}")
+            title = (
+                f"step {model.step}: {model.num_dropped} of {model.units} dropped,\n"
+                f"kept ones × 1/(1 − {model.rate:g}) = {1 / (1 - model.rate):.2f}"
+            )
         else:
             title = f"inference mode: all {model.units}\nunits on, no scaling"
         plots.plot_dropout_units(model.hidden, model.mask, title=title, ax=ax_units)
-        plots.plot_dropout_outputs(model.train_outputs(), model.inference_output,
-                                   current_output=model.output if model.mode == "train" else None,
-                                   band=model.mean_band(), ax=ax_outputs)
+        plots.plot_dropout_outputs(
+            model.train_outputs(),
+            model.inference_output,
+            current_output=model.output if model.mode == "train" else None,
+            band=model.mean_band(),
+            ax=ax_outputs,
+        )
         return figure

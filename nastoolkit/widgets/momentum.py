@@ -37,8 +37,13 @@ class HeavyBallModel:
     (4, 0.707)
     """
 
-    def __init__(self, learning_rate: float = 0.2, momentum: float = 0.5,
-                 condition_number: float = 10.0, start=None):
+    def __init__(
+        self,
+        learning_rate: float = 0.2,
+        momentum: float = 0.5,
+        condition_number: float = 10.0,
+        start=None,
+    ):
         self.surface = objectives.IllConditionedQuadratic(condition_number)
         self.eigenvalues = np.array([1.0, float(condition_number)])
         self.learning_rate = _checks.positive("learning_rate", learning_rate)
@@ -46,15 +51,18 @@ class HeavyBallModel:
         self.set_start(self.surface.start if start is None else start)
 
     def __repr__(self) -> str:
-        return (f"HeavyBallModel(learning_rate={self.learning_rate:.3g}, "
-                f"momentum={self.momentum:.3g}, steps={self.num_steps}, rate={self.rate:.3g})")
+        return (
+            f"HeavyBallModel(learning_rate={self.learning_rate:.3g}, "
+            f"momentum={self.momentum:.3g}, steps={self.num_steps}, rate={self.rate:.3g})"
+        )
 
     def set_start(self, start) -> None:
         """Restart from ``start`` (two finite numbers) with zero velocity."""
         start = np.array(start, dtype=np.float64)
         if start.shape != (2,) or not np.all(np.isfinite(start)):
-            raise ValueError("start must be two finite numbers [theta_1, theta_2]. "
-                             f"Received: start={start!r}")
+            raise ValueError(
+                f"start must be two finite numbers [theta_1, theta_2]. Received: start={start!r}"
+            )
         self.start = start
         self.theta = start.copy()
         self.optimizer = optimizers.SGD(learning_rate=self.learning_rate, momentum=self.momentum)
@@ -68,8 +76,9 @@ class HeavyBallModel:
     @property
     def rate(self) -> float:
         """max over eigenvalues of the heavy-ball spectral radius at (alpha, beta)."""
-        return float(np.max(objectives.heavy_ball_rate(self.learning_rate, self.momentum,
-                                                       self.eigenvalues)))
+        return float(
+            np.max(objectives.heavy_ball_rate(self.learning_rate, self.momentum, self.eigenvalues))
+        )
 
     def step(self) -> None:
         """One update of ``SGD(momentum)``; a blown-up theta stops moving (no overflow)."""
@@ -91,8 +100,11 @@ class HeavyBallModel:
 
     def plain_descent_errors(self) -> np.ndarray:
         """What plain descent at the same alpha would give: |(1 - alpha lambda_i)^k x_i|."""
-        return np.abs(objectives.gradient_descent_errors(self.learning_rate, self.eigenvalues,
-                                                         self.start, self.num_steps))
+        return np.abs(
+            objectives.gradient_descent_errors(
+                self.learning_rate, self.eigenvalues, self.start, self.num_steps
+            )
+        )
 
 
 def plot_momentum(model: HeavyBallModel, alphas=None, betas=None) -> Figure:
@@ -104,17 +116,38 @@ def plot_momentum(model: HeavyBallModel, alphas=None, betas=None) -> Figure:
     best_alpha, best_beta = objectives.optimal_heavy_ball(model.eigenvalues)
     figure = Figure(figsize=(9.5, 3.9), layout="constrained")
     map_ax, path_ax, error_ax = figure.subplots(1, 3, width_ratios=[1.0, 1.15, 1.0])
-    image = map_ax.pcolormesh(alphas, betas, np.minimum(rates, 1.0), cmap="magma_r",
-                              norm=LogNorm(0.3, 1.0), shading="auto")
+    image = map_ax.pcolormesh(
+        alphas,
+        betas,
+        np.minimum(rates, 1.0),
+        cmap="magma_r",
+        norm=LogNorm(0.3, 1.0),
+        shading="auto",
+    )
     figure.colorbar(image, ax=map_ax, label="rate per step (≥ 1: diverges)", shrink=0.9)
     map_ax.contour(alphas, betas, rates, levels=[1.0], colors="w", linewidths=1.5)
-    map_ax.axvline(objectives.largest_stable_rate(model.eigenvalues), color="w",
-                   linestyle=":", linewidth=1.5)
+    map_ax.axvline(
+        objectives.largest_stable_rate(model.eigenvalues), color="w", linestyle=":", linewidth=1.5
+    )
     map_ax.text(2.0 / L, 0.02, " 2/L", color="w", fontsize=11, va="bottom")
-    map_ax.plot(best_alpha, best_beta, "*", color="gold", markersize=13, markeredgecolor="k",
-                label=f"optimal β* = {best_beta:.2f}")
-    map_ax.plot(model.learning_rate, model.momentum, "o", color="deepskyblue",
-                markeredgecolor="k", markersize=8, label="you")
+    map_ax.plot(
+        best_alpha,
+        best_beta,
+        "*",
+        color="gold",
+        markersize=13,
+        markeredgecolor="k",
+        label=f"optimal β* = {best_beta:.2f}",
+    )
+    map_ax.plot(
+        model.learning_rate,
+        model.momentum,
+        "o",
+        color="deepskyblue",
+        markeredgecolor="k",
+        markersize=8,
+        label="you",
+    )
     map_ax.set_xlabel("learning rate α")
     map_ax.set_ylabel("momentum β")
     map_ax.set_title("where heavy-ball converges", fontsize=12)
@@ -122,24 +155,47 @@ def plot_momentum(model: HeavyBallModel, alphas=None, betas=None) -> Figure:
     plot_surface(path_ax, model.surface)
     path = np.array(model.path)
     shown = path[np.all(np.abs(path) < 1e3, axis=1)]
-    path_ax.plot(shown[:, 0], shown[:, 1], "-o", color="deepskyblue", markersize=3,
-                 markeredgecolor="k", linewidth=1.2)
+    path_ax.plot(
+        shown[:, 0],
+        shown[:, 1],
+        "-o",
+        color="deepskyblue",
+        markersize=3,
+        markeredgecolor="k",
+        linewidth=1.2,
+    )
     path_ax.plot(*path[0], "s", color="white", markeredgecolor="k", markersize=8)
-    path_ax.set_title(f"{model.num_steps} steps, α = {model.learning_rate:.3g}, "
-                      f"β = {model.momentum:.2f}", fontsize=11)
+    path_ax.set_title(
+        f"{model.num_steps} steps, α = {model.learning_rate:.3g}, β = {model.momentum:.2f}",
+        fontsize=11,
+    )
     steps = np.arange(path.shape[0])
     errors = model.errors()
     plain = model.plain_descent_errors()
     colors = ("tab:blue", "tab:red")
     for index, lam in enumerate(model.eigenvalues):
-        error_ax.semilogy(steps, np.maximum(errors[:, index], 1e-16), color=colors[index],
-                          label=f"momentum, λ = {lam:g}")
-        error_ax.semilogy(steps, np.maximum(plain[:, index], 1e-16), color=colors[index],
-                          linestyle="--", linewidth=1,
-                          label=f"(1 − αλ)^k, λ = {lam:g}")
-    bound = np.max(np.abs(model.start)) * model.rate ** steps
-    error_ax.semilogy(steps, np.maximum(bound, 1e-16), color="k", linestyle=":",
-                      label=f"rate^k, rate = {model.rate:.2f}")
+        error_ax.semilogy(
+            steps,
+            np.maximum(errors[:, index], 1e-16),
+            color=colors[index],
+            label=f"momentum, λ = {lam:g}",
+        )
+        error_ax.semilogy(
+            steps,
+            np.maximum(plain[:, index], 1e-16),
+            color=colors[index],
+            linestyle="--",
+            linewidth=1,
+            label=f"(1 − αλ)^k, λ = {lam:g}",
+        )
+    bound = np.max(np.abs(model.start)) * model.rate**steps
+    error_ax.semilogy(
+        steps,
+        np.maximum(bound, 1e-16),
+        color="k",
+        linestyle=":",
+        label=f"rate^k, rate = {model.rate:.2f}",
+    )
     top = max(10.0 * float(np.max(np.abs(model.start))), 1.0)
     error_ax.set_ylim(1e-8, top)
     error_ax.set_xlabel("step k")
@@ -177,24 +233,45 @@ class MomentumApp(WidgetApp):
     0.8
     """
 
-    def __init__(self, learning_rate: float = 0.05, momentum: float = 0.9,
-                 steps_per_frame: int = 2, max_frames: int = 40):
+    def __init__(
+        self,
+        learning_rate: float = 0.05,
+        momentum: float = 0.9,
+        steps_per_frame: int = 2,
+        max_frames: int = 40,
+    ):
         self.model = HeavyBallModel(learning_rate, momentum)
         self.model.run(steps_per_frame * max_frames // 2)
         self.steps_per_frame = steps_per_frame
         style = {"description_width": "110px"}
         self.learning_rate_slider = ipywidgets.FloatSlider(
-            value=learning_rate, min=0.005, max=0.4, step=0.005, readout_format=".3f",
-            description="learning rate α", continuous_update=False, style=style)
+            value=learning_rate,
+            min=0.005,
+            max=0.4,
+            step=0.005,
+            readout_format=".3f",
+            description="learning rate α",
+            continuous_update=False,
+            style=style,
+        )
         self.momentum_slider = ipywidgets.FloatSlider(
-            value=momentum, min=0.0, max=0.99, step=0.01, description="momentum β",
-            continuous_update=False, style=style)
-        self.play = ipywidgets.Play(value=0, min=0, max=max_frames, interval=250,
-                                    description="Play")
-        self.step_button = ipywidgets.Button(description="Step", icon="step-forward",
-                                             layout=ipywidgets.Layout(width="auto"))
-        self.reset_button = ipywidgets.Button(description="Reset", icon="undo",
-                                              layout=ipywidgets.Layout(width="auto"))
+            value=momentum,
+            min=0.0,
+            max=0.99,
+            step=0.01,
+            description="momentum β",
+            continuous_update=False,
+            style=style,
+        )
+        self.play = ipywidgets.Play(
+            value=0, min=0, max=max_frames, interval=250, description="Play"
+        )
+        self.step_button = ipywidgets.Button(
+            description="Step", icon="step-forward", layout=ipywidgets.Layout(width="auto")
+        )
+        self.reset_button = ipywidgets.Button(
+            description="Reset", icon="undo", layout=ipywidgets.Layout(width="auto")
+        )
         self.view = make_view(clickable=True, figsize=(9.5, 3.9))
         if hasattr(self.view, "on_click"):
             self.view.on_click(self._on_plot_click)
@@ -203,25 +280,30 @@ class MomentumApp(WidgetApp):
         self.play.observe(self._on_play, names="value")
         self.step_button.on_click(lambda _: self._advance(1))
         self.reset_button.on_click(lambda _: self._on_setting(None))
-        self.widget = ipywidgets.VBox([
-            ipywidgets.HBox([self.learning_rate_slider, self.momentum_slider]),
-            ipywidgets.HBox([self.play, self.step_button, self.reset_button]),
-            self.view.output])
+        self.widget = ipywidgets.VBox(
+            [
+                ipywidgets.HBox([self.learning_rate_slider, self.momentum_slider]),
+                ipywidgets.HBox([self.play, self.step_button, self.reset_button]),
+                self.view.output,
+            ]
+        )
         self.redraw()
 
     def __repr__(self) -> str:
         return f"MomentumApp({self.model!r})"
 
     def _on_setting(self, _change) -> None:
-        self.model = HeavyBallModel(self.learning_rate_slider.value, self.momentum_slider.value,
-                                    start=self.model.start)
+        self.model = HeavyBallModel(
+            self.learning_rate_slider.value, self.momentum_slider.value, start=self.model.start
+        )
         self.play.value = 0
         self.redraw()
 
     def _on_plot_click(self, axes_index: int, x: float, y: float) -> None:
         if axes_index == 0:  # the (alpha, beta) map: the click picks the settings
-            self.learning_rate_slider.value = float(np.clip(x, self.learning_rate_slider.min,
-                                                            self.learning_rate_slider.max))
+            self.learning_rate_slider.value = float(
+                np.clip(x, self.learning_rate_slider.min, self.learning_rate_slider.max)
+            )
             self.momentum_slider.value = float(np.clip(y, 0.0, self.momentum_slider.max))
         elif axes_index == 1:  # the contour map (the colour bar comes last)
             self.model.set_start([x, y])

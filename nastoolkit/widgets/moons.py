@@ -25,8 +25,13 @@ from ._view import FigureView, WidgetApp, figure_style
 __all__ = ["TwoMoonsApp", "TwoMoonsModel", "build_mlp"]
 
 
-def build_mlp(l2=None, dropout_rate: float = 0.0, units: int = 128,
-              learning_rate: float = 0.001, seed: int = 0) -> Sequential:
+def build_mlp(
+    l2=None,
+    dropout_rate: float = 0.0,
+    units: int = 128,
+    learning_rate: float = 0.001,
+    seed: int = 0,
+) -> Sequential:
     """2 -> units (relu) -> units (relu) -> 1 (sigmoid), compiled for binary cross-entropy.
 
     ``l2`` (None or a positive number) puts ``L2(l2)`` on every hidden kernel; a non-zero
@@ -64,8 +69,11 @@ def build_mlp(l2=None, dropout_rate: float = 0.0, units: int = 128,
             layers.append(Dropout(dropout_rate))
     layers.append(Dense(1, activation="sigmoid"))
     model = Sequential(layers, seed=seed)
-    model.compile(optimizer=Adam(learning_rate=learning_rate), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=Adam(learning_rate=learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -83,18 +91,27 @@ class TwoMoonsModel:
     ['L2', 'dropout', 'plain']
     """
 
-    def __init__(self, l2: float = 1e-3, dropout_rate: float = 0.5, units: int = 128,
-                 learning_rate: float = 0.001, num_epochs: int = 400, grid_size: int = 60,
-                 seed: int = 0):
+    def __init__(
+        self,
+        l2: float = 1e-3,
+        dropout_rate: float = 0.5,
+        units: int = 128,
+        learning_rate: float = 0.001,
+        num_epochs: int = 400,
+        grid_size: int = 60,
+        seed: int = 0,
+    ):
         self.l2 = _checks.positive("l2", l2)
-        self.dropout_rate = _checks.number_in("dropout_rate", dropout_rate, 0.0, 1.0,
-                                              low_open=True, high_open=True)
+        self.dropout_rate = _checks.number_in(
+            "dropout_rate", dropout_rate, 0.0, 1.0, low_open=True, high_open=True
+        )
         self.units = _checks.positive_int("units", units)
         self.learning_rate = _checks.positive("learning_rate", learning_rate)
         self.num_epochs = _checks.positive_int("num_epochs", num_epochs)
         self.seed = seed
         (self.X_train, self.y_train), (self.X_val, self.y_val) = datasets.make_moons(
-            n_samples=240, noise=0.35, validation_split=0.75, seed=seed)
+            n_samples=240, noise=0.35, validation_split=0.75, seed=seed
+        )
         low, high = self.X_train.min(axis=0) - 0.5, self.X_train.max(axis=0) + 0.5
         self.grid_x = np.linspace(low[0], high[0], grid_size)
         self.grid_y = np.linspace(low[1], high[1], grid_size)
@@ -103,15 +120,20 @@ class TwoMoonsModel:
         self.seconds = 0.0
 
     def __repr__(self) -> str:
-        return (f"TwoMoonsModel(l2={self.l2:g}, dropout_rate={self.dropout_rate:g}, "
-                f"units={self.units}, learning_rate={self.learning_rate:g}, "
-                f"num_epochs={self.num_epochs})")
+        return (
+            f"TwoMoonsModel(l2={self.l2:g}, dropout_rate={self.dropout_rate:g}, "
+            f"units={self.units}, learning_rate={self.learning_rate:g}, "
+            f"num_epochs={self.num_epochs})"
+        )
 
     def variants(self) -> dict:
         """name -> keyword arguments of ``build_mlp`` for the three networks."""
         common = {"units": self.units, "learning_rate": self.learning_rate, "seed": self.seed}
-        return {"plain": dict(common), "L2": {**common, "l2": self.l2},
-                "dropout": {**common, "dropout_rate": self.dropout_rate}}
+        return {
+            "plain": dict(common),
+            "L2": {**common, "l2": self.l2},
+            "dropout": {**common, "dropout_rate": self.dropout_rate},
+        }
 
     def fit(self) -> TwoMoonsModel:
         """Train the three networks, record their histories and grid predictions; returns self."""
@@ -120,10 +142,15 @@ class TwoMoonsModel:
         points = np.c_[X.ravel(), Y.ravel()].astype(np.float32)
         for name, options in self.variants().items():
             network = build_mlp(**options)
-            history = network.fit(self.X_train, self.y_train, epochs=self.num_epochs,
-                                  batch_size=len(self.X_train),
-                                  validation_data=(self.X_val, self.y_val), verbose=0,
-                                  seed=self.seed)
+            history = network.fit(
+                self.X_train,
+                self.y_train,
+                epochs=self.num_epochs,
+                batch_size=len(self.X_train),
+                validation_data=(self.X_val, self.y_val),
+                verbose=0,
+                seed=self.seed,
+            )
             self.histories[name] = history.history
             self.probabilities[name] = network.predict(points, verbose=0).reshape(X.shape)
         self.seconds = time.perf_counter() - started
@@ -131,11 +158,15 @@ class TwoMoonsModel:
 
     def titles(self) -> dict:
         """name -> panel title with the setting and the final validation accuracy."""
-        settings = {"plain": "plain", "L2": f"L2({self.l2:.0e})",
-                    "dropout": f"dropout {self.dropout_rate:g}"}
-        return {name: f"{settings[name]}: val acc "
-                      f"{self.histories[name]['val_accuracy'][-1]:.2f}"
-                for name in self.histories}
+        settings = {
+            "plain": "plain",
+            "L2": f"L2({self.l2:.0e})",
+            "dropout": f"dropout {self.dropout_rate:g}",
+        }
+        return {
+            name: f"{settings[name]}: val acc {self.histories[name]['val_accuracy'][-1]:.2f}"
+            for name in self.histories
+        }
 
 
 class TwoMoonsApp(WidgetApp):
@@ -162,27 +193,62 @@ class TwoMoonsApp(WidgetApp):
         self.model = model or TwoMoonsModel(**model_arguments)
         style = {"description_width": "110px"}
         self.l2_slider = ipywidgets.FloatLogSlider(
-            value=self.model.l2, base=10, min=-5, max=-1, step=0.25, description="L2 strength",
-            readout_format=".0e", continuous_update=False, style=style)
+            value=self.model.l2,
+            base=10,
+            min=-5,
+            max=-1,
+            step=0.25,
+            description="L2 strength",
+            readout_format=".0e",
+            continuous_update=False,
+            style=style,
+        )
         self.dropout_slider = ipywidgets.FloatSlider(
-            value=self.model.dropout_rate, min=0.05, max=0.9, step=0.05,
-            description="dropout rate", continuous_update=False, style=style)
+            value=self.model.dropout_rate,
+            min=0.05,
+            max=0.9,
+            step=0.05,
+            description="dropout rate",
+            continuous_update=False,
+            style=style,
+        )
         self.units_slider = ipywidgets.IntSlider(
-            value=self.model.units, min=8, max=256, step=8, description="units per layer",
-            continuous_update=False, style=style)
+            value=self.model.units,
+            min=8,
+            max=256,
+            step=8,
+            description="units per layer",
+            continuous_update=False,
+            style=style,
+        )
         self.learning_rate_slider = ipywidgets.FloatLogSlider(
-            value=self.model.learning_rate, base=10, min=-4, max=-1, step=0.25,
-            description="learning rate", readout_format=".0e", continuous_update=False,
-            style=style)
+            value=self.model.learning_rate,
+            base=10,
+            min=-4,
+            max=-1,
+            step=0.25,
+            description="learning rate",
+            readout_format=".0e",
+            continuous_update=False,
+            style=style,
+        )
         self.status = ipywidgets.HTML()
         self.view = FigureView()
-        for slider in (self.l2_slider, self.dropout_slider, self.units_slider,
-                       self.learning_rate_slider):
+        for slider in (
+            self.l2_slider,
+            self.dropout_slider,
+            self.units_slider,
+            self.learning_rate_slider,
+        ):
             slider.observe(self._on_setting, names="value")
-        self.widget = ipywidgets.VBox([
-            ipywidgets.HBox([self.l2_slider, self.dropout_slider]),
-            ipywidgets.HBox([self.units_slider, self.learning_rate_slider]),
-            self.status, self.view.output])
+        self.widget = ipywidgets.VBox(
+            [
+                ipywidgets.HBox([self.l2_slider, self.dropout_slider]),
+                ipywidgets.HBox([self.units_slider, self.learning_rate_slider]),
+                self.status,
+                self.view.output,
+            ]
+        )
         self.model.fit()
         self.redraw()
 
@@ -190,11 +256,14 @@ class TwoMoonsApp(WidgetApp):
         return f"TwoMoonsApp({self.model!r})"
 
     def _on_setting(self, _change) -> None:
-        self.model = TwoMoonsModel(l2=self.l2_slider.value,
-                                   dropout_rate=self.dropout_slider.value,
-                                   units=self.units_slider.value,
-                                   learning_rate=self.learning_rate_slider.value,
-                                   num_epochs=self.model.num_epochs, seed=self.model.seed)
+        self.model = TwoMoonsModel(
+            l2=self.l2_slider.value,
+            dropout_rate=self.dropout_slider.value,
+            units=self.units_slider.value,
+            learning_rate=self.learning_rate_slider.value,
+            num_epochs=self.model.num_epochs,
+            seed=self.model.seed,
+        )
         self.model.fit()
         self.redraw()
 
@@ -203,15 +272,22 @@ class TwoMoonsApp(WidgetApp):
         with figure_style():
             figure = self.draw()
         self.view.show(figure)
-        self.status.value = (f"retrained 3 networks × {self.model.num_epochs} epochs in "
-                             f"{self.model.seconds:.2f} s")
+        self.status.value = (
+            f"retrained 3 networks × {self.model.num_epochs} epochs in {self.model.seconds:.2f} s"
+        )
 
     def draw(self) -> Figure:
         model = self.model
         figure = Figure(figsize=(9.5, 6.6), layout="constrained")
         top, bottom = figure.subfigures(2, 1, height_ratios=[1.05, 1.0])
-        plots.plot_decision_boundaries(model.grid_x, model.grid_y, model.probabilities,
-                                       model.X_train, model.y_train, titles=model.titles(),
-                                       axes=top.subplots(1, 3))
+        plots.plot_decision_boundaries(
+            model.grid_x,
+            model.grid_y,
+            model.probabilities,
+            model.X_train,
+            model.y_train,
+            titles=model.titles(),
+            axes=top.subplots(1, 3),
+        )
         plots.plot_loss_curves(model.histories, ax=bottom.subplots())
         return figure

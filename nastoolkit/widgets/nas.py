@@ -79,7 +79,7 @@ def layer_origins(child: dict, first: dict, second: dict) -> list:
         if layers[:k] != head[:k]:
             continue
         rest = layers[k:]
-        if any(tail[c:c + len(rest)] == rest for c in range(len(tail) - len(rest) + 1)):
+        if any(tail[c : c + len(rest)] == rest for c in range(len(tail) - len(rest) + 1)):
             return ["first"] * k + ["second"] * (count - k)
     return ["first"] * count
 
@@ -161,13 +161,18 @@ def mutation_changes(parent: dict, child: dict) -> tuple:
     before = [_layer_tuple(layer) for layer in parent["layers"]]
     after = [_layer_tuple(layer) for layer in child["layers"]]
     matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
-    changed = [index for tag, _, _, start, end in matcher.get_opcodes() if tag != "equal"
-               for index in range(start, end)]
+    changed = [
+        index
+        for tag, _, _, start, end in matcher.get_opcodes()
+        if tag != "equal"
+        for index in range(start, end)
+    ]
     genes = [gene for gene in GLOBAL_GENES if parent[gene] != child[gene]]
     return changed, genes
 
 
 # --- genetic operators on two parents ----------------------------------------------------------
+
 
 class OperatorModel:
     """Two parents sampled from ``space`` with ``parent_seed``, and the children that
@@ -194,25 +199,35 @@ class OperatorModel:
     (2, True)
     """
 
-    def __init__(self, space: SearchSpace | None = None, parent_seed: int = 0,
-                 operator_seed: int = 0, operation: str = "crossover", input_dim=None,
-                 output_dim=None):
+    def __init__(
+        self,
+        space: SearchSpace | None = None,
+        parent_seed: int = 0,
+        operator_seed: int = 0,
+        operation: str = "crossover",
+        input_dim=None,
+        output_dim=None,
+    ):
         self.space = space or SearchSpace(max_layers=4)
         self.input_dim, self.output_dim = input_dim, output_dim
         self.operation = "crossover"
         self.parent_seed = 0
-        self.operator_seed = non_negative_int("operator_seed", operator_seed,
-                                              "Pass e.g. operator_seed=0.")
+        self.operator_seed = non_negative_int(
+            "operator_seed", operator_seed, "Pass e.g. operator_seed=0."
+        )
         self.set_operation(operation)
         self.set_parent_seed(parent_seed)
 
     def __repr__(self):
-        return (f"OperatorModel(operation={self.operation!r}, parent_seed={self.parent_seed}, "
-                f"operator_seed={self.operator_seed}, children={len(self.children)})")
+        return (
+            f"OperatorModel(operation={self.operation!r}, parent_seed={self.parent_seed}, "
+            f"operator_seed={self.operator_seed}, children={len(self.children)})"
+        )
 
     def set_operation(self, operation: str):
-        self.operation = one_of("operation", operation, OPERATIONS,
-                                "Pass 'crossover' or 'mutation'.")
+        self.operation = one_of(
+            "operation", operation, OPERATIONS, "Pass 'crossover' or 'mutation'."
+        )
         if hasattr(self, "parents"):
             self._apply()
 
@@ -263,25 +278,40 @@ class OperatorApp(WidgetApp):
     def __init__(self, model: OperatorModel | None = None, **model_arguments):
         self.model = model or OperatorModel(**model_arguments)
         self.parent_slider = ipywidgets.IntSlider(
-            value=self.model.parent_seed, min=0, max=99, description="parents (seed)",
-            continuous_update=False, style={"description_width": "initial"})
+            value=self.model.parent_seed,
+            min=0,
+            max=99,
+            description="parents (seed)",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        )
         self.operator_slider = ipywidgets.IntSlider(
-            value=self.model.operator_seed, min=0, max=999, description="operator seed",
-            continuous_update=False, style={"description_width": "initial"})
+            value=self.model.operator_seed,
+            min=0,
+            max=999,
+            description="operator seed",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        )
         self.operation_buttons = ipywidgets.ToggleButtons(
-            options=list(OPERATIONS), value=self.model.operation, description="operation")
-        self.again_button = ipywidgets.Button(description="apply again", icon="random",
-                                              layout=ipywidgets.Layout(width="auto"))
+            options=list(OPERATIONS), value=self.model.operation, description="operation"
+        )
+        self.again_button = ipywidgets.Button(
+            description="apply again", icon="random", layout=ipywidgets.Layout(width="auto")
+        )
         self.view = FigureView()
         self.parent_slider.observe(self._on_parents, names="value")
         self.operator_slider.observe(self._on_operator, names="value")
         self.operation_buttons.observe(self._on_operation, names="value")
         self.again_button.on_click(self._on_again)
-        self.widget = ipywidgets.VBox([
-            ipywidgets.HBox([self.parent_slider, self.operator_slider]),
-            ipywidgets.HBox([self.operation_buttons, self.again_button]), self.view.output])
+        self.widget = ipywidgets.VBox(
+            [
+                ipywidgets.HBox([self.parent_slider, self.operator_slider]),
+                ipywidgets.HBox([self.operation_buttons, self.again_button]),
+                self.view.output,
+            ]
+        )
         self.redraw()
-
 
     def _on_parents(self, change):
         self.model.set_parent_seed(change["new"])
@@ -325,34 +355,67 @@ class OperatorApp(WidgetApp):
         cuts = crossover_cuts(model.children, first, second, model.space.max_layers)
         k, c = cuts if cuts is not None else (None, None)
         colors = {"A": PARENT_COLORS["first"], "B": PARENT_COLORS["second"]}
-        plots.plot_genome(first, ax=axes[0, 0], title=f"parent A, {_cut_text(k)}",
-                          layer_colors=[colors["A"]] * len(first["layers"]),
-                          cuts=[k] if cuts else [], **dims)
-        plots.plot_genome(second, ax=axes[0, 1], title=f"parent B, {_cut_text(c)}",
-                          layer_colors=[colors["B"]] * len(second["layers"]),
-                          cuts=[c] if cuts else [], **dims)
+        plots.plot_genome(
+            first,
+            ax=axes[0, 0],
+            title=f"parent A, {_cut_text(k)}",
+            layer_colors=[colors["A"]] * len(first["layers"]),
+            cuts=[k] if cuts else [],
+            **dims,
+        )
+        plots.plot_genome(
+            second,
+            ax=axes[0, 1],
+            title=f"parent B, {_cut_text(c)}",
+            layer_colors=[colors["B"]] * len(second["layers"]),
+            cuts=[c] if cuts else [],
+            **dims,
+        )
         for ax, child, name, (parent, head) in zip(
-                axes[1], model.children, ("child 1 = A head + B tail", "child 2 = B head + A tail"),
-                ((first, ("A", k)), (second, ("B", c)))):
+            axes[1],
+            model.children,
+            ("child 1 = A head + B tail", "child 2 = B head + A tail"),
+            ((first, ("A", k)), (second, ("B", c))),
+        ):
             letter, length = head
             other = "B" if letter == "A" else "A"
             if cuts is None:  # repair changed a layer: colour by the longest matching head
-                origins = layer_origins(child, *((first, second) if letter == "A"
-                                                 else (second, first)))
+                origins = layer_origins(
+                    child, *((first, second) if letter == "A" else (second, first))
+                )
                 length = origins.count("first")
             length = min(length, len(child["layers"]))
-            layer_colors = ([colors[letter]] * length
-                            + [colors[other]] * (len(child["layers"]) - length))
+            layer_colors = [colors[letter]] * length + [colors[other]] * (
+                len(child["layers"]) - length
+            )
             swapped = [gene for gene in GLOBAL_GENES if child[gene] != parent[gene]]
-            plots.plot_genome(child, ax=ax, layer_colors=layer_colors, title=name,
-                              highlight_globals=bool(swapped), cuts=[length], **dims)
-        figure.legend(handles=[
-            Patch(facecolor=colors["A"], edgecolor="k", label="layer from parent A"),
-            Patch(facecolor=colors["B"], edgecolor="k", label="layer from parent B"),
-            Line2D([], [], color=plots.CUT_COLOR, linestyle="--", linewidth=2, label="cut point"),
-            Line2D([], [], color=plots.HIGHLIGHT_COLOR, linewidth=3,
-                   label="red genes: swapped with the other parent")],
-            loc="outside lower center", ncols=2)
+            plots.plot_genome(
+                child,
+                ax=ax,
+                layer_colors=layer_colors,
+                title=name,
+                highlight_globals=bool(swapped),
+                cuts=[length],
+                **dims,
+            )
+        figure.legend(
+            handles=[
+                Patch(facecolor=colors["A"], edgecolor="k", label="layer from parent A"),
+                Patch(facecolor=colors["B"], edgecolor="k", label="layer from parent B"),
+                Line2D(
+                    [], [], color=plots.CUT_COLOR, linestyle="--", linewidth=2, label="cut point"
+                ),
+                Line2D(
+                    [],
+                    [],
+                    color=plots.HIGHLIGHT_COLOR,
+                    linewidth=3,
+                    label="red genes: swapped with the other parent",
+                ),
+            ],
+            loc="outside lower center",
+            ncols=2,
+        )
 
     def _draw_mutation(self, figure, axes, dims):
         model = self.model
@@ -360,22 +423,43 @@ class OperatorApp(WidgetApp):
         changed, genes = mutation_changes(first, child)
         plots.plot_genome(first, ax=axes[0, 0], title="parent", **dims)
         what = ", ".join([*(f"layer {i + 1}" for i in changed), *genes]) or "nothing"
-        plots.plot_genome(child, ax=axes[1, 0], highlight=changed, highlight_globals=bool(genes),
-                          title=f"child (changed: {what})", **dims)
+        plots.plot_genome(
+            child,
+            ax=axes[1, 0],
+            highlight=changed,
+            highlight_globals=bool(genes),
+            title=f"child (changed: {what})",
+            **dims,
+        )
         for ax in axes[:, 1]:
             ax.set_axis_off()
-        axes[0, 1].text(0.0, 0.5, "Mutation changes one gene:\n"
-                        "a layer's units, activation\nor dropout; adds or removes\na layer; "
-                        "rescales the learning\nrate; or swaps L2, optimizer\nor batch size.",
-                        va="center")
+        axes[0, 1].text(
+            0.0,
+            0.5,
+            "Mutation changes one gene:\n"
+            "a layer's units, activation\nor dropout; adds or removes\na layer; "
+            "rescales the learning\nrate; or swaps L2, optimizer\nor batch size.",
+            va="center",
+        )
         handles = plots.activation_legend((first, child))
-        handles.append(Patch(facecolor="white", edgecolor=plots.HIGHLIGHT_COLOR, linewidth=3,
-                             label="changed by the mutation"))
-        figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3),
-                      title="box colour: activation")
+        handles.append(
+            Patch(
+                facecolor="white",
+                edgecolor=plots.HIGHLIGHT_COLOR,
+                linewidth=3,
+                label="changed by the mutation",
+            )
+        )
+        figure.legend(
+            handles=handles,
+            loc="outside lower center",
+            ncols=min(len(handles), 3),
+            title="box colour: activation",
+        )
 
 
 # --- a search stepped one generation at a time ------------------------------------------------
+
 
 class GenerationStepperModel:
     """A ``nastoolkit.nas`` search (e.g. ``GeneticSearch``) advanced one generation per
@@ -408,15 +492,19 @@ class GenerationStepperModel:
 
     def __init__(self, search):
         if not hasattr(search, "run") or not hasattr(search, "state"):
-            raise TypeError(f"search must be a nastoolkit.nas search (GeneticSearch, "
-                            f"NSGA2Search, ...). Received: {type(search).__name__}")
+            raise TypeError(
+                f"search must be a nastoolkit.nas search (GeneticSearch, "
+                f"NSGA2Search, ...). Received: {type(search).__name__}"
+            )
         self.search = search
         self.search.progress = False  # the widget shows progress itself
         self.result = None
 
     def __repr__(self):
-        return (f"GenerationStepperModel(strategy={type(self.search).__name__}, "
-                f"generation={self.generation}, evaluations={len(self.search.state.evaluations)})")
+        return (
+            f"GenerationStepperModel(strategy={type(self.search).__name__}, "
+            f"generation={self.generation}, evaluations={len(self.search.state.evaluations)})"
+        )
 
     @property
     def generation(self) -> int:
@@ -442,16 +530,20 @@ class GenerationStepperModel:
     def set_elitism(self, elites) -> None:
         """Keep ``elites`` best members from the next generation on (``True`` means 1)."""
         if not self.has_elitism:
-            raise TypeError(f"{type(self.search).__name__} has no elitism switch; use a "
-                            f"GeneticSearch. Received: elitism={elites!r}")
+            raise TypeError(
+                f"{type(self.search).__name__} has no elitism switch; use a "
+                f"GeneticSearch. Received: elitism={elites!r}"
+            )
         if isinstance(elites, bool):  # the checkbox's value
             elites = int(elites)
         fix = "Pass 1 to keep the best candidate, or 0 for tournaments alone."
         elites = int_at_least("elitism", elites, 0, fix)
         if elites > self.search.population_size:
-            raise ValueError(f"elitism must be at most the population size "
-                             f"({self.search.population_size}). Received: elitism={elites}. "
-                             f"{fix}")
+            raise ValueError(
+                f"elitism must be at most the population size "
+                f"({self.search.population_size}). Received: elitism={elites}. "
+                f"{fix}"
+            )
         self.search.elitism = elites
 
     @property
@@ -490,9 +582,11 @@ class GenerationStepperModel:
     def population_is_valid(self) -> bool:
         """Every member lies in the search space and has a record."""
         records = self.population_records
-        return (len(records) == self.search.population_size
-                and all(self.search.space.contains(r.genome) for r in records)
-                and all(r.key == genome_key(r.genome) for r in records))
+        return (
+            len(records) == self.search.population_size
+            and all(self.search.space.contains(r.genome) for r in records)
+            and all(r.key == genome_key(r.genome) for r in records)
+        )
 
     def summary(self) -> str:
         """The status line: what the last step trained, the best so far (hall of fame) with
@@ -502,22 +596,36 @@ class GenerationStepperModel:
         records = self.population_records
         born = sum(r.generation == self.generation for r in records)
         stats = self.search.state.history[-1]
-        lines = [(f"Generation {self.generation}: {stats['trained']} candidates trained, "
-                  f"{stats['cache_hits']} reused; {born} of {len(records)} members are new.")]
+        lines = [
+            (
+                f"Generation {self.generation}: {stats['trained']} candidates trained, "
+                f"{stats['cache_hits']} reused; {born} of {len(records)} members are new."
+            )
+        ]
         best = self.best_so_far
         if best is None:
             lines.append("Every candidate so far failed.")
             return "<br>".join(lines)
-        lines.append(f"Best so far (hall of fame): {best.score:.4f}, "
-                     f"{describe_genome(best.genome)}, from generation {best.generation}.")
+        lines.append(
+            f"Best so far (hall of fame): {best.score:.4f}, "
+            f"{describe_genome(best.genome)}, from generation {best.generation}."
+        )
         current = self.population_best
         if self.best_in_population():
-            lines.append("The population still holds it" + (
-                "." if best.key in self.search.state.population
-                else " (or an equally good candidate)."))
+            lines.append(
+                "The population still holds it"
+                + (
+                    "."
+                    if best.key in self.search.state.population
+                    else " (or an equally good candidate)."
+                )
+            )
         else:
-            kept = ("elitism is off: no tournament drew it" if not self.elitism
-                    else "it was not among the elites")
+            kept = (
+                "elitism is off: no tournament drew it"
+                if not self.elitism
+                else "it was not among the elites"
+            )
             population = f"{current.score:.4f}" if current is not None else "none"
             lines.append(f"The population lost it ({kept}); its best is now {population}.")
         return "<br>".join(lines)
@@ -552,22 +660,31 @@ class GenerationStepperApp(WidgetApp):
 
     def __init__(self, search=None, model: GenerationStepperModel | None = None):
         if model is None and search is None:
-            raise ValueError("pass search=... (e.g. a GeneticSearch) or model=... "
-                             "(a GenerationStepperModel). Received neither.")
+            raise ValueError(
+                "pass search=... (e.g. a GeneticSearch) or model=... "
+                "(a GenerationStepperModel). Received neither."
+            )
         self.model = model or GenerationStepperModel(search)
-        self.step_button = ipywidgets.Button(description="step one generation",
-                                             icon="step-forward", button_style="primary",
-                                             layout=ipywidgets.Layout(width="auto"))
+        self.step_button = ipywidgets.Button(
+            description="step one generation",
+            icon="step-forward",
+            button_style="primary",
+            layout=ipywidgets.Layout(width="auto"),
+        )
         self.elitism_box = ipywidgets.Checkbox(
-            value=bool(self.model.elitism), description="keep the best (elitism = 1)",
-            indent=False, disabled=not self.model.has_elitism,
-            layout=ipywidgets.Layout(width="auto"))
+            value=bool(self.model.elitism),
+            description="keep the best (elitism = 1)",
+            indent=False,
+            disabled=not self.model.has_elitism,
+            layout=ipywidgets.Layout(width="auto"),
+        )
         self.status = ipywidgets.HTML(value=self.model.summary())
         self.view = FigureView()
         self.step_button.on_click(self._on_step)
         self.elitism_box.observe(self._on_elitism, names="value")
-        self.widget = ipywidgets.VBox([ipywidgets.HBox([self.step_button, self.elitism_box]),
-                                       self.status, self.view.output])
+        self.widget = ipywidgets.VBox(
+            [ipywidgets.HBox([self.step_button, self.elitism_box]), self.status, self.view.output]
+        )
         self.redraw()
 
     def _on_elitism(self, change):
@@ -598,12 +715,19 @@ class GenerationStepperApp(WidgetApp):
             if model.generation < 0:
                 for ax in (ax_population, ax_history):
                     ax.set_axis_off()
-                ax_population.text(0.5, 0.5, "no population yet:\npress 'step one generation'",
-                                   ha="center", va="center", fontsize="large")
+                ax_population.text(
+                    0.5,
+                    0.5,
+                    "no population yet:\npress 'step one generation'",
+                    ha="center",
+                    va="center",
+                    fontsize="large",
+                )
                 return figure
             # A key that is in no record makes the plot say that the best was lost.
             best_key = model._best_member_key() or "lost"
-            plots.plot_population(model.population_records, model.generation,
-                                  ax=ax_population, best_key=best_key)
+            plots.plot_population(
+                model.population_records, model.generation, ax=ax_population, best_key=best_key
+            )
             plots.plot_fitness_history(model.search.state.history, ax=ax_history)
         return figure

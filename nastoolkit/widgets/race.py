@@ -34,12 +34,16 @@ HYPERPARAMETERS = {"momentum": 0.5, "beta_1": 0.9, "beta_2": 0.999, "rho": 0.9}
 RACERS = {
     "SGD": (lambda lr, h: optimizers.SGD(learning_rate=lr), 0.15),
     "momentum": (lambda lr, h: optimizers.SGD(learning_rate=lr, momentum=h["momentum"]), 0.2),
-    "Nesterov": (lambda lr, h: optimizers.SGD(learning_rate=lr, momentum=h["momentum"],
-                                              nesterov=True), 0.12),
+    "Nesterov": (
+        lambda lr, h: optimizers.SGD(learning_rate=lr, momentum=h["momentum"], nesterov=True),
+        0.12,
+    ),
     "Adagrad": (lambda lr, h: optimizers.Adagrad(learning_rate=lr), 1.0),
     "RMSprop": (lambda lr, h: optimizers.RMSprop(learning_rate=lr, rho=h["rho"]), 0.1),
-    "Adam": (lambda lr, h: optimizers.Adam(learning_rate=lr, beta_1=h["beta_1"],
-                                           beta_2=h["beta_2"]), 0.3),
+    "Adam": (
+        lambda lr, h: optimizers.Adam(learning_rate=lr, beta_1=h["beta_1"], beta_2=h["beta_2"]),
+        0.3,
+    ),
 }
 
 UPDATE_RULES = {
@@ -88,12 +92,20 @@ class OptimizerRace:
     ['Nesterov', 'momentum']
     """
 
-    def __init__(self, objective="ill_conditioned_quadratic", learning_rate_scale: float = 1.0,
-                 tolerance: float = 1e-3, start=None, racers=tuple(RACERS),
-                 hyperparameters=None):
+    def __init__(
+        self,
+        objective="ill_conditioned_quadratic",
+        learning_rate_scale: float = 1.0,
+        tolerance: float = 1e-3,
+        start=None,
+        racers=tuple(RACERS),
+        hyperparameters=None,
+    ):
         if not learning_rate_scale > 0:
-            raise ValueError("learning_rate_scale must be a positive number (1 = each racer's "
-                             f"base rate). Received: learning_rate_scale={learning_rate_scale!r}")
+            raise ValueError(
+                "learning_rate_scale must be a positive number (1 = each racer's "
+                f"base rate). Received: learning_rate_scale={learning_rate_scale!r}"
+            )
         unknown = [name for name in racers if name not in RACERS]
         if unknown:
             raise ValueError(f"racers must be names from {list(RACERS)}. Received: {unknown}")
@@ -108,8 +120,10 @@ class OptimizerRace:
         self.reset()
 
     def __repr__(self) -> str:
-        return (f"OptimizerRace(objective={getattr(self.objective, 'name', '?')!r}, "
-                f"steps={self.num_steps}, racers={list(self.racer_names)})")
+        return (
+            f"OptimizerRace(objective={getattr(self.objective, 'name', '?')!r}, "
+            f"steps={self.num_steps}, racers={list(self.racer_names)})"
+        )
 
     def reset(self) -> None:
         """All racers back to the start with fresh optimizer state."""
@@ -139,8 +153,11 @@ class OptimizerRace:
             verdict = stop_reason(self.objective, racer.theta, loss, racer.losses[0])
             if verdict is not None:
                 racer.status, racer.stopped_at = verdict, self.num_steps
-            elif (racer.reached_at is None and self.floor is not None
-                  and loss - self.floor < self.tolerance):
+            elif (
+                racer.reached_at is None
+                and self.floor is not None
+                and loss - self.floor < self.tolerance
+            ):
                 racer.reached_at = self.num_steps
                 racer.status = "converged"
 
@@ -164,12 +181,22 @@ class OptimizerRace:
         """
         rows = []
         for name, racer in self.racers.items():
-            finished_at = racer.reached_at if racer.status == "converged" else (
-                racer.stopped_at if racer.status == "escaped" else None)
-            rows.append({"name": name, "learning_rate": self.learning_rate(name),
-                         "status": racer.status, "steps": finished_at,
-                         "steps_to_tolerance": racer.reached_at,
-                         "final_loss": racer.losses[-1], "diverged": racer.diverged})
+            finished_at = (
+                racer.reached_at
+                if racer.status == "converged"
+                else (racer.stopped_at if racer.status == "escaped" else None)
+            )
+            rows.append(
+                {
+                    "name": name,
+                    "learning_rate": self.learning_rate(name),
+                    "status": racer.status,
+                    "steps": finished_at,
+                    "steps_to_tolerance": racer.reached_at,
+                    "final_loss": racer.losses[-1],
+                    "diverged": racer.diverged,
+                }
+            )
 
         def rank(row):
             loss = row["final_loss"]
@@ -184,19 +211,27 @@ def _check_hyperparameters(hyperparameters) -> dict:
     if hyperparameters is None:
         return values
     if not isinstance(hyperparameters, dict):
-        raise TypeError("hyperparameters must be a dict such as {'momentum': 0.9}. "
-                        f"Received: hyperparameters={hyperparameters!r}")
+        raise TypeError(
+            "hyperparameters must be a dict such as {'momentum': 0.9}. "
+            f"Received: hyperparameters={hyperparameters!r}"
+        )
     for key, value in hyperparameters.items():
         if key not in HYPERPARAMETERS:
-            raise ValueError(f"hyperparameters keys must be among {list(HYPERPARAMETERS)}. "
-                             f"Received: {key!r}")
+            raise ValueError(
+                f"hyperparameters keys must be among {list(HYPERPARAMETERS)}. Received: {key!r}"
+            )
         values[key] = _checks.number_in(key, value, 0.0, 1.0, high_open=True)
     return values
 
 
 def _format_terms(terms: dict) -> str:
-    return ", ".join(f"{key} = [{value.ravel()[0]:.3g}, {value.ravel()[1]:.3g}]"
-                     for key, value in terms.items()) or "(no state)"
+    return (
+        ", ".join(
+            f"{key} = [{value.ravel()[0]:.3g}, {value.ravel()[1]:.3g}]"
+            for key, value in terms.items()
+        )
+        or "(no state)"
+    )
 
 
 class OptimizerRaceApp(WidgetApp):
@@ -224,20 +259,34 @@ class OptimizerRaceApp(WidgetApp):
     True
     """
 
-    def __init__(self, surface: str = "ill_conditioned_quadratic", steps_per_run: int = 50,
-                 tolerance: float = 1e-3):
+    def __init__(
+        self,
+        surface: str = "ill_conditioned_quadratic",
+        steps_per_run: int = 50,
+        tolerance: float = 1e-3,
+    ):
         self.model = OptimizerRace(surface, tolerance=tolerance)
         self.view = FigureView()
         choices = [(label, name) for name, label in SURFACE_LABELS.items() if name != "model_slice"]
-        self.surface_dropdown = ipywidgets.Dropdown(options=choices, value=surface,
-                                                    description="surface",
-                                                    layout=ipywidgets.Layout(width="360px"))
+        self.surface_dropdown = ipywidgets.Dropdown(
+            options=choices,
+            value=surface,
+            description="surface",
+            layout=ipywidgets.Layout(width="360px"),
+        )
         self.learning_rate_scale_slider = ipywidgets.FloatLogSlider(
-            value=1.0, base=10, min=-2, max=1, step=0.05, description="lr × scale",
-            readout_format=".3g", continuous_update=False)
-        self.steps_per_run_slider = ipywidgets.IntSlider(value=steps_per_run, min=1, max=500,
-                                                         description="steps/Run",
-                                                         continuous_update=False)
+            value=1.0,
+            base=10,
+            min=-2,
+            max=1,
+            step=0.05,
+            description="lr × scale",
+            readout_format=".3g",
+            continuous_update=False,
+        )
+        self.steps_per_run_slider = ipywidgets.IntSlider(
+            value=steps_per_run, min=1, max=500, description="steps/Run", continuous_update=False
+        )
         self.step_button = ipywidgets.Button(description="Step", icon="step-forward")
         self.run_button = ipywidgets.Button(description="Run", icon="play", button_style="success")
         self.reset_button = ipywidgets.Button(description="Reset", icon="undo")
@@ -246,16 +295,32 @@ class OptimizerRaceApp(WidgetApp):
         self.leaderboard = ipywidgets.HTML()
         # Sliders beside the rate for each rule's own constants (Distill's "Why momentum works").
         self.hyperparameter_sliders = {
-            "momentum": ipywidgets.FloatSlider(value=HYPERPARAMETERS["momentum"], min=0.0,
-                                               max=0.99, step=0.01, description="μ momentum"),
-            "beta_1": ipywidgets.FloatSlider(value=HYPERPARAMETERS["beta_1"], min=0.0, max=0.99,
-                                             step=0.01, description="β₁ Adam"),
-            "beta_2": ipywidgets.FloatSlider(value=HYPERPARAMETERS["beta_2"], min=0.5,
-                                             max=0.9999, step=0.0001, readout_format=".4f",
-                                             description="β₂ Adam"),
-            "rho": ipywidgets.FloatSlider(value=HYPERPARAMETERS["rho"], min=0.0, max=0.999,
-                                          step=0.001, readout_format=".3f",
-                                          description="ρ RMSprop"),
+            "momentum": ipywidgets.FloatSlider(
+                value=HYPERPARAMETERS["momentum"],
+                min=0.0,
+                max=0.99,
+                step=0.01,
+                description="μ momentum",
+            ),
+            "beta_1": ipywidgets.FloatSlider(
+                value=HYPERPARAMETERS["beta_1"], min=0.0, max=0.99, step=0.01, description="β₁ Adam"
+            ),
+            "beta_2": ipywidgets.FloatSlider(
+                value=HYPERPARAMETERS["beta_2"],
+                min=0.5,
+                max=0.9999,
+                step=0.0001,
+                readout_format=".4f",
+                description="β₂ Adam",
+            ),
+            "rho": ipywidgets.FloatSlider(
+                value=HYPERPARAMETERS["rho"],
+                min=0.0,
+                max=0.999,
+                step=0.001,
+                readout_format=".3f",
+                description="ρ RMSprop",
+            ),
         }
         self.surface_dropdown.observe(self._on_setting, names="value")
         self.learning_rate_scale_slider.observe(self._on_setting, names="value")
@@ -267,27 +332,37 @@ class OptimizerRaceApp(WidgetApp):
         self.run_button.on_click(lambda _: self._advance(self.steps_per_run_slider.value))
         self.reset_button.on_click(lambda _: self._on_setting(None))
         self.play.observe(self._on_play, names="value")
-        self.widget = ipywidgets.VBox([
-            ipywidgets.HBox([self.surface_dropdown, self.learning_rate_scale_slider]),
-            ipywidgets.HBox(list(self.hyperparameter_sliders.values())[:2]),
-            ipywidgets.HBox(list(self.hyperparameter_sliders.values())[2:]),
-            ipywidgets.HBox([self.play, self.step_button, self.run_button, self.reset_button,
-                             self.steps_per_run_slider]),
-            self.view.output,
-            self.leaderboard,
-        ])
+        self.widget = ipywidgets.VBox(
+            [
+                ipywidgets.HBox([self.surface_dropdown, self.learning_rate_scale_slider]),
+                ipywidgets.HBox(list(self.hyperparameter_sliders.values())[:2]),
+                ipywidgets.HBox(list(self.hyperparameter_sliders.values())[2:]),
+                ipywidgets.HBox(
+                    [
+                        self.play,
+                        self.step_button,
+                        self.run_button,
+                        self.reset_button,
+                        self.steps_per_run_slider,
+                    ]
+                ),
+                self.view.output,
+                self.leaderboard,
+            ]
+        )
         self.redraw()
 
     def __repr__(self) -> str:
         return f"OptimizerRaceApp({self.model!r})"
 
     def _on_setting(self, _change) -> None:
-        hyperparameters = {key: slider.value
-                           for key, slider in self.hyperparameter_sliders.items()}
-        self.model = OptimizerRace(self.surface_dropdown.value,
-                                   learning_rate_scale=self.learning_rate_scale_slider.value,
-                                   tolerance=self.model.tolerance,
-                                   hyperparameters=hyperparameters)
+        hyperparameters = {key: slider.value for key, slider in self.hyperparameter_sliders.items()}
+        self.model = OptimizerRace(
+            self.surface_dropdown.value,
+            learning_rate_scale=self.learning_rate_scale_slider.value,
+            tolerance=self.model.tolerance,
+            hyperparameters=hyperparameters,
+        )
         self.redraw()
 
     def _on_play(self, change) -> None:
@@ -308,23 +383,31 @@ class OptimizerRaceApp(WidgetApp):
             losses = {name: np.asarray(values) - model.floor for name, values in losses.items()}
         plural = "" if model.num_steps == 1 else "s"
         with figure_style():
-            figure = plot_race(model.objective, paths, losses,
-                               tolerance=model.tolerance if model.floor is not None else None,
-                               title=f"{model.objective.name.replace('_', ' ')}: "
-                                     f"{model.num_steps} step{plural}")
+            figure = plot_race(
+                model.objective,
+                paths,
+                losses,
+                tolerance=model.tolerance if model.floor is not None else None,
+                title=f"{model.objective.name.replace('_', ' ')}: {model.num_steps} step{plural}",
+            )
         self.view.show(figure)
         rows = []
         for place, row in enumerate(model.leaderboard(), start=1):
             name = row["name"]
-            reached = (f"{row['status']} at {row['steps']}" if row["steps"] is not None
-                       else row["status"])
+            reached = (
+                f"{row['status']} at {row['steps']}" if row["steps"] is not None else row["status"]
+            )
             rows.append(
                 f"<tr><td>{place}</td><td><b>{name}</b></td><td>{row['learning_rate']:.3g}</td>"
                 f"<td>{reached}</td><td>{row['final_loss']:.3g}</td>"
                 f"<td><code>{html.escape(UPDATE_RULES[name])}</code></td>"
-                f"<td><code>{html.escape(_format_terms(model.terms(name)))}</code></td></tr>")
-        header = ("<tr><th>#</th><th>optimizer</th><th>lr α</th>"
-                  f"<th>status (converged: J − J* &lt; {model.tolerance:g})</th><th>loss now</th>"
-                  "<th>update rule (g = ∇J)</th><th>state terms now</th></tr>")
-        self.leaderboard.value = ("<table style='font-size:12px'>" + header + "".join(rows)
-                                  + "</table>")
+                f"<td><code>{html.escape(_format_terms(model.terms(name)))}</code></td></tr>"
+            )
+        header = (
+            "<tr><th>#</th><th>optimizer</th><th>lr α</th>"
+            f"<th>status (converged: J − J* &lt; {model.tolerance:g})</th><th>loss now</th>"
+            "<th>update rule (g = ∇J)</th><th>state terms now</th></tr>"
+        )
+        self.leaderboard.value = (
+            "<table style='font-size:12px'>" + header + "".join(rows) + "</table>"
+        )

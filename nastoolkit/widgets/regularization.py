@@ -28,8 +28,10 @@ __all__ = [
 
 def _check_log_lambda(log_lambda, low, high):
     if not low <= log_lambda <= high:
-        raise ValueError(f"log_lambda must be in [{low}, {high}] (the precomputed grid). "
-                         f"Received: log_lambda={log_lambda}")
+        raise ValueError(
+            f"log_lambda must be in [{low}, {high}] (the precomputed grid). "
+            f"Received: log_lambda={log_lambda}"
+        )
     return float(log_lambda)
 
 
@@ -37,9 +39,17 @@ def _log_slider(model, description):
     """A base-10 log slider over the model's lambda grid (its value is lambda itself)."""
     low, high = model.log_lambda_range
     return ipywidgets.FloatLogSlider(
-        value=model.lam, base=10, min=low, max=high, step=(high - low) / 40,
-        description=description, readout_format=".1e", continuous_update=False,
-        style={"description_width": "initial"}, layout=ipywidgets.Layout(width="460px"))
+        value=model.lam,
+        base=10,
+        min=low,
+        max=high,
+        step=(high - low) / 40,
+        description=description,
+        readout_format=".1e",
+        continuous_update=False,
+        style={"description_width": "initial"},
+        layout=ipywidgets.Layout(width="460px"),
+    )
 
 
 def _slider_log_lambda(value, model):
@@ -50,7 +60,6 @@ def _slider_log_lambda(value, model):
 class _App(WidgetApp):
     """Shared view plumbing: one FigureView, a control row, redraw on change."""
 
-
     def redraw(self):
         with figure_style():
             figure = self.draw()
@@ -58,6 +67,7 @@ class _App(WidgetApp):
 
 
 # --- 1. polynomial fit under L2 -------------------------------------------------------------------
+
 
 class PolynomialRegularizationModel:
     """A degree-``degree`` polynomial fitted by ridge regression to a few noisy points of sin(2 pi x).
@@ -90,9 +100,17 @@ class PolynomialRegularizationModel:
     ((5,), (10,))
     """
 
-    def __init__(self, num_train: int = 10, num_val: int = 100, degree: int = 9,
-                 noise: float = 0.25, log_lambda_range=(-8.0, 2.0), num_lambdas: int = 41,
-                 log_lambda: float = -8.0, seed: int = 0):
+    def __init__(
+        self,
+        num_train: int = 10,
+        num_val: int = 100,
+        degree: int = 9,
+        noise: float = 0.25,
+        log_lambda_range=(-8.0, 2.0),
+        num_lambdas: int = 41,
+        log_lambda: float = -8.0,
+        seed: int = 0,
+    ):
         self.x_train, self.y_train = rp.sample_sine_data(num_train, noise, seed)
         self.x_val, self.y_val = rp.sample_sine_data(num_val, noise, seed + 1)
         self.log_lambda_range = (float(log_lambda_range[0]), float(log_lambda_range[1]))
@@ -102,13 +120,16 @@ class PolynomialRegularizationModel:
         self.set_degree(degree)
 
     def __repr__(self):
-        return (f"PolynomialRegularizationModel(degree={self.degree}, lambda={self.lam:.3g}, "
-                f"train_error={self.train_error:.3g}, val_error={self.val_error:.3g})")
+        return (
+            f"PolynomialRegularizationModel(degree={self.degree}, lambda={self.lam:.3g}, "
+            f"train_error={self.train_error:.3g}, val_error={self.val_error:.3g})"
+        )
 
     def set_degree(self, degree: int):
         self.degree = int(degree)
         self.train_errors, self.val_errors, _ = rp.polynomial_ridge_errors(
-            self.x_train, self.y_train, self.x_val, self.y_val, self.degree, self.lambdas)
+            self.x_train, self.y_train, self.x_val, self.y_val, self.degree, self.lambdas
+        )
         self._fit()
 
     def set_log_lambda(self, log_lambda: float):
@@ -122,7 +143,7 @@ class PolynomialRegularizationModel:
 
     @property
     def lam(self) -> float:
-        return float(10.0 ** self.log_lambda)
+        return float(10.0**self.log_lambda)
 
     @property
     def weight_norm(self) -> float:
@@ -169,13 +190,14 @@ class PolynomialRegularizationApp(_App):
         self.model = model or PolynomialRegularizationModel(**model_arguments)
         self.lambda_slider = _log_slider(self.model, "λ (L2 strength)")
         self.degree_slider = ipywidgets.IntSlider(
-            value=self.model.degree, min=1, max=12, description="degree",
-            continuous_update=False)
+            value=self.model.degree, min=1, max=12, description="degree", continuous_update=False
+        )
         self.view = FigureView()
         self.lambda_slider.observe(self._on_lambda, names="value")
         self.degree_slider.observe(self._on_degree, names="value")
-        self.widget = ipywidgets.VBox([
-            ipywidgets.HBox([self.lambda_slider, self.degree_slider]), self.view.output])
+        self.widget = ipywidgets.VBox(
+            [ipywidgets.HBox([self.lambda_slider, self.degree_slider]), self.view.output]
+        )
         self.redraw()
 
     def _on_lambda(self, change):
@@ -192,16 +214,29 @@ class PolynomialRegularizationApp(_App):
         ax_fit, ax_error, ax_weights = figure.subplots(1, 3)
         x_curve, y_fit = model.curve()
         plots.plot_polynomial_fit(
-            model.x_train, model.y_train, x_curve, y_fit, x_val=model.x_val, y_val=model.y_val,
-            y_true=np.sin(2 * np.pi * x_curve), ax=ax_fit,
-            title=f"degree {model.degree}, λ = {model.lam:.1e}")
-        plots.plot_error_vs_lambda(model.lambdas, model.train_errors, model.val_errors,
-                                   current_lambda=model.lam, ax=ax_error)
+            model.x_train,
+            model.y_train,
+            x_curve,
+            y_fit,
+            x_val=model.x_val,
+            y_val=model.y_val,
+            y_true=np.sin(2 * np.pi * x_curve),
+            ax=ax_fit,
+            title=f"degree {model.degree}, λ = {model.lam:.1e}",
+        )
+        plots.plot_error_vs_lambda(
+            model.lambdas,
+            model.train_errors,
+            model.val_errors,
+            current_lambda=model.lam,
+            ax=ax_error,
+        )
         plots.plot_weight_magnitudes(model.theta, ax=ax_weights)
         return figure
 
 
 # --- 2. L1 vs L2 regularization paths -----------------------------------------------------------
+
 
 class RegularizationPathModel:
     """Lasso and ridge weights of a sparse linear problem for every lambda on a log grid.
@@ -228,8 +263,15 @@ class RegularizationPathModel:
     True
     """
 
-    def __init__(self, X=None, y=None, log_lambda_range=(-1.0, 2.5), num_lambdas: int = 36,
-                 log_lambda: float = 1.0, seed: int = 0):
+    def __init__(
+        self,
+        X=None,
+        y=None,
+        log_lambda_range=(-1.0, 2.5),
+        num_lambdas: int = 36,
+        log_lambda: float = 1.0,
+        seed: int = 0,
+    ):
         if X is None:
             X, y, self.theta_true = rp.sample_sparse_regression(seed=seed)
         else:
@@ -242,8 +284,10 @@ class RegularizationPathModel:
         self.set_log_lambda(log_lambda)
 
     def __repr__(self):
-        return (f"RegularizationPathModel(lambda={self.lam:.3g}, zeros_l1={self.zeros_l1}, "
-                f"zeros_l2={self.zeros_l2})")
+        return (
+            f"RegularizationPathModel(lambda={self.lam:.3g}, zeros_l1={self.zeros_l1}, "
+            f"zeros_l2={self.zeros_l2})"
+        )
 
     def set_log_lambda(self, log_lambda: float):
         self.log_lambda = _check_log_lambda(log_lambda, *self.log_lambda_range)
@@ -303,11 +347,13 @@ class RegularizationPathApp(_LambdaApp):
 
     def draw(self) -> Figure:
         model = self.model
-        return plots.plot_regularization_paths(model.lambdas, model.l1_path, model.l2_path,
-                                               current_lambda=model.lam)
+        return plots.plot_regularization_paths(
+            model.lambdas, model.l1_path, model.l2_path, current_lambda=model.lam
+        )
 
 
 # --- 3. the diamond and the circle -------------------------------------------------------------
+
 
 class ConstraintRegionModel:
     """A 2-weight least-squares problem and its L1 and L2 solutions at the current lambda.
@@ -335,8 +381,15 @@ class ConstraintRegionModel:
     0.0
     """
 
-    def __init__(self, X=None, y=None, log_lambda_range=(-1.0, 2.2), log_lambda: float = 1.6,
-                 grid_size: int = 121, seed: int = 0):
+    def __init__(
+        self,
+        X=None,
+        y=None,
+        log_lambda_range=(-1.0, 2.2),
+        log_lambda: float = 1.6,
+        grid_size: int = 121,
+        seed: int = 0,
+    ):
         if X is None:
             rng = np.random.default_rng(seed)
             X = rng.multivariate_normal([0, 0], [[1.0, 0.3], [0.3, 1.0]], size=40)
@@ -353,8 +406,10 @@ class ConstraintRegionModel:
         self.set_log_lambda(log_lambda)
 
     def __repr__(self):
-        return (f"ConstraintRegionModel(lambda={self.lam:.3g}, theta_l1={self.theta_l1.round(3)}, "
-                f"theta_l2={self.theta_l2.round(3)})")
+        return (
+            f"ConstraintRegionModel(lambda={self.lam:.3g}, theta_l1={self.theta_l1.round(3)}, "
+            f"theta_l2={self.theta_l2.round(3)})"
+        )
 
     def set_log_lambda(self, log_lambda: float):
         self.log_lambda = _check_log_lambda(log_lambda, *self.log_lambda_range)
@@ -363,7 +418,7 @@ class ConstraintRegionModel:
 
     @property
     def lam(self) -> float:
-        return float(10.0 ** self.log_lambda)
+        return float(10.0**self.log_lambda)
 
 
 class ConstraintRegionApp(_LambdaApp):
@@ -391,7 +446,12 @@ class ConstraintRegionApp(_LambdaApp):
     def draw(self) -> Figure:
         model = self.model
         return plots.plot_constraint_regions(
-            model.theta_1, model.theta_2, model.losses, model.theta_unregularized,
-            model.theta_l1, model.theta_l2,
+            model.theta_1,
+            model.theta_2,
+            model.losses,
+            model.theta_unregularized,
+            model.theta_l1,
+            model.theta_l2,
             loss_at_l1=0.5 * rp.mean_squared_error(model.X, model.y, model.theta_l1),
-            loss_at_l2=0.5 * rp.mean_squared_error(model.X, model.y, model.theta_l2))
+            loss_at_l2=0.5 * rp.mean_squared_error(model.X, model.y, model.theta_l2),
+        )

@@ -19,8 +19,12 @@ from ._view import FigureView, WidgetApp, figure_style
 __all__ = ["ScheduleApp", "ScheduleExplorer", "make_schedules"]
 
 
-def make_schedules(initial_learning_rate: float, num_steps: int, decay_rate: float = 0.1,
-                   step_size: int | None = None) -> dict:
+def make_schedules(
+    initial_learning_rate: float,
+    num_steps: int,
+    decay_rate: float = 0.1,
+    step_size: int | None = None,
+) -> dict:
     """The schedules compared: constant, exponential, step and cosine, all from the same start.
 
     Exponential decays by ``decay_rate`` over ``num_steps``; step decay halves every
@@ -79,21 +83,35 @@ class ScheduleExplorer:
     ['constant', 'cosine', 'exponential', 'step']
     """
 
-    def __init__(self, initial_learning_rate: float = 0.3, num_steps: int = 200,
-                 decay_rate: float = 0.05, noise: float = 1.0, seed: int = 0):
+    def __init__(
+        self,
+        initial_learning_rate: float = 0.3,
+        num_steps: int = 200,
+        decay_rate: float = 0.05,
+        noise: float = 1.0,
+        seed: int = 0,
+    ):
         self.objective = objectives.get("quadratic")
         self.update(initial_learning_rate, num_steps, decay_rate, noise, seed)
 
     def update(self, initial_learning_rate, num_steps, decay_rate, noise, seed=0) -> None:
         """Recompute every curve for new settings."""
         if not initial_learning_rate > 0:
-            raise ValueError("initial_learning_rate must be positive. "
-                             f"Received: initial_learning_rate={initial_learning_rate!r}")
-        self.settings = {"initial_learning_rate": initial_learning_rate, "num_steps": num_steps,
-                         "decay_rate": decay_rate, "noise": noise, "seed": seed}
+            raise ValueError(
+                "initial_learning_rate must be positive. "
+                f"Received: initial_learning_rate={initial_learning_rate!r}"
+            )
+        self.settings = {
+            "initial_learning_rate": initial_learning_rate,
+            "num_steps": num_steps,
+            "decay_rate": decay_rate,
+            "noise": noise,
+            "seed": seed,
+        }
         self.schedules = make_schedules(initial_learning_rate, num_steps, decay_rate)
-        self.learning_rates = {name: schedules.values(schedule, num_steps)
-                               for name, schedule in self.schedules.items()}
+        self.learning_rates = {
+            name: schedules.values(schedule, num_steps) for name, schedule in self.schedules.items()
+        }
         self.losses = {name: self._train(schedule) for name, schedule in self.schedules.items()}
 
     def _train(self, schedule) -> np.ndarray:
@@ -136,32 +154,64 @@ class ScheduleApp(WidgetApp):
     ['constant', 'cosine', 'exponential', 'step']
     """
 
-    def __init__(self, initial_learning_rate: float = 0.3, num_steps: int = 200,
-                 decay_rate: float = 0.05, noise: float = 1.0):
+    def __init__(
+        self,
+        initial_learning_rate: float = 0.3,
+        num_steps: int = 200,
+        decay_rate: float = 0.05,
+        noise: float = 1.0,
+    ):
         self.model = ScheduleExplorer(initial_learning_rate, num_steps, decay_rate, noise)
         self.view = FigureView()
         self.learning_rate_slider = ipywidgets.FloatLogSlider(
-            value=initial_learning_rate, base=10, min=-3, max=0, step=0.05,
-            description="initial lr", readout_format=".3g", continuous_update=False)
+            value=initial_learning_rate,
+            base=10,
+            min=-3,
+            max=0,
+            step=0.05,
+            description="initial lr",
+            readout_format=".3g",
+            continuous_update=False,
+        )
         self.decay_rate_slider = ipywidgets.FloatLogSlider(
-            value=decay_rate, base=10, min=-3, max=0, step=0.05, description="exp. decay",
-            readout_format=".3g", continuous_update=False)
-        self.noise_slider = ipywidgets.FloatSlider(value=noise, min=0.0, max=3.0, step=0.1,
-                                                   description="grad noise",
-                                                   continuous_update=False)
+            value=decay_rate,
+            base=10,
+            min=-3,
+            max=0,
+            step=0.05,
+            description="exp. decay",
+            readout_format=".3g",
+            continuous_update=False,
+        )
+        self.noise_slider = ipywidgets.FloatSlider(
+            value=noise,
+            min=0.0,
+            max=3.0,
+            step=0.1,
+            description="grad noise",
+            continuous_update=False,
+        )
         self.summary = ipywidgets.HTML()
         for control in (self.learning_rate_slider, self.decay_rate_slider, self.noise_slider):
             control.observe(self._on_setting, names="value")
-        self.widget = ipywidgets.VBox([
-            ipywidgets.HBox([self.learning_rate_slider, self.decay_rate_slider,
-                             self.noise_slider]),
-            self.view.output, self.summary])
+        self.widget = ipywidgets.VBox(
+            [
+                ipywidgets.HBox(
+                    [self.learning_rate_slider, self.decay_rate_slider, self.noise_slider]
+                ),
+                self.view.output,
+                self.summary,
+            ]
+        )
         self.redraw()
 
-
     def _on_setting(self, _change) -> None:
-        self.model.update(self.learning_rate_slider.value, self.model.settings["num_steps"],
-                          self.decay_rate_slider.value, self.noise_slider.value)
+        self.model.update(
+            self.learning_rate_slider.value,
+            self.model.settings["num_steps"],
+            self.decay_rate_slider.value,
+            self.noise_slider.value,
+        )
         self.redraw()
 
     def redraw(self) -> None:
@@ -169,6 +219,8 @@ class ScheduleApp(WidgetApp):
         with figure_style():
             figure = plot_schedules(self.model.learning_rates, self.model.losses)
         self.view.show(figure)
-        levels = ", ".join(f"{name}: {value:.3g}" for name, value in
-                           sorted(self.model.final_losses().items(), key=lambda item: item[1]))
+        levels = ", ".join(
+            f"{name}: {value:.3g}"
+            for name, value in sorted(self.model.final_losses().items(), key=lambda item: item[1])
+        )
         self.summary.value = f"loss over the last 20 steps (lower is better): {levels}"

@@ -55,8 +55,10 @@ class LiveLossPlot(Callback, WidgetApp):
     def __init__(self, update_every: int = 5, log_scale: bool = True, title: str = "training"):
         super().__init__()
         if not isinstance(update_every, int) or update_every < 1:
-            raise ValueError("update_every must be a positive integer (epochs between redraws). "
-                             f"Received: update_every={update_every!r}")
+            raise ValueError(
+                "update_every must be a positive integer (epochs between redraws). "
+                f"Received: update_every={update_every!r}"
+            )
         self.update_every = update_every
         self.log_scale = log_scale
         self.title = title
@@ -68,7 +70,6 @@ class LiveLossPlot(Callback, WidgetApp):
 
     def __repr__(self) -> str:
         return f"LiveLossPlot(epochs_seen={self.epochs_seen}, keys={sorted(self.curves)})"
-
 
     # Keras hooks ------------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
@@ -94,10 +95,14 @@ class LiveLossPlot(Callback, WidgetApp):
         """Draw the curves so far and summarise the last epoch in the status line."""
         total = self.params.get("epochs")
         with figure_style():
-            figure = plot_history(self.curves, title=self.title, log_scale=self.log_scale,
-                                  total_epochs=total)
+            figure = plot_history(
+                self.curves, title=self.title, log_scale=self.log_scale, total_epochs=total
+            )
         self.view.show(figure)
-        last = ", ".join(f"{key} = {values[-1]:.4g}" for key, values in sorted(self.curves.items())
-                         if values and math.isfinite(values[-1]))
+        last = ", ".join(
+            f"{key} = {values[-1]:.4g}"
+            for key, values in sorted(self.curves.items())
+            if values and math.isfinite(values[-1])
+        )
         of_total = f" of {total}" if total else ""
         self.status.value = f"epoch {self.epochs_seen}{of_total}: {last}"

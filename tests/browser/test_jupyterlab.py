@@ -27,9 +27,16 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(path.name for path in NOTEBOOK_DIR.glob("*.ipynb"))
 RUN_TIMEOUT_MS = 150_000
@@ -49,25 +56,39 @@ def _free_port() -> int:
 def lab(tmp_path_factory):
     """A running JupyterLab on a temporary copy of notebooks/: (base_url, token)."""
     root = tmp_path_factory.mktemp("lab")
-    shutil.copytree(NOTEBOOK_DIR, root / "notebooks",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(
+        NOTEBOOK_DIR, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+    )
     for name in ("settings", "workspaces"):
         (root / name).mkdir()
     # User settings (JUPYTERLAB_SETTINGS_DIR): no autosave, no news/update pop-up over the page.
-    for plugin, text in (("docmanager-extension/plugin", '{"autosave": false}'),
-                         ("apputils-extension/notification",
-                          '{"checkForUpdates": false, "fetchNews": "false"}')):
+    for plugin, text in (
+        ("docmanager-extension/plugin", '{"autosave": false}'),
+        ("apputils-extension/notification", '{"checkForUpdates": false, "fetchNews": "false"}'),
+    ):
         path = root / "settings" / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"))
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
-               f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={root / 'notebooks'}",
-               "--LabApp.news_url=",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    env = dict(
+        os.environ,
+        JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--allow-root",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root / 'notebooks'}",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     log = open(root / "lab.log", "w")  # noqa: SIM115  (open for the server's whole life)
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -79,8 +100,9 @@ def lab(tmp_path_factory):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("jupyter lab did not start: "
-                                       + (root / "lab.log").read_text()[-2000:])
+                    raise RuntimeError(
+                        "jupyter lab did not start: " + (root / "lab.log").read_text()[-2000:]
+                    )
                 time.sleep(0.5)
         yield base, token
     finally:
@@ -97,8 +119,12 @@ def browser():
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     with playwright_sync.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1100, "height": 900})  # the window the layout targets
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1100, "height": 900},
+        )  # the window the layout targets
         try:
             yield context
         finally:
@@ -122,7 +148,9 @@ def _run_all(page) -> None:
         try:
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.jp-InputPrompt')]"
-                ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))", timeout=15_000)
+                ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))",
+                timeout=15_000,
+            )
             return
         except playwright_sync.TimeoutError:
             page.keyboard.press("Escape")
@@ -136,7 +164,8 @@ DONE_JS = (
     ".some(p => p.textContent.includes('*'));"
     " return cells.length > 0 && !busy && cells.every(c => c.querySelector("
     "'.jp-InputPlaceholder, .jp-Placeholder') || /\\[\\d+\\]/.test("
-    "c.querySelector('.jp-InputPrompt')?.textContent ?? '')); }")
+    "c.querySelector('.jp-InputPrompt')?.textContent ?? '')); }"
+)
 
 
 def _wait_until_done(page) -> None:
@@ -150,14 +179,17 @@ def _wait_until_done(page) -> None:
         _dismiss_dialogs(page)
         page.wait_for_timeout(1000)
     page.wait_for_function(
-        "() => !document.body.innerText.includes('Loading widget...')", timeout=30_000)
+        "() => !document.body.innerText.includes('Loading widget...')", timeout=30_000
+    )
 
 
 def _wait_for_idle_kernel(page) -> None:
     # A slider press queues redraws; wait until the kernel has handled them all.
     page.wait_for_function(
         "() => /Idle/.test(document.querySelector('.jp-StatusBar-Widget')?.parentElement"
-        "?.innerText ?? '')", timeout=30_000)
+        "?.innerText ?? '')",
+        timeout=30_000,
+    )
 
 
 def _dismiss_dialogs(page) -> None:
@@ -186,8 +218,9 @@ def _changes(locator, before: bytes, timeout_s: float = 30.0) -> bytes:
 
 
 def _apps(page):
-    return page.locator(".jp-OutputArea-output > .widget-vbox, "
-                        ".jp-OutputArea-output .jupyter-widgets.widget-vbox")
+    return page.locator(
+        ".jp-OutputArea-output > .widget-vbox, .jp-OutputArea-output .jupyter-widgets.widget-vbox"
+    )
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -202,8 +235,10 @@ def test_notebook_runs_and_widgets_react(name, lab, browser, screenshot_dir):
         _dismiss_dialogs(page)
         _wait_until_done(page)
         _dismiss_dialogs(page)
-        errors = page.locator(".jp-OutputArea-output[data-mime-type="
-                              "'application/vnd.jupyter.stderr'] >> text=Traceback")
+        errors = page.locator(
+            ".jp-OutputArea-output[data-mime-type="
+            "'application/vnd.jupyter.stderr'] >> text=Traceback"
+        )
         assert errors.count() == 0, f"{name}: a cell shows a traceback"
         page.screenshot(path=str(screenshot_dir / f"{name}.png"), full_page=False)
         handles = page.locator(".noUi-handle")
@@ -241,7 +276,9 @@ def test_notebook_runs_and_widgets_react(name, lab, browser, screenshot_dir):
                 "(before) => { const apps = document.querySelectorAll('.jp-OutputArea-output "
                 ".widget-vbox'); const now = [...apps[0].querySelectorAll('.widget-readout')]"
                 ".map(r => r.innerText); return now.join('|') !== before.join('|'); }",
-                arg=readouts, timeout=30_000)
+                arg=readouts,
+                timeout=30_000,
+            )
             _wait_for_idle_kernel(page)
         if name.startswith("04"):
             moons = _apps(page).filter(has_text="L2 strength").first

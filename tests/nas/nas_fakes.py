@@ -36,11 +36,13 @@ class FormulaEvaluator:
         if any(layer["units"] in self.failing_units for layer in genome["layers"]):
             return Outcome.failure("loss diverged (fake)")
         layers = genome["layers"]
-        score = (abs(math.log10(genome["learning_rate"]) - math.log10(3e-3)) / 3
-                 + 0.05 * abs(len(layers) - 3)
-                 + sum(abs(math.log2(layer["units"]) - 6) for layer in layers) / (10 * len(layers))
-                 + sum(layer["dropout"] for layer in layers) / 10
-                 + (0.02 if genome["optimizer"] != "adam" else 0.0))
+        score = (
+            abs(math.log10(genome["learning_rate"]) - math.log10(3e-3)) / 3
+            + 0.05 * abs(len(layers) - 3)
+            + sum(abs(math.log2(layer["units"]) - 6) for layer in layers) / (10 * len(layers))
+            + sum(layer["dropout"] for layer in layers) / 10
+            + (0.02 if genome["optimizer"] != "adam" else 0.0)
+        )
         return Outcome("ok", score, None, {"val_error": score, "best_epoch": 1})
 
 

@@ -9,8 +9,13 @@ from nastoolkit.nas.genome import make_genome
 
 
 def test_layers_activations_dropout_and_regulariser_follow_the_genome():
-    genome = make_genome([(16, "tanh", 0.25), (8, "relu", 0.0)], learning_rate=0.02, l2=1e-4,
-                         optimizer="sgd", batch_size=32)
+    genome = make_genome(
+        [(16, "tanh", 0.25), (8, "relu", 0.0)],
+        learning_rate=0.02,
+        l2=1e-4,
+        optimizer="sgd",
+        batch_size=32,
+    )
     model = genome_to_model(genome, input_dim=5, output_dim=3, task="classification")
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["Dense", "Dropout", "Dense", "Dense"]
@@ -36,10 +41,18 @@ def test_count_parameters_matches_the_built_model():
     genome = make_genome([(16, "tanh", 0.5), (8, "relu", 0.0), (32, "sigmoid", 0.0)])
     model = genome_to_model(genome, input_dim=5, output_dim=3)
     rng = np.random.default_rng(0)
-    model.fit(rng.normal(size=(8, 5)).astype(np.float32), rng.integers(0, 3, 8), epochs=1,
-              verbose=0, seed=0)
-    assert count_parameters(genome, 5, 3) == model.count_params() == \
-        (5 * 16 + 16) + (16 * 8 + 8) + (8 * 32 + 32) + (32 * 3 + 3)
+    model.fit(
+        rng.normal(size=(8, 5)).astype(np.float32),
+        rng.integers(0, 3, 8),
+        epochs=1,
+        verbose=0,
+        seed=0,
+    )
+    assert (
+        count_parameters(genome, 5, 3)
+        == model.count_params()
+        == (5 * 16 + 16) + (16 * 8 + 8) + (8 * 32 + 32) + (32 * 3 + 3)
+    )
 
 
 def test_unknown_task_is_a_clear_error():

@@ -4,9 +4,16 @@ from nas_fakes import FormulaEvaluator
 
 from nastoolkit.nas import EvaluationCache, GeneticSearch, Outcome, RandomSearch, SearchSpace
 
-TINY = SearchSpace(max_layers=1, units=(8, 16), activations=("relu",), dropout=(0.0,),
-                   learning_rate=(1e-3, 1e-3), l2=(0.0,), optimizers=("adam",),
-                   batch_size=(32,))
+TINY = SearchSpace(
+    max_layers=1,
+    units=(8, 16),
+    activations=("relu",),
+    dropout=(0.0,),
+    learning_rate=(1e-3, 1e-3),
+    l2=(0.0,),
+    optimizers=("adam",),
+    batch_size=(32,),
+)
 
 
 def test_cache_returns_copies_and_counts_hits():
@@ -26,8 +33,9 @@ def test_cache_returns_copies_and_counts_hits():
 def test_identical_genomes_are_trained_once_within_a_search():
     # the tiny space has 2 distinct genomes, a search asks for 8 * 4 = 32 evaluations
     evaluator = FormulaEvaluator()
-    result = GeneticSearch(TINY, evaluator, population_size=8, generations=3, seed=0,
-                           progress=False).run()
+    result = GeneticSearch(
+        TINY, evaluator, population_size=8, generations=3, seed=0, progress=False
+    ).run()
     assert evaluator.trainings == len(result.evaluations) == 2
     requested = sum(row["requested"] for row in result.history)
     assert requested == 32
@@ -38,10 +46,24 @@ def test_identical_genomes_are_trained_once_within_a_search():
 def test_a_shared_cache_prevents_retraining_across_searches_with_the_same_result():
     cache = EvaluationCache()
     first_evaluator, second_evaluator = FormulaEvaluator(), FormulaEvaluator()
-    first = RandomSearch(SearchSpace(), first_evaluator, population_size=6, generations=2, seed=0,
-                         cache=cache, progress=False).run()
-    second = RandomSearch(SearchSpace(), second_evaluator, population_size=6, generations=2,
-                          seed=0, cache=cache, progress=False).run()
+    first = RandomSearch(
+        SearchSpace(),
+        first_evaluator,
+        population_size=6,
+        generations=2,
+        seed=0,
+        cache=cache,
+        progress=False,
+    ).run()
+    second = RandomSearch(
+        SearchSpace(),
+        second_evaluator,
+        population_size=6,
+        generations=2,
+        seed=0,
+        cache=cache,
+        progress=False,
+    ).run()
     assert first_evaluator.trainings == len(first.evaluations) > 0
     assert second_evaluator.trainings == 0
     assert second.evaluations == first.evaluations
@@ -49,9 +71,14 @@ def test_a_shared_cache_prevents_retraining_across_searches_with_the_same_result
 
 def test_the_cache_is_keyed_by_the_evaluator_fingerprint():
     cache = EvaluationCache()
-    RandomSearch(TINY, FormulaEvaluator(tag="a"), population_size=4, generations=0,
-                 cache=cache, progress=False).run()
+    RandomSearch(
+        TINY,
+        FormulaEvaluator(tag="a"),
+        population_size=4,
+        generations=0,
+        cache=cache,
+        progress=False,
+    ).run()
     other = FormulaEvaluator(tag="b")
-    RandomSearch(TINY, other, population_size=4, generations=0, cache=cache,
-                 progress=False).run()
+    RandomSearch(TINY, other, population_size=4, generations=0, cache=cache, progress=False).run()
     assert other.trainings > 0

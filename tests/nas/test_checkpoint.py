@@ -39,8 +39,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def test_arrays_and_rng_states_round_trip_exactly_through_json():
-    for array in (np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32),
-                  np.arange(5, dtype=np.int64), np.array([[1.5]], dtype=">f8")):
+    for array in (
+        np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32),
+        np.arange(5, dtype=np.int64),
+        np.array([[1.5]], dtype=">f8"),
+    ):
         again = decode_array(json.loads(json.dumps(encode_array(array))))
         assert again.shape == array.shape and np.array_equal(again, array)
     rng = random.Random(7)
@@ -63,22 +66,35 @@ def test_save_refuses_non_json_values_and_keeps_the_old_file(tmp_path):
     path = tmp_path / "run.json"
     save_checkpoint(path, {"strategy": "x", "config": {}, "evaluator": {}, "state": 1})
     with pytest.raises(ValueError):
-        save_checkpoint(path, {"strategy": "x", "config": {}, "evaluator": {},
-                               "state": float("nan")})
+        save_checkpoint(
+            path, {"strategy": "x", "config": {}, "evaluator": {}, "state": float("nan")}
+        )
     assert load_checkpoint(path)["state"] == 1 and os.listdir(tmp_path) == ["run.json"]
 
 
-@pytest.mark.parametrize("strategy", [GeneticSearch, RegularizedEvolution, RandomSearch,
-                                      NSGA2Search])
+@pytest.mark.parametrize(
+    "strategy", [GeneticSearch, RegularizedEvolution, RandomSearch, NSGA2Search]
+)
 def test_resume_from_every_generation_equals_the_uninterrupted_run(tmp_path, strategy):
-    full = strategy(SPACE, FormulaEvaluator(), population_size=6, generations=4, seed=1,
-                    progress=False).run().to_dict()
+    full = (
+        strategy(
+            SPACE, FormulaEvaluator(), population_size=6, generations=4, seed=1, progress=False
+        )
+        .run()
+        .to_dict()
+    )
     for stop in range(4):
         path = tmp_path / f"stop{stop}.json"
-        strategy(SPACE, FormulaEvaluator(), population_size=6, generations=stop, seed=1,
-                 checkpoint=path, progress=False).run()
-        resumed = strategy.resume(path, evaluator=FormulaEvaluator(), generations=4,
-                                  progress=False)
+        strategy(
+            SPACE,
+            FormulaEvaluator(),
+            population_size=6,
+            generations=stop,
+            seed=1,
+            checkpoint=path,
+            progress=False,
+        ).run()
+        resumed = strategy.resume(path, evaluator=FormulaEvaluator(), generations=4, progress=False)
         assert resumed.state.generation == stop
         assert resumed.run().to_dict() == full
 
@@ -87,10 +103,12 @@ def test_builtin_evaluators_are_rebuilt_from_the_checkpoint(tmp_path):
     X, y = blobs(samples=45)
     evaluator = HoldoutEvaluator(X, y, epochs=2, seed=0)
     path = tmp_path / "run.json"
-    full = GeneticSearch(SPACE, evaluator, population_size=3, generations=2, seed=0,
-                         progress=False).run()
-    GeneticSearch(SPACE, evaluator, population_size=3, generations=1, seed=0, checkpoint=path,
-                  progress=False).run()
+    full = GeneticSearch(
+        SPACE, evaluator, population_size=3, generations=2, seed=0, progress=False
+    ).run()
+    GeneticSearch(
+        SPACE, evaluator, population_size=3, generations=1, seed=0, checkpoint=path, progress=False
+    ).run()
     resumed = GeneticSearch.resume(path, generations=2, progress=False)
     assert isinstance(resumed.evaluator, HoldoutEvaluator)
     assert resumed.run().to_dict() == full.to_dict()
@@ -99,8 +117,16 @@ def test_builtin_evaluators_are_rebuilt_from_the_checkpoint(tmp_path):
 
 def _write_checkpoint(tmp_path, **options):
     path = tmp_path / "run.json"
-    GeneticSearch(SPACE, FormulaEvaluator(), population_size=4, generations=1, seed=0,
-                  checkpoint=path, progress=False, **options).run()
+    GeneticSearch(
+        SPACE,
+        FormulaEvaluator(),
+        population_size=4,
+        generations=1,
+        seed=0,
+        checkpoint=path,
+        progress=False,
+        **options,
+    ).run()
     return path
 
 
@@ -149,8 +175,9 @@ KILLED_SEARCH = textwrap.dedent("""
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after_generation", [0, 2])
-def test_kill_9_mid_generation_then_resume_equals_the_uninterrupted_run(tmp_path,
-                                                                        kill_after_generation):
+def test_kill_9_mid_generation_then_resume_equals_the_uninterrupted_run(
+    tmp_path, kill_after_generation
+):
     path = tmp_path / "killed.json"
     script = tmp_path / "search.py"
     script.write_text(KILLED_SEARCH.format(here=str(HERE), path=str(path)))
@@ -158,8 +185,10 @@ def test_kill_9_mid_generation_then_resume_equals_the_uninterrupted_run(tmp_path
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None:
-            if path.exists() and json.loads(path.read_text())["state"]["generation"] >= \
-                    kill_after_generation:
+            if (
+                path.exists()
+                and json.loads(path.read_text())["state"]["generation"] >= kill_after_generation
+            ):
                 break
             time.sleep(0.005)
         os.kill(process.pid, signal.SIGKILL)
@@ -169,8 +198,13 @@ def test_kill_9_mid_generation_then_resume_equals_the_uninterrupted_run(tmp_path
     saved = json.loads(path.read_text())["state"]["generation"]
     assert kill_after_generation <= saved < 5
     resumed = GeneticSearch.resume(path, evaluator=FormulaEvaluator(), progress=False).run()
-    uninterrupted = GeneticSearch(SearchSpace(max_layers=3), FormulaEvaluator(),
-                                  population_size=6, generations=5, seed=2,
-                                  progress=False).run()
+    uninterrupted = GeneticSearch(
+        SearchSpace(max_layers=3),
+        FormulaEvaluator(),
+        population_size=6,
+        generations=5,
+        seed=2,
+        progress=False,
+    ).run()
     assert resumed.to_dict() == uninterrupted.to_dict()
     assert [row["generation"] for row in resumed.history] == list(range(6))

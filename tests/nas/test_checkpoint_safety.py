@@ -23,8 +23,16 @@ SPACE = SearchSpace(max_layers=3)
 
 
 def _search(path, strategy=GeneticSearch, generations=1, evaluator=None, **options):
-    return strategy(SPACE, evaluator or FormulaEvaluator(), population_size=4,
-                    generations=generations, seed=0, checkpoint=path, progress=False, **options)
+    return strategy(
+        SPACE,
+        evaluator or FormulaEvaluator(),
+        population_size=4,
+        generations=generations,
+        seed=0,
+        checkpoint=path,
+        progress=False,
+        **options,
+    )
 
 
 def test_a_new_search_refuses_another_runs_checkpoint_and_names_both_ways_on(tmp_path):
@@ -57,8 +65,14 @@ def test_resume_into_another_existing_file_needs_overwrite(tmp_path):
     _search(other).run()
     with pytest.raises(CheckpointError, match="b.json.*overwrite=True"):
         load_search(source, evaluator=FormulaEvaluator(), checkpoint=other)
-    search = load_search(source, evaluator=FormulaEvaluator(), checkpoint=other,
-                         overwrite=True, generations=2, progress=False)
+    search = load_search(
+        source,
+        evaluator=FormulaEvaluator(),
+        checkpoint=other,
+        overwrite=True,
+        generations=2,
+        progress=False,
+    )
     search.run()
     assert json.loads(other.read_text())["state"]["generation"] == 2
 
@@ -72,10 +86,13 @@ def test_a_file_that_appears_after_construction_is_not_overwritten(tmp_path):
     assert path.read_text() == "someone else's file"
 
 
-@pytest.mark.parametrize("make_bad_path, expected", [
-    (lambda tmp: tmp / "no-such-folder" / "run.json", "does not exist"),
-    (lambda tmp: tmp, "is a folder"),
-])
+@pytest.mark.parametrize(
+    "make_bad_path, expected",
+    [
+        (lambda tmp: tmp / "no-such-folder" / "run.json", "does not exist"),
+        (lambda tmp: tmp, "is a folder"),
+    ],
+)
 def test_an_unusable_checkpoint_path_fails_at_construction(tmp_path, make_bad_path, expected):
     path = make_bad_path(tmp_path)
     evaluator = FormulaEvaluator()
@@ -87,8 +104,11 @@ def test_an_unusable_checkpoint_path_fails_at_construction(tmp_path, make_bad_pa
 def test_a_read_only_folder_fails_at_construction(tmp_path, monkeypatch):
     # root ignores permission bits, so the access check is what is exercised
     real_access = os.access
-    monkeypatch.setattr(checkpoint_module.os, "access",
-                        lambda p, mode: False if str(p) == str(tmp_path) else real_access(p, mode))
+    monkeypatch.setattr(
+        checkpoint_module.os,
+        "access",
+        lambda p, mode: False if str(p) == str(tmp_path) else real_access(p, mode),
+    )
     with pytest.raises(CheckpointError, match="no permission") as error:
         _search(tmp_path / "run.json")
     assert str(tmp_path) in str(error.value)
@@ -150,7 +170,8 @@ class RecordingMap:
 
 @pytest.mark.parametrize("with_terminate", [True, False])
 def test_ctrl_c_terminates_the_map_keeps_the_checkpoint_and_resumes_exactly(
-        tmp_path, monkeypatch, with_terminate):
+    tmp_path, monkeypatch, with_terminate
+):
     path = tmp_path / "run.json"
     maps = []
 
@@ -167,9 +188,15 @@ def test_ctrl_c_terminates_the_map_keeps_the_checkpoint_and_resumes_exactly(
     assert json.loads(path.read_text())["state"]["generation"] == 1  # the 3rd map call was gen 2
     monkeypatch.undo()
     resumed = load_search(path, evaluator=FormulaEvaluator(), progress=False).run()
-    uninterrupted = RegularizedEvolution(SPACE, FormulaEvaluator(), population_size=4,
-                                         sample_size=2,
-                                         generations=4, seed=0, progress=False).run()
+    uninterrupted = RegularizedEvolution(
+        SPACE,
+        FormulaEvaluator(),
+        population_size=4,
+        sample_size=2,
+        generations=4,
+        seed=0,
+        progress=False,
+    ).run()
     assert resumed == uninterrupted and resumed.to_dict() == uninterrupted.to_dict()
 
 

@@ -22,8 +22,15 @@ SPACE = SearchSpace(max_layers=3)
 def saved(tmp_path_factory):
     """A finished 2-generation GeneticSearch checkpoint (population 4) as a document."""
     path = tmp_path_factory.mktemp("schema") / "run.json"
-    GeneticSearch(SPACE, FormulaEvaluator(failing_units=(256,)), population_size=4,
-                  generations=2, seed=0, checkpoint=path, progress=False).run()
+    GeneticSearch(
+        SPACE,
+        FormulaEvaluator(failing_units=(256,)),
+        population_size=4,
+        generations=2,
+        seed=0,
+        checkpoint=path,
+        progress=False,
+    ).run()
     document = json.loads(path.read_text())
     assert any(r["outcome"]["status"] == "ok" for r in document["state"]["evaluations"])
     return document
@@ -31,12 +38,14 @@ def saved(tmp_path_factory):
 
 def _set(path, value):
     """A tamper that sets the field at ``path`` (keys and list indices) to ``value``."""
+
     def tamper(document):
         *parents, last = path
         target = document
         for key in parents:
             target = target[key]
         target[last] = value
+
     return tamper
 
 
@@ -47,6 +56,7 @@ def _delete(path):
         for key in parents:
             target = target[key]
         del target[last]
+
     return tamper
 
 
@@ -60,8 +70,7 @@ def _fail_without_reason(document):
 
 
 def _failed_with_a_good_score(document):
-    document["state"]["evaluations"][0]["outcome"].update(status="failed", reason="x",
-                                                          score=0.01)
+    document["state"]["evaluations"][0]["outcome"].update(status="failed", reason="x", score=0.01)
 
 
 E0 = ("state", "evaluations", 0)
@@ -123,10 +132,12 @@ TAMPERS = [
 ]
 
 
-@pytest.mark.parametrize("field, tamper", TAMPERS, ids=[f"{i}-{f}" for i, (f, _) in
-                                                       enumerate(TAMPERS)])
-def test_each_tampered_field_is_a_checkpoint_error_naming_file_and_field(tmp_path, saved, field,
-                                                                         tamper):
+@pytest.mark.parametrize(
+    "field, tamper", TAMPERS, ids=[f"{i}-{f}" for i, (f, _) in enumerate(TAMPERS)]
+)
+def test_each_tampered_field_is_a_checkpoint_error_naming_file_and_field(
+    tmp_path, saved, field, tamper
+):
     document = copy.deepcopy(saved)
     tamper(document)
     path = tmp_path / "tampered.json"
@@ -141,11 +152,17 @@ def test_each_tampered_field_is_a_checkpoint_error_naming_file_and_field(tmp_pat
 def test_the_untampered_checkpoint_resumes_and_extends_a_finished_run(tmp_path, saved):
     path = tmp_path / "run.json"
     path.write_text(json.dumps(saved))
-    extended = load_search(path, evaluator=FormulaEvaluator(failing_units=(256,)),
-                           generations=4, progress=False).run()
-    uninterrupted = GeneticSearch(SPACE, FormulaEvaluator(failing_units=(256,)),
-                                  population_size=4, generations=4, seed=0,
-                                  progress=False).run()
+    extended = load_search(
+        path, evaluator=FormulaEvaluator(failing_units=(256,)), generations=4, progress=False
+    ).run()
+    uninterrupted = GeneticSearch(
+        SPACE,
+        FormulaEvaluator(failing_units=(256,)),
+        population_size=4,
+        generations=4,
+        seed=0,
+        progress=False,
+    ).run()
     assert extended == uninterrupted and len(extended.history) == 5
     assert json.loads(path.read_text())["config"]["generations"] == 4
 
@@ -168,8 +185,14 @@ def test_version_1_checkpoints_are_upgraded_on_read(tmp_path, saved):
 def test_a_damaged_evaluator_config_names_the_field(tmp_path):
     X, y = blobs(samples=30)
     path = tmp_path / "run.json"
-    GeneticSearch(SPACE, HoldoutEvaluator(X, y, epochs=1), population_size=2, generations=0,
-                  checkpoint=path, progress=False).run()
+    GeneticSearch(
+        SPACE,
+        HoldoutEvaluator(X, y, epochs=1),
+        population_size=2,
+        generations=0,
+        checkpoint=path,
+        progress=False,
+    ).run()
     document = json.loads(path.read_text())
     document["evaluator"]["config"]["folds"] = "five"
     document["evaluator"]["config"]["class"] = "CrossValidationEvaluator"

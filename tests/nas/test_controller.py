@@ -21,9 +21,17 @@ from nastoolkit.nas.controller import (
 from nastoolkit.nas.outcome import Outcome
 
 # 2 units x 2 activations = 4 genomes; every other decision has a single choice.
-TINY = SearchSpace(max_layers=1, min_layers=1, units=(4, 8), activations=("relu", "tanh"),
-                   dropout=(0.0,), learning_rate=(1e-3, 1e-3), l2=(0.0,), optimizers=("adam",),
-                   batch_size=(32,))
+TINY = SearchSpace(
+    max_layers=1,
+    min_layers=1,
+    units=(4, 8),
+    activations=("relu", "tanh"),
+    dropout=(0.0,),
+    learning_rate=(1e-3, 1e-3),
+    l2=(0.0,),
+    optimizers=("adam",),
+    batch_size=(32,),
+)
 TABLE = {(4, "relu"): 0.40, (4, "tanh"): 0.30, (8, "relu"): 0.10, (8, "tanh"): 0.25}
 
 
@@ -123,8 +131,9 @@ def test_reinforce_estimate_averages_to_the_exact_policy_gradient():
     exact_flat = np.concatenate([g.ravel() for g in exact])
     assert np.linalg.norm(exact_flat) > 1e-3  # the test has something to find
 
-    by_tokens = np.array([[-TABLE[(units, activation)] for activation in TINY.activations]
-                          for units in TINY.units])
+    by_tokens = np.array(
+        [[-TABLE[(units, activation)] for activation in TINY.activations] for units in TINY.units]
+    )
     rng = np.random.default_rng(7)
     baseline = -0.2  # any constant leaves the mean unchanged
     chunks = []
@@ -140,7 +149,8 @@ def test_reinforce_estimate_averages_to_the_exact_policy_gradient():
     assert np.linalg.norm(estimate - exact_flat) < 0.1 * np.linalg.norm(exact_flat)
     # a wrong sign or a missing baseline-independent term would not be this close
     assert np.dot(estimate, exact_flat) > 0.95 * np.linalg.norm(estimate) * np.linalg.norm(
-        exact_flat)
+        exact_flat
+    )
 
 
 def _best_probability(result):
@@ -150,28 +160,51 @@ def _best_probability(result):
 
 def test_controller_converges_to_the_best_genome_of_the_table():
     evaluator = TableEvaluator()
-    result = ControllerSearch(TINY, evaluator, controller_steps=60, architectures_per_step=8,
-                              seed=0, learning_rate=0.05, controller_units=8, embedding=4,
-                              progress=False).run()
+    result = ControllerSearch(
+        TINY,
+        evaluator,
+        controller_steps=60,
+        architectures_per_step=8,
+        seed=0,
+        learning_rate=0.05,
+        controller_units=8,
+        embedding=4,
+        progress=False,
+    ).run()
     assert result.best_genome["layers"][0]["units"] == 8
     assert result.best_genome["layers"][0]["activation"] == "relu"
     first = result.history[0]["probabilities"]
     assert first["layers[0].units"][1] * first["layers[0].activation"][0] < 0.5
     assert _best_probability(result) > 0.9
     last_keys = result.population
-    assert sum(g["layers"][0] == {"units": 8, "activation": "relu", "dropout": 0.0}
-               for g in last_keys) >= 6
+    assert (
+        sum(g["layers"][0] == {"units": 8, "activation": "relu", "dropout": 0.0} for g in last_keys)
+        >= 6
+    )
     assert evaluator.calls == 4  # the cache: each genome trained once
     assert len(result.history) == 60 and "baseline" in result.history[-1]
 
 
 def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path):
-    options = {"controller_steps": 12, "architectures_per_step": 4, "seed": 3,
-               "learning_rate": 0.05, "controller_units": 6, "embedding": 3,
-               "progress": False}
-    space = SearchSpace(max_layers=2, units=(4, 8), activations=("relu", "tanh"),
-                        dropout=(0.0,), learning_rate=(1e-3, 1e-3), l2=(0.0,),
-                        optimizers=("adam",), batch_size=(32,))
+    options = {
+        "controller_steps": 12,
+        "architectures_per_step": 4,
+        "seed": 3,
+        "learning_rate": 0.05,
+        "controller_units": 6,
+        "embedding": 3,
+        "progress": False,
+    }
+    space = SearchSpace(
+        max_layers=2,
+        units=(4, 8),
+        activations=("relu", "tanh"),
+        dropout=(0.0,),
+        learning_rate=(1e-3, 1e-3),
+        l2=(0.0,),
+        optimizers=("adam",),
+        batch_size=(32,),
+    )
     reference = ControllerSearch(space, _DepthTable(), **options).run()
     path = tmp_path / "ctrl.json"
     search = ControllerSearch(space, _DepthTable(), checkpoint=path, **options)
@@ -223,15 +256,22 @@ def test_sigkill_and_resume_equal_an_uninterrupted_run(tmp_path):
 
     path = tmp_path / "killed.json"
     space = SearchSpace(max_layers=2, units=(4, 8), learning_rate=(1e-3, 1e-1))
-    options = {"controller_steps": 8, "architectures_per_step": 3, "seed": 2,
-               "controller_units": 6, "embedding": 3, "progress": False}
+    options = {
+        "controller_steps": 8,
+        "architectures_per_step": 3,
+        "seed": 2,
+        "controller_units": 6,
+        "embedding": 3,
+        "progress": False,
+    }
     setup = textwrap.dedent(f"""
         from nas_fakes import blobs
         from nastoolkit.nas import HoldoutEvaluator, SearchSpace
         space = SearchSpace.from_config({space.get_config()!r})
         options = {options!r}
     """)
-    script = textwrap.dedent(f"""
+    script = (
+        textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         import nastoolkit.nas.parallel as parallel
@@ -241,11 +281,14 @@ def test_sigkill_and_resume_equal_an_uninterrupted_run(tmp_path):
             return slow(evaluator, genome)
         parallel.evaluate_genome = evaluate_genome
         from nastoolkit.nas.controller import ControllerSearch
-    """) + setup + textwrap.dedent(f"""
+    """)
+        + setup
+        + textwrap.dedent(f"""
         X, y = blobs()
         ControllerSearch(space, HoldoutEvaluator(X, y, epochs=3), checkpoint={str(path)!r},
                          **options).run()
     """)
+    )
     process = subprocess.Popen([sys.executable, "-c", script])
     try:
         deadline = time.time() + 25
@@ -268,8 +311,7 @@ def test_a_process_pool_gives_the_serial_result():
     from nas_fakes import FormulaEvaluator
 
     space = SearchSpace(max_layers=2, units=(8, 64), learning_rate=(1e-3, 1e-2))
-    options = {"controller_steps": 4, "architectures_per_step": 4, "seed": 1,
-               "progress": False}
+    options = {"controller_steps": 4, "architectures_per_step": 4, "seed": 1, "progress": False}
     serial = ControllerSearch(space, FormulaEvaluator(), **options).run()
     pooled = ControllerSearch(space, FormulaEvaluator(), workers=2, **options).run()
     assert pooled.to_dict() == serial.to_dict()

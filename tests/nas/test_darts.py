@@ -38,8 +38,13 @@ def test_mixed_layer_gradients_match_finite_differences():
 
     _, cache = layer.forward(h)
     grad_h, grad_W, grad_b, grad_alpha, grad_beta = layer.backward(R, cache)
-    for analytic, array in ((grad_h, h), (grad_W, layer.W), (grad_b, layer.b),
-                            (grad_alpha, layer.alpha), (grad_beta, layer.beta)):
+    for analytic, array in (
+        (grad_h, h),
+        (grad_W, layer.W),
+        (grad_b, layer.b),
+        (grad_alpha, layer.alpha),
+        (grad_beta, layer.beta),
+    ):
         np.testing.assert_allclose(analytic, _numeric(loss, array), rtol=1e-6, atol=1e-8)
     # the zero op takes weight but gives nothing; its alpha still has a gradient (it competes)
     assert abs(grad_alpha[-1]) > 0
@@ -59,8 +64,7 @@ def test_supernet_gradients_match_finite_differences(task):
         return net.loss_and_gradients(X, y)[0]
 
     _, weight_grads, architecture_grads = net.loss_and_gradients(X, y)
-    for analytic, array in zip(weight_grads + architecture_grads,
-                               net.weights + net.architecture):
+    for analytic, array in zip(weight_grads + architecture_grads, net.weights + net.architecture):
         np.testing.assert_allclose(analytic, _numeric(loss, array), rtol=1e-5, atol=1e-8)
 
 

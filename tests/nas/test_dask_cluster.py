@@ -19,8 +19,10 @@ from nastoolkit.nas import GeneticSearch, SearchSpace
 
 pytest.importorskip("distributed")
 DASK = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(DASK is None, reason="the dask command is not installed")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(DASK is None, reason="the dask command is not installed"),
+]
 
 HERE = Path(__file__).resolve().parent
 SPACE = SearchSpace(max_layers=2, units=(8, 16, 32))
@@ -51,17 +53,42 @@ def cluster():
     every process is killed afterwards, whatever happens."""
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(HERE.parents[1]), str(HERE), os.environ.get("PYTHONPATH", "")])}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": environment,
-             "start_new_session": True}
-    processes = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                   "--no-dashboard"], **quiet)]
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(HERE.parents[1]), str(HERE), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    quiet = {
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "env": environment,
+        "start_new_session": True,
+    }
+    processes = [
+        subprocess.Popen(
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            **quiet,
+        )
+    ]
     try:
         for _ in range(2):
-            processes.append(subprocess.Popen(
-                [DASK, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                 "--host", "127.0.0.1"], **quiet))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        DASK,
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--no-nanny",
+                        "--no-dashboard",
+                        "--host",
+                        "127.0.0.1",
+                    ],
+                    **quiet,
+                )
+            )
         from dask.distributed import Client
 
         with Client(address, timeout=30) as client:

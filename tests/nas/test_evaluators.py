@@ -25,10 +25,8 @@ def test_kfold_splits_partition_the_data_and_keep_classes_balanced():
     for train, val in splits:
         assert not set(train) & set(val) and len(train) + len(val) == 60
         assert np.bincount(y[val], minlength=3).tolist() == [6, 4, 2]
-    assert [v.tolist() for _, v in kfold_splits(y, 5, 0, True)] == \
-        [v.tolist() for _, v in splits]
-    assert [v.tolist() for _, v in kfold_splits(y, 5, 1, True)] != \
-        [v.tolist() for _, v in splits]
+    assert [v.tolist() for _, v in kfold_splits(y, 5, 0, True)] == [v.tolist() for _, v in splits]
+    assert [v.tolist() for _, v in kfold_splits(y, 5, 1, True)] != [v.tolist() for _, v in splits]
 
 
 def test_holdout_split_holds_out_the_fraction_per_class():
@@ -99,19 +97,25 @@ def test_fingerprint_tracks_data_budget_seed_and_split():
     assert HoldoutEvaluator(X.copy(), y.copy(), epochs=3, seed=0).fingerprint() == base
     X2 = X.copy()
     X2[0, 0] += 1e-3
-    variants = [HoldoutEvaluator(X2, y, epochs=3, seed=0), HoldoutEvaluator(X, y, epochs=4, seed=0),
-                HoldoutEvaluator(X, y, epochs=3, seed=1),
-                HoldoutEvaluator(X, y, epochs=3, patience=2),
-                HoldoutEvaluator(X, y, epochs=3, validation_split=0.3),
-                CrossValidationEvaluator(X, y, folds=3, epochs=3, seed=0)]
+    variants = [
+        HoldoutEvaluator(X2, y, epochs=3, seed=0),
+        HoldoutEvaluator(X, y, epochs=4, seed=0),
+        HoldoutEvaluator(X, y, epochs=3, seed=1),
+        HoldoutEvaluator(X, y, epochs=3, patience=2),
+        HoldoutEvaluator(X, y, epochs=3, validation_split=0.3),
+        CrossValidationEvaluator(X, y, folds=3, epochs=3, seed=0),
+    ]
     assert len({v.fingerprint() for v in variants} | {base}) == len(variants) + 1
 
 
-@pytest.mark.parametrize("make", [
-    lambda X, y: HoldoutEvaluator(X, y, epochs=3, seed=2),
-    lambda X, y: HoldoutEvaluator(X[:60], y[:60], validation_data=(X[60:], y[60:]), epochs=3),
-    lambda X, y: CrossValidationEvaluator(X, y, folds=4, epochs=2, patience=1, seed=3),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda X, y: HoldoutEvaluator(X, y, epochs=3, seed=2),
+        lambda X, y: HoldoutEvaluator(X[:60], y[:60], validation_data=(X[60:], y[60:]), epochs=3),
+        lambda X, y: CrossValidationEvaluator(X, y, folds=4, epochs=2, patience=1, seed=3),
+    ],
+)
 def test_config_round_trip_rebuilds_the_same_evaluator(make):
     X, y = blobs()
     evaluator = make(X, y)
@@ -119,10 +123,14 @@ def test_config_round_trip_rebuilds_the_same_evaluator(make):
     assert type(again) is type(evaluator) and again.fingerprint() == evaluator.fingerprint()
 
 
-@pytest.mark.parametrize("arguments, fragment", [
-    ({"folds": 1}, "folds must be an integer >= 2"), ({"epochs": 0}, "epochs"),
-    ({"task": "ranking"}, "task must be one of"),
-])
+@pytest.mark.parametrize(
+    "arguments, fragment",
+    [
+        ({"folds": 1}, "folds must be an integer >= 2"),
+        ({"epochs": 0}, "epochs"),
+        ({"task": "ranking"}, "task must be one of"),
+    ],
+)
 def test_bad_arguments_are_named(arguments, fragment):
     X, y = blobs()
     with pytest.raises(ValueError, match=fragment):

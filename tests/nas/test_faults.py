@@ -141,8 +141,9 @@ def test_a_candidate_that_always_kills_its_worker_fails_with_the_reason(tmp_path
     finally:
         pool.close()
     assert not outcomes[1].ok
-    assert outcomes[1].reason == \
-        "worker process died while evaluating it (killed by SIGKILL), twice"
+    assert (
+        outcomes[1].reason == "worker process died while evaluating it (killed by SIGKILL), twice"
+    )
     expected = _scores(SerialMap(FormulaEvaluator()).map(genomes))
     assert [s for i, s in enumerate(_scores(outcomes)) if i != 1] == expected[:1] + expected[2:]
     assert _scores(again) == expected[2:]
@@ -184,8 +185,9 @@ def test_a_search_goes_on_when_candidates_kill_their_workers(tmp_path):
     they fail."""
     space = SearchSpace(max_layers=2, units=(8, 16, 32, 64))
     options = {"population_size": 4, "generations": 1, "seed": 0, "progress": False}
-    killing = GeneticSearch(space, Killer(tmp_path / "unused", always=64), workers=2,
-                            **options).run()
+    killing = GeneticSearch(
+        space, Killer(tmp_path / "unused", always=64), workers=2, **options
+    ).run()
     failing = GeneticSearch(space, FirstLayerFails(64), **options).run()
     killed = [r for r in killing.evaluations if r["status"] == "failed"]
     assert killed and all("killed by SIGKILL" in r["reason"] for r in killed)
@@ -211,8 +213,11 @@ def test_an_evaluator_a_worker_cannot_load_is_an_error_at_once():
     pool = ProcessPoolMap(Unloadable(), workers=2)
     pids = pool.pids
     start = time.monotonic()
-    with pytest.raises(RuntimeError, match=r"a worker process could not load the evaluator: "
-                                           r"ImportError: this evaluator only exists"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"a worker process could not load the evaluator: "
+        r"ImportError: this evaluator only exists",
+    ):
         pool.map(_genomes(2))
     assert time.monotonic() - start < 30
     assert _wait_until(lambda: not any(_alive(pid) for pid in pids), 5)
@@ -223,8 +228,11 @@ def test_workers_that_cannot_start_fail_fast_and_name_the_guard(monkeypatch):
 
     monkeypatch.setattr(parallel, "_WORKER_CODE", "import sys; sys.exit(3)")
     pool = ProcessPoolMap(FormulaEvaluator(), workers=2)
-    with pytest.raises(RuntimeError, match=r"exited \(exit code 3\) before it was ready.*"
-                                           r'if __name__ == "__main__":'):
+    with pytest.raises(
+        RuntimeError,
+        match=r"exited \(exit code 3\) before it was ready.*"
+        r'if __name__ == "__main__":',
+    ):
         pool.map(_genomes(2))
 
 
@@ -251,8 +259,11 @@ def test_a_candidate_past_the_time_limit_is_recorded_and_its_worker_killed(worke
 
 
 def test_timeout_must_be_a_positive_number():
-    with pytest.raises(ValueError, match=r"evaluator.timeout must be a finite number > 0\. "
-                                         r"Received: evaluator.timeout=0\. Give seconds"):
+    with pytest.raises(
+        ValueError,
+        match=r"evaluator.timeout must be a finite number > 0\. "
+        r"Received: evaluator.timeout=0\. Give seconds",
+    ):
         make_map(Sleeper(hang=8, timeout=0), workers=2)
     with pytest.raises(ValueError, match=r"Received: evaluator.timeout='5'"):
         make_map(Sleeper(hang=8, timeout="5"))
@@ -261,11 +272,19 @@ def test_timeout_must_be_a_positive_number():
 # -- candidates that raise ------------------------------------------------------------------------
 @pytest.mark.parametrize("workers", [None, 2])
 def test_a_raising_candidate_is_a_failed_outcome_and_the_search_goes_on(workers):
-    result = GeneticSearch(SPACE, Raiser(units=16), population_size=4, generations=2, seed=0,
-                           workers=workers, progress=False).run()
+    result = GeneticSearch(
+        SPACE,
+        Raiser(units=16),
+        population_size=4,
+        generations=2,
+        seed=0,
+        workers=workers,
+        progress=False,
+    ).run()
     raised = [r for r in result.evaluations if r["genome"]["layers"][0]["units"] == 16]
-    assert raised and all(r["status"] == "failed" and r["reason"] == "ValueError: bug for 16 units"
-                          for r in raised)
+    assert raised and all(
+        r["status"] == "failed" and r["reason"] == "ValueError: bug for 16 units" for r in raised
+    )
     assert result.best_record["status"] == "ok"
 
 
@@ -287,18 +306,23 @@ def test_terminate_kills_busy_and_idle_workers_at_once():
 
 def test_workers_exit_when_the_search_process_is_killed(tmp_path):
     script = tmp_path / "killed_search.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import sys, time
         from nas_fakes import FormulaEvaluator
         from nastoolkit.nas.parallel import ProcessPoolMap
         pool = ProcessPoolMap(FormulaEvaluator(delay=3600), workers=2)
         print(*pool.pids, flush=True)
         pool.map([{"layers": []}])
-    """))
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__)
-                                                                                .parent)])}
-    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                               env=environment)
+    """)
+    )
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=environment
+    )
     try:
         pids = [int(pid) for pid in process.stdout.readline().split()]
         assert len(pids) == 2
@@ -316,7 +340,8 @@ def test_a_script_without_the_main_guard_works(tmp_path):
     """The README's search run as a plain script, with its own evaluator class defined in the
     script, finishes (with spawn-based pools it used to hang forever)."""
     script = tmp_path / "no_guard.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         from nastoolkit.datasets import make_moons
         from nastoolkit.nas import GeneticSearch, HoldoutEvaluator, SearchSpace
 
@@ -329,10 +354,18 @@ def test_a_script_without_the_main_guard_works(tmp_path):
             result = GeneticSearch(space, evaluator, population_size=2, generations=1, seed=0,
                                    workers=2, progress=False).run()
             print("best", result.best_score)
-    """))
+    """)
+    )
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=120, env=environment, cwd=tmp_path, check=False)
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        cwd=tmp_path,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     scores = [line for line in out.stdout.splitlines() if line.startswith("best ")]
     assert len(scores) == 2 and scores[0] == scores[1]
@@ -344,17 +377,31 @@ def test_the_readmes_search_example_runs_as_a_script(tmp_path):
     import re
 
     readme = (ROOT / "README.md").read_text()
-    code = next(block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
-                if "GeneticSearch" in block)
+    code = next(
+        block
+        for block in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+        if "GeneticSearch" in block
+    )
     assert 'if __name__ == "__main__":' in code and "timeout=" in code and "workers=2" in code
-    for old, new in (("epochs=10", "epochs=1"), ("generations=5", "generations=1"),
-                     ("population_size=12", "population_size=2"), ("folds=3", "folds=2")):
+    for old, new in (
+        ("epochs=10", "epochs=1"),
+        ("generations=5", "generations=1"),
+        ("population_size=12", "population_size=2"),
+        ("folds=3", "folds=2"),
+    ):
         assert old in code
         code = code.replace(old, new)
     (tmp_path / "readme_search.py").write_text(code + "\n    print(result.best_score)\n")
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "readme_search.py"], capture_output=True, text=True,
-                         timeout=120, env=environment, cwd=tmp_path, check=False)
+    out = subprocess.run(
+        [sys.executable, "readme_search.py"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        cwd=tmp_path,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert 0 <= float(out.stdout.split()[-1]) < 1 and (tmp_path / "search.json").exists()
 
@@ -363,7 +410,8 @@ def test_the_readmes_search_example_runs_as_a_script(tmp_path):
 def test_a_dask_local_cluster_script_without_the_guard_fails_fast_and_shows_the_guard(tmp_path):
     pytest.importorskip("distributed")
     script = tmp_path / "no_guard_dask.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         from nastoolkit.datasets import make_moons
         from nastoolkit.nas import GeneticSearch, HoldoutEvaluator, SearchSpace
 
@@ -372,11 +420,19 @@ def test_a_dask_local_cluster_script_without_the_guard_fails_fast_and_shows_the_
                                population_size=2, generations=1, seed=0, cluster="local",
                                progress=False).run()
         print("best", result.best_score)
-    """))
+    """)
+    )
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.monotonic()
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=90, env=environment, cwd=tmp_path, check=False)
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=environment,
+        cwd=tmp_path,
+        check=False,
+    )
     assert time.monotonic() - start < 60
     if out.returncode != 0:  # spawned Dask workers re-import the script: it must say why
         last = out.stderr.strip().splitlines()[-1]
@@ -389,14 +445,41 @@ def test_a_dask_local_cluster_script_without_the_guard_fails_fast_and_shows_the_
 def test_ctrl_c_in_the_cli_stops_cleanly_and_says_how_to_resume(tmp_path):
     checkpoint = tmp_path / "run.json"
     # random search: fresh candidates every generation (no cache hits), so it is still running
-    command = [sys.executable, "-m", "nastoolkit.cli", "search", "--dataset", "moons",
-               "--strategy", "random", "--population", "4", "--generations", "100000",
-               "--folds", "0", "--epochs", "30", "--patience", "30", "--workers", "2",
-               "--checkpoint", str(checkpoint), "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "nastoolkit.cli",
+        "search",
+        "--dataset",
+        "moons",
+        "--strategy",
+        "random",
+        "--population",
+        "4",
+        "--generations",
+        "100000",
+        "--folds",
+        "0",
+        "--epochs",
+        "30",
+        "--patience",
+        "30",
+        "--workers",
+        "2",
+        "--checkpoint",
+        str(checkpoint),
+        "--no-progress",
+    ]
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     # A session of its own, so the signal can go to the whole group as a terminal's Ctrl-C does.
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=environment, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        start_new_session=True,
+    )
     try:
         assert _wait_until(checkpoint.exists, 60, step=0.1), "no generation finished"
         workers = _children(process.pid)

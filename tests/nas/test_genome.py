@@ -15,15 +15,27 @@ from nastoolkit.nas.genome import (
 
 
 def _genome():
-    return make_genome([(64, "relu", 0.25), (32, "tanh", 0.0)], learning_rate=0.00123, l2=1e-4,
-                       optimizer="adam", batch_size=32)
+    return make_genome(
+        [(64, "relu", 0.25), (32, "tanh", 0.0)],
+        learning_rate=0.00123,
+        l2=1e-4,
+        optimizer="adam",
+        batch_size=32,
+    )
 
 
 def test_key_ignores_dict_order_and_number_spelling():
     genome = _genome()
-    shuffled = {"batch_size": 32.0, "optimizer": "adam", "l2": 0.0001, "learning_rate": 0.00123,
-                "layers": [{"dropout": 0.25, "activation": "relu", "units": 64.0},
-                           {"activation": "tanh", "units": 32, "dropout": 0}]}
+    shuffled = {
+        "batch_size": 32.0,
+        "optimizer": "adam",
+        "l2": 0.0001,
+        "learning_rate": 0.00123,
+        "layers": [
+            {"dropout": 0.25, "activation": "relu", "units": 64.0},
+            {"activation": "tanh", "units": 32, "dropout": 0},
+        ],
+    }
     assert genome_key(shuffled) == genome_key(genome)
 
 
@@ -65,12 +77,15 @@ def test_seed_depends_on_key_and_search_seed_only():
     assert 0 <= genome_seed(key, 0) < 2**31
 
 
-@pytest.mark.parametrize("bad, fragment", [
-    ([1, 2], "expected a genome dict"),
-    ({"layers": []}, "missing"),
-    ({**make_genome([(8, "relu", 0.0)]), "layers": [{"units": 8}]}, "layers'][0]"),
-    ({**make_genome([(8, "relu", 0.0)]), "learning_rate": float("nan")}, "finite number"),
-])
+@pytest.mark.parametrize(
+    "bad, fragment",
+    [
+        ([1, 2], "expected a genome dict"),
+        ({"layers": []}, "missing"),
+        ({**make_genome([(8, "relu", 0.0)]), "layers": [{"units": 8}]}, "layers'][0]"),
+        ({**make_genome([(8, "relu", 0.0)]), "learning_rate": float("nan")}, "finite number"),
+    ],
+)
 def test_malformed_genomes_are_named_errors(bad, fragment):
     with pytest.raises(GenomeError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         genome_key(bad)

@@ -34,10 +34,11 @@ def _paper_brackets(R, eta):
     s_max = math.floor(math.log(R) / math.log(eta) + 1e-9)
     brackets = []
     for s in range(s_max, -1, -1):
-        n = math.ceil((s_max + 1) / (s + 1) * eta ** s - 1e-9)
+        n = math.ceil((s_max + 1) / (s + 1) * eta**s - 1e-9)
         r = R * eta ** (-s)
-        brackets.append([(math.floor(n * eta ** (-i) + 1e-9), max(1, round(r * eta ** i)))
-                         for i in range(s + 1)])
+        brackets.append(
+            [(math.floor(n * eta ** (-i) + 1e-9), max(1, round(r * eta**i))) for i in range(s + 1)]
+        )
     return brackets
 
 
@@ -52,8 +53,9 @@ def test_brackets_of_r81_eta3_are_the_papers_table():
     ]
 
 
-@pytest.mark.parametrize("R,eta", [(81, 3), (27, 3), (243, 3), (16, 2), (64, 4), (100, 3),
-                                   (1, 3), (9, 9), (10, 2)])
+@pytest.mark.parametrize(
+    "R,eta", [(81, 3), (27, 3), (243, 3), (16, 2), (64, 4), (100, 3), (1, 3), (9, 9), (10, 2)]
+)
 def test_brackets_follow_the_formulas(R, eta):
     assert [b["rungs"] for b in hyperband_brackets(R, eta)] == _paper_brackets(R, eta)
     # ASHA's rungs are those of Hyperband's most aggressive bracket
@@ -61,12 +63,15 @@ def test_brackets_follow_the_formulas(R, eta):
 
 
 def test_run_trains_each_rung_with_the_papers_sizes_and_promotes_the_top_third(evaluator):
-    result = Hyperband(SPACE, evaluator, max_epochs=9, reduction_factor=3, seed=0,
-                       progress=False).run()
-    schedule = [(b["s"], i, n, r) for b in hyperband_brackets(9, 3)
-                for i, (n, r) in enumerate(b["rungs"])]
-    assert [(row["bracket"], row["rung"], len(row["trials"]), row["epochs"])
-            for row in result.history] == schedule
+    result = Hyperband(
+        SPACE, evaluator, max_epochs=9, reduction_factor=3, seed=0, progress=False
+    ).run()
+    schedule = [
+        (b["s"], i, n, r) for b in hyperband_brackets(9, 3) for i, (n, r) in enumerate(b["rungs"])
+    ]
+    assert [
+        (row["bracket"], row["rung"], len(row["trials"]), row["epochs"]) for row in result.history
+    ] == schedule
     records = {f"t{record.index}": record for record in result.evaluations}
     for row, following in zip(result.history, result.history[1:] + [None]):
         scores = row["scores"]
@@ -91,16 +96,16 @@ def test_run_trains_each_rung_with_the_papers_sizes_and_promotes_the_top_third(e
 
 
 def test_promoted_candidates_continue_from_their_saved_state(evaluator):
-    search = Hyperband(SPACE, evaluator, max_epochs=9, reduction_factor=3, seed=1,
-                       progress=False)
+    search = Hyperband(SPACE, evaluator, max_epochs=9, reduction_factor=3, seed=1, progress=False)
     jobs, outputs = [], {}
     original = search._segments.evaluate
 
     def spy(job):
         outcome = original(job)
         jobs.append(job)
-        outputs[(json.dumps(job["genome"], sort_keys=True), job["stop"])] = \
-            outcome.metrics.get("_state")
+        outputs[(json.dumps(job["genome"], sort_keys=True), job["stop"])] = outcome.metrics.get(
+            "_state"
+        )
         return outcome
 
     search._segments.evaluate = spy
@@ -116,9 +121,15 @@ def test_promoted_candidates_continue_from_their_saved_state(evaluator):
 
 
 def test_segments_continue_exactly_and_differ_from_a_restart(evaluator):
-    genome = SPACE.repair({"layers": [{"units": 8, "activation": "relu", "dropout": 0.25}],
-                           "learning_rate": 0.01, "l2": 0.0, "optimizer": "adam",
-                           "batch_size": 32})
+    genome = SPACE.repair(
+        {
+            "layers": [{"units": 8, "activation": "relu", "dropout": 0.25}],
+            "learning_rate": 0.01,
+            "l2": 0.0,
+            "optimizer": "adam",
+            "batch_size": 32,
+        }
+    )
     whole, whole_state = train_segment(evaluator, genome, 0, 3)
     _first, first_state = train_segment(evaluator, genome, 0, 1)
     rest, rest_state = train_segment(evaluator, genome, 1, 3, first_state)
@@ -154,10 +165,14 @@ def _interrupt_after(search, calls):
 
 
 @pytest.mark.parametrize("asynchronous", [False, True])
-def test_resume_after_interruption_equals_an_uninterrupted_run(evaluator, tmp_path,
-                                                               asynchronous):
-    options = {"max_epochs": 9, "reduction_factor": 3, "seed": 3, "asynchronous": asynchronous,
-                   "progress": False}
+def test_resume_after_interruption_equals_an_uninterrupted_run(evaluator, tmp_path, asynchronous):
+    options = {
+        "max_epochs": 9,
+        "reduction_factor": 3,
+        "seed": 3,
+        "asynchronous": asynchronous,
+        "progress": False,
+    }
     reference = Hyperband(SPACE, evaluator, **options).run()
     path = tmp_path / "hb.json"
     search = Hyperband(SPACE, evaluator, checkpoint=path, **options)
@@ -172,16 +187,27 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(evaluator, tmp_pa
 
 
 def test_asha_promotes_only_from_the_top_of_a_rung(evaluator):
-    result = Hyperband(SPACE, evaluator, max_epochs=9, reduction_factor=3, seed=0,
-                       asynchronous=True, workers=None, progress=False).run()
+    result = Hyperband(
+        SPACE,
+        evaluator,
+        max_epochs=9,
+        reduction_factor=3,
+        seed=0,
+        asynchronous=True,
+        workers=None,
+        progress=False,
+    ).run()
     rungs = asha_rungs(9, 3)
     reached = {}  # trial -> scores per rung, replayed round by round
     budget = Hyperband(SPACE, evaluator, max_epochs=9, progress=False).budget
     for row in result.history:
         for trial, rung, score in zip(row["trials"], row["rung"], row["scores"]):
             if rung > 0:
-                below = sorted((scores[rung - 1], int(t[1:]), t) for t, scores in
-                               reached.items() if len(scores) >= rung)
+                below = sorted(
+                    (scores[rung - 1], int(t[1:]), t)
+                    for t, scores in reached.items()
+                    if len(scores) >= rung
+                )
                 top = [t for _, _, t in below[: len(below) // 3]]
                 assert trial in top
             else:
@@ -245,8 +271,9 @@ def test_bad_arguments_are_clear_errors(evaluator):
 
 def test_segment_evaluator_hides_state_only_in_metrics(evaluator):
     genome = SPACE.sample(__import__("random").Random(0))
-    outcome = SegmentEvaluator(evaluator).evaluate({"genome": genome, "start": 0, "stop": 1,
-                                                    "state": None})
+    outcome = SegmentEvaluator(evaluator).evaluate(
+        {"genome": genome, "start": 0, "stop": 1, "state": None}
+    )
     assert outcome.ok and len(outcome.metrics["_state"]) == 1
 
 
@@ -260,20 +287,21 @@ def test_a_process_pool_gives_the_serial_result(evaluator):
 
 def test_asha_treats_failed_candidates_as_worst(evaluator):
     space = SearchSpace(max_layers=1, units=(4, 8), learning_rate=(1e-3, 1e-1))
-    search = Hyperband(space, evaluator, max_epochs=9, seed=0, asynchronous=True,
-                       progress=False)
+    search = Hyperband(space, evaluator, max_epochs=9, seed=0, asynchronous=True, progress=False)
     original = search._segments.evaluate
 
     def failing_small(job):
         if job["genome"]["layers"][0]["units"] == 4:
             from nastoolkit.nas import Outcome
+
             return Outcome.failure("diverged (test)")
         return original(job)
 
     search._segments.evaluate = failing_small
     result = search.run()
-    assert result.failures and all(r.genome["layers"][0]["units"] == 8
-                                   for r in result.evaluations if r.metrics["epochs"] > 1)
+    assert result.failures and all(
+        r.genome["layers"][0]["units"] == 8 for r in result.evaluations if r.metrics["epochs"] > 1
+    )
 
 
 def test_a_damaged_checkpoint_is_a_clear_error(evaluator, tmp_path):
@@ -318,9 +346,12 @@ def test_the_new_strategies_are_exported_without_heavy_imports():
     import subprocess
     import sys
 
-    code = ("import sys, nastoolkit\n"
-            "from nastoolkit.nas import ControllerSearch, DifferentiableSearch, Hyperband\n"
-            "print([m for m in ('deap', 'dask', 'ipywidgets', 'cupy') if m in sys.modules])")
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout
+    code = (
+        "import sys, nastoolkit\n"
+        "from nastoolkit.nas import ControllerSearch, DifferentiableSearch, Hyperband\n"
+        "print([m for m in ('deap', 'dask', 'ipywidgets', 'cupy') if m in sys.modules])"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert output.strip() == "[]"

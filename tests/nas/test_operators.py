@@ -15,8 +15,9 @@ spaces = st.builds(
     max_layers=st.integers(1, 5),
     units=st.lists(st.integers(1, 512), min_size=1, max_size=5, unique=True).map(tuple),
     activations=st.sampled_from([("relu",), ("relu", "tanh"), ("tanh", "sigmoid", "relu")]),
-    dropout=st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5]), min_size=1, max_size=3,
-                     unique=True).map(tuple),
+    dropout=st.lists(
+        st.sampled_from([0.0, 0.1, 0.25, 0.5]), min_size=1, max_size=3, unique=True
+    ).map(tuple),
     learning_rate=st.sampled_from([(1e-4, 1e-1), (1e-3, 1e-3), (0.01, 0.5)]),
     l2=st.sampled_from([(0.0,), (0.0, 1e-4)]),
     optimizers=st.sampled_from([("adam",), ("adam", "sgd", "rmsprop")]),
@@ -55,8 +56,13 @@ def test_operators_never_modify_their_inputs_and_are_reproducible(seed):
 def test_mutation_reaches_every_kind_of_change():
     space = SearchSpace(max_layers=4)
     rng = random.Random(0)
-    genome = {"layers": [{"units": 32, "activation": "relu", "dropout": 0.0}] * 2,
-              "learning_rate": 1e-3, "l2": 0.0, "optimizer": "adam", "batch_size": 32}
+    genome = {
+        "layers": [{"units": 32, "activation": "relu", "dropout": 0.0}] * 2,
+        "learning_rate": 1e-3,
+        "l2": 0.0,
+        "optimizer": "adam",
+        "batch_size": 32,
+    }
     seen = set()
     ratios = []
     for _ in range(400):
@@ -88,10 +94,20 @@ def test_mutation_never_adds_past_max_or_removes_below_min():
 def test_crossover_children_are_made_of_parent_layers():
     space = SearchSpace(max_layers=6)
     rng = random.Random(2)
-    first = {"layers": [{"units": 8, "activation": "relu", "dropout": 0.0}] * 3,
-             "learning_rate": 1e-3, "l2": 0.0, "optimizer": "adam", "batch_size": 32}
-    second = {"layers": [{"units": 256, "activation": "tanh", "dropout": 0.5}] * 3,
-              "learning_rate": 1e-2, "l2": 1e-4, "optimizer": "sgd", "batch_size": 128}
+    first = {
+        "layers": [{"units": 8, "activation": "relu", "dropout": 0.0}] * 3,
+        "learning_rate": 1e-3,
+        "l2": 0.0,
+        "optimizer": "adam",
+        "batch_size": 32,
+    }
+    second = {
+        "layers": [{"units": 256, "activation": "tanh", "dropout": 0.5}] * 3,
+        "learning_rate": 1e-2,
+        "l2": 1e-4,
+        "optimizer": "sgd",
+        "batch_size": 128,
+    }
     mixed = 0
     for _ in range(50):
         for child in crossover(first, second, space, rng):

@@ -15,8 +15,13 @@ SPACE = SearchSpace(max_layers=2, units=(8, 16, 32))
 def _search(**options):
     X, y = blobs(samples=60)
     evaluator = HoldoutEvaluator(X, y, epochs=3, patience=1, seed=0)
-    return GeneticSearch(SPACE, evaluator, population_size=4, generations=2, seed=0,
-                         progress=False, **options).run().to_dict()
+    return (
+        GeneticSearch(
+            SPACE, evaluator, population_size=4, generations=2, seed=0, progress=False, **options
+        )
+        .run()
+        .to_dict()
+    )
 
 
 class _Exploding:
@@ -62,9 +67,15 @@ class _ThreadReporter:
         from threadpoolctl import threadpool_info
 
         threads = sorted({pool["num_threads"] for pool in threadpool_info()})
-        return {"status": "ok", "score": 0.0,
-                "metrics": {"variable": os.environ["OPENBLAS_NUM_THREADS"], "threads": threads,
-                            "pid": os.getpid()}}
+        return {
+            "status": "ok",
+            "score": 0.0,
+            "metrics": {
+                "variable": os.environ["OPENBLAS_NUM_THREADS"],
+                "threads": threads,
+                "pid": os.getpid(),
+            },
+        }
 
 
 def test_pool_workers_run_with_one_blas_thread():
@@ -88,8 +99,12 @@ def test_serial_process_pool_and_dask_give_the_same_search():
 def test_a_dask_client_passed_in_is_used_and_left_open():
     from dask.distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         result = _search(client=client)
         assert client.status == "running"
         assert len(client.run(lambda: 1)) == 1

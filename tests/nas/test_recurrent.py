@@ -15,8 +15,12 @@ def _sigmoid(z):
 
 def _reference_step(W, b, x, h, c, u):
     z = np.concatenate([x, h], axis=1) @ W + b
-    i, f, o, g = _sigmoid(z[:, :u]), _sigmoid(z[:, u:2 * u]), _sigmoid(z[:, 2 * u:3 * u]), \
-        np.tanh(z[:, 3 * u:])
+    i, f, o, g = (
+        _sigmoid(z[:, :u]),
+        _sigmoid(z[:, u : 2 * u]),
+        _sigmoid(z[:, 2 * u : 3 * u]),
+        np.tanh(z[:, 3 * u :]),
+    )
     c = f * c + i * g
     return o * np.tanh(c), c
 
@@ -87,8 +91,13 @@ def test_backward_through_time_matches_finite_differences(problem):
     def f():
         return _loss(cell, xs, h0, c0, R, S)
 
-    for analytic, array in ((grad_W, cell.W), (grad_b, cell.b), (grad_xs, xs), (grad_h0, h0),
-                            (grad_c0, c0)):
+    for analytic, array in (
+        (grad_W, cell.W),
+        (grad_b, cell.b),
+        (grad_xs, xs),
+        (grad_h0, h0),
+        (grad_c0, c0),
+    ):
         np.testing.assert_allclose(analytic, _numeric(f, array), rtol=1e-6, atol=1e-8)
 
 

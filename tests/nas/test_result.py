@@ -10,10 +10,18 @@ from nastoolkit.nas.result import Candidate, SearchResult, dominates, pareto_fro
 
 
 def _record(index, score, params, status="ok"):
-    genome = {"layers": [{"units": 8, "activation": "relu", "dropout": 0.0}],
-              "learning_rate": 1e-3, "l2": 0.0, "optimizer": "adam", "batch_size": 32}
-    outcome = (Outcome(status, score, None, {"val_error_std": 0.0}) if status == "ok"
-               else Outcome.failure("diverged"))
+    genome = {
+        "layers": [{"units": 8, "activation": "relu", "dropout": 0.0}],
+        "learning_rate": 1e-3,
+        "l2": 0.0,
+        "optimizer": "adam",
+        "batch_size": 32,
+    }
+    outcome = (
+        Outcome(status, score, None, {"val_error_std": 0.0})
+        if status == "ok"
+        else Outcome.failure("diverged")
+    )
     return Candidate(index, str(index), genome, 0, params, outcome)
 
 
@@ -24,15 +32,24 @@ def test_dominates_is_strict_pareto_dominance():
 
 
 def test_pareto_front_by_hand():
-    records = [_record(0, 0.10, 500), _record(1, 0.20, 100), _record(2, 0.15, 600),
-               _record(3, 0.30, 50), _record(4, 0.05, 900, status="failed"),
-               _record(5, 0.20, 100)]
+    records = [
+        _record(0, 0.10, 500),
+        _record(1, 0.20, 100),
+        _record(2, 0.15, 600),
+        _record(3, 0.30, 50),
+        _record(4, 0.05, 900, status="failed"),
+        _record(5, 0.20, 100),
+    ]
     assert [r.index for r in pareto_front(records)] == [0, 1, 5, 3]
 
 
 def test_ranking_breaks_ties_by_size_then_order():
-    records = [_record(0, 0.2, 300), _record(1, 0.2, 100), _record(2, 0.1, 900),
-               _record(3, 0.2, 100)]
+    records = [
+        _record(0, 0.2, 300),
+        _record(1, 0.2, 100),
+        _record(2, 0.1, 900),
+        _record(3, 0.2, 100),
+    ]
     assert [r.index for r in rank_records(records)] == [2, 1, 3, 0]
 
 
@@ -53,8 +70,14 @@ def test_table_lists_the_best_first():
 def test_best_model_is_a_trained_sequential_of_the_best_genome():
     X, y = blobs(samples=60)
     evaluator = HoldoutEvaluator(X, y, epochs=10, seed=0)
-    result = GeneticSearch(SearchSpace(max_layers=2, units=(16, 32)), evaluator,
-                           population_size=3, generations=1, seed=0, progress=False).run()
+    result = GeneticSearch(
+        SearchSpace(max_layers=2, units=(16, 32)),
+        evaluator,
+        population_size=3,
+        generations=1,
+        seed=0,
+        progress=False,
+    ).run()
     model = result.best_model()
     assert isinstance(model, Sequential)
     dense_units = [layer.units for layer in model.layers if hasattr(layer, "units")]
@@ -64,8 +87,9 @@ def test_best_model_is_a_trained_sequential_of_the_best_genome():
 
 
 def test_best_model_needs_an_evaluator_that_can_retrain():
-    result = GeneticSearch(SearchSpace(), FormulaEvaluator(), population_size=3, generations=0,
-                           progress=False).run()
+    result = GeneticSearch(
+        SearchSpace(), FormulaEvaluator(), population_size=3, generations=0, progress=False
+    ).run()
     with pytest.raises(RuntimeError, match="genome_to_model"):
         result.best_model()
 
@@ -73,8 +97,12 @@ def test_best_model_needs_an_evaluator_that_can_retrain():
 def test_results_compare_equal_whatever_the_training_took():
     fast = SearchResult("RandomSearch", [_record(0, 0.3, 10)], [], [])
     slow_record = _record(0, 0.3, 10)
-    slow = SearchResult("RandomSearch", [Candidate(
-        0, "0", slow_record.genome, 0, 10, slow_record.outcome.with_seconds(12.5))], [], [])
+    slow = SearchResult(
+        "RandomSearch",
+        [Candidate(0, "0", slow_record.genome, 0, 10, slow_record.outcome.with_seconds(12.5))],
+        [],
+        [],
+    )
     assert fast == slow and fast.to_dict() == slow.to_dict()
     assert slow.to_dict(timing=True)["evaluations"][0]["outcome"]["seconds"] == 12.5
     assert "seconds" not in fast.to_dict()["evaluations"][0]["outcome"]

@@ -9,10 +9,15 @@ from hypothesis import strategies as st
 from nastoolkit.nas.genome import GenomeError
 from nastoolkit.nas.space import SearchSpace
 
-SPACE = SearchSpace(max_layers=4, units=(8, 16, 32, 64, 128, 256),
-                    activations=("relu", "tanh", "sigmoid"), dropout=(0.0, 0.25, 0.5),
-                    learning_rate=(1e-4, 1e-1), l2=(0.0, 1e-5, 1e-4, 1e-3),
-                    optimizers=("adam", "sgd", "rmsprop"))
+SPACE = SearchSpace(
+    max_layers=4,
+    units=(8, 16, 32, 64, 128, 256),
+    activations=("relu", "tanh", "sigmoid"),
+    dropout=(0.0, 0.25, 0.5),
+    learning_rate=(1e-4, 1e-1),
+    l2=(0.0, 1e-5, 1e-4, 1e-3),
+    optimizers=("adam", "sgd", "rmsprop"),
+)
 
 
 def test_samples_are_valid_and_cover_the_choices():
@@ -45,8 +50,13 @@ def test_validate_lists_every_problem():
 
 
 def test_repair_snaps_to_nearest_choices():
-    genome = {"layers": [{"units": 100, "activation": "gelu", "dropout": 0.3}] * 6,
-              "learning_rate": 3.0, "l2": 2e-5, "optimizer": "nadam", "batch_size": 50}
+    genome = {
+        "layers": [{"units": 100, "activation": "gelu", "dropout": 0.3}] * 6,
+        "learning_rate": 3.0,
+        "l2": 2e-5,
+        "optimizer": "nadam",
+        "batch_size": 50,
+    }
     fixed = SPACE.repair(genome)
     assert SPACE.contains(fixed)
     assert len(fixed["layers"]) == 4
@@ -57,8 +67,13 @@ def test_repair_snaps_to_nearest_choices():
 
 def test_repair_pads_too_shallow_genomes():
     space = SearchSpace(min_layers=2, max_layers=3)
-    genome = {"layers": [{"units": 16, "activation": "tanh", "dropout": 0.0}],
-              "learning_rate": 1e-3, "l2": 0.0, "optimizer": "adam", "batch_size": 32}
+    genome = {
+        "layers": [{"units": 16, "activation": "tanh", "dropout": 0.0}],
+        "learning_rate": 1e-3,
+        "l2": 0.0,
+        "optimizer": "adam",
+        "batch_size": 32,
+    }
     fixed = space.repair(genome)
     assert space.contains(fixed) and fixed["layers"] == [genome["layers"][0]] * 2
 
@@ -69,20 +84,36 @@ def test_repair_leaves_valid_genomes_unchanged():
 
 
 @settings(max_examples=60, deadline=None)
-@given(units=st.lists(st.integers(1, 5000), min_size=0, max_size=8),
-       rate=st.floats(1e-9, 1e3), l2=st.floats(0, 1), batch=st.integers(1, 4096),
-       activation=st.text(max_size=6), dropout=st.floats(0, 0.99))
+@given(
+    units=st.lists(st.integers(1, 5000), min_size=0, max_size=8),
+    rate=st.floats(1e-9, 1e3),
+    l2=st.floats(0, 1),
+    batch=st.integers(1, 4096),
+    activation=st.text(max_size=6),
+    dropout=st.floats(0, 0.99),
+)
 def test_repair_always_returns_a_valid_genome(units, rate, l2, batch, activation, dropout):
-    genome = {"layers": [{"units": u, "activation": activation, "dropout": dropout} for u in units],
-              "learning_rate": rate, "l2": l2, "optimizer": activation, "batch_size": batch}
+    genome = {
+        "layers": [{"units": u, "activation": activation, "dropout": dropout} for u in units],
+        "learning_rate": rate,
+        "l2": l2,
+        "optimizer": activation,
+        "batch_size": batch,
+    }
     assert SPACE.contains(SPACE.repair(genome))
 
 
-@pytest.mark.parametrize("arguments, fragment", [
-    ({"max_layers": 0}, "max_layers"), ({"units": (0, 8)}, "units"),
-    ({"dropout": (1.0,)}, "dropout"), ({"learning_rate": (1e-1, 1e-4)}, "learning_rate"),
-    ({"activations": ()}, "activations"), ({"l2": (-1.0,)}, "l2"),
-])
+@pytest.mark.parametrize(
+    "arguments, fragment",
+    [
+        ({"max_layers": 0}, "max_layers"),
+        ({"units": (0, 8)}, "units"),
+        ({"dropout": (1.0,)}, "dropout"),
+        ({"learning_rate": (1e-1, 1e-4)}, "learning_rate"),
+        ({"activations": ()}, "activations"),
+        ({"l2": (-1.0,)}, "l2"),
+    ],
+)
 def test_bad_arguments_name_the_argument(arguments, fragment):
     with pytest.raises(ValueError, match=fragment):
         SearchSpace(**arguments)

@@ -22,6 +22,7 @@ def error_outputs(notebook, widget_state: dict) -> list[str]:
         state = model.get("state", model)
         for output in state.get("outputs", []) or []:
             if isinstance(output, dict) and output.get("output_type") == "error":
-                found.append(f"Output widget {model_id}: {output.get('ename')}: "
-                             f"{output.get('evalue')}")
+                found.append(
+                    f"Output widget {model_id}: {output.get('ename')}: {output.get('evalue')}"
+                )
     return found

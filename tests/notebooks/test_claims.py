@@ -53,27 +53,45 @@ def _steps_to(model: GradientDescent, tolerance: float = 1e-3, limit: int = 500)
 
 # --- 01 quickstart ------------------------------------------------------------------------------
 
+
 def test_01_validation_below_training_because_training_loss_has_dropout_on():
-    says(NB01, "the validation curve sits under the training curve for all 30 epochs",
-         "Measure the training data the way validation is measured, with `evaluate` (dropout "
-         "off), and the order flips back")
+    says(
+        NB01,
+        "the validation curve sits under the training curve for all 30 epochs",
+        "Measure the training data the way validation is measured, with `evaluate` (dropout "
+        "off), and the order flips back",
+    )
     from nastoolkit.layers import Dense, Dropout
     from nastoolkit.losses import MeanSquaredError
     from nastoolkit.models import Sequential
 
-    (X_train, y_train), (X_val, y_val) = datasets.load_synthetic_regression(n_samples=2000,
-                                                                          seed=0)
-    model = Sequential([Dense(64, activation="relu", input_shape=(10,)), Dropout(0.5),
-                        Dense(32, activation="relu"), Dense(1, activation="linear")], seed=0)
+    (X_train, y_train), (X_val, y_val) = datasets.load_synthetic_regression(n_samples=2000, seed=0)
+    model = Sequential(
+        [
+            Dense(64, activation="relu", input_shape=(10,)),
+            Dropout(0.5),
+            Dense(32, activation="relu"),
+            Dense(1, activation="linear"),
+        ],
+        seed=0,
+    )
     model.compile(optimizer=optimizers.Adam(learning_rate=0.001), loss=MeanSquaredError())
-    history = model.fit(X_train, y_train, epochs=30, batch_size=32,
-                        validation_data=(X_val, y_val), verbose=0, seed=0).history
+    history = model.fit(
+        X_train,
+        y_train,
+        epochs=30,
+        batch_size=32,
+        validation_data=(X_val, y_val),
+        verbose=0,
+        seed=0,
+    ).history
     assert np.all(np.asarray(history["val_loss"]) < np.asarray(history["loss"]))
     train_inference = model.evaluate(X_train, y_train, verbose=0)
     assert train_inference < history["val_loss"][-1] < history["loss"][-1]
 
 
 # --- 02 gradient descent ------------------------------------------------------------------------
+
 
 def test_02_first_step_by_hand():
     says(NB02, r"$$\theta \leftarrow (2, 1) - 0.05\,(2, 10) = (1.9, 0.5).$$")
@@ -84,8 +102,7 @@ def test_02_first_step_by_hand():
 
 
 def test_02_default_rate_zigzags_and_two_over_L_is_the_limit():
-    says(NB02, "At the default $\\alpha = 0.17$ the path zig-zags",
-         "here $\\alpha < 0.2$")
+    says(NB02, "At the default $\\alpha = 0.17$ the path zig-zags", "here $\\alpha < 0.2$")
     app = GradientDescentApp("ill_conditioned_quadratic")
     assert app.model.learning_rate == pytest.approx(0.17)
     app.run_button.click()
@@ -107,8 +124,7 @@ def test_02_rate_025_diverges_after_six_steps():
 
 
 def test_02_rate_01_has_no_zigzag_but_is_slower():
-    says(NB02, "the loss needs 44 steps to fall below $10^{-3}$, against 25 at "
-               "$\\alpha = 0.17$")
+    says(NB02, "the loss needs 44 steps to fall below $10^{-3}$, against 25 at $\\alpha = 0.17$")
     model = GradientDescent("ill_conditioned_quadratic", 0.1)
     model.step()
     assert model.path[1][1] == pytest.approx(0.0, abs=1e-15)
@@ -136,12 +152,18 @@ def test_02_saddle_slows_then_escapes():
 
 
 def test_02_model_slice_is_not_convex_and_two_over_L_bounds_the_rate():
-    says(NB02, "the path stops on a plateau far from the star, at a loss about six times higher",
-         "its curvature is negative in most of the box")
+    says(
+        NB02,
+        "the path stops on a plateau far from the star, at a loss about six times higher",
+        "its curvature is negative in most of the box",
+    )
     surface = model_slice()
     X, Y, _ = surface.grid(21)
-    negative = [np.linalg.eigvalsh(objectives.hessian(surface, [X[i, j], Y[i, j]])).min() < 0
-                for i in range(0, 21, 2) for j in range(0, 21, 2)]
+    negative = [
+        np.linalg.eigvalsh(objectives.hessian(surface, [X[i, j], Y[i, j]])).min() < 0
+        for i in range(0, 21, 2)
+        for j in range(0, 21, 2)
+    ]
     assert np.mean(negative) > 0.5
     stalled = GradientDescent(surface, 0.3, start=[-2.5, -3.0])
     stalled.run(400)
@@ -149,7 +171,8 @@ def test_02_model_slice_is_not_convex_and_two_over_L_bounds_the_rate():
     assert 4 * star_loss < stalled.losses[-1] < 8 * star_loss
     assert np.linalg.norm(stalled.path[-1] - surface.trained) > 1.0
     rate = objectives.largest_stable_rate(
-        np.linalg.eigvalsh(objectives.hessian(surface, surface.trained)))
+        np.linalg.eigvalsh(objectives.hessian(surface, surface.trained))
+    )
     assert 0.4 < rate < 0.55
     inside, outside = GradientDescent(surface, 0.9 * rate), GradientDescent(surface, 1.1 * rate)
     inside.run(600)
@@ -178,15 +201,21 @@ def test_02_pictures_one_verdict_equal_axes_symlog_and_a_visible_start():
     figure = app.view.last_figure
     assert figure.axes[0].get_aspect() == 1.0
     assert figure._suptitle is None  # the verdict is in the status line only
-    assert figure.axes[1].get_yscale() == "symlog" and "linear in [-1, 1]" in \
-        figure.axes[1].get_ylabel()
+    assert (
+        figure.axes[1].get_yscale() == "symlog"
+        and "linear in [-1, 1]" in figure.axes[1].get_ylabel()
+    )
 
 
 # --- 03 optimizers ------------------------------------------------------------------------------
 
+
 def test_03_momentum_beats_sgd_on_the_default_race():
-    says(NB03, "Nesterov and momentum converge first (14 and 15 steps), plain SGD needs 29",
-         "RMSprop and Adam converge later (61 and 65 steps)")
+    says(
+        NB03,
+        "Nesterov and momentum converge first (14 and 15 steps), plain SGD needs 29",
+        "RMSprop and Adam converge later (61 and 65 steps)",
+    )
     race = OptimizerRace("ill_conditioned_quadratic")
     race.run(100)
     steps = {row["name"]: row["steps"] for row in race.leaderboard()}
@@ -197,10 +226,14 @@ def test_03_momentum_beats_sgd_on_the_default_race():
 
 
 def test_03_momentum_factor_and_keras_default_is_slower_here():
-    says(NB03, "shrink by about $\\sqrt{\\mu} \\approx 0.71$ per step",
-         "$\\sqrt{0.9} \\approx 0.95$: slower than SGD here")
-    assert objectives.heavy_ball_rate(0.2, 0.5, np.array([1.0, 10.0])).max() == \
-        pytest.approx(np.sqrt(0.5))
+    says(
+        NB03,
+        "shrink by about $\\sqrt{\\mu} \\approx 0.71$ per step",
+        "$\\sqrt{0.9} \\approx 0.95$: slower than SGD here",
+    )
+    assert objectives.heavy_ball_rate(0.2, 0.5, np.array([1.0, 10.0])).max() == pytest.approx(
+        np.sqrt(0.5)
+    )
     slow = OptimizerRace("ill_conditioned_quadratic", hyperparameters={"momentum": 0.9})
     slow.run(100)
     rows = {row["name"]: row["steps"] for row in slow.leaderboard()}
@@ -218,8 +251,11 @@ def test_03_adaptive_methods_hover_at_a_constant_rate():
 
 
 def test_03_banana_valley_divergences_and_the_rate_that_fixes_them():
-    says(NB03, "make SGD, momentum and Nesterov diverge within two steps",
-         "At **lr × scale** 0.05 the first three still diverge; at 0.01 all six keep going")
+    says(
+        NB03,
+        "make SGD, momentum and Nesterov diverge within two steps",
+        "At **lr × scale** 0.05 the first three still diverge; at 0.01 all six keep going",
+    )
     plain = {"SGD", "momentum", "Nesterov"}
     for scale, expected in ((1.0, plain), (0.05, plain), (0.01, set())):
         race = OptimizerRace("rosenbrock", learning_rate_scale=scale)
@@ -231,8 +267,11 @@ def test_03_banana_valley_divergences_and_the_rate_that_fixes_them():
 
 
 def test_03_saddle_everyone_escapes_adaptive_first():
-    says(NB03, "all six escape, the adaptive ones first: Adagrad after 5 steps, Adam after 11, "
-               "plain SGD last (22)")
+    says(
+        NB03,
+        "all six escape, the adaptive ones first: Adagrad after 5 steps, Adam after 11, "
+        "plain SGD last (22)",
+    )
     race = OptimizerRace("saddle")
     race.run(100)
     board = race.leaderboard()
@@ -253,20 +292,27 @@ def test_03_loss_axis_clips_after_a_divergence():
 
 
 def test_03_optimal_heavy_ball_numbers():
-    says(NB03, "with rate $\\sqrt{\\beta^*} \\approx 0.52$ for $\\kappa = 10$, against $0.82$ "
-               "for plain descent")
+    says(
+        NB03,
+        "with rate $\\sqrt{\\beta^*} \\approx 0.52$ for $\\kappa = 10$, against $0.82$ "
+        "for plain descent",
+    )
     alpha, beta = objectives.optimal_heavy_ball([1.0, 10.0])
     assert np.sqrt(beta) == pytest.approx(0.52, abs=0.005)
-    assert objectives.heavy_ball_rate(alpha, beta, np.array([1.0, 10.0])).max() == \
-        pytest.approx(np.sqrt(beta), rel=1e-6)
+    assert objectives.heavy_ball_rate(alpha, beta, np.array([1.0, 10.0])).max() == pytest.approx(
+        np.sqrt(beta), rel=1e-6
+    )
     best_plain = np.abs(1 - 2 / 11 * np.array([1.0, 10.0])).max()
     assert best_plain == pytest.approx(0.82, abs=0.005)
 
 
 def test_03_schedules_claims():
-    says(NB03, "with exact gradients the constant rate ends lowest",
-         "it ends near $6 \\cdot 10^{-8}$ while the constant rate goes on to $10^{-56}$",
-         "the same fast decay still ends more than ten times lower than the constant rate")
+    says(
+        NB03,
+        "with exact gradients the constant rate ends lowest",
+        "it ends near $6 \\cdot 10^{-8}$ while the constant rate goes on to $10^{-56}$",
+        "the same fast decay still ends more than ten times lower than the constant rate",
+    )
     exact = ScheduleExplorer(0.3, 200, 0.05, noise=0.0).final_losses()
     assert min(exact, key=exact.get) == "constant"
     fast = ScheduleExplorer(0.3, 200, 0.001, noise=0.0).final_losses()
@@ -277,10 +323,15 @@ def test_03_schedules_claims():
 
 # --- 04 regularization --------------------------------------------------------------------------
 
+
 def test_04_polynomial_overfits_then_underfits():
-    says(NB04, "the training error is almost 0 (about $5\\cdot10^{-4}$) but the validation "
-               "error is huge (above 6)", "near $3\\cdot10^{-4}$",
-         "its validation error is lowest at the smallest λ")
+    says(
+        NB04,
+        "the training error is almost 0 (about $5\\cdot10^{-4}$) but the validation "
+        "error is huge (above 6)",
+        "near $3\\cdot10^{-4}$",
+        "its validation error is lowest at the smallest λ",
+    )
     model = PolynomialRegularizationModel(degree=9, num_train=10, seed=0)
     assert model.train_error < 1e-3 and model.val_error > 6
     assert np.abs(model.theta[1:]).max() > 100
@@ -306,8 +357,9 @@ def test_04_l1_selects_features_l2_never_zeroes():
 
 
 def test_04_diamond_corner_and_the_largest_lambda():
-    says(NB04, "L1 sits at the origin, both weights exactly 0; L2 has shrunk both, but neither "
-               "is 0.")
+    says(
+        NB04, "L1 sits at the origin, both weights exactly 0; L2 has shrunk both, but neither is 0."
+    )
     model = ConstraintRegionModel(seed=0)
     corner = False
     for log_lambda in np.linspace(*model.log_lambda_range, 30):
@@ -319,8 +371,12 @@ def test_04_diamond_corner_and_the_largest_lambda():
 
 
 def test_04_dropout_mean_inside_its_sampling_band():
-    says(NB04, "about 16, never exactly the same units", "the inference output lies inside it",
-         "Raise the rate to 0.9: the outputs spread out widely")
+    says(
+        NB04,
+        "about 16, never exactly the same units",
+        "the inference output lies inside it",
+        "Raise the rate to 0.9: the outputs spread out widely",
+    )
     model = DropoutModel(rate=0.5, units=32, seed=0)
     dropped = [int(np.count_nonzero(model.mask_at(step) == 0)) for step in range(50)]
     assert 14 <= np.mean(dropped) <= 18
@@ -332,10 +388,14 @@ def test_04_dropout_mean_inside_its_sampling_band():
 
 
 def test_04_two_moons_plain_and_weak_l2_overfit_dropout_lowest():
-    says(NB04, "its validation loss turns upward after about 140 epochs",
-         "The L2 network at `1e-3` overfits too (its validation loss also turns up, after about "
-         "160 epochs)", "its validation loss now stays flat",
-         "Dropout 0.5 ends with the lowest validation loss of the three defaults")
+    says(
+        NB04,
+        "its validation loss turns upward after about 140 epochs",
+        "The L2 network at `1e-3` overfits too (its validation loss also turns up, after about "
+        "160 epochs)",
+        "its validation loss now stays flat",
+        "Dropout 0.5 ends with the lowest validation loss of the three defaults",
+    )
     from nastoolkit.widgets.moons import TwoMoonsModel
 
     moons = TwoMoonsModel(l2=1e-3, dropout_rate=0.5, units=128, learning_rate=0.001).fit()
@@ -352,9 +412,13 @@ def test_04_two_moons_plain_and_weak_l2_overfit_dropout_lowest():
 
 # --- 06 kernels ---------------------------------------------------------------------------------
 
+
 def test_06_dropout_keeps_the_mean_of_non_negative_activations():
-    says(NB06, "`X` above is centred on 0", "Dropout zeroes half of them, doubles the rest, and "
-                                             "the mean stays put")
+    says(
+        NB06,
+        "`X` above is centred on 0",
+        "Dropout zeroes half of them, doubles the rest, and the mean stays put",
+    )
     rng = np.random.default_rng(0)
     X = rng.standard_normal((256, 64)).astype(np.float32)
     W = rng.standard_normal((64, 32)).astype(np.float32) * 0.1

@@ -37,8 +37,11 @@ NB05 = "05_neural_architecture_search.ipynb"
 
 def _cells(kind: str) -> str:
     notebook = json.loads((NOTEBOOK_DIR / NB05).read_text(encoding="utf-8"))
-    return " ".join(" ".join("".join(cell["source"]).split()) for cell in notebook["cells"]
-                    if cell["cell_type"] == kind)
+    return " ".join(
+        " ".join("".join(cell["source"]).split())
+        for cell in notebook["cells"]
+        if cell["cell_type"] == kind
+    )
 
 
 def says(*phrases: str) -> None:
@@ -55,39 +58,54 @@ def calls(*snippets: str) -> None:
         assert " ".join(snippet.split()) in text, f"{NB05} no longer runs: {snippet!r}"
 
 
-SPACE = SearchSpace(max_layers=3, units=(8, 16, 32, 64, 128),
-                    activations=("relu", "tanh", "sigmoid"), dropout=(0.0, 0.25, 0.5),
-                    learning_rate=(1e-4, 1e-1), l2=(0.0, 1e-4, 1e-3), optimizers=("adam", "sgd"),
-                    batch_size=(32, 64, 128))
-SIZE_SPACE = SearchSpace(max_layers=2, units=(2, 4, 8, 16, 32, 64, 128, 256),
-                         activations=("relu", "tanh"), dropout=(0.0, 0.25),
-                         learning_rate=(1e-3, 1e-1), l2=(0.0, 1e-4), optimizers=("adam",),
-                         batch_size=(64,))
+SPACE = SearchSpace(
+    max_layers=3,
+    units=(8, 16, 32, 64, 128),
+    activations=("relu", "tanh", "sigmoid"),
+    dropout=(0.0, 0.25, 0.5),
+    learning_rate=(1e-4, 1e-1),
+    l2=(0.0, 1e-4, 1e-3),
+    optimizers=("adam", "sgd"),
+    batch_size=(32, 64, 128),
+)
+SIZE_SPACE = SearchSpace(
+    max_layers=2,
+    units=(2, 4, 8, 16, 32, 64, 128, 256),
+    activations=("relu", "tanh"),
+    dropout=(0.0, 0.25),
+    learning_rate=(1e-3, 1e-1),
+    l2=(0.0, 1e-4),
+    optimizers=("adam",),
+    batch_size=(64,),
+)
 
 
 def test_the_notebook_uses_the_settings_of_these_tests():
-    calls('space = SearchSpace(max_layers=3, units=(8, 16, 32, 64, 128), '
-          'activations=("relu", "tanh", "sigmoid"), dropout=(0.0, 0.25, 0.5), '
-          'learning_rate=(1e-4, 1e-1), l2=(0.0, 1e-4, 1e-3), optimizers=("adam", "sgd"), '
-          'batch_size=(32, 64, 128))',
-          'genome = make_genome([(64, "relu", 0.25), (32, "tanh", 0.0)], learning_rate=3e-3, '
-          'l2=1e-4)',
-          "HoldoutEvaluator(X_train, y_train, validation_split=0.25, epochs=10, patience=3, "
-          "seed=0)")
+    calls(
+        "space = SearchSpace(max_layers=3, units=(8, 16, 32, 64, 128), "
+        'activations=("relu", "tanh", "sigmoid"), dropout=(0.0, 0.25, 0.5), '
+        'learning_rate=(1e-4, 1e-1), l2=(0.0, 1e-4, 1e-3), optimizers=("adam", "sgd"), '
+        "batch_size=(32, 64, 128))",
+        'genome = make_genome([(64, "relu", 0.25), (32, "tanh", 0.0)], learning_rate=3e-3, '
+        "l2=1e-4)",
+        "HoldoutEvaluator(X_train, y_train, validation_split=0.25, epochs=10, patience=3, seed=0)",
+    )
 
 
 @pytest.fixture(scope="module")
 def digits():
     (X_train, y_train), _ = datasets.load_digits(seed=0)
-    evaluator = HoldoutEvaluator(X_train, y_train, validation_split=0.25, epochs=10, patience=3,
-                                 seed=0)
+    evaluator = HoldoutEvaluator(
+        X_train, y_train, validation_split=0.25, epochs=10, patience=3, seed=0
+    )
     return evaluator, EvaluationCache()
 
 
 def _stepper(digits, elitism: int) -> GenerationStepperModel:
     evaluator, cache = digits
-    model = GenerationStepperModel(GeneticSearch(SPACE, evaluator, population_size=8,
-                                                 generations=0, seed=0, cache=cache))
+    model = GenerationStepperModel(
+        GeneticSearch(SPACE, evaluator, population_size=8, generations=0, seed=0, cache=cache)
+    )
     if elitism:
         model.set_elitism(elitism)  # what ticking the box does
     return model
@@ -95,26 +113,28 @@ def _stepper(digits, elitism: int) -> GenerationStepperModel:
 
 # --- 2. variation ---------------------------------------------------------------------------------
 
+
 def test_crossover_children_can_be_deeper_than_both_parents_and_never_empty():
-    says("find parents and a crossover whose child is deeper than both parents (the cut falls "
-         "late in A and early in B; look among parent seeds above 20)",
-         "Why can a child never have *zero* layers here? (Each cut keeps at least "
-         "`space.min_layers` = 1 layer.)")
+    says(
+        "find parents and a crossover whose child is deeper than both parents (the cut falls "
+        "late in A and early in B; look among parent seeds above 20)",
+        "Why can a child never have *zero* layers here? (Each cut keeps at least "
+        "`space.min_layers` = 1 layer.)",
+    )
     calls("OperatorApp(space=space, input_dim=64, output_dim=10, parent_seed=0)")
     deeper = []
     for parent_seed in range(100):  # the parents slider's range
         for operator_seed in range(10):
-            model = OperatorModel(space=SPACE, parent_seed=parent_seed,
-                                  operator_seed=operator_seed)
+            model = OperatorModel(space=SPACE, parent_seed=parent_seed, operator_seed=operator_seed)
             depth = max(len(parent["layers"]) for parent in model.parents)
-            assert all(len(child["layers"]) >= SPACE.min_layers == 1
-                       for child in model.children)
+            assert all(len(child["layers"]) >= SPACE.min_layers == 1 for child in model.children)
             if any(len(child["layers"]) > depth for child in model.children):
                 deeper.append(parent_seed)
     assert deeper and min(deeper) > 20
 
 
 # --- 1. genome: exercise 1 --------------------------------------------------------------------
+
 
 def test_exercise_parameter_count_matches_the_library_and_the_solution():
     calls('check("parameter_count_05", (64 + 1) * 64 + (64 + 1) * 32 + (32 + 1) * 10)')
@@ -128,15 +148,20 @@ def test_exercise_parameter_count_matches_the_library_and_the_solution():
 
 # --- 4. the stepper -----------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_tournaments_alone_lose_the_best_at_generation_3_and_the_hall_of_fame_keeps_it(digits):
-    says("With these settings, **at generation 3 a child reaches the best error so far and is "
-         "lost at once**: no tournament draws it, so it never joins the population (the status "
-         "line says so, and the population's best stays above the dashed hall-of-fame line).",
-         "The status line shows the best so far from the hall of fame with the genome that "
-         "scored it, and says when the population has lost it.")
-    calls("GenerationStepperApp(GeneticSearch(space, evaluator, population_size=8, "
-          "generations=0, seed=0, cache=cache))")
+    says(
+        "With these settings, **at generation 3 a child reaches the best error so far and is "
+        "lost at once**: no tournament draws it, so it never joins the population (the status "
+        "line says so, and the population's best stays above the dashed hall-of-fame line).",
+        "The status line shows the best so far from the hall of fame with the genome that "
+        "scored it, and says when the population has lost it.",
+    )
+    calls(
+        "GenerationStepperApp(GeneticSearch(space, evaluator, population_size=8, "
+        "generations=0, seed=0, cache=cache))"
+    )
     model = _stepper(digits, elitism=0)
     history = []
     for generation in range(4):
@@ -146,9 +171,9 @@ def test_tournaments_alone_lose_the_best_at_generation_3_and_the_hall_of_fame_ke
             assert model.best_in_population(), generation
     best = model.best_so_far
     assert best.generation == 3 and best.score < history[2]["best_so_far"]  # a new best child
-    assert best.key not in model.search.state.population                       # never selected
+    assert best.key not in model.search.state.population  # never selected
     assert not model.best_in_population()
-    assert history[3]["best"] > history[3]["best_so_far"] == best.score        # below the dashes
+    assert history[3]["best"] > history[3]["best_so_far"] == best.score  # below the dashes
     summary = model.summary()
     assert f"Best so far (hall of fame): {best.score:.4f}" in summary
     assert "from generation 3" in summary and "lost it" in summary
@@ -156,9 +181,11 @@ def test_tournaments_alone_lose_the_best_at_generation_3_and_the_hall_of_fame_ke
 
 @pytest.mark.slow
 def test_with_elitism_the_population_best_never_gets_worse(digits):
-    says("tick **keep the best (elitism = 1)** and step again: the best member is copied into "
-         "the next population before the tournaments, so the population always holds the best "
-         "so far and its best error never gets worse.")
+    says(
+        "tick **keep the best (elitism = 1)** and step again: the best member is copied into "
+        "the next population before the tournaments, so the population always holds the best "
+        "so far and its best error never gets worse."
+    )
     model = _stepper(digits, elitism=1)
     previous = None
     for _ in range(5):
@@ -177,7 +204,8 @@ def test_tournament_miss_rate_is_about_one_in_five():
     # The library's own tournament selection misses the best that often (4000 trials: the
     # standard error is 0.0065).
     assert nas_exercises.tournament_miss_rate(trials=4000, seed=1) == pytest.approx(
-        closed_form, abs=0.025)
+        closed_form, abs=0.025
+    )
     assert nas_exercises.check("tournament_miss", closed_form)
     assert not nas_exercises.check("tournament_miss", 1 / 16)
 
@@ -193,18 +221,31 @@ def test_tournament_miss_rate_is_about_one_in_five():
 
 # --- 5. full search with one elite ----------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_full_search_best_is_best_so_far_mean_falls_and_spread_collapses(digits):
-    says("With one elite the population's best (green) is the best so far (dashed) in every "
-         "generation. The mean falls in every generation, and the spread collapses after "
-         "generation 0")
-    calls("search = GeneticSearch(space, evaluator, population_size=8, generations=3, seed=0, "
-          "elitism=1, cache=cache)")
+    says(
+        "With one elite the population's best (green) is the best so far (dashed) in every "
+        "generation. The mean falls in every generation, and the spread collapses after "
+        "generation 0"
+    )
+    calls(
+        "search = GeneticSearch(space, evaluator, population_size=8, generations=3, seed=0, "
+        "elitism=1, cache=cache)"
+    )
     says("One cache of results is shared by every search below, so no network is trained twice.")
     evaluator, cache = digits
     _stepper(digits, elitism=0).step()  # the stepper's first click, as in the notebook
-    result = GeneticSearch(SPACE, evaluator, population_size=8, generations=3, seed=0,
-                           elitism=1, cache=cache, progress=False).run()
+    result = GeneticSearch(
+        SPACE,
+        evaluator,
+        population_size=8,
+        generations=3,
+        seed=0,
+        elitism=1,
+        cache=cache,
+        progress=False,
+    ).run()
     history = result.history
     assert history[0]["trained"] == 0 and history[0]["cache_hits"] == 8  # the stepper's
     assert all(row["best"] == row["best_so_far"] for row in history)
@@ -218,6 +259,7 @@ def test_full_search_best_is_best_so_far_mean_falls_and_spread_collapses(digits)
 
 # --- 6. Pareto front ------------------------------------------------------------------------------
 
+
 def test_size_space_ranges_from_160_to_over_80000_parameters():
     says("so networks range from 160 to over 80,000 parameters")
     smallest = count_parameters(make_genome([(2, "relu", 0.0)]), 64, 10)
@@ -227,16 +269,31 @@ def test_size_space_ranges_from_160_to_over_80000_parameters():
 
 @pytest.mark.slow
 def test_pareto_front_spans_more_than_two_orders_of_magnitude(digits):
-    says("The front spans more than two orders of magnitude of parameters, from a 2-unit "
-         "bottleneck to a 256-unit layer.")
-    calls("size_space = SearchSpace(max_layers=2, units=(2, 4, 8, 16, 32, 64, 128, 256), "
-          'activations=("relu", "tanh"), dropout=(0.0, 0.25), learning_rate=(1e-3, 1e-1), '
-          'l2=(0.0, 1e-4), optimizers=("adam",), batch_size=(64,))',
-          "NSGA2Search(size_space, evaluator, population_size=10, generations=4, seed=2, "
-          "cache=cache)")
+    says(
+        "The front spans more than two orders of magnitude of parameters, from a 2-unit "
+        "bottleneck to a 256-unit layer."
+    )
+    calls(
+        "size_space = SearchSpace(max_layers=2, units=(2, 4, 8, 16, 32, 64, 128, 256), "
+        'activations=("relu", "tanh"), dropout=(0.0, 0.25), learning_rate=(1e-3, 1e-1), '
+        'l2=(0.0, 1e-4), optimizers=("adam",), batch_size=(64,))',
+        "NSGA2Search(size_space, evaluator, population_size=10, generations=4, seed=2, "
+        "cache=cache)",
+    )
     evaluator, cache = digits
-    front = NSGA2Search(SIZE_SPACE, evaluator, population_size=10, generations=4, seed=2,
-                        cache=cache, progress=False).run().pareto_front
+    front = (
+        NSGA2Search(
+            SIZE_SPACE,
+            evaluator,
+            population_size=10,
+            generations=4,
+            seed=2,
+            cache=cache,
+            progress=False,
+        )
+        .run()
+        .pareto_front
+    )
     smallest = min(front, key=lambda r: r.params)
     largest = max(front, key=lambda r: r.params)
     assert largest.params >= 100 * smallest.params

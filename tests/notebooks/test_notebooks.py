@@ -21,8 +21,12 @@ from notebook_helpers import NOTEBOOK_DIR, error_outputs
 
 # Tutorials that must exist (skipped with a reason until written); every other
 # notebooks/*.ipynb (e.g. 04, 05) is found by the glob and executed too.
-EXPECTED = ("01_quickstart.ipynb", "02_gradient_descent.ipynb",
-            "03_optimizers_and_schedules.ipynb", "06_kernels_as_a_library.ipynb")
+EXPECTED = (
+    "01_quickstart.ipynb",
+    "02_gradient_descent.ipynb",
+    "03_optimizers_and_schedules.ipynb",
+    "06_kernels_as_a_library.ipynb",
+)
 NOTEBOOKS = sorted(set(EXPECTED) | {path.name for path in NOTEBOOK_DIR.glob("*.ipynb")})
 TIMEOUT_PER_CELL = 90  # bounds a rare nbclient stall on a finished cell (it then returns normally)
 
@@ -30,8 +34,12 @@ TIMEOUT_PER_CELL = 90  # bounds a rare nbclient stall on a finished cell (it the
 def _client(notebook, workdir: Path):
     # NASTOOLKIT_BACKEND is inherited: in CI without a GPU the notebooks take the NumPy path.
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    return nbclient.NotebookClient(notebook, timeout=TIMEOUT_PER_CELL, kernel_name="python3",
-                                   resources={"metadata": {"path": str(workdir)}})
+    return nbclient.NotebookClient(
+        notebook,
+        timeout=TIMEOUT_PER_CELL,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+    )
 
 
 @pytest.mark.slow
@@ -41,8 +49,9 @@ def test_notebook_runs_without_errors(name, notebook_workdir):
     if not path.exists():
         pytest.skip(f"{name} is not written yet")
     notebook = nbformat.read(path, as_version=4)
-    assert all(cell.get("outputs", []) == [] for cell in notebook.cells
-               if cell.cell_type == "code"), f"{name} is committed with outputs: clear them"
+    assert all(
+        cell.get("outputs", []) == [] for cell in notebook.cells if cell.cell_type == "code"
+    ), f"{name} is committed with outputs: clear them"
     client = _client(notebook, notebook_workdir)
     client.execute()
     errors = error_outputs(notebook, client.widget_state)
@@ -61,14 +70,18 @@ def _run_then_inject(name: str, workdir: Path, code: str) -> dict:
     client.execute()
     errors = error_outputs(notebook, client.widget_state)
     assert not errors, "; ".join(errors)
-    text = "".join(output.get("text", "") for output in probe.outputs
-                   if output.get("name") == "stdout")
+    text = "".join(
+        output.get("text", "") for output in probe.outputs if output.get("name") == "stdout"
+    )
     return json.loads(text.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
 def test_gradient_descent_notebook_reacts_to_slider_and_buttons(notebook_workdir):
-    result = _run_then_inject("02_gradient_descent.ipynb", notebook_workdir, r"""
+    result = _run_then_inject(
+        "02_gradient_descent.ipynb",
+        notebook_workdir,
+        r"""
 import json
 draws_before = app.view.draw_count
 app.learning_rate_slider.value = 0.05
@@ -82,7 +95,8 @@ print(json.dumps({"draws_before": draws_before, "draws_after": app.view.draw_cou
                   "after_step": after_step, "status": app.model.status,
                   "message": app.model.message, "plotted_points": len(path_line.get_xdata()),
                   "path_points": len(app.model.path)}))
-""")
+""",
+    )
     assert result["after_step"]["steps"] == 1
     assert result["after_step"]["lr"] == pytest.approx(0.05)
     # first step from the surface's start (-4.5, 2) on (x^2 + 10 y^2)/2: (x, 10y) * 0.05
@@ -94,7 +108,10 @@ print(json.dumps({"draws_before": draws_before, "draws_after": app.view.draw_cou
 
 @pytest.mark.slow
 def test_optimizer_notebook_play_and_momentum_map_react(notebook_workdir):
-    result = _run_then_inject("03_optimizers_and_schedules.ipynb", notebook_workdir, r"""
+    result = _run_then_inject(
+        "03_optimizers_and_schedules.ipynb",
+        notebook_workdir,
+        r"""
 import json
 race.reset_button.click()
 race.play.value = race.play.value + 7          # seven frames of Play
@@ -105,7 +122,8 @@ momentum_app.learning_rate_slider.value = round(alpha_star, 3)
 momentum_app.play.value = 10
 print(json.dumps({"race_steps": steps_after_play, "momentum_steps": momentum_app.model.num_steps,
                   "rate": momentum_app.model.rate, "redraws": momentum_app.view.draw_count - draws}))
-""")
+""",
+    )
     assert result["race_steps"] == 7
     assert result["momentum_steps"] == 10 * 2
     assert result["rate"] == pytest.approx(0.52, abs=0.03)  # sliders round alpha*, beta*
@@ -114,22 +132,30 @@ print(json.dumps({"race_steps": steps_after_play, "momentum_steps": momentum_app
 
 @pytest.mark.slow
 def test_regularization_notebook_two_moons_retrains_on_a_slider(notebook_workdir):
-    result = _run_then_inject("04_l1_l2_and_dropout.ipynb", notebook_workdir, r"""
+    result = _run_then_inject(
+        "04_l1_l2_and_dropout.ipynb",
+        notebook_workdir,
+        r"""
 import json
 before = moons.model.histories["L2"]["val_loss"][-1]
 moons.l2_slider.value = 1e-2
 print(json.dumps({"before": before, "after": moons.model.histories["L2"]["val_loss"][-1],
                   "l2": moons.model.l2, "panels": len(moons.view.last_figure.axes),
                   "seconds": moons.model.seconds}))
-""")
+""",
+    )
     assert result["l2"] == pytest.approx(1e-2)
     assert result["after"] < result["before"]  # the stronger penalty stops the overfitting
     assert result["panels"] >= 4  # three boundary maps (+ colour bar) and the loss curves
 
 
-NOTEBOOKS_WITH_EXERCISES = ("01_quickstart.ipynb", "02_gradient_descent.ipynb",
-                            "03_optimizers_and_schedules.ipynb", "04_l1_l2_and_dropout.ipynb",
-                            "06_kernels_as_a_library.ipynb")
+NOTEBOOKS_WITH_EXERCISES = (
+    "01_quickstart.ipynb",
+    "02_gradient_descent.ipynb",
+    "03_optimizers_and_schedules.ipynb",
+    "04_l1_l2_and_dropout.ipynb",
+    "06_kernels_as_a_library.ipynb",
+)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS_WITH_EXERCISES)

@@ -11,8 +11,13 @@ from matplotlib.patches import FancyBboxPatch
 from nastoolkit.nas import Candidate, Outcome, make_genome
 from nastoolkit.viz import nas as plots
 
-GENOME = make_genome([(64, "relu", 0.25), (16, "tanh", 0.0)], learning_rate=3e-3, l2=1e-4,
-                     optimizer="adam", batch_size=32)
+GENOME = make_genome(
+    [(64, "relu", 0.25), (16, "tanh", 0.0)],
+    learning_rate=3e-3,
+    l2=1e-4,
+    optimizer="adam",
+    batch_size=32,
+)
 
 
 def _record(index, score, params, generation=0, status="ok", genome=GENOME):
@@ -53,15 +58,17 @@ def test_genome_grid_uses_one_panel_per_genome_and_hides_spares():
     axes = figure.axes
     assert len(axes) == 4 and [ax.get_title() for ax in axes[:3]] == ["a", "b", "c"]
     assert not axes[3].axison
-    assert axes[0].get_xlim() == axes[1].get_xlim()   # same scale for different depths
+    assert axes[0].get_xlim() == axes[1].get_xlim()  # same scale for different depths
     with pytest.raises(ValueError, match="at least one genome"):
         plots.plot_genomes([])
 
 
 def test_fitness_history_plots_best_mean_and_skips_failed_generations():
-    history = [{"generation": 0, "best": 0.5, "mean": 0.7, "std": 0.1, "best_so_far": 0.5},
-               {"generation": 1, "best": None, "mean": None, "std": None, "best_so_far": 0.5},
-               {"generation": 2, "best": 0.3, "mean": 0.4, "std": 0.05, "best_so_far": 0.3}]
+    history = [
+        {"generation": 0, "best": 0.5, "mean": 0.7, "std": 0.1, "best_so_far": 0.5},
+        {"generation": 1, "best": None, "mean": None, "std": None, "best_so_far": 0.5},
+        {"generation": 2, "best": 0.3, "mean": 0.4, "std": 0.05, "best_so_far": 0.3},
+    ]
     ax = plots.plot_fitness_history(history).axes[0]
     mean_line, best_line = ax.lines[:2]
     np.testing.assert_allclose(mean_line.get_xdata(), [0, 2])
@@ -72,24 +79,31 @@ def test_fitness_history_plots_best_mean_and_skips_failed_generations():
 
 
 def test_population_sorts_best_first_and_colours_newborns():
-    records = [_record(0, 0.3, 100, generation=0), _record(1, 0.1, 100, generation=2),
-               _record(2, 0.0, 100, generation=2, status="failed")]
+    records = [
+        _record(0, 0.3, 100, generation=0),
+        _record(1, 0.1, 100, generation=2),
+        _record(2, 0.0, 100, generation=2, status="failed"),
+    ]
     ax = plots.plot_population(records, generation=2).axes[0]
     bars = ax.patches[:3]
     assert [bar.get_width() for bar in bars] == pytest.approx([0.1, 0.3, 0.3])  # failed at worst
-    assert bars[0].get_y() > bars[1].get_y() > bars[2].get_y()                   # best on top
+    assert bars[0].get_y() > bars[1].get_y() > bars[2].get_y()  # best on top
     assert bars[0].get_facecolor() != bars[1].get_facecolor()
     assert bars[2].get_hatch() == "xx"
 
 
 def test_pareto_front_highlights_front_points_on_log_axis():
-    records = [_record(0, 0.2, 1000), _record(1, 0.1, 5000), _record(2, 0.3, 8000),
-               _record(3, 0.9, 10, status="failed")]
+    records = [
+        _record(0, 0.2, 1000),
+        _record(1, 0.1, 5000),
+        _record(2, 0.3, 8000),
+        _record(3, 0.9, 10, status="failed"),
+    ]
     front = [records[1], records[0]]
     ax = plots.plot_pareto_front(records, front).axes[0]
     assert ax.get_xscale() == "log"
     everything, highlighted = ax.collections[:2]
-    assert len(everything.get_offsets()) == 3           # failed candidates are left out
+    assert len(everything.get_offsets()) == 3  # failed candidates are left out
     np.testing.assert_allclose(highlighted.get_offsets(), [[1000, 0.2], [5000, 0.1]])
 
 
@@ -136,24 +150,36 @@ def test_activation_legend_names_each_activation_once_and_dropout():
 
 def test_every_figure_uses_text_of_at_least_11_points_and_legends_outside():
     records = [_record(0, 0.3, 100), _record(1, 0.1, 5000, generation=1)]
-    history = [{"generation": 0, "best": 0.3, "mean": 0.4, "std": 0.1, "best_so_far": 0.3},
-               {"generation": 1, "best": 0.1, "mean": 0.2, "std": 0.1, "best_so_far": 0.1}]
-    figures = [plots.plot_genome(GENOME, cuts=[1]), plots.plot_hall_of_fame(records),
-               plots.plot_fitness_history(history),
-               plots.plot_population(records, 1, best_key="1"),
-               plots.plot_pareto_front(records, records[1:]),
-               plots.plot_estimates(["a", "b"], [0.1, 0.2], [0.1, 0.2], [0.01, 0.02])]
+    history = [
+        {"generation": 0, "best": 0.3, "mean": 0.4, "std": 0.1, "best_so_far": 0.3},
+        {"generation": 1, "best": 0.1, "mean": 0.2, "std": 0.1, "best_so_far": 0.1},
+    ]
+    figures = [
+        plots.plot_genome(GENOME, cuts=[1]),
+        plots.plot_hall_of_fame(records),
+        plots.plot_fitness_history(history),
+        plots.plot_population(records, 1, best_key="1"),
+        plots.plot_pareto_front(records, records[1:]),
+        plots.plot_estimates(["a", "b"], [0.1, 0.2], [0.1, 0.2], [0.01, 0.02]),
+    ]
     for figure in figures:
         renderer = FigureCanvasAgg(figure).get_renderer()
         figure.draw(renderer)
-        sizes = [text.get_fontsize() for text in figure.findobj(
-            lambda artist: hasattr(artist, "get_fontsize") and hasattr(artist, "get_text"))
-            if text.get_text() and text.get_visible()]
+        sizes = [
+            text.get_fontsize()
+            for text in figure.findobj(
+                lambda artist: hasattr(artist, "get_fontsize") and hasattr(artist, "get_text")
+            )
+            if text.get_text() and text.get_visible()
+        ]
         assert min(sizes) >= 11
         for ax in figure.axes:
             if ax.get_legend() is not None:
-                assert not ax.get_legend().get_window_extent(renderer).overlaps(
-                    ax.get_window_extent(renderer))
+                assert (
+                    not ax.get_legend()
+                    .get_window_extent(renderer)
+                    .overlaps(ax.get_window_extent(renderer))
+                )
 
 
 def test_population_outlines_the_best_so_far_or_says_it_was_lost():

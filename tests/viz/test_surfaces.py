@@ -13,15 +13,21 @@ def test_surface_grid_evaluates_the_objective():
     x, y, values = surfaces.surface_grid(quadratic, bounds=((-1, 1), (0, 2)), resolution=5)
     np.testing.assert_allclose(x, np.linspace(-1, 1, 5))
     np.testing.assert_allclose(y, np.linspace(0, 2, 5))
-    np.testing.assert_allclose(values[2, 4], 0.5 * (1.0 ** 2 + 1.0 ** 2))  # (x=1, y=1)
+    np.testing.assert_allclose(values[2, 4], 0.5 * (1.0**2 + 1.0**2))  # (x=1, y=1)
 
 
 def test_plot_descent_draws_path_losses_and_message():
     surface = objectives.get("rosenbrock")
     path = np.array([[-1.2, 1.0], [-1.0, 1.1], [-0.8, 0.7]])
     losses = surface.value(path)
-    figure = surfaces.plot_descent(surface, path, losses, gradient=surface.gradient(path[-1]),
-                                   learning_rate=0.01, message="Diverged: lr too large")
+    figure = surfaces.plot_descent(
+        surface,
+        path,
+        losses,
+        gradient=surface.gradient(path[-1]),
+        learning_rate=0.01,
+        message="Diverged: lr too large",
+    )
     assert isinstance(figure, Figure)
     contour_ax, loss_ax = figure.axes[:2]
     np.testing.assert_allclose(contour_ax.get_lines()[1].get_xydata(), path)

@@ -6,8 +6,12 @@ from nastoolkit.viz.training import plot_history
 
 
 def test_loss_and_validation_curves_and_metric_panel():
-    history = {"loss": [1.0, 0.5, 0.25], "val_loss": [1.2, 0.7, 0.5], "mae": [0.9, 0.6, 0.4],
-               "val_mae": [1.0, 0.8, 0.6]}
+    history = {
+        "loss": [1.0, 0.5, 0.25],
+        "val_loss": [1.2, 0.7, 0.5],
+        "mae": [0.9, 0.6, 0.4],
+        "val_mae": [1.0, 0.8, 0.6],
+    }
     figure = plot_history(history, total_epochs=10)
     loss_ax, metric_ax = figure.axes
     train, val = loss_ax.get_lines()

@@ -24,7 +24,7 @@ def test_small_rate_decreases_the_loss_monotonically():
     assert model.run(40) == 40
     assert np.all(np.diff(model.losses) < 0)
     # On f = |theta|^2 / 2 each step scales theta by (1 - lr): closed form after 40 steps.
-    np.testing.assert_allclose(model.path[-1], 0.9 ** 40 * np.asarray(model.start), rtol=1e-12)
+    np.testing.assert_allclose(model.path[-1], 0.9**40 * np.asarray(model.start), rtol=1e-12)
 
 
 def test_too_large_rate_stops_with_a_divergence_message():
@@ -93,8 +93,10 @@ def small_slice():
 def test_model_slice_gradient_matches_finite_differences(small_slice):
     theta = np.asarray(small_slice.start)
     eps = 1e-6
-    numeric = [(small_slice.value(theta + eps * e) - small_slice.value(theta - eps * e)) / (2 * eps)
-               for e in np.eye(2)]
+    numeric = [
+        (small_slice.value(theta + eps * e) - small_slice.value(theta - eps * e)) / (2 * eps)
+        for e in np.eye(2)
+    ]
     np.testing.assert_allclose(small_slice.gradient(theta), numeric, rtol=1e-5, atol=1e-8)
 
 

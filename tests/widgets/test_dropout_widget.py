@@ -30,7 +30,7 @@ def test_train_mode_mean_output_matches_inference_output():
     model = DropoutModel(rate=0.5, units=64, num_masks=3000)
     outputs = model.train_outputs()
     assert outputs.shape == (3000,)
-    assert np.std(outputs) > 0.05                      # masks really change the output
+    assert np.std(outputs) > 0.05  # masks really change the output
     standard_error = np.std(outputs) / np.sqrt(outputs.size)
     assert abs(np.mean(outputs) - model.inference_output) < 4 * standard_error
 

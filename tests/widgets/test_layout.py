@@ -61,9 +61,13 @@ def test_every_text_is_at_least_10_px_and_legends_stay_outside_the_data(name_and
 
         renderer = FigureCanvasAgg(figure).get_renderer()
     figure.draw(renderer)
-    texts = [text for text in figure.findobj(lambda artist: hasattr(artist, "get_fontsize")
-                                             and hasattr(artist, "get_text"))
-             if text.get_text() and text.get_visible()]
+    texts = [
+        text
+        for text in figure.findobj(
+            lambda artist: hasattr(artist, "get_fontsize") and hasattr(artist, "get_text")
+        )
+        if text.get_text() and text.get_visible()
+    ]
     smallest = min(text.get_fontsize() for text in texts)
     assert smallest * _screen_px_per_point(app) >= 10.0, f"{name}: {smallest} pt"
     for ax in figure.axes:
@@ -94,8 +98,11 @@ def test_dropout_tick_labels_do_not_run_together_at_rate_zero():
     renderer = FigureCanvasAgg(figure).get_renderer()
     figure.draw(renderer)
     outputs_ax = figure.axes[1] if figure.axes[1].get_xlabel() else figure.axes[2]
-    boxes = [label.get_window_extent(renderer) for label in outputs_ax.get_xticklabels()
-             if label.get_text() and label.get_visible()]
+    boxes = [
+        label.get_window_extent(renderer)
+        for label in outputs_ax.get_xticklabels()
+        if label.get_text() and label.get_visible()
+    ]
     boxes.sort(key=lambda box: box.x0)
     assert len(boxes) >= 2
     assert all(left.x1 < right.x0 for left, right in itertools.pairwise(boxes))

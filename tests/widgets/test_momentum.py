@@ -21,7 +21,8 @@ def test_rate_is_the_spectral_radius_of_the_iteration_matrix():
     rng = np.random.default_rng(0)
     for alpha, beta, lam in rng.uniform([0.0, 0.0, 0.1], [0.5, 0.99, 12.0], size=(200, 3)):
         assert objectives.heavy_ball_rate(alpha, beta, lam) == pytest.approx(
-            _iteration_radius(alpha, beta, lam), rel=1e-6, abs=1e-9)
+            _iteration_radius(alpha, beta, lam), rel=1e-6, abs=1e-9
+        )
 
 
 def test_convergent_region_matches_the_closed_form_on_a_grid():
@@ -42,8 +43,9 @@ def test_optimal_pair_is_the_fastest_point_and_beats_plain_descent():
     assert alpha == pytest.approx(4 / (np.sqrt(10) + 1) ** 2)
     assert beta == pytest.approx(((np.sqrt(10) - 1) / (np.sqrt(10) + 1)) ** 2)
     best = objectives.heavy_ball_convergence_map([alpha], [beta], EIGENVALUES)[0, 0]
-    grid = objectives.heavy_ball_convergence_map(np.linspace(0.01, 0.4, 80),
-                                                 np.linspace(0, 0.95, 80), EIGENVALUES)
+    grid = objectives.heavy_ball_convergence_map(
+        np.linspace(0.01, 0.4, 80), np.linspace(0, 0.95, 80), EIGENVALUES
+    )
     assert best == pytest.approx(np.sqrt(beta)) and best <= grid.min() + 1e-9
     assert best < (10 - 1) / (10 + 1)  # plain descent's best rate
 
@@ -57,8 +59,11 @@ def test_plain_descent_errors_follow_the_sgd_optimizer():
         optimizer.apply_gradients([(surface.gradient(theta), theta)])
         path.append(theta.copy())
     np.testing.assert_allclose(
-        objectives.gradient_descent_errors(0.15, EIGENVALUES, surface.start, 12), path,
-        rtol=1e-12, atol=1e-12)
+        objectives.gradient_descent_errors(0.15, EIGENVALUES, surface.start, 12),
+        path,
+        rtol=1e-12,
+        atol=1e-12,
+    )
     assert objectives.largest_stable_rate(EIGENVALUES) == pytest.approx(0.2)
 
 

@@ -30,8 +30,14 @@ from nastoolkit.widgets.nas import (
     mutation_changes,
 )
 
-SPACE = SearchSpace(max_layers=3, units=(8, 16, 32), dropout=(0.0, 0.5),
-                    optimizers=("adam", "sgd"), batch_size=(16, 32), l2=(0.0, 1e-4))
+SPACE = SearchSpace(
+    max_layers=3,
+    units=(8, 16, 32),
+    dropout=(0.0, 0.5),
+    optimizers=("adam", "sgd"),
+    batch_size=(16, 32),
+    l2=(0.0, 1e-4),
+)
 
 
 class StubEvaluator:
@@ -54,9 +60,9 @@ def _genome(*units, learning_rate=1e-3):
 
 def test_layer_origins_splits_head_and_tail():
     first, second = _genome(8, 16, 32), _genome(32, 8)
-    child = _genome(8, 8)         # first[:1] + second[1:]
+    child = _genome(8, 8)  # first[:1] + second[1:]
     assert layer_origins(child, first, second) == ["first", "second"]
-    child = _genome(32, 8)        # nothing from first: all of second
+    child = _genome(32, 8)  # nothing from first: all of second
     assert layer_origins(child, first, second) == ["second", "second"]
     assert layer_origins(_genome(8, 16, 32), first, second) == ["first"] * 3
 
@@ -96,8 +102,9 @@ def test_operator_app_controls_redraw_and_change_state():
 
 def test_operator_app_mutation_differs_from_parent():
     for seed in range(10):
-        model = OperatorModel(space=SPACE, parent_seed=seed, operator_seed=seed,
-                              operation="mutation")
+        model = OperatorModel(
+            space=SPACE, parent_seed=seed, operator_seed=seed, operation="mutation"
+        )
         changed, genes = mutation_changes(model.parents[0], model.children[0])
         assert changed or genes or model.children[0] != model.parents[0]
 
@@ -126,12 +133,14 @@ def test_step_button_advances_one_generation_and_keeps_population_valid():
 
 
 def test_stepping_equals_one_uninterrupted_run():
-    stepped = GenerationStepperModel(GeneticSearch(SPACE, StubEvaluator(), population_size=6,
-                                                   generations=0, seed=3))
+    stepped = GenerationStepperModel(
+        GeneticSearch(SPACE, StubEvaluator(), population_size=6, generations=0, seed=3)
+    )
     for _ in range(3):
         stepped.step()
-    whole = GeneticSearch(SPACE, StubEvaluator(), population_size=6, generations=2, seed=3,
-                          progress=False).run()
+    whole = GeneticSearch(
+        SPACE, StubEvaluator(), population_size=6, generations=2, seed=3, progress=False
+    ).run()
     assert stepped.result.population == whole.population
     assert [h["best"] for h in stepped.result.history] == [h["best"] for h in whole.history]
 
@@ -141,8 +150,9 @@ def test_stepper_with_a_real_evaluator_trains_small_networks():
     X = rng.standard_normal((60, 4)).astype("float32")
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
     evaluator = HoldoutEvaluator(X, y, validation_split=0.25, epochs=2, patience=1, seed=0)
-    model = GenerationStepperModel(GeneticSearch(SPACE, evaluator, population_size=3,
-                                                 generations=0, seed=0))
+    model = GenerationStepperModel(
+        GeneticSearch(SPACE, evaluator, population_size=3, generations=0, seed=0)
+    )
     model.step()
     records = model.population_records
     assert model.generation == 0 and len(records) == 3
@@ -179,8 +189,12 @@ def _pairs_explaining(children, first, second, limit):
     head = [tuple(layer.values()) for layer in first["layers"]]
     tail = [tuple(layer.values()) for layer in second["layers"]]
     wanted = [[tuple(layer.values()) for layer in child["layers"]] for child in children]
-    return [(k, c) for k in range(len(head) + 1) for c in range(len(tail) + 1)
-            if [(head[:k] + tail[c:])[:limit], (tail[:c] + head[k:])[:limit]] == wanted]
+    return [
+        (k, c)
+        for k in range(len(head) + 1)
+        for c in range(len(tail) + 1)
+        if [(head[:k] + tail[c:])[:limit], (tail[:c] + head[k:])[:limit]] == wanted
+    ]
 
 
 def test_crossover_cuts_are_the_cuts_the_operator_drew():
@@ -192,7 +206,7 @@ def test_crossover_cuts_are_the_cuts_the_operator_drew():
         drawn = tuple(spy.draws[:2])
         found = crossover_cuts(children, first, second, SPACE.max_layers)
         explaining = _pairs_explaining(children, first, second, SPACE.max_layers)
-        assert drawn in explaining and found in explaining   # both rebuild both children
+        assert drawn in explaining and found in explaining  # both rebuild both children
         if len(explaining) == 1:
             assert found == drawn
             exact += 1
@@ -209,31 +223,50 @@ def test_crossover_view_draws_each_cut_and_one_colour_meaning_with_a_legend():
     k, c = crossover_cuts(app.model.children, first, second, SPACE.max_layers)
     axes = app.view.last_figure.axes
     slots = max(len(g["layers"]) for g in (*app.model.parents, *app.model.children)) + 2
-    for ax, genome, cut in zip(axes, (first, second, *app.model.children),
-                               (k, c, min(k, len(app.model.children[0]["layers"])),
-                                min(c, len(app.model.children[1]["layers"])))):
+    for ax, genome, cut in zip(
+        axes,
+        (first, second, *app.model.children),
+        (
+            k,
+            c,
+            min(k, len(app.model.children[0]["layers"])),
+            min(c, len(app.model.children[1]["layers"])),
+        ),
+    ):
         shift = (slots - len(genome["layers"]) - 2) / 2
         assert _dashed_x(ax) == pytest.approx([shift + cut + 0.5])
     boxes = [p for p in axes[0].patches if p.get_width() == pytest.approx(0.8)][1:-1]
     assert {tuple(b.get_facecolor()[:3]) for b in boxes} == {
-        tuple(int(plots.PARENT_COLORS["first"][i:i + 2], 16) / 255 for i in (1, 3, 5))}
+        tuple(int(plots.PARENT_COLORS["first"][i : i + 2], 16) / 255 for i in (1, 3, 5))
+    }
     legend = [t.get_text() for t in app.view.last_figure.legends[0].get_texts()]
     assert legend[:3] == ["layer from parent A", "layer from parent B", "cut point"]
     app.operation_buttons.value = "mutation"
     legend = app.view.last_figure.legends[0]
     assert legend.get_title().get_text() == "box colour: activation"
     names = [t.get_text() for t in legend.get_texts()]
-    used = {layer["activation"] for g in (app.model.parents[0], *app.model.children)
-            for layer in g["layers"]}
+    used = {
+        layer["activation"]
+        for g in (app.model.parents[0], *app.model.children)
+        for layer in g["layers"]
+    }
     assert used <= set(names) and not _dashed_x(app.view.last_figure.axes[0])
 
 
 def _lost_best_search(elitism):
     """A stub search in which tournaments alone lose the best (the first seed that does)."""
     for seed in range(40):
-        model = GenerationStepperModel(GeneticSearch(SPACE, StubEvaluator(), population_size=4,
-                                                     generations=0, seed=seed, tournament_size=2,
-                                                     elitism=elitism))
+        model = GenerationStepperModel(
+            GeneticSearch(
+                SPACE,
+                StubEvaluator(),
+                population_size=4,
+                generations=0,
+                seed=seed,
+                tournament_size=2,
+                elitism=elitism,
+            )
+        )
         for _ in range(6):
             model.step()
             if not model.best_in_population():
@@ -258,8 +291,11 @@ def test_status_line_pairs_the_best_score_with_the_genome_that_scored_it():
 def test_elitism_switch_keeps_the_best_in_the_population():
     model, _ = _lost_best_search(elitism=1)
     assert model is None  # with one elite no seed loses it
-    app = GenerationStepperApp(GeneticSearch(SPACE, StubEvaluator(), population_size=4,
-                                             generations=0, seed=0, tournament_size=2))
+    app = GenerationStepperApp(
+        GeneticSearch(
+            SPACE, StubEvaluator(), population_size=4, generations=0, seed=0, tournament_size=2
+        )
+    )
     assert app.model.elitism == 0 and not app.elitism_box.disabled
     app.elitism_box.value = True
     assert app.model.search.elitism == 1
@@ -275,8 +311,9 @@ def test_elitism_switch_keeps_the_best_in_the_population():
 def test_nas_apps_are_readable_at_1100_px_with_legends_outside_and_wide_buttons():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    stepper = GenerationStepperApp(GeneticSearch(SPACE, StubEvaluator(), population_size=6,
-                                                 generations=0, seed=0))
+    stepper = GenerationStepperApp(
+        GeneticSearch(SPACE, StubEvaluator(), population_size=6, generations=0, seed=0)
+    )
     stepper.step_button.click()
     stepper.step_button.click()
     crossing = OperatorApp(space=SPACE, input_dim=64, output_dim=10)
@@ -286,14 +323,21 @@ def test_nas_apps_are_readable_at_1100_px_with_legends_outside_and_wide_buttons(
         renderer = FigureCanvasAgg(figure).get_renderer()
         figure.draw(renderer)
         scale = min(1.0, 665 / (figure.get_figwidth() * _view.DPI))  # the 1100 px output area
-        sizes = [text.get_fontsize() for text in figure.findobj(
-            lambda artist: hasattr(artist, "get_fontsize") and hasattr(artist, "get_text"))
-            if text.get_text() and text.get_visible()]
+        sizes = [
+            text.get_fontsize()
+            for text in figure.findobj(
+                lambda artist: hasattr(artist, "get_fontsize") and hasattr(artist, "get_text")
+            )
+            if text.get_text() and text.get_visible()
+        ]
         assert min(sizes) * _view.DPI / 72 * scale >= 10.0
         for ax in figure.axes:
             if ax.get_legend() is not None:
-                assert not ax.get_legend().get_window_extent(renderer).overlaps(
-                    ax.get_window_extent(renderer))
+                assert (
+                    not ax.get_legend()
+                    .get_window_extent(renderer)
+                    .overlaps(ax.get_window_extent(renderer))
+                )
             if ax.get_title():
                 box = ax.title.get_window_extent(renderer)
                 assert box.x0 >= -1 and box.x1 <= figure.bbox.width + 1
@@ -310,8 +354,9 @@ def test_operator_model_names_a_bad_seed(argument, value):
 
 @pytest.mark.parametrize("value", [-1, 0.5, "one", 7])
 def test_set_elitism_names_a_bad_value(value):
-    model = GenerationStepperModel(GeneticSearch(SPACE, StubEvaluator(), population_size=6,
-                                                 generations=0))
+    model = GenerationStepperModel(
+        GeneticSearch(SPACE, StubEvaluator(), population_size=6, generations=0)
+    )
     with pytest.raises(ValueError, match="elitism must be"):
         model.set_elitism(value)
     model.set_elitism(True)

@@ -42,8 +42,9 @@ def test_too_large_rates_are_marked_diverged_and_ranked_last():
     board = race.leaderboard()
     diverged = [row["diverged"] for row in board]
     assert any(diverged) and diverged == sorted(diverged)
-    assert all(math.isfinite(loss) or row["diverged"] for row in board
-               for loss in [row["final_loss"]])
+    assert all(
+        math.isfinite(loss) or row["diverged"] for row in board for loss in [row["final_loss"]]
+    )
 
 
 def test_terms_expose_the_optimizer_state():
@@ -88,8 +89,9 @@ def test_escaped_racers_finish_and_rank_by_escape_step():
 
 
 def test_hyperparameters_reach_the_optimizers():
-    race = OptimizerRace("quadratic", hyperparameters={"momentum": 0.3, "rho": 0.5,
-                                                       "beta_1": 0.8, "beta_2": 0.99})
+    race = OptimizerRace(
+        "quadratic", hyperparameters={"momentum": 0.3, "rho": 0.5, "beta_1": 0.8, "beta_2": 0.99}
+    )
     assert race.racers["momentum"].optimizer.momentum == pytest.approx(0.3)
     assert race.racers["RMSprop"].optimizer.rho == pytest.approx(0.5)
     assert race.racers["Adam"].optimizer.beta_1 == pytest.approx(0.8)

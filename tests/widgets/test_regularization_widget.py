@@ -58,9 +58,9 @@ def test_model_rejects_lambda_outside_grid():
 
 def test_path_app_counts_exact_zeros_for_l1_only():
     app = RegularizationPathApp(num_lambdas=12)
-    app.lambda_slider.value = 10 ** 0.5
+    app.lambda_slider.value = 10**0.5
     weak_zeros = app.model.zeros_l1
-    app.lambda_slider.value = 10 ** 2.0
+    app.lambda_slider.value = 10**2.0
     assert app.model.zeros_l1 > weak_zeros
     assert app.model.zeros_l2 == 0
     left, right = app.view.last_figure.axes[:2]
@@ -70,10 +70,10 @@ def test_path_app_counts_exact_zeros_for_l1_only():
 
 def test_constraint_app_l1_solution_sits_on_a_corner():
     app = ConstraintRegionApp(grid_size=31)
-    app.lambda_slider.value = 10 ** 1.7
+    app.lambda_slider.value = 10**1.7
     theta_l1, theta_l2 = app.model.theta_l1, app.model.theta_l2
-    assert np.count_nonzero(theta_l1 == 0.0) == 1   # a corner of the diamond
-    assert np.all(theta_l2 != 0.0)                   # the circle has no corners
-    app.lambda_slider.value = 10 ** -1
-    assert np.all(app.model.theta_l1 != 0.0)         # weak penalty: near least squares
+    assert np.count_nonzero(theta_l1 == 0.0) == 1  # a corner of the diamond
+    assert np.all(theta_l2 != 0.0)  # the circle has no corners
+    app.lambda_slider.value = 10**-1
+    assert np.all(app.model.theta_l1 != 0.0)  # weak penalty: near least squares
     assert app.view.draw_count == 3

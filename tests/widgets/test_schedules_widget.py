@@ -28,7 +28,7 @@ def test_decaying_rates_settle_lower_than_a_constant_rate_under_noise():
 def test_without_noise_constant_rate_is_exact_gradient_descent():
     explorer = ScheduleExplorer(initial_learning_rate=0.1, num_steps=10, noise=0.0)
     losses = explorer.losses["constant"]
-    np.testing.assert_allclose(losses[1:] / losses[:-1], 0.9 ** 2)  # |theta| shrinks by 0.9
+    np.testing.assert_allclose(losses[1:] / losses[:-1], 0.9**2)  # |theta| shrinks by 0.9
 
 
 def test_app_sliders_recompute_and_redraw():

@@ -18,12 +18,21 @@ def _tiny_regression(seed=0):
 
 def test_live_plot_follows_fit_and_matches_history():
     X, y = _tiny_regression()
-    model = models.Sequential([layers.Dense(8, activation="relu", input_shape=(3,)),
-                               layers.Dense(1)], seed=0)
+    model = models.Sequential(
+        [layers.Dense(8, activation="relu", input_shape=(3,)), layers.Dense(1)], seed=0
+    )
     model.compile(optimizer="adam", loss="mse")
     live = LiveLossPlot(update_every=2)
-    history = model.fit(X, y, epochs=6, batch_size=16, validation_data=(X[:16], y[:16]),
-                        callbacks=[live], verbose=0, seed=0)
+    history = model.fit(
+        X,
+        y,
+        epochs=6,
+        batch_size=16,
+        validation_data=(X[:16], y[:16]),
+        callbacks=[live],
+        verbose=0,
+        seed=0,
+    )
     assert live.epochs_seen == 6
     np.testing.assert_allclose(live.curves["loss"], history.history["loss"])
     np.testing.assert_allclose(live.curves["val_loss"], history.history["val_loss"])

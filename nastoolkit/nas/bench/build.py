@@ -36,8 +36,11 @@ __all__ = ["DATASETS", "EntryTrainer", "build_table", "load_dataset"]
 # name -> loader settings; three splits: train / validation / test.
 DATASETS = {
     "digits": {"loader": "load_digits", "task": "classification", "kwargs": {}},
-    "regression": {"loader": "load_synthetic_regression", "task": "regression",
-                   "kwargs": {"n_samples": 1500, "n_features": 10, "noise": 1.0}},
+    "regression": {
+        "loader": "load_synthetic_regression",
+        "task": "regression",
+        "kwargs": {"n_samples": 1500, "n_features": 10, "noise": 1.0},
+    },
 }
 SPACES = {"full": FULL_SPACE, "small": SMALL_SPACE}
 
@@ -83,8 +86,7 @@ class EntryTrainer:
         from ...callbacks import Callback
 
         genome, seed, task = entry["genome"], entry["seed"], self.task
-        (X, y), (X_val, y_val), (X_test, y_test) = (self.data[k] for k in ("train", "val",
-                                                                             "test"))
+        (X, y), (X_val, y_val), (X_test, y_test) = (self.data[k] for k in ("train", "val", "test"))
         curves = {name: [] for name in CURVES}
 
         class Record(Callback):
@@ -108,12 +110,20 @@ class EntryTrainer:
         model = genome_to_model(genome, self.input_dim, self.output_dim, self.task)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            model.fit(X, y, epochs=self.epochs, batch_size=genome["batch_size"],
-                      validation_data=(X_val, y_val), callbacks=[Record()], verbose=0,
-                      seed=genome_seed(genome_key(genome), seed))
+            model.fit(
+                X,
+                y,
+                epochs=self.epochs,
+                batch_size=genome["batch_size"],
+                validation_data=(X_val, y_val),
+                callbacks=[Record()],
+                verbose=0,
+                seed=genome_seed(genome_key(genome), seed),
+            )
         if len(curves["train_loss"]) != self.epochs:
-            raise CandidateFailed(f"training stopped after {len(curves['train_loss'])} of "
-                                  f"{self.epochs} epochs")
+            raise CandidateFailed(
+                f"training stopped after {len(curves['train_loss'])} of {self.epochs} epochs"
+            )
         return Outcome("ok", float(curves["val_error"][-1]), None, curves)
 
 
@@ -121,8 +131,10 @@ def _machine() -> dict:
     model = platform.processor()
     try:
         with open("/proc/cpuinfo") as stream:
-            model = next((line.split(":", 1)[1].strip() for line in stream
-                          if line.startswith("model name")), model)
+            model = next(
+                (line.split(":", 1)[1].strip() for line in stream if line.startswith("model name")),
+                model,
+            )
     except OSError:
         pass
     return {"platform": platform.platform(), "machine": platform.machine(), "cpu": model}
@@ -133,8 +145,10 @@ def machine_id() -> str:
     from ... import __version__
 
     machine = _machine()
-    return (f"{machine['cpu']}|{machine['machine']}|numpy {np.__version__}|"
-            f"python {sys.version.split()[0]}|nastoolkit {__version__}")
+    return (
+        f"{machine['cpu']}|{machine['machine']}|numpy {np.__version__}|"
+        f"python {sys.version.split()[0]}|nastoolkit {__version__}"
+    )
 
 
 def _definition(dataset: str, space: BenchSpace, seeds, epochs) -> dict:
@@ -144,10 +158,18 @@ def _definition(dataset: str, space: BenchSpace, seeds, epochs) -> dict:
     input_dim = data["train"][0].shape[1]
     output_dim = 10 if data["task"] == "classification" else data["train"][1].shape[1]
     return {
-        "dataset": {"name": dataset, "task": data["task"], "sizes": sizes, "input_dim": input_dim,
-                    "output_dim": output_dim, "loader": DATASETS[dataset]["loader"],
-                    "kwargs": DATASETS[dataset]["kwargs"], "loss": task.loss},
-        "space": space.get_config(), "seeds": [int(seed) for seed in seeds],
+        "dataset": {
+            "name": dataset,
+            "task": data["task"],
+            "sizes": sizes,
+            "input_dim": input_dim,
+            "output_dim": output_dim,
+            "loader": DATASETS[dataset]["loader"],
+            "kwargs": DATASETS[dataset]["kwargs"],
+            "loss": task.loss,
+        },
+        "space": space.get_config(),
+        "seeds": [int(seed) for seed in seeds],
         "epochs": int(epochs),
     }
 
@@ -166,9 +188,19 @@ def _read_chunk(path: Path, tag: str, count: int, epochs: int):
     return curves
 
 
-def build_table(dataset: str, out, space="small", seeds=(0, 1, 2), epochs=50, workers=1,
-                chunk_size=24, progress=True, keep_parts=False, client=None,
-                cluster=None) -> NASBenchMLP:
+def build_table(
+    dataset: str,
+    out,
+    space="small",
+    seeds=(0, 1, 2),
+    epochs=50,
+    workers=1,
+    chunk_size=24,
+    progress=True,
+    keep_parts=False,
+    client=None,
+    cluster=None,
+) -> NASBenchMLP:
     """Train every entry of ``space`` x ``seeds`` on ``dataset`` and write the table ``out``.
 
     Parameters
@@ -215,14 +247,16 @@ def build_table(dataset: str, out, space="small", seeds=(0, 1, 2), epochs=50, wo
 
     if isinstance(space, str):
         if space not in SPACES:
-            raise ValueError(f"space must be one of {sorted(SPACES)} or a BenchSpace. "
-                             f"Received: space={space!r}")
+            raise ValueError(
+                f"space must be one of {sorted(SPACES)} or a BenchSpace. Received: space={space!r}"
+            )
         space_name, space = space, SPACES[space]
     elif isinstance(space, BenchSpace):
         space_name = "custom"
     else:
-        raise TypeError(f"space must be 'small', 'full' or a BenchSpace. Received: "
-                        f"{type(space).__name__}")
+        raise TypeError(
+            f"space must be 'small', 'full' or a BenchSpace. Received: {type(space).__name__}"
+        )
     epochs = positive_int("epochs", epochs, "Pass e.g. epochs=50.")
     workers = positive_int("workers", workers, "Pass e.g. workers=2.")
     chunk_size = positive_int("chunk_size", chunk_size)
@@ -230,8 +264,9 @@ def build_table(dataset: str, out, space="small", seeds=(0, 1, 2), epochs=50, wo
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct non-negative integers. Received: {seeds!r}")
     if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {sorted(DATASETS)}. Received: "
-                         f"dataset={dataset!r}")
+        raise ValueError(
+            f"dataset must be one of {sorted(DATASETS)}. Received: dataset={dataset!r}"
+        )
     base = Path(os.fspath(out)).with_suffix("")
     base.parent.mkdir(parents=True, exist_ok=True)
     parts = base.parent / f"{base.name}.parts"
@@ -240,8 +275,12 @@ def build_table(dataset: str, out, space="small", seeds=(0, 1, 2), epochs=50, wo
     definition = _definition(dataset, space, seeds, epochs)
     tag = json.dumps(definition, sort_keys=True)
     architectures, rates = space.architectures(), space.learning_rates
-    entries = [{"genome": space.genome(architecture, rate), "seed": seed}
-               for architecture in architectures for rate in rates for seed in seeds]
+    entries = [
+        {"genome": space.genome(architecture, rate), "seed": seed}
+        for architecture in architectures
+        for rate in rates
+        for seed in seeds
+    ]
     chunks = math.ceil(len(entries) / chunk_size)
     curves = {name: np.zeros((len(entries), epochs), DTYPES[name]) for name in CURVES}
     todo = []
@@ -254,22 +293,29 @@ def build_table(dataset: str, out, space="small", seeds=(0, 1, 2), epochs=50, wo
             for name in CURVES:
                 curves[name][start:stop] = found[name]
     started = time.perf_counter()
-    bar = tqdm(total=len(entries), initial=len(entries) - sum(
-        min(len(entries), (c + 1) * chunk_size) - c * chunk_size for c in todo),
-        desc=f"bench {dataset}", unit="training", disable=not progress)
+    bar = tqdm(
+        total=len(entries),
+        initial=len(entries)
+        - sum(min(len(entries), (c + 1) * chunk_size) - c * chunk_size for c in todo),
+        desc=f"bench {dataset}",
+        unit="training",
+        disable=not progress,
+    )
     trainer = EntryTrainer(dataset, epochs)
-    mapper = make_map(trainer, workers=workers if workers > 1 else None, client=client,
-                      cluster=cluster)
+    mapper = make_map(
+        trainer, workers=workers if workers > 1 else None, client=client, cluster=cluster
+    )
     try:
         for chunk in todo:
             start, stop = chunk * chunk_size, min(len(entries), (chunk + 1) * chunk_size)
             outcomes = mapper.map(entries[start:stop])
             failed = [(entries[start + i], o.reason) for i, o in enumerate(outcomes) if not o.ok]
             if failed:
-                raise RuntimeError(f"training failed for {len(failed)} entries; first: "
-                                   f"{failed[0]}")
-            block = {name: np.asarray([o.metrics[name] for o in outcomes], DTYPES[name])
-                     for name in CURVES}
+                raise RuntimeError(f"training failed for {len(failed)} entries; first: {failed[0]}")
+            block = {
+                name: np.asarray([o.metrics[name] for o in outcomes], DTYPES[name])
+                for name in CURVES
+            }
             for name in CURVES:
                 curves[name][start:stop] = block[name]
             buffer = io.BytesIO()
@@ -283,19 +329,34 @@ def build_table(dataset: str, out, space="small", seeds=(0, 1, 2), epochs=50, wo
     shape = (len(architectures), len(rates), len(seeds), epochs)
     arrays = {name: curves[name].reshape(shape) for name in CURVES}
     arrays["params"] = np.asarray(
-        [count_parameters(space.genome(architecture, rates[0]), trainer.input_dim,
-                          trainer.output_dim) for architecture in architectures], np.int64)
+        [
+            count_parameters(
+                space.genome(architecture, rates[0]), trainer.input_dim, trainer.output_dim
+            )
+            for architecture in architectures
+        ],
+        np.int64,
+    )
     from ... import __version__
 
-    metadata = {"format_version": FORMAT_VERSION, "space_name": space_name, **definition,
-                "content_hash": content_hash(definition, arrays),
-                "recipe": "genome_to_model + Sequential.fit(seed=genome_seed(genome_key, seed)),"
-                          " no early stopping; errors from model.evaluate after each epoch",
-                "machine": _machine(), "machine_id": machine_id(),
-                "versions": {"nastoolkit": __version__, "numpy": np.__version__,
-                             "python": sys.version.split()[0]},
-                "trainings": len(entries), "workers": workers,
-                "build_seconds_this_run": round(time.perf_counter() - started, 2)}
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "space_name": space_name,
+        **definition,
+        "content_hash": content_hash(definition, arrays),
+        "recipe": "genome_to_model + Sequential.fit(seed=genome_seed(genome_key, seed)),"
+        " no early stopping; errors from model.evaluate after each epoch",
+        "machine": _machine(),
+        "machine_id": machine_id(),
+        "versions": {
+            "nastoolkit": __version__,
+            "numpy": np.__version__,
+            "python": sys.version.split()[0],
+        },
+        "trainings": len(entries),
+        "workers": workers,
+        "build_seconds_this_run": round(time.perf_counter() - started, 2),
+    }
     table = NASBenchMLP(metadata, arrays, path=base.with_suffix(".npz"))
     table.save(base)
     if not keep_parts:

@@ -24,8 +24,12 @@ from .table import NASBenchMLP
 
 __all__ = ["STRATEGY_NAMES", "ComparisonReport", "compare_strategies"]
 
-STRATEGY_NAMES = {"random": RandomSearch, "ga": GeneticSearch,
-                  "evolution": RegularizedEvolution, "nsga2": NSGA2Search}
+STRATEGY_NAMES = {
+    "random": RandomSearch,
+    "ga": GeneticSearch,
+    "evolution": RegularizedEvolution,
+    "nsga2": NSGA2Search,
+}
 
 
 class _BudgetSpent(BaseException):
@@ -40,13 +44,16 @@ def _stoppable(kind):
     """``kind`` with a stop after ``stall_generations`` generations that looked nothing up (a
     converged population proposes only genomes it has seen; running on changes nothing)."""
     if kind not in _STOPPABLE:
+
         def _finish_generation(self, generation, bar):
             kind._finish_generation(self, generation, bar)
             self._stalled = 0 if self.state.history[-1]["trained"] else self._stalled + 1
             if self._stalled >= self._stall_generations:
                 raise _BudgetSpent
-        _STOPPABLE[kind] = type(kind.__name__, (kind,), {
-            "_finish_generation": _finish_generation, "_stalled": 0})
+
+        _STOPPABLE[kind] = type(
+            kind.__name__, (kind,), {"_finish_generation": _finish_generation, "_stalled": 0}
+        )
     return _STOPPABLE[kind]
 
 
@@ -114,9 +121,11 @@ class ComparisonReport:
         for name in self.strategies:
             final = self.final_regret[name]
             q25, q50, q75 = np.percentile(final, (25, 50, 75))
-            lines.append(f"{name:<12}{q50:>10.4f}{q25:>10.4f}{q75:>10.4f}"
-                         f"{np.median(self.evaluations[name]):>8.0f}"
-                         f"{self.seconds.get(name, float('nan')):>7.1f}")
+            lines.append(
+                f"{name:<12}{q50:>10.4f}{q25:>10.4f}{q75:>10.4f}"
+                f"{np.median(self.evaluations[name]):>8.0f}"
+                f"{self.seconds.get(name, float('nan')):>7.1f}"
+            )
         return "\n".join(lines)
 
     def plot(self, ax=None):
@@ -127,22 +136,36 @@ class ComparisonReport:
         return plot_regret(self, ax=ax)
 
     def __repr__(self) -> str:
-        return (f"ComparisonReport({self.strategies}, repetitions={self.repetitions}, "
-                f"budget_seconds={self.budget_seconds:g})")
+        return (
+            f"ComparisonReport({self.strategies}, repetitions={self.repetitions}, "
+            f"budget_seconds={self.budget_seconds:g})"
+        )
 
 
 def _strategy(name):
     if isinstance(name, type) and issubclass(name, Search):
         return name.__name__, name
     if name not in STRATEGY_NAMES:
-        raise ValueError(f"strategies must be names from {sorted(STRATEGY_NAMES)} or Search "
-                         f"subclasses. Received: {name!r}")
+        raise ValueError(
+            f"strategies must be names from {sorted(STRATEGY_NAMES)} or Search "
+            f"subclasses. Received: {name!r}"
+        )
     return name, STRATEGY_NAMES[name]
 
 
-def run_once(bench, strategy, seed, budget_seconds, epochs=None, patience=5,
-             population_size=10, generations=None, table_seed=None, stall_generations=3,
-             **options):
+def run_once(
+    bench,
+    strategy,
+    seed,
+    budget_seconds,
+    epochs=None,
+    patience=5,
+    population_size=10,
+    generations=None,
+    table_seed=None,
+    stall_generations=3,
+    **options,
+):
     """One budgeted run of ``strategy`` (a name or Search class) on ``bench``: it ends when
     the budget is spent, after ``generations`` (default: enough for five times the space's
     size), or after ``stall_generations`` generations in a row with no new look-up.
@@ -155,8 +178,15 @@ def run_once(bench, strategy, seed, budget_seconds, epochs=None, patience=5,
     evaluator = _Budgeted(TabularEvaluator(bench, epochs, patience, table_seed), budget_seconds)
     if generations is None:
         generations = math.ceil(5 * bench.space.size() / population_size)
-    search = _stoppable(kind)(bench.space, evaluator, population_size=population_size,
-                  generations=generations, seed=seed, progress=False, **options)
+    search = _stoppable(kind)(
+        bench.space,
+        evaluator,
+        population_size=population_size,
+        generations=generations,
+        seed=seed,
+        progress=False,
+        **options,
+    )
     search._stall_generations = positive_int("stall_generations", stall_generations)
     try:
         search.run()
@@ -178,17 +208,26 @@ def _best_test_errors(bench, epochs, patience) -> tuple[dict, dict]:
     genomes = bench.genomes()
     for seed in bench.seeds:
         evaluator = TabularEvaluator(bench, epochs, patience, seed)
-        numbers = np.array([(m["val_error"], m["test_error"])
-                            for m in map(evaluator.lookup, genomes)])
+        numbers = np.array(
+            [(m["val_error"], m["test_error"]) for m in map(evaluator.lookup, genomes)]
+        )
         best[seed] = float(numbers[:, 1].min())
         floor[seed] = float(numbers[int(np.argmin(numbers[:, 0])), 1] - best[seed])
     return best, floor
 
 
-def compare_strategies(bench, strategies=("random", "ga", "evolution", "nsga2"),
-                       repetitions=100, budget_seconds=3600.0, epochs=None, patience=5,
-                       population_size=10, generations=None, stall_generations=3,
-                       points=100) -> ComparisonReport:
+def compare_strategies(
+    bench,
+    strategies=("random", "ga", "evolution", "nsga2"),
+    repetitions=100,
+    budget_seconds=3600.0,
+    epochs=None,
+    patience=5,
+    population_size=10,
+    generations=None,
+    stall_generations=3,
+    points=100,
+) -> ComparisonReport:
     """Run each strategy ``repetitions`` times (seeds 0..repetitions-1) on the table and
     collect regret against simulated training time.
 
@@ -243,8 +282,18 @@ def compare_strategies(bench, strategies=("random", "ga", "evolution", "nsga2"),
         counts[label] = np.empty(repetitions, int)
         for repetition in range(repetitions):
             table_seed = bench.seeds[repetition % len(bench.seeds)]
-            log, _ = run_once(bench, kind, repetition, budget_seconds, epochs, patience,
-                              population_size, generations, table_seed, stall_generations)
+            log, _ = run_once(
+                bench,
+                kind,
+                repetition,
+                budget_seconds,
+                epochs,
+                patience,
+                population_size,
+                generations,
+                table_seed,
+                stall_generations,
+            )
             run_regret = log[_incumbents(log[:, 1]), 2] - best[table_seed]
             done = np.searchsorted(log[:, 0], costs, side="right") - 1
             curves[repetition] = np.where(done >= 0, run_regret[np.maximum(done, 0)], np.nan)
@@ -252,5 +301,15 @@ def compare_strategies(bench, strategies=("random", "ga", "evolution", "nsga2"),
             counts[label][repetition] = len(log)
         regret[label] = curves
         seconds[label] = time.perf_counter() - started
-    return ComparisonReport([label for label, _ in named], costs, regret, final, counts, floor,
-                            budget_seconds, repetitions, seconds, table=repr(bench))
+    return ComparisonReport(
+        [label for label, _ in named],
+        costs,
+        regret,
+        final,
+        counts,
+        floor,
+        budget_seconds,
+        repetitions,
+        seconds,
+        table=repr(bench),
+    )

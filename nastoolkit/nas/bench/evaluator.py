@@ -65,12 +65,19 @@ class TabularEvaluator:
 
     def __init__(self, bench: NASBenchMLP, epochs=None, patience=5, seed=0, timeout=None):
         if not isinstance(bench, NASBenchMLP):
-            raise TypeError(f"bench must be a NASBenchMLP (NASBenchMLP.load('digits')). "
-                            f"Received: {type(bench).__name__}")
+            raise TypeError(
+                f"bench must be a NASBenchMLP (NASBenchMLP.load('digits')). "
+                f"Received: {type(bench).__name__}"
+            )
         self.bench = bench
         self.epochs = bench.epochs if epochs is None else bench.check_epochs(epochs)
-        self.patience = None if patience is None else non_negative_int(
-            "patience", patience, "Pass e.g. patience=5, or None for no early stopping.")
+        self.patience = (
+            None
+            if patience is None
+            else non_negative_int(
+                "patience", patience, "Pass e.g. patience=5, or None for no early stopping."
+            )
+        )
         bench.seed_index(seed)
         self.seed = seed
         self.timeout = None
@@ -85,15 +92,17 @@ class TabularEvaluator:
         architecture, rate = self.bench.index(genome)
         where = (architecture, rate, self.bench.seed_index(self.seed))
         arrays = self.bench.arrays
-        trained, best = replay_early_stopping(arrays["val_loss"][where], self.epochs,
-                                              self.patience)
-        return {"val_error": float(arrays["val_error"][where][best - 1]),
-                "test_error": float(arrays["test_error"][where][best - 1]),
-                "val_loss": float(arrays["val_loss"][where][best - 1]),
-                "train_loss": float(arrays["train_loss"][where][trained - 1]),
-                "cost": float(arrays["seconds"][where][trained - 1]),
-                "epochs": float(trained), "best_epoch": best,
-                "params": int(arrays["params"][architecture])}
+        trained, best = replay_early_stopping(arrays["val_loss"][where], self.epochs, self.patience)
+        return {
+            "val_error": float(arrays["val_error"][where][best - 1]),
+            "test_error": float(arrays["test_error"][where][best - 1]),
+            "val_loss": float(arrays["val_loss"][where][best - 1]),
+            "train_loss": float(arrays["train_loss"][where][trained - 1]),
+            "cost": float(arrays["seconds"][where][trained - 1]),
+            "epochs": float(trained),
+            "best_epoch": best,
+            "params": int(arrays["params"][architecture]),
+        }
 
     def evaluate(self, genome) -> Outcome:
         """The table's outcome for ``genome``; a genome outside the space is a failed outcome
@@ -114,8 +123,13 @@ class TabularEvaluator:
 
         self.bench.index(genome)
         data = load_dataset(self.bench.dataset["name"])
-        holdout = HoldoutEvaluator(*data["train"], task=self.task, validation_data=data["val"],
-                                   epochs=self.epochs, seed=self.seed)
+        holdout = HoldoutEvaluator(
+            *data["train"],
+            task=self.task,
+            validation_data=data["val"],
+            epochs=self.epochs,
+            seed=self.seed,
+        )
         return holdout.fit_final(genome, epochs=epochs)
 
     def count_parameters(self, genome) -> int:
@@ -125,15 +139,23 @@ class TabularEvaluator:
 
     def fingerprint(self) -> str:
         """The table's content hash with the evaluator's settings."""
-        return (f"TabularEvaluator|{self.bench.content_hash}|{self.epochs}|{self.patience}|"
-                f"{self.seed}")
+        return (
+            f"TabularEvaluator|{self.bench.content_hash}|{self.epochs}|{self.patience}|{self.seed}"
+        )
 
     def get_config(self, include_data: bool = False) -> dict:
         """JSON-ready settings (the table is named by its path and hash)."""
-        return {"class": "TabularEvaluator", "table": self.bench.path,
-                "content_hash": self.bench.content_hash, "epochs": self.epochs,
-                "patience": self.patience, "seed": self.seed}
+        return {
+            "class": "TabularEvaluator",
+            "table": self.bench.path,
+            "content_hash": self.bench.content_hash,
+            "epochs": self.epochs,
+            "patience": self.patience,
+            "seed": self.seed,
+        }
 
     def __repr__(self) -> str:
-        return (f"TabularEvaluator({self.bench.dataset['name']!r}, epochs={self.epochs}, "
-                f"patience={self.patience}, seed={self.seed})")
+        return (
+            f"TabularEvaluator({self.bench.dataset['name']!r}, epochs={self.epochs}, "
+            f"patience={self.patience}, seed={self.seed})"
+        )

@@ -48,12 +48,18 @@ class BenchSpace(SearchSpace):
 
     def __post_init__(self):
         rates = _space._as_tuple("learning_rate", self.learning_rates)
-        rates = tuple(sorted(round_learning_rate(
-            _space.positive(f"learning_rates[{index}]", value, "Pass e.g. (1e-3, 1e-2)."))
-            for index, value in enumerate(rates)))
+        rates = tuple(
+            sorted(
+                round_learning_rate(
+                    _space.positive(f"learning_rates[{index}]", value, "Pass e.g. (1e-3, 1e-2).")
+                )
+                for index, value in enumerate(rates)
+            )
+        )
         if len(set(rates)) != len(rates):
-            raise ValueError(f"learning_rates must be distinct. Received: learning_rates="
-                             f"{self.learning_rates!r}")
+            raise ValueError(
+                f"learning_rates must be distinct. Received: learning_rates={self.learning_rates!r}"
+            )
         object.__setattr__(self, "learning_rates", rates)
         object.__setattr__(self, "learning_rate", (rates[0], rates[-1]))
         super().__post_init__()
@@ -74,40 +80,55 @@ class BenchSpace(SearchSpace):
             return found
         found = [problem for problem in found if not problem.startswith("learning_rate=")]
         if genome["learning_rate"] not in self.learning_rates:
-            found.append(f"learning_rate={genome['learning_rate']!r} not in "
-                         f"{self.learning_rates}")
+            found.append(f"learning_rate={genome['learning_rate']!r} not in {self.learning_rates}")
         return found
 
     def architectures(self) -> list[tuple]:
         """Every architecture as a tuple of ``(units, activation)`` per layer, in table order:
         by layer count, then lexicographically in the order of the choices."""
         layer_choices = list(itertools.product(self.units, self.activations))
-        return [architecture for count in range(self.min_layers, self.max_layers + 1)
-                for architecture in itertools.product(layer_choices, repeat=count)]
+        return [
+            architecture
+            for count in range(self.min_layers, self.max_layers + 1)
+            for architecture in itertools.product(layer_choices, repeat=count)
+        ]
 
     def genome(self, architecture, learning_rate: float) -> dict:
         """The genome of ``architecture`` (``((units, activation), ...)``) at ``learning_rate``."""
-        return {"layers": [{"units": int(units), "activation": str(activation),
-                            "dropout": float(self.dropout[0])}
-                           for units, activation in architecture],
-                "learning_rate": float(learning_rate), "l2": float(self.l2[0]),
-                "optimizer": self.optimizers[0], "batch_size": int(self.batch_size[0])}
+        return {
+            "layers": [
+                {
+                    "units": int(units),
+                    "activation": str(activation),
+                    "dropout": float(self.dropout[0]),
+                }
+                for units, activation in architecture
+            ],
+            "learning_rate": float(learning_rate),
+            "l2": float(self.l2[0]),
+            "optimizer": self.optimizers[0],
+            "batch_size": int(self.batch_size[0]),
+        }
 
     def index_of(self, genome) -> tuple[int, int]:
         """``(architecture index, learning-rate index)`` of ``genome``, or a GenomeError naming
         every gene outside this space."""
         found = self.problems(genome)
         if found:
-            raise GenomeError("genome is outside the benchmark's space: " + "; ".join(found)
-                              + ". Use bench.space.repair(genome) for the nearest one in it.")
+            raise GenomeError(
+                "genome is outside the benchmark's space: "
+                + "; ".join(found)
+                + ". Use bench.space.repair(genome) for the nearest one in it."
+            )
         key = tuple((layer["units"], layer["activation"]) for layer in genome["layers"])
         return self._index()[key], self.learning_rates.index(genome["learning_rate"])
 
     def _index(self) -> dict:
         cached = self.__dict__.get("_architecture_index")
         if cached is None:
-            cached = {architecture: index
-                      for index, architecture in enumerate(self.architectures())}
+            cached = {
+                architecture: index for index, architecture in enumerate(self.architectures())
+            }
             object.__setattr__(self, "_architecture_index", cached)
         return cached
 

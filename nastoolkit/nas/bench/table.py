@@ -49,8 +49,7 @@ class TableError(ValueError):
 
 def content_hash(definition: dict, arrays: dict) -> str:
     """SHA-256 of the canonical JSON ``definition`` and the bytes of the hashed arrays."""
-    digest = hashlib.sha256(json.dumps(definition, sort_keys=True,
-                                       separators=(",", ":")).encode())
+    digest = hashlib.sha256(json.dumps(definition, sort_keys=True, separators=(",", ":")).encode())
     for name in HASHED:
         array = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
@@ -106,24 +105,33 @@ class NASBenchMLP:
         try:
             self.space = BenchSpace.from_config(metadata["space"])
         except (KeyError, TypeError, ValueError) as error:
-            raise TableError(f"{where}: metadata 'space' is not a valid BenchSpace: "
-                             f"{error}") from None
+            raise TableError(
+                f"{where}: metadata 'space' is not a valid BenchSpace: {error}"
+            ) from None
         self.dataset = metadata["dataset"]
         self.seeds = tuple(int(seed) for seed in metadata["seeds"])
         self.epochs = int(metadata["epochs"])
         self.task = metadata["dataset"]["task"]
         self.input_dim = int(metadata["dataset"]["input_dim"])
         self.output_dim = int(metadata["dataset"]["output_dim"])
-        shape = (len(self.space.architectures()), len(self.space.learning_rates),
-                 len(self.seeds), self.epochs)
+        shape = (
+            len(self.space.architectures()),
+            len(self.space.learning_rates),
+            len(self.seeds),
+            self.epochs,
+        )
         for name in ARRAYS:
             if name not in arrays:
-                raise TableError(f"{where}: array {name!r} is missing; a table holds {ARRAYS}. "
-                                 f"Rebuild it with `nastoolkit bench build`.")
+                raise TableError(
+                    f"{where}: array {name!r} is missing; a table holds {ARRAYS}. "
+                    f"Rebuild it with `nastoolkit bench build`."
+                )
             expected = shape[:1] if name == "params" else shape
             if arrays[name].shape != expected:
-                raise TableError(f"{where}: array {name!r} has shape {arrays[name].shape}, but "
-                                 f"the metadata's space, seeds and epochs need {expected}.")
+                raise TableError(
+                    f"{where}: array {name!r} has shape {arrays[name].shape}, but "
+                    f"the metadata's space, seeds and epochs need {expected}."
+                )
         self.arrays = {name: arrays[name] for name in ARRAYS}
 
     # -- files ---------------------------------------------------------------------------------
@@ -149,36 +157,47 @@ class NASBenchMLP:
             if not base.with_suffix(".json").exists():
                 base = DATA_DIR / f"{text}-small"
             if not base.with_suffix(".json").exists():
-                raise TableError(f"no shipped table named {text!r}; shipped tables: "
-                                 f"{cls.available()}. Pass a path to load your own.")
+                raise TableError(
+                    f"no shipped table named {text!r}; shipped tables: "
+                    f"{cls.available()}. Pass a path to load your own."
+                )
         json_path, npz_path = base.with_suffix(".json"), base.with_suffix(".npz")
         for path in (json_path, npz_path):
             if not path.exists():
-                raise TableError(f"{path}: table file not found (a table is NAME.json beside "
-                                 f"NAME.npz).")
+                raise TableError(
+                    f"{path}: table file not found (a table is NAME.json beside NAME.npz)."
+                )
         try:
             metadata = json.loads(json_path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise TableError(f"{json_path}: not readable JSON metadata ({error}).") from None
-        missing = [key for key in (*_DEFINITION_KEYS, "format_version", "content_hash")
-                   if not isinstance(metadata, dict) or key not in metadata]
+        missing = [
+            key
+            for key in (*_DEFINITION_KEYS, "format_version", "content_hash")
+            if not isinstance(metadata, dict) or key not in metadata
+        ]
         if missing:
             raise TableError(f"{json_path}: metadata lacks {missing}.")
         if metadata["format_version"] != FORMAT_VERSION:
-            raise TableError(f"{json_path}: format_version {metadata['format_version']!r}; this "
-                             f"nastoolkit reads version {FORMAT_VERSION}.")
+            raise TableError(
+                f"{json_path}: format_version {metadata['format_version']!r}; this "
+                f"nastoolkit reads version {FORMAT_VERSION}."
+            )
         try:
             with np.load(npz_path, allow_pickle=False) as stored:
                 arrays = {name: stored[name] for name in stored.files}
         except Exception as error:  # noqa: BLE001  (zip, zlib and format errors alike)
-            raise TableError(f"{npz_path}: not a readable npz archive "
-                             f"({type(error).__name__}: {error}).") from None
+            raise TableError(
+                f"{npz_path}: not a readable npz archive ({type(error).__name__}: {error})."
+            ) from None
         table = cls(metadata, arrays, path=npz_path)
         found = content_hash(_definition(metadata), table.arrays)
         if found != metadata["content_hash"]:
-            raise TableError(f"{npz_path}: content hash {found[:12]}... does not match "
-                             f"{json_path.name}'s {metadata['content_hash'][:12]}...; the files "
-                             f"are damaged or from different builds. Rebuild the table.")
+            raise TableError(
+                f"{npz_path}: content hash {found[:12]}... does not match "
+                f"{json_path.name}'s {metadata['content_hash'][:12]}...; the files "
+                f"are damaged or from different builds. Rebuild the table."
+            )
         return table
 
     def save(self, path) -> None:
@@ -202,16 +221,19 @@ class NASBenchMLP:
     def seed_index(self, seed) -> int:
         """Position of training ``seed`` in the table."""
         if seed not in self.seeds:
-            raise ValueError(f"seed must be one of the table's training seeds {self.seeds}. "
-                             f"Received: seed={seed!r}")
+            raise ValueError(
+                f"seed must be one of the table's training seeds {self.seeds}. "
+                f"Received: seed={seed!r}"
+            )
         return self.seeds.index(seed)
 
     def check_epochs(self, epochs) -> int:
         """``epochs`` checked against the table's 1..``self.epochs``."""
         epochs = positive_int("epochs", epochs, f"The table holds 1..{self.epochs} epochs.")
         if epochs > self.epochs:
-            raise ValueError(f"epochs must be at most the table's {self.epochs}. Received: "
-                             f"epochs={epochs}")
+            raise ValueError(
+                f"epochs must be at most the table's {self.epochs}. Received: epochs={epochs}"
+            )
         return epochs
 
     def query(self, genome, epochs=None, seed=0) -> Query:
@@ -228,9 +250,16 @@ class NASBenchMLP:
         architecture, rate = self.index(genome)
         where = (architecture, rate, self.seed_index(seed), epochs - 1)
         values = {name: float(self.arrays[name][where]) for name in CURVES}
-        return Query(values["val_error"], values["test_error"], values["train_loss"],
-                     values["val_loss"], int(self.arrays["params"][architecture]),
-                     values["seconds"], epochs, seed)
+        return Query(
+            values["val_error"],
+            values["test_error"],
+            values["train_loss"],
+            values["val_loss"],
+            int(self.arrays["params"][architecture]),
+            values["seconds"],
+            epochs,
+            seed,
+        )
 
     def curves(self, genome, seed=0) -> dict:
         """Every per-epoch array of ``genome`` at ``seed`` (length ``self.epochs``)."""
@@ -268,15 +297,19 @@ class NASBenchMLP:
 
     def genomes(self) -> list[dict]:
         """Every genome of the table, in table order (architecture-major)."""
-        return [self.space.genome(architecture, rate)
-                for architecture in self.space.architectures()
-                for rate in self.space.learning_rates]
+        return [
+            self.space.genome(architecture, rate)
+            for architecture in self.space.architectures()
+            for rate in self.space.learning_rates
+        ]
 
     def __len__(self) -> int:
         return self.space.size()
 
     def __repr__(self) -> str:
-        return (f"NASBenchMLP({self.dataset['name']!r}, {self.metadata.get('space_name', '?')} "
-                f"space: {len(self.space.architectures())} architectures x "
-                f"{len(self.space.learning_rates)} learning rates x {len(self.seeds)} seeds, "
-                f"{self.epochs} epochs, hash {self.content_hash[:12]})")
+        return (
+            f"NASBenchMLP({self.dataset['name']!r}, {self.metadata.get('space_name', '?')} "
+            f"space: {len(self.space.architectures())} architectures x "
+            f"{len(self.space.learning_rates)} learning rates x {len(self.seeds)} seeds, "
+            f"{self.epochs} epochs, hash {self.content_hash[:12]})"
+        )

@@ -23,8 +23,10 @@ build_table("digits", sys.argv[1], space=space, seeds=(0, 1), epochs=4, chunk_si
 def test_killed_build_resumes_to_the_same_hash(tiny_table, tmp_path):
     out = tmp_path / "killed"
     parts = tmp_path / "killed.parts"
-    process = subprocess.Popen([sys.executable, "-c", SCRIPT, str(out)],
-                               env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    process = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(out)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and len(list(parts.glob("chunk-*.npz"))) < 2:
@@ -44,7 +46,8 @@ def test_killed_build_resumes_to_the_same_hash(tiny_table, tmp_path):
 
 
 def test_pool_build_gives_the_same_table(tiny_table, tmp_path):
-    pooled = build_table("digits", tmp_path / "pool", progress=False, chunk_size=3, workers=2,
-                         **TINY)
+    pooled = build_table(
+        "digits", tmp_path / "pool", progress=False, chunk_size=3, workers=2, **TINY
+    )
     assert pooled.content_hash == tiny_table.content_hash
     assert not (tmp_path / "pool.parts").exists()

@@ -26,17 +26,21 @@ def test_fewer_than_one_architecture_in_ten_is_pareto_optimal(bench):
 
 def test_the_best_validation_error_so_far_never_gets_worse(bench):
     evaluator = TabularEvaluator(bench, epochs=50, patience=5, seed=0)
-    result = RegularizedEvolution(bench.space, evaluator, population_size=10, generations=8,
-                                  seed=0, progress=False).run()
+    result = RegularizedEvolution(
+        bench.space, evaluator, population_size=10, generations=8, seed=0, progress=False
+    ).run()
     best = [row["best_so_far"] for row in result.history]
     assert all(later <= earlier for earlier, later in itertools.pairwise(best))
 
 
 @pytest.mark.slow
 def test_the_comparison_claims():
-    report = compare_strategies(NASBenchMLP.load("digits"), ["random", "ga", "evolution",
-                                                             "nsga2"], repetitions=100,
-                                budget_seconds=60)
+    report = compare_strategies(
+        NASBenchMLP.load("digits"),
+        ["random", "ga", "evolution", "nsga2"],
+        repetitions=100,
+        budget_seconds=60,
+    )
     for name in report.strategies:
         curves = report.regret[name]
         assert (curves[~np.isnan(curves)] >= 0).all()

@@ -12,7 +12,8 @@ from nastoolkit.nas.bench.table import CURVES, DTYPES
 
 def _retrain(bench, genome, seed):
     outcome = EntryTrainer(bench.dataset["name"], bench.epochs).evaluate(
-        {"genome": genome, "seed": seed})
+        {"genome": genome, "seed": seed}
+    )
     return {name: np.asarray(outcome.metrics[name], DTYPES[name]) for name in CURVES}
 
 
@@ -28,8 +29,11 @@ def test_retraining_reproduces_the_tiny_table_exactly(tiny_table):
 def test_retraining_a_sample_of_the_shipped_table(name):
     bench = NASBenchMLP.load(name)
     # a fixed sample: the two smallest one-layer networks at each learning rate, seed 1
-    sample = [bench.space.genome([(bench.space.units[0], activation)], rate)
-              for activation in bench.space.activations[:1] for rate in bench.space.learning_rates]
+    sample = [
+        bench.space.genome([(bench.space.units[0], activation)], rate)
+        for activation in bench.space.activations[:1]
+        for rate in bench.space.learning_rates
+    ]
     same_machine = bench.metadata["machine_id"] == machine_id()
     for genome in sample:
         recorded = bench.curves(genome, 1)
@@ -49,8 +53,13 @@ def test_lookups_agree_with_holdout_evaluator(tiny_table, patience):
     data = load_dataset("digits")
     for seed in tiny_table.seeds:
         tabular = TabularEvaluator(tiny_table, epochs=4, patience=patience, seed=seed)
-        holdout = HoldoutEvaluator(*data["train"], validation_data=data["val"], epochs=4,
-                                   patience=4 if patience is None else patience, seed=seed)
+        holdout = HoldoutEvaluator(
+            *data["train"],
+            validation_data=data["val"],
+            epochs=4,
+            patience=4 if patience is None else patience,
+            seed=seed,
+        )
         for genome in tiny_table.genomes()[::3]:
             expected, found = holdout.evaluate(genome), tabular.evaluate(genome)
             assert np.float32(expected.score) == np.float32(found.score)
