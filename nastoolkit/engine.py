@@ -350,7 +350,7 @@ def predict(model, x, batch_size: int = 1024) -> np.ndarray:
     model : Sequential
         Built, with layers the engine supports (compiled or not).
     x : numpy.ndarray
-        (n, *features) inputs in the model's dtype.
+        ``(n, *features)`` inputs in the model's dtype.
     batch_size : int
         Rows per forward pass.
 
@@ -395,7 +395,7 @@ def train_epoch(model, x, y, order, batch_size: int, sample_weight=None, predict
     model : Sequential
         Built and compiled, with ``unsupported_reason(model) is None``.
     x : numpy.ndarray
-        (n, *features) inputs in the model's dtype, C-contiguous.
+        ``(n, *features)`` inputs in the model's dtype, C-contiguous.
     y : numpy.ndarray
         Targets as ``loss.check_targets`` gives them: (n, outputs) in the model's dtype, or
         (n,) int64 labels for SparseCategoricalCrossentropy.

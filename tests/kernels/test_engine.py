@@ -488,6 +488,7 @@ class _Custom(regularizers.Regularizer):
 
 def test_missing_compiler_and_switch_give_the_reason(monkeypatch):
     model = build(CASES[0], "float32")
+    monkeypatch.setenv(engine.FIT_SWITCH, "1")
     assert engine.describe(model).startswith("compiled engine (")
     assert engine.describe().startswith("compiled engine available")
     try:
