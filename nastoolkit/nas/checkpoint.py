@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import glob
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -182,6 +183,71 @@ def save_checkpoint(path, payload: dict) -> None:
             os.unlink(leftover)
         except OSError:
             pass
+
+
+def write_arrays(path, tag, arrays: dict) -> str:
+    """Write ``arrays`` atomically to ``<path>.<tag>.npz`` beside the JSON checkpoint ``path``
+    and return that file's name, for the checkpoint to record. Written before the JSON that
+    names it, so a kill between the two leaves the previous pair intact. Never pickle.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The JSON checkpoint the arrays belong to.
+    tag : int or str
+        What tells this save's arrays apart (a generation or epoch number).
+    arrays : dict of str to ndarray
+        The arrays to keep.
+
+    Returns
+    -------
+    str
+        The npz's file name (no folder).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "search.json")
+    >>> write_arrays(path, 0, {"w": np.zeros(3)})
+    'search.json.0.npz'
+    """
+    from .._atomic import atomic_write
+
+    arrays_path = f"{os.fspath(path)}.{tag}.npz"
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(arrays_path, buffer.getvalue())
+    return os.path.basename(arrays_path)
+
+
+def remove_stale_arrays(path, keep: str) -> None:
+    """Remove the npz files of earlier saves beside ``path`` once the checkpoint names ``keep``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The JSON checkpoint.
+    keep : str
+        The file name :func:`write_arrays` returned for the checkpoint just written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "search.json")
+    >>> old, new = (write_arrays(path, tag, {"w": np.zeros(1)}) for tag in (0, 1))
+    >>> remove_stale_arrays(path, new)
+    >>> sorted(os.listdir(os.path.dirname(path)))
+    ['search.json.1.npz']
+    """
+    path = os.fspath(path)
+    for old in glob.glob(glob.escape(path) + ".*.npz"):
+        if os.path.basename(old) != keep:
+            try:
+                os.unlink(old)
+            except OSError:
+                pass
 
 
 def load_checkpoint(path) -> dict:

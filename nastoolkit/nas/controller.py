@@ -22,7 +22,6 @@ minus 1). Steps with the toolkit's :class:`~nastoolkit.optimizers.Adam`.
 
 from __future__ import annotations
 
-import glob
 import os
 from typing import NamedTuple
 
@@ -34,7 +33,9 @@ from .checkpoint import (
     CheckpointError,
     encode_rng_state,
     load_checkpoint,
+    remove_stale_arrays,
     save_checkpoint,
+    write_arrays,
 )
 from .recurrent import LSTMCell
 from .space import SearchSpace
@@ -432,50 +433,23 @@ class ControllerSearch(Search):
         """JSON checkpoint (as every search, plus the controller's baseline and history) and an
         npz beside it with the controller's weights and Adam state, written first."""
         path = os.fspath(path)
-        arrays_path = f"{path}.{self.state.generation}.npz"
         arrays = {f"w/{i}": w for i, w in enumerate(self.controller.weights)}
         arrays.update({f"o/{k}": np.asarray(v) for k, v in self.optimizer.get_state().items()})
-        temporary = arrays_path + ".tmp.npz"
-        with open(temporary, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, arrays_path)
-        config = self.evaluator.get_config() if hasattr(self.evaluator, "get_config") else None
-        save_checkpoint(
-            path,
-            {
-                "strategy": type(self).__name__,
-                "config": self.get_config(),
-                "evaluator": {
-                    "class": type(self.evaluator).__name__,
-                    "fingerprint": self._fingerprint,
-                    "config": config,
-                },
-                "execution": {
-                    "workers": self.workers,
-                    "cluster": self.cluster if isinstance(self.cluster, str) else None,
-                },
-                "state": {
-                    "generation": self.state.generation,
-                    "population": self.state.population,
-                    "rng_state": encode_rng_state(self.rng.getstate()),
-                    "evaluations": [record.to_dict() for record in self.state.evaluations.values()],
-                    "history": self.state.history,
-                },
-                "controller": {
-                    "baseline": self.baseline,
-                    "history": self.controller_history,
-                    "arrays": os.path.basename(arrays_path),
-                },
-            },
-        )
-        for old in glob.glob(glob.escape(path) + ".*.npz"):
-            if old != arrays_path:
-                try:
-                    os.unlink(old)
-                except OSError:
-                    pass
+        name = write_arrays(path, self.state.generation, arrays)
+        state = {
+            "generation": self.state.generation,
+            "population": self.state.population,
+            "rng_state": encode_rng_state(self.rng.getstate()),
+            "evaluations": [record.to_dict() for record in self.state.evaluations.values()],
+            "history": self.state.history,
+        }
+        controller = {
+            "baseline": self.baseline,
+            "history": self.controller_history,
+            "arrays": name,
+        }
+        save_checkpoint(path, self._checkpoint_payload(state, controller=controller))
+        remove_stale_arrays(path, name)
 
     @classmethod
     def resume(

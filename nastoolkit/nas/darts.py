@@ -21,7 +21,6 @@ optimizer, batch size) come from ``space.repair`` of Adam, 1e-3, no dropout or L
 
 from __future__ import annotations
 
-import glob
 import math
 import os
 
@@ -34,7 +33,9 @@ from .checkpoint import (
     CheckpointError,
     check_checkpoint_target,
     load_checkpoint,
+    remove_stale_arrays,
     save_checkpoint,
+    write_arrays,
 )
 from .evaluators import HoldoutEvaluator
 from .genome import copy_genome, genome_key
@@ -446,17 +447,11 @@ class DifferentiableSearch:
     def save(self, path) -> None:
         """The npz of arrays first (named by epoch), then the JSON that names it, atomically."""
         path = os.fspath(path)
-        arrays_path = f"{path}.{len(self.history)}.npz"
         arrays = {f"w/{i}": a for i, a in enumerate(self.supernet.weights)}
         arrays.update({f"a/{i}": a for i, a in enumerate(self.supernet.architecture)})
         for tag, optimizer in zip(("ow", "oa"), self._optimizers):
             arrays.update({f"{tag}/{k}": np.asarray(v) for k, v in optimizer.get_state().items()})
-        temporary = arrays_path + ".tmp.npz"
-        with open(temporary, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, arrays_path)
+        name = write_arrays(path, len(self.history), arrays)
         save_checkpoint(
             path,
             {
@@ -471,16 +466,11 @@ class DifferentiableSearch:
                     "generation": len(self.history) - 1,
                     "history": self.history,
                     "rng": self.rng.bit_generator.state,
-                    "arrays": os.path.basename(arrays_path),
+                    "arrays": name,
                 },
             },
         )
-        for old in glob.glob(glob.escape(path) + ".*.npz"):
-            if old != arrays_path:
-                try:
-                    os.unlink(old)
-                except OSError:
-                    pass
+        remove_stale_arrays(path, name)
 
     @classmethod
     def resume(cls, path, checkpoint=None, progress=False, overwrite=False):

@@ -22,7 +22,6 @@ an npz file beside it for the weights and optimizer states of candidates that ma
 
 from __future__ import annotations
 
-import glob
 import math
 import os
 
@@ -35,7 +34,9 @@ from .checkpoint import (
     decode_rng_state,
     encode_rng_state,
     load_checkpoint,
+    remove_stale_arrays,
     save_checkpoint,
+    write_arrays,
 )
 from .continuation import SegmentEvaluator
 from .genome import copy_genome, genome_key
@@ -469,14 +470,10 @@ class Hyperband(Search):
         bar.update(min(self._spent, self.budget) - min(before, self.budget))
 
     # -- checkpoints ----------------------------------------------------------------------------
-    def _arrays_path(self, path, generation: int) -> str:
-        return f"{os.fspath(path)}.{generation}.npz"
-
     def save(self, path) -> None:
         """Write the JSON checkpoint and, first, the npz of continuing candidates' arrays (the
         JSON names it, so a kill between the two leaves the previous pair intact)."""
         path = os.fspath(path)
-        arrays_path = self._arrays_path(path, self.state.generation)
         arrays = {}
         for trial, folds in self._arrays.items():
             for fold, fold_state in enumerate(folds):
@@ -484,50 +481,23 @@ class Hyperband(Search):
                     arrays[f"{trial}/{fold}/w/{index}"] = weight
                 for name, value in fold_state["optimizer"].items():
                     arrays[f"{trial}/{fold}/o/{name}"] = np.asarray(value)
-        temporary = arrays_path + ".tmp.npz"
-        with open(temporary, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, arrays_path)
-        config = self.evaluator.get_config() if hasattr(self.evaluator, "get_config") else None
-        save_checkpoint(
-            path,
-            {
-                "strategy": type(self).__name__,
-                "config": self.get_config(),
-                "evaluator": {
-                    "class": type(self.evaluator).__name__,
-                    "fingerprint": self._fingerprint,
-                    "config": config,
-                },
-                "execution": {
-                    "workers": self.workers,
-                    "cluster": self.cluster if isinstance(self.cluster, str) else None,
-                },
-                "state": {
-                    "generation": self.state.generation,
-                    "population": self.state.population,
-                    "evaluations": [
-                        [trial, record.to_dict()]
-                        for trial, record in self.state.evaluations.items()
-                    ],
-                    "history": self.state.history,
-                    "alive": self._alive,
-                    "spent": self._spent,
-                    "rung_scores": self._rung_scores,
-                    "rng_state": encode_rng_state(self.rng.getstate()),
-                    "arrays": os.path.basename(arrays_path),
-                    "continuing": sorted(self._arrays),
-                },
-            },
-        )
-        for old in glob.glob(glob.escape(path) + ".*.npz"):
-            if old != arrays_path:
-                try:
-                    os.unlink(old)
-                except OSError:
-                    pass
+        name = write_arrays(path, self.state.generation, arrays)
+        state = {
+            "generation": self.state.generation,
+            "population": self.state.population,
+            "evaluations": [
+                [trial, record.to_dict()] for trial, record in self.state.evaluations.items()
+            ],
+            "history": self.state.history,
+            "alive": self._alive,
+            "spent": self._spent,
+            "rung_scores": self._rung_scores,
+            "rng_state": encode_rng_state(self.rng.getstate()),
+            "arrays": name,
+            "continuing": sorted(self._arrays),
+        }
+        save_checkpoint(path, self._checkpoint_payload(state))
+        remove_stale_arrays(path, name)
 
     @classmethod
     def resume(

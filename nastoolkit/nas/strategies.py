@@ -388,8 +388,9 @@ class Search:
             **self._strategy_config(),
         }
 
-    def save(self, path) -> None:
-        """Write the whole state as a JSON checkpoint, atomically."""
+    def _checkpoint_payload(self, state: dict, **extra) -> dict:
+        """The checkpoint document every search writes (strategy, config, evaluator,
+        execution) around its ``state``; ``extra`` adds top-level sections."""
         if self._evaluator_config is None:
             config = self.evaluator.get_config() if hasattr(self.evaluator, "get_config") else None
             self._evaluator_config = {
@@ -397,25 +398,28 @@ class Search:
                 "fingerprint": self._fingerprint,
                 "config": config,
             }
-        save_checkpoint(
-            path,
-            {
-                "strategy": type(self).__name__,
-                "config": self.get_config(),
-                "evaluator": self._evaluator_config,
-                "execution": {
-                    "workers": self.workers,
-                    "cluster": self.cluster if isinstance(self.cluster, str) else None,
-                },
-                "state": {
-                    "generation": self.state.generation,
-                    "population": self.state.population,
-                    "rng_state": encode_rng_state(self.rng.getstate()),
-                    "evaluations": [record.to_dict() for record in self.state.evaluations.values()],
-                    "history": self.state.history,
-                },
+        return {
+            "strategy": type(self).__name__,
+            "config": self.get_config(),
+            "evaluator": self._evaluator_config,
+            "execution": {
+                "workers": self.workers,
+                "cluster": self.cluster if isinstance(self.cluster, str) else None,
             },
-        )
+            "state": state,
+            **extra,
+        }
+
+    def save(self, path) -> None:
+        """Write the whole state as a JSON checkpoint, atomically."""
+        state = {
+            "generation": self.state.generation,
+            "population": self.state.population,
+            "rng_state": encode_rng_state(self.rng.getstate()),
+            "evaluations": [record.to_dict() for record in self.state.evaluations.values()],
+            "history": self.state.history,
+        }
+        save_checkpoint(path, self._checkpoint_payload(state))
 
     @classmethod
     def resume(
