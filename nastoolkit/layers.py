@@ -279,6 +279,11 @@ class Layer:
     def set_rng_state(self, state) -> None:
         """Restore what ``rng_state`` returned."""
 
+    @property
+    def has_penalty(self) -> bool:
+        """Whether ``regularization_penalty`` can be non-zero (a model skips the others)."""
+        return False
+
     def regularization_penalty(self) -> float:
         """The layer's regularization loss (0.0 without regularizers)."""
         return 0.0
@@ -538,6 +543,12 @@ class Dense(Layer):
         )
         self.add_regularization_gradients()
         return grad_x
+
+    @property
+    def has_penalty(self) -> bool:
+        return self.kernel_regularizer is not None or (
+            self.use_bias and self.bias_regularizer is not None
+        )
 
     def regularization_penalty(self):
         total = 0.0

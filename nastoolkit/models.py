@@ -464,15 +464,31 @@ class Sequential:
         >>> model.train_step(x, y) > model.train_step(x, y)
         True
         """
-        self._ensure_capacity(len(x_batch))  # a no-op inside fit, which prepared the buffers
+        self._ensure_capacity(len(x_batch))
         self._fresh = False
-        fused = self._fuses_activation(self._compiled.loss)
-        y_pred = self._forward(x_batch, training=True)
-        loss, grad = self._data_loss(y_batch, y_pred, sample_weight, fused)
-        loss += self._penalty()
+        return self._step(x_batch, y_batch, sample_weight, self._step_plan())
+
+    def _step_plan(self) -> tuple:
+        """What every step of a fit asks the same way: (fused activation, penalised layers,
+        whether any metric is compiled); ``fit`` asks once per epoch, not once per step."""
+        compiled = self._compiled
+        return (
+            self._fuses_activation(compiled.loss),
+            [layer for layer in self._layers if layer.has_penalty],
+            bool(compiled.metrics or compiled.weighted_metrics),
+        )
+
+    def _step(self, x, y, sample_weight, plan) -> float:
+        """``train_step`` on prepared buffers: forward, loss, backward, one update."""
+        fused, penalized, has_metrics = plan
+        y_pred = self._forward(x, training=True)
+        loss, grad = self._data_loss(y, y_pred, sample_weight, fused)
+        for layer in penalized:
+            loss += layer.regularization_penalty()
         if not math.isfinite(loss):
             return loss
-        self._update_metrics(y_batch, y_pred, sample_weight)
+        if has_metrics:
+            self._update_metrics(y, y_pred, sample_weight)
         self._backward(grad, fused)
         self._compiled.optimizer.apply_gradients(self._pairs)
         return loss
@@ -690,10 +706,12 @@ class Sequential:
         self._snapshot[...] = self.params
         batch_hooks = cbs.wants_batches
         loss = _RunningMean()
+        self._fresh = False
+        plan = self._step_plan()
         for step, (x, y, w) in enumerate(batches.epoch(rng)):
             if batch_hooks:
                 cbs.on_train_batch_begin(step, {})
-            value = self.train_step(x, y, w)
+            value = self._step(x, y, w, plan)
             if not math.isfinite(value):
                 self._diverged(epoch, step, value)
                 return self._logs(math.nan)
