@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import ctypes
 import os
-import subprocess
-import tempfile
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import _checks
-from . import _native, _sources
+from . import _native
 
 __all__ = [
     "ACTIVATION_CODES",
@@ -169,39 +167,9 @@ def _build(extra_flags: tuple[str, ...] = (), tag: str = "") -> ctypes.CDLL:
 
 
 def _build_variant(compiler: str, flags: tuple, libraries: tuple, tag: str) -> ctypes.CDLL:
-    csrc = _sources.csrc_dir()
-    key = _sources.fingerprint(
-        (SOURCE, *HEADERS),
-        " ".join((*flags, *libraries)),
-        _native._compiler_version(compiler),
-        _native._cpu_signature(),
+    target = _native.compile_cached(
+        compiler, SOURCE, HEADERS, flags, f"nastoolkit_engine{tag}", libraries
     )
-    target = _native._cache_dir() / f"nastoolkit_engine{tag}_{key}.so"
-    if not target.exists():
-        fd, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
-        os.close(fd)
-        command = [
-            compiler,
-            *flags,
-            "-include",
-            str(csrc / "cpu_shim.h"),
-            str(csrc / SOURCE),
-            "-o",
-            partial,
-            *libraries,
-        ]
-        try:
-            result = subprocess.run(
-                command, capture_output=True, text=True, check=False, timeout=300
-            )
-            if result.returncode != 0:
-                raise RuntimeError(
-                    f"g++ failed ({' '.join(command)}): {result.stderr.strip()[-800:]}"
-                )
-            os.replace(partial, target)  # atomic: a concurrent process sees all or nothing
-        finally:
-            if os.path.exists(partial):
-                os.unlink(partial)
     library = ctypes.CDLL(str(target))
     _declare(library)
     return library

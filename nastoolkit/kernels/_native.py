@@ -168,27 +168,30 @@ def _compiler_version(compiler: str) -> str:
         return "unknown"
 
 
-def _build() -> ctypes.CDLL:
-    """Compile (or reuse the cached) library and load it; raises RuntimeError with the cause."""
-    compiler = _compiler()
-    if compiler is None:
-        raise RuntimeError("no C++ compiler found (set $CXX or install g++)")
+def compile_cached(compiler: str, source: str, headers, flags, name: str, libraries=()) -> Path:
+    """Path of the shared library built from ``csrc/<source>`` (with the CPU shim) by
+    ``compiler``: reused from the per-user cache when the sources, flags, compiler and CPU match,
+    else compiled into it atomically. Raises RuntimeError with g++'s message when it fails."""
     csrc = _sources.csrc_dir()
     key = _sources.fingerprint(
-        (SOURCE, *HEADERS), " ".join(FLAGS), _compiler_version(compiler), _cpu_signature()
+        (source, *headers),
+        " ".join((*flags, *libraries)),
+        _compiler_version(compiler),
+        _cpu_signature(),
     )
-    target = _cache_dir() / f"nastoolkit_optim_{key}.so"
+    target = _cache_dir() / f"{name}_{key}.so"
     if not target.exists():
         fd, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(fd)
         command = [
             compiler,
-            *FLAGS,
+            *flags,
             "-include",
             str(csrc / "cpu_shim.h"),
-            str(csrc / SOURCE),
+            str(csrc / source),
             "-o",
             partial,
+            *libraries,
         ]
         try:
             result = subprocess.run(
@@ -202,6 +205,15 @@ def _build() -> ctypes.CDLL:
         finally:
             if os.path.exists(partial):
                 os.unlink(partial)
+    return target
+
+
+def _build() -> ctypes.CDLL:
+    """Compile (or reuse the cached) library and load it; raises RuntimeError with the cause."""
+    compiler = _compiler()
+    if compiler is None:
+        raise RuntimeError("no C++ compiler found (set $CXX or install g++)")
+    target = compile_cached(compiler, SOURCE, HEADERS, FLAGS, "nastoolkit_optim")
     # OpenMP threads that spin while waiting collapse when another process takes a core (2-core
     # machines, process pools): sleep instead. libgomp reads this when it is first loaded.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
