@@ -453,6 +453,8 @@ class Dense(Layer):
     (4, 2)
     """
 
+    _kernels = kernels  # the dispatching front until prepare picks the device's module
+
     def __init__(
         self,
         units,
@@ -500,6 +502,8 @@ class Dense(Layer):
         self._out = xp.empty((batch_size, self.units), self.dtype)
         self._grad_x = xp.empty((batch_size, self.input_dim), self.dtype)
         self._z_buf = xp.empty((batch_size, self.units), self.dtype) if self._keeps_z else None
+        # the kernel module of the buffers' device, chosen once here rather than once per call
+        self._kernels = kernels.implementation(self._out)
 
     def forward(self, x, training=False):
         n = x.shape[0]
@@ -509,7 +513,7 @@ class Dense(Layer):
             self._z = (
                 self._z_buf[:n] if prepared else array_module(x).empty((n, self.units), self.dtype)
             )
-        self._y = kernels.dense_forward(
+        self._y = (self._kernels if prepared else kernels).dense_forward(
             x,
             self.kernel,
             self.bias,
@@ -527,7 +531,7 @@ class Dense(Layer):
         n = grad_y.shape[0]
         prepared = n <= self._capacity
         activation = "linear" if activation_fused else self.activation_name
-        grad_x, _, _ = kernels.dense_backward(
+        grad_x, _, _ = (self._kernels if prepared else kernels).dense_backward(
             self._x,
             self.kernel,
             self._y,

@@ -534,6 +534,49 @@ class Loss:
             self.mean_over_last_axis,
         )
 
+    def batch_step(self, fused: bool = False):
+        """``value_and_grad`` (``value_and_fused_grad`` when ``fused``) for the batches of
+        ``fit``, whose targets ``check_targets`` has already put in this loss's form and dtype.
+
+        The per-call conversions are done once here instead of on every step, and an
+        unweighted batch under an averaging reduction takes the short path. The numbers are
+        the same as ``value_and_grad``'s; a step saves a few microseconds of Python.
+
+        Parameters
+        ----------
+        fused : bool
+            Fold the output activation's gradient in (see ``fused_activation``).
+
+        Returns
+        -------
+        callable
+            ``step(y_true, y_pred, grad_out, sample_weight) -> (float, grad)``.
+
+        Examples
+        --------
+        >>> step = MeanSquaredError().batch_step()
+        >>> y, p = np.zeros((2, 1)), np.array([[1.0], [3.0]])
+        >>> value, grad = step(y, p, np.empty_like(p), None)
+        >>> value, grad.ravel().tolist()
+        (5.0, [1.0, 3.0])
+        """
+        general = self.value_and_fused_grad if fused else self.value_and_grad
+        math_fn = self._fused_math if fused else self._math
+        mean_row = self.mean_over_last_axis
+        short = self.reduction in _AVERAGES and not getattr(self, "label_smoothing", 0.0)
+
+        def step(y, p, out, sample_weight):
+            if sample_weight is not None or not short:
+                value, grad = general(y, p, grad_out=out, sample_weight=sample_weight)
+                return float(value), grad
+            width = p.shape[-1]
+            count = p.size // width if width else 0
+            scale = (1.0 / width if mean_row else 1.0) / count if count else 0.0
+            t = math_fn(y, p, out, scale, False)
+            return scale * (t if isinstance(t, float) else float(t.sum())), out
+
+        return step
+
     def check_targets(self, y, output_dim: int) -> np.ndarray:
         """Validate targets once before training; returns them as ``value_and_grad`` wants."""
         return _dense_targets(y, output_dim)

@@ -466,23 +466,34 @@ class Sequential:
         """
         self._ensure_capacity(len(x_batch))
         self._fresh = False
-        return self._step(x_batch, y_batch, sample_weight, self._step_plan())
+        return self._step(x_batch, y_batch, sample_weight, self._step_plan(prepared=False))
 
-    def _step_plan(self) -> tuple:
-        """What every step of a fit asks the same way: (fused activation, penalised layers,
-        whether any metric is compiled); ``fit`` asks once per epoch, not once per step."""
+    def _step_plan(self, prepared: bool = True) -> tuple:
+        """What every step of a fit asks the same way: (fused activation, the loss's step,
+        penalised layers, whether any metric is compiled); ``fit`` asks once per epoch, not
+        once per step. ``prepared``: the targets are fit's, already in the loss's form, so the
+        loss skips its per-call conversions (``train_step`` takes targets in any form)."""
         compiled = self._compiled
+        fused = self._fuses_activation(compiled.loss)
+        if prepared:
+            data_loss = compiled.loss.batch_step(fused)
+        else:
+
+            def data_loss(y, y_pred, grad_out, sample_weight):
+                return self._data_loss(y, y_pred, sample_weight, fused)
+
         return (
-            self._fuses_activation(compiled.loss),
+            fused,
+            data_loss,
             [layer for layer in self._layers if layer.has_penalty],
             bool(compiled.metrics or compiled.weighted_metrics),
         )
 
     def _step(self, x, y, sample_weight, plan) -> float:
         """``train_step`` on prepared buffers: forward, loss, backward, one update."""
-        fused, penalized, has_metrics = plan
+        fused, data_loss, penalized, has_metrics = plan
         y_pred = self._forward(x, training=True)
-        loss, grad = self._data_loss(y, y_pred, sample_weight, fused)
+        loss, grad = data_loss(y, y_pred, self._grad_out[: len(y_pred)], sample_weight)
         for layer in penalized:
             loss += layer.regularization_penalty()
         if not math.isfinite(loss):
@@ -705,7 +716,7 @@ class Sequential:
         self._reset_metrics()
         self._snapshot[...] = self.params
         batch_hooks = cbs.wants_batches
-        loss = _RunningMean()
+        total, seen = 0.0, 0  # the running sample-weighted mean of batch losses, as Keras logs
         self._fresh = False
         plan = self._step_plan()
         for step, (x, y, w) in enumerate(batches.epoch(rng)):
@@ -715,12 +726,13 @@ class Sequential:
             if not math.isfinite(value):
                 self._diverged(epoch, step, value)
                 return self._logs(math.nan)
-            loss.add(value, len(x))
+            total += value * len(x)
+            seen += len(x)
             if batch_hooks:
-                cbs.on_train_batch_end(step, self._logs(loss.result()))
+                cbs.on_train_batch_end(step, self._logs(total / seen))
             if self.stop_training:
                 break
-        return self._logs(loss.result())
+        return self._logs(total / seen if seen else 0.0)
 
     def _logs(self, loss: float) -> dict:
         logs = {"loss": loss}

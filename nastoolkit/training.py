@@ -290,27 +290,31 @@ class Batches:
         self.x = xp.empty((self.size, *data.x.shape[1:]), dtype)
         self.y = xp.empty((self.size, *data.y.shape[1:]), data.y.dtype)
         self.w = None if data.w is None else xp.empty(self.size, data.w.dtype)
+        self._gather_rows = kernels.implementation(self.x).gather_rows  # the device's, once
 
     @property
     def steps(self) -> int:
         return -(-len(self.data) // self.size)
 
     def epoch(self, rng: np.random.Generator):
-        n = len(self.data)
+        data, n = self.data, len(self.data)
         order = self.xp.asarray(rng.permutation(n) if self.shuffle else np.arange(n))
+        gather_x, gather_y = self._gather_for(data.x), self._gather_for(data.y)
         for start in range(0, n, self.size):
             idx = order[start : start + self.size]
             m = len(idx)
             yield (
-                self._gather(self.data.x, idx, self.x[:m]),
-                self._gather(self.data.y, idx, self.y[:m]),
-                None if self.w is None else self._gather(self.data.w, idx, self.w[:m]),
+                gather_x(data.x, idx, self.x[:m]),
+                gather_y(data.y, idx, self.y[:m]),
+                None if self.w is None else self._gather_flat(data.w, idx, self.w[:m]),
             )
 
+    def _gather_for(self, src):
+        """The row gather for ``src``, chosen once per epoch rather than once per batch."""
+        return self._gather_rows if src.ndim == 2 else self._gather_flat
+
     @staticmethod
-    def _gather(src, idx, out):
-        if src.ndim == 2:
-            return kernels.gather_rows(src, idx, out=out)
+    def _gather_flat(src, idx, out):
         # N-D samples (Flatten) and weight vectors: gather through a 2-D view of the rows
         kernels.gather_rows(src.reshape(len(src), -1), idx, out=out.reshape(len(out), -1))
         return out

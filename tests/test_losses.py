@@ -743,3 +743,35 @@ def test_configs_are_keras_configs(case):
     assert ours == {**case["config"], **extra}
     again = cls.from_config(case["config"]).get_config()
     assert again == {**case["config"], **({"delta": 1.0} if cls is losses.Huber else {})}
+
+
+# --- fit's batch step --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_batch_step_equals_value_and_grad(kind, reduction, weighted):
+    """fit's per-epoch loss step gives value_and_grad's numbers bit for bit, fused or not, on
+    targets in check_targets' form (its short path skips only conversions)."""
+    rng = np.random.default_rng(len(kind) + 3 * len(reduction))
+    base = kind.split("+")[0]
+    y, p = make_case(base, rng)
+    loss = make_loss(kind, reduction, SMOOTH if kind.endswith("+smooth") else 0.0)
+    y = loss.check_targets(y, p.shape[1])
+    w = rng.uniform(0.1, 2.0, len(p)) if weighted else None
+    for fused in [False] + ([True] if loss.fused_activation else []):
+        general = loss.value_and_fused_grad if fused else loss.value_and_grad
+        expected, expected_grad = general(y, p, sample_weight=w)
+        out = np.full_like(p, np.nan)
+        value, grad = loss.batch_step(fused)(y, p, out, w)
+        assert isinstance(value, float) and value == float(expected)
+        assert grad is out
+        np.testing.assert_array_equal(grad, expected_grad)
+
+
+def test_batch_step_of_an_empty_batch_is_zero():
+    value, grad = losses.MeanSquaredError().batch_step()(
+        np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 2)), None
+    )
+    assert value == 0.0 and grad.shape == (0, 2)

@@ -331,7 +331,11 @@ def dense_forward(x, kernel, bias, activation: str = "linear", out=None, z_out=N
     np.matmul(x, kernel, out=z)
     if bias is not None:
         z += bias
-    return activation_forward(activation, z, out=out)
+    try:  # activation_forward's look-up, inline: this runs for every layer of every step
+        forward = _FORWARD[activation]
+    except (KeyError, TypeError):
+        raise _unknown_activation(activation) from None
+    return forward(z, out)
 
 
 def dense_backward(
@@ -359,7 +363,14 @@ def dense_backward(
     if activation == "linear":
         gz = grad_y
     else:
-        gz = activation_backward(activation, y, grad_y, out=grad_z, z=z)
+        # a training step's case (known name, scratch given) looks up inline, as this runs for
+        # every layer of every step; anything else goes through activation_backward's checks
+        known = grad_z is not None and isinstance(activation, str)
+        backward = _BACKWARD.get(activation) if known else None
+        if backward is None or (z is None and activation in NEEDS_PREACTIVATION):
+            gz = activation_backward(activation, y, grad_y, out=grad_z, z=z)
+        else:
+            gz = backward(y, grad_y, grad_z, z)
     grad_kernel = np.matmul(x.T, gz, out=grad_kernel)
     grad_bias = np.add.reduce(gz, axis=0, out=grad_bias) if use_bias else None
     if need_grad_x:
