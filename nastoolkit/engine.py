@@ -106,6 +106,9 @@ def _layer_records(model) -> tuple[np.ndarray, list]:
         cls = type(layer)
         if cls is layers_module.Flatten:
             continue  # a reshape: the engine works on flat rows
+        if len(layer._in_features) != 1 and cls is not layers_module.Dropout:
+            # a Dense on (batch, ..., d_in) is a product over rows the engine does not lay out
+            raise Unsupported(f"layer {layer.name!r} on inputs of shape {layer._in_features}")
         record = np.zeros((), _engine.LAYER_DTYPE)
         i, d = record["i"], record["d"]
         i[1], i[2] = layer.input_dim, layer.output_dim

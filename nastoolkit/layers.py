@@ -431,6 +431,9 @@ def Input(shape, name=None, dtype=None):  # Keras's capitalised name
 class Dense(Layer):
     """y = activation(x @ kernel + bias); kernel (d_in, units), bias (units,).
 
+    As in Keras, inputs with more than two axes, ``(batch, ..., d_in)``, are transformed along
+    their last axis: the output is ``(batch, ..., units)``.
+
     Parameters
     ----------
     units : int
@@ -454,6 +457,7 @@ class Dense(Layer):
     """
 
     _kernels = kernels  # the dispatching front until prepare picks the device's module
+    _row_capacity = 0  # rows of the 2-D product the buffers hold (prepare)
 
     def __init__(
         self,
@@ -484,8 +488,17 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
 
+    def _check_input(self, features):
+        pass  # any rank: the last axis is transformed, the others are rows
+
+    @property
+    def _rows_per_sample(self) -> int:
+        """Rows of the 2-D product per sample: 1 for flat inputs, e.g. 8 for (batch, 8, d_in)."""
+        return math.prod(self._in_features[:-1])
+
     def weight_specs(self):
-        specs = [WeightSpec("kernel", (self.input_dim, self.units), self.kernel_initializer)]
+        width = self._in_features[-1]
+        specs = [WeightSpec("kernel", (width, self.units), self.kernel_initializer)]
         if self.use_bias:
             specs.append(WeightSpec("bias", (self.units,), self.bias_initializer))
         return specs
@@ -499,15 +512,19 @@ class Dense(Layer):
 
     def prepare(self, batch_size, xp=np):
         super().prepare(batch_size, xp)
-        self._out = xp.empty((batch_size, self.units), self.dtype)
-        self._grad_x = xp.empty((batch_size, self.input_dim), self.dtype)
-        self._z_buf = xp.empty((batch_size, self.units), self.dtype) if self._keeps_z else None
+        rows = self._row_capacity = batch_size * self._rows_per_sample
+        self._out = xp.empty((rows, self.units), self.dtype)
+        self._grad_x = xp.empty((rows, self._in_features[-1]), self.dtype)
+        self._z_buf = xp.empty((rows, self.units), self.dtype) if self._keeps_z else None
         # the kernel module of the buffers' device, chosen once here rather than once per call
         self._kernels = kernels.implementation(self._out)
 
     def forward(self, x, training=False):
+        if x.ndim > 2:  # (batch, ..., d_in): the 2-D product over all rows, then the shape back
+            y = self.forward(x.reshape(-1, x.shape[-1]), training)
+            return y.reshape(*x.shape[:-1], self.units)
         n = x.shape[0]
-        prepared = n <= self._capacity
+        prepared = n <= self._row_capacity
         self._x = x
         if self._keeps_z:
             self._z = (
@@ -528,8 +545,11 @@ class Dense(Layer):
 
         ``grad_y`` is dL/dy, or dL/dz (the pre-activation) when ``activation_fused``: the loss
         already folded this layer's activation into its gradient."""
+        if grad_y.ndim > 2:
+            grad_x = self.backward(grad_y.reshape(-1, self.units), need_grad_x, activation_fused)
+            return None if grad_x is None else grad_x.reshape(*grad_y.shape[:-1], -1)
         n = grad_y.shape[0]
-        prepared = n <= self._capacity
+        prepared = n <= self._row_capacity
         activation = "linear" if activation_fused else self.activation_name
         grad_x, _, _ = (self._kernels if prepared else kernels).dense_backward(
             self._x,
@@ -616,9 +636,11 @@ class Dropout(Layer):
     rate : float
         Drop probability in [0, 1).
     noise_shape : tuple, optional
-        Shape of the mask, batch axis first, broadcast over the input as in Keras: an axis of
-        size 1 shares one draw (``(None, 1)`` drops whole rows, ``(1, None)`` drops the same
-        features in every row); None entries take the input's size.
+        Shape of the mask, batch axis first, one entry per input axis, broadcast over the
+        input as in Keras: an axis of size 1 shares one draw (``(None, 1)`` drops whole rows,
+        ``(1, None)`` drops the same features in every row, ``(None, 1, None)`` drops the same
+        features at every step of a (batch, steps, features) input); None entries take the
+        input's size.
     seed : int, optional
         Seed of the mask stream (drawn from the model's seed when omitted).
 
@@ -665,13 +687,15 @@ class Dropout(Layer):
         self.seed, self.counter = int(state[0]), int(state[1])
 
     def _check_input(self, features):
-        self._check_flat(features)
-        if self.noise_shape is not None and (
-            len(self.noise_shape) != 2 or self.noise_shape[1] not in (None, 1, features[0])
+        noise = self.noise_shape
+        if noise is not None and (
+            len(noise) != 1 + len(features)
+            or any(d not in (None, 1, size) for d, size in zip(noise[1:], features))
         ):
             raise ValueError(
-                f"noise_shape must broadcast to the input (batch, {features[0]})."
-                f" Received: noise_shape={self.noise_shape}"
+                f"noise_shape must broadcast to the input (batch, {', '.join(map(str, features))})"
+                f": one entry per axis, each None, 1 or the axis's size. Received: "
+                f"noise_shape={noise}"
             )
 
     def prepare(self, batch_size, xp=np):
@@ -707,16 +731,17 @@ class Dropout(Layer):
     def _broadcast_mask(self, x):
         """A mask of ``noise_shape`` (None -> the input's size), broadcast by the multiply."""
         n = x.shape[0]
-        rows, cols = (size if s is None else s for s, size in zip(self.noise_shape, x.shape))
-        if rows not in (1, n):
+        shape = tuple(size if s is None else s for s, size in zip(self.noise_shape, x.shape))
+        if shape[0] not in (1, n):
             raise ValueError(
                 f"noise_shape {self.noise_shape} does not broadcast to a batch of "
                 f"{n} rows; use None or 1 for the batch axis."
             )
-        mask = kernels.dropout_masks(rows, cols, self.rate, self.seed, self.counter, 1, self.dtype)[
-            0
-        ]
-        return array_module(x).asarray(mask)
+        cols = math.prod(shape[1:])
+        mask = kernels.dropout_masks(
+            shape[0], cols, self.rate, self.seed, self.counter, 1, self.dtype
+        )
+        return array_module(x).asarray(mask[0].reshape(shape))
 
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
@@ -724,11 +749,14 @@ class Dropout(Layer):
             return x
         n = x.shape[0]
         out = self._out[:n] if n <= self._capacity else None
+        if out is not None and x.ndim > 2:  # the flat buffers, seen in the input's shape
+            out = out.reshape(x.shape)
         if self.noise_shape is not None:
             self._mask = self._broadcast_mask(x)
             out = array_module(x).multiply(x, self._mask, out=out)
         elif out is not None:
-            self._mask = self._block_mask(n)
+            mask = self._block_mask(n)
+            self._mask = mask if x.ndim == 2 else mask.reshape(x.shape)
             out = array_module(x).multiply(x, self._mask, out=out)
         else:
             out, self._mask = kernels.dropout(x, self.rate, self.seed, self.counter)
@@ -779,6 +807,9 @@ class Activation(Layer):
     def fusable_activation(self):
         return self.activation_name
 
+    def _check_input(self, features):
+        pass  # elementwise (softmax: along the last axis), so any rank
+
     def prepare(self, batch_size, xp=np):
         super().prepare(batch_size, xp)
         self._out = xp.empty((batch_size, self.input_dim), self.dtype)
@@ -786,6 +817,8 @@ class Activation(Layer):
     def forward(self, x, training=False):
         n = x.shape[0]
         out = self._out[:n] if n <= self._capacity else None
+        if out is not None and x.ndim > 2:  # the flat buffer, seen in the input's shape
+            out = out.reshape(x.shape)
         self._x = x
         self._y = kernels.activation_forward(self.activation_name, x, out=out)
         return self._y

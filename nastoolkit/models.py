@@ -55,6 +55,10 @@ class _Compiled:
     loss: object
     metrics: list
     weighted_metrics: list = field(default_factory=list)
+    #: what compile was given for each metric (a name, or the object): saving writes a name
+    #: back as a name and an object with its settings, as Keras's compile_config does
+    metric_specs: list = field(default_factory=list)
+    weighted_metric_specs: list = field(default_factory=list)
 
     @property
     def all_metrics(self) -> list:
@@ -254,6 +258,18 @@ class Sequential:
     def output_dim(self) -> int | None:
         return self._layers[-1].output_dim if self.built else None
 
+    def _loss_width(self, what: str) -> int:
+        """The output width a loss sees; the loss needs (batch, features) outputs. A Dense on
+        inputs with more axes keeps them (as in Keras), which predict returns as they are."""
+        features = self._layers[-1]._out_features if self.built else None
+        if features is not None and len(features) != 1:
+            raise ValueError(
+                f"{what} needs the model's output to be (batch, features), as the losses "
+                f"take. Received: per-sample output shape {features}. Put a Flatten() layer "
+                "before the last Dense so the loss sees one row per sample."
+            )
+        return self.output_dim
+
     @property
     def weights(self) -> list:
         """Every layer's weight arrays (views into ``params``), in ``get_weights`` order."""
@@ -381,6 +397,8 @@ class Sequential:
             loss_obj,
             [metrics_module.get(m, loss=loss_obj) for m in (metrics or [])],
             [metrics_module.get(m, loss=loss_obj) for m in (weighted_metrics or [])],
+            list(metrics or []),
+            list(weighted_metrics or []),
         )
 
     @property
@@ -464,6 +482,7 @@ class Sequential:
         >>> model.train_step(x, y) > model.train_step(x, y)
         True
         """
+        self._loss_width("train_step")
         self._ensure_capacity(len(x_batch))
         self._fresh = False
         return self._step(x_batch, y_batch, sample_weight, self._step_plan(prepared=False))
@@ -520,6 +539,7 @@ class Sequential:
         """
         compiled = self._require_compiled("loss_and_gradients")
         self._require_built("loss_and_gradients")
+        self._loss_width("loss_and_gradients")
         self._fresh = False
         x = self._xp.asarray(x, dtype=self.dtype)
         self._ensure_capacity(x.shape[0])
@@ -647,7 +667,7 @@ class Sequential:
         if not self.built:
             self.build(x.shape)
         compiled = self._compiled
-        y = training.targets(compiled.loss, y, self.output_dim, self.dtype)
+        y = training.targets(compiled.loss, y, self._loss_width("fit"), self.dtype)
         w = training.as_sample_weight(sample_weight, len(x), self.dtype)
         data = training.Dataset(x, y, w)
         if validation_data is None and validation_split:
@@ -834,7 +854,7 @@ class Sequential:
         self._fresh = False
         x = training.as_data(x, "x", self.dtype, self._features)
         training.check_lengths(x, y)
-        y = training.targets(self._compiled.loss, y, self.output_dim, self.dtype)
+        y = training.targets(self._compiled.loss, y, self._loss_width("evaluate"), self.dtype)
         w = training.as_sample_weight(sample_weight, len(x), self.dtype)
         cbs = CallbackList(callbacks, self, {})
         # without test-batch callbacks, larger batches give the same numbers in fewer steps
@@ -879,7 +899,7 @@ class Sequential:
         x = self._xp.asarray(x)
         self._fresh = False
         self._ensure_capacity(min(batch_size, len(x)))
-        out = self._xp.empty((len(x), self.output_dim), self.dtype)
+        out = self._xp.empty((len(x), *self._layers[-1]._out_features), self.dtype)
         batch_hooks = cbs.wants_predict_batches
         cbs.on_predict_begin({})
         with self._threads_for(min(batch_size, len(x))):

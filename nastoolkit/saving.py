@@ -235,6 +235,21 @@ def _own_layers(model) -> list:
     return [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
 
 
+def _metric_entries(compiled, weighted: bool) -> list:
+    """The compiled metrics as compile was given them: a name stays a name; a metric object
+    is written with its settings (``{"class_name", "config"}``), e.g. Precision's thresholds.
+    A plain function, which no file can hold, is written by its name."""
+    objects = compiled.weighted_metrics if weighted else compiled.metrics
+    specs = compiled.weighted_metric_specs if weighted else compiled.metric_specs
+    entries = []
+    for spec, metric in zip(specs or [m.name for m in objects], objects):
+        entry = spec if isinstance(spec, str) else metrics.serialize(metric)
+        if not isinstance(entry, str) and entry["class_name"] == "MeanMetricWrapper":
+            entry = metric.name
+        entries.append(entry)
+    return entries
+
+
 # --- the npz format ---------------------------------------------------------------------------
 def _npz_bytes(model, extra) -> bytes:
     meta = {
@@ -248,11 +263,10 @@ def _npz_bytes(model, extra) -> bytes:
         meta["compile"] = {
             "optimizer": optimizers.serialize(compiled.optimizer),
             "loss": losses.serialize(compiled.loss),
-            "metrics": [m.name for m in compiled.metrics],
+            "metrics": _metric_entries(compiled, weighted=False),
         }
-        weighted = getattr(compiled, "weighted_metrics", None)
-        if weighted:
-            meta["compile"]["weighted_metrics"] = [m.name for m in weighted]
+        if compiled.weighted_metrics:
+            meta["compile"]["weighted_metrics"] = _metric_entries(compiled, weighted=True)
     arrays = {f"weight_{i:03d}": w for i, w in enumerate(model.get_weights())}
     if compiled is not None and compiled.optimizer.variables:
         # optimizer slots too, so a loaded model resumes training exactly where it stopped
@@ -319,8 +333,12 @@ def _check_meta(path, meta: dict) -> None:
         for key in ("metrics", "weighted_metrics"):
             if key == "metrics" or key in comp:
                 names = _require(path, comp, key, list, "the compile settings")
-                if not all(isinstance(m, str) for m in names):
-                    raise ModelFileError(path, f"compile {key} must be names. Received: {names!r}")
+                if not all(isinstance(m, str) or _is_serialized(m) for m in names):
+                    raise ModelFileError(
+                        path,
+                        f"compile {key} must be names or {{'class_name', 'config'}} objects. "
+                        f"Received: {names!r}",
+                    )
 
 
 def _model_from_meta(path, meta: dict, weights: list):
@@ -714,7 +732,8 @@ def _keras_layer(layer, input_shape: tuple) -> dict:
         }
     elif kind == "Dropout":
         # the seed names nastoolkit's mask stream, which means nothing to Keras
-        config = {**base, "rate": float(layer.rate), "seed": None, "noise_shape": None}
+        noise = None if layer.noise_shape is None else list(layer.noise_shape)
+        config = {**base, "rate": float(layer.rate), "seed": None, "noise_shape": noise}
         build = None
     elif kind == "Activation":
         config = {**base, "activation": _activation_name(layer)}
@@ -788,13 +807,27 @@ def _keras_config(model) -> dict:
             "optimizer": opt,
             "loss": _keras_object("keras.losses", loss),
             "loss_weights": None,
-            "metrics": [m.name for m in compiled.metrics] or None,
-            "weighted_metrics": [m.name for m in getattr(compiled, "weighted_metrics", [])] or None,
+            "metrics": _keras_metric_entries(compiled, weighted=False),
+            "weighted_metrics": _keras_metric_entries(compiled, weighted=True),
             "run_eagerly": False,
             "steps_per_execution": 1,
             "jit_compile": False,
         }
     return config
+
+
+def _npz_metric(entry):
+    """A metric name as it is; a ``{"class_name", "config"}`` entry as the metric it describes."""
+    return entry if isinstance(entry, str) else metrics.deserialize(entry)
+
+
+def _keras_metric_entries(compiled, weighted: bool) -> list | None:
+    """``_metric_entries`` in Keras's form (None for none, as Keras writes)."""
+    entries = [
+        entry if isinstance(entry, str) else _keras_object("keras.metrics", entry)
+        for entry in _metric_entries(compiled, weighted)
+    ]
+    return entries or None
 
 
 def _keras_weights(model) -> bytes:
@@ -1180,9 +1213,9 @@ def _nastoolkit_layer(path, index: int, entry: dict, input_shape: tuple | None):
             )
         factory = layers.Dense
     elif kind == "Dropout":
-        _reject_unknown(path, where, config, common | {"rate", "seed"})
+        _reject_unknown(path, where, config, common | {"rate", "seed", "noise_shape"})
         seed = config.get("seed")
-        kwargs = {"rate": config.get("rate"), "seed": seed}
+        kwargs = {"rate": config.get("rate"), "seed": seed, "noise_shape": config.get("noise_shape")}
         factory = layers.Dropout
     elif kind == "Activation":
         _reject_unknown(path, where, config, common | {"activation"})
@@ -1474,9 +1507,9 @@ def load_model(filepath, compile=True):
                 loss=losses.deserialize(settings["loss"])
                 if isinstance(settings["loss"], dict)
                 else settings["loss"],
-                metrics=settings["metrics"],
+                metrics=[_npz_metric(m) for m in settings["metrics"]],
                 **(
-                    {"weighted_metrics": settings["weighted_metrics"]}
+                    {"weighted_metrics": [_npz_metric(m) for m in settings["weighted_metrics"]]}
                     if settings.get("weighted_metrics")
                     else {}
                 ),

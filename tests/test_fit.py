@@ -448,3 +448,105 @@ def test_class_weight_weighs_training_samples_only_as_keras():
         np.testing.assert_allclose(history.history[key], values, rtol=1e-5, err_msg=key)
     for got, want in zip(model.get_weights(), rec["weights_after"]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", KERAS["noise_shape_nd"], ids=lambda c: str(c["noise_shape"]))
+def test_dropout_noise_shape_on_3d_inputs_shares_draws_as_keras(case):
+    """An axis of size 1 in noise_shape shares one draw along it (Keras's recorded masks are
+    constant there too); other axes draw apart; the kept values are 1 / (1 - rate)."""
+    shared = {axis for axis, size in enumerate(case["noise_shape"]) if size == 1}
+    assert shared <= set(case["constant_axes"])
+    layer = Dropout(case["rate"], noise_shape=tuple(case["noise_shape"]), seed=3)
+    x = np.ones(case["x_shape"], "float32")
+    out = layer(x, training=True)
+    constant = {a for a in range(3) if (out == np.take(out, [0], axis=a)).all()}
+    assert constant == shared
+    assert set(np.unique(out).tolist()) <= {0.0, 2.0}
+    np.testing.assert_array_equal(layer.backward(np.ones_like(out)), out)
+
+
+def test_dense_on_3d_inputs_transforms_the_last_axis_as_keras():
+    """Keras's Dense on (batch, 3, 4): same output, output shape and input gradient."""
+    rec = KERAS["dense_nd"]
+    layer = Dense(5, activation="tanh")
+    x = np.asarray(rec["x"], "float32")
+    layer.build(x.shape)
+    layer.set_weights([np.asarray(rec["kernel"]), np.asarray(rec["bias"])])
+    assert layer.compute_output_shape((None, 3, 4)) == tuple(rec["output_shape"])
+    np.testing.assert_allclose(layer(x), rec["output"], rtol=1e-6, atol=1e-6)
+    grad_x = layer.backward(np.asarray(rec["g"], "float32"))
+    np.testing.assert_allclose(grad_x, rec["grad_x"], rtol=1e-5, atol=1e-6)
+
+
+def test_model_with_dense_on_3d_inputs_trains_and_its_gradient_is_exact():
+    """Input (3, 4) -> Dense -> Dropout(noise_shape) -> Flatten -> Dense: the whole-model
+    gradient against central finite differences in float64, and fit lowers the loss."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 3, 4)), rng.normal(size=(6, 1))
+    model = Sequential(
+        [Input(shape=(3, 4)), Dense(5, activation="tanh"), Flatten(), Dense(1)],
+        seed=0,
+        dtype="float64",
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    _, grad = model.loss_and_gradients(x, y)
+    numeric = np.zeros_like(model.params)
+    for i in range(model.params.size):
+        old = model.params[i]
+        model.params[i] = old + 1e-6
+        up = model.loss_and_gradients(x, y)[0]
+        model.params[i] = old - 1e-6
+        down = model.loss_and_gradients(x, y)[0]
+        model.params[i] = old
+        numeric[i] = (up - down) / 2e-6
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+    dropped = Sequential(
+        [
+            Input(shape=(3, 4)),
+            Dense(8, activation="relu"),
+            Dropout(0.2, noise_shape=(None, 1, None)),
+            Flatten(),
+            Dense(1),
+        ],
+        seed=0,
+    )
+    dropped.compile(optimizer="adam", loss="mse")
+    history = dropped.fit(x, y, epochs=30, batch_size=4, verbose=0).history["loss"]
+    assert history[-1] < history[0]
+
+
+def test_model_with_a_3d_output_predicts_it_and_fit_says_what_to_change():
+    model = Sequential([Input(shape=(3, 4)), Dense(2)], seed=0)
+    x = np.random.default_rng(1).normal(size=(5, 3, 4)).astype("float32")
+    assert model.output_shape == (None, 3, 2)
+    np.testing.assert_allclose(model.predict(x), x @ model.layers[0].kernel, atol=1e-6)
+    model.compile(optimizer="sgd", loss="mse")
+    for call in (
+        lambda: model.fit(x, np.zeros((5, 3, 2)), verbose=0),
+        lambda: model.evaluate(x, np.zeros((5, 3, 2)), verbose=0),
+    ):
+        with pytest.raises(ValueError, match=r"per-sample output shape \(3, 2\).*Flatten"):
+            call()
+
+
+def test_engine_leaves_dense_on_3d_inputs_to_the_numpy_path(monkeypatch):
+    """The compiled engine lays out flat rows only: it names the layer, and fit opted into the
+    engine trains such a model on the NumPy path, with the same weights as without the switch."""
+    from nastoolkit import engine
+
+    def model():
+        net = Sequential(
+            [Input(shape=(3, 4)), Dense(5, activation="relu"), Flatten(), Dense(1)], seed=0
+        )
+        net.compile(optimizer="adam", loss="mse")
+        return net
+
+    assert "on inputs of shape (3, 4)" in engine.unsupported_reason(model())
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(20, 3, 4)), rng.normal(size=(20, 1))
+    plain = model()
+    plain.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    monkeypatch.setenv(engine.FIT_SWITCH, "1")
+    switched = model()
+    switched.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    np.testing.assert_array_equal(switched.params, plain.params)

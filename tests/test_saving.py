@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from nastoolkit import activations, layers, saving
 from nastoolkit.layers import Activation, Dense, Dropout
+from nastoolkit.metrics import AUC, Precision
 from nastoolkit.models import Sequential
 from nastoolkit.optimizers import SGD, Adam, RMSprop
 from nastoolkit.regularizers import L2
@@ -190,7 +191,7 @@ def _layer(config, index):
             lambda c: _layer(c, 1).update(kernel_constraint={"class_name": "NonNeg", "config": {}}),
             "kernel_constraint=",
         ),
-        (lambda c: _layer(c, 2).update(noise_shape=[None, 1]), "noise_shape="),
+        (lambda c: _layer(c, 2).update(noise_shape="rows"), "noise_shape must be a tuple"),
         (lambda c: _layer(c, 1).update(dtype="mixed_float16"), "dtype policy 'mixed_float16'"),
         (lambda c: c.update(class_name="Functional"), "Sequential models only"),
         (lambda c: c["compile_config"]["optimizer"].update(class_name="Lion"), "optimizer"),
@@ -406,6 +407,7 @@ for pair in sys.argv[1:]:
     compiled = model.get_compile_config() if model.compiled else {}
     out[path] = {"y": np.asarray(model.predict(np.load(xfile), verbose=0)).tolist(),
                  "optimizer": type(model.optimizer).__name__ if model.compiled else None,
+                 "metrics": compiled.get("metrics"),
                  "weighted_metrics": compiled.get("weighted_metrics"),
                  "layers": [type(layer).__name__ for layer in model.layers]}
 print(json.dumps(out))
@@ -460,6 +462,25 @@ def test_keras_opens_nastoolkit_archives_and_predicts_the_same(tmp_path):
     trained = _reference_model()
     trained.compile(optimizer=Adam(learning_rate=0.01), loss="mse", metrics=["mae"])
     cases["trained"] = (trained, x[:, :4])
+    # Dense on (batch, 2, 3) inputs, a broadcast Dropout mask, a metric with settings
+    dense_nd = Sequential(
+        [
+            layers.Input(shape=(2, 3)),
+            Dense(4, activation="tanh"),
+            Dropout(0.3, noise_shape=(None, 1, None)),
+            layers.Flatten(),
+            Dense(1, activation="sigmoid"),
+        ],
+        seed=6,
+    )
+    dense_nd.compile(
+        optimizer="adam", loss="binary_crossentropy", metrics=[Precision(thresholds=0.3), "auc"]
+    )
+    cases["dense_nd"] = (dense_nd, x.reshape(16, 2, 3))
+    cases["output_nd"] = (
+        Sequential([layers.Input(shape=(2, 3)), Dense(4)], seed=7),
+        cases["dense_nd"][1],
+    )
     pairs = []
     for name, (model, inputs) in cases.items():
         saving.save_model(model, tmp_path / f"{name}.keras")
@@ -487,6 +508,9 @@ def test_keras_opens_nastoolkit_archives_and_predicts_the_same(tmp_path):
     assert result[f"{tmp_path / 'linear'}.keras"]["optimizer"] is None
     if "flatten" in cases:
         assert result[f"{tmp_path / 'flatten'}.keras"]["weighted_metrics"] == ["mae"]
+    precision, auc = result[f"{tmp_path / 'dense_nd'}.keras"]["metrics"]
+    assert precision["class_name"] == "Precision" and precision["config"]["thresholds"] == 0.3
+    assert auc == "auc"
 
 
 KERAS_RESUMES = """
@@ -931,3 +955,34 @@ def test_fuzz_harness_sees_every_member_kind(fuzz_sources):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_metric_settings_and_noise_shape_survive_both_formats(tmp_path):
+    """A metric given as an object keeps its settings (Precision's thresholds, AUC's
+    num_thresholds) in .keras and .npz; a metric given by name stays a name, as in Keras's
+    compile_config; Dropout's noise_shape is written and read back."""
+    model = Sequential(
+        [Dense(4, input_shape=(3,)), Dropout(0.5, noise_shape=(None, 1)), Dense(1, "sigmoid")],
+        seed=0,
+    )
+    model.compile(
+        optimizer="adam",
+        loss="binary_crossentropy",
+        metrics=[Precision(thresholds=0.3), "accuracy"],
+        weighted_metrics=[AUC(num_thresholds=50)],
+    )
+    for suffix in ("keras", "npz"):
+        path = tmp_path / f"m.{suffix}"
+        model.save(path)
+        loaded = saving.load_model(path)
+        precision, accuracy = loaded._compiled.metrics
+        (auc,) = loaded._compiled.weighted_metrics
+        assert isinstance(precision, Precision) and precision.thresholds == [0.3], suffix
+        assert accuracy.name == "accuracy" and isinstance(auc, AUC), suffix
+        assert auc.num_thresholds == 50, suffix
+        assert loaded.layers[1].noise_shape == (None, 1), suffix
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        compile_config = json.loads(archive.read("config.json"))["compile_config"]
+    assert compile_config["metrics"][1] == "accuracy"
+    assert compile_config["metrics"][0]["config"]["thresholds"] == 0.3
+    assert compile_config["weighted_metrics"][0]["module"] == "keras.metrics"
