@@ -1,22 +1,30 @@
-"""Seconds per epoch of the tutorial's seed workload: nastoolkit vs PyTorch eager vs Keras 3.
+"""Seconds per epoch of the tutorial's seed workload: nastoolkit vs PyTorch eager vs JAX vs Keras 3.
 
 Workload: 10 -> 64 (relu) -> Dropout 0.5 -> 32 (relu) -> 1, Adam, MSE, batch 32, 8,000 training
 and 2,000 validation rows, validation loss computed each epoch. Every framework runs on one CPU
 thread, epochs are interleaved round-robin so machine noise hits all of them alike, and the table
-gives median seconds per epoch with ratios. PyTorch and Keras are optional (columns are skipped
-when missing); Keras runs on its torch backend unless KERAS_BACKEND says otherwise.
+gives median seconds per epoch with ratios. Rows: ``nastoolkit`` (``fit`` on the NumPy path, the
+default), ``engine`` (the same ``fit`` opted into the compiled engine), and where installed
+PyTorch eager, JAX (the whole epoch as one jitted ``lax.scan``) and Keras 3 (on its torch
+backend unless KERAS_BACKEND says otherwise); missing frameworks are skipped with a line.
 
 Then, as the second table, one Adam update over 10M float32 parameters (bench_optimizer_update).
 
-    python benchmarks/bench_core.py [--epochs 5] [--no-update]
+    python benchmarks/bench_core.py [--epochs 5] [--no-update] [--baseline OLD_CHECKOUT]
+
+``--baseline`` adds a column for another checkout's nastoolkit (``git worktree add /tmp/old
+COMMIT``), timed in the same process and the same round-robin, for before/after comparisons.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -24,6 +32,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # runs on (measured: nastoolkit 0.046 -> 0.035 s/epoch with this, PyTorch unchanged)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("KERAS_BACKEND", "torch")
+# XLA on one CPU thread too, like every other column
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -39,13 +51,22 @@ def data():
     return load_synthetic_regression(n_samples=10_000, seed=0)
 
 
-def nastoolkit_runner(train, val):
-    model = Sequential(seed=0)
-    model.add(Dense(64, activation="relu", input_shape=(10,)))
-    model.add(Dropout(0.5))
-    model.add(Dense(32, activation="relu"))
-    model.add(Dense(1, activation="linear"))
-    model.compile(optimizer=Adam(), loss=MeanSquaredError())
+def nastoolkit_runner(train, val, package=None):
+    """The seed workload in this checkout's nastoolkit, or in ``package`` (a baseline copy)."""
+    if package is None:
+        seq, dense, dropout, adam, mse = Sequential, Dense, Dropout, Adam, MeanSquaredError
+    else:
+        seq = importlib.import_module(package + ".models").Sequential
+        dense = importlib.import_module(package + ".layers").Dense
+        dropout = importlib.import_module(package + ".layers").Dropout
+        adam = importlib.import_module(package + ".optimizers").Adam
+        mse = importlib.import_module(package + ".losses").MeanSquaredError
+    model = seq(seed=0)
+    model.add(dense(64, activation="relu", input_shape=(10,)))
+    model.add(dropout(0.5))
+    model.add(dense(32, activation="relu"))
+    model.add(dense(1, activation="linear"))
+    model.compile(optimizer=adam(), loss=mse())
 
     def epoch():
         model.fit(*train, epochs=1, batch_size=32, validation_data=val, verbose=0)
@@ -112,14 +133,121 @@ def keras_runner(train, val):
     return epoch
 
 
-def available_runners():
-    runners = {"nastoolkit": nastoolkit_runner}
+def engine_runner(train, val):
+    """The same model and fit call, opted into the compiled engine (``NASTOOLKIT_FIT_ENGINE``)."""
+    from nastoolkit import engine
+
+    epoch_on_numpy = nastoolkit_runner(train, val)
+
+    def epoch():
+        previous = os.environ.get(engine.FIT_SWITCH)
+        os.environ[engine.FIT_SWITCH] = "1"
+        try:
+            return epoch_on_numpy()
+        finally:
+            if previous is None:
+                del os.environ[engine.FIT_SWITCH]
+            else:
+                os.environ[engine.FIT_SWITCH] = previous
+
+    return epoch
+
+
+def jax_runner(train, val):
+    """The seed workload as one jitted ``lax.scan`` over an epoch's batches (XLA on the CPU):
+    Glorot-uniform init, inverted dropout from ``jax.random``, Adam as Keras writes it."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_platforms", "cpu")
+    sizes = [(10, 64), (64, 32), (32, 1)]
+    key = jax.random.PRNGKey(0)
+    params = []
+    for fan_in, fan_out in sizes:
+        key, sub = jax.random.split(key)
+        limit = (6.0 / (fan_in + fan_out)) ** 0.5
+        params.append(
+            (
+                jax.random.uniform(sub, (fan_in, fan_out), minval=-limit, maxval=limit),
+                jnp.zeros(fan_out),
+            )
+        )
+
+    def forward(p, x, drop_key=None):
+        h = jax.nn.relu(x @ p[0][0] + p[0][1])
+        if drop_key is not None:
+            h = h * jax.random.bernoulli(drop_key, 0.5, h.shape) * 2.0
+        h = jax.nn.relu(h @ p[1][0] + p[1][1])
+        return h @ p[2][0] + p[2][1]
+
+    def loss(p, x, y, drop_key=None):
+        return jnp.mean((forward(p, x, drop_key) - y) ** 2)
+
+    def step(carry, batch):
+        p, m, v, t, k = carry
+        x, y = batch
+        k, sub = jax.random.split(k)
+        g = jax.grad(loss)(p, x, y, sub)
+        t = t + 1
+        m = jax.tree_util.tree_map(lambda m, g: m + 0.1 * (g - m), m, g)
+        v = jax.tree_util.tree_map(lambda v, g: v + 0.001 * (g * g - v), v, g)
+        alpha = 1e-3 * jnp.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        p = jax.tree_util.tree_map(lambda p, m, v: p - alpha * m / (jnp.sqrt(v) + 1e-7), p, m, v)
+        return (p, m, v, t, k), None
+
+    @jax.jit
+    def run_epoch(state, x, y, perm_key):
+        order = jax.random.permutation(perm_key, x.shape[0])
+        steps = x.shape[0] // 32
+        xb = x[order][: steps * 32].reshape(steps, 32, -1)
+        yb = y[order][: steps * 32].reshape(steps, 32, -1)
+        state, _ = jax.lax.scan(step, state, (xb, yb))
+        return state
+
+    validation_loss = jax.jit(loss)
+    X, y = (jnp.asarray(a) for a in train)
+    Xv, yv = (jnp.asarray(a) for a in val)
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+    state = [(params, zeros, zeros, 0, jax.random.PRNGKey(1))]
+    keys = [jax.random.PRNGKey(2)]
+
+    def epoch():
+        keys[0], sub = jax.random.split(keys[0])
+        state[0] = run_epoch(state[0], X, y, sub)
+        return float(validation_loss(state[0][0], Xv, yv))
+
+    return epoch
+
+
+def baseline_package(checkout: str) -> str:
+    """Another checkout's nastoolkit, importable beside this one as ``nastoolkit_baseline``
+    (its modules import each other relatively), so both run side by side in one process."""
+    source = os.path.join(checkout, "nastoolkit")
+    if not os.path.isfile(os.path.join(source, "__init__.py")):
+        raise SystemExit(f"--baseline {checkout!r}: no nastoolkit package in that folder")
+    folder = tempfile.mkdtemp(prefix="nastoolkit-baseline-")
+    shutil.copytree(source, os.path.join(folder, "nastoolkit_baseline"))
+    sys.path.insert(0, folder)
+    return "nastoolkit_baseline"
+
+
+def available_runners(baseline=None):
+    runners = {"nastoolkit": nastoolkit_runner, "engine": engine_runner}
+    if baseline is not None:
+        package = baseline_package(baseline)
+        runners["baseline"] = lambda train, val: nastoolkit_runner(train, val, package)
     try:
         import torch  # noqa: F401
 
         runners["pytorch eager"] = torch_runner
     except ImportError:
         print("(PyTorch not installed: its column is skipped)")
+    try:
+        import jax  # noqa: F401
+
+        runners["jax lax.scan"] = jax_runner
+    except ImportError:
+        print("(JAX not installed: its column is skipped)")
     try:
         import keras  # noqa: F401
 
@@ -135,24 +263,34 @@ def main(argv=None):
     parser.add_argument(
         "--no-update", action="store_true", help="skip the 10M-parameter update table"
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="CHECKOUT",
+        help="also time the nastoolkit of another checkout (e.g. a git worktree of an older "
+        "commit), interleaved with the rest, to see a change's effect side by side",
+    )
     args = parser.parse_args(argv)
     train, val = data()
-    runners = {name: make(train, val) for name, make in available_runners().items()}
+    runners = {name: make(train, val) for name, make in available_runners(args.baseline).items()}
     for run in runners.values():  # warm-up epoch (imports, first allocations, JIT caches)
         run()
     times = {name: [] for name in runners}
     last_val = {}
-    for _ in range(args.epochs):
-        for name, run in runners.items():
+    names = list(runners)
+    for epoch in range(args.epochs):
+        # rotate who goes first: a framework timed right after a heavy one (Keras) finds the
+        # caches cold, so a fixed order would favour some columns
+        shift = epoch % len(names)
+        for name in names[shift:] + names[:shift]:
             t = time.perf_counter()
-            last_val[name] = run()
+            last_val[name] = runners[name]()
             times[name].append(time.perf_counter() - t)
     ours = statistics.median(times["nastoolkit"])
     print(f"\nSeed workload, {args.epochs} epochs each, interleaved (1 thread each):")
     print(f"{'framework':<16}{'median s/epoch':>16}{'x nastoolkit':>14}{'val MSE':>10}")
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"{name:<16}{med:>16.4f}{med / ours:>14.1f}{last_val[name]:>10.3f}")
+        print(f"{name:<16}{med:>16.4f}{med / ours:>14.2f}{last_val[name]:>10.3f}")
     if not args.no_update:
         from bench_optimizer_update import main as update_main
 
