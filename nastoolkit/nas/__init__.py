@@ -32,6 +32,7 @@ The same on 20 rows, two epochs per candidate:
 (2, True)
 """
 
+from . import strategies as _strategies
 from .auto import AutoClassifier, AutoRegressor
 from .build import count_parameters, genome_to_model
 from .cache import EvaluationCache
@@ -57,6 +58,12 @@ from .strategies import (
     RegularizedEvolution,
     Search,
     load_search,
+)
+
+# Checkpoints name their strategy; load_search finds these three (whose modules import
+# .strategies, so .strategies cannot import them) through STRATEGIES.
+_strategies.STRATEGIES.update(
+    {cls.__name__: cls for cls in (ControllerSearch, DifferentiableSearch, Hyperband)}
 )
 
 __all__ = [
