@@ -250,7 +250,9 @@ class Hyperband(Search):
                 while self._spent < self.budget and self._asha_round(bar):
                     pass
             else:
-                for position in range(self.state.generation + 1, len(self.schedule)):
+                # generations (default: the whole schedule) lets a stepper stop after a rung.
+                last = min(self.generations, len(self.schedule) - 1)
+                for position in range(self.state.generation + 1, last + 1):
                     self._rung(position, bar)
         except KeyboardInterrupt:
             stop = getattr(self._map, "terminate", None) or self._map.close
