@@ -13,7 +13,8 @@ checkpointing to JSON after every generation (:mod:`.checkpoint`)::
 
 More ways to search: :class:`Hyperband` (and ASHA, ``asynchronous=True``),
 :class:`ControllerSearch` (an RNN controller trained with REINFORCE) and
-:class:`DifferentiableSearch` (DARTS).
+:class:`DifferentiableSearch` (DARTS); :func:`compare_at_epoch_budget` runs every strategy at
+one budget of training epochs.
 
 DEAP is imported only when a DEAP strategy runs, Dask only when a client or cluster is used.
 
@@ -34,6 +35,7 @@ The same on 20 rows, two epochs per candidate:
 
 from . import strategies as _strategies
 from .auto import AutoClassifier, AutoRegressor
+from .budget import BudgetComparison, compare_at_epoch_budget
 from .build import count_parameters, genome_to_model
 from .cache import EvaluationCache
 from .checkpoint import CheckpointError
@@ -70,6 +72,7 @@ __all__ = [
     "FAILED_SCORE",
     "AutoClassifier",
     "AutoRegressor",
+    "BudgetComparison",
     "Candidate",
     "CheckpointError",
     "ControllerSearch",
@@ -88,6 +91,7 @@ __all__ = [
     "Search",
     "SearchResult",
     "SearchSpace",
+    "compare_at_epoch_budget",
     "count_parameters",
     "crossover",
     "describe_genome",

@@ -42,6 +42,16 @@ def epochs_trained(result) -> int:
     """Training epochs a search result spent (cache hits train nothing; Hyperband's promoted
     candidates continue; DARTS: supernet epochs plus the derived genome's retraining).
 
+    Parameters
+    ----------
+    result : SearchResult
+        Of any strategy; candidates' ``metrics["epochs"]`` say what each trained.
+
+    Returns
+    -------
+    int
+        Epochs trained in all.
+
     Examples
     --------
     >>> from nastoolkit.nas import Candidate, Outcome, SearchResult, make_genome
@@ -117,6 +127,13 @@ class BudgetComparison:
     ``candidates`` (distinct genomes scored), ``val_error`` (the winner's, as the search saw
     it), ``test_error`` (the winner retrained on all the search data) and ``seconds`` (wall time
     of the search, the retraining not included). ``budget`` is Hyperband's ``B`` in epochs.
+
+    Examples
+    --------
+    >>> run = {"strategy": "Hyperband", "seed": 0, "epochs": 11, "candidates": 5,
+    ...        "val_error": 0.1, "test_error": 0.12, "seconds": 0.3}
+    >>> print(BudgetComparison(11, 3, ["Hyperband"], [run]).table().splitlines()[0])
+    budget B = 11 epochs (R = 3); median over 1 seed
     """
 
     budget: int
