@@ -2,7 +2,7 @@
 
 The budget is Hyperband's: with ``R = max_epochs`` and ``eta = reduction_factor`` it trains
 ``B`` epochs in all (promoted candidates continue, so each epoch counts once). The population
-strategies and the controller get ``B / R`` candidates of ``R`` epochs (population x
+strategies and the controller get at most ``B / R`` candidates of ``R`` epochs (population x
 generations as square as it goes), DARTS ``B - R`` supernet epochs plus the retraining of its
 derived genome for ``R``. Every run searches on ``(X, y)`` through a
 :class:`~nastoolkit.nas.HoldoutEvaluator` with early stopping off (a candidate trains the
@@ -69,9 +69,10 @@ def epochs_trained(result) -> int:
 
 
 def _population_shape(candidates: int) -> tuple:
-    """(population, generations) with population x (generations + 1) close to ``candidates``."""
+    """(population, generations): population x (generations + 1) as close to ``candidates`` as
+    it goes without passing it (a population has at least 2 members)."""
     population = max(2, round(math.sqrt(candidates)))
-    return population, max(0, round(candidates / population) - 1)
+    return population, max(0, candidates // population - 1)
 
 
 def _search(name, space, X, y, seed, max_epochs, reduction_factor, budget, validation_split):
@@ -238,7 +239,7 @@ def compare_at_epoch_budget(
     >>> comparison = compare_at_epoch_budget(space, X, y, (X, y), max_epochs=3,
     ...                                      strategies=["RandomSearch", "Hyperband"])
     >>> comparison.budget, [row["epochs"] for row in comparison.rows()]
-    (11, [12, 11])
+    (11, [6, 11])
     """
     max_epochs = int_at_least("max_epochs", max_epochs, 1, "Pass e.g. max_epochs=9.")
     unknown = [name for name in strategies if name not in STRATEGY_ORDER]
