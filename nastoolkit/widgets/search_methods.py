@@ -204,7 +204,7 @@ class HyperbandStepperModel:
     Parameters
     ----------
     search : Hyperband
-        With ``asynchronous=False`` (ASHA has rounds, not rungs).
+        With ``asynchronous=False`` (ASHA has no rungs to step through).
 
     Examples
     --------
@@ -222,7 +222,8 @@ class HyperbandStepperModel:
         self.search = _require(search, Hyperband, "Hyperband(space, evaluator, max_epochs=9)")
         if self.search.asynchronous:
             raise ValueError(
-                "search must be a synchronous Hyperband: ASHA runs in rounds, not rungs. "
+                "search must be a synchronous Hyperband: ASHA has no rungs to step through "
+                "(it hands out jobs as workers finish). "
                 "Received: asynchronous=True. Pass Hyperband(..., asynchronous=False)."
             )
         self.search.progress = False
