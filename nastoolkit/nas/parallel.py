@@ -779,6 +779,8 @@ class PoolSubmitMap:
 
     def _run(self, token: int, job) -> None:
         pool = self._idle.get()
+        if pool is None:  # closed while this job waited for a worker
+            return
         try:
             outcome = pool.map([job])[0]
         except BaseException as error:  # noqa: BLE001  (re-raised by wait_any in the caller)
@@ -824,6 +826,12 @@ class PoolSubmitMap:
         pools, self._pools = self._pools, None
         for pool in pools or ():
             pool.close()
+        self._stop_threads()
+
+    def _stop_threads(self) -> None:
+        # Jobs still waiting for a worker wake up to a None and return.
+        for _ in range(self.capacity + self.pending):
+            self._idle.put(None)
         self._threads.shutdown(wait=False, cancel_futures=True)
 
     def terminate(self) -> None:
@@ -831,7 +839,7 @@ class PoolSubmitMap:
         pools, self._pools = self._pools, None
         for pool in pools or ():
             pool.terminate()
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self._stop_threads()
 
     def __repr__(self) -> str:
         return f"PoolSubmitMap(workers={self.capacity}, pending={self.pending})"

@@ -498,3 +498,24 @@ def test_dask_submit_map_hands_back_the_first_finished_and_asha_runs_on_it(evalu
         assert max(len(s) for s in _rungs_reached(result).values()) == len(asha_rungs(9, 3))
     finally:
         client.close()
+
+
+def test_closing_a_submit_pool_with_a_queued_job_leaves_no_thread_waiting():
+    import threading
+
+    from slow_segments import Sleep
+
+    from nastoolkit.nas.parallel import PoolSubmitMap
+
+    pool = PoolSubmitMap(Sleep(), workers=2)
+    for seconds in (5.0, 5.0, 0.0):  # the third waits for a free worker
+        pool.submit(seconds)
+    pool.terminate()
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        if not [t for t in threading.enumerate() if t.name.startswith("nastoolkit-submit")]:
+            break
+        time.sleep(0.05)
+    assert not [t for t in threading.enumerate() if t.name.startswith("nastoolkit-submit")]
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.submit(0.0)
