@@ -146,8 +146,9 @@ class Hyperband(Search):
         As for every :class:`Search`; ``checkpoint`` is written after every rung (ASHA: every
         finished job), with an npz file of continuing candidates beside it.
 
-    ``result.history`` holds one row per rung (ASHA: per finished job): ``bracket``, ``rung``, ``epochs``, the
-    ``trials`` it trained (ids), their ``scores`` and the ``promoted`` ids. Each candidate's
+    ``result.history`` holds one row per rung (ASHA: per finished job): ``bracket``,
+    ``rung``, ``epochs``, the ``trials`` it trained (ids), their ``scores`` and the
+    ``promoted`` ids. Each candidate's
     record holds its latest (largest-budget) outcome, with ``metrics["epochs"]``; the best
     genome is the one with the lowest error seen at any rung, as in the paper.
 

@@ -262,8 +262,8 @@ class HyperbandStepperModel:
         promoted = ", ".join(row["promoted"]) or "none (the bracket's last rung)"
         lines = [
             (
-                f"Bracket s = {row['bracket']}, rung {row['rung']}: {len(row['trials'])} candidates "
-                f"trained to {row['epochs']} epochs ({row['epochs_trained']} epochs this rung, "
+                f"Bracket s = {row['bracket']}, rung {row['rung']}: {len(row['trials'])} "
+                f"candidates trained to {row['epochs']} epochs ({row['epochs_trained']} epochs this rung, "
                 f"{row['total_epochs']} of {self.search.budget} in all); promoted: {promoted}."
             ),
             f"Best so far: {_best_text(self.search.state.evaluations.values())}",
