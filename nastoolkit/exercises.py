@@ -258,6 +258,80 @@ def _grade_adam_second_step(answer):
     )
 
 
+# --- notebook 7 -------------------------------------------------------------------------------
+# The nas package is loaded on demand (as widgets are above): it is a higher layer.
+
+# Hyperband(max_epochs=9, reduction_factor=3), as in the notebook.
+HYPERBAND_R, HYPERBAND_ETA = 9, 3
+# One DARTS layer past the first: the space's activations, then skip and zero.
+DARTS_ALPHA = {"relu": 0.2, "tanh": 0.5, "skip": 0.1, "zero": 1.5}
+# One controller decision: its probabilities, the sampled choice, reward and baseline.
+REINFORCE_P, REINFORCE_CHOICE, REINFORCE_REWARD, REINFORCE_BASELINE = (0.5, 0.3, 0.2), 0, 0.9, 0.8
+
+
+def _grade_hyperband_epochs(answer):
+    from .nas.hyperband import hyperband_brackets
+
+    rungs = hyperband_brackets(HYPERBAND_R, HYPERBAND_ETA)[0]["rungs"]
+    starts = [0] + [epochs for _, epochs in rungs[:-1]]
+    expected = sum(n * (epochs - start) for (n, epochs), start in zip(rungs, starts))
+    value = _number(answer, "hyperband_epochs")
+    parts = " + ".join(f"{n} x ({epochs} - {start})" for (n, epochs), start in zip(rungs, starts))
+    return value == expected, (
+        f"bracket s = 2 has rungs {rungs} (candidates, epochs); a promoted candidate "
+        f"continues, so it trains {parts} = {expected} epochs."
+    )
+
+
+def _darts_derived_layer(alpha: dict) -> str:
+    """What DifferentiableSearch.derive picks for a second layer with these alpha values."""
+    from .nas import DifferentiableSearch, SearchSpace
+
+    activations = tuple(name for name in alpha if name not in ("skip", "zero"))
+    space = SearchSpace(max_layers=2, units=(4,), activations=activations)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 3)).astype(np.float32)
+    search = DifferentiableSearch(space, X, np.arange(20) % 2, epochs=1)
+    search._build()
+    layer = search.supernet.layers[1]
+    layer.alpha[...] = [alpha[name] for name in layer.operations]
+    genome = search.derive(search.supernet)
+    return genome["layers"][1]["activation"] if len(genome["layers"]) > 1 else "skip"
+
+
+def _grade_darts_derived(answer):
+    expected = _darts_derived_layer(DARTS_ALPHA)
+    if not isinstance(answer, str):
+        raise TypeError(
+            f"answer to 'darts_derived' must be an operation name such as 'relu'. "
+            f"Received: {answer!r}"
+        )
+    return answer.strip().lower() == expected, (
+        f"softmax(alpha) ranks zero first, but the derived genome never uses zero (the paper's "
+        f"rule): the strongest other operation is {expected!r}."
+    )
+
+
+def _grade_reinforce_gradient(answer):
+    from .nas.controller import Controller, Decision
+
+    p = np.array(REINFORCE_P)
+    controller = Controller(
+        [Decision("choice", tuple(range(len(p))))], 4, 2, np.random.default_rng(0)
+    )
+    V, bias = controller.heads[0]
+    V[...], bias[...] = 0.0, np.log(p)  # the softmax of the logits is exactly p
+    advantage = REINFORCE_REWARD - REINFORCE_BASELINE
+    expected = controller.gradients([[REINFORCE_CHOICE]], [advantage])[4]  # d loss / d logits
+    got = np.asarray(answer, dtype=float)
+    ok = got.shape == expected.shape and np.allclose(got, expected, atol=1e-6)
+    return ok, (
+        f"dL/dz = (R - b)(p - onehot(a)) = {advantage:.1f} x "
+        f"({', '.join(f'{v:g}' for v in p - np.eye(len(p))[REINFORCE_CHOICE])}) = "
+        f"{np.round(expected, 6).tolist()}: a step against it raises p of the chosen choice."
+    )
+
+
 QUESTIONS = {
     "parameter_count": _Question(
         "How many parameters has the quickstart MLP (count_params)?",
@@ -317,6 +391,25 @@ QUESTIONS = {
         "theta after two Adam steps (see notebook 6).",
         _grade_adam_second_step,
         hint="apply the formula above twice; bias correction uses step = 1, then step = 2.",
+    ),
+    "hyperband_epochs": _Question(
+        "How many epochs does bracket s = 2 of Hyperband(max_epochs=9, reduction_factor=3) "
+        "train in all?",
+        _grade_hyperband_epochs,
+        hint="list its rungs (candidates, epochs); each promoted candidate only trains the "
+        "epochs between its previous rung and the next.",
+    ),
+    "darts_derived": _Question(
+        "Which operation does DARTS derive for a layer with alpha relu 0.2, tanh 0.5, skip 0.1, "
+        "zero 1.5?",
+        _grade_darts_derived,
+        hint="softmax keeps the order of alpha, and the derived genome never takes zero.",
+    ),
+    "reinforce_gradient": _Question(
+        "dL/dz for one decision with p = (0.5, 0.3, 0.2), choice 0, reward 0.9, baseline 0.8.",
+        _grade_reinforce_gradient,
+        hint="dL/dz = (R - b) (p - onehot(a)), the softmax cross-entropy gradient scaled by "
+        "the advantage.",
     ),
 }
 

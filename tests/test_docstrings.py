@@ -34,6 +34,7 @@ NUMPYDOC = (
     "nastoolkit.models",
     "nastoolkit.nas",
     "nastoolkit.nas.auto",
+    "nastoolkit.nas.budget",
     "nastoolkit.nas.build",
     "nastoolkit.nas.cache",
     "nastoolkit.nas.checkpoint",
@@ -56,6 +57,7 @@ NUMPYDOC = (
     "nastoolkit.training",
     "nastoolkit.viz.nas",
     "nastoolkit.viz.regularization",
+    "nastoolkit.viz.search_methods",
     "nastoolkit.viz.schedules",
     "nastoolkit.viz.surfaces",
     "nastoolkit.viz.training",
@@ -67,6 +69,7 @@ NUMPYDOC = (
     "nastoolkit.widgets.race",
     "nastoolkit.widgets.regularization",
     "nastoolkit.widgets.schedules",
+    "nastoolkit.widgets.search_methods",
     "nastoolkit.widgets.training",
 )
 

@@ -37,6 +37,12 @@ ANSWERS = {
     "dropout_scale": (1.25, 0.8),
     "dense_tanh": (lambda x, W, b: np.tanh(x @ W + b), lambda x, W, b: np.tanh(x @ W)),
     "adam_second_step": (_adam_by_hand(), [0.8, -1.8]),
+    # s = 2 of R = 9, eta = 3: 9 candidates x 1 epoch, 3 continue 2 more, 1 continues 6 more
+    "hyperband_epochs": (9 * 1 + 3 * 2 + 1 * 6, 9 * 1 + 3 * 3 + 1 * 9),
+    # zero is strongest but never derived; tanh is next
+    "darts_derived": ("tanh", "zero"),
+    # (R - b)(p - onehot(0)) with R - b = 0.1
+    "reinforce_gradient": ([-0.05, 0.03, 0.02], [0.05, -0.03, -0.02]),
 }
 
 

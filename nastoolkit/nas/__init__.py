@@ -13,7 +13,8 @@ checkpointing to JSON after every generation (:mod:`.checkpoint`)::
 
 More ways to search: :class:`Hyperband` (and ASHA, ``asynchronous=True``),
 :class:`ControllerSearch` (an RNN controller trained with REINFORCE) and
-:class:`DifferentiableSearch` (DARTS).
+:class:`DifferentiableSearch` (DARTS); :func:`compare_at_epoch_budget` runs every strategy at
+one budget of training epochs.
 
 DEAP is imported only when a DEAP strategy runs, Dask only when a client or cluster is used.
 
@@ -32,7 +33,9 @@ The same on 20 rows, two epochs per candidate:
 (2, True)
 """
 
+from . import strategies as _strategies
 from .auto import AutoClassifier, AutoRegressor
+from .budget import BudgetComparison, compare_at_epoch_budget
 from .build import count_parameters, genome_to_model
 from .cache import EvaluationCache
 from .checkpoint import CheckpointError
@@ -59,10 +62,17 @@ from .strategies import (
     load_search,
 )
 
+# Checkpoints name their strategy; load_search finds these three (whose modules import
+# .strategies, so .strategies cannot import them) through STRATEGIES.
+_strategies.STRATEGIES.update(
+    {cls.__name__: cls for cls in (ControllerSearch, DifferentiableSearch, Hyperband)}
+)
+
 __all__ = [
     "FAILED_SCORE",
     "AutoClassifier",
     "AutoRegressor",
+    "BudgetComparison",
     "Candidate",
     "CheckpointError",
     "ControllerSearch",
@@ -81,6 +91,7 @@ __all__ = [
     "Search",
     "SearchResult",
     "SearchSpace",
+    "compare_at_epoch_budget",
     "count_parameters",
     "crossover",
     "describe_genome",

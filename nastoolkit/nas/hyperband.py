@@ -12,12 +12,18 @@ counts are rounded to whole epochs (at least 1) when ``R`` is not a power of ``e
 ``asynchronous=True`` is ASHA (Li et al., 2020, "A system for massively parallel hyperparameter
 tuning"): one bracket of rungs ``r_k = r_min eta^k`` with ``r_min = R eta^-s_max``; whenever a
 worker is free it gets the best not-yet-promoted candidate of the highest rung that has one in
-its top ``1/eta``, else a new genome at rung 0. Here "free workers" are served in rounds of
-``workers`` jobs through the toolkit's batch maps (deterministic, hence resumable exactly); the
-run stops once it has spent the epochs synchronous Hyperband would.
+its top ``1/eta``, else a new genome at rung 0. Jobs go through a submit / as-completed map
+(:func:`~nastoolkit.nas.parallel.make_submit_map`): the moment a worker finishes, its result is
+recorded and it gets the next job, so no worker waits for the others. The run stops once it has
+spent the epochs synchronous Hyperband would.
 
-Every rung (ASHA: every round) is checkpointed: JSON for the trials, the history and the RNG,
-an npz file beside it for the weights and optimizer states of candidates that may continue.
+Every rung (ASHA: every finished job) is checkpointed: JSON for the trials, the history, the RNG
+and the jobs in flight, an npz file beside it for the weights and optimizer states of candidates
+that may continue. What is exact: with ``workers=None`` every job finishes before the next one
+starts, so a run is deterministic and a resumed run ends exactly as an uninterrupted one; with
+workers (a pool or Dask) the promotions depend on which job finishes first, so two runs may
+differ, and a resumed run re-submits the jobs that were in flight and continues from the set of
+results checkpointed after the last completion.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from .checkpoint import (
 from .continuation import SegmentEvaluator
 from .genome import copy_genome, genome_key
 from .outcome import Outcome
-from .parallel import make_map
+from .parallel import make_map, make_submit_map
 from .result import Candidate
 from .strategies import Search, SearchState
 
@@ -138,10 +144,11 @@ class Hyperband(Search):
         False: Hyperband's brackets of successive halving. True: ASHA.
     workers, client, cluster, checkpoint, progress, overwrite
         As for every :class:`Search`; ``checkpoint`` is written after every rung (ASHA: every
-        round of ``workers`` jobs), with an npz file of continuing candidates beside it.
+        finished job), with an npz file of continuing candidates beside it.
 
-    ``result.history`` holds one row per rung: ``bracket``, ``rung``, ``epochs``, the
-    ``trials`` it trained (ids), their ``scores`` and the ``promoted`` ids. Each candidate's
+    ``result.history`` holds one row per rung (ASHA: per finished job): ``bracket``,
+    ``rung``, ``epochs``, the ``trials`` it trained (ids), their ``scores`` and the
+    ``promoted`` ids. Each candidate's
     record holds its latest (largest-budget) outcome, with ``metrics["epochs"]``; the best
     genome is the one with the lowest error seen at any rung, as in the paper.
 
@@ -210,6 +217,7 @@ class Hyperband(Search):
         self._alive = []  # synchronous: trial ids of the current bracket's next rung
         self._spent = 0  # epochs trained so far
         self._rung_scores = {}  # ASHA: trial id -> its score at each rung it reached
+        self._in_flight = []  # ASHA: (trial id, epochs) jobs running at the last checkpoint
 
     # -- configuration --------------------------------------------------------------------------
     def _strategy_config(self) -> dict:
@@ -242,15 +250,16 @@ class Hyperband(Search):
             unit="epoch",
             disable=not self.progress,
         )
-        self._map = make_map(
+        self._map = (make_submit_map if self.asynchronous else make_map)(
             self._segments, workers=self.workers, client=self.client, cluster=self.cluster
         )
         try:
             if self.asynchronous:
-                while self._spent < self.budget and self._asha_round(bar):
-                    pass
+                self._run_asha(bar)
             else:
-                for position in range(self.state.generation + 1, len(self.schedule)):
+                # generations (default: the whole schedule) lets a stepper stop after a rung.
+                last = min(self.generations, len(self.schedule) - 1)
+                for position in range(self.state.generation + 1, last + 1):
                     self._rung(position, bar)
         except KeyboardInterrupt:
             stop = getattr(self._map, "terminate", None) or self._map.close
@@ -296,38 +305,42 @@ class Hyperband(Search):
 
     def _train(self, trials: list, epochs: list, generation: int) -> None:
         """Train each trial up to its epochs (continuing from its state) and record outcomes."""
-        jobs = []
-        for trial, stop in zip(trials, epochs):
-            record = self.state.evaluations[trial]
-            jobs.append(
-                {
-                    "genome": record.genome,
-                    "start": record.metrics.get("epochs", 0),
-                    "stop": stop,
-                    "state": self._arrays.get(trial),
-                }
-            )
+        jobs = [self._segment_job(trial, stop) for trial, stop in zip(trials, epochs)]
         outcomes = self._map.map(jobs) if jobs else []
         for trial, job, outcome in zip(trials, jobs, outcomes):
-            record = self.state.evaluations[trial]
-            metrics = dict(outcome.metrics)
-            state = metrics.pop("_state", None)
-            self._spent += job["stop"] - job["start"]
-            if state is None:
-                self._arrays.pop(trial, None)
-            else:
-                self._arrays[trial] = state
-            metrics.update({"epochs": job["stop"], "best_epoch": job["stop"]})
-            outcome = Outcome(
-                outcome.status,
-                outcome.score,
-                outcome.reason,
-                metrics if outcome.ok else {"epochs": job["stop"]},
-                outcome.seconds,
-            )
-            self.state.evaluations[trial] = Candidate(
-                record.index, record.key, record.genome, generation, record.params, outcome
-            )
+            self._record_segment(trial, job, outcome, generation)
+
+    def _segment_job(self, trial: str, stop: int) -> dict:
+        """The job that trains ``trial`` from where it stopped to ``stop`` epochs."""
+        record = self.state.evaluations[trial]
+        return {
+            "genome": record.genome,
+            "start": record.metrics.get("epochs", 0),
+            "stop": stop,
+            "state": self._arrays.get(trial),
+        }
+
+    def _record_segment(self, trial: str, job: dict, outcome, generation: int) -> None:
+        """Record ``trial``'s outcome after ``job``, keep its state to continue from."""
+        record = self.state.evaluations[trial]
+        metrics = dict(outcome.metrics)
+        state = metrics.pop("_state", None)
+        self._spent += job["stop"] - job["start"]
+        if state is None:
+            self._arrays.pop(trial, None)
+        else:
+            self._arrays[trial] = state
+        metrics.update({"epochs": job["stop"], "best_epoch": job["stop"]})
+        outcome = Outcome(
+            outcome.status,
+            outcome.score,
+            outcome.reason,
+            metrics if outcome.ok else {"epochs": job["stop"]},
+            outcome.seconds,
+        )
+        self.state.evaluations[trial] = Candidate(
+            record.index, record.key, record.genome, generation, record.params, outcome
+        )
 
     def _ranked(self, trials: list) -> list:
         """Best first; failures last; ties by trial order (deterministic)."""
@@ -365,8 +378,10 @@ class Hyperband(Search):
         )
 
     # -- ASHA -----------------------------------------------------------------------------------
-    def _asha_jobs(self, slots: int, generation: int) -> list:
-        """Up to ``slots`` (trial, epochs) jobs by ASHA's rule, within the remaining budget."""
+    def _asha_jobs(self, slots: int, generation: int, running=()) -> list:
+        """Up to ``slots`` (trial, epochs) jobs by ASHA's rule, within the remaining budget;
+        ``running`` are the (trial, epochs) jobs in flight (their epochs are planned, their
+        trials taken)."""
         rungs = asha_rungs(self.max_epochs, self.reduction_factor)
         # Rung k holds every trial that ever reached it, with its score there (a promoted trial
         # stays counted in the rungs below, as in the paper).
@@ -378,7 +393,10 @@ class Hyperband(Search):
             ]
             for k in range(len(rungs))
         ]
-        jobs, planned, taken = [], self._spent, set()
+        jobs, taken = [], {trial for trial, _ in running}
+        planned = self._spent + sum(
+            stop - self.state.evaluations[trial].metrics.get("epochs", 0) for trial, stop in running
+        )
         for _ in range(slots):
             job = None
             for k in range(len(rungs) - 2, -1, -1):
@@ -403,42 +421,49 @@ class Hyperband(Search):
             jobs.append(job[:2])
         return jobs
 
-    def _asha_round(self, bar) -> bool:
-        """One round of ``workers`` jobs; False when no job fits in the budget any more."""
+    def _run_asha(self, bar) -> None:
+        """ASHA's event loop: keep every worker busy; whenever a job finishes, record it,
+        checkpoint, and give the free worker the next job by ASHA's rule. Serially each job
+        finishes as it is submitted, so the run is deterministic and resumes exactly; with
+        workers, the order of completions (and so the promotions) depends on timing, and a
+        resumed run first re-submits the jobs that were in flight."""
+        running = {}  # token -> (trial, job)
+        for trial, stop in self._in_flight:  # a resumed run: what was running at the kill
+            job = self._segment_job(trial, stop)
+            running[self._map.submit(job)] = (trial, job)
+        while True:
+            free = self._map.capacity - len(running)
+            if free > 0:
+                busy = [(trial, job["stop"]) for trial, job in running.values()]
+                for trial, stop in self._asha_jobs(free, self.state.generation + 1, busy):
+                    job = self._segment_job(trial, stop)
+                    running[self._map.submit(job)] = (trial, job)
+            if not running:
+                return
+            for token, outcome in self._map.wait_any():
+                trial, job = running.pop(token)
+                self._in_flight = [(t, j["stop"]) for t, j in running.values()]
+                self._asha_finished(trial, job, outcome, bar)
+
+    def _asha_finished(self, trial: str, job: dict, outcome, bar) -> None:
+        """Record one finished ASHA job as its own history row, then checkpoint."""
         generation = self.state.generation + 1
         before = self._spent
-        jobs = self._asha_jobs(self.workers or 1, generation)
-        if not jobs:
-            return False
-        trials = [trial for trial, _ in jobs]
-        self._train(trials, [epochs for _, epochs in jobs], generation)
-        top = asha_rungs(self.max_epochs, self.reduction_factor)[-1]
-        for trial in trials:
-            if (
-                self.state.evaluations[trial].metrics["epochs"] >= top
-                or not self.state.evaluations[trial].ok
-            ):
-                self._arrays.pop(trial, None)  # nothing left to continue
-        for trial in trials:
-            record = self.state.evaluations[trial]
-            self._rung_scores.setdefault(trial, []).append(record.score if record.ok else None)
-        self.state.population = trials
-        self._finish_rung(
-            generation,
-            {
-                "bracket": 0,
-                "rung": [
-                    asha_rungs(self.max_epochs, self.reduction_factor).index(epochs)
-                    for _, epochs in jobs
-                ],
-                "epochs": [epochs for _, epochs in jobs],
-                "trials": trials,
-                "promoted": [],
-            },
-            bar,
-            before,
-        )
-        return True
+        self._record_segment(trial, job, outcome, generation)
+        rungs = asha_rungs(self.max_epochs, self.reduction_factor)
+        record = self.state.evaluations[trial]
+        if record.metrics["epochs"] >= rungs[-1] or not record.ok:
+            self._arrays.pop(trial, None)  # nothing left to continue
+        self._rung_scores.setdefault(trial, []).append(record.score if record.ok else None)
+        self.state.population = [trial]
+        row = {
+            "bracket": 0,
+            "rung": [rungs.index(job["stop"])],
+            "epochs": [job["stop"]],
+            "trials": [trial],
+            "promoted": [],
+        }
+        self._finish_rung(generation, row, bar, before)
 
     # -- bookkeeping ----------------------------------------------------------------------------
     def _finish_rung(self, generation: int, row: dict, bar, before: int) -> None:
@@ -492,6 +517,7 @@ class Hyperband(Search):
             "alive": self._alive,
             "spent": self._spent,
             "rung_scores": self._rung_scores,
+            "in_flight": [list(job) for job in self._in_flight],
             "rng_state": encode_rng_state(self.rng.getstate()),
             "arrays": name,
             "continuing": sorted(self._arrays),
@@ -580,6 +606,7 @@ class Hyperband(Search):
         self._alive = list(state["alive"])
         self._spent = int(state["spent"])
         self._rung_scores = {trial: list(scores) for trial, scores in state["rung_scores"].items()}
+        self._in_flight = [(str(trial), int(stop)) for trial, stop in state.get("in_flight", [])]
         self.rng.setstate(decode_rng_state(state["rng_state"]))
         arrays_path = os.path.join(folder, state["arrays"])
         if not os.path.exists(arrays_path):

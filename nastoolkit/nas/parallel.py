@@ -40,11 +40,15 @@ from .outcome import Outcome, as_outcome
 
 __all__ = [
     "DaskMap",
+    "DaskSubmitMap",
+    "PoolSubmitMap",
     "ProcessPoolMap",
     "SerialMap",
+    "SerialSubmitMap",
     "evaluate_genome",
     "evaluator_timeout",
     "make_map",
+    "make_submit_map",
 ]
 
 _THREAD_VARIABLES = (
@@ -672,3 +676,299 @@ def make_map(evaluator, workers=None, client=None, cluster=None):
     if workers and workers > 1:
         return ProcessPoolMap(evaluator, workers)
     return SerialMap(evaluator)
+
+
+# -- submit / as completed ----------------------------------------------------------------------
+# The maps above take a whole batch and return when all of it is done. ASHA wants more: give a
+# free worker its next job the moment it finishes. These maps take one job at a time
+# (``submit(job) -> token``) and hand back results as they finish (``wait_any()``).
+
+
+class SerialSubmitMap:
+    """``submit`` evaluates at once in this process (through :class:`SerialMap`, so a time limit
+    still applies); ``wait_any`` returns what was submitted since, in submission order.
+
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(job)``.
+
+    Examples
+    --------
+    >>> class Double:
+    ...     def evaluate(self, job): return Outcome("ok", 2.0 * job)
+    >>> jobs = SerialSubmitMap(Double())
+    >>> tokens = [jobs.submit(0.1), jobs.submit(0.2)]
+    >>> [(token, outcome.score) for token, outcome in jobs.wait_any()], jobs.pending
+    ([(0, 0.2), (1, 0.4)], 0)
+    """
+
+    capacity = 1
+
+    def __init__(self, evaluator):
+        self._map = SerialMap(evaluator)
+        self._done: collections.deque = collections.deque()
+        self._tokens = 0
+
+    @property
+    def pending(self) -> int:
+        """Jobs submitted and not yet returned by :meth:`wait_any`."""
+        return len(self._done)
+
+    def submit(self, job) -> int:
+        """Evaluate ``job`` now; its token (0, 1, ...) comes back with its outcome."""
+        token, self._tokens = self._tokens, self._tokens + 1
+        self._done.append((token, self._map.map([job])[0]))
+        return token
+
+    def wait_any(self) -> list:
+        """Every ``(token, Outcome)`` not yet returned, in submission order."""
+        done = list(self._done)
+        self._done.clear()
+        return done
+
+    def close(self) -> None:
+        """Release the time-limit worker, if any."""
+        self._map.close()
+
+    def terminate(self) -> None:
+        """Kill the time-limit worker at once, if any."""
+        self._map.terminate()
+
+    def __repr__(self) -> str:
+        return f"SerialSubmitMap(pending={self.pending})"
+
+
+class PoolSubmitMap:
+    """``workers`` worker processes, each fed its next job as soon as it finishes one.
+
+    Each worker is a one-process :class:`ProcessPoolMap` (so faults, retries and time limits
+    behave as there) driven by a thread of its own; ``wait_any`` blocks until at least one job
+    has finished and returns every finished one, in the order they finished.
+
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(job)``; loaded once by every worker.
+    workers : int
+        Worker processes (jobs in flight at once).
+
+    Examples
+    --------
+    >>> from nastoolkit.nas import HoldoutEvaluator, make_genome
+    >>> from nastoolkit.datasets import make_moons
+    >>> (X, y), _ = make_moons(n_samples=60, seed=0)
+    >>> jobs = PoolSubmitMap(HoldoutEvaluator(X, y, epochs=1), workers=2)
+    >>> token = jobs.submit(make_genome([(8, "relu", 0.0)]))
+    >>> [(t, outcome.status) for t, outcome in jobs.wait_any()]
+    [(0, 'ok')]
+    >>> jobs.close()
+    """
+
+    def __init__(self, evaluator, workers: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.capacity = positive_int("workers", workers, "Use e.g. workers=2 for two processes.")
+        self._idle: queue.Queue = queue.Queue()
+        self._pools = [ProcessPoolMap(evaluator, 1) for _ in range(self.capacity)]
+        for pool in self._pools:
+            self._idle.put(pool)
+        self._finished: queue.Queue = queue.Queue()
+        self._threads = ThreadPoolExecutor(self.capacity, thread_name_prefix="nastoolkit-submit")
+        self._tokens, self.pending = 0, 0
+
+    def _run(self, token: int, job) -> None:
+        pool = self._idle.get()
+        if pool is None:  # closed while this job waited for a worker
+            return
+        try:
+            outcome = pool.map([job])[0]
+        except BaseException as error:  # noqa: BLE001  (re-raised by wait_any in the caller)
+            self._finished.put((token, error))
+            return
+        self._idle.put(pool)
+        self._finished.put((token, outcome))
+
+    def submit(self, job) -> int:
+        """Start ``job`` on the next free worker (queued if none is free); returns its token."""
+        if self._pools is None:
+            raise RuntimeError("this PoolSubmitMap is closed; make a new one.")
+        token, self._tokens = self._tokens, self._tokens + 1
+        self.pending += 1
+        self._threads.submit(self._run, token, job)
+        return token
+
+    def wait_any(self) -> list:
+        """Block until a job finishes; every finished ``(token, Outcome)``, in finishing order
+        (empty when nothing is pending). A broken worker pool raises here."""
+        if not self.pending:
+            return []
+        done = []
+        while not done:
+            try:  # wake twice a second so Ctrl-C stays prompt
+                done.append(self._finished.get(timeout=0.5))
+            except queue.Empty:
+                continue
+        while True:
+            try:
+                done.append(self._finished.get_nowait())
+            except queue.Empty:
+                break
+        self.pending -= len(done)
+        for _, outcome in done:
+            if isinstance(outcome, BaseException):
+                self.terminate()
+                raise outcome
+        return done
+
+    def close(self) -> None:
+        """Stop every worker (busy ones are killed) and the threads that drive them."""
+        pools, self._pools = self._pools, None
+        for pool in pools or ():
+            pool.close()
+        self._stop_threads()
+
+    def _stop_threads(self) -> None:
+        # Jobs still waiting for a worker wake up to a None and return.
+        for _ in range(self.capacity + self.pending):
+            self._idle.put(None)
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def terminate(self) -> None:
+        """Kill every worker now and stop the threads."""
+        pools, self._pools = self._pools, None
+        for pool in pools or ():
+            pool.terminate()
+        self._stop_threads()
+
+    def __repr__(self) -> str:
+        return f"PoolSubmitMap(workers={self.capacity}, pending={self.pending})"
+
+
+class DaskSubmitMap:
+    """Jobs submitted to Dask one by one; ``wait_any`` returns those that finished, as
+    ``distributed.wait(..., return_when="FIRST_COMPLETED")`` reports them (ties by token).
+
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(job)``; scattered to every worker once.
+    client, cluster, workers
+        As for :class:`DaskMap` (which this one builds on). ``capacity`` is the cluster's
+        thread count when it is known, else ``workers`` (default 2).
+
+    Examples
+    --------
+    >>> from dask.distributed import Client
+    >>> class Double:
+    ...     def evaluate(self, job): return Outcome("ok", 2.0 * job)
+    >>> client = Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
+    >>> jobs = DaskSubmitMap(Double(), client=client)
+    >>> token = jobs.submit(0.25)
+    >>> [(t, outcome.score) for t, outcome in jobs.wait_any()]
+    [(0, 0.5)]
+    >>> jobs.close(); client.close()
+    """
+
+    def __init__(self, evaluator, client=None, cluster=None, workers: int | None = None):
+        self._dask = DaskMap(evaluator, client=client, cluster=cluster, workers=workers)
+        self.client = self._dask.client
+        try:
+            threads = sum(w["nthreads"] for w in self.client.scheduler_info()["workers"].values())
+        except Exception:  # noqa: BLE001  (an unusual scheduler: fall back to the setting)
+            threads = 0
+        self.capacity = threads or workers or 2
+        self._futures: dict = {}
+        self._tokens = 0
+
+    @property
+    def pending(self) -> int:
+        """Jobs submitted and not yet returned by :meth:`wait_any`."""
+        return len(self._futures)
+
+    def submit(self, job) -> int:
+        """Send ``job`` to the scheduler; returns its token."""
+        token, self._tokens = self._tokens, self._tokens + 1
+        future = self.client.submit(
+            _evaluate_on_dask, job, evaluator=self._dask._evaluator, pure=False
+        )
+        self._futures[future] = token
+        return token
+
+    def wait_any(self) -> list:
+        """Block until a job finishes; every finished ``(token, Outcome)`` (a task that raised,
+        or whose workers kept dying, is a failed outcome naming the error)."""
+        from dask.distributed import wait
+
+        if not self._futures:
+            return []
+        try:
+            finished = wait(list(self._futures), return_when="FIRST_COMPLETED").done
+        except BaseException:
+            self.terminate()
+            raise
+        done = []
+        for future in finished:
+            token = self._futures.pop(future)
+            if future.status == "finished":
+                done.append((token, as_outcome(future.result())))
+            else:
+                error = future.exception()
+                done.append((token, Outcome.failure(f"{type(error).__name__}: {error}")))
+        return sorted(done, key=lambda pair: pair[0])
+
+    def close(self) -> None:
+        """Close the client and LocalCluster made here (a client passed in stays open)."""
+        self._dask.close()
+
+    def terminate(self) -> None:
+        """Cancel the pending jobs and close what :meth:`close` closes."""
+        self._dask._futures = list(self._futures)
+        self._futures = {}
+        self._dask.terminate()
+
+    def __repr__(self) -> str:
+        return f"DaskSubmitMap(capacity={self.capacity}, pending={self.pending})"
+
+
+def make_submit_map(evaluator, workers=None, client=None, cluster=None):
+    """The submit / as-completed map for these settings, chosen as :func:`make_map` chooses:
+    Dask when ``client`` or ``cluster`` is given, worker processes when ``workers`` > 1, else
+    this process (``submit`` evaluates at once).
+
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(job)``.
+    workers : int, optional
+        Processes (or LocalCluster workers); None or 1 evaluates serially.
+    client : dask.distributed.Client, optional
+        Evaluate on this client's cluster.
+    cluster : str or cluster object, optional
+        ``"local"`` or a scheduler address.
+
+    Returns
+    -------
+    SerialSubmitMap, PoolSubmitMap or DaskSubmitMap
+        All have ``submit(job) -> token``, ``wait_any() -> [(token, Outcome)]``, ``pending``,
+        ``capacity`` (jobs worth keeping in flight), ``close()`` and ``terminate()``.
+
+    Examples
+    --------
+    >>> class Constant:
+    ...     def evaluate(self, job): return Outcome("ok", 0.5)
+    >>> make_submit_map(Constant()).capacity
+    1
+    """
+    if workers is not None:
+        workers = positive_int(
+            "workers",
+            workers,
+            "Use e.g. workers=2 for two processes, or None to evaluate in this process.",
+        )
+    evaluator_timeout(evaluator)
+    if client is not None or cluster is not None:
+        return DaskSubmitMap(evaluator, client=client, cluster=cluster, workers=workers)
+    if workers and workers > 1:
+        return PoolSubmitMap(evaluator, workers)
+    return SerialSubmitMap(evaluator)

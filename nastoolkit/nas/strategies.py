@@ -447,6 +447,11 @@ class Search:
         from ._schema import validate_checkpoint
 
         document = load_checkpoint(path)
+        if document.get("strategy") in _OWN_FORMAT:
+            raise CheckpointError(
+                f"checkpoint {path!r} was written by {document['strategy']}, whose checkpoints "
+                f"{cls.__name__}.resume cannot read. Use nastoolkit.nas.load_search({path!r})."
+            )
         validate_checkpoint(path, document, STRATEGIES)
         strategy = STRATEGIES[document["strategy"]]
         if cls is not Search and strategy is not cls:
@@ -821,6 +826,49 @@ STRATEGIES = {
     strategy.__name__: strategy
     for strategy in (GeneticSearch, RegularizedEvolution, RandomSearch, NSGA2Search)
 }
+"""Strategy name (as written in checkpoints) -> class. ``nastoolkit.nas`` adds the strategies of
+their own modules (``ControllerSearch``, ``DifferentiableSearch``, ``Hyperband``) when it loads,
+since those modules import this one."""
+
+# Strategies whose checkpoints carry arrays and a format of their own: their ``resume`` reads them.
+_OWN_FORMAT = ("ControllerSearch", "DifferentiableSearch", "Hyperband")
+
+
+def _checkpoint_strategy(path) -> type:
+    """The class named by the checkpoint at ``path`` (read, not yet validated)."""
+    name = load_checkpoint(path).get("strategy")
+    if name not in STRATEGIES:
+        raise CheckpointError(
+            f"checkpoint {path!r} is damaged or was edited: field strategy must name a known "
+            f"strategy ({sorted(STRATEGIES)}). Found: {name!r}."
+        )
+    return STRATEGIES[name]
+
+
+def _resume_own_format(strategy, path, evaluator, generations, options) -> object:
+    """Resume a controller, DARTS or Hyperband checkpoint through the class's own ``resume``."""
+    if generations is not None:
+        raise TypeError(
+            f"generations= extends population searches only; checkpoint {path!r} was written "
+            f"by {strategy.__name__}, whose length is fixed by its own settings. Received: "
+            f"generations={generations!r}. Call load_search({path!r}) without it."
+        )
+    if strategy.__name__ == "DifferentiableSearch":
+        unknown = sorted(set(options) - {"checkpoint", "progress", "overwrite"})
+        if unknown:
+            raise TypeError(
+                f"DifferentiableSearch checkpoints resume with checkpoint=, progress= and "
+                f"overwrite= only (the data is in the checkpoint). Received: {unknown}."
+            )
+        search = strategy.resume(path, **options)
+        if evaluator is not None and evaluator.fingerprint() != search.evaluator.fingerprint():
+            raise CheckpointError(
+                f"checkpoint {path!r} was made with another evaluator setup (its stored data "
+                f"and split differ from the evaluator given). Call load_search({path!r}) "
+                f"without evaluator=, or pass the same data."
+            )
+        return search
+    return strategy.resume(path, evaluator=evaluator, **options)
 
 
 def load_search(path, evaluator=None, generations=None, **options) -> Search:
@@ -830,6 +878,10 @@ def load_search(path, evaluator=None, generations=None, **options) -> Search:
     :class:`CheckpointError` naming the file and the field). ``evaluator`` defaults to the one
     rebuilt from the checkpoint; ``generations`` above the saved count extends a finished run.
     Other ``options`` as :meth:`Search.resume` (``workers``, ``checkpoint``, ``overwrite``, ...).
+    Checkpoints of :class:`ControllerSearch`, :class:`Hyperband` and
+    :class:`DifferentiableSearch` go to that class's own ``resume`` (DARTS takes only
+    ``checkpoint``, ``progress`` and ``overwrite``; its data is in the checkpoint);
+    ``generations`` does not apply to them.
 
     Parameters
     ----------
@@ -844,7 +896,7 @@ def load_search(path, evaluator=None, generations=None, **options) -> Search:
 
     Returns
     -------
-    Search
+    Search or DifferentiableSearch
         Of the checkpoint's strategy, ready to ``run``.
 
     Examples
@@ -863,4 +915,7 @@ def load_search(path, evaluator=None, generations=None, **options) -> Search:
     >>> len(search.run().history)
     4
     """
+    strategy = _checkpoint_strategy(path)
+    if strategy.__name__ in _OWN_FORMAT:
+        return _resume_own_format(strategy, path, evaluator, generations, options)
     return Search.resume(path, evaluator=evaluator, generations=generations, **options)

@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from .._lazy import lazy_namespace
 
-_SUBMODULES = ("surfaces", "training", "schedules", "regularization", "nas")
+_SUBMODULES = ("surfaces", "training", "schedules", "regularization", "nas", "search_methods")
 
 __getattr__, __dir__ = lazy_namespace(__name__, _SUBMODULES, search_submodules=True)

@@ -25,6 +25,7 @@ _SUBMODULES = (
     "dropout",
     "moons",
     "nas",
+    "search_methods",
 )
 
 __getattr__, __dir__ = lazy_namespace(__name__, _SUBMODULES, search_submodules=True)

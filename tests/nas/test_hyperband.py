@@ -355,3 +355,167 @@ def test_the_new_strategies_are_exported_without_heavy_imports():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert output.strip() == "[]"
+
+
+# -- truly asynchronous ASHA: a free worker never waits for the others --------------------------
+
+
+def test_submit_maps_hand_back_results_as_they_finish():
+    from slow_segments import Sleep
+
+    from nastoolkit.nas.parallel import PoolSubmitMap, SerialSubmitMap, make_submit_map
+
+    serial = make_submit_map(Sleep())
+    assert isinstance(serial, SerialSubmitMap) and serial.capacity == 1
+    assert serial.submit(0.0) == 0 and serial.pending == 1  # done already
+    assert [token for token, _ in serial.wait_any()] == [0] and serial.wait_any() == []
+    pool = make_submit_map(Sleep(), workers=2)
+    assert isinstance(pool, PoolSubmitMap) and pool.capacity == 2
+    try:
+        pool.wait_any()  # warm: both workers started
+        slow, fast = pool.submit(1.5), pool.submit(0.0)
+        first = pool.wait_any()
+        assert [token for token, _ in first] == [fast] and pool.pending == 1
+        again = pool.submit(0.0)  # the free worker takes a new job while the slow one runs
+        assert [token for token, _ in pool.wait_any()] == [again]
+        (token, outcome), *_ = pool.wait_any()
+        assert token == slow and outcome.score == 1.5 and pool.pending == 0
+    finally:
+        pool.close()
+
+
+def _rungs_reached(result):
+    """Per trial, the rungs it finished, in order, each at ASHA's epochs; promoted trials had
+    succeeded at the rung below. (Which trials were in a rung's top 1/eta when a promotion was
+    decided depends on what had finished by then, which the history does not keep.)"""
+    rungs, reached = asha_rungs(9, 3), {}
+    for row in result.history:
+        for trial, rung, epochs, score in zip(
+            row["trials"], row["rung"], row["epochs"], row["scores"]
+        ):
+            assert epochs == rungs[rung] and len(reached.get(trial, [])) == rung
+            assert rung == 0 or reached[trial][-1] is not None
+            reached.setdefault(trial, []).append(score)
+    return reached
+
+
+@pytest.mark.slow
+def test_asha_on_workers_gives_a_free_worker_the_next_job_at_once(evaluator):
+    import random
+
+    from slow_segments import SlowOnOne
+
+    from nastoolkit.nas.genome import genome_key
+
+    search = Hyperband(
+        SPACE, evaluator, max_epochs=9, seed=0, asynchronous=True, workers=2, progress=False
+    )
+    first_genome = SPACE.sample(random.Random(0))  # what t0 will be
+    search._segments = SlowOnOne(evaluator, genome_key(first_genome), seconds=4.0)
+    result = search.run()
+    assert result.evaluations[0].genome == first_genome
+    finished = [row["trials"][0] for row in result.history]
+    # While t0's first job (4 s) ran, the other worker finished job after job.
+    assert finished.index("t0") >= 3
+    reached = _rungs_reached(result)
+    assert len(result.history) == sum(len(scores) for scores in reached.values())
+    assert max(len(scores) for scores in reached.values()) >= 2  # promotions happened
+    budget = Hyperband(SPACE, evaluator, max_epochs=9, progress=False).budget
+    assert budget - 9 < result.history[-1]["total_epochs"] <= budget
+
+
+@pytest.mark.slow
+def test_asha_on_workers_checkpoints_jobs_in_flight_and_resumes_them(evaluator, tmp_path):
+    import random
+
+    from slow_segments import SlowOnOne
+
+    from nastoolkit.nas.genome import genome_key
+
+    path = tmp_path / "asha.json"
+    options = {"max_epochs": 9, "seed": 0, "asynchronous": True, "workers": 2, "progress": False}
+    search = Hyperband(SPACE, evaluator, checkpoint=path, **options)
+    search._segments = SlowOnOne(evaluator, genome_key(SPACE.sample(random.Random(0))), 4.0)
+    original, finished = search._asha_finished, [0]
+
+    def stop_after_three(*args):
+        original(*args)
+        finished[0] += 1
+        if finished[0] == 3:
+            raise KeyboardInterrupt
+
+    search._asha_finished = stop_after_three
+    with pytest.raises(KeyboardInterrupt):
+        search.run()
+    saved = json.loads(path.read_text())["state"]
+    assert ["t0", 1] in saved["in_flight"]  # the slow job was running at the checkpoint
+    assert saved["evaluations"][0][1]["outcome"]["reason"] == "not trained yet"
+    resumed = Hyperband.resume(path, progress=False)
+    assert resumed._in_flight[0] == ("t0", 1)
+    result = resumed.run()
+    assert result.evaluations[0].ok and result.evaluations[0].metrics["epochs"] >= 1
+    reached = _rungs_reached(result)
+    assert len(reached["t0"]) >= 1 and reached["t0"][0] is not None  # the resubmitted job
+    budget = Hyperband(SPACE, evaluator, max_epochs=9, progress=False).budget
+    assert budget - 9 < result.history[-1]["total_epochs"] <= budget
+
+
+def test_serial_asha_runs_one_job_at_a_time_in_a_fixed_order(evaluator):
+    options = {"max_epochs": 9, "seed": 2, "asynchronous": True, "progress": False}
+    first = Hyperband(SPACE, evaluator, **options).run()
+    assert all(len(row["trials"]) == 1 for row in first.history)
+    assert Hyperband(SPACE, evaluator, **options).run().to_dict() == first.to_dict()
+
+
+@pytest.mark.slow
+def test_dask_submit_map_hands_back_the_first_finished_and_asha_runs_on_it(evaluator):
+    distributed = pytest.importorskip("dask.distributed")
+    from slow_segments import Sleep
+
+    from nastoolkit.nas.parallel import DaskSubmitMap
+
+    client = distributed.Client(
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+    )
+    try:
+        jobs = DaskSubmitMap(Sleep(), client=client)
+        assert jobs.capacity == 2
+        slow, fast = jobs.submit(1.5), jobs.submit(0.0)
+        assert [token for token, _ in jobs.wait_any()] == [fast] and jobs.pending == 1
+        assert [token for token, _ in jobs.wait_any()] == [slow]
+        jobs.close()
+        result = Hyperband(
+            SPACE,
+            evaluator,
+            max_epochs=9,
+            seed=1,
+            asynchronous=True,
+            client=client,
+            progress=False,
+        ).run()
+        budget = Hyperband(SPACE, evaluator, max_epochs=9, progress=False).budget
+        assert budget - 9 < result.history[-1]["total_epochs"] <= budget
+        assert max(len(s) for s in _rungs_reached(result).values()) == len(asha_rungs(9, 3))
+    finally:
+        client.close()
+
+
+def test_closing_a_submit_pool_with_a_queued_job_leaves_no_thread_waiting():
+    import threading
+
+    from slow_segments import Sleep
+
+    from nastoolkit.nas.parallel import PoolSubmitMap
+
+    pool = PoolSubmitMap(Sleep(), workers=2)
+    for seconds in (5.0, 5.0, 0.0):  # the third waits for a free worker
+        pool.submit(seconds)
+    pool.terminate()
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        if not [t for t in threading.enumerate() if t.name.startswith("nastoolkit-submit")]:
+            break
+        time.sleep(0.05)
+    assert not [t for t in threading.enumerate() if t.name.startswith("nastoolkit-submit")]
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.submit(0.0)

@@ -149,12 +149,38 @@ print(json.dumps({"before": before, "after": moons.model.histories["L2"]["val_lo
     assert result["panels"] >= 4  # three boundary maps (+ colour bar) and the loss curves
 
 
+@pytest.mark.slow
+def test_search_methods_notebook_steps_each_method_on_a_click(notebook_workdir):
+    result = _run_then_inject(
+        "07_three_more_ways_to_search.ipynb",
+        notebook_workdir,
+        r"""
+import json
+draws = [app.view.draw_count for app in (controller_app, darts_app, hyperband_app)]
+controller_app.step_button.click()
+darts_app.step_button.click()
+hyperband_app.step_button.click()
+print(json.dumps({"controller_steps": controller_app.model.steps,
+                  "darts_epochs": darts_app.model.epochs,
+                  "rungs": hyperband_app.model.rungs_done,
+                  "redraws": [app.view.draw_count - before for app, before
+                              in zip((controller_app, darts_app, hyperband_app), draws)],
+                  "status": controller_app.status.value}))
+""",
+    )
+    # The notebook clicked each once; the probe clicked once more.
+    assert (result["controller_steps"], result["darts_epochs"], result["rungs"]) == (2, 2, 2)
+    assert result["redraws"] == [1, 1, 1]
+    assert result["status"].startswith("Controller step 1:")
+
+
 NOTEBOOKS_WITH_EXERCISES = (
     "01_quickstart.ipynb",
     "02_gradient_descent.ipynb",
     "03_optimizers_and_schedules.ipynb",
     "04_l1_l2_and_dropout.ipynb",
     "06_kernels_as_a_library.ipynb",
+    "07_three_more_ways_to_search.ipynb",
 )
 
 

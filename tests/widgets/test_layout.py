@@ -7,6 +7,7 @@ text must still be >= 10 px on screen, and legends must sit outside the data the
 
 import itertools
 
+import numpy as np
 import pytest
 
 pytest.importorskip("ipywidgets")
@@ -39,6 +40,49 @@ def _apps():
     yield "constraint", ConstraintRegionApp()
     yield "schedules", ScheduleApp()
     yield "moons", TwoMoonsApp(units=16, num_epochs=20)
+    yield from _search_method_apps()
+
+
+def _search_method_apps():
+    """Tutorial 7's steppers after a few clicks, on tiny data (the notebook's space)."""
+    from nastoolkit.nas import (
+        ControllerSearch,
+        DifferentiableSearch,
+        HoldoutEvaluator,
+        Hyperband,
+        SearchSpace,
+    )
+    from nastoolkit.widgets.search_methods import (
+        ControllerStepperApp,
+        DartsStepperApp,
+        HyperbandStepperApp,
+    )
+
+    space = SearchSpace(
+        max_layers=2,
+        units=(8, 16, 32),
+        activations=("relu", "tanh", "sigmoid"),
+        dropout=(0.0,),
+        learning_rate=(1e-3, 1e-2),
+        l2=(0.0,),
+        optimizers=("adam",),
+        batch_size=(32,),
+    )
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    evaluator = HoldoutEvaluator(X, y, epochs=1, seed=0)
+    apps = {
+        "controller": ControllerStepperApp(
+            ControllerSearch(space, evaluator, controller_steps=1, architectures_per_step=2)
+        ),
+        "darts": DartsStepperApp(DifferentiableSearch(space, X, y, epochs=1, evaluator_epochs=1)),
+        "hyperband": HyperbandStepperApp(Hyperband(space, evaluator, max_epochs=9)),
+    }
+    for name, app in apps.items():
+        for _ in range(6 if name == "hyperband" else 3):
+            app.step_button.click()
+        yield name, app
 
 
 def _screen_px_per_point(app) -> float:
