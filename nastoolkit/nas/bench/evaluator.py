@@ -38,7 +38,8 @@ class TabularEvaluator:
     with the best epoch's weights restored (as ``HoldoutEvaluator``), replayed from the recorded
     curves. The outcome's ``seconds`` and ``metrics["cost"]`` are the recorded training seconds
     up to the epoch training stopped at; ``metrics["test_error"]`` is the test error at the
-    restored epoch (for regret; strategies never look at it).
+    restored epoch (for regret; strategies never look at it). :class:`~nastoolkit.nas.Hyperband`
+    asks :meth:`segment_evaluator` for look-ups at its rungs' epochs instead.
 
     Parameters
     ----------

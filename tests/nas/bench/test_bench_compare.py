@@ -127,6 +127,9 @@ def test_bad_arguments_are_clear_errors(tiny_table):
         compare_strategies(tiny_table, ["random"], budget_seconds=0)
     with pytest.raises(TypeError, match="bench must be a NASBenchMLP"):
         compare_strategies("digits", ["random"])
+    report = compare_strategies(tiny_table, ["random"], repetitions=1, budget_seconds=1)
+    with pytest.raises(ValueError, match="regret must be 'test' or 'validation'"):
+        report.plot(regret="train")
 
 
 def test_best_model_of_a_search_on_the_table_trains_the_chosen_genome(tiny_table):
