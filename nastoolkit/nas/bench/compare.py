@@ -29,7 +29,7 @@ import numpy as np
 
 from ..._checks import positive, positive_int
 from ..controller import ControllerSearch
-from ..hyperband import Hyperband
+from ..hyperband import Hyperband, hyperband_brackets
 from ..strategies import GeneticSearch, NSGA2Search, RandomSearch, RegularizedEvolution, Search
 from .evaluator import TabularEvaluator
 from .table import NASBenchMLP
@@ -246,27 +246,56 @@ def run_once(
     a row with no new look-up, or (Hyperband, ASHA) when its brackets are done.
 
     Hyperband and ASHA run with ``max_epochs=epochs`` (their ``options`` may set
-    ``max_epochs`` lower and ``reduction_factor``); ``population_size`` and ``generations``
-    do not apply to them.
+    ``max_epochs`` lower and ``reduction_factor``). When their brackets are done and budget
+    remains they start over, as the paper's outer loop is repeated: pass ``k`` is a new run with
+    seed ``seed + k * 100003``, up to ``generations`` passes (default: enough for five times the
+    space's size in first-rung trials); ``population_size`` does not apply to them.
 
-    Returns ``(log, search)``: ``log`` is an array (look-ups, 4) of cumulative cost, the
+    Returns ``(log, searches)``: ``log`` is an array (look-ups, 4) of cumulative cost, the
     validation error the strategy saw, and the validation and test errors of the genome with
-    the evaluator's full settings, in look-up order.
+    the evaluator's full settings, in look-up order; ``searches`` the runs made (one, or one per
+    Hyperband pass), the last one possibly stopped by the budget.
     """
     label, kind = _strategy(strategy)
     table_seed = bench.seeds[seed % len(bench.seeds)] if table_seed is None else table_seed
     evaluator = _Budgeted(TabularEvaluator(bench, epochs, patience, table_seed), budget_seconds)
-    if generations is None:
+    passes = 1
+    if issubclass(kind, Hyperband):
+        passes = generations or _hyperband_passes(bench, evaluator.evaluator.epochs, options)
+    elif generations is None:
         generations = math.ceil(5 * bench.space.size() / population_size)
-    search = _build(
-        label, kind, bench.space, evaluator, seed, population_size, generations, options
-    )
-    search._stall_generations = positive_int("stall_generations", stall_generations)
+    stall_generations = positive_int("stall_generations", stall_generations)
+    searches = []
     try:
-        search.run()
+        for repeat in range(positive_int("generations", passes)):
+            search = _build(
+                label,
+                kind,
+                bench.space,
+                evaluator,
+                seed + repeat * _PASS_SEED_STRIDE,
+                population_size,
+                generations,
+                options,
+            )
+            search._stall_generations = stall_generations
+            searches.append(search)
+            search.run()
     except _BudgetSpent:
         pass
-    return np.asarray(evaluator.log, float).reshape(-1, 4), search
+    return np.asarray(evaluator.log, float).reshape(-1, 4), searches
+
+
+_PASS_SEED_STRIDE = 100_003  # Hyperband pass k of run seed r has seed r + k * stride
+
+
+def _hyperband_passes(bench, epochs, options) -> int:
+    """Hyperband passes whose first rungs sample five times the space's size in all."""
+    brackets = hyperband_brackets(
+        options.get("max_epochs", epochs), options.get("reduction_factor", 3)
+    )
+    per_pass = sum(bracket["rungs"][0][0] for bracket in brackets)
+    return math.ceil(5 * bench.space.size() / per_pass)
 
 
 def _incumbents(val_errors) -> np.ndarray:
@@ -315,7 +344,8 @@ def compare_strategies(
         ``"random"``, ``"ga"``, ``"evolution"``, ``"nsga2"``, ``"controller"`` (REINFORCE,
         ``population_size`` architectures per step), ``"hyperband"``, ``"asha"`` (both with
         ``max_epochs=epochs``, ``reduction_factor=3``; a promotion is charged only the epochs
-        it adds) or population-based Search classes.
+        it adds, and a run starts over with a new seed while budget remains, see
+        :func:`run_once`) or population-based Search classes.
     repetitions : int
         Seeded runs per strategy; run ``r`` uses search seed ``r`` and table seed
         ``bench.seeds[r % len(bench.seeds)]``.
@@ -324,7 +354,8 @@ def compare_strategies(
     epochs, patience : int, optional
         The :class:`TabularEvaluator` settings.
     population_size, generations : int, optional
-        Strategy settings (``generations`` default: enough for five times the space's size).
+        Strategy settings (``generations`` default: enough for five times the space's size;
+        for Hyperband and ASHA it counts passes).
     stall_generations : int
         A run also ends after this many generations in a row without a new look-up.
     points : int

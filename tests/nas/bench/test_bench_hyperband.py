@@ -41,23 +41,29 @@ def test_hyperband_rungs_are_lookups_and_promote_as_the_formulas_say(tiny_table)
 
 
 def test_a_promotion_is_charged_only_the_epochs_it_adds(tiny_table):
-    log, search = run_once(tiny_table, "hyperband", seed=2, budget_seconds=1e9, epochs=4)
-    records = search.state.evaluations.values()
+    log, searches = run_once(tiny_table, "hyperband", seed=2, budget_seconds=1e9, epochs=4)
+    # with budget left, Hyperband starts over with a new seed, for as many passes as sample five
+    # times the space's size in first rungs (R=4, eta=3: 3 + 2 trials a pass, 8 entries)
+    assert [search.seed for search in searches] == [2 + k * 100_003 for k in range(8)]
+    records = [r for search in searches for r in search.state.evaluations.values()]
     seed = tiny_table.seeds[2 % len(tiny_table.seeds)]
     # costs telescope: a trial promoted to epoch e cost what training it to e took, once
     reached = sum(tiny_table.query(r.genome, r.metrics["epochs"], seed).seconds for r in records)
     assert log[-1, 0] == pytest.approx(reached, rel=1e-9)
     restarted = sum(  # what re-training every rung from scratch would have been charged
         tiny_table.query(search.state.evaluations[t].genome, row["epochs"], seed).seconds
+        for search in searches
         for row in search.state.history
         for t in row["trials"]
     )
     assert log[-1, 0] < restarted
-    assert len(log) == sum(len(row["trials"]) for row in search.state.history)
+    rows = [row for search in searches for row in search.state.history]
+    assert len(log) == sum(len(row["trials"]) for row in rows)
 
 
 def test_asha_on_the_table_scores_each_job_at_its_rung(tiny_table):
-    log, search = run_once(tiny_table, "asha", seed=0, budget_seconds=1e9, epochs=4)
+    log, searches = run_once(tiny_table, "asha", seed=0, budget_seconds=1e9, generations=1)
+    (search,) = searches
     assert search.asynchronous
     seed = tiny_table.seeds[0]
     records = {f"t{c.index}": c for c in search.result().evaluations}
