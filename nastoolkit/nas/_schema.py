@@ -16,7 +16,7 @@ from .checkpoint import CheckpointError, decode_rng_state
 from .genome import genome_key
 from .outcome import FAILED_SCORE, OutcomeError
 from .result import Candidate
-from .space import SearchSpace
+from .space import SPACE_KINDS, SearchSpace
 
 __all__ = ["validate_checkpoint"]
 
@@ -90,10 +90,17 @@ def validate_checkpoint(path, document: dict, strategies) -> SearchSpace:
     config = read.object(
         "config", document["config"], ("space", "population_size", "generations", "seed")
     )
+    space_config = read.object("config.space", config["space"])
+    kind = space_config.get("kind", "SearchSpace")  # older checkpoints: a plain SearchSpace
+    if not isinstance(kind, str) or kind not in SPACE_KINDS:
+        read.fail(
+            "config.space.kind",
+            f"must name a search space class ({sorted(SPACE_KINDS)}). Found: {kind!r:.60}",
+        )
     try:
-        space = SearchSpace.from_config(read.object("config.space", config["space"]))
+        space = SearchSpace.from_config(space_config)
     except (TypeError, ValueError) as error:
-        read.fail("config.space", f"is not a valid SearchSpace ({error})")
+        read.fail("config.space", f"is not a valid {kind} ({error})")
     population_size = read.integer("config.population_size", config["population_size"], 2)
     generations = read.integer("config.generations", config["generations"], 0)
     read.integer("config.seed", config["seed"], 0)

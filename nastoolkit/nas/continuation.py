@@ -21,7 +21,7 @@ from .build import genome_to_model
 from .genome import genome_key, genome_seed
 from .outcome import CandidateFailed, Outcome
 
-__all__ = ["SegmentEvaluator", "epoch_seed", "train_segment"]
+__all__ = ["SegmentEvaluator", "epoch_seed", "segment_evaluator", "train_segment"]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -210,6 +210,8 @@ class SegmentEvaluator:
                 )
         self.evaluator = evaluator
         self.timeout = getattr(evaluator, "timeout", None)
+        # entries of a job's state (one per split); checkpoints restore that many
+        self.folds = len(evaluator.splits())
 
     def fingerprint(self) -> str:
         return "segments:" + self.evaluator.fingerprint()
@@ -226,3 +228,24 @@ class SegmentEvaluator:
 
     def __repr__(self) -> str:
         return f"SegmentEvaluator({self.evaluator!r})"
+
+
+def segment_evaluator(evaluator, max_epochs: int):
+    """What trains Hyperband's segments for ``evaluator``: its own ``segment_evaluator(max_epochs)``
+    when it has one (a tabular benchmark answers a segment by look-up at the later epoch), else a
+    :class:`SegmentEvaluator` that trains.
+
+    Either answers jobs ``{"genome", "start", "stop", "state"}`` with an Outcome whose
+    ``metrics["_state"]`` is the state to continue from (a list of ``folds`` entries) and has an
+    int attribute ``folds``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nastoolkit.nas import HoldoutEvaluator
+    >>> X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    >>> segment_evaluator(HoldoutEvaluator(X, y), max_epochs=9).folds
+    1
+    """
+    make = getattr(evaluator, "segment_evaluator", None)
+    return make(max_epochs) if callable(make) else SegmentEvaluator(evaluator)

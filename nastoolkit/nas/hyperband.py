@@ -44,7 +44,7 @@ from .checkpoint import (
     save_checkpoint,
     write_arrays,
 )
-from .continuation import SegmentEvaluator
+from .continuation import segment_evaluator
 from .genome import copy_genome, genome_key
 from .outcome import Outcome
 from .parallel import make_map, make_submit_map
@@ -131,9 +131,11 @@ class Hyperband(Search):
     ----------
     space : SearchSpace
         The choices.
-    evaluator : HoldoutEvaluator or CrossValidationEvaluator
+    evaluator : HoldoutEvaluator, CrossValidationEvaluator or TabularEvaluator
         Its data, splits, task and seed are used; its ``epochs``/``patience`` are not (the rungs
-        set the epochs).
+        set the epochs). An evaluator with a ``segment_evaluator(max_epochs)`` method answers
+        the segments itself: :class:`~nastoolkit.nas.bench.TabularEvaluator` looks a promotion
+        up at the later epoch and charges the recorded seconds in between.
     max_epochs : int
         ``R``: the most epochs one candidate trains.
     reduction_factor : int
@@ -212,7 +214,7 @@ class Hyperband(Search):
             hall_of_fame_size=hall_of_fame_size,
             overwrite=overwrite,
         )
-        self._segments = SegmentEvaluator(evaluator)
+        self._segments = segment_evaluator(evaluator, self.max_epochs)
         self._arrays = {}  # trial id -> list of fold states, for trials that may continue
         self._alive = []  # synchronous: trial ids of the current bracket's next rung
         self._spent = 0  # epochs trained so far
@@ -613,7 +615,7 @@ class Hyperband(Search):
             raise ValueError(
                 f"the arrays file {arrays_path!r} named by field state.arrays is missing"
             )
-        folds = len(self.evaluator.splits())
+        folds = self._segments.folds
         with np.load(arrays_path, allow_pickle=False) as data:
             for trial in state["continuing"]:
                 restored = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
 from dataclasses import asdict, dataclass
@@ -300,13 +301,47 @@ class SearchSpace:
 
     # -- serialisation -------------------------------------------------------------------------
     def get_config(self) -> dict:
-        """JSON-ready dict of the constructor arguments."""
+        """JSON-ready dict of the constructor arguments, with ``kind``: the class's name (one of
+        ``SPACE_KINDS``), so :meth:`from_config` rebuilds a subclass such as
+        ``BenchSpace`` as itself."""
         return {
-            name: list(value) if isinstance(value, tuple) else value
-            for name, value in asdict(self).items()
+            "kind": type(self).__name__,
+            **{
+                name: list(value) if isinstance(value, tuple) else value
+                for name, value in asdict(self).items()
+            },
         }
 
     @classmethod
     def from_config(cls, config: dict) -> SearchSpace:
-        """Rebuild a space from :meth:`get_config`."""
-        return cls(**config)
+        """Rebuild a space from :meth:`get_config`: of the class its ``kind`` names (a config
+        without ``kind``, as older checkpoints hold, is ``cls`` itself).
+
+        Examples
+        --------
+        >>> config = SearchSpace(max_layers=2).get_config()
+        >>> SearchSpace.from_config(config) == SearchSpace(max_layers=2)
+        True
+        >>> type(SearchSpace.from_config({**config, "kind": "BenchSpace"})).__name__
+        'BenchSpace'
+        """
+        config = dict(config)
+        kind = _space_class(config.pop("kind", cls.__name__))
+        if not issubclass(kind, cls):
+            raise ValueError(  # noqa: TRY004  (a config value names the wrong class)
+                f"kind must name {cls.__name__} or a subclass of it. Received: "
+                f"kind={kind.__name__!r}. Rebuild it with SearchSpace.from_config(config)."
+            )
+        return kind(**config)
+
+
+# kind -> the module that defines it. A config names its class only from this list, so a
+# checkpoint can never make from_config import arbitrary code.
+SPACE_KINDS = {"SearchSpace": __name__, "BenchSpace": "nastoolkit.nas.bench.space"}
+
+
+def _space_class(kind: str) -> type:
+    """The space class a config's ``kind`` names (ValueError naming the known kinds otherwise)."""
+    if not isinstance(kind, str) or kind not in SPACE_KINDS:
+        raise ValueError(f"kind must be one of {sorted(SPACE_KINDS)}. Received: kind={kind!r:.60}")
+    return getattr(importlib.import_module(SPACE_KINDS[kind]), kind)

@@ -18,7 +18,7 @@ def _axes(ax, size=(6.4, 4.2)):
     return figure, figure.add_subplot()
 
 
-def plot_regret(report, ax=None) -> Figure:
+def plot_regret(report, ax=None, regret="test") -> Figure:
     """Median regret (line) and its 25-75 % band (shaded) vs simulated training seconds (log
     axis), one colour per strategy, as the NAS-Bench-101 paper plots them.
 
@@ -28,6 +28,10 @@ def plot_regret(report, ax=None) -> Figure:
         From :func:`nastoolkit.nas.bench.compare_strategies`.
     ax : matplotlib Axes, optional
         Where to draw (default: a new Figure).
+    regret : {"test", "validation"}
+        Which regret of the validation-best choice: its test error minus the table's lowest
+        test error (NAS-Bench-101's curve), or its validation error minus the table's lowest
+        validation error (0 once the search has found the validation-best entry).
 
     Returns
     -------
@@ -43,13 +47,13 @@ def plot_regret(report, ax=None) -> Figure:
     """
     figure, ax = _axes(ax)
     for name in report.strategies:
-        low, middle, high = report.quantiles(name)
+        low, middle, high = report.quantiles(name, regret=regret)
         (line,) = ax.plot(report.costs, middle, label=name)
         ax.fill_between(report.costs, low, high, color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xscale("log")
     ax.set_ylim(bottom=0)  # regret is never negative; 0 is the best possible choice
     ax.set_xlabel("simulated training time (s)")
-    ax.set_ylabel("test regret of the validation-best choice")
+    ax.set_ylabel(f"{regret} regret of the validation-best choice")
     ax.set_title(f"{report.repetitions} runs each: median and quartiles")
     ax.legend(frameon=False)
     return figure

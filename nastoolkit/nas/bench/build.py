@@ -168,7 +168,8 @@ def _definition(dataset: str, space: BenchSpace, seeds, epochs) -> dict:
             "kwargs": DATASETS[dataset]["kwargs"],
             "loss": task.loss,
         },
-        "space": space.get_config(),
+        # without "kind": the table format (and so every content hash) predates it
+        "space": {k: v for k, v in space.get_config().items() if k != "kind"},
         "seeds": [int(seed) for seed in seeds],
         "epochs": int(epochs),
     }

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..._checks import non_negative_int
+from ..._checks import int_at_least, non_negative_int
 from ..genome import GenomeError
 from ..outcome import Outcome
-from .table import NASBenchMLP
+from .table import CURVES, NASBenchMLP
 
-__all__ = ["TabularEvaluator", "replay_early_stopping"]
+__all__ = ["TabularEvaluator", "TabularSegments", "replay_early_stopping"]
 
 
 def replay_early_stopping(val_loss, epochs: int, patience: int | None) -> tuple[int, int]:
@@ -38,7 +38,8 @@ class TabularEvaluator:
     with the best epoch's weights restored (as ``HoldoutEvaluator``), replayed from the recorded
     curves. The outcome's ``seconds`` and ``metrics["cost"]`` are the recorded training seconds
     up to the epoch training stopped at; ``metrics["test_error"]`` is the test error at the
-    restored epoch (for regret; strategies never look at it).
+    restored epoch (for regret; strategies never look at it). :class:`~nastoolkit.nas.Hyperband`
+    asks :meth:`segment_evaluator` for look-ups at its rungs' epochs instead.
 
     Parameters
     ----------
@@ -114,6 +115,18 @@ class TabularEvaluator:
             return Outcome.failure(str(error))
         return Outcome("ok", metrics["val_error"], None, metrics, metrics["cost"])
 
+    def segment_evaluator(self, max_epochs: int) -> TabularSegments:
+        """What :class:`~nastoolkit.nas.Hyperband` trains its segments with on this table:
+        look-ups at each rung's epoch (``max_epochs`` at most the table's epochs).
+
+        Examples
+        --------
+        >>> bench = NASBenchMLP.load("digits")
+        >>> TabularEvaluator(bench).segment_evaluator(max_epochs=27)
+        TabularSegments('digits', seed=0, max_epochs=27)
+        """
+        return TabularSegments(self.bench, self.seed, max_epochs)
+
     def fit_final(self, genome, epochs=None):
         """Train ``genome`` for real on the table's training and validation data (as
         ``HoldoutEvaluator.fit_final`` with the same settings), so ``result.best_model()`` works
@@ -158,4 +171,93 @@ class TabularEvaluator:
         return (
             f"TabularEvaluator({self.bench.dataset['name']!r}, epochs={self.epochs}, "
             f"patience={self.patience}, seed={self.seed})"
+        )
+
+
+class TabularSegments:
+    """Hyperband's segments on a table: a job ``{"genome", "start", "stop", "state"}`` is the
+    look-up of epoch ``stop`` (no early stopping: a rung is scored where it stopped, as
+    :func:`~nastoolkit.nas.continuation.train_segment` scores it), and it costs the recorded
+    seconds from epoch ``start`` to ``stop`` only: continuing a promoted candidate is paid
+    for its new epochs, as continuing real training is. Nothing needs to be kept between
+    segments, so the state is an empty list.
+
+    Parameters
+    ----------
+    bench : NASBenchMLP
+        The table.
+    seed : int
+        Which of the table's training seeds answers.
+    max_epochs : int
+        Hyperband's ``R``: at most the table's epochs.
+
+    Examples
+    --------
+    >>> bench = NASBenchMLP.load("digits")
+    >>> segments = TabularSegments(bench, seed=0, max_epochs=9)
+    >>> genome = bench.space.genome([(16, "tanh")], bench.space.learning_rates[1])
+    >>> first = segments.evaluate({"genome": genome, "start": 0, "stop": 3, "state": None})
+    >>> later = segments.evaluate({"genome": genome, "start": 3, "stop": 9, "state": []})
+    >>> later.score == bench.query(genome, epochs=9).val_error
+    True
+    >>> abs(first.metrics["cost"] + later.metrics["cost"] - bench.query(genome, 9).seconds) < 1e-6
+    True
+    """
+
+    folds = 0  # a job's state holds nothing to restore
+
+    def __init__(self, bench: NASBenchMLP, seed: int, max_epochs: int):
+        self.bench = bench
+        bench.seed_index(seed)
+        self.seed = seed
+        max_epochs = int_at_least("max_epochs", max_epochs, 1, "Pass e.g. max_epochs=27.")
+        if max_epochs > bench.epochs:
+            raise ValueError(
+                f"max_epochs must be at most the {bench.epochs} epochs the table "
+                f"{bench.dataset['name']!r} records (Hyperband looks each rung up at its "
+                f"epoch). Received: max_epochs={max_epochs}. Pass max_epochs<={bench.epochs}, "
+                f"or build a table with more epochs (nastoolkit bench build --epochs ...)."
+            )
+        self.max_epochs = max_epochs
+        self.timeout = None
+
+    def lookup(self, genome, start: int, stop: int) -> dict:
+        """The numbers of the segment ``start -> stop`` of ``genome`` (GenomeError outside the
+        table's space)."""
+        if not 0 <= start < stop <= self.max_epochs:
+            raise ValueError(
+                f"a segment needs 0 <= start < stop <= max_epochs={self.max_epochs}. "
+                f"Received: start={start}, stop={stop}"
+            )
+        architecture, rate = self.bench.index(genome)
+        where = (architecture, rate, self.bench.seed_index(self.seed))
+        curve = {name: self.bench.arrays[name][where] for name in CURVES}
+        before = float(curve["seconds"][start - 1]) if start else 0.0
+        return {
+            "val_error": float(curve["val_error"][stop - 1]),
+            "test_error": float(curve["test_error"][stop - 1]),
+            "val_loss": float(curve["val_loss"][stop - 1]),
+            "train_loss": float(curve["train_loss"][stop - 1]),
+            "cost": float(curve["seconds"][stop - 1]) - before,
+            "epochs": stop,
+            "best_epoch": stop,
+            "params": int(self.bench.arrays["params"][architecture]),
+        }
+
+    def evaluate(self, job: dict) -> Outcome:
+        """The segment's Outcome (score: validation error at ``stop``); a genome outside the
+        table is a failed outcome naming the gene."""
+        try:
+            metrics = self.lookup(job["genome"], int(job["start"]), int(job["stop"]))
+        except GenomeError as error:
+            return Outcome.failure(str(error))
+        return Outcome("ok", metrics["val_error"], None, {**metrics, "_state": []}, metrics["cost"])
+
+    def fingerprint(self) -> str:
+        return f"segments:TabularEvaluator|{self.bench.content_hash}|{self.seed}"
+
+    def __repr__(self) -> str:
+        return (
+            f"TabularSegments({self.bench.dataset['name']!r}, seed={self.seed}, "
+            f"max_epochs={self.max_epochs})"
         )

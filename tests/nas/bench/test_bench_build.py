@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from bench_helpers import TINY
 
 from nastoolkit.nas.bench import NASBenchMLP, build_table
@@ -51,3 +52,26 @@ def test_pool_build_gives_the_same_table(tiny_table, tmp_path):
     )
     assert pooled.content_hash == tiny_table.content_hash
     assert not (tmp_path / "pool.parts").exists()
+
+
+def test_dask_build_gives_the_same_table(tiny_table, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        distributed.get_task_stream(client) as stream,
+    ):
+        built = build_table(
+            "digits", tmp_path / "dask", progress=False, chunk_size=3, client=client, **TINY
+        )
+    # the 16 entries were trained as tasks on the cluster's worker processes
+    assert len(stream.data) >= len(tiny_table) * len(tiny_table.seeds)
+    assert built.content_hash == tiny_table.content_hash
+    assert NASBenchMLP.load(tmp_path / "dask").content_hash == tiny_table.content_hash
+    assert not (tmp_path / "dask.parts").exists()

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from nastoolkit.nas.bench import NASBenchMLP
 from nastoolkit.nas.bench.cli import main
 
@@ -78,3 +80,17 @@ def test_the_nastoolkit_command_has_bench_build(tmp_path):
         == 0
     )
     assert NASBenchMLP.load(out).arrays["params"].shape == (84,)
+
+
+def test_bench_build_on_a_dask_scheduler_gives_the_serial_table(tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    settings = ["--dataset", "regression", "--epochs", "1", "--seeds", "0", "--no-progress"]
+    assert main(["bench", "build", "--out", str(tmp_path / "serial"), *settings]) == 0
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        command = ["bench", "build", "--out", str(tmp_path / "dask"), *settings]
+        assert main([*command, "--cluster", cluster.scheduler_address]) == 0
+    serial, dask = (NASBenchMLP.load(tmp_path / name) for name in ("serial", "dask"))
+    assert dask.content_hash == serial.content_hash
+    assert dask.content_hash in capsys.readouterr().out

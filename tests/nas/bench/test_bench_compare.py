@@ -32,7 +32,7 @@ def test_strategy_makes_the_same_choices_on_the_table_as_on_the_real_evaluator(t
 def test_regret_is_never_negative_and_reaches_the_floor_when_the_space_is_covered(tiny_table):
     report = compare_strategies(
         tiny_table,
-        ["random", "evolution"],
+        ["random", "evolution", "controller", "hyperband", "asha"],
         repetitions=6,
         budget_seconds=1e6,
         epochs=4,
@@ -40,15 +40,34 @@ def test_regret_is_never_negative_and_reaches_the_floor_when_the_space_is_covere
         generations=12,
     )
     for name in report.strategies:
-        curves = report.regret[name]
-        assert (curves[~np.isnan(curves)] >= 0).all()
-        # the incumbent only improves in validation error, so the curve ends at final_regret
-        np.testing.assert_array_equal(curves[:, -1], report.final_regret[name])
+        for curves, final in (
+            (report.regret[name], report.final_regret[name]),
+            (report.validation_regret[name], report.final_validation_regret[name]),
+        ):
+            assert (curves[~np.isnan(curves)] >= 0).all(), name
+            # the incumbent only improves in validation error, so the curve ends at final_regret
+            np.testing.assert_array_equal(curves[:, -1], final)
     covered = report.evaluations["random"] == len(tiny_table)
     assert covered.any()
     seeds = np.array([tiny_table.seeds[r % 2] for r in range(6)])
     floors = np.array([report.floor[seed] for seed in seeds])
+    # test regret: the validation-best entry's test gap; validation regret: exactly 0
     np.testing.assert_array_equal(report.final_regret["random"][covered], floors[covered])
+    np.testing.assert_array_equal(report.final_validation_regret["random"][covered], 0.0)
+
+
+def test_validation_regret_is_zero_exactly_once_the_validation_best_entry_is_seen(tiny_table):
+    evaluator = TabularEvaluator(tiny_table, epochs=4, patience=5, seed=0)
+    errors = [evaluator.lookup(genome)["val_error"] for genome in tiny_table.genomes()]
+    log, _ = run_once(tiny_table, "random", seed=0, budget_seconds=1e6, population_size=8)
+    report = compare_strategies(
+        tiny_table, ["random"], repetitions=1, budget_seconds=1e6, population_size=8, points=400
+    )
+    curve, costs = report.validation_regret["random"][0], report.costs
+    found = log[np.flatnonzero(log[:, 2] == min(errors))[0], 0]  # cost when it was looked up
+    seen = ~np.isnan(curve)
+    assert (curve[seen & (costs >= found)] == 0).all()
+    assert (curve[seen & (costs < found)] > 0).all()
 
 
 def test_regret_reaches_zero_when_validation_and_test_agree(tiny_table):
@@ -108,6 +127,9 @@ def test_bad_arguments_are_clear_errors(tiny_table):
         compare_strategies(tiny_table, ["random"], budget_seconds=0)
     with pytest.raises(TypeError, match="bench must be a NASBenchMLP"):
         compare_strategies("digits", ["random"])
+    report = compare_strategies(tiny_table, ["random"], repetitions=1, budget_seconds=1)
+    with pytest.raises(ValueError, match="regret must be 'test' or 'validation'"):
+        report.plot(regret="train")
 
 
 def test_best_model_of_a_search_on_the_table_trains_the_chosen_genome(tiny_table):
