@@ -188,11 +188,13 @@ class FusedPopulation:
         One ``nastoolkit.engine.plan(model)`` per model (anything with ``layers``, ``loss``,
         ``optimizer``, ``state`` and ``fused``): the records the CPU engine takes.
     params : list of arrays
-        Each model's flat parameter buffer (the plan's offsets point into it); copied in.
+        Each model's flat parameter buffer (the plan's offsets point into it).
     x : array
         ``(n, in_dim)`` training inputs (rows are gathered by the kernel from ``order``).
     targets : list of arrays
         Each model's ``(n, out_dim)`` targets in the loss's form (``loss.check_targets``).
+        Every array may be on the host or the device: all are copied into the population's
+        buffers on ``xp``'s device, and results are read back with ``params_of``/``state_of``.
     xp : module
         ``numpy`` (with the CPU shim runner) or ``cupy``.
     runner : callable, optional
@@ -248,7 +250,7 @@ class FusedPopulation:
             shared_bytes(m.layers, self.in_dim, rows, self.dtype.itemsize)
             for m, rows in zip(self.models, self.tile_rows)
         )
-        self.x = xp.ascontiguousarray(x)
+        self.x = xp.ascontiguousarray(xp.asarray(x))
         self.params = xp.zeros(max(at, 1), self.dtype)
         self.grads, self.s0, self.s1 = (xp.zeros_like(self.params) for _ in range(3))
         y_offsets, ys = [], []
@@ -264,8 +266,9 @@ class FusedPopulation:
         self.steps_done = 0
 
     def _check_array(self, name, array, ndim):
-        if not isinstance(array, self.xp.ndarray) and self.xp is not np:
-            raise TypeError(f"{name} must be a {self.xp.__name__} array. Received: {type(array)}")
+        """Host or device arrays are accepted (copied in); their rank and dtype are checked."""
+        if not hasattr(array, "ndim") or not hasattr(array, "dtype"):
+            raise TypeError(f"{name} must be a NumPy or CuPy array. Received: {type(array)}")
         if array.ndim != ndim or np.dtype(array.dtype) != self.dtype:
             raise TypeError(
                 f"{name} must be a {ndim}-D {self.dtype} array (the parameters' dtype). "

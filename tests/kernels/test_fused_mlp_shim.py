@@ -87,7 +87,9 @@ class ShimRunner:
             if ctype.endswith("*"):
                 assert isinstance(arg, np.ndarray) and arg.flags.c_contiguous, f"{name}.{pname}"
                 converted.append(arg.ctypes.data)
-            else:
+            else:  # CuPy passes a NumPy scalar as its own type: it must be the C type
+                want = {"long long": np.int64, "int": np.int32}[ctype]
+                assert type(arg) is want, f"{name}.{pname}: {type(arg).__name__} for {ctype}"
                 converted.append(int(arg))
         self.launches.append((name, tuple(grid), block, shared))
         status = getattr(self.lib, f"nk_launch_{name}")(*grid, block, shared, *converted)
@@ -120,7 +122,7 @@ def make_model(spec, dtype, seed):
             layers.append(Activation(item[1], **shape))
         first = False
     model = Sequential(layers, seed=seed, dtype=dtype)
-    model.compile(optimizer=optimizer(), loss=loss)
+    model.compile(optimizer=optimizer(), loss=loss_of(loss))
     model.build((None, in_dim))
     return model
 
@@ -139,9 +141,9 @@ def data(spec, n, dtype, seed=0):
     in_dim = spec[0]
     x = rng.standard_normal((n, in_dim)).astype(dtype)
     out = [item for item in spec[1] if item[0] == "dense"][-1][1]
-    if spec[2] in ("binary_crossentropy",):
+    if spec[2] in ("binary_crossentropy", "bce-logits"):
         y = (rng.random((n, out)) > 0.5).astype(dtype)
-    elif spec[2] == "categorical_crossentropy":
+    elif spec[2] in ("categorical_crossentropy", "cce-logits"):
         y = np.eye(out, dtype=dtype)[rng.integers(0, out, n)]
     else:
         y = rng.standard_normal((n, out)).astype(dtype)
@@ -241,7 +243,22 @@ CASES = {
         adagrad,
     ),
     "huber": (4, [("dense", 5, "leaky_relu"), ("dense", 2, "linear")], "huber", sgd),
+    "mae-sum": (4, [("dense", 6, "hard_sigmoid"), ("dense", 3, "exponential")], "mae-sum", sgd),
+    # cross-entropies on logits (no fused activation): the loss computes the sigmoid/softmax
+    "bce-logits": (5, [("dense", 7, "softsign"), ("dense", 3, "linear")], "bce-logits", adam),
+    "cce-logits": (5, [("dense", 9, "sigmoid"), ("dense", 4, "linear")], "cce-logits", adam),
 }
+
+
+def loss_of(name):
+    """A loss from a CASES name (strings Keras accepts, or a configured loss object)."""
+    from nastoolkit import losses
+
+    return {
+        "mae-sum": lambda: losses.MeanAbsoluteError(reduction="sum"),
+        "bce-logits": lambda: losses.BinaryCrossentropy(from_logits=True),
+        "cce-logits": lambda: losses.CategoricalCrossentropy(from_logits=True),
+    }.get(name, lambda: name)()
 
 
 @needs_gxx
