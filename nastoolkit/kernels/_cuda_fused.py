@@ -89,7 +89,7 @@ def shared_bytes(layers, in_dim: int, tile_rows: int, itemsize: int, threads: in
     >>> layers = np.zeros(1, _LAYER_DTYPE)
     >>> layers["i"][0, 1:3] = 3, 2
     >>> shared_bytes(layers, 3, 4, 4, threads=32)
-    368
+    400
     """
     widths = [int(r["i"][2]) * (2 if _keeps_z(r) else 1) for r in layers]
     widest = max(int(r["i"][2]) for r in layers)

@@ -306,6 +306,39 @@ def test_one_batch_gradients_equal_numpy(runner, rows):
     assert grid == (-(-rows // 32), 1)
 
 
+HIDDEN_ACTS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu", "silu")
+HIDDEN_ACTS += ("softplus", "softsign", "hard_sigmoid", "linear", "softmax")
+
+
+@needs_gxx
+@pytest.mark.parametrize("seed", range(12))
+def test_fuzz_random_architectures(runner, seed):
+    """Random depths (1-4 hidden), widths (1-128), activations, dropout, batch sizes, dtypes
+    and optimizers: two steps equal the NumPy path's."""
+    rng = np.random.default_rng(100 + seed)
+    dtype = (np.float32, np.float64)[seed % 2]
+    in_dim = int(rng.integers(1, 129))
+    layers = []
+    for _ in range(int(rng.integers(1, 5))):
+        layers.append(("dense", int(rng.integers(1, 129)), str(rng.choice(HIDDEN_ACTS))))
+        if rng.random() < 0.4:
+            layers.append(("dropout", float(rng.choice([0.1, 0.3, 0.5]))))
+    layers.append(("dense", int(rng.integers(1, 5)), "linear"))
+    optimizer = (sgd, momentum, adam, rmsprop, adagrad)[seed % 5]
+    spec = (in_dim, layers, ("mse", "huber", "mae-sum")[seed % 3], optimizer)
+    n = int(rng.integers(2, 90))
+    batch = int(rng.integers(1, n + 1))
+    x, y = data(spec, n, dtype, seed=seed)
+    order = rng.permutation(n)[: min(n, 2 * batch)]
+    reference, fused = make_model(spec, dtype, seed), make_model(spec, dtype, seed)
+    expected = numpy_train(reference, x, y, order, batch)
+    pop = population(runner, [fused], x, [y])
+    losses = pop.train(order, batch, learning_rates([fused], len(expected)))
+    tol = tolerance(dtype)
+    np.testing.assert_allclose(losses[0], expected, **tol, err_msg=str(spec))
+    np.testing.assert_allclose(pop.params_of(0), reference.params, **tol, err_msg=str(spec))
+
+
 @needs_gxx
 def test_dropout_off_differs_from_dropout_on(runner):
     """The dropout bits matter: the same model without its Dropout trains to other weights
@@ -486,3 +519,10 @@ def test_nvcc_compiles_without_warnings_or_spills(tmp_path, arch):
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--asan-case"]:
     asan_case(Path(sys.argv[2]))
+
+
+def test_launcher_examples_run():
+    import doctest
+
+    result = doctest.testmod(_cuda_fused)
+    assert result.attempted >= 4 and result.failed == 0
