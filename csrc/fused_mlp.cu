@@ -5,8 +5,10 @@
 //
 // In the spirit of tiny-cuda-nn's fully fused MLP: a block owns a tile of batch rows and keeps
 // that tile's activations of every layer in shared memory, so nothing but the weights (read
-// through L1/L2), the batch rows and the gradients touches global memory. Unlike tiny-cuda-nn it
-// uses plain float/double FMAs (no tensor cores, no half precision): results must agree with the
+// through L1/L2), the batch rows and the gradients touches global memory. Unlike tiny-cuda-nn
+// (fp16 tensor-core fragments, one width for all layers, weight gradients by separate split-k
+// GEMMs over activations written to global memory) it uses plain float/double FMAs, any widths
+// up to 128 per layer, and sums weight gradients inside the block: results must agree with the
 // NumPy path (Sequential.train_step) to float32 rounding, with the activation, dropout and
 // optimizer rules of activations.cuh, dropout.cuh and optim.cuh, the ones the CPU engine uses.
 //

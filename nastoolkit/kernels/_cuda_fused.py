@@ -377,6 +377,15 @@ class FusedPopulation:
         self._step(self._records(1), order, 0, int(rows), 0, losses)
         return _host(losses)[:, 0]
 
+    def copy_out(self, index: int, params, state=()) -> None:
+        """Write model ``index``'s trained parameters and optimizer state into host or device
+        arrays (e.g. the model's own ``params`` and ``plan.state`` buffers, None skipped)."""
+        xp = np if isinstance(params, np.ndarray) else self.xp
+        params[...] = _host(self.params_of(index)) if xp is np else self.params_of(index)
+        buffers = [s for s in state if s is not None]
+        for target, source in zip(buffers, self.state_of(index)):
+            target[...] = _host(source) if isinstance(target, np.ndarray) else source
+
     def clear_gradients(self) -> None:
         """Zero the gradient buffers (the update kernel does this after every step)."""
         self.grads[...] = 0

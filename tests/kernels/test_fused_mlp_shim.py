@@ -402,6 +402,12 @@ def test_second_call_continues_counters_and_iterations(runner):
         losses = pop.train(order, 16, learning_rates([fused], 4))
         np.testing.assert_allclose(losses[0], expected, rtol=2e-5)
     np.testing.assert_allclose(pop.params_of(0), reference.params, rtol=2e-5, atol=2e-6)
+    state = plan_of(fused).state  # the model's own Adam buffers, still at their initial zeros
+    assert not state[0].any()
+    pop.copy_out(0, fused.params, state)
+    np.testing.assert_allclose(fused.params, reference.params, rtol=2e-5, atol=2e-6)
+    for got, want in zip(state, plan_of(reference).state):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
 
 
 # --- the launcher's checks (before anything is launched) ----------------------------------------
