@@ -515,16 +515,10 @@ def test_nvcc_compiles_without_warnings_or_spills(tmp_path, arch):
     for name in ("fused_mlp_step", "fused_mlp_update"):
         for suffix in ("f32", "f64"):
             assert f"Function properties for {name}_{suffix}" in output
-    assert " 0 bytes spill stores" in output and "bytes spill stores, 0 bytes" in output
-    for line in output.splitlines():
-        if "spill stores" in line:
-            assert line.strip().startswith("0 bytes stack frame, 0 bytes spill stores, 0 bytes"), (
-                line
-            )
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["--asan-case"]:
-    asan_case(Path(sys.argv[2]))
+    frames = [line.strip() for line in output.splitlines() if "spill stores" in line]
+    assert len(frames) >= 4
+    for frame in frames:  # -warn-lmem-usage already fails the build on local memory
+        assert frame == "0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads", frame
 
 
 def test_launcher_examples_run():
@@ -532,3 +526,7 @@ def test_launcher_examples_run():
 
     result = doctest.testmod(_cuda_fused)
     assert result.attempted >= 4 and result.failed == 0
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--asan-case"]:
+    asan_case(Path(sys.argv[2]))
