@@ -286,6 +286,7 @@ def wall_ms(cp, run, repeats=5) -> float:
 
 def fused_check(cp, cuda, torch, n: int = 8000) -> int:
     """The fused kernels against the NumPy path, then epoch times. Returns 0 or 1 (mismatch)."""
+    backend.use("numpy")  # the reference and the plans are NumPy models; fused copies go to the GPU
     batch = 32
     steps = n // batch
     rng = np.random.default_rng(0)

@@ -31,6 +31,16 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def numpy_models():
+    """The reference models train on the NumPy path (``auto`` would put them on the GPU, and
+    ``engine.plan`` takes host parameters); the fused kernels get their copies on the GPU."""
+    before = backend.current().name
+    backend.use("numpy")
+    yield
+    backend.use(before)
+
+
 @pytest.fixture(scope="module")
 def cp():
     return importlib.import_module("cupy")
