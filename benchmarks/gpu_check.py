@@ -9,6 +9,12 @@ and PyTorch CUDA.
    gradient, backward, one Adam update), and PyTorch CUDA (nn.Linear/ReLU, MSE, fused Adam) on
    the same model. Also ``Sequential.fit`` per step where the model API is present.
 
+4. The fused small-MLP kernels (csrc/fused_mlp.cu): one step and one epoch of the seed model
+   10-64-Dropout(0.5)-32-1 (Adam, MSE, batch 32, 8,000 rows) against the NumPy path's
+   train_step (the check fails beyond float32 rounding), then epoch times: fused for one model,
+   for 20 random MLPs one by one and as one population, beside the CuPy-kernels step and
+   PyTorch CUDA on the seed model.
+
 Takes well under 5 minutes on one modern GPU; exits 0 with a message where no GPU is usable.
 Usage: python benchmarks/gpu_check.py [--skip-tests]
 """
@@ -45,11 +51,12 @@ def run_gpu_tests() -> int:
         "-p",
         "no:cacheprovider",
         "tests/kernels/test_cuda.py",
+        "tests/kernels/test_fused_mlp_cuda.py",
     ]
     try:
-        result = subprocess.run(command, check=False, timeout=180, cwd=REPO)
+        result = subprocess.run(command, check=False, timeout=300, cwd=REPO)
     except subprocess.TimeoutExpired:
-        print("pytest -m gpu did not finish within 180 s\n", flush=True)
+        print("pytest -m gpu did not finish within 300 s\n", flush=True)
         return 1
     print(f"pytest -m gpu exit status {result.returncode}\n", flush=True)
     return result.returncode
@@ -218,6 +225,128 @@ def mlp_table(cp, cuda, torch) -> None:
     print()
 
 
+def fused_models(count: int):
+    """The seed model, then count - 1 random MLPs of 1-3 ReLU layers (widths 16-128, dropout
+    0 or 0.2) for 10 inputs, each compiled with Adam and MSE and built."""
+    from nastoolkit.layers import Dense, Dropout
+    from nastoolkit.models import Sequential
+    from nastoolkit.optimizers import Adam
+
+    rng = np.random.default_rng(0)
+    models = []
+    for k in range(count):
+        hidden = [(64, 0.5), (32, 0.0)]
+        if k:
+            hidden = [
+                (int(rng.choice([16, 32, 64, 128])), float(rng.choice([0.0, 0.2])))
+                for _ in range(int(rng.integers(1, 4)))
+            ]
+        layers = []
+        for units, rate in hidden:
+            shape = {} if layers else {"input_shape": (10,)}
+            layers.append(Dense(units, activation="relu", **shape))
+            if rate:
+                layers.append(Dropout(rate, seed=k))
+        layers.append(Dense(1))
+        model = Sequential(layers, seed=k)
+        model.compile(optimizer=Adam(learning_rate=1e-3), loss="mse")
+        model.build((None, 10))
+        models.append(model)
+    return models
+
+
+def fused_population(cp, models, x, y):
+    from nastoolkit import engine
+    from nastoolkit.kernels import _cuda_fused
+
+    plans = []
+    for model in models:
+        plan = engine.plan(model)
+        plan.optimizer["i"][2] = model._compiled.optimizer.iterations
+        for layer, index in plan.dropouts:
+            plan.layers[index]["i"][8] = layer.counter
+        plans.append(plan)
+    return _cuda_fused.FusedPopulation(
+        plans, [m.params for m in models], cp.asarray(x), [y] * len(models), cp
+    )
+
+
+def wall_ms(cp, run, repeats=5) -> float:
+    """Median wall milliseconds of run() (device synchronised), after one warm-up call."""
+    run()
+    times = []
+    for _ in range(repeats):
+        cp.cuda.Device().synchronize()
+        start = time.perf_counter()
+        run()
+        cp.cuda.Device().synchronize()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def fused_check(cp, cuda, torch, n: int = 8000) -> int:
+    """The fused kernels against the NumPy path, then epoch times. Returns 0 or 1 (mismatch)."""
+    backend.use("numpy")  # the reference and the plans are NumPy models; fused copies go to the GPU
+    batch = 32
+    steps = n // batch
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 10)).astype(np.float32)
+    y = rng.standard_normal((n, 1)).astype(np.float32)
+    order = rng.permutation(n)
+    status = 0
+    print("== fused small-MLP kernels (csrc/fused_mlp.cu) vs the NumPy path ==")
+    for label, count, tol in (("one step", 1, (1e-4, 1e-5)), ("one epoch", steps, (1e-3, 1e-4))):
+        reference, fused = fused_models(1)[0], fused_models(1)[0]
+        expected = []
+        for step in range(count):
+            rows = order[step * batch : (step + 1) * batch]
+            expected.append(reference.train_step(x[rows], y[rows]))
+        pop = fused_population(cp, [fused], x, y)
+        losses = pop.train(cp.asarray(order[: count * batch]), batch, np.full((1, count), 1e-3))
+        got = cp.asnumpy(pop.params_of(0))
+        dparam = float(np.max(np.abs(got - reference.params)))
+        dloss = float(np.max(np.abs(losses[0] - np.array(expected)) / np.abs(expected)))
+        ok = np.allclose(got, reference.params, rtol=tol[0], atol=tol[1]) and dloss < tol[0]
+        status |= 0 if ok else 1
+        print(
+            f"{label:10s} max |param diff| {dparam:.2e}  max loss rel diff {dloss:.2e}  "
+            f"{'ok' if ok else 'MISMATCH'} (rtol {tol[0]:g}, atol {tol[1]:g})"
+        )
+    order_dev = cp.asarray(order)
+    rates = np.full((1, steps), 1e-3)
+    one = fused_population(cp, fused_models(1), x, y)
+    many = fused_models(20)
+    alone = [fused_population(cp, [m], x, y) for m in many]
+    together = fused_population(cp, many, x, y)
+    rows = [
+        ("fused, seed model", wall_ms(cp, lambda: one.train(order_dev, batch, rates))),
+        (
+            "fused, 20 MLPs one by one",
+            wall_ms(cp, lambda: [p.train(order_dev, batch, rates) for p in alone], repeats=3),
+        ),
+        (
+            "fused, 20 MLPs population",
+            wall_ms(cp, lambda: together.train(order_dev, batch, np.full((20, steps), 1e-3))),
+        ),
+        (
+            "CuPy kernels step x steps",
+            device_ms(cp, kernel_step(cp, cuda, (10, 64, 32, 1), batch)) * steps,
+        ),
+    ]
+    if torch is not None:
+        rows.append(
+            ("torch step x steps", device_ms(cp, torch_step(torch, (10, 64, 32, 1), batch)) * steps)
+        )
+    print(f"epoch of {n} rows, batch {batch} ({steps} steps); widths of the 20: "
+          + ",".join("-".join(str(int(r["i"][2])) for r in p.models[0].layers) for p in alone[:5])
+          + ", ...")  # fmt: skip
+    print(f"{'what':28s} {'ms/epoch':>9s} {'us/step':>8s}")
+    for name, ms in rows:
+        print(f"{name:28s} {ms:9.2f} {ms / steps * 1e3:8.1f}")
+    print()
+    return status
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-tests", action="store_true")
@@ -245,6 +374,7 @@ def main() -> int:
         print("PyTorch CUDA not available: torch columns skipped\n")
     update_table(cp, _cuda, torch)
     mlp_table(cp, _cuda, torch)
+    status |= fused_check(cp, _cuda, torch)
     return status
 
 

@@ -19,3 +19,10 @@ NK_HD unsigned int nk_hash32(unsigned int h) {
 NK_HD bool dropout_keep_element(unsigned int i, unsigned int key, unsigned int threshold) {
     return (nk_hash32(i ^ key) >> 8) >= threshold;
 }
+
+// The stream key of dropout call number `counter` under `seed`, on the device:
+// kernels._numpy.dropout_key (host side) as a device function, for kernels that step the counter
+// themselves (fused_mlp.cu: the layer's counter plus the step index).
+NK_HD unsigned int dropout_stream_key(unsigned int seed, unsigned long long counter) {
+    return nk_hash32(seed ^ nk_hash32((unsigned int)(counter + 0x9E3779B9ull)));
+}
