@@ -556,6 +556,9 @@ struct NkModelArgs {
     void* predictions;          // (n_order, out) or null
     long long fused_last;
     long long done;             // out: steps run (a non-finite loss ends the model's run)
+    const long long* order;     // this model's own rows in training order, or null: the call's
+    long long n_order;          // rows in `order`
+    long long batch_size;       // this model's rows per step (with its own `order`)
 };
 
 template <typename T>
@@ -748,37 +751,59 @@ static bool model_step(NkModel<T>& model, long long s, const T* xb, long long m,
     return true;
 }
 
-// ---- the epoch: P models over the same batches ------------------------------------------------
+// ---- the epoch: P models over the same batches, or each over its own -------------------------
 
-// Runs ceil(n_order / batch_size) steps over the rows order[0..n_order) for every model: each
-// batch is gathered once and pushed through every model still running while it is in cache.
-// A model whose loss turns non-finite stops there (models[p].done says how many steps it ran).
-// Returns 0, or -1 when scratch could not be allocated (nothing was run).
+// Each model runs ceil(n / batch) steps over its rows: the call's order[0..n_order) in batches
+// of batch_size, or, where models[p].order is set, its own order and batch size (a fit with its
+// own seed). A batch of the shared order is gathered once and pushed through every model still
+// running while it is in cache; a model with its own order gathers its own rows. Step s of
+// every model runs before step s + 1 of any. A model whose loss turns non-finite stops there
+// (models[p].done says how many steps it ran). Returns 0, or -1 when scratch could not be
+// allocated (nothing was run).
 template <typename T>
 static long long train_population(NkModelArgs* models, long long n_models, const T* x,
                                   long long in_dim, const T* sample_weight,
                                   const long long* order, long long n_order,
                                   long long batch_size) {
-    if (n_models <= 0 || batch_size <= 0 || n_order <= 0) return 0;
+    if (n_models <= 0) return 0;
     NkModel<T>* states = (NkModel<T>*)calloc((size_t)n_models, sizeof(NkModel<T>));
     bool* stopped = (bool*)calloc((size_t)n_models, sizeof(bool));
-    T* xb = (T*)malloc(sizeof(T) * (size_t)(batch_size * in_dim));
-    bool ok = states && stopped && xb;
+    long long widest_batch = batch_size > 0 ? batch_size : 1, steps = 0;
+    for (long long p = 0; p < n_models; ++p) {
+        NkModelArgs& A = models[p];
+        long long b = A.order ? A.batch_size : batch_size;
+        long long n = A.order ? A.n_order : n_order;
+        if (b <= 0 || n <= 0) continue;
+        long long s = (n + b - 1) / b;
+        steps = s > steps ? s : steps;
+        widest_batch = b > widest_batch ? b : widest_batch;
+    }
+    T* xb = (T*)malloc(sizeof(T) * (size_t)(widest_batch * in_dim));   // the shared batch
+    T* own = (T*)malloc(sizeof(T) * (size_t)(widest_batch * in_dim));  // a model's own batch
+    bool ok = states && stopped && xb && own;
     for (long long p = 0; ok && p < n_models; ++p) {
-        ok = model_init(states[p], &models[p], batch_size, in_dim);
+        long long b = models[p].order ? models[p].batch_size : batch_size;
+        ok = model_init(states[p], &models[p], b > 0 ? b : 1, in_dim);
         models[p].done = 0;
     }
-    long long steps = (n_order + batch_size - 1) / batch_size;
     for (long long s = 0; ok && s < steps; ++s) {
-        long long start = s * batch_size;
-        long long m = n_order - start < batch_size ? n_order - start : batch_size;
-        const long long* rows = order + start;
-        for (long long r = 0; r < m; ++r)
-            memcpy(xb + r * in_dim, x + rows[r] * in_dim, sizeof(T) * in_dim);
+        bool gathered = false;
         for (long long p = 0; p < n_models; ++p) {
-            if (stopped[p]) continue;
-            stopped[p] = !model_step(states[p], s, xb, m, rows, start, sample_weight);
-            models[p].done = s + 1;
+            NkModelArgs& A = models[p];
+            const long long* rows_of = A.order ? A.order : order;
+            long long n = A.order ? A.n_order : n_order, b = A.order ? A.batch_size : batch_size;
+            long long start = s * b;
+            if (stopped[p] || b <= 0 || start >= n) continue;
+            long long m = n - start < b ? n - start : b;
+            const long long* rows = rows_of + start;
+            T* batch = A.order ? own : xb;
+            if (A.order || !gathered) {
+                for (long long r = 0; r < m; ++r)
+                    memcpy(batch + r * in_dim, x + rows[r] * in_dim, sizeof(T) * in_dim);
+                gathered = gathered || !A.order;
+            }
+            stopped[p] = !model_step(states[p], s, batch, m, rows, start, sample_weight);
+            A.done = s + 1;
         }
     }
     if (states)
@@ -786,6 +811,7 @@ static long long train_population(NkModelArgs* models, long long n_models, const
     free(states);
     free(stopped);
     free(xb);
+    free(own);
     return ok ? 0 : -1;
 }
 
@@ -827,4 +853,4 @@ static long long predict(NkModelArgs* args, const T* x, long long in_dim, long l
 NK_ENGINE_ENTRIES(f32, float)
 NK_ENGINE_ENTRIES(f64, double)
 
-extern "C" int nk_engine_abi_version(void) { return 2; }
+extern "C" int nk_engine_abi_version(void) { return 3; }

@@ -109,7 +109,8 @@ LOSS_DTYPE = np.dtype([("i", "<i8", (4,)), ("d", "<f8", (4,))])
 #: momentum: mu; adam: beta_1, beta_2, eps; rmsprop: rho, eps, momentum; adagrad: eps
 OPTIMIZER_DTYPE = np.dtype([("i", "<i8", (4,)), ("d", "<f8", (8,))])
 #: one model of a call (NkModelArgs): addresses of its records and buffers, sizes, flags; "done"
-#: comes back as the number of steps it ran
+#: comes back as the number of steps it ran; "order"/"n_order"/"batch_size" give a model its own
+#: batches (0: the call's)
 MODEL_DTYPE = np.dtype(
     [
         (name, "<u8" if kind == "p" else "<i8")
@@ -131,6 +132,9 @@ MODEL_DTYPE = np.dtype(
             ("predictions", "p"),
             ("fused", "n"),
             ("done", "n"),
+            ("order", "p"),
+            ("n_order", "n"),
+            ("batch_size", "n"),
         )
     ]
 )
@@ -378,7 +382,9 @@ def epoch(
 @dataclass
 class ModelArgs:
     """One model of a ``train`` call: its records, buffers, targets and per-step rates (see
-    ``epoch`` for each field)."""
+    ``epoch`` for each field). ``order`` and ``batch_size``, when given, are this model's own
+    batches (int64 row indices of the call's ``x``, e.g. a fit with its own seed) instead of the
+    call's; ``learning_rates`` and ``predictions`` then follow its own steps and rows."""
 
     layers: np.ndarray
     loss: np.ndarray
@@ -390,6 +396,8 @@ class ModelArgs:
     learning_rates: np.ndarray
     predictions: np.ndarray | None = None
     fused: bool = False
+    order: np.ndarray | None = None
+    batch_size: int | None = None
 
 
 def _ptr(array) -> int:
@@ -453,6 +461,9 @@ def _model_record(
     record["out_dim"], record["lrs"] = out_dim, _ptr(model.learning_rates)
     record["losses"], record["predictions"] = _ptr(losses), _ptr(model.predictions)
     record["fused"] = int(bool(model.fused))
+    if model.order is not None:
+        record["order"], record["n_order"] = _ptr(model.order), model.order.size
+        record["batch_size"] = model.batch_size
     return record
 
 
@@ -532,12 +543,17 @@ class Session:
         self.batch_size = _checks.positive_int(
             "batch_size", batch_size, "Pass the rows per step, e.g. 32."
         )
-        self.steps = -(-order.size // self.batch_size)
-        self._losses = [np.empty(self.steps, np.float64) for _ in self.models]
+        # each model's (order, batch size): its own where given, else the call's
+        self._batches = [self._own_batches(model, p, n) for p, model in enumerate(self.models)]
+        model_steps = [-(-rows.size // size) for rows, size in self._batches]
+        self.steps = max(model_steps, default=-(-order.size // self.batch_size))
+        self._losses = [np.empty(steps, np.float64) for steps in model_steps]
         self._records = np.array(
             [
-                _model_record(model, index, dtype, in_dim, n, self.steps, order.size, out)
-                for index, (model, out) in enumerate(zip(self.models, self._losses))
+                _model_record(model, index, dtype, in_dim, n, steps, rows.size, out)
+                for index, (model, out, steps, (rows, _)) in enumerate(
+                    zip(self.models, self._losses, model_steps, self._batches)
+                )
             ],
             MODEL_DTYPE,
         )
@@ -556,9 +572,29 @@ class Session:
         self._in_dim, self._dtype = in_dim, dtype
         self._suffix = "f32" if dtype == np.float32 else "f64"
 
+    def _own_batches(self, model: ModelArgs, index: int, n: int) -> tuple[np.ndarray, int]:
+        if model.order is None:
+            return self.order, self.batch_size
+        rows = _checked(f"models[{index}].order", model.order, np.int64, None)
+        if rows.ndim != 1 or rows.size == 0 or rows.min() < 0 or rows.max() >= n:
+            raise ValueError(
+                f"models[{index}].order must be a non-empty 1-D array of row indices in "
+                f"[0, {n}). Received: shape {rows.shape}"
+                + (f", indices in [{rows.min()}, {rows.max()}]" if rows.size else "")
+            )
+        size = _checks.positive_int(
+            f"models[{index}].batch_size", model.batch_size, "Pass the rows per step, e.g. 32."
+        )
+        return rows, size
+
     def run(self, first: int, count: int) -> None:
         """Run steps ``first`` .. ``first + count - 1`` of every model still running."""
-        active = [p for p in range(len(self.models)) if not self._stopped[p]]
+        active = [
+            p
+            for p in range(len(self.models))
+            if not self._stopped[p]
+            and self.done[p] * self._batches[p][1] < self._batches[p][0].size
+        ]
         if not active or count <= 0:
             return
         if any(self.done[p] != first for p in active):
@@ -570,17 +606,21 @@ class Session:
         records = self._base[active].copy()
         for row, p in enumerate(active):
             record, model = records[row], self.models[p]
+            own_rows, own_size = self._batches[p]
             record["lrs"] += 8 * first
             record["losses"] += 8 * first
             if record["predictions"]:
                 record["predictions"] += (
-                    first * self.batch_size * int(record["out_dim"]) * self._dtype.itemsize
+                    first * own_size * int(record["out_dim"]) * self._dtype.itemsize
                 )
+            if record["order"]:
+                record["order"] += 8 * first * own_size
+                record["n_order"] = min(own_rows.size - first * own_size, count * own_size)
             model.optimizer["i"][2] = self._iterations[p] + first
             for k, counter in self._counters[p]:
                 model.layers[k]["i"][8] = counter + first
         start = first * self.batch_size
-        rows = min(self.order.size - start, count * self.batch_size)
+        rows = max(0, min(self.order.size - start, count * self.batch_size))
         status = getattr(self._library, f"nk_engine_train_{self._suffix}")(
             records.ctypes.data,
             len(active),
