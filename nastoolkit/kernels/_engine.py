@@ -597,6 +597,20 @@ class Session:
         )
         return rows, size
 
+    def _move_on(self, record, model: ModelArgs, p: int, first: int, own_size: int) -> None:
+        """``record`` and ``model``'s counters as at step ``first`` of the call."""
+        record["lrs"] += 8 * first
+        record["losses"] += 8 * first
+        if record["predictions"]:
+            record["predictions"] += (
+                first * own_size * int(record["out_dim"]) * self._dtype.itemsize
+            )
+        if record["order"]:
+            record["order"] += 8 * first * own_size
+        model.optimizer["i"][2] = self._iterations[p] + first
+        for k, counter in self._counters[p]:
+            model.layers[k]["i"][8] = counter + first
+
     def run(self, first: int, count: int) -> None:
         """Run steps ``first`` .. ``first + count - 1`` of every model still running."""
         active = [
@@ -613,22 +627,14 @@ class Session:
                 f"(step {self.done[active[0]]}). Received: first={first}"
             )
         count = min(count, self.steps - first)
-        records = self._base[active].copy()
+        records = self._base[active]  # a copy (fancy indexing): the base stays as built
         for row, p in enumerate(active):
-            record, model = records[row], self.models[p]
+            record = records[row]
             own_rows, own_size = self._batches[p]
-            record["lrs"] += 8 * first
-            record["losses"] += 8 * first
-            if record["predictions"]:
-                record["predictions"] += (
-                    first * own_size * int(record["out_dim"]) * self._dtype.itemsize
-                )
             if record["order"]:
-                record["order"] += 8 * first * own_size
                 record["n_order"] = min(own_rows.size - first * own_size, count * own_size)
-            model.optimizer["i"][2] = self._iterations[p] + first
-            for k, counter in self._counters[p]:
-                model.layers[k]["i"][8] = counter + first
+            if first:  # a later slice: move the pointers and counters on
+                self._move_on(record, self.models[p], p, first, own_size)
         start = first * self.batch_size
         rows = max(0, min(self.order.size - start, count * self.batch_size))
         status = getattr(self._library, f"nk_engine_train_{self._suffix}")(

@@ -1001,3 +1001,13 @@ def test_own_orders_in_one_call_equal_each_alone_and_slices():
         np.testing.assert_array_equal(together[index].params, alone[index].params)
         np.testing.assert_array_equal(sliced[index].params, alone[index].params)
     assert [len(run) for run in losses] == [4, 7, 7, 3]
+
+
+def test_the_flush_to_zero_mode_ends_with_the_call():
+    """Inside a call denormals flush to zero; after it NumPy in this thread keeps them."""
+    model = build(CASES[0], "float32")
+    x, y, _ = data(CASES[0], model, "float32")
+    engine.train_epoch(model, x, y, np.arange(len(x)), CASES[0].batch_size)
+    engine.predict(model, x)
+    tiny = np.array([1e-39], np.float32)  # a denormal
+    assert tiny[0] != 0 and (tiny * np.float32(0.5))[0] != 0
