@@ -599,6 +599,35 @@ static void add_penalty_gradient(const T* w, T* g, long long n, double l1, doubl
     }
 }
 
+// ---- sums[k] = sum over the rows r of g[r, k], added row after row
+
+// A chunk of C columns accumulates in registers over all rows, instead of a load and a store
+// of every sum per row (measured: 12% of the engine's own time in the seed epoch).
+template <typename T, int C>
+static inline void column_chunk(const T* __restrict g, T* __restrict sums, long long rows,
+                                long long cols, long long k0, int width) {
+    T acc[C] = {};
+    for (long long r = 0; r < rows; ++r) {
+        const T* row = g + r * cols + k0;
+        if (width == C) {
+            for (int k = 0; k < C; ++k) acc[k] += row[k];
+        } else {
+            for (int k = 0; k < width; ++k) acc[k] += row[k];
+        }
+    }
+    for (int k = 0; k < width; ++k) sums[k0 + k] = acc[k];
+}
+
+template <typename T>
+static void column_sums(const T* __restrict g, T* __restrict sums, long long rows,
+                        long long cols) {
+    constexpr int C = 64 / sizeof(T) * 2;  // two of the widest vectors
+    for (long long k0 = 0; k0 < cols; k0 += C) {
+        long long left = cols - k0;
+        column_chunk<T, C>(g, sums, rows, cols, k0, left < C ? int(left) : C);
+    }
+}
+
 // ---- one model: its buffers and scratch, and one step ------------------------------------------
 
 // A model as ctypes passes it (all pointers as 64-bit words; see _engine.MODEL_DTYPE).
@@ -793,9 +822,7 @@ static bool model_step(NkModel<T>& model, long long s, const T* xb, long long m,
             add_penalty_gradient(kernel, grad_kernel, n_in * n_out, L.d[1], L.d[2]);
             if (L.i[4]) {
                 T* grad_bias = grads + L.i[6];
-                for (long long k = 0; k < n_out; ++k) grad_bias[k] = T(0);
-                for (long long r = 0; r < m; ++r)
-                    for (long long k = 0; k < n_out; ++k) grad_bias[k] += g[r * n_out + k];
+                column_sums(g, grad_bias, m, n_out);
                 add_penalty_gradient(params + L.i[6], grad_bias, n_out, L.d[3], L.d[4]);
             }
             if (l > 0) {  // dL/dx = g W^T, through a transposed copy of W
