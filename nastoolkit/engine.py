@@ -467,12 +467,18 @@ def train_epoch(model, x, y, order, batch_size: int, sample_weight=None, predict
     (2, True)
     """
     x = _flat_inputs(model, x)
-    order = np.ascontiguousarray(order, dtype=np.int64)
+    order = _c_aligned(order, np.int64)
     steps = -(-order.size // max(1, int(batch_size))) if order.size else 0
     spec, args = _model_args(model, y, steps, predictions)
     losses_run = _engine.train([args], x, sample_weight, order, batch_size)[0]
     _advance(model, spec, losses_run)
     return losses_run
+
+
+def _c_aligned(array, dtype=None) -> np.ndarray:
+    """``array`` C-contiguous and aligned, as C reads it (copied only when it is not): arrays
+    unpickled from out-of-band buffers, as Dask sends them, may be unaligned."""
+    return np.require(array, dtype=dtype, requirements=("C", "A"))
 
 
 def _flat_inputs(model, x) -> np.ndarray:
@@ -484,13 +490,13 @@ def _flat_inputs(model, x) -> np.ndarray:
             f"x must have per-sample shape {tuple(model._features)} and dtype "
             f"{dtype}. Received: shape {x.shape[1:]}, dtype {x.dtype}"
         )
-    return np.ascontiguousarray(x).reshape(len(x), -1)
+    return _c_aligned(x).reshape(len(x), -1)
 
 
 def _model_args(model, y, steps: int, predictions=None) -> tuple[EnginePlan, _engine.ModelArgs]:
     """The plan of ``model`` and its ``_engine.ModelArgs`` for a call of ``steps`` steps."""
     spec = plan(model)
-    y = np.ascontiguousarray(y)
+    y = _c_aligned(y)
     if spec.smoothing:  # losses._ProbabilisticLoss._targets's expression, once per call
         y = np.ascontiguousarray(y * (1.0 - spec.smoothing) + spec.smoothing * spec.smoothing_share)
     optimizer = model._compiled.optimizer
@@ -837,7 +843,7 @@ class _FitRun:
         from .callbacks import History
 
         model = self.model = job.model
-        self.rows = np.ascontiguousarray(job.rows, dtype=np.int64)
+        self.rows = _c_aligned(job.rows, np.int64)
         self.size = min(int(job.batch_size), self.rows.size)
         self.batch_size, self.targets = int(job.batch_size), targets
         self.steps = -(-self.rows.size // self.size)
@@ -982,4 +988,4 @@ def _flat_rows(model, x, dtype) -> tuple[np.ndarray, tuple]:
     from . import training
 
     checked = training.as_data(x, "x", dtype, model._known_features())
-    return np.ascontiguousarray(checked).reshape(len(checked), -1), tuple(checked.shape[1:])
+    return _c_aligned(checked).reshape(len(checked), -1), tuple(checked.shape[1:])

@@ -267,7 +267,10 @@ def _checked(name: str, array, dtype, shape) -> np.ndarray:
     if shape is not None and array.shape != shape:
         raise ValueError(f"{name} must have shape {shape}. Received: {array.shape}")
     if not (array.flags.c_contiguous and array.flags.aligned):
-        raise ValueError(f"{name} must be C-contiguous; pass np.ascontiguousarray({name}).")
+        raise ValueError(
+            f"{name} must be C-contiguous and aligned; pass "
+            f"np.require({name}, requirements=('C', 'A'))."
+        )
     return array
 
 

@@ -729,7 +729,8 @@ def evaluator_from_config(config: dict) -> Evaluator:
         "patience": config["patience"],
         "seed": config["seed"],
         "timeout": config.get("timeout"),
-        "population": config.get("population", True),
+        # a config without the key predates population training: its results came from fit
+        "population": config.get("population", False),
     }
     if kind == "CrossValidationEvaluator":
         return CrossValidationEvaluator(X, y, folds=config["folds"], **common)

@@ -1011,3 +1011,20 @@ def test_the_flush_to_zero_mode_ends_with_the_call():
     engine.predict(model, x)
     tiny = np.array([1e-39], np.float32)  # a denormal
     assert tiny[0] != 0 and (tiny * np.float32(0.5))[0] != 0
+
+
+def test_unaligned_inputs_are_copied_not_refused():
+    """Dask unpickles arrays from out-of-band buffers that may be unaligned: the engine's
+    entry points copy them (C needs aligned rows) and train as on aligned ones."""
+    model, twin = build(CASES[0], "float32"), build(CASES[0], "float32")
+    x, y, _ = data(CASES[0], model, "float32")
+    raw = np.zeros(x.nbytes + 1, np.uint8)
+    unaligned = raw[1:].view(np.float32).reshape(x.shape)
+    unaligned[...] = x
+    assert not unaligned.flags.aligned
+    order = np.arange(len(x))
+    np.testing.assert_array_equal(
+        engine.train_epoch(model, unaligned, y, order, CASES[0].batch_size),
+        engine.train_epoch(twin, x, y, order, CASES[0].batch_size),
+    )
+    np.testing.assert_array_equal(model.params, twin.params)

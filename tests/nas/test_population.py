@@ -257,3 +257,14 @@ def test_evaluate_genomes_falls_back_to_one_by_one_when_the_population_raises():
         (o.status, o.score) for o in SerialMap(FormulaEvaluator()).map(genomes)
     ]
     assert all(isinstance(o, Outcome) and o.seconds >= 0 for o in outcomes)
+
+
+def test_a_config_from_before_population_training_resumes_on_fit():
+    """Checkpoints written before this setting hold no "population": their results came from
+    fit, so the rebuilt evaluator trains alone and keeps their fingerprint."""
+    X, y = blobs(samples=30)
+    old = HoldoutEvaluator(X, y, population=False)
+    config = old.get_config()
+    del config["population"]
+    rebuilt = evaluator_from_config(config)
+    assert rebuilt.population is False and rebuilt.fingerprint() == old.fingerprint()
