@@ -453,24 +453,20 @@ class Evaluator:
                 jobs[index] = self._fit_jobs(genome)
             except Exception as error:  # noqa: BLE001  (the candidate's failure)
                 outcomes[index] = Outcome.from_exception(error)
-        alone = [index for index, fold_jobs in jobs.items() if fold_jobs is None]
-        for index in alone:
-            outcomes[index] = self._evaluate_alone(genomes[index])
-            del jobs[index]
-        try:
-            self._fit_together([job for fold_jobs in jobs.values() for job in fold_jobs])
-        except Exception:  # noqa: BLE001  (find the failing candidate: retrain each alone)
-            for index in list(jobs):
-                try:
-                    jobs[index] = self._fit_jobs(genomes[index])
-                    self._fit_together(jobs[index])
-                except Exception as error:  # noqa: BLE001
-                    outcomes[index] = Outcome.from_exception(error)
+            else:
+                if jobs[index] is None:  # the engine cannot train it
+                    outcomes[index] = self._evaluate_alone(genome)
+                    del jobs[index]
+        histories = self._fit_together(jobs, genomes, outcomes)
+        validations = [validation for _, validation in self.splits()]
         for index, fold_jobs in jobs.items():
             if outcomes[index] is not None:
                 continue
             try:
-                folds = [self._score(job.model, job.history, job.validation) for job in fold_jobs]
+                folds = [
+                    self._score(job.model, history, validation)
+                    for job, history, validation in zip(fold_jobs, histories[index], validations)
+                ]
                 outcomes[index] = self._outcome(folds)
             except Exception as error:  # noqa: BLE001
                 outcomes[index] = Outcome.from_exception(error)
@@ -498,26 +494,41 @@ class Evaluator:
             stopping = EarlyStopping(
                 monitor="val_loss", patience=self.patience, restore_best_weights=True
             )
-            job = FitJob(
-                model,
-                train,
-                genome["batch_size"],
-                seed + index,
-                (self.X[validation], self.y[validation]),
-                [stopping],
+            validation_data = (self.X[validation], self.y[validation])
+            jobs.append(
+                FitJob(
+                    model, train, genome["batch_size"], seed + index, validation_data, [stopping]
+                )
             )
-            job.validation = validation
-            jobs.append(job)
         return jobs
 
-    def _fit_together(self, jobs: list) -> None:
+    def _fit_together(self, jobs: dict, genomes: list, outcomes: list) -> dict:
+        """Each genome's fold histories, all ``jobs`` (genome index -> its fits) trained as one
+        population; should that raise, each genome trains again by itself, and a genome that
+        still raises gets its failed outcome."""
         from ..engine import fit_population
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            histories = fit_population(jobs, self.X, self.y, self.epochs)
-        for job, history in zip(jobs, histories):
-            job.history = history
+        def fit(fits):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return fit_population(fits, self.X, self.y, self.epochs)
+
+        try:
+            flat = fit([job for fold_jobs in jobs.values() for job in fold_jobs])
+        except Exception:  # noqa: BLE001  (find the failing candidate)
+            histories = {}
+            for index in list(jobs):
+                try:
+                    jobs[index] = self._fit_jobs(genomes[index])  # fresh, untrained models
+                    histories[index] = fit(jobs[index])
+                except Exception as error:  # noqa: BLE001
+                    outcomes[index] = Outcome.from_exception(error)
+            return histories
+        histories, start = {}, 0
+        for index, fold_jobs in jobs.items():
+            histories[index] = flat[start : start + len(fold_jobs)]
+            start += len(fold_jobs)
+        return histories
 
     def count_parameters(self, genome: dict) -> int:
         """Weights and biases of ``genome``'s network on this data."""

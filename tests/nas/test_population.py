@@ -111,7 +111,7 @@ def test_population_equals_population_false_through_the_engine(monkeypatch):
     train, validation = together.splits()[0]
     for genome in genomes[:2]:
         jobs = together._fit_jobs(genome)
-        together._fit_together(jobs)
+        together._fit_together({0: jobs}, [genome], [None])
         model, _ = alone._train(genome, train, validation, jobs[0].seed)
         np.testing.assert_array_equal(jobs[0].model.params, model.params)
 
@@ -268,3 +268,24 @@ def test_a_config_from_before_population_training_resumes_on_fit():
     del config["population"]
     rebuilt = evaluator_from_config(config)
     assert rebuilt.population is False and rebuilt.fingerprint() == old.fingerprint()
+
+
+def test_an_error_inside_the_population_fails_only_its_candidate(monkeypatch):
+    """Should the population call raise, each genome trains again by itself: the one that
+    raises again fails with the error, the others get their outcomes."""
+    X, y = blobs(samples=60)
+    genomes = _genomes(3, seed=10)
+    genomes[1]["layers"][0]["units"] = 24  # the poisoned width
+    real = engine.fit_population
+
+    def fit_population(jobs, *args, **kwargs):
+        if any(job.model._layers[0].output_dim == 24 for job in jobs):
+            raise FloatingPointError("engine bug (simulated)")
+        return real(jobs, *args, **kwargs)
+
+    evaluator = HoldoutEvaluator(X, y, epochs=2, seed=0)
+    expected = [evaluator.evaluate(genomes[0]), evaluator.evaluate(genomes[2])]
+    monkeypatch.setattr(engine, "fit_population", fit_population)
+    got = evaluator.evaluate_population(genomes)
+    assert got[1].reason == "FloatingPointError: engine bug (simulated)"
+    assert _outcomes([got[0], got[2]]) == _outcomes(expected)
