@@ -846,11 +846,11 @@ static bool model_step(NkModel<T>& model, long long s, const T* xb, long long m,
 
 // Each model runs ceil(n / batch) steps over its rows: the call's order[0..n_order) in batches
 // of batch_size, or, where models[p].order is set, its own order and batch size (a fit with its
-// own seed). A batch of the shared order is gathered once and pushed through every model still
-// running while it is in cache; a model with its own order gathers its own rows. Step s of
-// every model runs before step s + 1 of any. A model whose loss turns non-finite stops there
-// (models[p].done says how many steps it ran). Returns 0, or -1 when scratch could not be
-// allocated (nothing was run).
+// own seed). One model runs all its steps before the next starts, so that its weights, optimizer
+// state and scratch stay in L1/L2 (measured on 20 search-space MLPs: pushing each batch through
+// every model in turn, to gather it once, was 13% slower than model after model). A model whose
+// loss turns non-finite stops there (models[p].done says how many steps it ran). Returns 0, or
+// -1 when scratch could not be allocated (nothing was run).
 template <typename T>
 static long long train_population(NkModelArgs* models, long long n_models, const T* x,
                                   long long in_dim, const T* sample_weight,
@@ -858,52 +858,38 @@ static long long train_population(NkModelArgs* models, long long n_models, const
                                   long long batch_size) {
     if (n_models <= 0) return 0;
     [[maybe_unused]] NkFlushDenormals flush;
-    NkModel<T>* states = (NkModel<T>*)calloc((size_t)n_models, sizeof(NkModel<T>));
-    bool* stopped = (bool*)calloc((size_t)n_models, sizeof(bool));
-    long long widest_batch = batch_size > 0 ? batch_size : 1, steps = 0;
+    long long widest_batch = batch_size > 0 ? batch_size : 1;
     for (long long p = 0; p < n_models; ++p) {
-        NkModelArgs& A = models[p];
-        long long b = A.order ? A.batch_size : batch_size;
-        long long n = A.order ? A.n_order : n_order;
-        if (b <= 0 || n <= 0) continue;
-        long long s = (n + b - 1) / b;
-        steps = s > steps ? s : steps;
+        long long b = models[p].order ? models[p].batch_size : batch_size;
         widest_batch = b > widest_batch ? b : widest_batch;
+        models[p].done = 0;
     }
-    T* xb = (T*)malloc(sizeof(T) * (size_t)(widest_batch * in_dim));   // the shared batch
-    T* own = (T*)malloc(sizeof(T) * (size_t)(widest_batch * in_dim));  // a model's own batch
-    bool ok = states && stopped && xb && own;
+    // all scratch first: out of memory runs nothing
+    NkModel<T>* states = (NkModel<T>*)calloc((size_t)n_models, sizeof(NkModel<T>));
+    T* xb = (T*)malloc(sizeof(T) * (size_t)(widest_batch * in_dim));
+    bool ok = states && xb;
     for (long long p = 0; ok && p < n_models; ++p) {
         long long b = models[p].order ? models[p].batch_size : batch_size;
         ok = model_init(states[p], &models[p], b > 0 ? b : 1, in_dim);
-        models[p].done = 0;
     }
-    for (long long s = 0; ok && s < steps; ++s) {
-        bool gathered = false;
-        for (long long p = 0; p < n_models; ++p) {
-            NkModelArgs& A = models[p];
-            const long long* rows_of = A.order ? A.order : order;
-            long long n = A.order ? A.n_order : n_order, b = A.order ? A.batch_size : batch_size;
-            long long start = s * b;
-            if (stopped[p] || b <= 0 || start >= n) continue;
+    for (long long p = 0; ok && p < n_models; ++p) {
+        NkModelArgs& A = models[p];
+        const long long* rows_of = A.order ? A.order : order;
+        long long n = A.order ? A.n_order : n_order, b = A.order ? A.batch_size : batch_size;
+        for (long long s = 0, start = 0; b > 0 && start < n; ++s, start += b) {
             long long m = n - start < b ? n - start : b;
             const long long* rows = rows_of + start;
-            T* batch = A.order ? own : xb;
-            if (A.order || !gathered) {
-                for (long long r = 0; r < m; ++r)
-                    memcpy(batch + r * in_dim, x + rows[r] * in_dim, sizeof(T) * in_dim);
-                gathered = gathered || !A.order;
-            }
-            stopped[p] = !model_step(states[p], s, batch, m, rows, start, sample_weight);
+            for (long long r = 0; r < m; ++r)
+                memcpy(xb + r * in_dim, x + rows[r] * in_dim, sizeof(T) * in_dim);
+            bool finite = model_step(states[p], s, xb, m, rows, start, sample_weight);
             A.done = s + 1;
+            if (!finite) break;
         }
     }
     if (states)
         for (long long p = 0; p < n_models; ++p) model_free(states[p]);
     free(states);
-    free(stopped);
     free(xb);
-    free(own);
     return ok ? 0 : -1;
 }
 

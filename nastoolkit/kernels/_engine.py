@@ -481,8 +481,8 @@ def _model_record(
 
 
 def train(models, x, sample_weight, order, batch_size: int) -> list[np.ndarray]:
-    """Train several models on the same batches in one call (each batch gathered once and run
-    through every model while it is in cache); each model as ``epoch`` would train it alone.
+    """Train several models on the same batches in one call, model after model (each stays in
+    cache while it trains); each model as ``epoch`` would train it alone.
 
     Parameters
     ----------
