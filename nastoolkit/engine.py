@@ -8,6 +8,12 @@ the same batch order, dropout bits, loss gradient (fused where the NumPy path fu
 optimizer rules, into the model's own buffers, optimizer state and dropout counters, so the
 results agree with the NumPy path to float32 rounding.
 
+Populations: ``train_population(models, x, y, ...)`` trains models on shared batches;
+``fit_population(jobs, x, y, epochs)`` runs several ``fit`` calls (each ``FitJob`` with its own
+rows, seed, batch size and epoch callbacks), each epoch of all of them in one compiled call, and
+leaves every model exactly as its own ``fit`` through the engine would (the NAS evaluators train
+a generation this way). ``fit_path``/``describe`` say which path ``fit`` takes and why.
+
 Compiled: Dense, Dropout (without ``noise_shape``), Activation and Flatten layers; every
 activation; MeanSquaredError, MeanAbsoluteError, Huber, and the binary, categorical and sparse
 categorical cross-entropies (with their fused output activation or ``from_logits=True``, label
