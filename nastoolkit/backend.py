@@ -201,7 +201,7 @@ def use(name: str | None = None) -> BackendInfo:
     --------
     >>> use("numpy").name
     'numpy'
-    >>> describe()
+    >>> describe().split(";")[0]
     'numpy: selected explicitly'
     """
     global _current
@@ -268,20 +268,34 @@ def xp() -> ModuleType:
     return current().xp
 
 
-def describe() -> str:
-    """One line for humans: the backend in use and why.
+def describe(model=None) -> str:
+    """One line for humans: the backend in use and why, then which path ``fit`` trains on and
+    why (the compiled engine, or the NumPy/CuPy path with the engine's fallback reason).
+
+    Parameters
+    ----------
+    model : Sequential, optional
+        A built, compiled model: whether *its* ``fit`` runs in the engine (a piece without a
+        compiled form is named). None: a model whose every piece the engine supports.
 
     Returns
     -------
     str
-        For example ``"numpy: no GPU stack installed (CuPy is not importable)"``.
+        For example ``"numpy: no GPU stack installed (CuPy is not importable); fit: NumPy path
+        (opt in with NASTOOLKIT_FIT_ENGINE=1 to train fit's epochs in the compiled engine)"``.
 
     Examples
     --------
     >>> describe().split(":")[0] in ("numpy", "cupy")
     True
+    >>> "; fit: " in describe()
+    True
     """
-    return str(current())
+    # The one upward import of this module, made on call: the fit path is the engine's answer.
+    from . import engine
+
+    info = current()
+    return f"{info}; fit: {engine.fit_path(model, info.name)}"
 
 
 def is_cupy_array(x: object) -> bool:

@@ -8,6 +8,12 @@ the same batch order, dropout bits, loss gradient (fused where the NumPy path fu
 optimizer rules, into the model's own buffers, optimizer state and dropout counters, so the
 results agree with the NumPy path to float32 rounding.
 
+Populations: ``train_population(models, x, y, ...)`` trains models on shared batches;
+``fit_population(jobs, x, y, epochs)`` runs several ``fit`` calls (each ``FitJob`` with its own
+rows, seed, batch size and epoch callbacks), each epoch of all of them in one compiled call, and
+leaves every model exactly as its own ``fit`` through the engine would (the NAS evaluators train
+a generation this way). ``fit_path``/``describe`` say which path ``fit`` takes and why.
+
 Compiled: Dense, Dropout (without ``noise_shape``), Activation and Flatten layers; every
 activation; MeanSquaredError, MeanAbsoluteError, Huber, and the binary, categorical and sparse
 categorical cross-entropies (with their fused output activation or ``from_logits=True``, label
@@ -19,7 +25,7 @@ weights; float32 and float64 parameters on the NumPy backend.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,10 +36,13 @@ from .kernels import _engine, _numpy
 __all__ = [
     "FIT_SWITCH",
     "EnginePlan",
+    "FitJob",
     "PopulationResult",
     "Unsupported",
     "describe",
     "fit_epoch",
+    "fit_path",
+    "fit_population",
     "fit_reason",
     "plan",
     "predict",
@@ -344,6 +353,44 @@ def describe(model=None) -> str:
     return f"numpy path: {reason}"
 
 
+def fit_path(model=None, backend_name: str = "numpy") -> str:
+    """Which path ``Sequential.fit`` trains on, and why, as ``backend.describe`` reports it.
+
+    Parameters
+    ----------
+    model : Sequential, optional
+        A built, compiled model (its pieces decide too); None: a model whose every piece the
+        engine supports.
+    backend_name : {"numpy", "cupy"}
+        The array backend in use (the engine is a CPU path).
+
+    Returns
+    -------
+    str
+        ``"compiled engine (<library>)"``, or ``"NumPy path (<reason>)"`` / ``"CuPy path
+        (<reason>)"``. Asks for the engine's build only when ``NASTOOLKIT_FIT_ENGINE=1``.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ.get(FIT_SWITCH) == "1" or fit_path().startswith("NumPy path (opt in")
+    True
+    >>> fit_path(backend_name="cupy")
+    'CuPy path (the compiled engine is a CPU path)'
+    """
+    if backend_name != "numpy":
+        return "CuPy path (the compiled engine is a CPU path)"
+    if model is not None:
+        reason = fit_reason(model)
+    elif os.environ.get(FIT_SWITCH) != "1":
+        reason = f"opt in with {FIT_SWITCH}=1 to train fit's epochs in the compiled engine"
+    elif not _engine.available():
+        reason = f"the compiled engine is unavailable: {_engine.reason()}"
+    else:
+        reason = None
+    return f"compiled engine ({_engine.reason()})" if reason is None else f"NumPy path ({reason})"
+
+
 def predict(model, x, batch_size: int = 1024) -> np.ndarray:
     """``model``'s outputs for ``x`` (inference, dropout off) in one compiled call: what
     ``model.predict(x)`` returns, to float32 rounding.
@@ -429,12 +476,18 @@ def train_epoch(model, x, y, order, batch_size: int, sample_weight=None, predict
     (2, True)
     """
     x = _flat_inputs(model, x)
-    order = np.ascontiguousarray(order, dtype=np.int64)
+    order = _c_aligned(order, np.int64)
     steps = -(-order.size // max(1, int(batch_size))) if order.size else 0
     spec, args = _model_args(model, y, steps, predictions)
     losses_run = _engine.train([args], x, sample_weight, order, batch_size)[0]
     _advance(model, spec, losses_run)
     return losses_run
+
+
+def _c_aligned(array, dtype=None) -> np.ndarray:
+    """``array`` C-contiguous and aligned, as C reads it (copied only when it is not): arrays
+    unpickled from out-of-band buffers, as Dask sends them, may be unaligned."""
+    return np.require(array, dtype=dtype, requirements=("C", "A"))
 
 
 def _flat_inputs(model, x) -> np.ndarray:
@@ -446,13 +499,13 @@ def _flat_inputs(model, x) -> np.ndarray:
             f"x must have per-sample shape {tuple(model._features)} and dtype "
             f"{dtype}. Received: shape {x.shape[1:]}, dtype {x.dtype}"
         )
-    return np.ascontiguousarray(x).reshape(len(x), -1)
+    return _c_aligned(x).reshape(len(x), -1)
 
 
 def _model_args(model, y, steps: int, predictions=None) -> tuple[EnginePlan, _engine.ModelArgs]:
     """The plan of ``model`` and its ``_engine.ModelArgs`` for a call of ``steps`` steps."""
     spec = plan(model)
-    y = np.ascontiguousarray(y)
+    y = _c_aligned(y)
     if spec.smoothing:  # losses._ProbabilisticLoss._targets's expression, once per call
         y = np.ascontiguousarray(y * (1.0 - spec.smoothing) + spec.smoothing * spec.smoothing_share)
     optimizer = model._compiled.optimizer
@@ -654,8 +707,9 @@ def train_population(
 ) -> list[PopulationResult]:
     """Train several compiled models on the same batches, in one compiled call per epoch.
 
-    Each epoch draws one permutation (from ``seed``) for all models; each batch is gathered once
-    and pushed through every model still training while it is in cache. Each model keeps its
+    Each epoch draws one permutation (from ``seed``) for all models, and one compiled call runs
+    the epoch of every model still training, model after model (each stays in cache while it
+    trains: measured faster than pushing each batch through all of them). Each model keeps its
     own optimizer state, dropout stream, early stopping and result, and ends exactly as
     ``train_epoch`` on that model alone with the same order would leave it.
 
@@ -758,3 +812,190 @@ def train_population(
             still.append(p)
         active = still
     return results
+
+
+# --- fits of a population: each model with its own seed, batches and callbacks ---------------
+
+
+@dataclass
+class FitJob:
+    """One ``model.fit`` of :func:`fit_population`.
+
+    Attributes
+    ----------
+    model : Sequential
+        Compiled; built from ``x`` when not built.
+    rows : numpy.ndarray
+        The training rows of the shared ``x`` (``fit``'s ``x`` is ``x[rows]``).
+    batch_size : int
+        Rows per step.
+    seed : int or None
+        ``fit``'s ``seed``: the model's batch order, dropout streams and (on a fresh model)
+        initial weights.
+    validation_data : tuple, optional
+        ``fit``'s ``(x_val, y_val)``.
+    callbacks : list
+        ``fit``'s callbacks (epoch-level hooks only, such as ``EarlyStopping``).
+    """
+
+    model: object
+    rows: np.ndarray
+    batch_size: int
+    seed: int | None = None
+    validation_data: tuple | None = None
+    callbacks: list = field(default_factory=list)
+
+
+class _FitRun:
+    """One job's ``fit`` between epochs: what ``Sequential.fit`` keeps in its locals."""
+
+    def __init__(self, job: FitJob, x, targets, epochs: int):
+        from .callbacks import History
+
+        model = self.model = job.model
+        self.rows = _c_aligned(job.rows, np.int64)
+        self.size = min(int(job.batch_size), self.rows.size)
+        self.batch_size, self.targets = int(job.batch_size), targets
+        self.steps = -(-self.rows.size // self.size)
+        val = model._validation_dataset(job.validation_data)
+        self.val = None if val is None else val.to(model._xp)
+        self.rng = model._start_fit(job.seed)
+        model._ensure_capacity(self.size)
+        self.cbs = model._callbacks(job.callbacks, 0, epochs, self.steps, 0)
+        if self.cbs.wants_batches:
+            raise Unsupported("a callback with batch hooks (fit_population calls epoch hooks only)")
+        self.history = next(cb for cb in self.cbs.callbacks if isinstance(cb, History))
+        model.history, model.stop_training, model.stop_reason = self.history, False, None
+        model._snapshot = np.empty_like(model.params)
+        self.logs: dict = {}
+        self.cbs.on_train_begin({})
+
+    def begin_epoch(self, epoch: int):
+        """``fit_epoch`` up to its compiled call: the hooks, the snapshot, this epoch's order."""
+        model = self.model
+        self.cbs.on_epoch_begin(epoch, {})
+        model._reset_metrics()
+        model._snapshot[...] = model.params
+        model._fresh = False
+        self.order = self.rows[self.rng.permutation(self.rows.size)]
+        self.spec, args = _model_args(model, self.targets, self.steps)
+        args.order, args.batch_size = self.order, self.size
+        return args
+
+    def end_epoch(self, epoch: int, losses_run) -> bool:
+        """``fit_epoch`` and ``fit`` after the compiled call; False once training has ended."""
+        model = self.model
+        _advance(model, self.spec, losses_run)
+        total, count = 0.0, 0
+        logs = None
+        for step, value in enumerate(losses_run):
+            if not np.isfinite(value):
+                model._diverged(epoch, step, float(value))
+                logs = {"loss": float("nan")}
+                break
+            rows = min(self.size, self.rows.size - step * self.size)
+            total, count = total + float(value) * rows, count + rows
+        logs = logs or {"loss": total / count if count else 0.0}
+        if self.val is not None and np.isfinite(logs["loss"]):
+            with model._threads_for(self.size):
+                val_logs = model._validate(self.val, self.batch_size, self.cbs)
+            logs.update({f"val_{key}": value for key, value in val_logs.items()})
+        self.cbs.on_epoch_end(epoch, logs)
+        self.logs = logs
+        return not model.stop_training
+
+    def end(self):
+        self.history.stopped_reason = self.model.stop_reason
+        self.cbs.on_train_end(dict(self.logs))
+        return self.history
+
+
+def fit_population(jobs, x, y, epochs: int = 1) -> list:
+    """What ``job.model.fit(x[job.rows], y[job.rows], batch_size=job.batch_size, epochs=epochs,
+    validation_data=job.validation_data, callbacks=job.callbacks, seed=job.seed, verbose=0)``
+    does for every job through the engine, with each epoch of all models in one compiled call.
+
+    Each model draws its own batch order from its own seed and trains on its own batches (a
+    model with its own order gathers its own rows), so each ends exactly as ``fit`` through the
+    engine (``NASTOOLKIT_FIT_ENGINE=1``) leaves it alone: the same weights, losses, validation
+    logs, early stopping and divergence handling, whatever else trains beside it. The training
+    logs hold ``loss`` only (no training metrics; ``val_*`` as ``fit``).
+
+    Parameters
+    ----------
+    jobs : list of FitJob
+        The fits; every model supported by the engine (see :func:`unsupported_reason`).
+    x, y : array-like
+        The shared inputs and targets that the jobs' ``rows`` index.
+    epochs : int
+        Epochs at most.
+
+    Returns
+    -------
+    list of History
+        One per job, in order (``stopped_reason`` set as ``fit`` sets it).
+
+    Raises
+    ------
+    Unsupported
+        When a model or callback has no compiled form (checked before anything trains).
+
+    Examples
+    --------
+    >>> from nastoolkit.layers import Dense
+    >>> from nastoolkit.models import Sequential
+    >>> x, y = np.random.default_rng(0).normal(size=(64, 3)), np.zeros(64)
+    >>> jobs = []
+    >>> for width in (4, 8):
+    ...     model = Sequential([Dense(width, activation="relu", input_shape=(3,)), Dense(1)])
+    ...     model.compile(optimizer="adam", loss="mse")
+    ...     jobs.append(FitJob(model, np.arange(48), batch_size=width, seed=width))
+    >>> histories = fit_population(jobs, x, y, epochs=2)
+    >>> [len(h.history["loss"]) for h in histories]
+    [2, 2]
+    """
+    from . import _checks, training
+
+    jobs = list(jobs)
+    epochs = _checks.non_negative_int("epochs", epochs)
+    if not jobs:
+        return []
+    data, runs = {}, []
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for index, job in enumerate(jobs):
+            model = job.model
+            model._require_compiled("fit")
+            dtype = np.dtype(model.dtype)
+            if dtype not in data:
+                data[dtype] = _flat_rows(model, x, dtype)
+            if not model.built:
+                model.build((None, *data[dtype][1]))
+            reason = unsupported_reason(model)
+            if reason is not None:
+                raise Unsupported(f"jobs[{index}] cannot train in the engine: {reason}")
+            training.check_lengths(data[dtype][0], y)
+            targets = training.targets(model._compiled.loss, y, model.output_dim, model.dtype)
+            runs.append(_FitRun(job, data[dtype][0], targets, epochs))
+        active = list(range(len(runs)))
+        for epoch in range(epochs):
+            for dtype, (flat, _) in data.items():
+                group = [p for p in active if np.dtype(runs[p].model.dtype) == dtype]
+                if not group:
+                    continue
+                args = [runs[p].begin_epoch(epoch) for p in group]
+                losses_run = _engine.train(args, flat, None, args[0].order, args[0].batch_size)
+                ended = {
+                    p for p, run in zip(group, losses_run) if not runs[p].end_epoch(epoch, run)
+                }
+                active = [p for p in active if p not in ended]
+            if not active:
+                break
+        return [run.end() for run in runs]
+
+
+def _flat_rows(model, x, dtype) -> tuple[np.ndarray, tuple]:
+    """``x`` as C-contiguous flat rows in ``dtype``, and its per-sample shape."""
+    from . import training
+
+    checked = training.as_data(x, "x", dtype, model._known_features())
+    return _c_aligned(checked).reshape(len(checked), -1), tuple(checked.shape[1:])

@@ -122,3 +122,50 @@ def test_single_blas_thread_covers_libraries_loaded_later():
     pytest.importorskip("scipy")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert set(eval(out.stdout)) == {1}
+
+
+def test_describe_says_which_path_fit_takes_and_why(monkeypatch):
+    """Each sentence is checked against the path fit really takes."""
+    from nastoolkit import engine
+    from nastoolkit.kernels import _engine
+    from nastoolkit.layers import Dense
+    from nastoolkit.models import Sequential
+
+    backend.use("numpy")
+    model = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(1)], seed=0)
+    model.compile(optimizer="adam", loss="mse")
+    x, y = np.ones((8, 3), np.float32), np.zeros((8, 1), np.float32)
+    epochs = []
+    run = engine.fit_epoch
+    monkeypatch.setattr(engine, "fit_epoch", lambda *args: epochs.append(1) or run(*args))
+
+    def fit_path():
+        epochs.clear()
+        model.fit(x, y, epochs=1, verbose=0)
+        return "engine" if epochs else "numpy"
+
+    monkeypatch.delenv(engine.FIT_SWITCH, raising=False)
+    assert "; fit: NumPy path (opt in with NASTOOLKIT_FIT_ENGINE=1" in backend.describe()
+    assert fit_path() == "numpy"
+    monkeypatch.setenv(engine.FIT_SWITCH, "1")
+    if _engine.available():
+        assert "; fit: compiled engine (" in backend.describe(model)
+        assert fit_path() == "engine"
+    model.compile(optimizer="adam", loss="kl_divergence")
+    assert "fit: NumPy path (not compiled: loss KLDivergence" in backend.describe(model)
+    assert fit_path() == "numpy"
+    model.compile(optimizer="adam", loss="mse")
+    try:
+        monkeypatch.setattr(_engine, "_compiler", lambda: None)
+        _engine._reset()
+        text = backend.describe()
+        assert "fit: NumPy path (the compiled engine is unavailable: " in text
+        assert "no C++ compiler" in text
+        assert fit_path() == "numpy"
+    finally:
+        monkeypatch.undo()
+        _engine._reset()
+    monkeypatch.setattr(backend, "current", lambda: backend.BackendInfo("cupy", np, "a GPU (test)"))
+    assert backend.describe() == (
+        "cupy: a GPU (test); fit: CuPy path (the compiled engine is a CPU path)"
+    )

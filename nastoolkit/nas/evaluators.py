@@ -222,6 +222,17 @@ class Evaluator:
     parallel maps, which record a candidate past it as failed; it is not part of the
     :meth:`fingerprint`.
 
+    ``population=True`` (the default) trains candidates in the compiled engine
+    (``nastoolkit.engine.fit_population``): :meth:`evaluate_population` trains a generation's
+    candidates, every fold of each, with each epoch of all of them in one compiled call, and
+    :meth:`evaluate` is a population of one, so a candidate's outcome is the same whichever
+    candidates train beside it (serial, pool and Dask results stay identical). Each candidate
+    ends exactly as ``fit`` through the engine leaves it (``NASTOOLKIT_FIT_ENGINE=1``), which
+    agrees with the NumPy path to float32 rounding. A candidate the engine cannot train (see
+    ``nastoolkit.engine.unsupported_reason``; no compiler, GPU parameters) trains alone through
+    ``Sequential.fit``, as does every candidate with ``population=False``. The setting is part of
+    the :meth:`fingerprint`: cached results of one are not reused by the other.
+
     Examples
     --------
     >>> from nastoolkit.nas import make_genome
@@ -233,8 +244,19 @@ class Evaluator:
     (True, None)
     """
 
-    def __init__(self, X, y, task="classification", epochs=20, patience=5, seed=0, timeout=None):
+    def __init__(
+        self,
+        X,
+        y,
+        task="classification",
+        epochs=20,
+        patience=5,
+        seed=0,
+        timeout=None,
+        population=True,
+    ):
         check_task(task)
+        self.population = bool(population)
         X, y = _check_data(X, y, task)
         self.epochs = positive_int("epochs", epochs, "Pass e.g. epochs=20.")
         self.patience = non_negative_int("patience", patience, "Pass e.g. patience=5.")
@@ -271,7 +293,7 @@ class Evaluator:
         reuse results whose fingerprints match."""
         settings = (
             f"{type(self).__name__}|{self.task}|{self.epochs}|{self.patience}|{self.seed}|"
-            f"{sorted(self._split_config().items())}"
+            f"{sorted(self._split_config().items())}" + ("|population" if self.population else "")
         )
         settings_bytes = np.frombuffer(settings.encode(), np.uint8)
         return array_fingerprint(self.X, self.y_original, settings_bytes)
@@ -286,6 +308,7 @@ class Evaluator:
             "patience": self.patience,
             "seed": self.seed,
             "timeout": self.timeout,
+            "population": self.population,
             **self._split_config(),
         }
         if include_data:
@@ -321,6 +344,10 @@ class Evaluator:
 
     def _score_fold(self, genome, train, validation, seed) -> dict:
         model, history = self._train(genome, train, validation, seed)
+        return self._score(model, history, validation)
+
+    def _score(self, model, history, validation) -> dict:
+        """A trained fold's scores; CandidateFailed when its training or metrics diverged."""
         losses = history.history.get("loss", [])
         if not losses or not all(math.isfinite(value) for value in losses):
             # fit records why it stopped (early stopping also leaves a reason, hence the check)
@@ -345,23 +372,7 @@ class Evaluator:
             "best_epoch": int(np.nanargmin(val_losses)) + 1,
         }
 
-    def evaluate(self, genome: dict) -> Outcome:
-        """Train and score ``genome`` on every split; never raises.
-
-        Returns an :class:`~nastoolkit.nas.outcome.Outcome` whose ``score`` is the mean
-        validation error over splits (or :data:`FAILED_SCORE` with the ``reason`` when training
-        failed), whose ``metrics`` hold ``val_error``, ``val_error_std``, ``fold_errors``,
-        ``val_loss``, ``val_accuracy`` or ``val_mse``, ``epochs`` and ``best_epoch``. Its
-        ``seconds`` stay 0: the map that runs it measures the time (``Outcome.with_seconds``).
-        """
-        seed = genome_seed(genome_key(genome), self.seed)
-        try:
-            folds = [
-                self._score_fold(genome, train, validation, seed + index)
-                for index, (train, validation) in enumerate(self.splits())
-            ]
-        except Exception as error:  # noqa: BLE001  (any failure is the candidate's, not the search's)
-            return Outcome.from_exception(error)
+    def _outcome(self, folds: list) -> Outcome:
         errors = [fold["error"] for fold in folds]
         metric_name = "val_accuracy" if self.task == "classification" else "val_mse"
         metrics = {
@@ -374,6 +385,150 @@ class Evaluator:
             "best_epoch": round(float(np.median([fold["best_epoch"] for fold in folds]))),
         }
         return Outcome("ok", metrics["val_error"], None, metrics)
+
+    def evaluate(self, genome: dict) -> Outcome:
+        """Train and score ``genome`` on every split; never raises.
+
+        Returns an :class:`~nastoolkit.nas.outcome.Outcome` whose ``score`` is the mean
+        validation error over splits (or :data:`FAILED_SCORE` with the ``reason`` when training
+        failed), whose ``metrics`` hold ``val_error``, ``val_error_std``, ``fold_errors``,
+        ``val_loss``, ``val_accuracy`` or ``val_mse``, ``epochs`` and ``best_epoch``. Its
+        ``seconds`` stay 0: the map that runs it measures the time (``Outcome.with_seconds``).
+        With ``population=True`` this is ``evaluate_population([genome])[0]``.
+        """
+        if self.population:
+            return self.evaluate_population([genome])[0]
+        return self._evaluate_alone(genome)
+
+    def _evaluate_alone(self, genome: dict) -> Outcome:
+        """``genome`` trained through ``Sequential.fit``, fold after fold."""
+        seed = genome_seed(genome_key(genome), self.seed)
+        try:
+            folds = [
+                self._score_fold(genome, train, validation, seed + index)
+                for index, (train, validation) in enumerate(self.splits())
+            ]
+        except Exception as error:  # noqa: BLE001  (any failure is the candidate's, not the search's)
+            return Outcome.from_exception(error)
+        return self._outcome(folds)
+
+    def evaluate_population(self, genomes: list) -> list:
+        """The outcome of each genome (as :meth:`evaluate` gives it), training them together.
+
+        With ``population=True``, every fold of every genome the engine supports trains in one
+        ``nastoolkit.engine.fit_population`` call (each with its own seed, batch order and
+        early stopping; one compiled call per epoch for all); the others train alone, as do
+        all of them in a subclass that overrides ``_train`` or ``_score_fold``. Never raises;
+        a failure is the failing genome's outcome only.
+
+        Parameters
+        ----------
+        genomes : list of dict
+            The candidates.
+
+        Returns
+        -------
+        list of Outcome
+            One per genome, in order.
+
+        Examples
+        --------
+        >>> from nastoolkit.nas import make_genome
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((40, 4)).astype("float32")
+        >>> y = (X[:, 0] > 0).astype(int)
+        >>> evaluator = HoldoutEvaluator(X, y, epochs=2, seed=0)
+        >>> genomes = [make_genome([(8, "relu", 0.0)]), make_genome([(4, "tanh", 0.1)])]
+        >>> together = evaluator.evaluate_population(genomes)
+        >>> [outcome.score for outcome in together] == [
+        ...     evaluator.evaluate(genome).score for genome in genomes]
+        True
+        """
+        genomes = list(genomes)
+        if not self.population or self._trains_its_own_way():
+            return [self._evaluate_alone(genome) for genome in genomes]
+        outcomes, jobs = [None] * len(genomes), {}
+        for index, genome in enumerate(genomes):
+            try:
+                jobs[index] = self._fit_jobs(genome)
+            except Exception as error:  # noqa: BLE001  (the candidate's failure)
+                outcomes[index] = Outcome.from_exception(error)
+            else:
+                if jobs[index] is None:  # the engine cannot train it
+                    outcomes[index] = self._evaluate_alone(genome)
+                    del jobs[index]
+        histories = self._fit_together(jobs, genomes, outcomes)
+        validations = [validation for _, validation in self.splits()]
+        for index, fold_jobs in jobs.items():
+            if outcomes[index] is not None:
+                continue
+            try:
+                folds = [
+                    self._score(job.model, history, validation)
+                    for job, history, validation in zip(fold_jobs, histories[index], validations)
+                ]
+                outcomes[index] = self._outcome(folds)
+            except Exception as error:  # noqa: BLE001
+                outcomes[index] = Outcome.from_exception(error)
+        return outcomes
+
+    def _trains_its_own_way(self) -> bool:
+        """A subclass that overrides how a fold trains keeps that: its candidates train alone."""
+        cls = type(self)
+        return cls._train is not Evaluator._train or cls._score_fold is not Evaluator._score_fold
+
+    def _fit_jobs(self, genome: dict):
+        """``genome``'s fits, one per split, as :meth:`_train` would run them; None when the
+        engine cannot train its network."""
+        from ..callbacks import EarlyStopping
+        from ..engine import FitJob, unsupported_reason
+
+        seed = genome_seed(genome_key(genome), self.seed)
+        jobs = []
+        for index, (train, validation) in enumerate(self.splits()):
+            model = genome_to_model(genome, self.input_dim, self.output_dim, self.task)
+            if not model.built:
+                model.build((None, self.input_dim))
+            if unsupported_reason(model) is not None:
+                return None
+            stopping = EarlyStopping(
+                monitor="val_loss", patience=self.patience, restore_best_weights=True
+            )
+            validation_data = (self.X[validation], self.y[validation])
+            jobs.append(
+                FitJob(
+                    model, train, genome["batch_size"], seed + index, validation_data, [stopping]
+                )
+            )
+        return jobs
+
+    def _fit_together(self, jobs: dict, genomes: list, outcomes: list) -> dict:
+        """Each genome's fold histories, all ``jobs`` (genome index -> its fits) trained as one
+        population; should that raise, each genome trains again by itself, and a genome that
+        still raises gets its failed outcome."""
+        from ..engine import fit_population
+
+        def fit(fits):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return fit_population(fits, self.X, self.y, self.epochs)
+
+        try:
+            flat = fit([job for fold_jobs in jobs.values() for job in fold_jobs])
+        except Exception:  # noqa: BLE001  (find the failing candidate)
+            histories = {}
+            for index in list(jobs):
+                try:
+                    jobs[index] = self._fit_jobs(genomes[index])  # fresh, untrained models
+                    histories[index] = fit(jobs[index])
+                except Exception as error:  # noqa: BLE001
+                    outcomes[index] = Outcome.from_exception(error)
+            return histories
+        histories, start = {}, 0
+        for index, fold_jobs in jobs.items():
+            histories[index] = flat[start : start + len(fold_jobs)]
+            start += len(fold_jobs)
+        return histories
 
     def count_parameters(self, genome: dict) -> int:
         """Weights and biases of ``genome``'s network on this data."""
@@ -393,6 +548,7 @@ class Evaluator:
             f"task={self.task!r}, {settings}, epochs={self.epochs}, "
             f"patience={self.patience}, seed={self.seed}"
             + (f", timeout={self.timeout:g}" if self.timeout is not None else "")
+            + ("" if self.population else ", population=False")
             + ")"
         )
 
@@ -424,6 +580,7 @@ class HoldoutEvaluator(Evaluator):
         patience=5,
         seed=0,
         timeout=None,
+        population=True,
     ):
         self.validation_size = None
         if validation_data is not None:
@@ -443,7 +600,14 @@ class HoldoutEvaluator(Evaluator):
             )
         self.validation_split = float(validation_split)
         super().__init__(
-            X, y, task=task, epochs=epochs, patience=patience, seed=seed, timeout=timeout
+            X,
+            y,
+            task=task,
+            epochs=epochs,
+            patience=patience,
+            seed=seed,
+            timeout=timeout,
+            population=population,
         )
         if self.validation_size is not None:
             n = len(self.X)
@@ -486,11 +650,27 @@ class CrossValidationEvaluator(Evaluator):
     """
 
     def __init__(
-        self, X, y, task="classification", folds=5, epochs=20, patience=5, seed=0, timeout=None
+        self,
+        X,
+        y,
+        task="classification",
+        folds=5,
+        epochs=20,
+        patience=5,
+        seed=0,
+        timeout=None,
+        population=True,
     ):
         folds = int_at_least("folds", folds, 2, "For a single split use HoldoutEvaluator.")
         super().__init__(
-            X, y, task=task, epochs=epochs, patience=patience, seed=seed, timeout=timeout
+            X,
+            y,
+            task=task,
+            epochs=epochs,
+            patience=patience,
+            seed=seed,
+            timeout=timeout,
+            population=population,
         )
         if folds > len(self.X):
             raise ValueError(f"folds={folds} exceeds the {len(self.X)} samples; use fewer folds.")
@@ -560,6 +740,8 @@ def evaluator_from_config(config: dict) -> Evaluator:
         "patience": config["patience"],
         "seed": config["seed"],
         "timeout": config.get("timeout"),
+        # a config without the key predates population training: its results came from fit
+        "population": config.get("population", False),
     }
     if kind == "CrossValidationEvaluator":
         return CrossValidationEvaluator(X, y, folds=config["folds"], **common)

@@ -46,6 +46,7 @@ __all__ = [
     "SerialMap",
     "SerialSubmitMap",
     "evaluate_genome",
+    "evaluate_genomes",
     "evaluator_timeout",
     "make_map",
     "make_submit_map",
@@ -136,6 +137,51 @@ def evaluate_genome(evaluator, genome: dict) -> Outcome:
     return outcome.with_seconds(time.perf_counter() - start)
 
 
+def evaluate_genomes(evaluator, genomes: list) -> list:
+    """Evaluate ``genomes`` together through ``evaluator.evaluate_population`` where it has one
+    (a generation trained as a population), else one by one with :func:`evaluate_genome`.
+
+    Parameters
+    ----------
+    evaluator : object
+        Has ``evaluate(genome)``, and optionally ``evaluate_population(genomes)`` returning one
+        outcome per genome, each what ``evaluate`` gives for it.
+    genomes : list of dict
+        The architectures to train and score.
+
+    Returns
+    -------
+    list of Outcome
+        One per genome, in order; each population member's ``seconds`` is an equal share of
+        the population's time. Should ``evaluate_population`` raise, every genome is evaluated
+        alone instead, so only the failing one fails.
+
+    Examples
+    --------
+    >>> class Depth:
+    ...     def evaluate(self, genome):
+    ...         return Outcome("ok", float(genome["depth"]))
+    ...     def evaluate_population(self, genomes):
+    ...         return [self.evaluate(genome) for genome in genomes]
+    >>> [outcome.score for outcome in evaluate_genomes(Depth(), [{"depth": 1}, {"depth": 2}])]
+    [1.0, 2.0]
+    """
+    genomes = list(genomes)
+    together = getattr(evaluator, "evaluate_population", None)
+    if together is None or len(genomes) < 2:
+        return [evaluate_genome(evaluator, genome) for genome in genomes]
+    start = time.perf_counter()
+    try:
+        with single_blas_thread():
+            outcomes = [as_outcome(outcome) for outcome in together(genomes)]
+        if len(outcomes) != len(genomes):
+            raise ValueError(f"{len(outcomes)} outcomes for {len(genomes)} genomes")
+    except Exception:  # noqa: BLE001  (evaluate alone: the failure is one candidate's)
+        return [evaluate_genome(evaluator, genome) for genome in genomes]
+    share = (time.perf_counter() - start) / len(genomes)
+    return [outcome.with_seconds(share) for outcome in outcomes]
+
+
 class SerialMap:
     """Evaluate one genome after another in this process; with ``evaluator.timeout`` set, in one
     worker process instead, so that a candidate past its limit can be killed.
@@ -163,7 +209,7 @@ class SerialMap:
         """The :class:`Outcome` of each genome, in order."""
         if self._pool is not None:
             return self._pool.map(genomes)
-        return [evaluate_genome(self.evaluator, genome) for genome in genomes]
+        return evaluate_genomes(self.evaluator, genomes)
 
     def close(self) -> None:
         """Stop the worker process, if one was started for the time limit."""
@@ -252,8 +298,11 @@ def _worker_main() -> None:
         message = _read_frame(inbox)
         if message is None or message[0] == "stop":
             return
-        _, task, genome = message
-        _write_frame(outbox, ("done", task, evaluate_genome(evaluator, genome)))
+        kind, task, genome = message
+        if kind == "evaluate_many":  # a slice of the generation, trained as one population
+            _write_frame(outbox, ("done", task, evaluate_genomes(evaluator, genome)))
+        else:
+            _write_frame(outbox, ("done", task, evaluate_genome(evaluator, genome)))
 
 
 class _Worker:
@@ -355,6 +404,9 @@ class ProcessPoolMap:
 
         self.workers = positive_int("workers", workers, "Use e.g. workers=2 for two processes.")
         self.timeout = evaluator_timeout(evaluator)
+        # without a time limit, each worker takes a slice of the generation and trains it as
+        # one population (with one, each candidate runs alone so that it can be timed out)
+        self._slices = self.timeout is None and hasattr(evaluator, "evaluate_population")
         self._payload = _dump_evaluator(evaluator)
         self._answers: queue.Queue = queue.Queue()
         self._pool: list = []
@@ -393,7 +445,7 @@ class ProcessPoolMap:
     def _map(self, genomes: list) -> list:
         outcomes = [None] * len(genomes)
         attempts = [0] * len(genomes)
-        waiting = collections.deque(range(len(genomes)))
+        waiting = collections.deque(self._first_tasks(len(genomes)))
         while True:
             if self._pool is None:  # terminate() from another thread
                 raise RuntimeError("the map was terminated while it was evaluating.")
@@ -403,11 +455,16 @@ class ProcessPoolMap:
             for worker in self._pool:
                 if worker.state == "idle" and waiting:
                     index = waiting.popleft()
-                    attempts[index] += 1
                     worker.state, worker.task = "busy", index
                     worker.deadline = None if self.timeout is None else now + self.timeout
                     # a failed send needs no action: the reader reports the worker's exit
-                    worker.send(("evaluate", index, genomes[index]))
+                    if isinstance(index, tuple):
+                        for member in index:
+                            attempts[member] += 1
+                        worker.send(("evaluate_many", index, [genomes[k] for k in index]))
+                    else:
+                        attempts[index] += 1
+                        worker.send(("evaluate", index, genomes[index]))
             try:
                 worker, message = self._answers.get(timeout=self._wait_seconds(now))
             except queue.Empty:
@@ -428,9 +485,21 @@ class ProcessPoolMap:
                     f"install cloudpickle)."
                 )
             elif message[0] == "done" and worker.task == message[1]:
-                outcomes[message[1]] = message[2]
+                if isinstance(message[1], tuple):
+                    for member, outcome in zip(message[1], message[2]):
+                        outcomes[member] = outcome
+                else:
+                    outcomes[message[1]] = message[2]
                 worker.state, worker.task, worker.deadline = "idle", None, None
             self._expire(time.monotonic(), outcomes, waiting)
+
+    def _first_tasks(self, count: int) -> list:
+        """Indices to evaluate one by one, or (with ``_slices``) tuples of consecutive indices,
+        two slices per worker so that a slow slice does not leave the other workers idle."""
+        if not self._slices or count < 2:
+            return list(range(count))
+        size = -(-count // (2 * self.workers))
+        return [tuple(range(start, min(start + size, count))) for start in range(0, count, size)]
 
     def _wait_seconds(self, now: float) -> float:
         # Wake for the nearest time limit; otherwise poll twice a second, which keeps Ctrl-C
@@ -467,6 +536,9 @@ class ProcessPoolMap:
         index = worker.task
         self._replace(worker)
         if index is None:
+            return
+        if isinstance(index, tuple):  # a slice: its members are tried again one by one
+            waiting.extendleft(reversed(index))
             return
         if attempts[index] < 2:
             waiting.appendleft(index)
@@ -526,6 +598,14 @@ def _evaluate_on_dask(genome: dict, evaluator) -> Outcome:
     if key not in _dask_local_maps:
         _dask_local_maps[key] = SerialMap(evaluator)
     return _dask_local_maps[key].map([genome])[0]
+
+
+def _failed_outcome(error: BaseException) -> Outcome:
+    return Outcome.failure(f"{type(error).__name__}: {error}")
+
+
+def _evaluate_slice_on_dask(genomes: list, evaluator) -> list:
+    return evaluate_genomes(evaluator, genomes)
 
 
 class DaskMap:
@@ -590,30 +670,44 @@ class DaskMap:
                 client = Client(cluster)
             self._owned.insert(0, client)
         self.client = client
+        # without a time limit, each task is a slice of the generation trained as a population
+        self._slices = self.timeout is None and hasattr(evaluator, "evaluate_population")
         self._evaluator = client.scatter(evaluator, broadcast=True, hash=False)
 
     def map(self, genomes: list) -> list:
         """The :class:`Outcome` of each genome, in order; a task that raised or whose workers
-        kept dying is a failed outcome naming the error."""
+        kept dying is a failed outcome naming the error (a slice's genomes are first tried
+        again one by one, so only the failing genome fails)."""
+        genomes = list(genomes)
+        if not self._slices or len(genomes) < 2:
+            return [as_outcome(r) for r in self._run(_evaluate_on_dask, genomes, _failed_outcome)]
+        workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        size = -(-len(genomes) // (2 * workers))
+        slices = [genomes[start : start + size] for start in range(0, len(genomes), size)]
+        outcomes = []
+        for part, result in zip(slices, self._run(_evaluate_slice_on_dask, slices, lambda _: None)):
+            if result is None:  # its task failed: find the failing genome
+                result = self._run(_evaluate_on_dask, part, _failed_outcome)
+            outcomes += [as_outcome(outcome) for outcome in result]
+        return outcomes
+
+    def _run(self, function, items: list, failed) -> list:
+        """``function(item, evaluator)`` for each item on the workers: its result, or for a task
+        that raised or whose workers kept dying, ``failed(error)``."""
         from dask.distributed import wait
 
-        self._futures = self.client.map(
-            _evaluate_on_dask, genomes, evaluator=self._evaluator, pure=False
-        )
+        self._futures = self.client.map(function, items, evaluator=self._evaluator, pure=False)
         try:
             wait(self._futures)
         except BaseException:
             self.terminate()
             raise
-        outcomes = []
-        for future in self._futures:
-            if future.status == "finished":
-                outcomes.append(as_outcome(future.result()))
-            else:
-                error = future.exception()
-                outcomes.append(Outcome.failure(f"{type(error).__name__}: {error}"))
+        results = [
+            future.result() if future.status == "finished" else failed(future.exception())
+            for future in self._futures
+        ]
         self._futures = []
-        return outcomes
+        return results
 
     def close(self) -> None:
         """Close the client and LocalCluster made here (a client passed in stays open)."""

@@ -891,3 +891,140 @@ def test_population_refuses_unsupported_models():
     models[3].compile(optimizer="adam", loss="kl_divergence")
     with pytest.raises(engine.Unsupported, match=r"models\[3\].*KLDivergence"):
         engine.train_population(models, *_regression(), epochs=1)
+
+
+# --- fit_population: each model's own fit (seed, batches, callbacks), one call per epoch --------
+
+
+def _fit_jobs(rows, val, batch_sizes=(16, 7, 32, 10), seeds=(3, 4, 5, 6)):
+    models = _population("float32")
+    models[1].compile(optimizer=optimizers.SGD(1e6), loss="mse")  # diverges in epoch 0
+    return [
+        engine.FitJob(
+            model,
+            rows,
+            batch_size,
+            seed,
+            val,
+            [callbacks.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)],
+        )
+        for model, batch_size, seed in zip(models, batch_sizes, seeds)
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the divergence and its early stopping
+def test_fit_population_equals_each_fit_through_the_engine(monkeypatch):
+    """Own seeds, batch sizes (a remainder each), dropout, early stopping that restores the best
+    weights, divergence: each model ends as ``fit`` in the engine leaves it, bit for bit."""
+    x, y = _regression(120, dtype="float32")
+    x_val, y_val = _regression(40, seed=1, dtype="float32")
+    y_val = y_val + np.float32(0.5) * np.random.default_rng(2).normal(size=y_val.shape).astype(
+        np.float32
+    )
+    rows = np.arange(5, 110)
+    jobs = _fit_jobs(rows, (x_val, y_val))
+    histories = engine.fit_population(jobs, x, y, epochs=12)
+    monkeypatch.setenv(engine.FIT_SWITCH, "1")
+    for job, history in zip(_fit_jobs(rows, (x_val, y_val)), histories):
+        expected = job.model.fit(
+            x[rows],
+            y[rows],
+            batch_size=job.batch_size,
+            epochs=12,
+            validation_data=job.validation_data,
+            callbacks=job.callbacks,
+            seed=job.seed,
+            verbose=0,
+        )
+        np.testing.assert_array_equal(history.history["loss"], expected.history["loss"])
+        assert history.history.get("val_loss") == expected.history.get("val_loss")
+        assert history.stopped_reason == expected.stopped_reason
+    for job, original in zip(_fit_jobs(rows, (x_val, y_val)), jobs):
+        job.model.fit(
+            x[rows],
+            y[rows],
+            batch_size=job.batch_size,
+            epochs=12,
+            seed=job.seed,
+            verbose=0,
+            validation_data=job.validation_data,
+            callbacks=job.callbacks,
+        )
+        np.testing.assert_array_equal(job.model.params, original.model.params)
+    lengths = [len(h.history["loss"]) for h in histories]
+    assert histories[1].stopped_reason.startswith("loss became"), "model 1 must diverge"
+    assert min(lengths[0], *lengths[2:]) < 12, "early stopping never triggered"
+
+
+def test_fit_population_refuses_what_it_cannot_run():
+    x, y = _regression(40, dtype="float32")
+    jobs = _fit_jobs(np.arange(40), None)
+    jobs[2].model.compile(optimizer="adam", loss="kl_divergence")
+    with pytest.raises(engine.Unsupported, match=r"jobs\[2\].*KLDivergence"):
+        engine.fit_population(jobs, x, y, epochs=1)
+    jobs = _fit_jobs(np.arange(40), None)
+    jobs[0].callbacks = [_BatchLog()]
+    with pytest.raises(engine.Unsupported, match="batch hooks"):
+        engine.fit_population(jobs, x, y, epochs=1)
+
+
+def test_own_orders_in_one_call_equal_each_alone_and_slices():
+    """Models with their own order and batch size (and one on the call's) in one ``train``
+    call, whole or in slices of steps, equal each model's own call."""
+    x, y = _regression(50)
+    rng = np.random.default_rng(0)
+    orders = [rng.permutation(50), rng.permutation(50)[:33], None, rng.permutation(50)[:7]]
+    sizes = [16, 5, None, 3]
+
+    def arguments():
+        models = _population()
+        args = []
+        for model, order, size in zip(models, orders, sizes):
+            steps = -(-(50 if order is None else order.size) // (8 if size is None else size))
+            _, model_args = engine._model_args(model, y, steps)
+            model_args.order, model_args.batch_size = order, size
+            args.append(model_args)
+        return models, args
+
+    shared = np.arange(50)[::-1].copy()
+    together, args = arguments()
+    losses = _engine.train(args, x, None, shared, 8)
+    sliced, args = arguments()
+    session = _engine.Session(args, x, None, shared, 8)
+    for first in range(0, session.steps, 3):
+        session.run(first, 3)
+    for index in range(4):
+        alone, args = arguments()
+        expected = _engine.train([args[index]], x, None, shared, 8)[0]
+        np.testing.assert_array_equal(losses[index], expected)
+        np.testing.assert_array_equal(session.losses()[index], expected)
+        np.testing.assert_array_equal(together[index].params, alone[index].params)
+        np.testing.assert_array_equal(sliced[index].params, alone[index].params)
+    assert [len(run) for run in losses] == [4, 7, 7, 3]
+
+
+def test_the_flush_to_zero_mode_ends_with_the_call():
+    """Inside a call denormals flush to zero; after it NumPy in this thread keeps them."""
+    model = build(CASES[0], "float32")
+    x, y, _ = data(CASES[0], model, "float32")
+    engine.train_epoch(model, x, y, np.arange(len(x)), CASES[0].batch_size)
+    engine.predict(model, x)
+    tiny = np.array([1e-39], np.float32)  # a denormal
+    assert tiny[0] != 0 and (tiny * np.float32(0.5))[0] != 0
+
+
+def test_unaligned_inputs_are_copied_not_refused():
+    """Dask unpickles arrays from out-of-band buffers that may be unaligned: the engine's
+    entry points copy them (C needs aligned rows) and train as on aligned ones."""
+    model, twin = build(CASES[0], "float32"), build(CASES[0], "float32")
+    x, y, _ = data(CASES[0], model, "float32")
+    raw = np.zeros(x.nbytes + 1, np.uint8)
+    unaligned = raw[1:].view(np.float32).reshape(x.shape)
+    unaligned[...] = x
+    assert not unaligned.flags.aligned
+    order = np.arange(len(x))
+    np.testing.assert_array_equal(
+        engine.train_epoch(model, unaligned, y, order, CASES[0].batch_size),
+        engine.train_epoch(twin, x, y, order, CASES[0].batch_size),
+    )
+    np.testing.assert_array_equal(model.params, twin.params)
