@@ -281,8 +281,8 @@ def describe(model=None) -> str:
     Returns
     -------
     str
-        For example ``"numpy: no GPU stack installed (CuPy is not importable); fit: NumPy path
-        (opt in with NASTOOLKIT_FIT_ENGINE=1 to train fit's epochs in the compiled engine)"``.
+        For example ``"numpy: no GPU stack installed (CuPy is not importable); fit: compiled
+        engine (...)"`` or ``"...; fit: NumPy path (not compiled: loss KLDivergence)"``.
 
     Examples
     --------

@@ -24,6 +24,8 @@ weights; float32 and float64 parameters on the NumPy backend.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 from dataclasses import dataclass, field
 
@@ -44,6 +46,7 @@ __all__ = [
     "fit_path",
     "fit_population",
     "fit_reason",
+    "numpy_path",
     "plan",
     "predict",
     "train_epoch",
@@ -285,10 +288,43 @@ def unsupported_reason(model) -> str | None:
     return None
 
 
-#: ``fit`` trains in the engine only where this is "1": the engine agrees with the NumPy path to
-#: float32 rounding, not bit for bit, and the shipped benchmark tables and the exact-resume and
-#: serial-equals-parallel guarantees were recorded on the NumPy path; opt in until they move.
+#: ``fit`` trains in the compiled engine wherever every piece of the model has a compiled form;
+#: set this environment variable to "0" (or use :func:`numpy_path` for a block of code) to train
+#: on the NumPy path instead, e.g. to reproduce numbers recorded there: the two paths agree to
+#: float32 rounding, not bit for bit.
 FIT_SWITCH = "NASTOOLKIT_FIT_ENGINE"
+_NUMPY_PATH = contextvars.ContextVar("nastoolkit_fit_numpy_path", default=False)
+
+
+@contextlib.contextmanager
+def numpy_path():
+    """Within the block, ``fit`` trains on the NumPy path (step by step in Python) even where the
+    compiled engine could: for numbers recorded on that path, such as the NAS-Bench-MLP tables.
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> with numpy_path():
+    ...     fit_reason(model)
+    'engine.numpy_path() asks for the NumPy path'
+    """
+    token = _NUMPY_PATH.set(True)
+    try:
+        yield
+    finally:
+        _NUMPY_PATH.reset(token)
+
+
+def _switch_reason() -> str | None:
+    """Why the user asked for the NumPy path, or None (the engine is the default)."""
+    if os.environ.get(FIT_SWITCH, "").strip() == "0":
+        return f"{FIT_SWITCH}=0 asks for the NumPy path"
+    if _NUMPY_PATH.get():
+        return "engine.numpy_path() asks for the NumPy path"
+    return None
 
 
 def fit_reason(model) -> str | None:
@@ -302,22 +338,19 @@ def fit_reason(model) -> str | None:
     Returns
     -------
     str or None
-        The opt-in hint while ``NASTOOLKIT_FIT_ENGINE`` is not ``"1"``, else
-        :func:`unsupported_reason`.
+        Why not: ``NASTOOLKIT_FIT_ENGINE=0`` or :func:`numpy_path` asks for the NumPy path, or
+        :func:`unsupported_reason` (a piece without a compiled form, or no C++ compiler).
 
     Examples
     --------
-    >>> import os
     >>> from nastoolkit.models import Sequential
     >>> from nastoolkit.layers import Dense
     >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
-    >>> model.compile(optimizer="adam", loss="mse")
-    >>> os.environ.get(FIT_SWITCH) == "1" or fit_reason(model).startswith("opt in")
-    True
+    >>> model.compile(optimizer="adam", loss="kl_divergence")
+    >>> fit_reason(model)
+    'not compiled: loss KLDivergence'
     """
-    if os.environ.get(FIT_SWITCH) != "1":
-        return f"opt in with {FIT_SWITCH}=1 to train fit's epochs in the compiled engine"
-    return unsupported_reason(model)
+    return _switch_reason() or unsupported_reason(model)
 
 
 def describe(model=None) -> str:
@@ -368,13 +401,13 @@ def fit_path(model=None, backend_name: str = "numpy") -> str:
     -------
     str
         ``"compiled engine (<library>)"``, or ``"NumPy path (<reason>)"`` / ``"CuPy path
-        (<reason>)"``. Asks for the engine's build only when ``NASTOOLKIT_FIT_ENGINE=1``.
+        (<reason>)"``.
 
     Examples
     --------
-    >>> import os
-    >>> os.environ.get(FIT_SWITCH) == "1" or fit_path().startswith("NumPy path (opt in")
-    True
+    >>> with numpy_path():
+    ...     fit_path()
+    'NumPy path (engine.numpy_path() asks for the NumPy path)'
     >>> fit_path(backend_name="cupy")
     'CuPy path (the compiled engine is a CPU path)'
     """
@@ -382,8 +415,8 @@ def fit_path(model=None, backend_name: str = "numpy") -> str:
         return "CuPy path (the compiled engine is a CPU path)"
     if model is not None:
         reason = fit_reason(model)
-    elif os.environ.get(FIT_SWITCH) != "1":
-        reason = f"opt in with {FIT_SWITCH}=1 to train fit's epochs in the compiled engine"
+    elif (reason := _switch_reason()) is not None:
+        pass
     elif not _engine.available():
         reason = f"the compiled engine is unavailable: {_engine.reason()}"
     else:

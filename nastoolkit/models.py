@@ -727,9 +727,10 @@ class Sequential:
     def _fit_epoch(self, epoch, batches, rng, cbs) -> dict:
         """One pass over the training data; returns the epoch's logs (running means, as Keras).
 
-        Runs in the compiled engine when ``NASTOOLKIT_FIT_ENGINE=1`` and every piece of the
-        model has one (the same batches, dropout bits and update rules, to float32 rounding;
-        ``engine.describe(model)`` says which path runs and why), else step by step here."""
+        Runs in the compiled engine when every piece of the model has a compiled form (the
+        same batches, dropout bits and update rules, to float32 rounding; ``engine.describe``
+        says which path runs and why), else, or with ``NASTOOLKIT_FIT_ENGINE=0`` or inside
+        ``engine.numpy_path()``, step by step here."""
         if engine.fit_reason(self) is None:
             return engine.fit_epoch(self, epoch, batches, rng, cbs)
         cbs.on_epoch_begin(epoch, {})

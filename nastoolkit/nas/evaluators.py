@@ -227,8 +227,8 @@ class Evaluator:
     candidates, every fold of each, with each epoch of all of them in one compiled call, and
     :meth:`evaluate` is a population of one, so a candidate's outcome is the same whichever
     candidates train beside it (serial, pool and Dask results stay identical). Each candidate
-    ends exactly as ``fit`` through the engine leaves it (``NASTOOLKIT_FIT_ENGINE=1``), which
-    agrees with the NumPy path to float32 rounding. A candidate the engine cannot train (see
+    ends exactly as ``fit`` through the engine (its default path) leaves it, which agrees with
+    the NumPy path to float32 rounding. A candidate the engine cannot train (see
     ``nastoolkit.engine.unsupported_reason``; no compiler, GPU parameters) trains alone through
     ``Sequential.fit``, as does every candidate with ``population=False``. The setting is part of
     the :meth:`fingerprint`: cached results of one are not reused by the other.

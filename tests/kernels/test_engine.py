@@ -671,16 +671,30 @@ def _path(patch, compiled: bool) -> list:
     return calls
 
 
-def test_fit_takes_the_numpy_path_unless_opted_in(monkeypatch):
-    """Until the shipped tables move to the engine, fit opts in through NASTOOLKIT_FIT_ENGINE."""
+def test_fit_takes_the_engine_by_default_and_the_numpy_path_when_asked(monkeypatch):
+    """The engine is fit's default where every piece compiles; NASTOOLKIT_FIT_ENGINE=0 and
+    engine.numpy_path() (for its block only) ask for the NumPy path, and describe says so."""
     model = build(CASES[0], "float32")
     model.compile(optimizer=_optimizer(CASES[0]), loss=_loss(CASES[0]))
     x, y, _ = data(CASES[0], model, "float32")
-    monkeypatch.delenv(engine.FIT_SWITCH, raising=False)
     calls = []
-    monkeypatch.setattr(engine, "fit_epoch", lambda *args: calls.append(1))
-    model.fit(x, y, epochs=1, batch_size=CASES[0].batch_size, verbose=0)
-    assert calls == [] and engine.describe(model).startswith("numpy path: opt in")
+    run = engine.fit_epoch
+    monkeypatch.setattr(engine, "fit_epoch", lambda *args: calls.append(1) or run(*args))
+
+    def took_engine() -> bool:
+        calls.clear()
+        model.fit(x, y, epochs=1, batch_size=CASES[0].batch_size, verbose=0)
+        return bool(calls)
+
+    monkeypatch.delenv(engine.FIT_SWITCH, raising=False)
+    assert took_engine() and engine.describe(model).startswith("compiled engine")
+    with engine.numpy_path():
+        assert not took_engine()
+        assert engine.describe(model) == ("numpy path: engine.numpy_path() asks for the NumPy path")
+    assert took_engine()  # the block's choice ends with the block
+    monkeypatch.setenv(engine.FIT_SWITCH, "0")
+    assert not took_engine()
+    assert engine.describe(model) == "numpy path: NASTOOLKIT_FIT_ENGINE=0 asks for the NumPy path"
 
 
 def _fit(case, dtype, compiled, monkeypatch, callbacks_=(), **kwargs):
