@@ -1215,7 +1215,11 @@ def _nastoolkit_layer(path, index: int, entry: dict, input_shape: tuple | None):
     elif kind == "Dropout":
         _reject_unknown(path, where, config, common | {"rate", "seed", "noise_shape"})
         seed = config.get("seed")
-        kwargs = {"rate": config.get("rate"), "seed": seed, "noise_shape": config.get("noise_shape")}
+        kwargs = {
+            "rate": config.get("rate"),
+            "seed": seed,
+            "noise_shape": config.get("noise_shape"),
+        }
         factory = layers.Dropout
     elif kind == "Activation":
         _reject_unknown(path, where, config, common | {"activation"})
