@@ -225,6 +225,29 @@ def test_03_momentum_beats_sgd_on_the_default_race():
     assert all(row["status"] == "converged" for row in race.leaderboard())
 
 
+def test_03_a_click_restarts_every_racer_there_and_reruns_the_race():
+    says(
+        NB03,
+        "**Click** anywhere on the contour plot to move the common start (the white square) there: "
+        "every optimizer restarts from that point and the race is rerun for as many steps as were "
+        "shown.",
+    )
+    race = OptimizerRaceApp("ill_conditioned_quadratic", steps_per_run=100)  # the notebook's cell
+    race.run_button.click()
+    race.click(-2.5, -1.0)
+    assert race.model.num_steps == 100
+    starts = {tuple(racer.path[0]) for racer in race.model.racers.values()}
+    assert starts == {(-2.5, -1.0)}
+    square = next(
+        line for line in race.view.last_figure.axes[0].get_lines() if line.get_marker() == "s"
+    )
+    np.testing.assert_allclose(square.get_xydata()[0], [-2.5, -1.0])
+    fresh = OptimizerRace("ill_conditioned_quadratic", start=[-2.5, -1.0])
+    fresh.run(100)
+    for name, racer in race.model.racers.items():
+        np.testing.assert_array_equal(racer.path[-1], fresh.racers[name].path[-1])
+
+
 def test_03_momentum_factor_and_keras_default_is_slower_here():
     says(
         NB03,
