@@ -3,7 +3,8 @@
 ``OptimizerRace`` holds one theta per racer and steps each with the library's own optimizer class
 through ``apply_gradients``; its ``leaderboard`` ranks them by the step at which the loss first
 came within ``tolerance`` of the minimum, then by final loss. ``OptimizerRaceApp`` shows the paths,
-the losses, and a table of each update rule with its current state terms (velocity, moments).
+the losses, and a table of each update rule with its current state terms (velocity, moments); a
+click on the contour plot (ipympl) moves the common start point there and reruns the race.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import numpy as np
 
 from .. import _checks, optimizers
 from ..viz.surfaces import plot_race
-from ._view import FigureView, WidgetApp, figure_style
-from .descent import SURFACE_LABELS, _objective, stop_reason
+from ._view import WidgetApp, figure_style, make_view
+from .descent import SURFACE_LABELS, _check_start, _objective, stop_reason
 
 __all__ = ["HYPERPARAMETERS", "RACERS", "UPDATE_RULES", "OptimizerRace", "OptimizerRaceApp"]
 
@@ -112,7 +113,7 @@ class OptimizerRace:
         self.objective = _objective(objective)
         self.learning_rate_scale = float(learning_rate_scale)
         self.tolerance = float(tolerance)
-        self.start = np.array(self.objective.start if start is None else start, dtype=np.float64)
+        self.start = _check_start(self.objective.start if start is None else start)
         minimum = getattr(self.objective, "minimum", None)
         self.floor = None if minimum is None else float(self.objective.value(np.asarray(minimum)))
         self.racer_names = tuple(racers)
@@ -133,6 +134,25 @@ class OptimizerRace:
             optimizer = factory(base_rate * self.learning_rate_scale, self.hyperparameters)
             self.racers[name] = _Racer(name, optimizer, self.start, self.objective)
         self.num_steps = 0
+
+    def set_start(self, point) -> None:
+        """Every racer starts again from ``point`` (e.g. where the learner clicked), fresh state.
+
+        Parameters
+        ----------
+        point : array_like, shape (2,)
+            The new common start (theta_1, theta_2).
+
+        Examples
+        --------
+        >>> race = OptimizerRace("quadratic")
+        >>> race.run(3)
+        >>> race.set_start([1.0, -1.0])
+        >>> race.num_steps, race.racers["Adam"].path[0].tolist()
+        (0, [1.0, -1.0])
+        """
+        self.start = _check_start(point)
+        self.reset()
 
     def learning_rate(self, name: str) -> float:
         """The rate racer ``name`` uses: its base rate times ``learning_rate_scale``."""
@@ -238,7 +258,10 @@ class OptimizerRaceApp(WidgetApp):
     """The race, drawn: paths on the contour, losses vs step, and a leaderboard with each rule.
 
     Controls: ``surface_dropdown``, ``learning_rate_scale_slider`` (log), ``steps_per_run_slider``,
-    ``step_button``, ``run_button``, ``reset_button``; ``leaderboard`` is an HTML table.
+    ``step_button``, ``run_button``, ``reset_button``, ``play``; ``leaderboard`` is an HTML table.
+    With ipympl the figure is a live canvas: a click on the contour plot is ``click(x, y)``, the
+    new common start point. The rate and hyperparameter sliders and Reset keep that start; a new
+    surface starts from its own default point.
 
     Parameters
     ----------
@@ -266,7 +289,10 @@ class OptimizerRaceApp(WidgetApp):
         tolerance: float = 1e-3,
     ):
         self.model = OptimizerRace(surface, tolerance=tolerance)
-        self.view = FigureView()
+        # A live canvas (ipympl), so a click on the contour plot picks the common start point.
+        self.view = make_view(clickable=True, figsize=(9.5, 4.2))
+        if hasattr(self.view, "on_click"):
+            self.view.on_click(self._on_plot_click)
         choices = [(label, name) for name, label in SURFACE_LABELS.items() if name != "model_slice"]
         self.surface_dropdown = ipywidgets.Dropdown(
             options=choices,
@@ -357,12 +383,44 @@ class OptimizerRaceApp(WidgetApp):
 
     def _on_setting(self, _change) -> None:
         hyperparameters = {key: slider.value for key, slider in self.hyperparameter_sliders.items()}
+        surface = self.surface_dropdown.value
+        same_surface = surface == getattr(self.model.objective, "name", None)
         self.model = OptimizerRace(
-            self.surface_dropdown.value,
+            surface,
             learning_rate_scale=self.learning_rate_scale_slider.value,
             tolerance=self.model.tolerance,
+            start=self.model.start if same_surface else None,
             hyperparameters=hyperparameters,
         )
+        self.redraw()
+
+    def _on_plot_click(self, axes_index: int, x: float, y: float) -> None:
+        if axes_index == 0:  # the contour map; clicks on the loss panel mean nothing
+            self.click(x, y)
+
+    def click(self, x: float, y: float) -> None:
+        """A click on the contour plot at data point (x, y): every racer restarts there, and the
+        race is rerun for as many steps as were shown (a race not yet started stays at step 0).
+
+        Parameters
+        ----------
+        x, y : float
+            The point in data coordinates (theta_1, theta_2), clipped to the plotted box.
+
+        Examples
+        --------
+        >>> import contextlib, io
+        >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter figures print as text
+        ...     app = OptimizerRaceApp(surface="quadratic")
+        ...     app.click(1.0, -2.0)
+        >>> app.model.racers["SGD"].path[0].tolist()
+        [1.0, -2.0]
+        """
+        (x_min, x_max), (y_min, y_max) = self.model.objective.bounds
+        shown = self.model.num_steps
+        self.model.set_start([float(np.clip(x, x_min, x_max)), float(np.clip(y, y_min, y_max))])
+        self.model.run(shown)
+        self.play.value = 0  # Play counts frames from here (rewinding is not a step back)
         self.redraw()
 
     def _on_play(self, change) -> None:

@@ -1,12 +1,15 @@
 """Real-browser test: JupyterLab in headless Chromium runs each notebook and reacts to a slider.
 
 Starts ``jupyter lab`` on 127.0.0.1 (free port, token, temp settings/workspaces) serving a
-temporary copy of notebooks/, opens each notebook, runs all cells, waits until every widget has
-rendered, then moves a slider with the keyboard and clicks a button and checks that an output
-picture changed; where there is one, it also presses Step and Play, clicks on the ipympl contour
-plot (02: the start point moves) and moves the two-moons sliders (04: the networks retrain).
-JupyterLab dialogs are dismissed before every click. Screenshots go to a temporary directory
-whose path is printed.
+temporary copy of notebooks/, opens each notebook (every notebooks/*.ipynb, so a new tutorial is
+covered by adding its file), runs all cells, waits until every widget has rendered, then moves a
+slider with the keyboard and checks that the app's picture changed; where there is one, it also
+presses Step and Play, clicks on the ipympl contour plot (02: the start point moves and the
+start sliders follow; 03: every optimizer restarts there) and moves the two-moons sliders (04:
+the networks retrain), each time checking that the picture changed. JupyterLab dialogs are
+dismissed before every click. A screenshot of each notebook after its run, and of its app
+before and after each interaction, goes to ``$NASTOOLKIT_SCREENSHOTS`` (default: a temporary
+directory; the path is printed).
 """
 
 from __future__ import annotations
@@ -134,7 +137,9 @@ def browser():
 
 @pytest.fixture(scope="module")
 def screenshot_dir():
-    path = Path(tempfile.mkdtemp(prefix="nastoolkit-screenshots-"))
+    folder = os.environ.get("NASTOOLKIT_SCREENSHOTS")
+    path = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="nastoolkit-screenshots-"))
+    path.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots: {path}")
     return path
 
@@ -206,21 +211,25 @@ def _dismiss_dialogs(page) -> None:
         page.wait_for_timeout(300)
 
 
-def _changes(locator, before: bytes, timeout_s: float = 30.0) -> bytes:
-    """Wait until ``locator``'s screenshot differs from ``before`` (img or ipympl canvas)."""
+def _changes(locator, before: bytes, timeout_s: float = 30.0, shot: Path | None = None) -> bytes:
+    """Wait until ``locator``'s screenshot differs from ``before`` (img or ipympl canvas); the
+    changed picture is saved to ``shot`` when given."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        shot = locator.screenshot()
-        if shot != before:
-            return shot
+        picture = locator.screenshot()
+        if picture != before:
+            if shot is not None:
+                shot.write_bytes(picture)
+            return picture
         time.sleep(0.5)
     raise AssertionError("the picture did not change")
 
 
 def _apps(page):
-    return page.locator(
-        ".jp-OutputArea-output > .widget-vbox, .jp-OutputArea-output .jupyter-widgets.widget-vbox"
-    )
+    """Each output that holds a widget app, in page order. The output, not the app's own VBox:
+    an ipympl figure is a ``.widget-vbox`` too, and a lazily resolved ``.first`` of the VBoxes
+    once picked the canvas alone."""
+    return page.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-vbox"))
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -246,49 +255,103 @@ def test_notebook_runs_and_widgets_react(name, lab, browser, screenshot_dir):
             return  # no slider in this notebook: running cleanly is the whole check
         app = _apps(page).first
         app.scroll_into_view_if_needed()
-        before = app.screenshot(path=str(screenshot_dir / f"{name}-app.png"))
+        app.screenshot(path=str(screenshot_dir / f"{name}-app.png"))
         handle = app.locator(".noUi-handle").first
-        handle.focus()
-        for _ in range(3):
-            handle.press("ArrowRight")
-        before = _changes(app, before)
-        _wait_for_idle_kernel(page)
+
+        def press_right_three_times():
+            handle.focus()
+            for _ in range(3):
+                handle.press("ArrowRight")
+
+        # An ipympl app must also redraw its canvas, not only the numbers around it.
+        canvas = app.locator(".jupyter-matplotlib-canvas-div")
+        canvas = canvas.first if canvas.count() else None
+        shots = {kind: screenshot_dir / f"{name}-{kind}.png" for kind in ("slider", "step", "play")}
+        _reacts(page, app, press_right_three_times, shots["slider"], canvas=canvas)
         step = app.locator(".widget-button", has_text="Step")
         if step.count():
-            before = app.screenshot()
-            step.first.click()
-            before = _changes(app, before)
-            _wait_for_idle_kernel(page)
+            _reacts(page, app, step.first.click, shots["step"], canvas=canvas)
         play = app.locator(".widget-play button")
         if play.count():
-            before = app.screenshot()
-            play.first.click()  # Play
-            before = _changes(app, before)
-            play.nth(1).click()  # Pause
-            _wait_for_idle_kernel(page)
-        canvas = app.locator(".jupyter-matplotlib-canvas-div")
-        if name.startswith("02") and canvas.count():
-            readouts = app.locator(".widget-readout").all_inner_texts()
-            box = canvas.first.bounding_box()
-            # Inside the contour panel (left third of the canvas, mid-height).
-            canvas.first.click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.55})
-            page.wait_for_function(
-                "(before) => { const apps = document.querySelectorAll('.jp-OutputArea-output "
-                ".widget-vbox'); const now = [...apps[0].querySelectorAll('.widget-readout')]"
-                ".map(r => r.innerText); return now.join('|') !== before.join('|'); }",
-                arg=readouts,
-                timeout=30_000,
-            )
-            _wait_for_idle_kernel(page)
-        if name.startswith("04"):
-            moons = _apps(page).filter(has_text="L2 strength").first
+            _reacts(page, app, play.first.click, shots["play"], canvas=canvas)
+            play.nth(1).click()  # Stop (ipywidgets 8: play/pause, stop, repeat)
+        if canvas is not None:
+            _click_the_contour_plot(page, app, canvas, screenshot_dir / f"{name}-click.png")
+        # 04's two-moons app (its first slider is the L2 strength; the polynomial app above it
+        # also has an "L2 strength" slider, so the width slider's label picks it out).
+        moons = _apps(page).filter(has_text="units per layer")
+        if moons.count():
+            moons = moons.first
             moons.scroll_into_view_if_needed()
-            before = moons.screenshot(path=str(screenshot_dir / f"{name}-moons.png"))
+            moons.screenshot(path=str(screenshot_dir / f"{name}-moons.png"))
             moons_handle = moons.locator(".noUi-handle").first
-            moons_handle.focus()
-            moons_handle.press("ArrowRight")
-            _changes(moons, before, timeout_s=60.0)
-            _wait_for_idle_kernel(page)
+
+            def press_right_once():
+                moons_handle.focus()
+                moons_handle.press("ArrowRight")
+
+            _reacts(page, moons, press_right_once, screenshot_dir / f"{name}-moons-after.png")
+        _settled(page, page.locator(".jp-Notebook"))
         page.screenshot(path=str(screenshot_dir / f"{name}-after.png"), full_page=False)
     finally:
         page.close()
+
+
+def _settled(page, locator, timeout_s: float = 60.0) -> bytes:
+    """Wait until the kernel is idle and ``locator``'s picture and text have held still for a
+    second (an earlier action's redraw can still be on its way); returns the picture."""
+    deadline = time.monotonic() + timeout_s
+    _wait_for_idle_kernel(page)
+    picture, text = locator.screenshot(), locator.inner_text()
+    while True:
+        page.wait_for_timeout(1000)
+        now, now_text = locator.screenshot(), locator.inner_text()
+        if now == picture and now_text == text:
+            return picture
+        if time.monotonic() > deadline:
+            raise AssertionError("the app kept changing with nothing pressed")
+        _wait_for_idle_kernel(page)
+        picture, text = now, now_text
+
+
+# The pixels an ipympl figure shows: its first <canvas> (the one above it draws the zoom box).
+CANVAS_PIXELS_JS = "div => div.querySelector('canvas').toDataURL()"
+
+
+def _reacts(page, locator, action, shot: Path, text_too: bool = False, canvas=None) -> None:
+    """From a settled ``locator``, ``action()`` must change its picture (saved to ``shot``),
+    with ``text_too`` its text, and with ``canvas`` (an ipympl canvas div inside it) the
+    pixels drawn on that canvas (a screenshot would also change with its focus outline)."""
+    _settled(page, locator)
+    text = locator.inner_text()
+    pixels = canvas.evaluate(CANVAS_PIXELS_JS) if canvas is not None else None
+    before = locator.screenshot()
+    action()
+    if canvas is not None:  # it redraws after the text around it has changed
+        deadline = time.monotonic() + 60
+        while canvas.evaluate(CANVAS_PIXELS_JS) == pixels:
+            assert time.monotonic() < deadline, "the canvas did not redraw"
+            page.wait_for_timeout(500)
+    _changes(locator, before, timeout_s=60.0, shot=shot)
+    if text_too:
+        deadline = time.monotonic() + 30
+        while locator.inner_text() == text:
+            assert time.monotonic() < deadline, "the app's text did not change"
+            page.wait_for_timeout(500)
+
+
+def _click_the_contour_plot(page, app, canvas, shot: Path) -> None:
+    """Click inside the left (contour) panel of ``app``'s ipympl canvas: the start point moves
+    there, so the picture and the numbers change (02: the start sliders' readouts; 03: the
+    leaderboard's losses)."""
+    readouts = app.locator(".widget-readout").all_inner_texts()
+    canvas.scroll_into_view_if_needed()
+
+    def click_left_third():
+        box = canvas.bounding_box()
+        # Left third of the canvas, mid-height: inside the contour panel of 02 and 03's race.
+        canvas.click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.55})
+
+    _reacts(page, app, click_left_third, shot, text_too=True, canvas=canvas)
+    if "start θ" in app.inner_text():  # 02's start sliders follow the click
+        assert app.locator(".widget-readout").all_inner_texts() != readouts

@@ -17,7 +17,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from notebook_helpers import NOTEBOOK_DIR, error_outputs
+from notebook_helpers import NOTEBOOK_DIR, error_outputs, notebook_client
 
 # Tutorials that must exist (skipped with a reason until written); every other
 # notebooks/*.ipynb (e.g. 04, 05) is found by the glob and executed too.
@@ -28,18 +28,15 @@ EXPECTED = (
     "06_kernels_as_a_library.ipynb",
 )
 NOTEBOOKS = sorted(set(EXPECTED) | {path.name for path in NOTEBOOK_DIR.glob("*.ipynb")})
-TIMEOUT_PER_CELL = 90  # bounds a rare nbclient stall on a finished cell (it then returns normally)
+TIMEOUT_PER_CELL = 90
 
 
 def _client(notebook, workdir: Path):
     # NASTOOLKIT_BACKEND is inherited: in CI without a GPU the notebooks take the NumPy path.
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    return nbclient.NotebookClient(
-        notebook,
-        timeout=TIMEOUT_PER_CELL,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(workdir)}},
-    )
+    # Sliced waits: a plain NotebookClient sometimes sat out the whole cell timeout on a cell
+    # that had finished (notebook_helpers.poll_in_slices says why).
+    return notebook_client(notebook, workdir, TIMEOUT_PER_CELL)
 
 
 @pytest.mark.slow

@@ -108,3 +108,64 @@ def test_app_sliders_and_play():
     app.play.value = 5
     assert app.model.num_steps == 5
     assert "converged" in app.leaderboard.value or "running" in app.leaderboard.value
+
+
+def test_set_start_moves_every_racer_and_the_next_step_starts_there():
+    race = OptimizerRace("ill_conditioned_quadratic")
+    race.run(7)
+    race.set_start([-1.5, 2.0])
+    assert race.num_steps == 0
+    race.step()
+    surface = objectives.get("ill_conditioned_quadratic")
+    for name, racer in race.racers.items():
+        np.testing.assert_array_equal(racer.path[0], [-1.5, 2.0])
+        theta = np.array([-1.5, 2.0])
+        factory, base_rate = RACERS[name]
+        factory(base_rate, race.hyperparameters).apply_gradients([(surface.gradient(theta), theta)])
+        np.testing.assert_allclose(racer.path[1], theta)
+    with pytest.raises(ValueError, match="start"):
+        race.set_start([np.nan, 0.0])
+
+
+def test_a_click_on_the_race_contour_restarts_every_racer_there_and_reruns():
+    pytest.importorskip("ipympl")
+    from matplotlib.backend_bases import MouseEvent
+
+    app = OptimizerRaceApp("ill_conditioned_quadratic", steps_per_run=30)
+    app.run_button.click()
+    canvas = app.view.canvas
+    canvas.draw()
+    x, y = app.view.last_figure.axes[0].transData.transform((-2.0, 1.5))
+    MouseEvent("button_press_event", canvas, x, y, button=1)._process()
+    assert app.model.num_steps == 30  # the race was rerun from the new start, as far as before
+    for racer in app.model.racers.values():
+        np.testing.assert_allclose(racer.path[0], [-2.0, 1.5], atol=1e-9)
+        assert len(racer.path) == 31 or racer.status in ("escaped", "diverged")
+    paths = app.view.last_figure.axes[0].get_lines()
+    assert any(np.allclose(line.get_xydata()[0], [-2.0, 1.5]) for line in paths)
+    canvas.draw()
+    x, y = app.view.last_figure.axes[1].transData.transform((5.0, 1.0))
+    MouseEvent("button_press_event", canvas, x, y, button=1)._process()  # loss panel: ignored
+    np.testing.assert_allclose(app.model.start, [-2.0, 1.5], atol=1e-9)
+    app.step_button.click()  # the next step continues from the clicked race
+    assert app.model.num_steps == 31
+    app.reset_button.click()
+    assert app.model.num_steps == 0
+    np.testing.assert_allclose(app.model.start, [-2.0, 1.5], atol=1e-9)
+    app.play.value = 3  # Play advances the race from the clicked start
+    assert app.model.num_steps == 3
+    np.testing.assert_allclose(app.model.racers["SGD"].path[0], [-2.0, 1.5], atol=1e-9)
+
+
+def test_click_clips_to_the_plot_and_sliders_keep_the_start_until_the_surface_changes():
+    app = OptimizerRaceApp("quadratic")
+    app.click(100.0, -100.0)
+    (_, x_max), (y_min, _) = app.model.objective.bounds
+    np.testing.assert_allclose(app.model.start, [x_max, y_min])
+    app.click(1.0, -1.0)
+    app.learning_rate_scale_slider.value = 0.5
+    np.testing.assert_allclose(app.model.start, [1.0, -1.0])
+    app.hyperparameter_sliders["rho"].value = 0.5
+    np.testing.assert_allclose(app.model.racers["RMSprop"].path[0], [1.0, -1.0])
+    app.surface_dropdown.value = "saddle"
+    np.testing.assert_allclose(app.model.start, objectives.get("saddle").start)
