@@ -3,17 +3,21 @@
 Workload: 10 -> 64 (relu) -> Dropout 0.5 -> 32 (relu) -> 1, Adam, MSE, batch 32, 8,000 training
 and 2,000 validation rows, validation loss computed each epoch. Every framework runs on one CPU
 thread, epochs are interleaved round-robin so machine noise hits all of them alike, and the table
-gives median seconds per epoch with ratios. Rows: ``nastoolkit`` (``fit`` on the NumPy path, the
-default), ``engine`` (the same ``fit`` opted into the compiled engine), and where installed
-PyTorch eager, JAX (the whole epoch as one jitted ``lax.scan``) and Keras 3 (on its torch
-backend unless KERAS_BACKEND says otherwise); missing frameworks are skipped with a line.
+gives median seconds per epoch with ratios. Rows: ``nastoolkit`` (``fit`` as it runs by default:
+in the compiled engine, validation on NumPy), ``numpy path`` (the same ``fit`` inside
+``engine.numpy_path()``), and where installed PyTorch eager, JAX (the whole epoch as one jitted
+``lax.scan``) and Keras 3 (on its torch backend unless KERAS_BACKEND says otherwise); missing
+frameworks are skipped with a line.
 
-Then, as the second table, one Adam update over 10M float32 parameters (bench_optimizer_update).
+The second table is the large dense workload (784 -> 1024 -> 1024 -> 10, batch 1024, Adam,
+softmax cross-entropy, 8,192 rows) against PyTorch eager, and the third one Adam update over 10M
+float32 parameters (bench_optimizer_update).
 
-    python benchmarks/bench_core.py [--epochs 5] [--no-update] [--baseline OLD_CHECKOUT]
+    python benchmarks/bench_core.py [--epochs 5] [--no-large] [--no-update] [--baseline OLD]
 
-``--baseline`` adds a column for another checkout's nastoolkit (``git worktree add /tmp/old
-COMMIT``), timed in the same process and the same round-robin, for before/after comparisons.
+``--baseline`` adds rows for another checkout's nastoolkit (``git worktree add /tmp/old
+COMMIT``): its default ``fit`` and its NumPy path (the same where it predates the engine),
+timed in the same process and the same round-robin, for before/after comparisons.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import pathlib
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+
+import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # PyTorch's idle OpenMP workers spin by default and steal the core the framework timed next to it
@@ -133,22 +140,15 @@ def keras_runner(train, val):
     return epoch
 
 
-def engine_runner(train, val):
-    """The same model and fit call, opted into the compiled engine (``NASTOOLKIT_FIT_ENGINE``)."""
-    from nastoolkit import engine
-
-    epoch_on_numpy = nastoolkit_runner(train, val)
+def numpy_path_runner(train, val, package=None):
+    """The same model and fit call inside ``engine.numpy_path()``: step by step in Python, the
+    path every model took before the compiled engine became fit's default."""
+    epoch_in_engine = nastoolkit_runner(train, val, package)
+    engine = importlib.import_module((package or "nastoolkit") + ".engine")
 
     def epoch():
-        previous = os.environ.get(engine.FIT_SWITCH)
-        os.environ[engine.FIT_SWITCH] = "1"
-        try:
-            return epoch_on_numpy()
-        finally:
-            if previous is None:
-                del os.environ[engine.FIT_SWITCH]
-            else:
-                os.environ[engine.FIT_SWITCH] = previous
+        with engine.numpy_path():
+            return epoch_in_engine()
 
     return epoch
 
@@ -232,10 +232,13 @@ def baseline_package(checkout: str) -> str:
 
 
 def available_runners(baseline=None):
-    runners = {"nastoolkit": nastoolkit_runner, "engine": engine_runner}
+    runners = {"nastoolkit": nastoolkit_runner, "numpy path": numpy_path_runner}
     if baseline is not None:
         package = baseline_package(baseline)
         runners["baseline"] = lambda train, val: nastoolkit_runner(train, val, package)
+        engine_source = pathlib.Path(baseline, "nastoolkit", "engine.py")
+        if engine_source.is_file() and "def numpy_path" in engine_source.read_text():
+            runners["baseline numpy"] = lambda train, val: numpy_path_runner(train, val, package)
     try:
         import torch  # noqa: F401
 
@@ -257,12 +260,98 @@ def available_runners(baseline=None):
     return runners
 
 
+LARGE = (784, 1024, 1024, 10)  # the large dense workload: softmax cross-entropy, Adam
+LARGE_BATCH, LARGE_ROWS = 1024, 8192
+
+
+def large_data():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((LARGE_ROWS, LARGE[0])).astype(np.float32)
+    return x, rng.integers(0, LARGE[-1], LARGE_ROWS)
+
+
+def nastoolkit_large_runner(x, y, package=None):
+    """784 -> 1024 -> 1024 -> 10 at batch 1024 in ``fit`` (its default path: the NumPy path, as
+    the engine's size rule sends steps this large to NumPy's BLAS)."""
+    mod = importlib.import_module
+    pkg = package or "nastoolkit"
+    seq, dense = mod(pkg + ".models").Sequential, mod(pkg + ".layers").Dense
+    model = seq(seed=0)
+    model.add(dense(LARGE[1], activation="relu", input_shape=(LARGE[0],)))
+    model.add(dense(LARGE[2], activation="relu"))
+    model.add(dense(LARGE[3], activation="softmax"))
+    model.compile(optimizer=mod(pkg + ".optimizers").Adam(), loss="sparse_categorical_crossentropy")
+
+    def epoch():
+        return model.fit(x, y, epochs=1, batch_size=LARGE_BATCH, verbose=0).history["loss"][-1]
+
+    return epoch
+
+
+def torch_large_runner(x, y):
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(LARGE[0], LARGE[1]),
+        torch.nn.ReLU(),
+        torch.nn.Linear(LARGE[1], LARGE[2]),
+        torch.nn.ReLU(),
+        torch.nn.Linear(LARGE[2], LARGE[3]),
+    )
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    X, Y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def epoch():
+        total = 0.0
+        for idx in torch.randperm(len(X)).split(LARGE_BATCH):
+            opt.zero_grad()
+            loss = loss_fn(net(X[idx]), Y[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        return total / len(X)
+
+    return epoch
+
+
+def interleaved(runners: dict, epochs: int) -> tuple[dict, dict]:
+    """Seconds of each epoch per runner, and each runner's last return value; one warm-up epoch
+    each first (imports, first allocations, JIT caches), then epochs round-robin."""
+    for run in runners.values():
+        run()
+    times = {name: [] for name in runners}
+    last = {}
+    names = list(runners)
+    for epoch in range(epochs):
+        # rotate who goes first: a framework timed right after a heavy one (Keras) finds the
+        # caches cold, so a fixed order would favour some columns
+        shift = epoch % len(names)
+        for name in names[shift:] + names[:shift]:
+            t = time.perf_counter()
+            last[name] = runners[name]()
+            times[name].append(time.perf_counter() - t)
+    return times, last
+
+
+def print_table(title: str, times: dict, last: dict, value: str) -> None:
+    ours = statistics.median(times["nastoolkit"])
+    print(f"\n{title}")
+    print(f"{'framework':<16}{'median s/epoch':>16}{'x nastoolkit':>14}{value:>12}")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"{name:<16}{med:>16.4f}{med / ours:>14.2f}{last[name]:>12.3f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per framework")
     parser.add_argument(
         "--no-update", action="store_true", help="skip the 10M-parameter update table"
     )
+    parser.add_argument("--no-large", action="store_true", help="skip the 784-1024-1024-10 table")
     parser.add_argument(
         "--baseline",
         metavar="CHECKOUT",
@@ -271,26 +360,30 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     train, val = data()
-    runners = {name: make(train, val) for name, make in available_runners(args.baseline).items()}
-    for run in runners.values():  # warm-up epoch (imports, first allocations, JIT caches)
-        run()
-    times = {name: [] for name in runners}
-    last_val = {}
-    names = list(runners)
-    for epoch in range(args.epochs):
-        # rotate who goes first: a framework timed right after a heavy one (Keras) finds the
-        # caches cold, so a fixed order would favour some columns
-        shift = epoch % len(names)
-        for name in names[shift:] + names[:shift]:
-            t = time.perf_counter()
-            last_val[name] = runners[name]()
-            times[name].append(time.perf_counter() - t)
-    ours = statistics.median(times["nastoolkit"])
-    print(f"\nSeed workload, {args.epochs} epochs each, interleaved (1 thread each):")
-    print(f"{'framework':<16}{'median s/epoch':>16}{'x nastoolkit':>14}{'val MSE':>10}")
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"{name:<16}{med:>16.4f}{med / ours:>14.2f}{last_val[name]:>10.3f}")
+    made = available_runners(args.baseline)
+    runners = {name: make(train, val) for name, make in made.items()}
+    times, last = interleaved(runners, args.epochs)
+    print_table(
+        f"Seed workload, {args.epochs} epochs each, interleaved (1 thread each):",
+        times,
+        last,
+        "val MSE",
+    )
+    if not args.no_large:
+        x, y = large_data()
+        large = {"nastoolkit": nastoolkit_large_runner(x, y)}
+        if "baseline" in made:
+            large["baseline"] = nastoolkit_large_runner(x, y, "nastoolkit_baseline")
+        if "pytorch eager" in made:
+            large["pytorch eager"] = torch_large_runner(x, y)
+        times, last = interleaved(large, args.epochs)
+        print_table(
+            f"Large dense 784-1024-1024-10, batch {LARGE_BATCH}, {LARGE_ROWS} rows, Adam, "
+            f"softmax cross-entropy, {args.epochs} epochs each, interleaved (1 thread each):",
+            times,
+            last,
+            "train loss",
+        )
     if not args.no_update:
         from bench_optimizer_update import main as update_main
 

@@ -729,9 +729,10 @@ class Sequential:
 
         Runs in the compiled engine when every piece of the model has a compiled form (the
         same batches, dropout bits and update rules, to float32 rounding; ``engine.describe``
-        says which path runs and why), else, or with ``NASTOOLKIT_FIT_ENGINE=0`` or inside
+        says which path runs and why) and a step is small enough for it to pay
+        (``engine.ENGINE_MAX_STEP_MACS``), else, or with ``NASTOOLKIT_FIT_ENGINE=0`` or inside
         ``engine.numpy_path()``, step by step here."""
-        if engine.fit_reason(self) is None:
+        if engine.fit_reason(self, batches.size) is None:
             return engine.fit_epoch(self, epoch, batches, rng, cbs)
         cbs.on_epoch_begin(epoch, {})
         self._reset_metrics()

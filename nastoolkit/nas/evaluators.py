@@ -228,9 +228,10 @@ class Evaluator:
     :meth:`evaluate` is a population of one, so a candidate's outcome is the same whichever
     candidates train beside it (serial, pool and Dask results stay identical). Each candidate
     ends exactly as ``fit`` through the engine (its default path) leaves it, which agrees with
-    the NumPy path to float32 rounding. A candidate the engine cannot train (see
-    ``nastoolkit.engine.unsupported_reason``; no compiler, GPU parameters) trains alone through
-    ``Sequential.fit``, as does every candidate with ``population=False``. The setting is part of
+    the NumPy path to float32 rounding. A candidate that ``fit`` would not train in the engine
+    (see ``nastoolkit.engine.fit_reason``: no compiled form or compiler, GPU parameters, a step
+    too large for the engine to pay, ``NASTOOLKIT_FIT_ENGINE=0`` or ``engine.numpy_path()``)
+    trains alone through ``Sequential.fit``, as does every candidate with ``population=False``. The setting is part of
     the :meth:`fingerprint`: cached results of one are not reused by the other.
 
     Examples
@@ -481,7 +482,7 @@ class Evaluator:
         """``genome``'s fits, one per split, as :meth:`_train` would run them; None when the
         engine cannot train its network."""
         from ..callbacks import EarlyStopping
-        from ..engine import FitJob, unsupported_reason
+        from ..engine import FitJob, fit_reason
 
         seed = genome_seed(genome_key(genome), self.seed)
         jobs = []
@@ -489,8 +490,8 @@ class Evaluator:
             model = genome_to_model(genome, self.input_dim, self.output_dim, self.task)
             if not model.built:
                 model.build((None, self.input_dim))
-            if unsupported_reason(model) is not None:
-                return None
+            if fit_reason(model, genome["batch_size"]) is not None:
+                return None  # as fit would: the NumPy path when asked for, or faster
             stopping = EarlyStopping(
                 monitor="val_loss", patience=self.patience, restore_best_weights=True
             )

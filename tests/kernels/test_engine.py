@@ -667,7 +667,7 @@ def _path(patch, compiled: bool) -> list:
         run = engine.fit_epoch
         patch.setattr(engine, "fit_epoch", lambda *args: calls.append(1) or run(*args))
     else:
-        patch.setattr(engine, "fit_reason", lambda model: "the test wants NumPy")
+        patch.setattr(engine, "fit_reason", lambda model, batch_size=None: "the test wants NumPy")
     return calls
 
 
@@ -1042,3 +1042,34 @@ def test_unaligned_inputs_are_copied_not_refused():
         engine.train_epoch(twin, x, y, order, CASES[0].batch_size),
     )
     np.testing.assert_array_equal(model.params, twin.params)
+
+
+def test_fit_keeps_the_numpy_path_for_steps_where_blas_is_faster(monkeypatch):
+    """A step above ENGINE_MAX_STEP_MACS multiply-adds (batch rows x parameters) trains on the
+    NumPy path unless NASTOOLKIT_FIT_ENGINE=1 forces the engine; a smaller batch of the same
+    model takes the engine; describe and fit_reason give the limit and the reason."""
+    monkeypatch.delenv(engine.FIT_SWITCH, raising=False)
+    model = Sequential(
+        [layers.Dense(600, activation="relu", input_shape=(20,)), layers.Dense(3)], seed=0
+    )
+    model.compile(optimizer="adam", loss="mse")
+    rows_limit = engine.ENGINE_MAX_STEP_MACS // model.params.size  # 14,403 parameters: 291 rows
+    x = np.random.default_rng(0).standard_normal((4000, 20)).astype(np.float32)
+    y = np.zeros((4000, 3), np.float32)
+    calls = []
+    run = engine.fit_epoch
+    monkeypatch.setattr(engine, "fit_epoch", lambda *args: calls.append(1) or run(*args))
+
+    def took_engine(batch_size) -> bool:
+        calls.clear()
+        model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0)
+        return bool(calls)
+
+    assert took_engine(rows_limit)
+    assert not took_engine(rows_limit + 1)
+    assert "where NumPy's BLAS is faster" in engine.fit_reason(model, rows_limit + 1)
+    assert engine.fit_reason(model, rows_limit) is None
+    assert f"for batches up to {rows_limit} rows" in engine.describe(model)
+    monkeypatch.setenv(engine.FIT_SWITCH, "1")
+    assert took_engine(rows_limit + 1)
+    assert engine.fit_reason(model, rows_limit + 1) is None
