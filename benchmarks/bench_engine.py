@@ -4,8 +4,10 @@ Workload: 10 -> 64 (relu) -> Dropout 0.5 -> 32 (relu) -> 1, Adam, MSE, batch 32,
 rows (no validation pass: this times training only). Columns, interleaved round-robin on one
 thread so machine noise hits all alike, as medians (wall and the thread's CPU time) and minima:
 
-- ``fit (NumPy)``: ``Sequential.fit(epochs=1)``, today's path with its per-epoch bookkeeping;
+- ``fit (NumPy)``: ``Sequential.fit(epochs=1)`` inside ``engine.numpy_path()``, with its
+  per-epoch bookkeeping;
 - ``train_step loop``: the NumPy steps alone over the same permutation;
+- ``fit (default)``: the same ``fit`` as it runs by default (in the engine, with fit's hooks);
 - ``engine``: ``nastoolkit.engine.train_epoch`` (one compiled call, -march=native);
 - ``engine AVX2``: the same library built with ``-mno-avx512f`` (where the CPU has AVX-512).
 
@@ -88,12 +90,17 @@ def agreement(x, y) -> float:
 
 def runners(x, y):
     fit_model, step_model, engine_model = seed_model(), seed_model(), seed_model()
+    default_model = seed_model()
     for model in (step_model, engine_model):
         model.build((None, 10))
     rngs = {name: np.random.default_rng(1) for name in ("step", "engine")}
 
     def fit_epoch():
-        fit_model.fit(x, y, epochs=1, batch_size=BATCH, verbose=0)
+        with engine.numpy_path():  # fit's own default is the engine
+            fit_model.fit(x, y, epochs=1, batch_size=BATCH, verbose=0)
+
+    def fit_default_epoch():
+        default_model.fit(x, y, epochs=1, batch_size=BATCH, verbose=0)
 
     def step_epoch():
         order = rngs["step"].permutation(len(x))
@@ -105,7 +112,12 @@ def runners(x, y):
         order = rngs["engine"].permutation(len(x))
         engine.train_epoch(engine_model, x, y, order, BATCH)
 
-    table = {"fit (NumPy)": fit_epoch, "train_step loop": step_epoch, "engine": engine_epoch}
+    table = {
+        "fit (NumPy)": fit_epoch,
+        "train_step loop": step_epoch,
+        "fit (default)": fit_default_epoch,
+        "engine": engine_epoch,
+    }
     if "avx512f" in cpu_description():
         avx2 = _engine._build(("-mno-avx512f",), tag="_avx2")
         native = _engine._load()

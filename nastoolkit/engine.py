@@ -88,9 +88,9 @@ class EnginePlan:
     smoothing_share: float
 
 
-def _offset(params: np.ndarray, view: np.ndarray) -> int:
-    delta = view.__array_interface__["data"][0] - params.__array_interface__["data"][0]
-    return delta // params.itemsize
+def _offset(base: int, itemsize: int, view: np.ndarray) -> int:
+    """Where ``view`` starts in the flat parameter buffer at address ``base``, in elements."""
+    return (view.__array_interface__["data"][0] - base) // itemsize
 
 
 def _strengths(regularizer) -> tuple[float, float]:
@@ -114,7 +114,10 @@ def _activation_code(layer) -> int:
 
 
 def _layer_records(model) -> tuple[np.ndarray, list]:
-    records, dropouts = [], []
+    dropouts = []
+    records = np.zeros(len(model._layers), _engine.LAYER_DTYPE)
+    ints, doubles, count = records["i"], records["d"], 0
+    base, itemsize = model.params.__array_interface__["data"][0], model.params.itemsize
     for layer in model._layers:
         cls = type(layer)
         if cls is layers_module.Flatten:
@@ -122,15 +125,14 @@ def _layer_records(model) -> tuple[np.ndarray, list]:
         if len(layer._in_features) != 1 and cls is not layers_module.Dropout:
             # a Dense on (batch, ..., d_in) is a product over rows the engine does not lay out
             raise Unsupported(f"layer {layer.name!r} on inputs of shape {layer._in_features}")
-        record = np.zeros((), _engine.LAYER_DTYPE)
-        i, d = record["i"], record["d"]
+        i, d = ints[count], doubles[count]
         i[1], i[2] = layer.input_dim, layer.output_dim
         if cls is layers_module.Dense:
             i[0], i[3], i[4] = _engine.DENSE, _activation_code(layer), int(layer.use_bias)
-            i[5] = _offset(model.params, layer.kernel)
+            i[5] = _offset(base, itemsize, layer.kernel)
             d[1:3] = _strengths(layer.kernel_regularizer)
             if layer.use_bias:
-                i[6] = _offset(model.params, layer.bias)
+                i[6] = _offset(base, itemsize, layer.bias)
                 d[3:5] = _strengths(layer.bias_regularizer)
         elif cls is layers_module.Dropout:
             if layer.noise_shape is not None:
@@ -140,15 +142,15 @@ def _layer_records(model) -> tuple[np.ndarray, list]:
             i[0], i[7] = _engine.DROPOUT, int(layer.seed) & 0xFFFFFFFF
             i[9] = _numpy.dropout_threshold(layer.rate)
             d[0] = 1.0 / (1.0 - layer.rate)
-            dropouts.append((layer, len(records)))
+            dropouts.append((layer, count))
         elif cls is layers_module.Activation:
             i[0], i[3] = _engine.ACTIVATION, _activation_code(layer)
         else:
             raise Unsupported(f"layer {layer.name!r} of type {cls.__name__}")
-        records.append(record)
-    if not records:
+        count += 1
+    if not count:
         raise Unsupported("a model of reshapes only (no Dense, Dropout or Activation layer)")
-    return np.array(records, _engine.LAYER_DTYPE), dropouts
+    return records[:count].copy(), dropouts
 
 
 def _loss_record(model, loss) -> tuple[np.ndarray, bool, float, float]:
@@ -670,20 +672,24 @@ def fit_epoch(model, epoch: int, batches, rng, cbs) -> dict:
     data, size = batches.data, batches.size
     n = len(data)
     order = np.asarray(rng.permutation(n) if batches.shuffle else np.arange(n), np.int64)
-    starts = range(0, n, size)
     metrics = bool(model.metrics)
     predictions = np.empty((n, model.output_dim), model.dtype) if metrics else None
-    total, count = 0.0, 0
     if cbs.wants_batches or model.stop_training:
         return _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs)
-    values = _run(model, data, order, size, predictions)
-    for step, value in enumerate(values):
-        rows = order[starts[step] : starts[step] + size]
-        if not np.isfinite(value):
-            return _diverged(model, epoch, step, float(value))
-        if metrics:
-            _update_metrics(model, data, rows, predictions[starts[step] : starts[step] + len(rows)])
-        total, count = total + float(value) * len(rows), count + len(rows)
+    values = np.asarray(_run(model, data, order, size, predictions), np.float64)
+    finite = np.isfinite(values)
+    run = values.size if finite.all() else int(np.argmin(finite))  # steps that trained
+    if metrics:
+        for start in range(0, run * size, size):
+            rows = order[start : start + size]
+            _update_metrics(model, data, rows, predictions[start : start + len(rows)])
+    if run < values.size:
+        return _diverged(model, epoch, run, float(values[run]))
+    rows_per_step = np.minimum(size, n - np.arange(0, n, size))[:run]
+    total = 0.0
+    for weighted in (values[:run] * rows_per_step).tolist():
+        total += weighted  # the sample-weighted running sum, in the NumPy path's order
+    count = int(rows_per_step.sum())
     return model._logs(total / count if count else 0.0)
 
 
