@@ -5,6 +5,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
+from widget_helpers import click
+
 from nastoolkit import objectives
 from nastoolkit.widgets.descent import GradientDescent, GradientDescentApp, ModelSlice
 
@@ -152,18 +154,10 @@ def test_leaving_the_plot_is_reported_even_after_coming_back():
 
 def test_a_click_on_the_contour_canvas_sets_the_start():
     pytest.importorskip("ipympl")
-    from matplotlib.backend_bases import MouseEvent
-
     app = GradientDescentApp("quadratic", learning_rate=0.1)
     app.run_button.click()
-    canvas = app.view.canvas
-    canvas.draw()
-    contour = app.view.last_figure.axes[0]
-    x, y = contour.transData.transform((1.0, -1.5))
-    MouseEvent("button_press_event", canvas, x, y, button=1)._process()
+    click(app, (1.0, -1.5))
     assert app.model.num_steps == 0
     np.testing.assert_allclose(app.model.start, [1.0, -1.5], atol=0.06)  # slider step 0.05
-    canvas.draw()
-    x, y = app.view.last_figure.axes[1].transData.transform((3.0, 1.0))
-    MouseEvent("button_press_event", canvas, x, y, button=1)._process()  # loss panel: ignored
+    click(app, (3.0, 1.0), axes=1)  # loss panel: ignored
     np.testing.assert_allclose(app.model.start, [1.0, -1.5], atol=0.06)

@@ -5,6 +5,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
+from widget_helpers import click
+
 from nastoolkit import objectives, optimizers
 from nastoolkit.widgets.momentum import HeavyBallModel, MomentumApp
 
@@ -107,18 +109,10 @@ def test_app_play_advances_and_sliders_move_the_point():
 
 def test_clicks_pick_alpha_beta_on_the_map_and_the_start_on_the_contours():
     pytest.importorskip("ipympl")
-    from matplotlib.backend_bases import MouseEvent
-
     app = MomentumApp()
-    canvas = app.view.canvas
-    canvas.draw()
-    x, y = app.view.last_figure.axes[0].transData.transform((0.2, 0.5))
-    MouseEvent("button_press_event", canvas, x, y, button=1)._process()
+    click(app, (0.2, 0.5))
     assert app.model.learning_rate == pytest.approx(0.2, abs=0.005)
     assert app.model.momentum == pytest.approx(0.5, abs=0.01)
-    canvas.draw()
-    contour = app.view.last_figure.axes[1]
-    x, y = contour.transData.transform((2.0, -1.0))
-    MouseEvent("button_press_event", canvas, x, y, button=1)._process()
+    click(app, (2.0, -1.0), axes=1)
     np.testing.assert_allclose(app.model.start, [2.0, -1.0], atol=1e-6)
     assert app.model.num_steps == 0

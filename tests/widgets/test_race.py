@@ -7,6 +7,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
+from widget_helpers import click
+
 from nastoolkit import objectives, optimizers
 from nastoolkit.widgets.race import RACERS, OptimizerRace, OptimizerRaceApp
 
@@ -129,23 +131,16 @@ def test_set_start_moves_every_racer_and_the_next_step_starts_there():
 
 def test_a_click_on_the_race_contour_restarts_every_racer_there_and_reruns():
     pytest.importorskip("ipympl")
-    from matplotlib.backend_bases import MouseEvent
-
     app = OptimizerRaceApp("ill_conditioned_quadratic", steps_per_run=30)
     app.run_button.click()
-    canvas = app.view.canvas
-    canvas.draw()
-    x, y = app.view.last_figure.axes[0].transData.transform((-2.0, 1.5))
-    MouseEvent("button_press_event", canvas, x, y, button=1)._process()
+    click(app, (-2.0, 1.5))
     assert app.model.num_steps == 30  # the race was rerun from the new start, as far as before
     for racer in app.model.racers.values():
         np.testing.assert_allclose(racer.path[0], [-2.0, 1.5], atol=1e-9)
         assert len(racer.path) == 31 or racer.status in ("escaped", "diverged")
     paths = app.view.last_figure.axes[0].get_lines()
     assert any(np.allclose(line.get_xydata()[0], [-2.0, 1.5]) for line in paths)
-    canvas.draw()
-    x, y = app.view.last_figure.axes[1].transData.transform((5.0, 1.0))
-    MouseEvent("button_press_event", canvas, x, y, button=1)._process()  # loss panel: ignored
+    click(app, (5.0, 1.0), axes=1)  # loss panel: ignored
     np.testing.assert_allclose(app.model.start, [-2.0, 1.5], atol=1e-9)
     app.step_button.click()  # the next step continues from the clicked race
     assert app.model.num_steps == 31
