@@ -331,9 +331,15 @@ def numpy_path():
 ENGINE_MAX_STEP_MACS = 4 * 1024 * 1024
 
 
+def _switch() -> str:
+    """The value of ``NASTOOLKIT_FIT_ENGINE``: "0" (NumPy path), "1" (engine at any size), or
+    anything else (the default choice)."""
+    return os.environ.get(FIT_SWITCH, "").strip()
+
+
 def _switch_reason() -> str | None:
     """Why the user asked for the NumPy path, or None (the engine is the default)."""
-    if os.environ.get(FIT_SWITCH, "").strip() == "0":
+    if _switch() == "0":
         return f"{FIT_SWITCH}=0 asks for the NumPy path"
     if _NUMPY_PATH.get():
         return "engine.numpy_path() asks for the NumPy path"
@@ -343,13 +349,14 @@ def _switch_reason() -> str | None:
 def _size_reason(model, batch_size: int | None) -> str | None:
     """Why a step this large trains faster on the NumPy path, or None (see
     ``ENGINE_MAX_STEP_MACS``); ``NASTOOLKIT_FIT_ENGINE=1`` forces the engine at any size."""
-    if batch_size is None or os.environ.get(FIT_SWITCH, "").strip() == "1":
+    if batch_size is None or _switch() == "1":
         return None
     macs = int(batch_size) * int(model.params.size)
     if macs <= ENGINE_MAX_STEP_MACS:
         return None
+    rows = f"{batch_size} row{'' if batch_size == 1 else 's'}"
     return (
-        f"a step of {batch_size} row{'' if batch_size == 1 else 's'} x {model.params.size:,} parameters ({macs:,} multiply-adds)"
+        f"a step of {rows} x {model.params.size:,} parameters ({macs:,} multiply-adds)"
         f" is above {ENGINE_MAX_STEP_MACS:,}, where NumPy's BLAS is faster than the engine"
         f" ({FIT_SWITCH}=1 forces the engine)"
     )
@@ -426,7 +433,7 @@ def _model_path(model) -> tuple[str | None, str]:
     """(why ``model.fit`` takes the NumPy path or None, and for the engine the batch sizes it
     takes, e.g. " for batches up to 409 rows", or "" for any)."""
     reason = unsupported_reason(model) or fit_reason(model)
-    if reason is not None or os.environ.get(FIT_SWITCH, "").strip() == "1":
+    if reason is not None or _switch() == "1":
         return reason, ""
     rows = ENGINE_MAX_STEP_MACS // max(int(model.params.size), 1)
     if rows < 1:
