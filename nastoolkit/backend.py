@@ -399,6 +399,7 @@ def to_device(x, like: ModuleType | None = None):
 SMALL_MATMUL = 1 << 22
 
 _controller = None  # (threadpoolctl controller, len(sys.modules) when it was made)
+_limited_depth = 0  # single_blas_thread blocks open: the libraries are at one thread already
 
 
 def _thread_controller():
@@ -418,12 +419,20 @@ def _thread_controller():
 def single_blas_thread(enabled: bool = True):
     """Run the block with BLAS and OpenMP on one thread (threadpoolctl), then restore them.
 
-    A no-op when ``enabled`` is False or threadpoolctl is missing; ~10 us when nothing new was
-    imported since the last call.
+    A no-op when ``enabled`` is False or threadpoolctl is missing, and inside another such block
+    unless a module was imported since the libraries were last scanned (a new library gets its
+    limit); else ~40 us (threadpoolctl reads and sets every library's thread count twice). Fit
+    validates inside its own block, and a search trains inside one: nesting is common.
     """
-    controller = _thread_controller() if enabled else None
+    global _limited_depth
+    nested = _limited_depth and _controller is not None and _controller[1] == len(sys.modules)
+    controller = _thread_controller() if enabled and not nested else None
     if controller is None:
         yield
         return
-    with controller.limit(limits=1):
-        yield
+    _limited_depth += 1
+    try:
+        with controller.limit(limits=1):
+            yield
+    finally:
+        _limited_depth -= 1

@@ -89,6 +89,39 @@ def test_single_blas_thread_limits_and_restores():
         assert blas_threads() == before
 
 
+def test_nested_single_blas_thread_keeps_one_thread_until_the_outer_block_ends():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [
+            p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"
+        ]
+
+    before = blas_threads()
+    with backend.single_blas_thread():
+        with backend.single_blas_thread():
+            assert all(n == 1 for n in blas_threads())
+        assert all(n == 1 for n in blas_threads())
+        with backend.single_blas_thread(enabled=False):
+            assert all(n == 1 for n in blas_threads())
+    assert blas_threads() == before
+
+
+def test_a_nested_block_limits_a_library_loaded_inside_the_outer_one():
+    """SciPy's own OpenBLAS, imported inside a block, gets its limit from the next block."""
+    code = (
+        "import threadpoolctl; from nastoolkit import backend\n"
+        "with backend.single_blas_thread():\n"
+        "    import scipy.linalg\n"
+        "    with backend.single_blas_thread():\n"
+        "        print([p['num_threads'] for p in threadpoolctl.threadpool_info()"
+        " if p['user_api'] == 'blas'])"
+    )
+    pytest.importorskip("scipy")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert set(eval(out.stdout)) == {1}
+
+
 def test_small_model_fits_on_one_blas_thread():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from nastoolkit.callbacks import Callback
