@@ -45,6 +45,7 @@ __all__ = [
     "describe",
     "fit_epoch",
     "fit_path",
+    "fit_plan",
     "fit_population",
     "fit_reason",
     "numpy_path",
@@ -53,6 +54,7 @@ __all__ = [
     "train_epoch",
     "train_population",
     "unsupported_reason",
+    "validation_outputs",
 ]
 
 
@@ -114,9 +116,7 @@ def _activation_code(layer) -> int:
 
 
 def _layer_records(model) -> tuple[np.ndarray, list]:
-    dropouts = []
-    records = np.zeros(len(model._layers), _engine.LAYER_DTYPE)
-    ints, doubles, count = records["i"], records["d"], 0
+    dropouts, ints, doubles = [], [], []  # one row per record, written to an array at the end
     base, itemsize = model.params.__array_interface__["data"][0], model.params.itemsize
     for layer in model._layers:
         cls = type(layer)
@@ -125,7 +125,7 @@ def _layer_records(model) -> tuple[np.ndarray, list]:
         if len(layer._in_features) != 1 and cls is not layers_module.Dropout:
             # a Dense on (batch, ..., d_in) is a product over rows the engine does not lay out
             raise Unsupported(f"layer {layer.name!r} on inputs of shape {layer._in_features}")
-        i, d = ints[count], doubles[count]
+        i, d = [0] * 10, [0.0] * 6
         i[1], i[2] = layer.input_dim, layer.output_dim
         if cls is layers_module.Dense:
             i[0], i[3], i[4] = _engine.DENSE, _activation_code(layer), int(layer.use_bias)
@@ -142,15 +142,18 @@ def _layer_records(model) -> tuple[np.ndarray, list]:
             i[0], i[7] = _engine.DROPOUT, int(layer.seed) & 0xFFFFFFFF
             i[9] = _numpy.dropout_threshold(layer.rate)
             d[0] = 1.0 / (1.0 - layer.rate)
-            dropouts.append((layer, count))
+            dropouts.append((layer, len(ints)))
         elif cls is layers_module.Activation:
             i[0], i[3] = _engine.ACTIVATION, _activation_code(layer)
         else:
             raise Unsupported(f"layer {layer.name!r} of type {cls.__name__}")
-        count += 1
-    if not count:
+        ints.append(i)
+        doubles.append(d)
+    if not ints:
         raise Unsupported("a model of reshapes only (no Dense, Dropout or Activation layer)")
-    return records[:count].copy(), dropouts
+    records = np.zeros(len(ints), _engine.LAYER_DTYPE)
+    records["i"], records["d"] = ints, doubles
+    return records, dropouts
 
 
 def _loss_record(model, loss) -> tuple[np.ndarray, bool, float, float]:
@@ -282,13 +285,18 @@ def unsupported_reason(model) -> str | None:
     >>> unsupported_reason(model).split(":")[0]
     'not compiled'
     """
+    return _plan_or_reason(model)[1]
+
+
+def _plan_or_reason(model) -> tuple[EnginePlan | None, str | None]:
+    """``(plan(model), None)``, or ``(None, unsupported_reason(model))`` when it cannot train."""
     try:
-        plan(model)
+        spec = plan(model)
     except Unsupported as exc:
-        return f"not compiled: {exc}"
+        return None, f"not compiled: {exc}"
     if not _engine.available():
-        return f"the compiled engine is unavailable: {_engine.reason()}"
-    return None
+        return None, f"the compiled engine is unavailable: {_engine.reason()}"
+    return spec, None
 
 
 #: ``fit`` trains in the compiled engine wherever every piece of the model has a compiled form
@@ -393,7 +401,35 @@ def fit_reason(model, batch_size: int | None = None) -> str | None:
     >>> fit_reason(wide, batch_size=1024).split(" is above")[0]
     'a step of 1024 rows x 814,090 parameters (833,628,160 multiply-adds)'
     """
-    return _switch_reason() or unsupported_reason(model) or _size_reason(model, batch_size)
+    return _fit_choice(model, batch_size)[1]
+
+
+def _fit_choice(model, batch_size: int | None) -> tuple[EnginePlan | None, str | None]:
+    """``(the plan fit trains with, None)``, or ``(None, fit_reason(model, batch_size))``: one
+    plan serves both the choice and the epoch."""
+    reason = _switch_reason()
+    if reason is not None:
+        return None, reason
+    spec, reason = _plan_or_reason(model)
+    reason = reason or _size_reason(model, batch_size)
+    return (None, reason) if reason else (spec, None)
+
+
+def fit_plan(model, batch_size: int):
+    """The plan ``fit`` trains a step of ``batch_size`` rows with in the engine, or None where
+    it takes the NumPy path (:func:`fit_reason` says why); pass it on to :func:`fit_epoch`.
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> with numpy_path():
+    ...     print(fit_plan(model, 32))
+    None
+    """
+    return _fit_choice(model, batch_size)[0]
 
 
 def describe(model=None) -> str:
@@ -516,6 +552,30 @@ def predict(model, x, batch_size: int = 1024) -> np.ndarray:
     return _engine.predict(records, model.params, _flat_inputs(model, x), batch_size)
 
 
+def validation_outputs(model, x, batch_size: int, spec: EnginePlan | None = None):
+    """``model``'s outputs for the validation inputs ``x`` in one compiled call where ``fit``
+    trains ``model`` in the engine at ``batch_size`` rows (see :func:`fit_plan`), else None
+    (the NumPy path runs the validation). The forward passes take at most
+    ``ENGINE_MAX_STEP_MACS`` multiply-adds each, where the engine is faster than BLAS. ``spec``:
+    the plan fit trains with, when the caller has it.
+
+    Examples
+    --------
+    >>> from nastoolkit.models import Sequential
+    >>> from nastoolkit.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> outputs = validation_outputs(model, np.ones((5, 3), np.float32), 32)
+    >>> outputs is None or outputs.shape == (5, 2)
+    True
+    """
+    spec = spec or fit_plan(model, batch_size)
+    if spec is None:
+        return None
+    rows = max(1, min(1024, ENGINE_MAX_STEP_MACS // max(1, model.params.size)))
+    return _engine.predict(spec.layers, model.params, _flat_inputs(model, x), rows)
+
+
 def _learning_rates(optimizer, steps: int) -> np.ndarray:
     if optimizer._schedule is None:
         return np.full(steps, float(optimizer.learning_rate))
@@ -566,10 +626,15 @@ def train_epoch(model, x, y, order, batch_size: int, sample_weight=None, predict
     >>> len(losses), bool(losses[1] < losses[0])
     (2, True)
     """
+    return _train_epoch(model, x, y, order, batch_size, sample_weight, predictions, None)
+
+
+def _train_epoch(model, x, y, order, batch_size, sample_weight, predictions, spec):
+    """``train_epoch`` with ``spec``, the model's plan when the caller has it (else built)."""
     x = _flat_inputs(model, x)
     order = _c_aligned(order, np.int64)
     steps = -(-order.size // max(1, int(batch_size))) if order.size else 0
-    spec, args = _model_args(model, y, steps, predictions)
+    spec, args = _model_args(model, y, steps, predictions, spec)
     losses_run = _engine.train([args], x, sample_weight, order, batch_size)[0]
     _advance(model, spec, losses_run)
     return losses_run
@@ -593,9 +658,12 @@ def _flat_inputs(model, x) -> np.ndarray:
     return _c_aligned(x).reshape(len(x), -1)
 
 
-def _model_args(model, y, steps: int, predictions=None) -> tuple[EnginePlan, _engine.ModelArgs]:
-    """The plan of ``model`` and its ``_engine.ModelArgs`` for a call of ``steps`` steps."""
-    spec = plan(model)
+def _model_args(
+    model, y, steps: int, predictions=None, spec: EnginePlan | None = None
+) -> tuple[EnginePlan, _engine.ModelArgs]:
+    """The plan of ``model`` (``spec``, or built) and its ``_engine.ModelArgs`` for a call of
+    ``steps`` steps."""
+    spec = spec or plan(model)
     y = _c_aligned(y)
     if spec.smoothing:  # losses._ProbabilisticLoss._targets's expression, once per call
         y = np.ascontiguousarray(y * (1.0 - spec.smoothing) + spec.smoothing * spec.smoothing_share)
@@ -629,13 +697,7 @@ def _advance(model, spec: EnginePlan, losses_run) -> None:
     model._fresh = False
 
 
-def _run(model, data, order, batch_size, predictions):
-    return train_epoch(
-        model, data.x, data.y, order, batch_size, sample_weight=data.w, predictions=predictions
-    )
-
-
-def fit_epoch(model, epoch: int, batches, rng, cbs) -> dict:
+def fit_epoch(model, epoch: int, batches, rng, cbs, spec: EnginePlan | None = None) -> dict:
     """``Sequential._fit_epoch`` through the engine: one compiled call per epoch, or one per
     batch when callbacks want batch hooks; the same hooks, logs, metrics and divergence handling.
 
@@ -651,6 +713,8 @@ def fit_epoch(model, epoch: int, batches, rng, cbs) -> dict:
         The run's generator.
     cbs : nastoolkit.callbacks.CallbackList
         The run's callbacks.
+    spec : EnginePlan, optional
+        The model's plan, as :func:`fit_plan` gave it (built here when not given).
 
     Returns
     -------
@@ -682,8 +746,9 @@ def fit_epoch(model, epoch: int, batches, rng, cbs) -> dict:
     metrics = bool(model.metrics)
     predictions = np.empty((n, model.output_dim), model.dtype) if metrics else None
     if cbs.wants_batches or model.stop_training:
-        return _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs)
-    values = np.asarray(_run(model, data, order, size, predictions), np.float64)
+        return _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs, spec)
+    values = _train_epoch(model, data.x, data.y, order, size, data.w, predictions, spec)
+    values = np.asarray(values, np.float64)
     finite = np.isfinite(values)
     run = values.size if finite.all() else int(np.argmin(finite))  # steps that trained
     if metrics:
@@ -692,21 +757,27 @@ def fit_epoch(model, epoch: int, batches, rng, cbs) -> dict:
             _update_metrics(model, data, rows, predictions[start : start + len(rows)])
     if run < values.size:
         return _diverged(model, epoch, run, float(values[run]))
-    rows_per_step = np.minimum(size, n - np.arange(0, n, size))[:run]
+    return model._logs(_mean_loss(values, size, n))
+
+
+def _mean_loss(values: np.ndarray, size: int, n: int) -> float:
+    """The epoch's loss from its per-step ``values`` (float64, all finite) over ``n`` rows in
+    steps of ``size``: the sample-weighted running mean, summed in the NumPy path's order."""
+    rows_per_step = np.minimum(size, n - np.arange(0, n, size))[: values.size]
     total = 0.0
-    for weighted in (values[:run] * rows_per_step).tolist():
-        total += weighted  # the sample-weighted running sum, in the NumPy path's order
+    for weighted in (values * rows_per_step).tolist():
+        total += weighted
     count = int(rows_per_step.sum())
-    return model._logs(total / count if count else 0.0)
+    return total / count if count else 0.0
 
 
-def _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs) -> dict:
+def _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs, spec) -> dict:
     """One validated engine session for the epoch, run step by step: the batch hooks run
     between steps and see the model, its optimizer and its dropout counters as after that
     step; they may stop training after any step, or change the learning rate."""
     n = len(order)
     steps = -(-n // size)
-    spec, args = _model_args(model, data.y, steps, predictions)
+    spec, args = _model_args(model, data.y, steps, predictions, spec)
     session = _engine.Session([args], _flat_inputs(model, data.x), data.w, order, size)
     optimizer = model._compiled.optimizer
     total, count = 0.0, 0
@@ -981,19 +1052,17 @@ class _FitRun:
         """``fit_epoch`` and ``fit`` after the compiled call; False once training has ended."""
         model = self.model
         _advance(model, self.spec, losses_run)
-        total, count = 0.0, 0
-        logs = None
-        for step, value in enumerate(losses_run):
-            if not np.isfinite(value):
-                model._diverged(epoch, step, float(value))
-                logs = {"loss": float("nan")}
-                break
-            rows = min(self.size, self.rows.size - step * self.size)
-            total, count = total + float(value) * rows, count + rows
-        logs = logs or {"loss": total / count if count else 0.0}
+        values = np.asarray(losses_run, np.float64)
+        finite = np.isfinite(values)
+        if finite.all():
+            logs = {"loss": _mean_loss(values, self.size, self.rows.size)}
+        else:
+            step = int(np.argmin(finite))
+            model._diverged(epoch, step, float(values[step]))
+            logs = {"loss": float("nan")}
         if self.val is not None and np.isfinite(logs["loss"]):
             with model._threads_for(self.size):
-                val_logs = model._validate(self.val, self.batch_size, self.cbs)
+                val_logs = model._validate(self.val, self.batch_size, self.cbs, self.spec)
             logs.update({f"val_{key}": value for key, value in val_logs.items()})
         self.cbs.on_epoch_end(epoch, logs)
         self.logs = logs

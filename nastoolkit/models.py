@@ -732,8 +732,9 @@ class Sequential:
         says which path runs and why) and a step is small enough for it to pay
         (``engine.ENGINE_MAX_STEP_MACS``), else, or with ``NASTOOLKIT_FIT_ENGINE=0`` or inside
         ``engine.numpy_path()``, step by step here."""
-        if engine.fit_reason(self, batches.size) is None:
-            return engine.fit_epoch(self, epoch, batches, rng, cbs)
+        spec = engine.fit_plan(self, batches.size)
+        if spec is not None:
+            return engine.fit_epoch(self, epoch, batches, rng, cbs, spec)
         cbs.on_epoch_begin(epoch, {})
         self._reset_metrics()
         self._snapshot[...] = self.params
@@ -785,13 +786,18 @@ class Sequential:
         warnings.warn(f"nastoolkit: {self.stop_reason}", RuntimeWarning, stacklevel=4)
 
     # --- evaluation and inference -------------------------------------------------------------
-    def _validate(self, val, batch_size, cbs) -> dict:
-        """Validation inside ``fit``: an evaluation with the same callbacks, as Keras does."""
-        if not cbs.wants_test_batches:
-            batch_size = max(batch_size, 1024)  # same numbers, fewer Python steps
-        return self._evaluate_dataset(val, batch_size, cbs)
+    def _validate(self, val, batch_size, cbs, spec=None) -> dict:
+        """Validation inside ``fit``: an evaluation with the same callbacks, as Keras does. Where
+        fit trains in the compiled engine (with plan ``spec``, when the caller has it), the
+        engine computes the outputs too, in one call."""
+        if cbs.wants_test_batches:
+            return self._evaluate_dataset(val, batch_size, cbs)
+        outputs = engine.validation_outputs(self, val.x, batch_size, spec)
+        return self._evaluate_dataset(val, max(batch_size, 1024), cbs, outputs)
 
-    def _evaluate_dataset(self, data, batch_size, cbs) -> dict:
+    def _evaluate_dataset(self, data, batch_size, cbs, outputs=None) -> dict:
+        """Loss and metrics over ``data`` in batches; ``outputs``, when given, are the model's
+        outputs for all of ``data`` (else each batch runs forward here)."""
         batch_size = min(batch_size, len(data))
         self._ensure_capacity(batch_size)
         self._reset_metrics()
@@ -804,7 +810,10 @@ class Sequential:
                 batch = data.take(slice(start, start + batch_size))
                 if batch_hooks:
                     cbs.on_test_batch_begin(step, {})
-                y_pred = self._forward(batch.x, False)
+                if outputs is None:
+                    y_pred = self._forward(batch.x, False)
+                else:
+                    y_pred = outputs[start : start + batch_size]
                 value, _ = self._data_loss(batch.y, y_pred, batch.w, fused)
                 loss.add(value, len(batch))
                 self._update_metrics(batch.y, y_pred, batch.w)

@@ -282,18 +282,17 @@ def _check_specs(layers, params) -> None:
             f"layers must be a non-empty 1-D array of LAYER_DTYPE records. "
             f"Received: shape {layers.shape}"
         )
-    for index, record in enumerate(layers):
-        kind, n_in, n_out, act, use_bias, kernel_at, bias_at = (int(v) for v in record["i"][:7])
+    rows = layers["i"][:, :7].tolist()  # Python ints: one conversion, not one per field
+    for index, (kind, n_in, n_out, act, use_bias, kernel_at, bias_at) in enumerate(rows):
         where = f"layers[{index}]"
         if kind not in (DENSE, DROPOUT, ACTIVATION) or n_in < 1 or n_out < 1:
             raise ValueError(
                 f"{where} must have a kind in (0, 1, 2) and positive widths. "
                 f"Received: kind {kind}, widths {n_in} -> {n_out}"
             )
-        if index and n_in != int(layers[index - 1]["i"][2]):
+        if index and n_in != rows[index - 1][2]:
             raise ValueError(
-                f"{where} takes {n_in} inputs but layers[{index - 1}] gives "
-                f"{int(layers[index - 1]['i'][2])}."
+                f"{where} takes {n_in} inputs but layers[{index - 1}] gives {rows[index - 1][2]}."
             )
         if kind != DENSE and n_in != n_out:
             raise ValueError(
@@ -426,8 +425,9 @@ def _model_record(
     steps: int,
     order_size: int,
     losses: np.ndarray,
-) -> np.ndarray:
-    """The NkModelArgs record of ``model``, every buffer checked against what C will touch."""
+) -> tuple:
+    """The NkModelArgs record of ``model`` (a tuple of MODEL_DTYPE's fields), every buffer
+    checked against what C will touch."""
     where = f"models[{index}]"
     params = model.params
     if type(params) is not np.ndarray or params.dtype != dtype:
@@ -464,20 +464,29 @@ def _model_record(
     _checked(f"{where}.learning_rates", model.learning_rates, np.float64, (steps,))
     if model.predictions is not None:
         _checked(f"{where}.predictions", model.predictions, dtype, (order_size, out_dim))
-    record = np.zeros((), MODEL_DTYPE)
-    record["layers"], record["n_layers"] = _ptr(layers), layers.size
-    record["loss"], record["optimizer"] = _ptr(model.loss), _ptr(optimizer)
-    record["params"], record["grads"] = _ptr(params), _ptr(model.grads)
-    record["n_params"] = params.size
-    record["s0"], record["s1"] = (_ptr(state[k]) if k < needed else 0 for k in range(2))
-    record["y"], record["labels"] = (0, _ptr(y)) if labels else (_ptr(y), 0)
-    record["out_dim"], record["lrs"] = out_dim, _ptr(model.learning_rates)
-    record["losses"], record["predictions"] = _ptr(losses), _ptr(model.predictions)
-    record["fused"] = int(bool(model.fused))
-    if model.order is not None:
-        record["order"], record["n_order"] = _ptr(model.order), model.order.size
-        record["batch_size"] = model.batch_size
-    return record
+    own = model.order is not None
+    return (  # MODEL_DTYPE's fields, in order
+        _ptr(layers),
+        layers.size,
+        _ptr(model.loss),
+        _ptr(optimizer),
+        _ptr(params),
+        _ptr(model.grads),
+        params.size,
+        _ptr(state[0]) if needed > 0 else 0,
+        _ptr(state[1]) if needed > 1 else 0,
+        0 if labels else _ptr(y),
+        _ptr(y) if labels else 0,
+        out_dim,
+        _ptr(model.learning_rates),
+        _ptr(losses),
+        _ptr(model.predictions),
+        int(bool(model.fused)),
+        0,
+        _ptr(model.order) if own else 0,
+        model.order.size if own else 0,
+        int(model.batch_size) if own else 0,
+    )
 
 
 def train(models, x, sample_weight, order, batch_size: int) -> list[np.ndarray]:
@@ -561,7 +570,7 @@ class Session:
         model_steps = [-(-rows.size // size) for rows, size in self._batches]
         self.steps = max(model_steps, default=-(-order.size // self.batch_size))
         self._losses = [np.empty(steps, np.float64) for steps in model_steps]
-        self._records = np.array(
+        self._base = np.array(
             [
                 _model_record(model, index, dtype, in_dim, n, steps, rows.size, out)
                 for index, (model, out, steps, (rows, _)) in enumerate(
@@ -570,20 +579,20 @@ class Session:
             ],
             MODEL_DTYPE,
         )
-        self._base = self._records.copy()
         self._iterations = [int(model.optimizer["i"][2]) for model in self.models]
-        self._counters = [
-            [
-                (k, int(model.layers[k]["i"][8]))
-                for k in range(model.layers.size)
-                if model.layers[k]["i"][0] == DROPOUT
-            ]
-            for model in self.models
-        ]
+        self._counters = []  # per model: (layer index, dropout counter at construction)
+        for model in self.models:
+            ints = model.layers["i"]
+            dropouts = np.flatnonzero(ints[:, 0] == DROPOUT)
+            self._counters.append(list(zip(dropouts.tolist(), ints[dropouts, 8].tolist())))
+        self._train = (
+            getattr(self._library, f"nk_engine_train_{'f32' if dtype == np.float32 else 'f64'}")
+            if self.models
+            else None
+        )
         self.done = [0] * len(self.models)
         self._stopped = [False] * len(self.models)
         self._in_dim, self._dtype = in_dim, dtype
-        self._suffix = "f32" if dtype == np.float32 else "f64"
 
     def _own_batches(self, model: ModelArgs, index: int, n: int) -> tuple[np.ndarray, int]:
         if model.order is None:
@@ -640,7 +649,7 @@ class Session:
                 self._move_on(record, self.models[p], p, first, own_size)
         start = first * self.batch_size
         rows = max(0, min(self.order.size - start, count * self.batch_size))
-        status = getattr(self._library, f"nk_engine_train_{self._suffix}")(
+        status = self._train(
             records.ctypes.data,
             len(active),
             self.x.ctypes.data,

@@ -1073,3 +1073,82 @@ def test_fit_keeps_the_numpy_path_for_steps_where_blas_is_faster(monkeypatch):
     monkeypatch.setenv(engine.FIT_SWITCH, "1")
     assert took_engine(rows_limit + 1)
     assert engine.fit_reason(model, rows_limit + 1) is None
+
+
+def test_validation_in_fit_runs_in_the_engine_where_fit_trains_there(monkeypatch):
+    """fit's validation takes one compiled forward call per epoch where fit trains in the engine
+    (passes of at most ENGINE_MAX_STEP_MACS multiply-adds), and gives what an evaluation on the
+    NumPy path gives for the same weights; with test-batch hooks or on the NumPy path, the
+    NumPy evaluation runs batch by batch."""
+    monkeypatch.delenv(engine.FIT_SWITCH, raising=False)
+    x, y = _regression(200, dtype="float32")
+    x_val, y_val = _regression(1500, seed=1, dtype="float32")
+    model = Sequential(
+        [layers.Dense(600, activation="relu", input_shape=(6,)), layers.Dense(1)], seed=0
+    )
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    passes = []
+    real = _engine.predict
+    monkeypatch.setattr(_engine, "predict", lambda *args: passes.append(args[3]) or real(*args))
+    history = model.fit(x, y, epochs=2, batch_size=16, validation_data=(x_val, y_val), verbose=0)
+    rows = engine.ENGINE_MAX_STEP_MACS // model.params.size  # 4,801 parameters: 873 rows
+    assert passes == [rows, rows]
+    with engine.numpy_path():
+        loss, mae = model.evaluate(x_val, y_val, verbose=0)
+    assert history.history["val_loss"][-1] == pytest.approx(loss, rel=2e-6)
+    assert history.history["val_mae"][-1] == pytest.approx(mae, rel=2e-6)
+
+    class TestBatches(callbacks.Callback):
+        seen = 0
+
+        def on_test_batch_end(self, batch, logs=None):
+            TestBatches.seen += 1
+
+    passes.clear()
+    model.fit(
+        x,
+        y,
+        epochs=1,
+        batch_size=16,
+        validation_data=(x_val, y_val),
+        verbose=0,
+        callbacks=[TestBatches()],
+    )
+    assert passes == [] and TestBatches.seen == -(-1500 // 16)
+    with engine.numpy_path():
+        model.fit(x, y, epochs=1, batch_size=16, validation_data=(x_val, y_val), verbose=0)
+    assert passes == []
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        (0, 7, r"layers\[1\] must have a kind in \(0, 1, 2\)"),
+        (1, 5, r"layers\[1\] takes 5 inputs but layers\[0\] gives"),
+        (3, 14, r"layers\[1\] has an unknown activation code 14"),
+        (5, -1, r"layers\[1\]: the kernel .* lies outside the parameter buffer"),
+        (6, 10**6, r"layers\[1\]: the bias .* lies outside the parameter buffer"),
+    ],
+)
+def test_each_bad_layer_record_is_named_before_c(field, value, message):
+    model = Sequential(
+        [layers.Dense(4, activation="relu", input_shape=(3,)), layers.Dense(2)], seed=0
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    spec = engine.plan(model)
+    _engine._check_specs(spec.layers, model.params)  # the plan itself passes
+    bad = spec.layers.copy()
+    bad[1]["i"][field] = value
+    with pytest.raises(ValueError, match=message):
+        _engine._check_specs(bad, model.params)
+
+
+def test_a_dropout_record_must_keep_its_width():
+    model = Sequential(
+        [layers.Dense(4, input_shape=(3,)), layers.Dropout(0.5), layers.Dense(2)], seed=0
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    bad = engine.plan(model).layers.copy()
+    bad[1]["i"][2] = 3
+    with pytest.raises(ValueError, match=r"layers\[1\] \(dropout/activation\) must keep"):
+        _engine._check_specs(bad, model.params)
