@@ -3,15 +3,17 @@
 
 One evaluation trains a 64 -> [32..128] x 1-3 -> 10 softmax MLP for 30 epochs at batch 32 on the
 digits training split (1,437 images) and scores it on the validation split (360). The first row
-trains each candidate alone through ``Sequential.fit`` (``population=False``: the NumPy path); the
-others train each generation (or each worker's slice of it) as one population in the compiled
-engine (the evaluators' default). The same seeded
+trains each candidate alone through ``Sequential.fit`` on the NumPy path (``population=False``
+inside ``engine.numpy_path()``: how every candidate trained before the compiled engine); the
+second through ``Sequential.fit`` as it runs by default (in the engine, one candidate at a
+time); the others train each generation (or each worker's slice of it) as one population in the
+compiled engine (the evaluators' default). The same seeded
 genetic search runs in every mode (so the same candidates train), with a fresh cache each time;
 the cache hit rate is the share of requested candidates that were not retrained. Wall time
 includes starting the pool / LocalCluster; the external scheduler and its workers are started
 before the clock (as a cluster one connects to would be), the client connection is timed.
 
-    .venv/bin/python benchmarks/bench_nas.py [--population 8] [--generations 2]
+    .venv/bin/python benchmarks/bench_nas.py [--population 8] [--generations 2] [--modes ...]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import time
 
+from nastoolkit import engine
 from nastoolkit.datasets import load_digits
 from nastoolkit.nas import GeneticSearch, HoldoutEvaluator, SearchSpace
 
@@ -44,8 +47,9 @@ SPACE = SearchSpace(
 def run(mode: str, options: dict, population: int, generations: int):
     (X, y), validation = load_digits(seed=0)
     # patience = epochs: every candidate trains the full 30 epochs, as the benchmark defines;
-    # "alone" trains each candidate through Sequential.fit (the NumPy path), the others train a
-    # generation (or a worker's slice of it) as one population in the compiled engine
+    # "numpy" and "alone" train each candidate through Sequential.fit (on the NumPy path, and
+    # as fit runs by default), the others train a generation (or a worker's slice of it) as
+    # one population in the compiled engine
     evaluator = HoldoutEvaluator(
         X,
         y,
@@ -53,7 +57,7 @@ def run(mode: str, options: dict, population: int, generations: int):
         epochs=30,
         patience=30,
         seed=0,
-        population=mode != "alone",
+        population=mode not in ("numpy", "alone"),
     )
     search = GeneticSearch(
         SPACE,
@@ -64,8 +68,10 @@ def run(mode: str, options: dict, population: int, generations: int):
         progress=False,
         **options,
     )
+    path = engine.numpy_path() if mode == "numpy" else contextlib.nullcontext()
     start = time.perf_counter()
-    result = search.run()
+    with path:
+        result = search.run()
     seconds = time.perf_counter() - start
     trained = sum(row["trained"] for row in result.history)
     requested = sum(row["requested"] for row in result.history)
@@ -139,9 +145,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--population", type=int, default=8)
     parser.add_argument("--generations", type=int, default=2)
-    parser.add_argument("--modes", default="alone,serial,processes,dask,scheduler")
+    parser.add_argument("--modes", default="numpy,alone,serial,processes,dask,scheduler")
     args = parser.parse_args()
     modes = {
+        "numpy": {},
         "alone": {},
         "serial": {},
         "processes": {"workers": 2},
@@ -161,10 +168,13 @@ def main() -> None:
     serial = next((row for row in rows if row["mode"] == "serial"), rows[0])
     for row in rows:
         same = "yes" if row["result"] == serial["result"] else "NO"
-        if row["mode"] == "alone":
+        if row["mode"] == "numpy":
             same = "(NumPy path)"
+        elif row["mode"] == "alone":
+            same = "(one at a time)"
         label = {
-            "alone": "serial, population=False",
+            "numpy": "serial, NumPy path",
+            "alone": "serial, each fit alone",
             "serial": "serial",
             "processes": "2 processes",
             "dask": "Dask LocalCluster (2x1)",
