@@ -619,30 +619,32 @@ static void add_penalty_gradient(const T* w, T* g, long long n, double l1, doubl
 
 // ---- sums[k] = sum over the rows r of g[r, k], added row after row
 
-// A chunk of C columns accumulates in registers over all rows, instead of a load and a store
-// of every sum per row (measured: 12% of the engine's own time in the seed epoch).
-template <typename T, int C>
-static inline void column_chunk(const T* __restrict g, T* __restrict sums, long long rows,
-                                long long cols, long long k0, int width) {
-    T acc[C] = {};
-    for (long long r = 0; r < rows; ++r) {
-        const T* row = g + r * cols + k0;
-        if (width == C) {
-            for (int k = 0; k < C; ++k) acc[k] += row[k];
-        } else {
-            for (int k = 0; k < width; ++k) acc[k] += row[k];
-        }
-    }
-    for (int k = 0; k < width; ++k) sums[k0 + k] = acc[k];
+// A chunk of columns accumulates in vector registers over all rows, instead of a load and a
+// store of every sum per row (measured: 12% of the engine's own time in the seed epoch); each
+// sum still adds the rows in order from 0. (An array of per-column scalars here took 6% of the
+// seed model's step, measured with a cycle counter: 3.6 times the cycles of the vector form.)
+template <typename T, int NV>
+NK_GEMM void column_vectors(const T* __restrict g, T* __restrict sums, long long rows,
+                            long long cols) {
+    typedef typename NkVec<T>::type V;
+    constexpr int L = sizeof(V) / sizeof(T);
+    V acc[NV] = {};
+    for (long long r = 0; r < rows; ++r)
+        for (int v = 0; v < NV; ++v) acc[v] += nk_loadv(g + r * cols + v * L);
+    for (int v = 0; v < NV; ++v) memcpy(sums + v * L, &acc[v], sizeof(V));
 }
 
 template <typename T>
 static void column_sums(const T* __restrict g, T* __restrict sums, long long rows,
                         long long cols) {
-    constexpr int C = 64 / sizeof(T) * 2;  // two of the widest vectors
-    for (long long k0 = 0; k0 < cols; k0 += C) {
-        long long left = cols - k0;
-        column_chunk<T, C>(g, sums, rows, cols, k0, left < C ? int(left) : C);
+    constexpr int L = NK_VECTOR_BYTES / sizeof(T);
+    long long k0 = 0;
+    for (; k0 + 2 * L <= cols; k0 += 2 * L) column_vectors<T, 2>(g + k0, sums + k0, rows, cols);
+    for (; k0 + L <= cols; k0 += L) column_vectors<T, 1>(g + k0, sums + k0, rows, cols);
+    for (long long k = k0; k < cols; ++k) {  // the last cols mod L columns
+        T acc = T(0);
+        for (long long r = 0; r < rows; ++r) acc += g[r * cols + k];
+        sums[k] = acc;
     }
 }
 
