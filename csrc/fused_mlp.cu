@@ -409,10 +409,13 @@ __device__ void fused_step(const NkFusedModel* models, const NkFusedLayer* all_l
 
 // ---- the update: each model's optimizer over its flat buffer (grid y = models) ----------------
 
+// A model stops at its first non-finite loss of a call, as train_step returns before its update
+// and the CPU engine ends that model's run: stopped[model] is set there and read by every later
+// step (launches on one stream run in order; every block of a launch sees the same loss).
 template <typename T>
 __device__ void fused_update(const NkFusedModel* models, const NkFusedOpt* opts, const double* lrs,
                              const double* losses, T* all_params, T* all_grads, T* all_s0,
-                             T* all_s1, long long step, int clear_grads) {
+                             T* all_s1, long long step, int clear_grads, int* stopped) {
     const NkFusedModel& M = models[blockIdx.y];
     const NkFusedOpt& opt = opts[blockIdx.y];
     const long long at = M.i[NK_M_PARAM_AT], n = M.i[NK_M_PARAMS];
@@ -420,7 +423,9 @@ __device__ void fused_update(const NkFusedModel* models, const NkFusedOpt* opts,
     const long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     const long long stride = (long long)gridDim.x * blockDim.x;
     double loss = losses[M.i[NK_M_LOSS_AT] + step];
-    bool update = loss - loss == 0.0;  // a non-finite loss updates nothing (train_step returns)
+    bool finite = loss - loss == 0.0;
+    bool update = finite && !stopped[blockIdx.y];
+    if (!finite && threadIdx.x == 0) stopped[blockIdx.y] = 1;
     double lr = lrs[M.i[NK_M_LR_AT] + step], wd = opt.d[0];
     T decay = T(wd != 0.0 ? 1.0 - wd * lr : 1.0), tlr = T(lr);
     const long long rule = opt.i[0];
@@ -468,8 +473,9 @@ __device__ void fused_update(const NkFusedModel* models, const NkFusedOpt* opts,
     extern "C" __global__ void fused_mlp_update_##S(                                              \
         const NkFusedModel* models, const NkFusedOpt* opts, const double* lrs,                   \
         const double* losses, T* params, T* grads, T* s0, T* s1, long long step,                 \
-        int clear_grads) {                                                                        \
-        fused_update<T>(models, opts, lrs, losses, params, grads, s0, s1, step, clear_grads);    \
+        int clear_grads, int* stopped) {                                                          \
+        fused_update<T>(models, opts, lrs, losses, params, grads, s0, s1, step, clear_grads,      \
+                        stopped);                                                                 \
     }
 
 NK_FUSED_ENTRIES(f32, float)

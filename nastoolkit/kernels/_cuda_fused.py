@@ -337,8 +337,10 @@ class FusedPopulation:
         Returns
         -------
         numpy.ndarray
-            ``(P, steps)`` float64 losses (data + regularization). A step whose loss is not
-            finite updated nothing for that model (as ``train_step``); stop such models.
+            ``(P, steps)`` float64 losses (data + regularization). A model stops at its first
+            non-finite loss: that step and every later one of the call update nothing for it
+            (as ``train_step`` returns before its update, and the CPU engine ends its run);
+            its later losses are still computed, from the weights it stopped with.
         """
         xp = self.xp
         order = xp.ascontiguousarray(xp.asarray(order), dtype=np.int64)
@@ -356,6 +358,7 @@ class FusedPopulation:
             )
         records = self._records(steps)
         losses = xp.zeros((P, max(steps, 1)), np.float64)
+        self._stopped = xp.zeros(P, np.int32)  # set at a model's first non-finite loss
         for step in range(steps):
             start, m = step * batch_size, min(batch_size, order.size - step * batch_size)
             self._step(records, order, start, m, step, losses)
@@ -415,7 +418,7 @@ class FusedPopulation:
             THREADS,
             0,
             (models, opts, lrs, losses, self.params, self.grads, self.s0, self.s1,
-             np.int64(step), np.int32(1)),
+             np.int64(step), np.int32(1), self._stopped),
         )  # fmt: skip
 
 

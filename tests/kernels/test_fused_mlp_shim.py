@@ -410,6 +410,30 @@ def test_second_call_continues_counters_and_iterations(runner):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
 
 
+def test_a_model_stops_at_its_first_non_finite_loss_like_the_cpu_engine(runner):
+    """One model's targets hold a NaN row: its batch has a NaN loss, the batches after it are
+    finite again. That model updates nothing from that step on, while the model beside it
+    trains on: each ends as the CPU engine's run of it alone (which ends there), not as a run
+    that skipped only the bad step. (fit refuses such targets; the kernels must not rely on it.)"""
+    spec = (5, [("dense", 8, "relu"), ("dense", 2, "linear")], "mse", sgd)
+    x, y = data(spec, 96, np.float32)
+    order = np.random.default_rng(0).permutation(96)
+    spiky = y.copy()
+    spiky[order[40]] = np.nan  # in step 5 of 12
+    models = [make_model(spec, np.float32, 3), make_model(spec, np.float32, 4)]
+    twins = [make_model(spec, np.float32, 3), make_model(spec, np.float32, 4)]
+    pop = _cuda_fused.FusedPopulation(
+        [plan_of(m) for m in models], [m.params for m in models], x, [spiky, y], np, runner
+    )
+    losses = pop.train(order, 8, learning_rates(models, 12))
+    assert not np.isfinite(losses[0][5]) and np.isfinite(losses[0][6:]).all()
+    for p, (twin, targets) in enumerate(zip(twins, (spiky, y))):
+        expected = engine.train_epoch(twin, x, targets, order, 8)
+        assert len(expected) == (6 if p == 0 else 12)
+        np.testing.assert_allclose(losses[p][: len(expected)], expected, rtol=2e-5)
+        np.testing.assert_allclose(pop.params_of(p), twin.params, rtol=2e-5, atol=2e-6)
+
+
 # --- the launcher's checks (before anything is launched) ----------------------------------------
 
 
