@@ -13,7 +13,8 @@ and PyTorch CUDA.
    10-64-Dropout(0.5)-32-1 (Adam, MSE, batch 32, 8,000 rows) against the NumPy path's
    train_step (the check fails beyond float32 rounding), then epoch times: fused for one model,
    for 20 random MLPs one by one and as one population, beside the CuPy-kernels step and
-   PyTorch CUDA on the seed model.
+   PyTorch CUDA on the seed model, and ``engine.train_population`` of the 20 with
+   ``device="gpu"`` (the fused kernels, uploads included) and ``device="cpu"``.
 
 Takes well under 5 minutes on one modern GPU; exits 0 with a message where no GPU is usable.
 Usage: python benchmarks/gpu_check.py [--skip-tests]
@@ -336,6 +337,22 @@ def fused_check(cp, cuda, torch, n: int = 8000) -> int:
     if torch is not None:
         rows.append(
             ("torch step x steps", device_ms(cp, torch_step(torch, (10, 64, 32, 1), batch)) * steps)
+        )
+    from nastoolkit import engine
+
+    for device in ("gpu", "cpu"):  # the public way: one epoch of the 20, uploads included
+        models = fused_models(20)
+        rows.append(
+            (
+                f"train_population {device}, 20",
+                wall_ms(
+                    cp,
+                    lambda m=models, d=device: engine.train_population(
+                        m, x, y, epochs=1, batch_size=batch, device=d
+                    ),
+                    repeats=3,
+                ),
+            )
         )
     print(f"epoch of {n} rows, batch {batch} ({steps} steps); widths of the 20: "
           + ",".join("-".join(str(int(r["i"][2])) for r in p.models[0].layers) for p in alone[:5])

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
 
@@ -33,7 +35,7 @@ import numpy as np
 
 from . import layers as layers_module
 from . import losses, optimizers, regularizers
-from .kernels import _engine, _numpy
+from .kernels import _cuda_fused, _engine, _numpy
 
 __all__ = [
     "ENGINE_MAX_STEP_MACS",
@@ -835,7 +837,7 @@ def _targets_for(model, y):
     return training.targets(model._compiled.loss, y, model.output_dim, model.dtype)
 
 
-def _check_population(models, x):
+def _check_population(models, x, device: str = "cpu"):
     from . import training
 
     models = list(models)
@@ -847,7 +849,8 @@ def _check_population(models, x):
             raise ValueError(f"models[{index}] is not compiled; call compile(...) first.")
         if not model.built:
             model.build((None, *x.shape[1:]))
-        reason = unsupported_reason(model)
+        # the GPU's fused kernels take the same plan; only the CPU path needs the C++ engine
+        reason = unsupported_reason(model) if device == "cpu" else _plan_or_reason(model)[1]
         if reason is not None:
             raise Unsupported(f"models[{index}] cannot train in the engine: {reason}")
         if model.dtype != models[0].dtype:
@@ -870,6 +873,7 @@ def train_population(
     min_delta: float = 0.0,
     seed=None,
     shuffle: bool = True,
+    device: str = "cpu",
 ) -> list[PopulationResult]:
     """Train several compiled models on the same batches, in one compiled call per epoch.
 
@@ -903,11 +907,23 @@ def train_population(
         Seeds the shared batch order.
     shuffle : bool
         A new permutation each epoch (else the rows in order).
+    device : {"cpu", "gpu"}
+        ``"cpu"``: the compiled CPU engine. ``"gpu"``: the fully fused CUDA kernels
+        (``csrc/fused_mlp.cu``, through CuPy): each step of every model in two launches, each
+        row tile's activations in shared memory. It takes Dense layers up to
+        ``kernels._cuda_fused.MAX_WIDTH`` units and no ``sample_weight``; the models stay on
+        the host, and each epoch copies them to the GPU and back. Results agree with
+        ``"cpu"`` to float32 rounding.
 
     Returns
     -------
     list of PopulationResult
         One per model, in order.
+
+    Raises
+    ------
+    RuntimeError
+        ``device="gpu"`` without CuPy or a CUDA GPU.
 
     Examples
     --------
@@ -924,9 +940,20 @@ def train_population(
     """
     from . import _checks, training
 
-    models, x = _check_population(models, x)
+    if device not in ("cpu", "gpu"):
+        raise ValueError(f'device must be "cpu" or "gpu". Received: {device!r}')
+    if device == "gpu" and sample_weight is not None:
+        raise ValueError(
+            'sample_weight is not supported with device="gpu" (the fused kernels take '
+            'unweighted batches); train with device="cpu".'
+        )
+    models, x = _check_population(models, x, device)
     epochs = _checks.non_negative_int("epochs", epochs)
     batch_size = _checks.positive_int("batch_size", batch_size, "Pass the rows per step, e.g. 32.")
+    xp, runner = None, None
+    if device == "gpu":
+        _check_fused(models, x.reshape(len(x), -1).shape[1])
+        xp, runner = _gpu_runner()
     if patience is not None:
         patience = _checks.positive_int("patience", patience, "Or None for no early stopping.")
     min_delta = _checks.non_negative("min_delta", min_delta)
@@ -949,7 +976,12 @@ def train_population(
         order = rng.permutation(n) if shuffle else np.arange(n)
         steps = -(-n // batch_size)
         prepared = [_model_args(models[p], targets[p], steps) for p in active]
-        runs = _engine.train([args for _, args in prepared], flat, weights, order, batch_size)
+        if device == "gpu":
+            runs = _fused_epoch(
+                prepared, [models[p] for p in active], flat, order, batch_size, xp, runner
+            )
+        else:
+            runs = _engine.train([args for _, args in prepared], flat, weights, order, batch_size)
         still = []
         for p, (spec, _), losses_run in zip(active, prepared, runs):
             model, result = models[p], results[p]
@@ -978,6 +1010,65 @@ def train_population(
             still.append(p)
         active = still
     return results
+
+
+@functools.lru_cache(maxsize=1)
+def _gpu_runner():
+    """``(cupy, runner)`` for the fused CUDA kernels (compiled once per process with NVRTC), or
+    RuntimeError naming what is missing."""
+    try:
+        import cupy
+
+        cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # noqa: BLE001  (no CuPy, no driver, no device: all say the same)
+        raise RuntimeError(
+            f'device="gpu" needs CuPy and a CUDA GPU ({type(exc).__name__}: {exc}); train with '
+            'device="cpu", the compiled CPU engine.'
+        ) from None
+    return cupy, _cuda_fused.cupy_runner()
+
+
+def _fused_plan(spec: EnginePlan) -> EnginePlan:
+    """``spec`` as the fused kernels take it: sparse labels as one-hot categorical
+    cross-entropy (the same loss values and gradients; ``_fused_targets`` gives the targets)."""
+    if int(spec.loss["i"][0]) != _engine.LOSS_CODES["SparseCategoricalCrossentropy"]:
+        return spec
+    loss = spec.loss.copy()
+    loss["i"][0] = _engine.LOSS_CODES["CategoricalCrossentropy"]
+    return dataclasses.replace(spec, loss=loss)
+
+
+def _check_fused(models, in_dim: int) -> None:
+    """Unsupported naming ``models[i]`` and the reason where the fused kernels cannot train it."""
+    for index, model in enumerate(models):
+        try:
+            _cuda_fused.check_plan(
+                _fused_plan(plan(model)), model.params, in_dim, f"models[{index}]"
+            )
+        except ValueError as exc:
+            raise Unsupported(f'device="gpu": {exc}') from None
+
+
+def _fused_epoch(prepared, models, flat, order, batch_size: int, xp, runner) -> list:
+    """One epoch of ``models`` (their ``_model_args``) in the fused kernels on ``xp``'s device;
+    each model's parameters and optimizer state are copied back, and its losses end at its
+    first non-finite one (where the kernels stopped it), as the CPU engine's run ends."""
+    plans, targets = [], []
+    for (spec, args), model in zip(prepared, models):
+        fused = _fused_plan(spec)
+        plans.append(fused)
+        eye = np.eye(model.output_dim, dtype=model.params.dtype)
+        targets.append(eye[args.y] if fused is not spec else args.y)
+    population = _cuda_fused.FusedPopulation(
+        plans, [model.params for model in models], flat, targets, xp, runner
+    )
+    losses = population.train(order, batch_size, [args.learning_rates for _, args in prepared])
+    runs = []
+    for index, ((spec, _), model) in enumerate(zip(prepared, models)):
+        population.copy_out(index, model.params, spec.state)
+        finite = np.isfinite(losses[index])
+        runs.append(losses[index][: losses.shape[1] if finite.all() else np.argmin(finite) + 1])
+    return runs
 
 
 # --- fits of a population: each model with its own seed, batches and callbacks ---------------

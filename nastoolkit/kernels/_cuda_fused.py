@@ -14,6 +14,7 @@ parameters, gradients and optimizer state into concatenated buffers on the devic
 runs epochs with ``train``. The kernel runner is pluggable: ``cupy_runner()`` on a GPU (NVRTC via
 ``cupy.RawModule``), or the CPU shim in the tests (``csrc/cpu_shim_block.h``), so the checks and
 the record layout here are what both execute. Importing this module does not import CuPy.
+``nastoolkit.engine.train_population(..., device="gpu")`` is the public way to these kernels.
 
 Supported: Dense (widths <= ``MAX_WIDTH``, every activation of ``activations.cuh`` and softmax),
 Dropout, Activation layers; MSE, MAE, Huber, binary and categorical cross-entropy (fused with the
@@ -37,6 +38,7 @@ __all__ = [
     "SHARED_LIMIT",
     "THREADS",
     "FusedPopulation",
+    "check_plan",
     "cupy_runner",
     "shared_bytes",
     "tile_rows_for",
@@ -113,11 +115,40 @@ def tile_rows_for(layers, in_dim: int, itemsize: int, threads: int = THREADS) ->
     return rows
 
 
-def _fail(index: int, what: str) -> ValueError:
-    return ValueError(f"plans[{index}]: {what}")
+def _fail(index, what: str) -> ValueError:
+    """``what`` about model ``index`` (a plan's index, or a name such as ``"models[2]"``)."""
+    return ValueError(f"{index if isinstance(index, str) else f'plans[{index}]'}: {what}")
 
 
-def _check_layers(index: int, layers, in_dim: int, n_params: int) -> int:
+def check_plan(plan, params, in_dim: int, where: str = "plans[0]") -> int:
+    """The output width of ``plan`` (``engine.plan``'s records for the flat ``params`` and
+    ``in_dim`` inputs) where the fused kernels can train it, else a ValueError that starts with
+    ``where``: the per-model checks of ``FusedPopulation``, before any data is at hand.
+
+    Examples
+    --------
+    >>> from nastoolkit import engine
+    >>> from nastoolkit.layers import Dense
+    >>> from nastoolkit.models import Sequential
+    >>> model = Sequential([Dense(3, input_shape=(2,))], seed=0)
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> check_plan(engine.plan(model), model.params, 2)
+    3
+    """
+    out_dim = _check_layers(where, plan.layers, in_dim, params.size)
+    _check_loss(where, plan.loss, out_dim, bool(plan.fused))
+    if int(plan.optimizer["i"][0]) not in range(5):
+        raise _fail(where, f"optimizer code {int(plan.optimizer['i'][0])} (0..4)")
+    if tile_rows_for(plan.layers, in_dim, np.dtype(params.dtype).itemsize) == 0:
+        raise _fail(
+            where,
+            f"the layers do not fit one row of a tile in {SHARED_LIMIT} bytes of shared "
+            "memory; use the NumPy/CuPy path",
+        )
+    return out_dim
+
+
+def _check_layers(index, layers, in_dim: int, n_params: int) -> int:
     """Checks one model's layer records; returns its output width."""
     if layers.dtype != _LAYER_DTYPE or layers.ndim != 1 or layers.size == 0:
         raise _fail(index, f"layers must be a non-empty 1-D {_LAYER_DTYPE} array (engine.plan)")
@@ -152,7 +183,7 @@ def _check_layers(index: int, layers, in_dim: int, n_params: int) -> int:
     return width
 
 
-def _check_loss(index: int, loss, out_dim: int, fused: bool) -> tuple[int, int, int, float]:
+def _check_loss(index, loss, out_dim: int, fused: bool) -> tuple[int, int, int, float]:
     kind, mode, reduction = (int(v) for v in loss["i"][:3])
     if kind not in _LOSSES:
         raise _fail(

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from test_fused_mlp_shim import (
     CASES,
+    _search_like_models,
     data,
     learning_rates,
     make_model,
@@ -127,3 +128,25 @@ def test_population_of_three_equals_each_alone(cp, runner, dtype):
         np.testing.assert_allclose(
             cp.asnumpy(pop.params_of(k)), reference.params, **tolerance(dtype)
         )
+
+
+def test_train_population_on_the_gpu_equals_the_cpu_engine():
+    """The public way to the fused kernels, with real CuPy: train_population(device="gpu")
+    against device="cpu" (losses, validation losses and weights)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((150, 6)).astype(np.float32)
+    y = (x[:, 0] > 0) * 2 + (x[:, 1] > 0)
+    val = (rng.standard_normal((40, 6)).astype(np.float32), rng.integers(0, 4, 40))
+    runs = {}
+    for device in ("cpu", "gpu"):
+        models = _search_like_models(5)
+        runs[device] = (
+            models,
+            engine.train_population(
+                models, x, y, epochs=3, batch_size=16, validation_data=val, seed=3, device=device
+            ),
+        )
+    for cpu_model, cpu, gpu_model, gpu in zip(*runs["cpu"], *runs["gpu"]):
+        for key in ("loss", "val_loss"):
+            np.testing.assert_allclose(gpu.history[key], cpu.history[key], rtol=1e-4)
+        np.testing.assert_allclose(gpu_model.params, cpu_model.params, rtol=1e-3, atol=1e-4)

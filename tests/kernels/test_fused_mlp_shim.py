@@ -554,3 +554,76 @@ def test_launcher_examples_run():
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--asan-case"]:
     asan_case(Path(sys.argv[2]))
+
+
+# --- train_population(device="gpu"): the public way to the fused kernels ------------------------
+
+
+def _search_like_models(seed, dtype=np.float32):
+    """Three different classifiers of 6 features into 4 classes (sparse labels), as a search
+    would train: dropout, tanh/relu, Adam and momentum."""
+    from nastoolkit.optimizers import SGD, Adam
+
+    stacks = [
+        [Dense(12, activation="relu", input_shape=(6,)), Dropout(0.3, seed=seed), Dense(4)],
+        [Dense(9, activation="tanh", input_shape=(6,)), Dense(7, activation="relu"), Dense(4)],
+        [Dense(16, activation="relu", input_shape=(6,)), Dense(4)],
+    ]
+    models = []
+    for k, stack in enumerate(stacks):
+        stack[-1] = Dense(4, activation="softmax")
+        model = Sequential(stack, seed=seed + k, dtype=dtype)
+        optimizer = Adam(1e-2) if k != 1 else SGD(0.05, momentum=0.9)
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+        models.append(model)
+    return models
+
+
+def test_train_population_on_the_gpu_path_equals_the_cpu_engine(runner, monkeypatch):
+    """device="gpu" (the fused kernels, here on the CPU shim) trains every model as the CPU
+    engine does: losses, validation losses, early stopping and weights, to float32 rounding;
+    sparse labels go in as one-hot categorical cross-entropy."""
+    monkeypatch.setattr(engine, "_gpu_runner", lambda: (np, runner))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((150, 6)).astype(np.float32)
+    y = (x[:, 0] > 0) * 2 + (x[:, 1] > 0)
+    val = (rng.standard_normal((40, 6)).astype(np.float32), rng.integers(0, 4, 40))
+    results = {}
+    for device in ("cpu", "gpu"):
+        models = _search_like_models(5)
+        histories = engine.train_population(
+            models, x, y, epochs=4, batch_size=16, validation_data=val, patience=1, seed=3,
+            device=device,
+        )  # fmt: skip
+        results[device] = (models, histories)
+    for cpu_model, cpu, gpu_model, gpu in zip(*results["cpu"], *results["gpu"]):
+        assert (gpu.stopped_epoch, gpu.stopped_reason) == (cpu.stopped_epoch, cpu.stopped_reason)
+        for key in ("loss", "val_loss"):
+            np.testing.assert_allclose(gpu.history[key], cpu.history[key], rtol=2e-5)
+        np.testing.assert_allclose(gpu_model.params, cpu_model.params, rtol=2e-4, atol=2e-5)
+        assert gpu_model._compiled.optimizer.iterations == cpu_model._compiled.optimizer.iterations
+    assert any(r.stopped_reason == "early stopping" for r in results["gpu"][1])
+
+
+def test_train_population_gpu_path_says_what_it_cannot_do(runner, monkeypatch):
+    x, y = np.zeros((20, 6), np.float32), np.zeros(20, np.int64)
+    with pytest.raises(ValueError, match='device must be "cpu" or "gpu"'):
+        engine.train_population(_search_like_models(0), x, y, device="cuda")
+    with pytest.raises(ValueError, match='sample_weight is not supported with device="gpu"'):
+        engine.train_population(
+            _search_like_models(0), x, y, sample_weight=np.ones(20), device="gpu"
+        )
+    monkeypatch.setitem(sys.modules, "cupy", None)  # no CuPy: the reason, and the way out
+    engine._gpu_runner.cache_clear()
+    with pytest.raises(RuntimeError, match='needs CuPy and a CUDA GPU .*device="cpu"'):
+        engine.train_population(_search_like_models(0), x, y, device="gpu")
+    engine._gpu_runner.cache_clear()
+    monkeypatch.setattr(engine, "_gpu_runner", lambda: (np, runner))
+    wide = Sequential([Dense(200, activation="relu", input_shape=(6,)), Dense(1)], seed=0)
+    wide.compile(optimizer="sgd", loss="mse")
+    before = wide.params.copy()
+    with pytest.raises(engine.Unsupported, match=r'device="gpu": models\[1\]: .* 200 wide'):
+        engine.train_population(
+            [_search_like_models(0)[0], wide], x, np.zeros((20, 1), np.float32), device="gpu"
+        )
+    np.testing.assert_array_equal(wide.params, before)  # refused before anything trained
