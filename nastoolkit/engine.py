@@ -912,8 +912,8 @@ def train_population(
         (``csrc/fused_mlp.cu``, through CuPy): each step of every model in two launches, each
         row tile's activations in shared memory. It takes Dense layers up to
         ``kernels._cuda_fused.MAX_WIDTH`` units and no ``sample_weight``; the models stay on
-        the host, and each epoch copies them to the GPU and back. Results agree with
-        ``"cpu"`` to float32 rounding.
+        the host (built on the NumPy backend), and each epoch copies them to the GPU and back.
+        Results agree with ``"cpu"`` to float32 rounding.
 
     Returns
     -------
@@ -1030,7 +1030,8 @@ def _gpu_runner():
 
 def _fused_plan(spec: EnginePlan) -> EnginePlan:
     """``spec`` as the fused kernels take it: sparse labels as one-hot categorical
-    cross-entropy (the same loss values and gradients; ``_fused_targets`` gives the targets)."""
+    cross-entropy (the same loss values and gradients; ``_fused_epoch`` one-hot encodes the
+    labels)."""
     if int(spec.loss["i"][0]) != _engine.LOSS_CODES["SparseCategoricalCrossentropy"]:
         return spec
     loss = spec.loss.copy()

@@ -142,13 +142,13 @@ def test_a_candidate_the_engine_cannot_train_trains_alone(monkeypatch):
     X, y = blobs(samples=60)
     genomes = _genomes(3, seed=4)
     odd = genomes[1]["layers"][0]["units"] = 24  # a width no other genome has
-    real = engine.unsupported_reason
+    real = engine._plan_or_reason  # what unsupported_reason, fit_reason and fit_plan ask
 
     def reason(model):
         first = model._layers[0]
-        return "not compiled: test" if first.output_dim == odd else real(model)
+        return (None, "not compiled: test") if first.output_dim == odd else real(model)
 
-    monkeypatch.setattr(engine, "unsupported_reason", reason)
+    monkeypatch.setattr(engine, "_plan_or_reason", reason)
     calls = []
     _patched_fit(monkeypatch, calls)
     evaluator = HoldoutEvaluator(X, y, epochs=2, seed=0)
