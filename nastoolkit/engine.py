@@ -766,11 +766,12 @@ def _mean_loss(values: np.ndarray, size: int, n: int) -> float:
     """The epoch's loss from its per-step ``values`` (float64, all finite) over ``n`` rows in
     steps of ``size``: the sample-weighted running mean, summed in the NumPy path's order."""
     rows_per_step = np.minimum(size, n - np.arange(0, n, size))[: values.size]
-    total = 0.0
-    for weighted in (values * rows_per_step).tolist():
-        total += weighted
-    count = int(rows_per_step.sum())
-    return total / count if count else 0.0
+    if not rows_per_step.size:
+        return 0.0
+    # cumsum adds left to right, one float64 at a time, as the NumPy path's running sum does
+    # (np.sum would add pairwise: a different rounding)
+    total = float(np.cumsum(values * rows_per_step)[-1])
+    return total / int(rows_per_step.sum())
 
 
 def _fit_epoch_by_batch(model, epoch, data, order, size, predictions, cbs, spec) -> dict:
