@@ -181,12 +181,12 @@ NK_GEMM void gemm_tile_padded(long long K, int nc, const T* __restrict a, long l
 
 // A register tile is R rows x NV vectors of accumulators. AVX-512's 32 vector registers hold
 // 8 x 3 = 24 of them (measured against 4 x 2, median epoch: seed 1.86 -> 1.73 ms, digits
-// 64-128-128-128-10 4.37 -> 3.77 ms); 16 registers (AVX2 and narrower) hold 4 x 2 (6 x 2 was
-// no faster on the seed epoch there).
+// 64-128-128-128-10 4.37 -> 3.77 ms); 16 registers (AVX2 and narrower) hold 6 x 2 = 12 (against
+// 4 x 2: seed level at 2.07 ms, digits 64-128-128-10 3.24 -> 3.02 ms).
 #if defined(__AVX512F__)
 static const int NK_TILE_ROWS = 8, NK_TILE_VECS = 3;
 #else
-static const int NK_TILE_ROWS = 4, NK_TILE_VECS = 2;
+static const int NK_TILE_ROWS = 6, NK_TILE_VECS = 2;
 #endif
 
 template <typename T, int R>
