@@ -275,11 +275,15 @@ def test_sigkill_and_resume_equal_an_uninterrupted_run(tmp_path):
         import sys, time
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         import nastoolkit.nas.parallel as parallel
-        slow = parallel.evaluate_genome
+        slow, slow_many = parallel.evaluate_genome, parallel.evaluate_genomes
         def evaluate_genome(evaluator, genome):
             time.sleep(0.1)  # long enough to be killed mid-run
             return slow(evaluator, genome)
+        def evaluate_genomes(evaluator, genomes):  # a step's architectures, as one population
+            time.sleep(0.1 * len(genomes))
+            return slow_many(evaluator, genomes)
         parallel.evaluate_genome = evaluate_genome
+        parallel.evaluate_genomes = evaluate_genomes
         from nastoolkit.nas.controller import ControllerSearch
     """)
         + setup
@@ -299,6 +303,7 @@ def test_sigkill_and_resume_equal_an_uninterrupted_run(tmp_path):
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait()
+    assert process.returncode == -signal.SIGKILL, "the search ended before it was killed"
     assert 2 <= json.loads(path.read_text())["state"]["generation"] < 7
     X, y = blobs()
     reference = ControllerSearch(space, HoldoutEvaluator(X, y, epochs=3), **options).run()
