@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import warnings
 from dataclasses import dataclass
 from types import ModuleType
@@ -399,7 +400,9 @@ def to_device(x, like: ModuleType | None = None):
 SMALL_MATMUL = 1 << 22
 
 _controller = None  # (threadpoolctl controller, len(sys.modules) when it was made)
-_limited_depth = 0  # single_blas_thread blocks open: the libraries are at one thread already
+# single_blas_thread blocks open in this thread (inside one, the libraries are at one thread
+# already); per thread, so a block in another thread (a Dask worker's) still sets its own limit
+_limits = threading.local()
 
 
 def _thread_controller():
@@ -420,19 +423,19 @@ def single_blas_thread(enabled: bool = True):
     """Run the block with BLAS and OpenMP on one thread (threadpoolctl), then restore them.
 
     A no-op when ``enabled`` is False or threadpoolctl is missing, and inside another such block
-    unless a module was imported since the libraries were last scanned (a new library gets its
-    limit); else ~40 us (threadpoolctl reads and sets every library's thread count twice). Fit
+    of the same thread unless a module was imported since the libraries were last scanned (a new
+    library gets its limit); else ~40 us (threadpoolctl reads and sets every library's thread count twice). Fit
     validates inside its own block, and a search trains inside one: nesting is common.
     """
-    global _limited_depth
-    nested = _limited_depth and _controller is not None and _controller[1] == len(sys.modules)
+    depth = getattr(_limits, "depth", 0)
+    nested = depth and _controller is not None and _controller[1] == len(sys.modules)
     controller = _thread_controller() if enabled and not nested else None
     if controller is None:
         yield
         return
-    _limited_depth += 1
+    _limits.depth = depth + 1
     try:
         with controller.limit(limits=1):
             yield
     finally:
-        _limited_depth -= 1
+        _limits.depth = depth
