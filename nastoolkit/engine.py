@@ -290,13 +290,15 @@ def unsupported_reason(model) -> str | None:
     return _plan_or_reason(model)[1]
 
 
-def _plan_or_reason(model) -> tuple[EnginePlan | None, str | None]:
-    """``(plan(model), None)``, or ``(None, unsupported_reason(model))`` when it cannot train."""
+def _plan_or_reason(model, need_engine: bool = True) -> tuple[EnginePlan | None, str | None]:
+    """``(plan(model), None)``, or ``(None, unsupported_reason(model))`` when it cannot train;
+    ``need_engine=False`` leaves out the C++ engine's availability (the fused GPU kernels take
+    the same plan but need no C++ compiler)."""
     try:
         spec = plan(model)
     except Unsupported as exc:
         return None, f"not compiled: {exc}"
-    if not _engine.available():
+    if need_engine and not _engine.available():
         return None, f"the compiled engine is unavailable: {_engine.reason()}"
     return spec, None
 
@@ -850,8 +852,7 @@ def _check_population(models, x, device: str = "cpu"):
             raise ValueError(f"models[{index}] is not compiled; call compile(...) first.")
         if not model.built:
             model.build((None, *x.shape[1:]))
-        # the GPU's fused kernels take the same plan; only the CPU path needs the C++ engine
-        reason = unsupported_reason(model) if device == "cpu" else _plan_or_reason(model)[1]
+        reason = _plan_or_reason(model, need_engine=device == "cpu")[1]
         if reason is not None:
             raise Unsupported(f"models[{index}] cannot train in the engine: {reason}")
         if model.dtype != models[0].dtype:

@@ -605,6 +605,23 @@ def test_train_population_on_the_gpu_path_equals_the_cpu_engine(runner, monkeypa
     assert any(r.stopped_reason == "early stopping" for r in results["gpu"][1])
 
 
+def test_train_population_gpu_path_needs_no_cpp_engine(runner, monkeypatch):
+    """A GPU machine without g++ still trains on device="gpu": the fused kernels take the plan,
+    not the C++ engine's library."""
+    from nastoolkit.kernels import _engine
+
+    monkeypatch.setattr(engine, "_gpu_runner", lambda: (np, runner))
+    monkeypatch.setattr(_engine, "available", lambda: False)
+    x = np.random.default_rng(0).standard_normal((40, 6)).astype(np.float32)
+    models = _search_like_models(1)
+    before = [model.params.copy() for model in models]
+    results = engine.train_population(models, x, np.arange(40) % 4, epochs=1, device="gpu")
+    assert all(len(r.history["loss"]) == 1 for r in results)
+    assert all(not np.array_equal(m.params, b) for m, b in zip(models, before))
+    with pytest.raises(engine.Unsupported, match="compiled engine is unavailable"):
+        engine.train_population(_search_like_models(1), x, np.arange(40) % 4, device="cpu")
+
+
 def test_train_population_gpu_path_says_what_it_cannot_do(runner, monkeypatch):
     x, y = np.zeros((20, 6), np.float32), np.zeros(20, np.int64)
     with pytest.raises(ValueError, match='device must be "cpu" or "gpu"'):
