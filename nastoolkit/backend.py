@@ -424,8 +424,9 @@ def single_blas_thread(enabled: bool = True):
 
     A no-op when ``enabled`` is False or threadpoolctl is missing, and inside another such block
     of the same thread unless a module was imported since the libraries were last scanned (a new
-    library gets its limit); else ~40 us (threadpoolctl reads and sets every library's thread count twice). Fit
-    validates inside its own block, and a search trains inside one: nesting is common.
+    library gets its limit); else ~40 us (threadpoolctl reads and sets every library's thread
+    count twice). Fit validates inside its own block, and a search trains inside one: nesting
+    is common.
     """
     depth = getattr(_limits, "depth", 0)
     nested = depth and _controller is not None and _controller[1] == len(sys.modules)

@@ -469,13 +469,18 @@ def describe(model=None) -> str:
     return f"numpy path: {reason}"
 
 
+def _engine_rows(model) -> int:
+    """The most rows a step of ``model`` may take in the engine (``ENGINE_MAX_STEP_MACS``)."""
+    return ENGINE_MAX_STEP_MACS // max(int(model.params.size), 1)
+
+
 def _model_path(model) -> tuple[str | None, str]:
     """(why ``model.fit`` takes the NumPy path or None, and for the engine the batch sizes it
     takes, e.g. " for batches up to 409 rows", or "" for any)."""
     reason = unsupported_reason(model) or fit_reason(model)
     if reason is not None or _switch() == "1":
         return reason, ""
-    rows = ENGINE_MAX_STEP_MACS // max(int(model.params.size), 1)
+    rows = _engine_rows(model)
     if rows < 1:
         return _size_reason(model, 1), ""
     return None, f" for batches up to {rows} rows" if rows < 65536 else ""
@@ -576,7 +581,7 @@ def validation_outputs(model, x, batch_size: int, spec: EnginePlan | None = None
     spec = spec or fit_plan(model, batch_size)
     if spec is None:
         return None
-    rows = max(1, min(1024, ENGINE_MAX_STEP_MACS // max(1, model.params.size)))
+    rows = max(1, min(1024, _engine_rows(model)))
     return _engine.predict(spec.layers, model.params, _flat_inputs(model, x), rows)
 
 
@@ -952,14 +957,14 @@ def train_population(
     models, x = _check_population(models, x, device)
     epochs = _checks.non_negative_int("epochs", epochs)
     batch_size = _checks.positive_int("batch_size", batch_size, "Pass the rows per step, e.g. 32.")
-    xp, runner = None, None
-    if device == "gpu":
-        _check_fused(models, x.reshape(len(x), -1).shape[1])
-        xp, runner = _gpu_runner()
     if patience is not None:
         patience = _checks.positive_int("patience", patience, "Or None for no early stopping.")
     min_delta = _checks.non_negative("min_delta", min_delta)
     flat = _flat_inputs(models[0], x)
+    xp, runner = None, None
+    if device == "gpu":
+        _check_fused(models, flat.shape[1])
+        xp, runner = _gpu_runner()
     training.check_lengths(flat, y)
     targets = [_targets_for(model, y) for model in models]
     weights = training.as_sample_weight(sample_weight, len(flat), models[0].dtype)
@@ -1060,8 +1065,10 @@ def _fused_epoch(prepared, models, flat, order, batch_size: int, xp, runner) -> 
     for (spec, args), model in zip(prepared, models):
         fused = _fused_plan(spec)
         plans.append(fused)
-        eye = np.eye(model.output_dim, dtype=model.params.dtype)
-        targets.append(eye[args.y] if fused is not spec else args.y)
+        labels = fused is not spec  # sparse labels, one-hot for categorical cross-entropy
+        targets.append(
+            np.eye(model.output_dim, dtype=model.params.dtype)[args.y] if labels else args.y
+        )
     population = _cuda_fused.FusedPopulation(
         plans, [model.params for model in models], flat, targets, xp, runner
     )
