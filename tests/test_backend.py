@@ -73,14 +73,13 @@ def test_import_nastoolkit_stays_light():
     assert out.stdout.strip() == "[]"
 
 
-def test_single_blas_thread_limits_and_restores():
+def blas_threads() -> list:
+    """The thread count of every BLAS library loaded (skips the test without threadpoolctl)."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
+    return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
 
-    def blas_threads():
-        return [
-            p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"
-        ]
 
+def test_single_blas_thread_limits_and_restores():
     before = blas_threads()
     with backend.single_blas_thread():
         assert all(n == 1 for n in blas_threads())
@@ -90,13 +89,6 @@ def test_single_blas_thread_limits_and_restores():
 
 
 def test_nested_single_blas_thread_keeps_one_thread_until_the_outer_block_ends():
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-
-    def blas_threads():
-        return [
-            p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"
-        ]
-
     before = blas_threads()
     with backend.single_blas_thread():
         with backend.single_blas_thread():
@@ -123,7 +115,7 @@ def test_a_nested_block_limits_a_library_loaded_inside_the_outer_one():
 
 
 def test_small_model_fits_on_one_blas_thread():
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+    pytest.importorskip("threadpoolctl")
     from nastoolkit.callbacks import Callback
     from nastoolkit.layers import Dense
     from nastoolkit.models import Sequential
@@ -132,9 +124,7 @@ def test_small_model_fits_on_one_blas_thread():
 
     class Spy(Callback):
         def on_epoch_end(self, epoch, logs=None):
-            seen.extend(
-                p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"
-            )
+            seen.extend(blas_threads())
 
     model = Sequential([Dense(8, input_shape=(3,)), Dense(1)])
     model.compile(optimizer="sgd", loss="mse")

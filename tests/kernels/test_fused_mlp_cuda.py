@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from test_fused_mlp_shim import (
     CASES,
-    _search_like_models,
     data,
     learning_rates,
     make_model,
     numpy_train,
+    on_both_devices,
     plan_of,
 )
 
@@ -133,19 +133,7 @@ def test_population_of_three_equals_each_alone(cp, runner, dtype):
 def test_train_population_on_the_gpu_equals_the_cpu_engine():
     """The public way to the fused kernels, with real CuPy: train_population(device="gpu")
     against device="cpu" (losses, validation losses and weights)."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((150, 6)).astype(np.float32)
-    y = (x[:, 0] > 0) * 2 + (x[:, 1] > 0)
-    val = (rng.standard_normal((40, 6)).astype(np.float32), rng.integers(0, 4, 40))
-    runs = {}
-    for device in ("cpu", "gpu"):
-        models = _search_like_models(5)
-        runs[device] = (
-            models,
-            engine.train_population(
-                models, x, y, epochs=3, batch_size=16, validation_data=val, seed=3, device=device
-            ),
-        )
+    runs = on_both_devices(epochs=3)
     for cpu_model, cpu, gpu_model, gpu in zip(*runs["cpu"], *runs["gpu"]):
         for key in ("loss", "val_loss"):
             np.testing.assert_allclose(gpu.history[key], cpu.history[key], rtol=1e-4)

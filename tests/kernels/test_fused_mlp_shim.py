@@ -579,23 +579,31 @@ def _search_like_models(seed, dtype=np.float32):
     return models
 
 
+def on_both_devices(**options) -> dict:
+    """device -> (models, train_population's results) for "cpu" and "gpu": the same seeded
+    models trained on one four-class task with the same ``options`` (epochs, patience)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((150, 6)).astype(np.float32)
+    y = (x[:, 0] > 0) * 2 + (x[:, 1] > 0)
+    val = (rng.standard_normal((40, 6)).astype(np.float32), rng.integers(0, 4, 40))
+    runs = {}
+    for device in ("cpu", "gpu"):
+        models = _search_like_models(5)
+        runs[device] = (
+            models,
+            engine.train_population(
+                models, x, y, batch_size=16, validation_data=val, seed=3, device=device, **options
+            ),
+        )
+    return runs
+
+
 def test_train_population_on_the_gpu_path_equals_the_cpu_engine(runner, monkeypatch):
     """device="gpu" (the fused kernels, here on the CPU shim) trains every model as the CPU
     engine does: losses, validation losses, early stopping and weights, to float32 rounding;
     sparse labels go in as one-hot categorical cross-entropy."""
     monkeypatch.setattr(engine, "_gpu_runner", lambda: (np, runner))
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((150, 6)).astype(np.float32)
-    y = (x[:, 0] > 0) * 2 + (x[:, 1] > 0)
-    val = (rng.standard_normal((40, 6)).astype(np.float32), rng.integers(0, 4, 40))
-    results = {}
-    for device in ("cpu", "gpu"):
-        models = _search_like_models(5)
-        histories = engine.train_population(
-            models, x, y, epochs=4, batch_size=16, validation_data=val, patience=1, seed=3,
-            device=device,
-        )  # fmt: skip
-        results[device] = (models, histories)
+    results = on_both_devices(epochs=4, patience=1)
     for cpu_model, cpu, gpu_model, gpu in zip(*results["cpu"], *results["gpu"]):
         assert (gpu.stopped_epoch, gpu.stopped_reason) == (cpu.stopped_epoch, cpu.stopped_reason)
         for key in ("loss", "val_loss"):
